@@ -1,0 +1,1 @@
+"""Pouch: the correspondence and call desk where no message can be silently withheld."""
