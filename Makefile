@@ -1,0 +1,36 @@
+# Pouch: `make run` serves the demo, `make test` runs the whole suite.
+# uv is installed with pip when it is missing.
+
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := python3 -m uv
+endif
+RUN := $(UV) run --frozen
+
+.PHONY: run test check bench docs screenshots clean
+
+.venv/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+run: .venv/.synced ## apply migrations, load the demo into var/, serve on http://127.0.0.1:8000
+	$(RUN) pouch demo
+	$(RUN) pouch serve
+
+test: .venv/.synced ## the whole suite (PostgreSQL variants need a server; see README)
+	$(RUN) pytest
+
+check: .venv/.synced ## lint, format and type checks
+	$(RUN) ruff check src tests bench
+	$(RUN) ruff format --check src tests bench
+	$(RUN) mypy --strict src/pouch
+
+bench: .venv/.synced ## every benchmark; figures go to docs/benchmarks.md by hand
+	@for b in bench/bench_*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done
+
+docs: .venv/.synced ## regenerate docs/cli.md from the commands' help
+	$(RUN) python -c "from pouch.cli import cli_reference; import pathlib; pathlib.Path('docs/cli.md').write_text(cli_reference())"
+
+clean:
+	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache

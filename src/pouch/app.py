@@ -1,0 +1,95 @@
+"""The composition root: ``create_app(settings)`` builds the whole web application.
+
+Nothing happens at import time; the database, the clock and the templates are
+created here (or passed in by a test) and hung on ``app.state``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+
+from pouch import migrations
+from pouch.clock import Clock, SystemClock
+from pouch.db import Database
+from pouch.directory import api as directory_api
+from pouch.errors import NotFound, error_for_slug
+from pouch.identity import api as identity_api
+from pouch.identity import pages as identity_pages
+from pouch.settings import Settings
+from pouch.web.limits import BodySizeLimit
+from pouch.web.problems import PROBLEM_JSON, install_error_handlers, problem_page
+
+WEB_DIR = Path(__file__).parent / "web"
+
+
+def create_app(
+    settings: Settings, *, database: Database | None = None, clock: Clock | None = None
+) -> FastAPI:
+    app = FastAPI(
+        title="Pouch",
+        summary="The correspondence and call desk where no message can be silently withheld.",
+        version="0.1.0",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.database = (
+        database if database is not None else Database.from_url(settings.database_url)
+    )
+    app.state.clock = clock if clock is not None else SystemClock()
+    app.state.templates = Jinja2Templates(directory=WEB_DIR / "templates")
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    app.include_router(identity_api.router)
+    app.include_router(directory_api.router)
+    app.include_router(identity_pages.router)
+    _add_health(app)
+    _add_problem_pages(app)
+    return app
+
+
+def _add_health(app: FastAPI) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """Alive: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz(request: Request) -> Response:
+        """Ready: the database answers and its schema is at the latest migration."""
+        database: Database = request.app.state.database
+        try:
+            with database.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+                current, head = migrations.revisions(connection)
+        except Exception:  # any failure to reach the database means "not ready"
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable"},
+                status_code=503,
+                media_type=PROBLEM_JSON,
+            )
+        if current != head:
+            return JSONResponse(
+                {"status": "unavailable", "database": "ok", "migration": current, "expected": head},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ok", "database": "ok", "migration": current})
+
+
+def _add_problem_pages(app: FastAPI) -> None:
+    @app.get("/problems/{slug}", include_in_schema=False)
+    def problem_type(slug: str) -> Response:
+        error_type = error_for_slug(slug)
+        if error_type is None:
+            raise NotFound(f"no problem type {slug!r}")
+        return problem_page(error_type)

@@ -1,0 +1,274 @@
+"""The ``pouch`` command: serve, migrate, manage users and the directory, load the demo.
+
+Settings are built once, in the root callback, and passed to every command
+through the Typer context. Commands are thin: they parse arguments, open one
+transaction, call one service, and print.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from pouch import migrations
+from pouch.clock import SystemClock
+from pouch.db import Database
+from pouch.errors import PouchError
+from pouch.identity.models import Role
+from pouch.settings import Settings
+
+app = typer.Typer(
+    name="pouch",
+    help="Pouch: the correspondence and call desk where no message can be silently withheld.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_mode=None)
+users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True, rich_markup_mode=None)
+directory_app = typer.Typer(
+    help="Countries, offices and people.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(directory_app, name="directory")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+@app.callback()
+def root(ctx: typer.Context) -> None:
+    """Pouch reads its settings from POUCH_* environment variables (see docs/settings.md)."""
+    try:
+        ctx.obj = Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = "POUCH_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        errors.print(f"[red]error:[/red] {field}: {first['msg']}")
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _transaction(settings: Settings) -> Iterator[Session]:
+    """One transaction for the command; a PouchError becomes a clean message and exit 1."""
+    database = Database.from_url(settings.database_url)
+    try:
+        with database.transaction() as session:
+            yield session
+    except PouchError as error:
+        errors.print(f"[red]error:[/red] {error.detail}")
+        for field_error in error.field_errors:
+            errors.print(f"  {field_error.field}: {field_error.message}")
+        raise typer.Exit(1) from None
+    finally:
+        database.dispose()
+
+
+def _upgrade(settings: Settings) -> None:
+    database = Database.from_url(settings.database_url)
+    try:
+        migrations.upgrade(database)
+    finally:
+        database.dispose()
+
+
+@db_app.command(
+    "upgrade", epilog="Example: POUCH_DATABASE_URL=sqlite:///var/pouch.sqlite3 pouch db upgrade"
+)
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply every pending migration to the database."""
+    settings = _settings(ctx)
+    _upgrade(settings)
+    console.print(f"database at migration {migrations.head()}")
+
+
+@app.command(epilog="Example: pouch serve --port 8000")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Listen address (default: POUCH_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default: POUCH_PORT).")] = None,
+) -> None:
+    """Apply migrations, then serve the web interface and the API."""
+    import uvicorn
+
+    from pouch.app import create_app
+
+    settings = _settings(ctx)
+    _upgrade(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        log_level="info",
+    )
+
+
+def _parse_grant(value: str) -> tuple[Role, str]:
+    role_name, sep, office_slug = value.partition("@")
+    try:
+        role = Role(role_name)
+    except ValueError:
+        raise typer.BadParameter(
+            f"unknown role {role_name!r}; roles: {', '.join(r.value for r in Role)}",
+            param_hint="--role",
+        ) from None
+    if not sep or not office_slug:
+        raise typer.BadParameter(
+            "give a role as ROLE@OFFICE, e.g. watch_officer@ops", param_hint="--role"
+        )
+    return role, office_slug
+
+
+@users_app.command(
+    "create",
+    epilog="Example: pouch users create ana --display-name 'Ana Duty' --role watch_officer@ops",
+)
+def users_create(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Login name: lowercase letters, digits, . _ -")],
+    display_name: Annotated[str, typer.Option(help="Name shown in the interface.")],
+    email: Annotated[str | None, typer.Option(help="E-mail address for notifications.")] = None,
+    role: Annotated[
+        list[str] | None, typer.Option(help="A role in an office, as ROLE@OFFICE-SLUG; repeatable.")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from standard input instead of prompting.")
+    ] = False,
+) -> None:
+    """Create a user with a password and roles in offices."""
+    from pouch.directory import service as directory_service
+    from pouch.identity import service as identity_service
+
+    grants = [_parse_grant(value) for value in role or []]
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            errors.print("[red]error:[/red] password: the two entries differ")
+            raise typer.Exit(1)
+    now = SystemClock().now()
+    with _transaction(_settings(ctx)) as session:
+        user = identity_service.create_user(
+            session,
+            username=username,
+            display_name=display_name,
+            password=password,
+            email=email,
+            now=now,
+        )
+        for grant_role, office_slug in grants:
+            office = directory_service.get_office_by_slug(session, office_slug)
+            identity_service.grant_role(
+                session, user_id=user.id, office_id=office.id, role=grant_role, now=now
+            )
+    console.print(f"created user {username!r} (id {user.id})")
+
+
+@users_app.command("list", epilog="Example: pouch users list")
+def users_list(ctx: typer.Context) -> None:
+    """List users and their roles."""
+    from pouch.directory import service as directory_service
+    from pouch.identity import service as identity_service
+
+    table = Table("id", "username", "name", "active", "roles")
+    with _transaction(_settings(ctx)) as session:
+        offices = {o.id: o.slug for o in directory_service.list_offices(session)}
+        for user in identity_service.list_users(session):
+            roles = ", ".join(
+                f"{m.role.value}@{offices.get(m.office_id)}" for m in user.memberships
+            )
+            table.add_row(
+                str(user.id),
+                user.username,
+                user.display_name,
+                "yes" if user.is_active else "no",
+                roles,
+            )
+    console.print(table)
+
+
+@directory_app.command("export", epilog="Example: pouch directory export --output directory.yaml")
+def directory_export(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file instead of standard output.")
+    ] = None,
+) -> None:
+    """Write every office and person as YAML."""
+    from pouch.directory import transfer
+
+    with _transaction(_settings(ctx)) as session:
+        document = transfer.export_directory(session)
+    if output is None:
+        sys.stdout.write(document)
+    else:
+        output.write_text(document, encoding="utf-8")
+        console.print(f"wrote {output}")
+
+
+@directory_app.command("import", epilog="Example: pouch directory import directory.yaml")
+def directory_import(
+    ctx: typer.Context,
+    source: Annotated[
+        Path, typer.Argument(help="A YAML file as written by 'pouch directory export'.")
+    ],
+) -> None:
+    """Create or update offices and people from YAML (all or nothing)."""
+    from pouch.directory import transfer
+
+    try:
+        text = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        errors.print(f"[red]error:[/red] {source}: {error}")
+        raise typer.Exit(1) from None
+    with _transaction(_settings(ctx)) as session:
+        counts = transfer.import_directory(session, text=text, now=SystemClock().now())
+    console.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
+
+
+@app.command(epilog="Example: pouch demo && pouch serve")
+def demo(ctx: typer.Context) -> None:
+    """Load the demo scenario (a transition week) into the database; safe to repeat."""
+    from pouch import demo as demo_scenario
+
+    settings = _settings(ctx)
+    _upgrade(settings)
+    with _transaction(settings) as session:
+        summary = demo_scenario.load(session, settings=settings, now=SystemClock().now())
+    console.print(summary)
+
+
+def cli_reference() -> str:
+    """The Markdown reference of every command, generated from the help texts."""
+    from typer.cli import get_docs_for_click
+
+    command = typer.main.get_command(app)
+    ctx = typer.Context(command, info_name="pouch")
+    with ctx:
+        body = get_docs_for_click(obj=command, ctx=ctx, name="pouch", title="CLI reference")
+    header = "<!-- Generated by `make docs` from the help texts; do not edit by hand. -->\n\n"
+    return header + body.strip() + "\n"
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,116 @@
+"""JSON API for countries, offices and people."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from pouch.directory import service as directory_service
+from pouch.directory.countries import all_countries, get_country
+from pouch.directory.schemas import (
+    CountryOut,
+    OfficeIn,
+    OfficeOut,
+    OfficePatch,
+    PersonIn,
+    PersonOut,
+    PersonPatch,
+)
+from pouch.errors import NotFound
+from pouch.identity.models import Role
+from pouch.identity.service import Actor
+from pouch.web.deps import AppClock, Authorize, DbSession
+
+router = APIRouter(prefix="/api", tags=["directory"])
+
+Reader = Annotated[Actor, Depends(Authorize())]
+Editor = Annotated[Actor, Depends(Authorize(Role.ADMINISTRATOR, Role.PROTOCOL_OFFICER))]
+
+
+def _country_out(code: str) -> CountryOut:
+    country = get_country(code)
+    if country is None:
+        raise NotFound(f"no country with code {code!r}")
+    return CountryOut(
+        code=country.code,
+        alpha3=country.alpha3,
+        name=country.name,
+        iso_name=country.iso_name,
+        time_zones=list(country.time_zones),
+        capital_zone=country.capital_zone,
+        languages=list(country.languages),
+    )
+
+
+@router.get("/countries", response_model=list[CountryOut])
+def list_countries(_: Reader) -> list[CountryOut]:
+    return [_country_out(code) for code in all_countries()]
+
+
+@router.get("/countries/{code}", response_model=CountryOut)
+def get_country_by_code(code: str, _: Reader) -> CountryOut:
+    return _country_out(code)
+
+
+@router.get("/offices", response_model=list[OfficeOut])
+def list_offices(session: DbSession, _: Reader) -> list[OfficeOut]:
+    return [OfficeOut.model_validate(o) for o in directory_service.list_offices(session)]
+
+
+@router.post("/offices", response_model=OfficeOut, status_code=status.HTTP_201_CREATED)
+def create_office(data: OfficeIn, session: DbSession, clock: AppClock, _: Editor) -> OfficeOut:
+    return OfficeOut.model_validate(
+        directory_service.create_office(session, data=data, now=clock.now())
+    )
+
+
+@router.get("/offices/{office_id}", response_model=OfficeOut)
+def get_office(office_id: int, session: DbSession, _: Reader) -> OfficeOut:
+    return OfficeOut.model_validate(directory_service.get_office(session, office_id))
+
+
+@router.patch("/offices/{office_id}", response_model=OfficeOut)
+def update_office(
+    office_id: int, patch: OfficePatch, session: DbSession, clock: AppClock, _: Editor
+) -> OfficeOut:
+    return OfficeOut.model_validate(
+        directory_service.update_office(session, office_id=office_id, patch=patch, now=clock.now())
+    )
+
+
+@router.delete("/offices/{office_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_office(office_id: int, session: DbSession, _: Editor) -> None:
+    directory_service.delete_office(session, office_id=office_id)
+
+
+@router.get("/people", response_model=list[PersonOut])
+def list_people(session: DbSession, _: Reader, office_id: int | None = None) -> list[PersonOut]:
+    people = directory_service.list_people(session, office_id=office_id)
+    return [PersonOut.model_validate(p) for p in people]
+
+
+@router.post("/people", response_model=PersonOut, status_code=status.HTTP_201_CREATED)
+def create_person(data: PersonIn, session: DbSession, clock: AppClock, _: Editor) -> PersonOut:
+    return PersonOut.model_validate(
+        directory_service.create_person(session, data=data, now=clock.now())
+    )
+
+
+@router.get("/people/{person_id}", response_model=PersonOut)
+def get_person(person_id: int, session: DbSession, _: Reader) -> PersonOut:
+    return PersonOut.model_validate(directory_service.get_person(session, person_id))
+
+
+@router.patch("/people/{person_id}", response_model=PersonOut)
+def update_person(
+    person_id: int, patch: PersonPatch, session: DbSession, clock: AppClock, _: Editor
+) -> PersonOut:
+    return PersonOut.model_validate(
+        directory_service.update_person(session, person_id=person_id, patch=patch, now=clock.now())
+    )
+
+
+@router.delete("/people/{person_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_person(person_id: int, session: DbSession, _: Editor) -> None:
+    directory_service.delete_person(session, person_id=person_id)

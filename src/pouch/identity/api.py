@@ -1,0 +1,146 @@
+"""JSON API for users, memberships and API tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from pouch.errors import PermissionDenied
+from pouch.identity import service as identity_service
+from pouch.identity.models import Role
+from pouch.identity.schemas import (
+    IssuedToken,
+    MembershipIn,
+    MembershipOut,
+    MeOut,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
+from pouch.web.deps import AppClock, AppSettings, Authorize, DbSession
+
+router = APIRouter(prefix="/api", tags=["identity"])
+
+AnyUser = Annotated[identity_service.Actor, Depends(Authorize())]
+Administrator = Annotated[identity_service.Actor, Depends(Authorize(Role.ADMINISTRATOR))]
+
+
+@router.get("/me", response_model=MeOut)
+def me(actor: AnyUser) -> MeOut:
+    return MeOut(
+        id=actor.user_id,
+        username=actor.username,
+        via=actor.via,
+        roles=[MembershipIn(office_id=o, role=r) for o, r in sorted(actor.roles)],
+    )
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(session: DbSession, _: Administrator) -> list[UserOut]:
+    return [UserOut.model_validate(u) for u in identity_service.list_users(session)]
+
+
+@router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+def create_user(data: UserIn, session: DbSession, clock: AppClock, _: Administrator) -> UserOut:
+    now = clock.now()
+    user = identity_service.create_user(
+        session,
+        username=data.username,
+        display_name=data.display_name,
+        password=data.password.get_secret_value(),
+        email=data.email,
+        now=now,
+    )
+    for m in data.memberships:
+        identity_service.grant_role(
+            session, user_id=user.id, office_id=m.office_id, role=m.role, now=now
+        )
+    session.refresh(user)
+    return UserOut.model_validate(user)
+
+
+@router.get("/users/{user_id}", response_model=UserOut)
+def get_user(user_id: int, session: DbSession, _: Administrator) -> UserOut:
+    return UserOut.model_validate(identity_service.get_user(session, user_id))
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+def update_user(user_id: int, patch: UserPatch, session: DbSession, _: Administrator) -> UserOut:
+    user = identity_service.get_user(session, user_id)
+    if patch.display_name is not None:
+        user.display_name = patch.display_name
+    if "email" in patch.model_fields_set:
+        user.email = patch.email
+    if patch.password is not None:
+        identity_service.set_password(
+            session, user_id=user_id, password=patch.password.get_secret_value()
+        )
+    if patch.is_active is not None:
+        identity_service.set_user_active(session, user_id=user_id, active=patch.is_active)
+    return UserOut.model_validate(user)
+
+
+@router.post(
+    "/users/{user_id}/memberships",
+    response_model=MembershipOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def grant_membership(
+    user_id: int, data: MembershipIn, session: DbSession, clock: AppClock, _: Administrator
+) -> MembershipOut:
+    membership = identity_service.grant_role(
+        session, user_id=user_id, office_id=data.office_id, role=data.role, now=clock.now()
+    )
+    return MembershipOut.model_validate(membership)
+
+
+@router.delete(
+    "/users/{user_id}/memberships/{membership_id}", status_code=status.HTTP_204_NO_CONTENT
+)
+def revoke_membership(
+    user_id: int, membership_id: int, session: DbSession, _: Administrator
+) -> None:
+    identity_service.revoke_role(session, user_id=user_id, membership_id=membership_id)
+
+
+@router.get("/tokens", response_model=list[TokenOut])
+def list_tokens(session: DbSession, actor: AnyUser, all: bool = False) -> list[TokenOut]:
+    if all and not actor.holds_in_operations(Role.ADMINISTRATOR):
+        raise PermissionDenied("only administrators may list everyone's tokens")
+    tokens = identity_service.list_tokens(session, user_id=None if all else actor.user_id)
+    return [TokenOut.model_validate(t) for t in tokens]
+
+
+@router.post("/tokens", response_model=IssuedToken, status_code=status.HTTP_201_CREATED)
+def issue_token(
+    data: TokenIn, session: DbSession, clock: AppClock, settings: AppSettings, actor: AnyUser
+) -> IssuedToken:
+    # A token can only pass on what its caller holds: no escalation through tokens.
+    if not actor.holds(data.role, data.office_id):
+        raise PermissionDenied(
+            f"you do not hold the role {data.role.value} in office {data.office_id}",
+        )
+    lifetime = (
+        timedelta(days=data.expires_in_days)
+        if data.expires_in_days is not None
+        else settings.api_token_lifetime
+    )
+    secret, token = identity_service.issue_token(
+        session,
+        user_id=actor.user_id,
+        office_id=data.office_id,
+        role=data.role,
+        name=data.name,
+        now=clock.now(),
+        lifetime=lifetime,
+    )
+    return IssuedToken(token=secret, **TokenOut.model_validate(token).model_dump())
+
+
+@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_token(token_id: int, session: DbSession, clock: AppClock, actor: AnyUser) -> None:
+    identity_service.revoke_token(session, token_id=token_id, actor=actor, now=clock.now())

@@ -1,0 +1,82 @@
+"""What the identity API accepts and returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, SecretStr, StringConstraints
+
+from pouch.directory.schemas import Email
+from pouch.identity.models import Role
+from pouch.schema import Schema
+from pouch.text import Name
+
+Username = Annotated[str, StringConstraints(min_length=2, max_length=63)]
+
+
+class MembershipIn(Schema):
+    office_id: int
+    role: Role
+
+
+class MembershipOut(Schema):
+    id: int
+    office_id: int
+    role: Role
+
+
+class UserIn(Schema):
+    username: Username
+    display_name: Name
+    email: Email | None = None
+    password: SecretStr = Field(max_length=1024)
+    memberships: list[MembershipIn] = Field(default_factory=list, max_length=50)
+
+
+class UserPatch(Schema):
+    display_name: Name | None = None
+    email: Email | None = None
+    is_active: bool | None = None
+    password: SecretStr | None = Field(default=None, max_length=1024)
+
+
+class UserOut(Schema):
+    id: int
+    username: str
+    display_name: str
+    email: str | None
+    is_active: bool
+    created_at: datetime
+    memberships: list[MembershipOut]
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    via: str
+    roles: list[MembershipIn]
+
+
+class TokenIn(Schema):
+    name: Name
+    office_id: int
+    role: Role
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenOut(Schema):
+    id: int
+    prefix: str
+    name: str
+    user_id: int
+    office_id: int
+    role: Role
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class IssuedToken(TokenOut):
+    token: str = Field(description="The secret; shown this once and never again.")

@@ -1,0 +1,358 @@
+"""Identity: users, memberships, password logins, web sessions, API tokens.
+
+Service functions take their session and a clock, never commit, and raise
+``pouch.errors`` exceptions that name the field or the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from pouch.directory.models import Office, OfficeKind
+from pouch.errors import Conflict, FieldError, InvalidCredentials, InvalidInput, NotFound
+from pouch.identity.models import ApiToken, Membership, Role, User, WebSession
+
+TOKEN_PREFIX = "pouch_"  # noqa: S105 - a public prefix, not a secret
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+MIN_PASSWORD_LENGTH = 12
+
+# argon2id with the library's defaults (RFC 9106's second recommended option).
+_hasher = PasswordHasher()
+# Verifying against this when the user does not exist keeps login time constant.
+_DUMMY_HASH = _hasher.hash("pouch-timing-equaliser")
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 of a high-entropy random secret (tokens, session ids)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is making a request, and with which roles in which offices.
+
+    A web session acts with all of the user's memberships; an API token with
+    exactly the one role and office it was issued for.
+    """
+
+    user_id: int
+    username: str
+    roles: frozenset[tuple[int, Role]]
+    operations_offices: frozenset[int] = field(default_factory=frozenset)
+    via: str = "session"
+    token_id: int | None = None
+    csrf_token: str | None = None
+
+    def holds(self, role: Role, office_id: int | None = None) -> bool:
+        if office_id is None:
+            return any(r == role for _, r in self.roles)
+        return (office_id, role) in self.roles
+
+    def holds_in_operations(self, role: Role) -> bool:
+        return any(r == role and o in self.operations_offices for o, r in self.roles)
+
+    def offices_with(self, role: Role) -> set[int]:
+        return {o for o, r in self.roles if r == role}
+
+
+# --- users -------------------------------------------------------------------
+
+
+def validate_new_password(password: str, *, field_name: str = "password") -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"{field_name} must be at least {MIN_PASSWORD_LENGTH} characters",
+            field_errors=[FieldError(field_name, f"at least {MIN_PASSWORD_LENGTH} characters")],
+        )
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    password: str,
+    email: str | None,
+    now: datetime,
+) -> User:
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise InvalidInput(
+            "username must be 2-63 characters: lowercase letters, digits, '.', '_' or '-'",
+            field_errors=[FieldError("username", "2-63 of a-z 0-9 . _ -, starting alphanumeric")],
+        )
+    validate_new_password(password)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(
+            f"a user named {username!r} exists already",
+            field_errors=[FieldError("username", "taken")],
+        )
+    user = User(
+        username=username,
+        display_name=display_name,
+        email=email,
+        password_hash=hash_password(password),
+        is_active=True,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id, options=[selectinload(User.memberships)])
+    if user is None:
+        raise NotFound(f"no user with id {user_id}")
+    return user
+
+
+def get_user_by_username(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user named {username!r}")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(
+        session.scalars(select(User).options(selectinload(User.memberships)).order_by(User.id))
+    )
+
+
+def set_user_active(session: Session, *, user_id: int, active: bool) -> User:
+    user = get_user(session, user_id)
+    user.is_active = active
+    if not active:
+        # A deactivated user is logged out everywhere at once.
+        for web_session in session.scalars(select(WebSession).where(WebSession.user_id == user_id)):
+            session.delete(web_session)
+    return user
+
+
+def set_password(session: Session, *, user_id: int, password: str) -> None:
+    validate_new_password(password)
+    get_user(session, user_id).password_hash = hash_password(password)
+
+
+def grant_role(
+    session: Session, *, user_id: int, office_id: int, role: Role, now: datetime
+) -> Membership:
+    get_user(session, user_id)
+    if session.get(Office, office_id) is None:
+        raise NotFound(
+            f"no office with id {office_id}", field_errors=[FieldError("office_id", "unknown")]
+        )
+    existing = session.scalar(
+        select(Membership).where(
+            Membership.user_id == user_id,
+            Membership.office_id == office_id,
+            Membership.role == role,
+        )
+    )
+    if existing is not None:
+        return existing
+    membership = Membership(user_id=user_id, office_id=office_id, role=role, created_at=now)
+    session.add(membership)
+    session.flush()
+    return membership
+
+
+def revoke_role(session: Session, *, user_id: int, membership_id: int) -> None:
+    membership = session.get(Membership, membership_id)
+    if membership is None or membership.user_id != user_id:
+        raise NotFound(f"user {user_id} has no membership {membership_id}")
+    session.delete(membership)
+    session.flush()
+
+
+def authenticate_password(session: Session, *, username: str, password: str) -> User:
+    """The active user with these credentials, or ``InvalidCredentials``."""
+    user = session.scalar(select(User).where(User.username == username))
+    candidate = user.password_hash if user is not None else _DUMMY_HASH
+    try:
+        _hasher.verify(candidate, password)
+    except (VerificationError, InvalidHashError):
+        raise InvalidCredentials("unknown user or wrong password") from None
+    if user is None or not user.is_active:
+        raise InvalidCredentials("unknown user or wrong password")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def _operations_offices(session: Session) -> frozenset[int]:
+    return frozenset(session.scalars(select(Office.id).where(Office.kind == OfficeKind.OPERATIONS)))
+
+
+def actor_for_user(session: Session, user: User, *, csrf_token: str | None = None) -> Actor:
+    roles = frozenset(
+        (m.office_id, m.role)
+        for m in session.scalars(select(Membership).where(Membership.user_id == user.id))
+    )
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        roles=roles,
+        operations_offices=_operations_offices(session),
+        via="session",
+        csrf_token=csrf_token,
+    )
+
+
+# --- web sessions ------------------------------------------------------------
+
+
+def start_web_session(
+    session: Session, *, user: User, now: datetime, lifetime: timedelta
+) -> tuple[str, WebSession]:
+    """A new login; returns the cookie value (shown once) and the stored row."""
+    token = secrets.token_urlsafe(32)
+    web_session = WebSession(
+        token_hash=hash_secret(token),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    session.add(web_session)
+    session.flush()
+    return token, web_session
+
+
+def resolve_web_session(session: Session, *, token: str, now: datetime) -> Actor | None:
+    web_session = session.scalar(
+        select(WebSession).where(WebSession.token_hash == hash_secret(token))
+    )
+    if web_session is None or web_session.expires_at <= now or not web_session.user.is_active:
+        return None
+    return actor_for_user(session, web_session.user, csrf_token=web_session.csrf_token)
+
+
+def end_web_session(session: Session, *, token: str) -> None:
+    web_session = session.scalar(
+        select(WebSession).where(WebSession.token_hash == hash_secret(token))
+    )
+    if web_session is not None:
+        session.delete(web_session)
+
+
+def csrf_matches(expected: str | None, given: str | None) -> bool:
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+# --- API tokens --------------------------------------------------------------
+
+
+def issue_token(
+    session: Session,
+    *,
+    user_id: int,
+    office_id: int,
+    role: Role,
+    name: str,
+    now: datetime,
+    lifetime: timedelta,
+) -> tuple[str, ApiToken]:
+    """A token acting as ``role`` in ``office_id``; the user must hold that role there.
+
+    Returns the secret (shown once, never stored) and the stored row.
+    """
+    user = get_user(session, user_id)
+    if not any(m.office_id == office_id and m.role == role for m in user.memberships):
+        raise InvalidInput(
+            f"user {user.username!r} does not hold the role {role.value} in office {office_id}",
+            field_errors=[FieldError("role", "not held by this user in this office")],
+        )
+    if lifetime <= timedelta(0):
+        raise InvalidInput(
+            "a token's lifetime must be positive",
+            field_errors=[FieldError("expires_in_days", "must be positive")],
+        )
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        token_hash=hash_secret(secret),
+        prefix=secret[: len(TOKEN_PREFIX) + 6],
+        name=name,
+        user_id=user_id,
+        office_id=office_id,
+        role=role,
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+    session.add(token)
+    session.flush()
+    return secret, token
+
+
+class TokenRejected(InvalidCredentials):
+    """Raised with the precise reason a token is refused."""
+
+
+def resolve_token(session: Session, *, secret: str, now: datetime) -> Actor:
+    if not secret.startswith(TOKEN_PREFIX):
+        raise TokenRejected("the bearer token is not a Pouch API token")
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
+    if token is None:
+        raise TokenRejected("unknown API token")
+    if token.revoked_at is not None:
+        raise TokenRejected("this API token was revoked")
+    if token.expires_at <= now:
+        raise TokenRejected("this API token has expired")
+    user = token.user
+    if not user.is_active:
+        raise TokenRejected("the user of this API token is deactivated")
+    if (
+        session.scalar(
+            select(Membership.id).where(
+                Membership.user_id == user.id,
+                Membership.office_id == token.office_id,
+                Membership.role == token.role,
+            )
+        )
+        is None
+    ):
+        raise TokenRejected("the user no longer holds this token's role in its office")
+    token.last_used_at = now
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        roles=frozenset({(token.office_id, token.role)}),
+        operations_offices=_operations_offices(session),
+        via="token",
+        token_id=token.id,
+    )
+
+
+def list_tokens(session: Session, *, user_id: int | None) -> list[ApiToken]:
+    query = select(ApiToken).order_by(ApiToken.id)
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    return list(session.scalars(query))
+
+
+def revoke_token(session: Session, *, token_id: int, actor: Actor, now: datetime) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    # Someone else's token is "not found" to anyone but an administrator.
+    if token is None or (
+        token.user_id != actor.user_id and not actor.holds_in_operations(Role.ADMINISTRATOR)
+    ):
+        raise NotFound(f"no API token with id {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = now
+    return token

@@ -1,0 +1,15 @@
+"""Every table of Pouch, gathered for Alembic and tests.
+
+Each capability declares its own models; importing them here registers them
+on the shared metadata.
+"""
+
+from __future__ import annotations
+
+from pouch.db import Base
+from pouch.directory import models as directory_models
+from pouch.identity import models as identity_models
+
+metadata = Base.metadata
+
+__all__ = ["directory_models", "identity_models", "metadata"]

@@ -1,0 +1,137 @@
+"""What every route may ask for: the transaction, the clock, the actor, a permission.
+
+Permission checks are one dependency, ``Authorize``: a route states which
+roles may call it and where those roles must be held, and the check is the
+same for web sessions and API tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from pouch.clock import Clock
+from pouch.db import Database
+from pouch.errors import CsrfFailure, NotAuthenticated, PermissionDenied
+from pouch.identity import service as identity_service
+from pouch.identity.models import Role
+from pouch.settings import Settings
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION_COOKIE = "pouch_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def _transaction(request: Request) -> Iterator[Session]:
+    # One transaction per request. It ends with the route function, before the
+    # response is sent: a client never sees success for something not committed.
+    with get_database(request).transaction(write=request.method not in SAFE_METHODS) as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(_transaction, scope="function")]
+AppClock = Annotated[Clock, Depends(get_clock)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        raise NotAuthenticated("the Authorization header must be 'Bearer <token>'")
+    return credentials.strip()
+
+
+async def optional_actor(
+    request: Request, session: DbSession, clock: AppClock
+) -> identity_service.Actor | None:
+    """The caller, by API token or by session cookie, or None when anonymous.
+
+    A bad token is an error (the caller meant to authenticate); a stale cookie
+    is simply anonymous.
+    """
+    secret = _bearer(request)
+    if secret is not None:
+        return identity_service.resolve_token(session, secret=secret, now=clock.now())
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        actor = identity_service.resolve_web_session(session, token=cookie, now=clock.now())
+        if actor is not None and request.method not in SAFE_METHODS:
+            await _check_csrf(request, actor)
+        return actor
+    return None
+
+
+async def _check_csrf(request: Request, actor: identity_service.Actor) -> None:
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    if not identity_service.csrf_matches(actor.csrf_token, given):
+        raise CsrfFailure(
+            f"a logged-in browser must send the session's anti-forgery token "
+            f"(form field {CSRF_FIELD!r} or header {CSRF_HEADER!r})"
+        )
+
+
+OptionalActor = Annotated[identity_service.Actor | None, Depends(optional_actor)]
+
+
+def authenticated(actor: OptionalActor) -> identity_service.Actor:
+    if actor is None:
+        raise NotAuthenticated("log in, or send 'Authorization: Bearer <API token>'")
+    return actor
+
+
+CurrentActor = Annotated[identity_service.Actor, Depends(authenticated)]
+
+Where = Literal["operations", "any"]
+
+
+class Authorize:
+    """A route's permission: the roles that may call it, and where they must be held.
+
+    ``where="operations"``: the role must be held in the ministry's operations
+    office (staff functions). ``where="any"``: in any office (office-level
+    checks are then the service's). With no roles, any authenticated caller.
+    """
+
+    def __init__(self, *roles: Role, where: Where = "operations") -> None:
+        self.roles = frozenset(roles)
+        self.where = where
+
+    def __call__(self, actor: CurrentActor) -> identity_service.Actor:
+        if not self.roles or any(self.allows(actor, role) for role in self.roles):
+            return actor
+        names = ", ".join(sorted(r.value for r in self.roles))
+        place = " in the operations office" if self.where == "operations" else ""
+        raise PermissionDenied(f"this needs one of the roles {names}{place}")
+
+    def allows(self, actor: identity_service.Actor, role: Role) -> bool:
+        if self.where == "operations":
+            return actor.holds_in_operations(role)
+        return actor.holds(role)

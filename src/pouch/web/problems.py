@@ -1,0 +1,121 @@
+"""Errors as responses: problem details under /api, an HTML page elsewhere.
+
+Anything that is not a ``PouchError`` is logged with its traceback and shown
+as a bare "internal error": exception text never reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pouch.errors import (
+    FieldError,
+    InvalidInput,
+    MalformedBody,
+    MethodNotAllowed,
+    NotFound,
+    PouchError,
+    UnsupportedMediaType,
+)
+
+logger = logging.getLogger("pouch.web")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def wants_problem_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api") or path.startswith("/log/") or path == "/readyz"
+
+
+def render_error(request: Request, error: PouchError) -> Response:
+    headers: dict[str, str] = {}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="pouch"'
+    if wants_problem_json(request):
+        return JSONResponse(
+            error.problem(instance=request.url.path),
+            status_code=error.status,
+            media_type=PROBLEM_JSON,
+            headers=headers,
+        )
+    templates = request.app.state.templates
+    response: Response = templates.TemplateResponse(
+        request,
+        "error.html",
+        {"error": error, "type_uri": error.type_uri()},
+        status_code=error.status,
+        headers=headers,
+    )
+    return response
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _from_validation(exc: RequestValidationError) -> PouchError:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        first = next(e for e in errors if e.get("type") == "json_invalid")
+        reason = first.get("ctx", {}).get("error", "invalid JSON")
+        return MalformedBody(f"the body is not valid JSON: {reason}")
+    field_errors = [FieldError(_location(e.get("loc", ())), str(e.get("msg", ""))) for e in errors]
+    first_error = field_errors[0] if field_errors else FieldError("body", "invalid")
+    more = f" (and {len(field_errors) - 1} more)" if len(field_errors) > 1 else ""
+    return InvalidInput(
+        f"{first_error.field}: {first_error.message}{more}", field_errors=field_errors
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_pouch_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PouchError)
+        if type(exc) is PouchError:
+            logger.error("internal error on %s %s: %s", request.method, request.url.path, exc)
+        return render_error(request, exc)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return render_error(request, _from_validation(exc))
+
+    async def on_http_exception(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        error: PouchError
+        if exc.status_code == 404:
+            error = NotFound(f"nothing at {request.url.path}")
+        elif exc.status_code == 405:
+            error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        elif exc.status_code == 415:
+            error = UnsupportedMediaType(str(exc.detail))
+        elif exc.status_code == 400:
+            # Starlette's own parsing errors (e.g. a malformed multipart body).
+            error = MalformedBody(str(exc.detail))
+        else:
+            error = PouchError()
+        return render_error(request, error)
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return render_error(request, PouchError())
+
+    app.add_exception_handler(PouchError, on_pouch_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_exception)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def problem_page(error_type: type[PouchError]) -> HTMLResponse:
+    """The human-readable page a problem ``type`` URI resolves to."""
+    return HTMLResponse(
+        f"<!doctype html><title>{error_type.title}</title>"
+        f"<h1>{error_type.title}</h1><p>HTTP status {error_type.status}. "
+        f"Problem type <code>{error_type.type_uri()}</code>.</p>"
+        f"<p>{(error_type.__doc__ or '').strip()}</p>"
+    )

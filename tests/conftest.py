@@ -1,0 +1,187 @@
+"""Fixtures shared by every test: both database backends, a clock, the app.
+
+Every database test runs twice, on SQLite and on PostgreSQL (``database`` is
+parametrized). PostgreSQL comes from ``POUCH_TEST_DATABASE_URL``; without it,
+the local server at 127.0.0.1:5432 is used when it answers, in a database
+created for this run and dropped after it. When neither is there, PostgreSQL
+tests are skipped and the summary says so loudly; under CI
+(``POUCH_REQUIRE_POSTGRES=1``, set by ``.ci/run``) they fail instead.
+
+Each test runs inside a transaction that is rolled back, so tests see real
+SQL and leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from pouch import migrations
+from pouch.app import create_app
+from pouch.clock import ManualClock
+from pouch.db import Database, create_database_engine
+from pouch.settings import Settings
+from tests.factories import World, build_world
+
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+BACKENDS = ["sqlite", "postgresql"]
+_postgres_problem: list[str] = []
+
+
+def postgres_required() -> bool:
+    return os.environ.get("POUCH_REQUIRE_POSTGRES") == "1"
+
+
+@dataclass
+class PostgresServer:
+    url: str
+    created: str | None  # the database this run created, to drop at the end
+
+
+def _admin_conninfo(url: str) -> str:
+    parsed = make_url(url)
+    return (
+        f"host={parsed.host or '127.0.0.1'} port={parsed.port or 5432} "
+        f"user={parsed.username or 'postgres'} dbname=postgres"
+        + (f" password={parsed.password}" if parsed.password else "")
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer | None]:
+    given = os.environ.get("POUCH_TEST_DATABASE_URL")
+    if given:
+        yield PostgresServer(url=given, created=None)
+        return
+    try:
+        with psycopg.connect(
+            _admin_conninfo(LOCAL_POSTGRES), autocommit=True, connect_timeout=2
+        ) as conn:
+            name = f"pouch_test_{secrets.token_hex(4)}"
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as error:
+        _postgres_problem.append(f"no PostgreSQL at 127.0.0.1:5432 ({error.__class__.__name__})")
+        yield None
+        return
+    url = make_url(LOCAL_POSTGRES).set(database=name).render_as_string(hide_password=False)
+    yield PostgresServer(url=url, created=name)
+    with psycopg.connect(_admin_conninfo(LOCAL_POSTGRES), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _postgres_problem:
+        terminalreporter.section("POSTGRESQL TESTS DID NOT RUN", sep="!", red=True, bold=True)
+        terminalreporter.write_line(
+            f"{_postgres_problem[0]}: every PostgreSQL variant was skipped. "
+            "Start PostgreSQL or set POUCH_TEST_DATABASE_URL; .ci/run does both.",
+            red=True,
+            bold=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def database_urls(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer | None
+) -> dict[str, str | None]:
+    sqlite_path = tmp_path_factory.mktemp("sqlite") / "pouch.sqlite3"
+    return {
+        "sqlite": f"sqlite:///{sqlite_path}",
+        "postgresql": postgres_server.url if postgres_server else None,
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_engines(database_urls: dict[str, str | None]) -> Iterator[dict[str, Engine]]:
+    """One engine per backend, its schema at the latest migration (built lazily)."""
+    engines: dict[str, Engine] = {}
+    yield engines
+    for engine in engines.values():
+        engine.dispose()
+
+
+def backend_url(backend: str, database_urls: dict[str, str | None]) -> str:
+    url = database_urls[backend]
+    if url is None:
+        if postgres_required():
+            pytest.fail(f"{backend} is required (POUCH_REQUIRE_POSTGRES=1) but unavailable")
+        pytest.skip(f"{backend} unavailable: {_postgres_problem[0] if _postgres_problem else ''}")
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    backend_name: str = request.param
+    return backend_name
+
+
+@pytest.fixture
+def engine(
+    backend: str, database_urls: dict[str, str | None], migrated_engines: dict[str, Engine]
+) -> Engine:
+    if backend not in migrated_engines:
+        url = backend_url(backend, database_urls)
+        engine = create_database_engine(url)
+        migrations.upgrade(Database(engine))
+        migrated_engines[backend] = engine
+    return migrated_engines[backend]
+
+
+@pytest.fixture
+def database(engine: Engine) -> Iterator[Database]:
+    """A Database whose every transaction is rolled back at the end of the test."""
+    connection = engine.connect()
+    outer = connection.begin()
+    try:
+        yield Database(engine, bind=connection)
+    finally:
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 11, 5, 14, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(_env_file=None, database_url="sqlite://", data_dir=tmp_path)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def app_client(settings: Settings, database: Database, clock: ManualClock) -> Iterator[TestClient]:
+    app = create_app(settings, database=database, clock=clock)
+    with TestClient(app, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def world(database: Database, clock: ManualClock) -> World:
+    return build_world(database, clock)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing() -> Iterator[None]:
+    """argon2id at its cheapest, like Django's test hasher: tests create many users.
+
+    The production parameters are exercised in tests/identity/test_service.py.
+    """
+    from argon2 import PasswordHasher
+
+    from pouch.identity import service as identity_service
+
+    production = identity_service._hasher
+    identity_service._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    identity_service._hasher = production
