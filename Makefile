@@ -30,7 +30,7 @@ bench: .venv/.synced ## every benchmark; figures go to docs/benchmarks.md by han
 	@for b in bench/bench_*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done
 
 docs: .venv/.synced ## regenerate docs/cli.md from the commands' help
-	$(RUN) python -c "from pouch.cli import cli_reference; import pathlib; pathlib.Path('docs/cli.md').write_text(cli_reference())"
+	$(RUN) python -m pouch.docs
 
 clean:
 	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache

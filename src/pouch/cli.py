@@ -272,3 +272,7 @@ def cli_reference() -> str:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -300,23 +300,19 @@ def issue_token(
     return secret, token
 
 
-class TokenRejected(InvalidCredentials):
-    """Raised with the precise reason a token is refused."""
-
-
 def resolve_token(session: Session, *, secret: str, now: datetime) -> Actor:
     if not secret.startswith(TOKEN_PREFIX):
-        raise TokenRejected("the bearer token is not a Pouch API token")
+        raise InvalidCredentials("the bearer token is not a Pouch API token")
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
     if token is None:
-        raise TokenRejected("unknown API token")
+        raise InvalidCredentials("unknown API token")
     if token.revoked_at is not None:
-        raise TokenRejected("this API token was revoked")
+        raise InvalidCredentials("this API token was revoked")
     if token.expires_at <= now:
-        raise TokenRejected("this API token has expired")
+        raise InvalidCredentials("this API token has expired")
     user = token.user
     if not user.is_active:
-        raise TokenRejected("the user of this API token is deactivated")
+        raise InvalidCredentials("the user of this API token is deactivated")
     if (
         session.scalar(
             select(Membership.id).where(
@@ -327,7 +323,7 @@ def resolve_token(session: Session, *, secret: str, now: datetime) -> Actor:
         )
         is None
     ):
-        raise TokenRejected("the user no longer holds this token's role in its office")
+        raise InvalidCredentials("the user no longer holds this token's role in its office")
     token.last_used_at = now
     return Actor(
         user_id=user.id,

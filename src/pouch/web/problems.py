@@ -88,7 +88,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         error: PouchError
-        if exc.status_code == 404:
+        if isinstance(exc.__cause__, PouchError):
+            # FastAPI wraps failures while reading the body (e.g. the size limit).
+            error = exc.__cause__
+        elif exc.status_code == 404:
             error = NotFound(f"nothing at {request.url.path}")
         elif exc.status_code == 405:
             error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")

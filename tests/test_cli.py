@@ -1,0 +1,133 @@
+"""The pouch command, run as a user runs it, against a fresh SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pouch.cli import app
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "POUCH_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "POUCH_DATA_DIR": str(tmp_path),
+    }
+
+
+def run(env: dict[str, str], *args: str, stdin: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), env=env, input=stdin)
+    return result.exit_code, result.output
+
+
+def test_demo_is_idempotent_and_lists_users(cli_env: dict[str, str]) -> None:
+    code, output = run(cli_env, "demo")
+    assert code == 0, output
+    assert "32 offices and 31 people created" in output
+    code, output = run(cli_env, "demo")
+    assert code == 0 and "0 offices and 0 people created" in output
+    code, output = run(cli_env, "users", "list")
+    assert "watch_officer@ops" in output and "sender@ie-taoiseach" in output
+
+
+def test_users_create_with_roles(cli_env: dict[str, str]) -> None:
+    run(cli_env, "demo")
+    code, output = run(
+        cli_env,
+        "users",
+        "create",
+        "niamh",
+        "--display-name",
+        "Niamh Duty",
+        "--role",
+        "watch_officer@ops",
+        "--role",
+        "auditor@ops",
+        "--password-stdin",
+        stdin="a sufficiently long secret\n",
+    )
+    assert code == 0, output
+    _, listing = run(cli_env, "users", "list")
+    assert "niamh" in listing and "auditor@ops" in listing
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "emperor@ops"], "unknown role 'emperor'"),
+        (["--role", "watch_officer"], "ROLE@OFFICE"),
+        (["--role", "watch_officer@atlantis"], "no office 'atlantis'"),
+    ],
+)
+def test_users_create_names_the_bad_field(
+    cli_env: dict[str, str], args: list[str], message: str
+) -> None:
+    run(cli_env, "demo")
+    code, output = run(
+        cli_env,
+        "users",
+        "create",
+        "eve",
+        "--display-name",
+        "Eve",
+        *args,
+        "--password-stdin",
+        stdin="a sufficiently long secret\n",
+    )
+    assert code != 0
+    assert message in " ".join(output.split())
+    _, listing = run(cli_env, "users", "list")
+    assert "eve" not in listing.split()
+
+
+def test_short_password_is_refused(cli_env: dict[str, str]) -> None:
+    run(cli_env, "db", "upgrade")
+    code, output = run(
+        cli_env,
+        "users",
+        "create",
+        "eve",
+        "--display-name",
+        "Eve",
+        "--password-stdin",
+        stdin="short\n",
+    )
+    assert code == 1
+    assert "password must be at least 12 characters" in output
+
+
+def test_directory_export_import(cli_env: dict[str, str], tmp_path: Path) -> None:
+    run(cli_env, "demo")
+    target = tmp_path / "directory.yaml"
+    code, output = run(cli_env, "directory", "export", "--output", str(target))
+    assert code == 0, output
+    assert "Office of the Taoiseach" in target.read_text(encoding="utf-8")
+    code, output = run(cli_env, "directory", "import", str(target))
+    assert code == 0, output
+    assert "offices created: 0" in output
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        "offices:\n  - {slug: x-y, name: X, kind: pirate, country_code: FR}\n", encoding="utf-8"
+    )
+    code, output = run(cli_env, "directory", "import", str(broken))
+    assert code == 1
+    assert "offices[0].kind" in output
+    code, output = run(cli_env, "directory", "import", str(tmp_path / "missing.yaml"))
+    assert code == 1 and "missing.yaml" in output
+
+
+def test_bad_setting_is_named(cli_env: dict[str, str]) -> None:
+    code, output = run({**cli_env, "POUCH_PORT": "eighty"}, "db", "upgrade")
+    assert code == 2
+    assert "POUCH_PORT" in output
+
+
+def test_db_upgrade(cli_env: dict[str, str]) -> None:
+    code, output = run(cli_env, "db", "upgrade")
+    assert code == 0
+    from pouch import migrations
+
+    assert migrations.head() in output

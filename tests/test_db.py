@@ -1,0 +1,101 @@
+"""The database layer on both backends: migrations, UTC times, the unit of work."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, select, text
+
+from pouch import migrations
+from pouch.clock import ManualClock
+from pouch.db import Database, create_database_engine
+from pouch.directory.models import Office, OfficeKind
+from pouch.models import metadata
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diff = compare_metadata(context, metadata)
+    assert diff == [], "the models changed without a migration: add one in src/pouch/migrations"
+
+
+def test_schema_is_at_head(engine: Engine) -> None:
+    with engine.connect() as connection:
+        current, head = migrations.revisions(connection)
+    assert current == head
+
+
+def test_downgrade_and_upgrade_again(tmp_path: Path) -> None:
+    database = Database.from_url(f"sqlite:///{tmp_path / 'cycle.sqlite3'}")
+    migrations.upgrade(database)
+    with database.engine.begin() as connection:
+        from alembic import command
+
+        command.downgrade(migrations.alembic_config(connection=connection), "base")
+    with database.engine.connect() as connection:
+        assert migrations.revisions(connection)[0] is None
+    migrations.upgrade(database)
+    with database.engine.connect() as connection:
+        assert migrations.revisions(connection)[0] == migrations.head()
+    database.dispose()
+
+
+def test_sqlite_is_durable_and_in_wal_mode(tmp_path: Path) -> None:
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'sub' / 'p.sqlite3'}")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def _office(slug: str, at: datetime) -> Office:
+    return Office(
+        slug=slug,
+        name=slug,
+        kind=OfficeKind.FOREIGN,
+        country_code="IE",
+        time_zone="Europe/Dublin",
+        notes="",
+        created_at=at,
+        updated_at=at,
+    )
+
+
+def test_times_come_back_as_utc(database: Database) -> None:
+    dublin_evening = datetime(2026, 7, 1, 21, 30, tzinfo=timezone(timedelta(hours=1)))
+    with database.transaction() as session:
+        session.add(_office("tz-test", dublin_evening))
+    with database.transaction() as session:
+        office = session.scalar(select(Office).where(Office.slug == "tz-test"))
+        assert office is not None
+        assert office.created_at == datetime(2026, 7, 1, 20, 30, tzinfo=UTC)
+        assert office.created_at.utcoffset() == timedelta(0)
+
+
+def test_naive_times_are_refused(database: Database) -> None:
+    with pytest.raises(Exception, match="naive datetime"), database.transaction() as session:
+        session.add(_office("naive", datetime(2026, 7, 1, 12, 0)))
+        session.flush()
+
+
+def test_unit_of_work_rolls_back_on_error(database: Database, clock: ManualClock) -> None:
+    with pytest.raises(RuntimeError), database.transaction() as session:
+        session.add(_office("doomed", clock.now()))
+        session.flush()
+        raise RuntimeError("boom")
+    with database.transaction(write=False) as session:
+        assert session.scalar(select(Office).where(Office.slug == "doomed")) is None
+
+
+def test_each_backend_is_the_one_it_claims(database: Database, backend: str) -> None:
+    with database.transaction(write=False) as session:
+        if backend == "postgresql":
+            assert "PostgreSQL" in session.execute(text("SELECT version()")).scalar_one()
+        else:
+            assert session.execute(text("SELECT sqlite_version()")).scalar_one()

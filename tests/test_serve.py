@@ -1,0 +1,52 @@
+"""`pouch serve` for real: a uvicorn process on a free port, migrated and answering."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_migrates_and_answers(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "POUCH_DATABASE_URL": f"sqlite:///{tmp_path / 'served.sqlite3'}",
+        "POUCH_PORT": str(port),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pouch.cli", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:  # wait for start-up, not for a business deadline
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "pouch serve did not start in 30 s"
+            time.sleep(0.1)
+        assert httpx.get(f"{base}/readyz").json()["status"] == "ok"
+        assert "Log in" in httpx.get(f"{base}/login").text
+        assert httpx.get(f"{base}/api/me").status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()  # type: ignore[union-attr]

@@ -1,0 +1,46 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from pouch import migrations
+from pouch.app import create_app
+from pouch.settings import Settings
+
+
+def test_healthz_and_readyz(app_client: TestClient) -> None:
+    assert app_client.get("/healthz").json() == {"status": "ok"}
+    ready = app_client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["migration"] == migrations.head()
+
+
+def test_not_ready_before_migrations(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}")  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/healthz").status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["migration"] is None
+        migrations.upgrade(client.app.state.database)  # type: ignore[attr-defined]
+        assert client.get("/readyz").status_code == 200
+
+
+def test_not_ready_when_the_database_is_unreachable() -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1",
+    )
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+
+
+def test_openapi_document(app_client: TestClient) -> None:
+    document = app_client.get("/api/openapi.json").json()
+    assert document["info"]["title"] == "Pouch"
+    assert "/api/offices" in document["paths"]
