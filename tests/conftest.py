@@ -185,3 +185,31 @@ def fast_password_hashing() -> Iterator[None]:
     identity_service._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     yield
     identity_service._hasher = production
+
+
+@pytest.fixture
+def fresh_database(
+    backend: str, database_urls: dict[str, str | None], tmp_path: Path
+) -> Iterator[Database]:
+    """A database of its own, migrated and really committed to: for tests that
+    need several connections, threads or processes (locks, crashes)."""
+    if backend == "sqlite":
+        database = Database.from_url(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+        migrations.upgrade(database)
+        yield database
+        database.dispose()
+        return
+    base = backend_url(backend, database_urls)
+    name = f"pouch_fresh_{secrets.token_hex(4)}"
+    with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    database = Database.from_url(
+        make_url(base).set(database=name).render_as_string(hide_password=False)
+    )
+    try:
+        migrations.upgrade(database)
+        yield database
+    finally:
+        database.dispose()
+        with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

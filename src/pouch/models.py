@@ -9,7 +9,8 @@ from __future__ import annotations
 from pouch.db import Base
 from pouch.directory import models as directory_models
 from pouch.identity import models as identity_models
+from pouch.ledger import store as ledger_store
 
 metadata = Base.metadata
 
-__all__ = ["directory_models", "identity_models", "metadata"]
+__all__ = ["directory_models", "identity_models", "ledger_store", "metadata"]

@@ -71,6 +71,46 @@ class Settings(BaseSettings):
         default=timedelta(days=90),
         description="Default lifetime of a new API token (ISO 8601 duration or seconds).",
     )
+    log_origin: str = Field(
+        default="localhost/pouch",
+        description=(
+            "The transparency log's origin line (c2sp.org/tlog-checkpoint), conventionally "
+            "the log's URL without scheme, e.g. pouch.mfa.example/log. It is also the name "
+            "of the log's signing key: changing it needs a new key."
+        ),
+    )
+    log_signing_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The log's Ed25519 signing key as a signed-note private key "
+            "(PRIVATE+KEY+<origin>+…). When unset, the key is read from log_key_file."
+        ),
+    )
+    log_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "File holding the log's signing key (mode 0600), written by `pouch keys generate`. "
+            "Default: <data_dir>/log.skey."
+        ),
+    )
+    log_batch_window: timedelta = Field(
+        default=timedelta(milliseconds=100),
+        description=(
+            "Under load, how long an append waits for others to share its transaction "
+            "(with log_batch_size, whichever comes first). Under light load appends commit "
+            "at once."
+        ),
+    )
+    log_batch_size: int = Field(
+        default=256, ge=1, le=65_536, description="Most log entries committed in one transaction."
+    )
+    log_integrate_interval: timedelta = Field(
+        default=timedelta(milliseconds=500),
+        description=(
+            "How often the integrator looks for entries to publish in a new checkpoint when "
+            "nothing wakes it (entries appended by this process wake it at once)."
+        ),
+    )
     admin_password: SecretStr | None = Field(
         default=None,
         description=(
@@ -102,3 +142,7 @@ def settings_reference() -> str:
         description = (field.description or "").replace("|", "\\|")
         lines.append(f"| `POUCH_{name.upper()}` | {shown} | {description} |")
     return "\n".join(lines) + "\n"
+
+
+def key_file(settings: Settings) -> Path:
+    return settings.log_key_file or settings.data_dir / "log.skey"

@@ -1,0 +1,241 @@
+"""The ledger as the rest of Pouch sees it.
+
+``record_event`` is the one function through which anything in Pouch writes
+an event: it commits to the event in the log (in the caller's transaction)
+and keeps the opening. ``Ledger`` is the running log: its signer, its tile
+cache, the integrator thread, and a group committer for appends that stand
+alone. Reads (checkpoint, proofs, receipts, tiles) take a session.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pouch.clock import Clock
+from pouch.db import Database
+from pouch.groupcommit import GroupCommitter
+from pouch.ledger import events, sequencer
+from pouch.ledger.layout import TILE_WIDTH, BundleID, TileID, encode_bundle
+from pouch.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash
+from pouch.ledger.note import Ed25519Signer
+from pouch.ledger.receipt import build_receipt
+from pouch.ledger.store import (
+    CHECKPOINT_ROW,
+    HEAD_ROW,
+    LedgerCheckpoint,
+    LedgerEntry,
+    LedgerHead,
+    LedgerOpening,
+    TileCache,
+    TileNodeReader,
+    read_tile,
+)
+
+
+class NotIntegrated(LookupError):
+    """The entry or tree size asked for is beyond the latest checkpoint."""
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    index: int
+    entry: bytes
+    opening: events.Opening
+
+
+def record_event(
+    session: Session,
+    *,
+    kind: str,
+    at: datetime,
+    details: Mapping[str, Any],
+    faults: sequencer.Faults = sequencer.NO_FAULTS,
+) -> RecordedEvent:
+    """Write one event to the log, in the caller's transaction.
+
+    The event is ``details`` plus its ``kind`` and ``time``; the log gets the
+    salted commitment, the opening is kept for the parties entitled to it.
+    """
+    event = {**details, "kind": kind, "time": events.format_time(at)}
+    salt = events.new_salt()
+    entry = events.entry_for(event, salt)
+    (index,) = sequencer.append(session, [entry], now=at, faults=faults)
+    session.add(LedgerOpening(idx=index, kind=kind, salt=salt, event=events.canonical(event)))
+    return RecordedEvent(index=index, entry=entry, opening=events.Opening(index, salt, event))
+
+
+def opening(session: Session, index: int) -> events.Opening | None:
+    row = session.get(LedgerOpening, index)
+    if row is None:
+        return None
+    return events.Opening.from_json(
+        {
+            "index": row.idx,
+            "salt": base64.b64encode(row.salt).decode(),
+            "event": json.loads(row.event),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Published:
+    size: int
+    root: bytes
+    note: bytes
+
+
+def latest_checkpoint(session: Session) -> Published | None:
+    row = session.execute(
+        select(LedgerCheckpoint).where(LedgerCheckpoint.id == CHECKPOINT_ROW)
+    ).scalar_one()
+    if row.note is None:
+        return None
+    return Published(size=row.size, root=bytes(row.root), note=row.note.encode())
+
+
+def sequenced_size(session: Session) -> int:
+    """How many entries have been sequenced (integrated or not)."""
+    head = session.get(LedgerHead, HEAD_ROW)
+    return head.next_index if head is not None else 0
+
+
+def entry(session: Session, index: int) -> bytes | None:
+    data = session.scalar(select(LedgerEntry.data).where(LedgerEntry.idx == index))
+    return bytes(data) if data is not None else None
+
+
+def _published_or_raise(session: Session, size: int) -> Published:
+    latest = latest_checkpoint(session)
+    if latest is None or size > latest.size:
+        have = 0 if latest is None else latest.size
+        raise NotIntegrated(f"tree size {size} is beyond the latest checkpoint ({have})")
+    return latest
+
+
+def prove_inclusion(session: Session, *, index: int, size: int, cache: TileCache) -> list[bytes]:
+    _published_or_raise(session, size)
+    if not 0 <= index < size:
+        raise ValueError(f"index {index} is not in a tree of size {size}")
+    return inclusion_proof(index, size, TileNodeReader(session, cache))
+
+
+def prove_consistency(session: Session, *, old: int, new: int, cache: TileCache) -> list[bytes]:
+    _published_or_raise(session, new)
+    if not 0 <= old <= new:
+        raise ValueError(f"cannot prove a tree of size {old} consistent with one of size {new}")
+    if old == 0 or old == new:
+        return []
+    return consistency_proof(old, new, TileNodeReader(session, cache))
+
+
+def receipt(session: Session, *, index: int, cache: TileCache) -> bytes:
+    """A c2sp.org/tlog-proof@v1 receipt for ``index`` under the latest checkpoint."""
+    latest = latest_checkpoint(session)
+    if latest is None or index >= latest.size:
+        raise NotIntegrated(f"entry {index} is not yet covered by a checkpoint")
+    data = entry(session, index)
+    assert data is not None, "every integrated index has its entry"
+    proof = inclusion_proof(index, latest.size, TileNodeReader(session, cache))
+    return build_receipt(
+        index=index, proof=proof, checkpoint=latest.note, leaf_hash=leaf_hash(data)
+    )
+
+
+def tile_body(session: Session, tile: TileID, *, cache: TileCache) -> bytes | None:
+    """The body of ``tile`` as published: only within the latest checkpoint."""
+    latest = latest_checkpoint(session)
+    if latest is None:
+        return None
+    stored = read_tile(session, tile.level, tile.index, cache)
+    if stored is None:
+        return None
+    width, data = stored
+    # The stored partial tile may be ahead of the checkpoint; never serve that.
+    published_width = min(width, _published_width(latest.size, tile))
+    if published_width < tile.width:
+        return None
+    return data[: tile.width * 32]
+
+
+def _published_width(size: int, tile: TileID) -> int:
+    hashes_on_level = size >> (8 * tile.level)
+    return max(0, min(TILE_WIDTH, hashes_on_level - tile.index * TILE_WIDTH))
+
+
+def bundle_body(session: Session, bundle: BundleID) -> bytes | None:
+    latest = latest_checkpoint(session)
+    if latest is None:
+        return None
+    first = bundle.index * TILE_WIDTH
+    last = first + bundle.width
+    if last > latest.size:
+        return None
+    rows = list(
+        session.scalars(
+            select(LedgerEntry.data)
+            .where(LedgerEntry.idx >= first, LedgerEntry.idx < last)
+            .order_by(LedgerEntry.idx)
+        )
+    )
+    return encode_bundle([bytes(r) for r in rows])
+
+
+class Ledger:
+    """The running log of one Pouch process."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        signer: Ed25519Signer,
+        origin: str,
+        clock: Clock,
+        batch_window: float = 0.1,
+        batch_size: int = 256,
+        integrate_interval: float = 0.5,
+        faults: sequencer.Faults | None = None,
+    ) -> None:
+        self.database = database
+        self.signer = signer
+        self.origin = origin
+        self.clock = clock
+        self.cache = TileCache()
+        self.faults = faults if faults is not None else sequencer.Faults.from_environment()
+        self.integrator = sequencer.Integrator(self.integrate_now, interval=integrate_interval)
+        self.committer = GroupCommitter(
+            database,
+            window=batch_window,
+            max_batch=batch_size,
+            name="ledger-append",
+            after_commit=self.integrator.wake,
+        )
+
+    @property
+    def vkey(self) -> str:
+        return self.signer.verifier.vkey
+
+    def start(self) -> None:
+        self.committer.start()
+        self.integrator.start()
+
+    def stop(self) -> None:
+        self.committer.stop()
+        self.integrator.stop()
+
+    def integrate_now(self) -> sequencer.Integrated | None:
+        return sequencer.integrate(
+            self.database,
+            signer=self.signer,
+            origin=self.origin,
+            clock=self.clock,
+            cache=self.cache,
+            faults=self.faults,
+        )
