@@ -154,14 +154,30 @@ def clock() -> ManualClock:
     return ManualClock(datetime(2026, 11, 5, 14, 0, tzinfo=UTC))
 
 
+TEST_ORIGIN = "test.pouch/log"
+
+
+@pytest.fixture(scope="session")
+def log_skey() -> str:
+    from pouch.ledger.note import generate_key
+
+    return generate_key(TEST_ORIGIN)[0]
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, database_url="sqlite://", data_dir=tmp_path)  # type: ignore[call-arg]
+def settings(tmp_path: Path, log_skey: str) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url="sqlite://",
+        data_dir=tmp_path,
+        log_origin=TEST_ORIGIN,
+        log_signing_key=log_skey,
+    )
 
 
 @pytest.fixture
 def app_client(settings: Settings, database: Database, clock: ManualClock) -> Iterator[TestClient]:
-    app = create_app(settings, database=database, clock=clock)
+    app = create_app(settings, database=database, clock=clock, background=False)
     with TestClient(app, base_url="http://testserver") as client:
         yield client
 

@@ -131,3 +131,25 @@ def test_db_upgrade(cli_env: dict[str, str]) -> None:
     from pouch import migrations
 
     assert migrations.head() in output
+
+
+def test_keys_generate_and_show(cli_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**cli_env, "POUCH_LOG_ORIGIN": "pouch.mfa.example/log"}
+    code, output = run(env, "keys", "show")
+    assert code == 1 and "pouch keys generate" in output
+    code, output = run(env, "keys", "generate")
+    assert code == 0, output
+    key = tmp_path / "log.skey"
+    assert key.stat().st_mode & 0o777 == 0o600
+    vkey = output.strip().splitlines()[-1]
+    assert vkey.startswith("pouch.mfa.example/log+")
+    code, shown = run(env, "keys", "show")
+    assert code == 0 and shown.strip() == vkey
+    code, output = run(env, "keys", "generate")
+    assert code == 1 and "refusing to replace" in output
+    code, output = run({**env, "POUCH_LOG_ORIGIN": "other.example/log"}, "keys", "show")
+    assert code == 1 and "must match" in " ".join(output.split())
+    code, output = run(
+        env, "keys", "generate", "--origin", "bad name", "--output", str(tmp_path / "x")
+    )
+    assert code == 1 and "name" in output

@@ -24,6 +24,7 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
         **os.environ,
         "POUCH_DATABASE_URL": f"sqlite:///{tmp_path / 'served.sqlite3'}",
         "POUCH_PORT": str(port),
+        "POUCH_DATA_DIR": str(tmp_path),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "pouch.cli", "serve"],
@@ -46,6 +47,12 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/readyz").json()["status"] == "ok"
         assert "Log in" in httpx.get(f"{base}/login").text
         assert httpx.get(f"{base}/api/me").status_code == 401
+        # First run: the log's key was created, 0600, and the log signs with it.
+        key = tmp_path / "log.skey"
+        assert key.stat().st_mode & 0o777 == 0o600
+        info = httpx.get(f"{base}/api/log").json()
+        assert info["origin"] == "localhost/pouch"
+        assert key.read_text().startswith("PRIVATE+KEY+localhost/pouch+")
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -6,9 +6,12 @@ created here (or passed in by a test) and hung on ``app.state``.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -21,6 +24,9 @@ from pouch.directory import api as directory_api
 from pouch.errors import NotFound, error_for_slug
 from pouch.identity import api as identity_api
 from pouch.identity import pages as identity_pages
+from pouch.ledger import api as ledger_api
+from pouch.ledger.keys import load_signer
+from pouch.ledger.service import Ledger
 from pouch.settings import Settings
 from pouch.web.limits import BodySizeLimit
 from pouch.web.problems import PROBLEM_JSON, install_error_handlers, problem_page
@@ -29,9 +35,41 @@ WEB_DIR = Path(__file__).parent / "web"
 
 
 def create_app(
-    settings: Settings, *, database: Database | None = None, clock: Clock | None = None
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    clock: Clock | None = None,
+    ledger: Ledger | None = None,
+    background: bool = True,
 ) -> FastAPI:
+    """The application. ``background=False`` leaves the log's integrator and
+    group committer stopped, for tests that drive them by hand."""
+    database = database if database is not None else Database.from_url(settings.database_url)
+    clock = clock if clock is not None else SystemClock()
+    if ledger is None:
+        ledger = Ledger(
+            database,
+            signer=load_signer(settings),
+            origin=settings.log_origin,
+            clock=clock,
+            batch_window=settings.log_batch_window.total_seconds(),
+            batch_size=settings.log_batch_size,
+            integrate_interval=settings.log_integrate_interval.total_seconds(),
+        )
+    running = ledger
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if background:
+            running.start()
+        try:
+            yield
+        finally:
+            if background:
+                running.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Pouch",
         summary="The correspondence and call desk where no message can be silently withheld.",
         version="0.1.0",
@@ -40,18 +78,20 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.database = (
-        database if database is not None else Database.from_url(settings.database_url)
-    )
-    app.state.clock = clock if clock is not None else SystemClock()
+    app.state.database = database
+    app.state.clock = clock
+    app.state.ledger = ledger
     app.state.templates = Jinja2Templates(directory=WEB_DIR / "templates")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
     install_error_handlers(app)
+    app.add_middleware(GZipMiddleware, minimum_size=512)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     app.include_router(identity_api.router)
     app.include_router(directory_api.router)
+    app.include_router(ledger_api.tiles)
+    app.include_router(ledger_api.proofs)
     app.include_router(identity_pages.router)
     _add_health(app)
     _add_problem_pages(app)

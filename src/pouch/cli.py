@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -25,7 +25,7 @@ from pouch.clock import SystemClock
 from pouch.db import Database
 from pouch.errors import PouchError
 from pouch.identity.models import Role
-from pouch.settings import Settings
+from pouch.settings import Settings, key_file
 
 app = typer.Typer(
     name="pouch",
@@ -40,9 +40,20 @@ users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True, ric
 directory_app = typer.Typer(
     help="Countries, offices and people.", no_args_is_help=True, rich_markup_mode=None
 )
+keys_app = typer.Typer(help="The log's signing key.", no_args_is_help=True, rich_markup_mode=None)
+log_app = typer.Typer(help="The transparency log.", no_args_is_help=True, rich_markup_mode=None)
+receipt_app = typer.Typer(
+    help="Receipts (c2sp.org/tlog-proof).", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(log_app, name="log")
+app.add_typer(receipt_app, name="receipt")
 app.add_typer(users_app, name="users")
 app.add_typer(directory_app, name="directory")
+
+if TYPE_CHECKING:
+    from pouch.ledger.note import Ed25519Verifier
 
 console = Console()
 errors = Console(stderr=True)
@@ -112,6 +123,7 @@ def serve(
 
     settings = _settings(ctx)
     _upgrade(settings)
+    _ensure_key(settings)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -253,9 +265,168 @@ def demo(ctx: typer.Context) -> None:
 
     settings = _settings(ctx)
     _upgrade(settings)
+    _ensure_key(settings)
     with _transaction(settings) as session:
         summary = demo_scenario.load(session, settings=settings, now=SystemClock().now())
     console.print(summary)
+
+
+def _ensure_key(settings: Settings) -> None:
+    """On first run, create the log's signing key so that Pouch can start."""
+    from pouch.ledger.keys import KeyNotConfigured, ensure_signer
+
+    try:
+        signer, created = ensure_signer(settings)
+    except KeyNotConfigured as error:
+        errors.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    if created:
+        console.print(f"created the log's signing key in {key_file(settings)}")
+        console.print(f"log verifier key: {signer.verifier.vkey}")
+
+
+@keys_app.command("generate", epilog="Example: pouch keys generate --origin pouch.mfa.example/log")
+def keys_generate(
+    ctx: typer.Context,
+    origin: Annotated[
+        str | None, typer.Option(help="The log's origin and key name (default: POUCH_LOG_ORIGIN).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Key file to write (default: POUCH_LOG_KEY_FILE).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing key file.")] = False,
+) -> None:
+    """Generate the log's Ed25519 signing key into a file readable only by its owner."""
+    from pouch.ledger.keys import generate_key_file
+    from pouch.ledger.note import check_key_name
+
+    settings = _settings(ctx)
+    name = origin or settings.log_origin
+    try:
+        check_key_name(name)
+        vkey = generate_key_file(output or key_file(settings), origin=name, overwrite=force)
+    except (ValueError, FileExistsError) as error:
+        errors.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    console.print(f"wrote {output or key_file(settings)} (mode 0600)")
+    sys.stdout.write(vkey + "\n")
+
+
+@keys_app.command("show", epilog="Example: pouch keys show > log.vkey")
+def keys_show(ctx: typer.Context) -> None:
+    """Print the log's verifier key, which anyone needs to check checkpoints and receipts."""
+    from pouch.ledger.keys import KeyNotConfigured, load_signer
+
+    try:
+        signer = load_signer(_settings(ctx))
+    except KeyNotConfigured as error:
+        errors.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    sys.stdout.write(signer.verifier.vkey + "\n")
+
+
+def _read_vkey(value: str) -> Ed25519Verifier:
+    from pouch.ledger.errors import LedgerFormatError
+    from pouch.ledger.note import Ed25519Verifier
+
+    text = value
+    candidate = Path(value)
+    if "+" not in value or candidate.exists():
+        try:
+            text = candidate.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            raise typer.BadParameter(f"cannot read {value}: {error}", param_hint="--vkey") from None
+    try:
+        return Ed25519Verifier.from_vkey(text)
+    except LedgerFormatError as error:
+        raise typer.BadParameter(str(error), param_hint="--vkey") from None
+
+
+@log_app.command(
+    "verify",
+    epilog="Example: pouch log verify --url http://127.0.0.1:8000/log --vkey log.vkey",
+)
+def log_verify(
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="A log stored as files (checkpoint, tile/…).")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="The log's URL prefix (…/checkpoint).")] = None,
+    vkey: Annotated[str, typer.Option(help="The log's verifier key, or a file holding it.")] = "",
+    since: Annotated[
+        Path | None, typer.Option(help="An earlier signed checkpoint the log must extend.")
+    ] = None,
+) -> None:
+    """Verify a whole tiles log: signature, every tile from the entries, the root, and growth."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from pouch.ledger.verify import DirectorySource, HttpSource, LogInconsistent, verify_log
+
+    if (directory is None) == (url is None):
+        raise typer.BadParameter("give exactly one of --dir and --url", param_hint="--dir/--url")
+    if not vkey:
+        raise typer.BadParameter("the log's verifier key is required", param_hint="--vkey")
+    verifier = _read_vkey(vkey)
+    earlier = None
+    if since is not None:
+        try:
+            earlier = since.read_bytes()
+        except OSError as error:
+            raise typer.BadParameter(
+                f"cannot read {since}: {error}", param_hint="--since"
+            ) from None
+    source = DirectorySource(directory) if directory is not None else HttpSource(url or "")
+    with Progress(
+        TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), console=errors, transient=True
+    ) as bar:
+        task = bar.add_task("entries", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            result = verify_log(source, verifier, since=earlier, progress=progress)
+        except LogInconsistent as error:
+            bar.stop()
+            errors.print(f"[red]INCONSISTENT:[/red] {error}")
+            raise typer.Exit(1) from None
+    extends = (
+        f"; extends the earlier checkpoint of {result.since.size} entries"
+        if result.since is not None
+        else ""
+    )
+    console.print(
+        f"OK: {result.checkpoint.origin} has {result.entries} entries, root "
+        f"{result.checkpoint.root_hash.hex()}; {result.tiles} tiles recomputed{extends}"
+    )
+
+
+@receipt_app.command(
+    "verify", epilog="Example: pouch receipt verify receipt.txt --entry entry.bin --vkey log.vkey"
+)
+def receipt_verify(
+    receipt: Annotated[Path, typer.Argument(help="The receipt (c2sp.org/tlog-proof@v1).")],
+    entry: Annotated[Path, typer.Option(help="The entry's exact bytes.")],
+    vkey: Annotated[str, typer.Option(help="The log's verifier key, or a file holding it.")],
+) -> None:
+    """Check a receipt offline: the entry is in the log under a checkpoint the key signed."""
+    from pouch.ledger.errors import LedgerFormatError
+    from pouch.ledger.receipt import verify_receipt
+
+    verifier = _read_vkey(vkey)
+    try:
+        data, entry_bytes = receipt.read_bytes(), entry.read_bytes()
+    except OSError as error:
+        errors.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    try:
+        verified = verify_receipt(data, entry_bytes, log=verifier)
+    except LedgerFormatError as error:
+        errors.print(f"[red]INVALID:[/red] {error}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"OK: entry {verified.index} is in {verified.checkpoint.origin} "
+        f"at tree size {verified.checkpoint.size}"
+    )
 
 
 def cli_reference() -> str:

@@ -46,7 +46,7 @@ def test_cookie_is_secure_behind_tls(
 ) -> None:
     from pouch.app import create_app
 
-    app = create_app(settings, database=database, clock=clock)  # type: ignore[arg-type]
+    app = create_app(settings, database=database, clock=clock, background=False)  # type: ignore[arg-type]
     with TestClient(app, base_url="https://pouch.example") as client:
         response = _login(client, "principal")
         cookie = next(

@@ -218,7 +218,7 @@ def test_unexpected_error_leaks_nothing(
 ) -> None:
     from pouch.app import create_app
 
-    app = create_app(settings, database=database, clock=clock)  # type: ignore[arg-type]
+    app = create_app(settings, database=database, clock=clock, background=False)  # type: ignore[arg-type]
 
     @app.get("/api/explode")
     def explode() -> None:

@@ -18,9 +18,11 @@ def test_healthz_and_readyz(app_client: TestClient) -> None:
     assert ready.json()["migration"] == migrations.head()
 
 
-def test_not_ready_before_migrations(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}")  # type: ignore[call-arg]
-    with TestClient(create_app(settings)) as client:
+def test_not_ready_before_migrations(tmp_path: Path, settings: Settings) -> None:
+    settings = settings.model_copy(
+        update={"database_url": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}
+    )
+    with TestClient(create_app(settings, background=False)) as client:
         assert client.get("/healthz").status_code == 200
         ready = client.get("/readyz")
         assert ready.status_code == 503
@@ -29,12 +31,11 @@ def test_not_ready_before_migrations(tmp_path: Path) -> None:
         assert client.get("/readyz").status_code == 200
 
 
-def test_not_ready_when_the_database_is_unreachable() -> None:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1",
+def test_not_ready_when_the_database_is_unreachable(settings: Settings) -> None:
+    settings = settings.model_copy(
+        update={"database_url": "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1"}
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, background=False)) as client:
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"

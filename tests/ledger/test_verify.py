@@ -1,0 +1,110 @@
+"""`pouch log verify` on another implementation's log and on Pouch's own, and on tampered copies."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pouch.cli import app
+from pouch.ledger.note import Ed25519Verifier
+from pouch.ledger.verify import DirectorySource, LogInconsistent, verify_log
+
+TESSERA = Path(__file__).parent / "data" / "tessera-log"
+TESSERA_VKEY = "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx"
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_tessera_log_verifies_from_files() -> None:
+    result = verify_log(DirectorySource(TESSERA), Ed25519Verifier.from_vkey(TESSERA_VKEY))
+    assert result.entries == 15
+    assert result.checkpoint.origin == "example.com/log/testdata"
+
+
+@pytest.mark.parametrize("size", range(16))
+def test_tessera_log_extends_each_of_its_checkpoints(size: int) -> None:
+    earlier = (TESSERA / f"checkpoint.{size}").read_bytes()
+    result = verify_log(
+        DirectorySource(TESSERA), Ed25519Verifier.from_vkey(TESSERA_VKEY), since=earlier
+    )
+    assert result.since is not None and result.since.size == size
+
+
+def test_cli_verifies_tessera_log() -> None:
+    code, output = run("log", "verify", "--dir", str(TESSERA), "--vkey", TESSERA_VKEY)
+    assert code == 0, output
+    assert "OK: example.com/log/testdata has 15 entries" in output
+
+
+@pytest.fixture
+def tampered(tmp_path: Path) -> Path:
+    copy = tmp_path / "log"
+    shutil.copytree(TESSERA, copy)
+    return copy
+
+
+def _flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("target", "offset", "message"),
+    [
+        ("tile/entries/000.p/15", 3, "tile/0/000.p/15: hash #0 differs"),  # an entry byte
+        ("tile/0/000.p/15", 40, "tile/0/000.p/15: hash #1 differs"),
+        ("checkpoint", 30, "checkpoint:"),
+        ("tile/entries/000.p/15", 5, "entry 1 at byte 5: declares 259 bytes"),  # a length
+    ],
+)
+def test_tampered_copies_are_rejected(
+    tampered: Path, target: str, offset: int, message: str
+) -> None:
+    _flip(tampered / target, offset)
+    with pytest.raises(LogInconsistent) as raised:
+        verify_log(DirectorySource(tampered), Ed25519Verifier.from_vkey(TESSERA_VKEY))
+    assert message in str(raised.value)
+    code, output = run("log", "verify", "--dir", str(tampered), "--vkey", TESSERA_VKEY)
+    assert code == 1
+    assert "INCONSISTENT" in output
+
+
+def test_a_missing_tile_is_named(tampered: Path) -> None:
+    (tampered / "tile/0/000.p/15").unlink()
+    with pytest.raises(LogInconsistent, match=r"tile/0/000.p/15: missing"):
+        verify_log(DirectorySource(tampered), Ed25519Verifier.from_vkey(TESSERA_VKEY))
+
+
+def test_a_forked_earlier_checkpoint_is_rejected(tmp_path: Path) -> None:
+    # A checkpoint signed by the log key but for a different tree of the same size.
+    from pouch.ledger.checkpoint import Checkpoint, sign_checkpoint
+    from pouch.ledger.note import Ed25519Signer
+
+    skey = (
+        "PRIVATE+KEY+example.com/log/testdata+33d7b496+AeymY/SZAX0jZcJ8enZ5FY1Dz+wTML2yWSkK+9DSF3eg"
+    )
+    fork = sign_checkpoint(
+        Checkpoint(origin="example.com/log/testdata", size=7, root_hash=bytes(32)),
+        Ed25519Signer.from_skey(skey),
+    )
+    with pytest.raises(LogInconsistent, match="does not extend the earlier checkpoint"):
+        verify_log(DirectorySource(TESSERA), Ed25519Verifier.from_vkey(TESSERA_VKEY), since=fork)
+
+
+def test_wrong_key_and_bad_arguments() -> None:
+    from pouch.ledger.note import generate_key
+
+    _, other = generate_key("example.com/log/testdata")
+    code, output = run("log", "verify", "--dir", str(TESSERA), "--vkey", other)
+    assert code == 1 and "no signature from any of the 1 known keys" in output
+    code, output = run("log", "verify", "--vkey", TESSERA_VKEY)
+    assert code == 2 and "exactly one of --dir and --url" in output
+    code, output = run("log", "verify", "--dir", str(TESSERA), "--vkey", "garbage+1+2")
+    assert code == 2 and "--vkey" in output
