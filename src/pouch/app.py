@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -24,9 +25,13 @@ from pouch.directory import api as directory_api
 from pouch.errors import NotFound, error_for_slug
 from pouch.identity import api as identity_api
 from pouch.identity import pages as identity_pages
+from pouch.intake import api as intake_api
 from pouch.ledger import api as ledger_api
 from pouch.ledger.keys import load_signer
 from pouch.ledger.service import Ledger
+from pouch.messages import api as messages_api
+from pouch.messages.notify import MailRelay, Senders
+from pouch.messages.worker import Worker
 from pouch.settings import Settings
 from pouch.web.limits import BodySizeLimit
 from pouch.web.problems import PROBLEM_JSON, install_error_handlers, problem_page
@@ -57,16 +62,28 @@ def create_app(
             integrate_interval=settings.log_integrate_interval.total_seconds(),
         )
     running = ledger
+    http = httpx.Client(follow_redirects=False)
+    worker = Worker(
+        database,
+        clock=clock,
+        interval=settings.worker_interval.total_seconds(),
+        senders=lambda: senders_for(settings, http),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Acceptance always goes through the group committer; the integrator and
+        # the deadline worker are background jobs that tests drive by hand.
+        running.start(integrate=background)
         if background:
-            running.start()
+            worker.start()
         try:
             yield
         finally:
             if background:
-                running.stop()
+                worker.stop()
+            running.stop()
+            http.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -81,6 +98,7 @@ def create_app(
     app.state.database = database
     app.state.clock = clock
     app.state.ledger = ledger
+    app.state.worker = worker
     app.state.templates = Jinja2Templates(directory=WEB_DIR / "templates")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
@@ -90,12 +108,29 @@ def create_app(
 
     app.include_router(identity_api.router)
     app.include_router(directory_api.router)
+    app.include_router(intake_api.router)
+    app.include_router(messages_api.router)
     app.include_router(ledger_api.tiles)
     app.include_router(ledger_api.proofs)
     app.include_router(identity_pages.router)
     _add_health(app)
     _add_problem_pages(app)
     return app
+
+
+def senders_for(settings: Settings, http: httpx.Client) -> Senders:
+    """How notifications leave: the webhook client and the configured SMTP relay."""
+    relay = None
+    if settings.smtp_host:
+        relay = MailRelay(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            mail_from=settings.mail_from,
+        )
+    return Senders(http=http, relay=relay, timeout=settings.notify_timeout.total_seconds())
 
 
 def _add_health(app: FastAPI) -> None:

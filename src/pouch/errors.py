@@ -6,7 +6,8 @@
     ├── InvalidInput                400 invalid-request (field errors)
     │   └── MalformedBody           400 malformed-body
     ├── NotAuthenticated            401 not-authenticated
-    │   └── InvalidCredentials      401 invalid-credentials
+    │   ├── InvalidCredentials      401 invalid-credentials
+    │   └── InvalidSignature        401 invalid-signature
     ├── PermissionDenied            403 permission-denied
     │   └── CsrfFailure             403 csrf-failure
     ├── NotFound                    404 not-found
@@ -97,6 +98,14 @@ class InvalidCredentials(NotAuthenticated):
 
     slug = "invalid-credentials"
     title = "The credentials are not valid"
+
+
+class InvalidSignature(NotAuthenticated):
+    """The HTTP message signature (RFC 9421) is missing, malformed, replayed, expired, by an
+    unknown or revoked key, or does not verify; `detail` says which."""
+
+    slug = "invalid-signature"
+    title = "The request's signature is not acceptable"
 
 
 class PermissionDenied(PouchError):

@@ -9,8 +9,17 @@ from __future__ import annotations
 from pouch.db import Base
 from pouch.directory import models as directory_models
 from pouch.identity import models as identity_models
+from pouch.intake import models as intake_models
 from pouch.ledger import store as ledger_store
+from pouch.messages import models as message_models
 
 metadata = Base.metadata
 
-__all__ = ["directory_models", "identity_models", "ledger_store", "metadata"]
+__all__ = [
+    "directory_models",
+    "identity_models",
+    "intake_models",
+    "ledger_store",
+    "message_models",
+    "metadata",
+]

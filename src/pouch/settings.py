@@ -17,6 +17,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, TypeAdapter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pouch.messages.rules import Precedence, Timetable
+
 
 class Settings(BaseSettings):
     """Everything an operator can configure."""
@@ -111,6 +113,79 @@ class Settings(BaseSettings):
             "nothing wakes it (entries appended by this process wake it at once)."
         ),
     )
+    deadline_flash: timedelta = Field(
+        default=timedelta(minutes=10), description="FLASH: acceptance to delivery (ACP 121)."
+    )
+    deadline_immediate: timedelta = Field(
+        default=timedelta(minutes=30), description="IMMEDIATE: acceptance to delivery."
+    )
+    deadline_priority: timedelta = Field(
+        default=timedelta(hours=3), description="PRIORITY: acceptance to delivery."
+    )
+    deadline_routine: timedelta = Field(
+        default=timedelta(hours=6), description="ROUTINE: acceptance to delivery."
+    )
+    triage_flash: timedelta = Field(
+        default=timedelta(minutes=3),
+        description=(
+            "How long a FLASH message waits in the watch floor's queue for routing or a hold "
+            "before Pouch delivers it by itself."
+        ),
+    )
+    triage_immediate: timedelta = Field(
+        default=timedelta(minutes=10), description="The same for IMMEDIATE messages."
+    )
+    triage_priority: timedelta = Field(
+        default=timedelta(hours=1), description="The same for PRIORITY messages."
+    )
+    triage_routine: timedelta = Field(
+        default=timedelta(hours=2), description="The same for ROUTINE messages."
+    )
+    hold_cap_flash: timedelta = Field(
+        default=timedelta(minutes=15), description="Longest single hold on a FLASH message."
+    )
+    hold_cap_immediate: timedelta = Field(
+        default=timedelta(hours=1), description="Longest single hold on an IMMEDIATE message."
+    )
+    hold_cap_priority: timedelta = Field(
+        default=timedelta(hours=6), description="Longest single hold on a PRIORITY message."
+    )
+    hold_cap_routine: timedelta = Field(
+        default=timedelta(hours=24), description="Longest single hold on a ROUTINE message."
+    )
+    hold_total_cap: timedelta = Field(
+        default=timedelta(hours=72),
+        description="Most time one message may spend held, renewals included.",
+    )
+    max_attachment_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1, description="Largest attachment accepted, in bytes."
+    )
+    max_attachments: int = Field(default=10, ge=0, description="Most attachments on one message.")
+    signature_max_age: timedelta = Field(
+        default=timedelta(minutes=5),
+        description="Oldest HTTP message signature accepted (its `created` parameter).",
+    )
+    worker_interval: timedelta = Field(
+        default=timedelta(seconds=5),
+        description=(
+            "How often the background worker delivers what is due, expires holds, records "
+            "overdue messages and sends notifications."
+        ),
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP relay for e-mail notifications; unset disables e-mail."
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="The SMTP relay's port.")
+    smtp_starttls: bool = Field(default=False, description="Use STARTTLS with the SMTP relay.")
+    smtp_username: str | None = Field(default=None, description="SMTP login, when the relay asks.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    mail_from: str = Field(
+        default="pouch@localhost", description="The From address of Pouch's e-mails."
+    )
+    notify_timeout: timedelta = Field(
+        default=timedelta(seconds=10),
+        description="Timeout of one webhook call or SMTP conversation.",
+    )
     admin_password: SecretStr | None = Field(
         default=None,
         description=(
@@ -142,6 +217,31 @@ def settings_reference() -> str:
         description = (field.description or "").replace("|", "\\|")
         lines.append(f"| `POUCH_{name.upper()}` | {shown} | {description} |")
     return "\n".join(lines) + "\n"
+
+
+def timetable(settings: Settings) -> Timetable:
+    """The deadlines, triage windows and hold caps these settings give."""
+    return Timetable(
+        deadline={
+            Precedence.FLASH: settings.deadline_flash,
+            Precedence.IMMEDIATE: settings.deadline_immediate,
+            Precedence.PRIORITY: settings.deadline_priority,
+            Precedence.ROUTINE: settings.deadline_routine,
+        },
+        triage={
+            Precedence.FLASH: settings.triage_flash,
+            Precedence.IMMEDIATE: settings.triage_immediate,
+            Precedence.PRIORITY: settings.triage_priority,
+            Precedence.ROUTINE: settings.triage_routine,
+        },
+        hold_cap={
+            Precedence.FLASH: settings.hold_cap_flash,
+            Precedence.IMMEDIATE: settings.hold_cap_immediate,
+            Precedence.PRIORITY: settings.hold_cap_priority,
+            Precedence.ROUTINE: settings.hold_cap_routine,
+        },
+        hold_total_cap=settings.hold_total_cap,
+    )
 
 
 def key_file(settings: Settings) -> Path:

@@ -128,7 +128,9 @@ def test_token_dies_with_its_membership(
     user = world.users[Role.TRANSLATOR]
     with database.transaction() as session:
         membership = identity_service.get_user(session, user.id).memberships[0]
-        identity_service.revoke_role(session, user_id=user.id, membership_id=membership.id)
+        identity_service.revoke_role(
+            session, user_id=user.id, membership_id=membership.id, now=clock.now()
+        )
     with (
         database.transaction() as session,
         pytest.raises(InvalidCredentials, match="no longer holds"),

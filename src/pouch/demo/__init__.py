@@ -6,17 +6,22 @@ leaves the same scenario.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pouch.directory import service as directory_service
 from pouch.directory import transfer
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role, User
-from pouch.settings import Settings
+from pouch.demo.letters import LETTERS
+from pouch.messages import holds, worker
+from pouch.messages import service as message_service
+from pouch.messages.models import Message, MessageState
+from pouch.messages.rules import Precedence
+from pouch.settings import Settings, timetable
 
 DEMO_PASSWORD = "pouch-demo-2026"  # noqa: S105 - published on purpose; the demo is not for production
 
@@ -63,8 +68,107 @@ def load(session: Session, *, settings: Settings, now: datetime) -> str:
             identity_service.grant_role(
                 session, user_id=user.id, office_id=office.id, role=role, now=now
             )
+    messages = _load_messages(session, settings=settings, now=now)
     return (
         f"demo loaded: {counts['offices_created']} offices and {counts['people_created']} people "
-        f"created, {counts['offices_updated']} offices updated; {created} users created. "
+        f"created, {counts['offices_updated']} offices updated; {created} users created; "
+        f"{messages} messages accepted. "
         f"Log in as admin, watch1, principal, sender-ie … with the demo password."
     )
+
+
+def _user_id(session: Session, username: str) -> int:
+    return identity_service.get_user_by_username(session, username).id
+
+
+def _load_messages(session: Session, *, settings: Settings, now: datetime) -> int:
+    """Forty letters over the last days: most delivered, some read and acknowledged,
+    a few still in the queue, one held, and one FLASH held past its deadline."""
+    if session.scalar(select(func.count()).select_from(Message)):
+        return 0
+    table = timetable(settings)
+    principal = directory_service.get_office_by_slug(session, "president-elect")
+    limits = message_service.Limits(settings.max_attachment_bytes, settings.max_attachments)
+    accepted: list[str] = []
+    for i, (slug, language, precedence, subject, body) in enumerate(LETTERS):
+        office = directory_service.get_office_by_slug(session, slug)
+        # Spread over the last four days; the last few arrive in the past hour.
+        age = (
+            timedelta(hours=96 * (len(LETTERS) - i) / len(LETTERS))
+            if i < 34
+            else timedelta(minutes=(len(LETTERS) - i) * 7)
+        )
+        result = message_service.accept(
+            session,
+            submission=message_service.Submission(
+                sender_office_id=office.id,
+                addressee_office_id=principal.id,
+                subject=subject,
+                body=body,
+                body_format="text",
+                language=language,
+                precedence=Precedence(precedence),
+                security_label=None,
+            ),
+            submitted_by_user_id=None,
+            signature=None,
+            idempotency_key=f"demo-{i}",
+            request_hash=None,
+            now=now - age,
+            timetable=table,
+            limits=limits,
+        )
+        accepted.append(result.message.public_id)
+    watch1, watch2 = _user_id(session, "watch1"), _user_id(session, "watch2")
+    # A FLASH from Kyiv accepted 12 minutes ago, held for 15 minutes: overdue while held.
+    flash = accepted[26]
+    flash_message = message_service.get_message(session, flash)
+    flash_message.accepted_at = now - timedelta(minutes=12)
+    flash_message.deliver_by = table.deliver_by(Precedence.FLASH, flash_message.accepted_at)
+    flash_message.auto_deliver_at = table.auto_deliver_at(
+        Precedence.FLASH, flash_message.accepted_at
+    )
+    hold = holds.request_hold(
+        session,
+        public_id=flash,
+        officer_id=watch1,
+        reason="Confirm the caller's identity with the embassy",
+        duration=timedelta(minutes=15),
+        now=now - timedelta(minutes=11),
+        timetable=table,
+    )
+    holds.approve_hold(
+        session,
+        public_id=flash,
+        hold_id=hold.id,
+        officer_id=watch2,
+        now=now - timedelta(minutes=11),
+    )
+    # A routine letter held for review of an attachment's provenance, until tomorrow.
+    routine = accepted[37]
+    hold = holds.request_hold(
+        session,
+        public_id=routine,
+        officer_id=watch1,
+        reason="Check the letter's provenance",
+        duration=timedelta(hours=12),
+        now=now - timedelta(minutes=30),
+        timetable=table,
+    )
+    holds.approve_hold(
+        session,
+        public_id=routine,
+        hold_id=hold.id,
+        officer_id=watch2,
+        now=now - timedelta(minutes=25),
+    )
+    worker.run_due(session, now=now, limit=1000)
+    # The principal's office has read and acknowledged the older letters.
+    principal_id = _user_id(session, "principal")
+    for n, public_id in enumerate(accepted[:20]):
+        message = message_service.get_message(session, public_id)
+        if message.state == MessageState.DELIVERED:
+            message_service.mark_read(session, message=message, user_id=principal_id, now=now)
+            if n < 12:
+                message_service.acknowledge(session, message=message, user_id=principal_id, now=now)
+    return len(accepted)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
+from fastapi.responses import JSONResponse, Response
 
 from pouch.errors import PermissionDenied
 from pouch.identity import service as identity_service
@@ -15,6 +16,7 @@ from pouch.identity.schemas import (
     MembershipIn,
     MembershipOut,
     MeOut,
+    RemovalOut,
     TokenIn,
     TokenOut,
     UserIn,
@@ -45,7 +47,7 @@ def list_users(session: DbSession, _: Administrator) -> list[UserOut]:
 
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
-def create_user(data: UserIn, session: DbSession, clock: AppClock, _: Administrator) -> UserOut:
+def create_user(data: UserIn, session: DbSession, clock: AppClock, actor: Administrator) -> UserOut:
     now = clock.now()
     user = identity_service.create_user(
         session,
@@ -57,7 +59,7 @@ def create_user(data: UserIn, session: DbSession, clock: AppClock, _: Administra
     )
     for m in data.memberships:
         identity_service.grant_role(
-            session, user_id=user.id, office_id=m.office_id, role=m.role, now=now
+            session, user_id=user.id, office_id=m.office_id, role=m.role, now=now, by=actor.user_id
         )
     session.refresh(user)
     return UserOut.model_validate(user)
@@ -90,21 +92,49 @@ def update_user(user_id: int, patch: UserPatch, session: DbSession, _: Administr
     status_code=status.HTTP_201_CREATED,
 )
 def grant_membership(
-    user_id: int, data: MembershipIn, session: DbSession, clock: AppClock, _: Administrator
+    user_id: int, data: MembershipIn, session: DbSession, clock: AppClock, actor: Administrator
 ) -> MembershipOut:
     membership = identity_service.grant_role(
-        session, user_id=user_id, office_id=data.office_id, role=data.role, now=clock.now()
+        session,
+        user_id=user_id,
+        office_id=data.office_id,
+        role=data.role,
+        now=clock.now(),
+        by=actor.user_id,
     )
     return MembershipOut.model_validate(membership)
 
 
 @router.delete(
-    "/users/{user_id}/memberships/{membership_id}", status_code=status.HTTP_204_NO_CONTENT
+    "/users/{user_id}/memberships/{membership_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={202: {"model": RemovalOut, "description": "Last administrator: awaits approval."}},
 )
 def revoke_membership(
-    user_id: int, membership_id: int, session: DbSession, _: Administrator
-) -> None:
-    identity_service.revoke_role(session, user_id=user_id, membership_id=membership_id)
+    user_id: int, membership_id: int, session: DbSession, clock: AppClock, actor: Administrator
+) -> Response:
+    """Remove a role. An office's last administrator is only removed once a second
+    officer approves (202 with the pending removal)."""
+    pending = identity_service.revoke_role(
+        session, user_id=user_id, membership_id=membership_id, by=actor.user_id, now=clock.now()
+    )
+    if pending is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return JSONResponse(
+        RemovalOut.model_validate(pending).model_dump(mode="json"),
+        status_code=status.HTTP_202_ACCEPTED,
+    )
+
+
+@router.post("/membership-removals/{removal_id}/approve", response_model=RemovalOut)
+def approve_removal(
+    removal_id: int, session: DbSession, clock: AppClock, actor: Administrator
+) -> RemovalOut:
+    """Approve removing an office's last administrator (not by the officer who asked)."""
+    removal = identity_service.approve_removal(
+        session, removal_id=removal_id, by=actor.user_id, now=clock.now()
+    )
+    return RemovalOut.model_validate(removal)
 
 
 @router.get("/tokens", response_model=list[TokenOut])

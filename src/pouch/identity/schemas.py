@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, StringConstraints
 
 from pouch.directory.schemas import Email
-from pouch.identity.models import Role
+from pouch.identity.models import RemovalStatus, Role
 from pouch.schema import Schema
 from pouch.text import Name
 
@@ -80,3 +80,15 @@ class TokenOut(Schema):
 
 class IssuedToken(TokenOut):
     token: str = Field(description="The secret; shown this once and never again.")
+
+
+class RemovalOut(Schema):
+    id: int
+    user_id: int
+    office_id: int
+    role: Role
+    status: RemovalStatus
+    requested_by_user_id: int
+    requested_at: datetime
+    approved_by_user_id: int | None
+    approved_at: datetime | None

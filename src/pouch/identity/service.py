@@ -15,12 +15,28 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from pouch.directory.models import Office, OfficeKind
-from pouch.errors import Conflict, FieldError, InvalidCredentials, InvalidInput, NotFound
-from pouch.identity.models import ApiToken, Membership, Role, User, WebSession
+from pouch.errors import (
+    Conflict,
+    FieldError,
+    InvalidCredentials,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+from pouch.identity.models import (
+    ApiToken,
+    Membership,
+    MembershipRemoval,
+    RemovalStatus,
+    Role,
+    User,
+    WebSession,
+)
+from pouch.ledger import service as ledger_service
 
 TOKEN_PREFIX = "pouch_"  # noqa: S105 - a public prefix, not a secret
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
@@ -148,8 +164,31 @@ def set_password(session: Session, *, user_id: int, password: str) -> None:
     get_user(session, user_id).password_hash = hash_password(password)
 
 
+def _log_membership(
+    session: Session, kind: str, membership: Membership, *, by: int | None, now: datetime
+) -> None:
+    # Membership changes are ledger events (invariant 6): nobody quietly loses an inbox.
+    ledger_service.record_event(
+        session,
+        kind=kind,
+        at=now,
+        details={
+            "office": membership.office_id,
+            "user": membership.user_id,
+            "role": membership.role.value,
+            "by": by,
+        },
+    )
+
+
 def grant_role(
-    session: Session, *, user_id: int, office_id: int, role: Role, now: datetime
+    session: Session,
+    *,
+    user_id: int,
+    office_id: int,
+    role: Role,
+    now: datetime,
+    by: int | None = None,
 ) -> Membership:
     get_user(session, user_id)
     if session.get(Office, office_id) is None:
@@ -168,15 +207,85 @@ def grant_role(
     membership = Membership(user_id=user_id, office_id=office_id, role=role, created_at=now)
     session.add(membership)
     session.flush()
+    _log_membership(session, "membership.granted", membership, by=by, now=now)
     return membership
 
 
-def revoke_role(session: Session, *, user_id: int, membership_id: int) -> None:
+def _is_last_administrator(session: Session, membership: Membership) -> bool:
+    if membership.role != Role.ADMINISTRATOR:
+        return False
+    others = session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.office_id == membership.office_id,
+            Membership.role == Role.ADMINISTRATOR,
+            Membership.id != membership.id,
+            User.is_active.is_(True),
+        )
+    )
+    return not others
+
+
+def revoke_role(
+    session: Session, *, user_id: int, membership_id: int, by: int | None = None, now: datetime
+) -> MembershipRemoval | None:
+    """Remove a membership; for an office's last administrator, only ask for it.
+
+    Returns None when done, or the pending removal a second officer must approve.
+    """
     membership = session.get(Membership, membership_id)
     if membership is None or membership.user_id != user_id:
         raise NotFound(f"user {user_id} has no membership {membership_id}")
+    if by is not None and _is_last_administrator(session, membership):
+        pending = session.scalar(
+            select(MembershipRemoval).where(
+                MembershipRemoval.membership_id == membership.id,
+                MembershipRemoval.status == RemovalStatus.PENDING,
+            )
+        )
+        if pending is not None:
+            return pending
+        removal = MembershipRemoval(
+            membership_id=membership.id,
+            user_id=membership.user_id,
+            office_id=membership.office_id,
+            role=membership.role,
+            status=RemovalStatus.PENDING,
+            requested_by_user_id=by,
+            requested_at=now,
+        )
+        session.add(removal)
+        session.flush()
+        _log_membership(session, "membership.removal-requested", membership, by=by, now=now)
+        return removal
+    _log_membership(session, "membership.revoked", membership, by=by, now=now)
     session.delete(membership)
     session.flush()
+    return None
+
+
+def approve_removal(
+    session: Session, *, removal_id: int, by: int, now: datetime
+) -> MembershipRemoval:
+    """The second officer's approval removes the last administrator."""
+    removal = session.get(MembershipRemoval, removal_id)
+    if removal is None:
+        raise NotFound(f"no membership removal {removal_id}")
+    if removal.status != RemovalStatus.PENDING:
+        raise Conflict(f"removal {removal_id} is {removal.status.value}")
+    if removal.requested_by_user_id == by:
+        raise PermissionDenied("a second officer, not the requester, must approve this removal")
+    membership = session.get(Membership, removal.membership_id) if removal.membership_id else None
+    removal.status = RemovalStatus.APPROVED
+    removal.approved_by_user_id = by
+    removal.approved_at = now
+    if membership is not None:
+        _log_membership(session, "membership.revoked", membership, by=by, now=now)
+        session.delete(membership)
+        session.flush()
+    return removal
 
 
 def authenticate_password(session: Session, *, username: str, password: str) -> User:
@@ -300,7 +409,9 @@ def issue_token(
     return secret, token
 
 
-def resolve_token(session: Session, *, secret: str, now: datetime) -> Actor:
+def resolve_token(session: Session, *, secret: str, now: datetime, touch: bool = True) -> Actor:
+    """The actor a token stands for. ``touch=False`` leaves ``last_used_at`` alone,
+    for callers that must not write in this transaction."""
     if not secret.startswith(TOKEN_PREFIX):
         raise InvalidCredentials("the bearer token is not a Pouch API token")
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
@@ -324,7 +435,8 @@ def resolve_token(session: Session, *, secret: str, now: datetime) -> Actor:
         is None
     ):
         raise InvalidCredentials("the user no longer holds this token's role in its office")
-    token.last_used_at = now
+    if touch:
+        token.last_used_at = now
     return Actor(
         user_id=user.id,
         username=user.username,

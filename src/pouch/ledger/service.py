@@ -222,9 +222,12 @@ class Ledger:
     def vkey(self) -> str:
         return self.signer.verifier.vkey
 
-    def start(self) -> None:
+    def start(self, *, integrate: bool = True) -> None:
+        """Start the group committer (submissions need it) and, unless told not to,
+        the background integrator."""
         self.committer.start()
-        self.integrator.start()
+        if integrate:
+            self.integrator.start()
 
     def stop(self) -> None:
         self.committer.stop()

@@ -1,0 +1,268 @@
+"""HTTP submission: ``POST /api/messages``, signed by the sender office.
+
+A submission must carry both the sender's API token (a ``sender`` of the
+sender office) and an RFC 9421 signature, covering the token, the method,
+the target URI and the body's Content-Digest, by a key registered to that
+office. The verification verdict is stored with the message as evidence.
+
+No database transaction is held open while the request waits: credentials
+and key are read in a short read-only transaction, then the acceptance
+itself joins the next group commit, and the 201 is sent only after that
+commit (invariant 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from pouch.clock import Clock
+from pouch.db import Database
+from pouch.errors import (
+    FieldError,
+    InvalidInput,
+    InvalidSignature,
+    MalformedBody,
+    NotAuthenticated,
+    PermissionDenied,
+)
+from pouch.identity import service as identity_service
+from pouch.identity.models import Role
+from pouch.intake import service as intake_service
+from pouch.intake.schemas import SenderKeyIn, SenderKeyOut
+from pouch.intake.signatures import SignatureRejected, SignatureVerdict, verify_request
+from pouch.ledger.service import Ledger
+from pouch.messages import receipts
+from pouch.messages import service as message_service
+from pouch.messages.schemas import AcceptedOut, MessageIn
+from pouch.settings import Settings, timetable
+from pouch.web.deps import AppClock, Authorize, DbSession
+
+router = APIRouter(prefix="/api", tags=["intake"])
+
+Actor = identity_service.Actor
+AnyUser = Annotated[Actor, Depends(Authorize(where="any"))]
+
+
+def _field_errors(error: ValidationError) -> InvalidInput:
+    errors = [
+        FieldError(".".join(["body", *(str(p) for p in e["loc"])]), str(e["msg"]))
+        for e in error.errors()
+    ]
+    if any(e["type"] == "json_invalid" for e in error.errors()):
+        return MalformedBody("the body is not valid JSON")
+    first = errors[0]
+    return InvalidInput(f"{first.field}: {first.message}", field_errors=errors)
+
+
+def _authenticate(
+    database: Database,
+    *,
+    request_parts: dict[str, Any],
+    settings: Settings,
+    clock: Clock,
+) -> tuple[Actor, SignatureVerdict]:
+    """Token and signature, checked in a read-only transaction."""
+    authorization = request_parts["authorization"]
+    scheme, _, secret = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise NotAuthenticated("send the sender's API token as 'Authorization: Bearer <token>'")
+    now = clock.now()
+    with database.transaction(write=False) as session:
+        actor = identity_service.resolve_token(session, secret=secret.strip(), now=now, touch=False)
+        try:
+            verdict = verify_request(
+                method=request_parts["method"],
+                url=request_parts["url"],
+                headers=request_parts["headers"],
+                body=request_parts["body"],
+                resolve_key=lambda key_id: intake_service.resolve_key(session, key_id),
+                now=now,
+                max_age=settings.signature_max_age,
+                nonce_is_fresh=lambda key_id, nonce, _at: (
+                    not intake_service.nonce_seen(session, key_id, nonce)
+                ),
+            )
+        except SignatureRejected as error:
+            raise InvalidSignature(str(error.reason)) from None
+    return actor, verdict
+
+
+def _accept_unit(
+    *,
+    actor: Actor,
+    verdict: SignatureVerdict,
+    data: MessageIn,
+    idempotency_key: str | None,
+    request_hash: str,
+    settings: Settings,
+    clock: Clock,
+    ledger: Ledger,
+    base_url: str,
+) -> Any:
+    def work(session: Session) -> dict[str, Any]:
+        now = clock.now()
+        # The nonce's primary key makes a replay racing this one fail here.
+        intake_service.remember_nonce(
+            session, key_id=verdict.key_id, nonce=verdict.nonce, expires_at=verdict.expires
+        )
+        accepted = message_service.accept(
+            session,
+            submission=message_service.Submission(
+                sender_office_id=data.sender_office_id,
+                addressee_office_id=data.addressee_office_id,
+                subject=data.subject,
+                body=data.body,
+                body_format=data.body_format,
+                language=data.language,
+                precedence=data.precedence,
+                security_label=data.security_label,
+                attachments=tuple(
+                    message_service.AttachmentData(a.filename, a.content_type, a.content())
+                    for a in data.attachments
+                ),
+            ),
+            submitted_by_user_id=actor.user_id,
+            signature=verdict.to_json(),
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            now=now,
+            timetable=timetable(settings),
+            limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
+        )
+        message = accepted.message
+        return {
+            "replayed": accepted.replayed,
+            "body": AcceptedOut(
+                id=message.public_id,
+                state=message.state,
+                office_sequence=message.office_sequence,
+                accepted_at=message.accepted_at,
+                deliver_by=message.deliver_by,
+                receipt=receipts.receipt_for(
+                    session, message, accepted.event.ledger_index, ledger=ledger, base_url=base_url
+                ),
+            ).model_dump(mode="json"),
+        }
+
+    return work
+
+
+@router.post(
+    "/messages",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AcceptedOut,
+    responses={200: {"description": "A retry with the same Idempotency-Key: the same message."}},
+)
+async def submit_message(
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    """Submit a message (sender offices). Needs the API token and an RFC 9421 signature."""
+    settings: Settings = request.app.state.settings
+    clock: Clock = request.app.state.clock
+    ledger: Ledger = request.app.state.ledger
+    database: Database = request.app.state.database
+    body = await request.body()
+    parts = {
+        "method": request.method,
+        "url": str(request.url),
+        "headers": list(request.headers.items()),
+        "body": body,
+        "authorization": request.headers.get("authorization"),
+    }
+    actor, verdict = await run_in_threadpool(
+        _authenticate, database, request_parts=parts, settings=settings, clock=clock
+    )
+    try:
+        data = MessageIn.model_validate_json(body)
+    except ValidationError as error:
+        raise _field_errors(error) from None
+    if not actor.holds(Role.SENDER, data.sender_office_id):
+        raise PermissionDenied(
+            f"your token does not let you send for office {data.sender_office_id}",
+            field_errors=[FieldError("body.sender_office_id", "not your office")],
+        )
+    if verdict.office_id != data.sender_office_id:
+        raise InvalidSignature(
+            f"the signing key {verdict.key_id!r} belongs to another office, "
+            f"not to office {data.sender_office_id}"
+        )
+    for i, attachment in enumerate(data.attachments):
+        try:
+            attachment.content()
+        except ValueError as error:
+            raise InvalidInput(
+                str(error),
+                field_errors=[FieldError(f"body.attachments.{i}.content_base64", str(error))],
+            ) from None
+    future = ledger.committer.submit(
+        _accept_unit(
+            actor=actor,
+            verdict=verdict,
+            data=data,
+            idempotency_key=idempotency_key,
+            request_hash=hashlib.sha256(body).hexdigest(),
+            settings=settings,
+            clock=clock,
+            ledger=ledger,
+            base_url=settings.public_url.rstrip("/"),
+        )
+    )
+    result = await asyncio.wrap_future(future)
+    return JSONResponse(
+        result["body"],
+        status_code=status.HTTP_200_OK if result["replayed"] else status.HTTP_201_CREATED,
+        headers={"Location": f"/api/messages/{result['body']['id']}"},
+    )
+
+
+def office_administrator(office_id: int, actor: AnyUser) -> Actor:
+    """An administrator of the office in the path, or of Pouch itself."""
+    if actor.holds_in_operations(Role.ADMINISTRATOR) or actor.holds(Role.ADMINISTRATOR, office_id):
+        return actor
+    raise PermissionDenied("only an administrator of this office or of Pouch may do this")
+
+
+OfficeAdmin = Annotated[Actor, Depends(office_administrator)]
+
+
+@router.get("/offices/{office_id}/keys", response_model=list[SenderKeyOut])
+def list_keys(office_id: int, session: DbSession, _: OfficeAdmin) -> list[SenderKeyOut]:
+    """The office's signing keys (administrators of the office or of Pouch)."""
+    return [
+        SenderKeyOut.model_validate(k)
+        for k in intake_service.list_keys(session, office_id=office_id)
+    ]
+
+
+@router.post("/offices/{office_id}/keys", response_model=SenderKeyOut, status_code=201)
+def register_key(
+    office_id: int, data: SenderKeyIn, session: DbSession, clock: AppClock, _: OfficeAdmin
+) -> SenderKeyOut:
+    """Register a public key the office will sign submissions with."""
+    key = intake_service.register_key(
+        session,
+        office_id=office_id,
+        key_id=data.key_id,
+        public_key=intake_service.parse_public_key(data.public_key),
+        now=clock.now(),
+    )
+    return SenderKeyOut.model_validate(key)
+
+
+@router.delete("/offices/{office_id}/keys/{key_id}", response_model=SenderKeyOut)
+def revoke_key(
+    office_id: int, key_id: str, session: DbSession, clock: AppClock, _: OfficeAdmin
+) -> SenderKeyOut:
+    """Revoke a key: submissions it signs are refused from now on."""
+    return SenderKeyOut.model_validate(
+        intake_service.revoke_key(session, office_id=office_id, key_id=key_id, now=clock.now())
+    )

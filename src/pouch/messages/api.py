@@ -1,0 +1,442 @@
+"""JSON API of the message path, after acceptance (which is intake's).
+
+Who may see a message: members of its sender office, members of its
+addressee office, and the operations center's staff. Who may act: watch
+officers route, hold and quarantine; the addressee office's principal and
+staff read, acknowledge and reply.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from pouch.directory import service as directory_service
+from pouch.errors import NotFound, PermissionDenied
+from pouch.identity.models import Role, User
+from pouch.identity.service import Actor
+from pouch.intake.api import OfficeAdmin
+from pouch.ledger import service as ledger_service
+from pouch.ledger.service import Ledger
+from pouch.messages import holds, receipts
+from pouch.messages import service as message_service
+from pouch.messages.models import (
+    Attachment,
+    AttachmentBlob,
+    Message,
+    MessageState,
+    OfficeEndpoint,
+)
+from pouch.messages.schemas import (
+    AcceptedOut,
+    AttachmentOut,
+    EndpointIn,
+    EndpointOut,
+    EventOut,
+    HoldIn,
+    HoldOut,
+    LedgerOpeningOut,
+    MessageOut,
+    OpeningOut,
+    QuarantineIn,
+    ReceiptOut,
+    ReplyIn,
+    StatusOut,
+)
+from pouch.settings import Settings, timetable
+from pouch.web.deps import AppClock, AppSettings, Authorize, DbSession
+
+router = APIRouter(prefix="/api", tags=["messages"])
+
+AnyUser = Annotated[Actor, Depends(Authorize(where="any"))]
+WatchOfficer = Annotated[Actor, Depends(Authorize(Role.WATCH_OFFICER))]
+Staff = Annotated[
+    Actor,
+    Depends(Authorize(Role.WATCH_OFFICER, Role.AUDITOR, Role.ADMINISTRATOR, Role.TRANSLATOR)),
+]
+ADDRESSEE_ROLES = (Role.PRINCIPAL, Role.PRINCIPAL_STAFF)
+OPERATIONS_READERS = (Role.WATCH_OFFICER, Role.AUDITOR, Role.ADMINISTRATOR, Role.TRANSLATOR)
+
+
+def _ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+def _base(settings: Settings) -> str:
+    return settings.public_url.rstrip("/")
+
+
+def may_see(actor: Actor, message: Message) -> bool:
+    offices = {o for o, _ in actor.roles}
+    return (
+        message.sender_office_id in offices
+        or message.addressee_office_id in offices
+        or any(actor.holds_in_operations(r) for r in OPERATIONS_READERS)
+    )
+
+
+def _visible(
+    session: Session, actor: Actor, public_id: str, *, for_update: bool = False
+) -> Message:
+    message = message_service.get_message(session, public_id, for_update=for_update)
+    if not may_see(actor, message):
+        # Not "forbidden": whether a message exists is itself not for everyone.
+        raise NotFound(f"no message {public_id!r}")
+    return message
+
+
+def _addressee_member(actor: Actor, message: Message) -> None:
+    if not any(actor.holds(r, message.addressee_office_id) for r in ADDRESSEE_ROLES):
+        raise PermissionDenied("only the principal and staff of the addressee office may do this")
+
+
+def message_out(session: Session, message: Message) -> MessageOut:
+    names = message_service.office_names(session)
+    return MessageOut(
+        id=message.public_id,
+        sender_office_id=message.sender_office_id,
+        addressee_office_id=message.addressee_office_id,
+        in_reply_to=message_service._public_id(session, message.in_reply_to_id),
+        subject=message.subject,
+        body_text=message.body_text,
+        body_html=message.body_html,
+        language=message.declared_language,
+        security_label=message.security_label,
+        precedence=message.precedence,
+        state=message.state,
+        office_sequence=message.office_sequence,
+        accepted_at=message.accepted_at,
+        deliver_by=message.deliver_by,
+        delivered_at=message.delivered_at,
+        acknowledged_at=message.acknowledged_at,
+        overdue_at=message.overdue_at,
+        held=message_service.held_notice(message, names),
+        attachments=[
+            AttachmentOut(
+                id=a.id,
+                filename=a.filename,
+                media_type=a.media_type,
+                declared_type=a.declared_type,
+                size=a.size,
+                sha256=a.sha256,
+                quarantined=a.quarantined_at is not None,
+                quarantine_reason=a.quarantine_reason,
+            )
+            for a in message.attachments
+        ],
+    )
+
+
+def hold_out(session: Session, message: Message) -> list[HoldOut]:
+    names = message_service.office_names(session)
+    out = []
+    for hold in message.holds:
+        requester = session.get(User, hold.requested_by_user_id)
+        approver = session.get(User, hold.approved_by_user_id) if hold.approved_by_user_id else None
+        out.append(
+            HoldOut(
+                id=hold.id,
+                status=hold.status,
+                reason=hold.reason,
+                duration_seconds=hold.duration_seconds,
+                requested_by=requester.display_name if requester else "?",
+                requested_at=hold.requested_at,
+                approved_by=approver.display_name if approver else None,
+                approved_at=hold.approved_at,
+                until=hold.until,
+                ended_at=hold.ended_at,
+                held_by_office=names.get(-1, "operations center"),
+            )
+        )
+    return out
+
+
+@router.get("/messages/{public_id}", response_model=MessageOut)
+def get_message(public_id: str, session: DbSession, actor: AnyUser) -> MessageOut:
+    return message_out(session, _visible(session, actor, public_id))
+
+
+@router.get("/messages/{public_id}/status", response_model=StatusOut)
+def message_status(public_id: str, session: DbSession, actor: AnyUser) -> StatusOut:
+    """Every step with its time and log index; holds with who, since and until."""
+    message = _visible(session, actor, public_id)
+    return StatusOut(
+        message=message_out(session, message),
+        events=[
+            EventOut(kind=e.kind, at=e.at, ledger_index=e.ledger_index, details=e.details)
+            for e in message_service.events_of(session, message)
+        ],
+        holds=hold_out(session, message),
+    )
+
+
+@router.get("/messages/{public_id}/events/{index}/receipt", response_model=ReceiptOut)
+def event_receipt(
+    public_id: str,
+    index: int,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    actor: AnyUser,
+) -> ReceiptOut:
+    """The opening of one of the message's events and, once published, its tlog-proof."""
+    message = _visible(session, actor, public_id)
+    return receipts.receipt_for(
+        session, message, index, ledger=_ledger(request), base_url=_base(settings)
+    )
+
+
+@router.post("/messages/{public_id}/route", response_model=MessageOut)
+def route(public_id: str, session: DbSession, clock: AppClock, actor: WatchOfficer) -> MessageOut:
+    """Deliver a message from the queue now."""
+    message = message_service.route(
+        session, public_id=public_id, actor_user_id=actor.user_id, now=clock.now()
+    )
+    return message_out(session, message)
+
+
+@router.post("/messages/{public_id}/holds", response_model=HoldOut, status_code=201)
+def request_hold(
+    public_id: str,
+    data: HoldIn,
+    session: DbSession,
+    clock: AppClock,
+    settings: AppSettings,
+    actor: WatchOfficer,
+) -> HoldOut:
+    """Ask for a hold; it takes effect only when a second officer approves it."""
+    hold = holds.request_hold(
+        session,
+        public_id=public_id,
+        officer_id=actor.user_id,
+        reason=data.reason,
+        duration=timedelta(minutes=data.duration_minutes),
+        now=clock.now(),
+        timetable=timetable(settings),
+    )
+    message = message_service.get_message(session, public_id)
+    return next(h for h in hold_out(session, message) if h.id == hold.id)
+
+
+def _hold_action(action: str):  # type: ignore[no-untyped-def]
+    def endpoint(
+        public_id: str, hold_id: int, session: DbSession, clock: AppClock, actor: WatchOfficer
+    ) -> HoldOut:
+        function = {
+            "approve": holds.approve_hold,
+            "release": holds.release_hold,
+            "withdraw": holds.withdraw_hold,
+        }[action]
+        function(
+            session, public_id=public_id, hold_id=hold_id, officer_id=actor.user_id, now=clock.now()
+        )
+        message = message_service.get_message(session, public_id)
+        return next(h for h in hold_out(session, message) if h.id == hold_id)
+
+    endpoint.__name__ = f"{action}_hold"
+    endpoint.__doc__ = {
+        "approve": "Approve a hold (a second officer, never its requester): it takes effect now.",
+        "release": "End a hold in force; the message is delivered at once.",
+        "withdraw": "Take back a hold request that was never approved.",
+    }[action]
+    return endpoint
+
+
+for _action in ("approve", "release", "withdraw"):
+    router.add_api_route(
+        f"/messages/{{public_id}}/holds/{{hold_id}}/{_action}",
+        _hold_action(_action),
+        methods=["POST"],
+        response_model=HoldOut,
+    )
+
+
+@router.post(
+    "/messages/{public_id}/attachments/{attachment_id}/quarantine", response_model=AttachmentOut
+)
+def quarantine(
+    public_id: str,
+    attachment_id: int,
+    data: QuarantineIn,
+    session: DbSession,
+    clock: AppClock,
+    actor: WatchOfficer,
+) -> AttachmentOut:
+    """Hold back one attachment; the message itself still goes through, with a notice."""
+    holds.quarantine_attachment(
+        session,
+        public_id=public_id,
+        attachment_id=attachment_id,
+        officer_id=actor.user_id,
+        reason=data.reason,
+        now=clock.now(),
+    )
+    message = message_service.get_message(session, public_id)
+    return next(a for a in message_out(session, message).attachments if a.id == attachment_id)
+
+
+@router.get("/messages/{public_id}/attachments/{attachment_id}", response_class=Response)
+def download_attachment(
+    public_id: str, attachment_id: int, session: DbSession, actor: AnyUser
+) -> Response:
+    message = _visible(session, actor, public_id)
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None or attachment.message_id != message.id:
+        raise NotFound(f"message {public_id} has no attachment {attachment_id}")
+    if attachment.quarantined_at is not None and not actor.holds_in_operations(Role.WATCH_OFFICER):
+        raise PermissionDenied(f"the attachment is quarantined: {attachment.quarantine_reason}")
+    blob = session.get(AttachmentBlob, attachment.sha256)
+    assert blob is not None
+    return Response(
+        bytes(blob.data),
+        # Served as a download, never rendered: the sniffed type is informative only.
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{attachment.sha256[:16]}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.post("/messages/{public_id}/read", response_model=MessageOut)
+def mark_read(public_id: str, session: DbSession, clock: AppClock, actor: AnyUser) -> MessageOut:
+    """A member of the addressee office opened the message (recorded once per member)."""
+    message = _visible(session, actor, public_id, for_update=True)
+    _addressee_member(actor, message)
+    message_service.mark_read(session, message=message, user_id=actor.user_id, now=clock.now())
+    return message_out(session, message)
+
+
+@router.post("/messages/{public_id}/acknowledge", response_model=MessageOut)
+def acknowledge(public_id: str, session: DbSession, clock: AppClock, actor: AnyUser) -> MessageOut:
+    """The addressee office acknowledges the message; the sender is told."""
+    message = _visible(session, actor, public_id, for_update=True)
+    _addressee_member(actor, message)
+    message_service.acknowledge(session, message=message, user_id=actor.user_id, now=clock.now())
+    return message_out(session, message)
+
+
+@router.post("/messages/{public_id}/replies", response_model=AcceptedOut, status_code=201)
+def reply(
+    public_id: str,
+    data: ReplyIn,
+    request: Request,
+    session: DbSession,
+    clock: AppClock,
+    settings: AppSettings,
+    actor: AnyUser,
+) -> AcceptedOut:
+    """Reply from the addressee office: the reply travels the same path back."""
+    original = _visible(session, actor, public_id)
+    _addressee_member(actor, original)
+    if original.state not in (MessageState.DELIVERED, MessageState.ACKNOWLEDGED):
+        raise PermissionDenied("reply to a message once it has been delivered")
+    subject = data.subject or (
+        original.subject
+        if original.subject.lower().startswith("re:")
+        else f"Re: {original.subject}"
+    )
+    accepted = message_service.accept(
+        session,
+        submission=message_service.Submission(
+            sender_office_id=original.addressee_office_id,
+            addressee_office_id=original.sender_office_id,
+            subject=subject[:300],
+            body=data.body,
+            body_format=data.body_format,
+            language=data.language,
+            precedence=data.precedence,
+            security_label=original.security_label,
+            in_reply_to_id=original.id,
+        ),
+        submitted_by_user_id=actor.user_id,
+        signature=None,
+        idempotency_key=None,
+        request_hash=None,
+        now=clock.now(),
+        timetable=timetable(settings),
+        limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
+    )
+    message = accepted.message
+    return AcceptedOut(
+        id=message.public_id,
+        state=message.state,
+        office_sequence=message.office_sequence,
+        accepted_at=message.accepted_at,
+        deliver_by=message.deliver_by,
+        receipt=receipts.receipt_for(
+            session,
+            message,
+            accepted.event.ledger_index,
+            ledger=_ledger(request),
+            base_url=_base(settings),
+        ),
+    )
+
+
+@router.get("/queue", response_model=list[MessageOut])
+def watch_queue(session: DbSession, actor: Staff) -> list[MessageOut]:
+    """The watch floor's queue: undelivered messages, most urgent first."""
+    return [message_out(session, m) for m in message_service.queue(session)]
+
+
+@router.get("/offices/{office_id}/inbox", response_model=list[MessageOut])
+def inbox(office_id: int, session: DbSession, actor: AnyUser) -> list[MessageOut]:
+    """The office's inbox (its principal and staff): unread first; held messages shown as held."""
+    if not any(actor.holds(r, office_id) for r in ADDRESSEE_ROLES):
+        raise PermissionDenied("only the principal and staff of this office read its inbox")
+    rows = message_service.inbox(session, office_id=office_id, user_id=actor.user_id)
+    return [message_out(session, m) for m, _ in rows]
+
+
+@router.get("/offices/{office_id}/ledger", response_model=list[LedgerOpeningOut])
+def office_ledger(office_id: int, session: DbSession, actor: AnyUser) -> list[LedgerOpeningOut]:
+    """The openings of every message accepted for the office, by sequence number: with them
+    the office checks the log and finds gaps (``pouch office check``)."""
+    if not ({o for o, _ in actor.roles} & {office_id} or actor.holds_in_operations(Role.AUDITOR)):
+        raise PermissionDenied("only members of this office and auditors see its ledger")
+    out = []
+    for message, event in message_service.office_ledger(session, office_id=office_id):
+        opening = ledger_service.opening(session, event.ledger_index)
+        assert opening is not None
+        out.append(
+            LedgerOpeningOut(
+                office_sequence=message.office_sequence,
+                message=message.public_id,
+                opening=OpeningOut(
+                    index=opening.index,
+                    salt=base64.b64encode(opening.salt).decode(),
+                    event=opening.event,
+                ),
+            )
+        )
+    return out
+
+
+@router.put("/offices/{office_id}/endpoint", response_model=EndpointOut)
+def set_endpoint(
+    office_id: int, data: EndpointIn, session: DbSession, _: OfficeAdmin
+) -> EndpointOut:
+    """Where the office is notified: a webhook (signed; the secret is shown once) and e-mail."""
+    directory_service.get_office(session, office_id)
+    endpoint = session.get(OfficeEndpoint, office_id) or OfficeEndpoint(office_id=office_id)
+    new_secret = None
+    if data.webhook_url != endpoint.webhook_url:
+        new_secret = secrets.token_urlsafe(32) if data.webhook_url else None
+        endpoint.webhook_secret = new_secret
+    endpoint.webhook_url = data.webhook_url
+    endpoint.email = data.email
+    session.add(endpoint)
+    return EndpointOut(
+        office_id=office_id,
+        webhook_url=endpoint.webhook_url,
+        email=endpoint.email,
+        webhook_secret=new_secret,
+    )

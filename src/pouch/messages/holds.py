@@ -1,0 +1,234 @@
+"""Holds (invariant 3): never silent, never single-handed, never endless.
+
+A watch officer asks for a hold with a reason and a duration. It does nothing
+until a second, different officer approves it; then delivery waits until the
+hold is released or expires, when the message is delivered at once. Each
+hold is capped by precedence, a renewal needs a new approval, and the total
+is capped (72 h by default). While a hold lasts, the sender's status and the
+addressee's inbox show it. Quarantining an attachment holds back only that
+file: the text goes through, with a notice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pouch.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
+from pouch.ledger.events import format_time
+from pouch.messages import notify
+from pouch.messages import service as message_service
+from pouch.messages.models import Attachment, Hold, HoldStatus, Message, MessageState
+from pouch.messages.rules import Timetable
+
+
+def _time_held(message: Message) -> timedelta:
+    total = timedelta(0)
+    for hold in message.holds:
+        if hold.approved_at is not None:
+            total += timedelta(seconds=hold.duration_seconds)
+    return total
+
+
+def _get_hold(session: Session, message: Message, hold_id: int) -> Hold:
+    hold = session.get(Hold, hold_id)
+    if hold is None or hold.message_id != message.id:
+        raise NotFound(f"message {message.public_id} has no hold {hold_id}")
+    return hold
+
+
+def request_hold(
+    session: Session,
+    *,
+    public_id: str,
+    officer_id: int,
+    reason: str,
+    duration: timedelta,
+    now: datetime,
+    timetable: Timetable,
+) -> Hold:
+    """Ask for a hold (or, on a held message, for its renewal)."""
+    message = message_service.get_message(session, public_id, for_update=True)
+    if message.state not in (MessageState.ACCEPTED, MessageState.HELD):
+        raise Conflict(f"message {public_id} is already {message.state.value}: nothing to hold")
+    if any(h.status == HoldStatus.REQUESTED for h in message.holds):
+        raise Conflict("a hold request on this message is already waiting for approval")
+    problem = timetable.check_hold(
+        message.precedence, duration=duration, already_held=_time_held(message)
+    )
+    if problem is not None:
+        raise InvalidInput(problem, field_errors=[FieldError("body.duration_minutes", problem)])
+    renews = message_service.active_hold(message)
+    hold = Hold(
+        message_id=message.id,
+        status=HoldStatus.REQUESTED,
+        reason=reason,
+        duration_seconds=int(duration.total_seconds()),
+        requested_by_user_id=officer_id,
+        requested_at=now,
+        renews_hold_id=renews.id if renews is not None else None,
+    )
+    session.add(hold)
+    session.flush()
+    message_service.record(
+        session,
+        message,
+        "hold.requested",
+        at=now,
+        actor_user_id=officer_id,
+        details={
+            "hold": hold.id,
+            "minutes": duration.total_seconds() / 60,
+            "renews": hold.renews_hold_id,
+        },
+    )
+    return hold
+
+
+def approve_hold(
+    session: Session, *, public_id: str, hold_id: int, officer_id: int, now: datetime
+) -> Hold:
+    """The second officer's approval: the hold takes effect now."""
+    message = message_service.get_message(session, public_id, for_update=True)
+    hold = _get_hold(session, message, hold_id)
+    if hold.status != HoldStatus.REQUESTED:
+        raise Conflict(f"hold {hold_id} is {hold.status.value}, not waiting for approval")
+    if hold.requested_by_user_id == officer_id:
+        raise PermissionDenied("a hold must be approved by a second officer, not its requester")
+    if message.state not in (MessageState.ACCEPTED, MessageState.HELD):
+        raise Conflict(f"message {public_id} was {message.state.value} meanwhile")
+    previous = message_service.active_hold(message)
+    if previous is not None:
+        # A renewal replaces the hold in force; its time starts now.
+        previous.status = HoldStatus.RELEASED
+        previous.ended_at = now
+        previous.ended_by_user_id = officer_id
+    hold.status = HoldStatus.ACTIVE
+    hold.approved_by_user_id = officer_id
+    hold.approved_at = now
+    hold.until = now + timedelta(seconds=hold.duration_seconds)
+    message.state = MessageState.HELD
+    message_service.record(
+        session,
+        message,
+        "hold.approved",
+        at=now,
+        actor_user_id=officer_id,
+        details={"hold": hold.id, "until": format_time(hold.until)},
+    )
+    notify.message_step(
+        session,
+        message,
+        "held",
+        at=now,
+        details={"until": format_time(hold.until), "reason_given": True},
+        audience=("sender", "addressee"),
+    )
+    return hold
+
+
+def withdraw_hold(
+    session: Session, *, public_id: str, hold_id: int, officer_id: int, now: datetime
+) -> Hold:
+    """Take back a request that was never approved."""
+    message = message_service.get_message(session, public_id, for_update=True)
+    hold = _get_hold(session, message, hold_id)
+    if hold.status != HoldStatus.REQUESTED:
+        raise Conflict(f"hold {hold_id} is {hold.status.value}; only a request can be withdrawn")
+    hold.status = HoldStatus.WITHDRAWN
+    hold.ended_at = now
+    hold.ended_by_user_id = officer_id
+    message_service.record(
+        session,
+        message,
+        "hold.withdrawn",
+        at=now,
+        actor_user_id=officer_id,
+        details={"hold": hold.id},
+    )
+    return hold
+
+
+def _end_hold(
+    session: Session,
+    message: Message,
+    hold: Hold,
+    *,
+    status: HoldStatus,
+    now: datetime,
+    officer_id: int | None,
+) -> None:
+    hold.status = status
+    hold.ended_at = now
+    hold.ended_by_user_id = officer_id
+    kind = "hold.released" if status == HoldStatus.RELEASED else "hold.expired"
+    message_service.record(
+        session, message, kind, at=now, actor_user_id=officer_id, details={"hold": hold.id}
+    )
+    message.state = MessageState.ACCEPTED
+    message_service.deliver(session, message, at=now, actor_user_id=officer_id, how=kind)
+
+
+def release_hold(
+    session: Session, *, public_id: str, hold_id: int, officer_id: int, now: datetime
+) -> Hold:
+    """End a hold early; the message is delivered at once."""
+    message = message_service.get_message(session, public_id, for_update=True)
+    hold = _get_hold(session, message, hold_id)
+    if hold.status != HoldStatus.ACTIVE:
+        raise Conflict(f"hold {hold_id} is {hold.status.value}, not in force")
+    _end_hold(session, message, hold, status=HoldStatus.RELEASED, now=now, officer_id=officer_id)
+    return hold
+
+
+def expire_holds(session: Session, *, now: datetime, limit: int = 200) -> int:
+    """Deliver every message whose hold has run out. Returns how many."""
+    holds = session.scalars(
+        select(Hold)
+        .where(Hold.status == HoldStatus.ACTIVE, Hold.until <= now)
+        .order_by(Hold.until)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for hold in holds:
+        message = message_service.get_message(session, hold.message.public_id)
+        _end_hold(session, message, hold, status=HoldStatus.EXPIRED, now=now, officer_id=None)
+    return len(holds)
+
+
+def quarantine_attachment(
+    session: Session,
+    *,
+    public_id: str,
+    attachment_id: int,
+    officer_id: int,
+    reason: str,
+    now: datetime,
+) -> Attachment:
+    message = message_service.get_message(session, public_id, for_update=True)
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None or attachment.message_id != message.id:
+        raise NotFound(f"message {public_id} has no attachment {attachment_id}")
+    if attachment.quarantined_at is not None:
+        raise Conflict("the attachment is already quarantined")
+    attachment.quarantined_at = now
+    attachment.quarantine_reason = reason
+    message_service.record(
+        session,
+        message,
+        "attachment.quarantined",
+        at=now,
+        actor_user_id=officer_id,
+        details={"attachment": attachment.sha256},
+    )
+    notify.message_step(
+        session,
+        message,
+        "attachment.quarantined",
+        at=now,
+        details={"attachment": attachment.filename},
+        audience=("sender", "addressee"),
+    )
+    return attachment

@@ -1,0 +1,186 @@
+"""What the message API accepts and returns."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
+
+from pouch.directory.schemas import Language
+from pouch.messages.models import HoldStatus, MessageState
+from pouch.messages.rules import Precedence
+from pouch.schema import Schema
+from pouch.text import check_multiline, check_single_line
+
+Subject = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+    AfterValidator(check_single_line),
+]
+Body = Annotated[str, StringConstraints(max_length=1_000_000), AfterValidator(check_multiline)]
+Filename = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    AfterValidator(check_single_line),
+]
+Label = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Z0-9][A-Z0-9 /_-]*$")
+]
+
+
+class AttachmentIn(Schema):
+    filename: Filename
+    content_type: Annotated[str, StringConstraints(max_length=127)] | None = None
+    content_base64: str = Field(description="The file, base64-encoded.")
+
+    @field_validator("filename")
+    @classmethod
+    def _no_paths(cls, value: str) -> str:
+        if "/" in value or "\\" in value or value in (".", ".."):
+            raise ValueError("a file name, not a path")
+        return value
+
+    def content(self) -> bytes:
+        try:
+            return base64.b64decode(self.content_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("content_base64 is not valid base64") from None
+
+
+class MessageIn(Schema):
+    sender_office_id: int
+    addressee_office_id: int
+    subject: Subject
+    body: Body = Field(description="Plain text, or HTML when body_format is html (sanitized).")
+    body_format: Annotated[str, StringConstraints(pattern=r"^(text|html)$")] = "text"
+    language: Language | None = None
+    precedence: Precedence = Precedence.ROUTINE
+    security_label: Label | None = None
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=100)
+
+
+class ReplyIn(Schema):
+    subject: Subject | None = None
+    body: Body
+    body_format: Annotated[str, StringConstraints(pattern=r"^(text|html)$")] = "text"
+    language: Language | None = None
+    precedence: Precedence = Precedence.ROUTINE
+
+
+class OpeningOut(Schema):
+    index: int
+    salt: str
+    event: dict[str, Any]
+
+
+class ReceiptOut(Schema):
+    opening: OpeningOut
+    receipt: str | None = Field(
+        description="c2sp.org/tlog-proof@v1, once a checkpoint covers the event; else null."
+    )
+    receipt_url: str = Field(description="Where the receipt is available once published.")
+
+
+class AcceptedOut(Schema):
+    id: str
+    state: MessageState
+    office_sequence: int
+    accepted_at: datetime
+    deliver_by: datetime
+    receipt: ReceiptOut
+
+
+class HoldOut(Schema):
+    id: int
+    status: HoldStatus
+    reason: str
+    duration_seconds: int
+    requested_by: str
+    requested_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None
+    until: datetime | None
+    ended_at: datetime | None
+    held_by_office: str
+
+
+class EventOut(Schema):
+    kind: str
+    at: datetime
+    ledger_index: int
+    details: dict[str, Any]
+
+
+class AttachmentOut(Schema):
+    id: int
+    filename: str
+    media_type: str
+    declared_type: str | None
+    size: int
+    sha256: str
+    quarantined: bool
+    quarantine_reason: str | None
+
+
+class MessageOut(Schema):
+    id: str
+    sender_office_id: int
+    addressee_office_id: int
+    in_reply_to: str | None
+    subject: str
+    body_text: str
+    body_html: str | None
+    language: str | None
+    security_label: str | None
+    precedence: Precedence
+    state: MessageState
+    office_sequence: int
+    accepted_at: datetime
+    deliver_by: datetime
+    delivered_at: datetime | None
+    acknowledged_at: datetime | None
+    overdue_at: datetime | None
+    held: str | None = Field(description="'held since T, by <office>, until T'' while held.")
+    attachments: list[AttachmentOut]
+
+
+class StatusOut(Schema):
+    message: MessageOut
+    events: list[EventOut]
+    holds: list[HoldOut]
+
+
+class HoldIn(Schema):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+    duration_minutes: int = Field(ge=1, le=72 * 60)
+
+
+class QuarantineIn(Schema):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+
+
+class LedgerOpeningOut(Schema):
+    office_sequence: int
+    message: str
+    opening: OpeningOut
+
+
+class EndpointIn(Schema):
+    webhook_url: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://")] | None = (
+        None
+    )
+    email: (
+        Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None
+    ) = None
+
+
+class EndpointOut(Schema):
+    office_id: int
+    webhook_url: str | None
+    email: str | None
+    webhook_secret: str | None = Field(
+        default=None, description="Shown once when a webhook is set: verifies X-Pouch-Signature."
+    )

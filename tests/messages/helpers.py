@@ -1,0 +1,69 @@
+"""Submitting and driving messages through the services, as the API does."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pouch.clock import ManualClock
+from pouch.db import Database
+from pouch.identity.models import Role
+from pouch.messages import service as message_service
+from pouch.messages.models import Message
+from pouch.messages.rules import DEFAULT_TIMETABLE, Precedence
+from tests.factories import World
+
+LIMITS = message_service.Limits(max_attachment_bytes=1024 * 1024, max_attachments=5)
+
+
+def submit(
+    database: Database,
+    clock: ManualClock,
+    world: World,
+    *,
+    subject: str = "Congratulations on your election",
+    body: str = "Dear President-elect, …",
+    precedence: Precedence = Precedence.ROUTINE,
+    body_format: str = "text",
+    attachments: tuple[message_service.AttachmentData, ...] = (),
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+) -> message_service.Accepted:
+    with database.transaction() as session:
+        return message_service.accept(
+            session,
+            submission=message_service.Submission(
+                sender_office_id=world.offices["ie-taoiseach"].id,
+                addressee_office_id=world.offices["president-elect"].id,
+                subject=subject,
+                body=body,
+                body_format=body_format,
+                language="en",
+                precedence=precedence,
+                security_label=None,
+                attachments=attachments,
+            ),
+            submitted_by_user_id=world.users[Role.SENDER].id,
+            signature=None,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            now=clock.now(),
+            timetable=DEFAULT_TIMETABLE,
+            limits=LIMITS,
+        )
+
+
+def load(database: Database, public_id: str) -> Message:
+    with database.transaction(write=False) as session:
+        message = message_service.get_message(session, public_id)
+        message_service.events_of(session, message)
+        return message
+
+
+def kinds(database: Database, public_id: str) -> list[str]:
+    with database.transaction(write=False) as session:
+        message = message_service.get_message(session, public_id)
+        return [e.kind for e in message_service.events_of(session, message)]
+
+
+def at(clock: ManualClock) -> datetime:
+    return clock.now()
