@@ -12,11 +12,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pouch.demo.letters import LETTERS
 from pouch.directory import service as directory_service
 from pouch.directory import transfer
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role, User
-from pouch.demo.letters import LETTERS
 from pouch.messages import holds, worker
 from pouch.messages import service as message_service
 from pouch.messages.models import Message, MessageState

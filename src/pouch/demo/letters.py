@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - letters are data; their lines are as long as the sentences
 """The demo's correspondence: what foreign leaders write in a transition week.
 
 Each entry: (office slug, language, precedence, subject, body). The texts are
