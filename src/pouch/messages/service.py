@@ -328,6 +328,10 @@ def deliver(
     """Put the message in its addressee's inbox; ``how`` says why now."""
     if message.state not in (MessageState.ACCEPTED, MessageState.HELD):
         raise Conflict(f"message {message.public_id} is already {message.state.value}")
+    if at > message.deliver_by:
+        # Late, whatever the reason (the worker was down, a hold ran past the
+        # deadline): the lateness is recorded and reported before the delivery.
+        mark_overdue(session, message, at=at)
     message.state = MessageState.DELIVERED
     message.delivered_at = at
     event = record(
@@ -335,6 +339,29 @@ def deliver(
     )
     notify.message_step(session, message, "delivered", at=at)
     return event
+
+
+def mark_overdue(session: Session, message: Message, *, at: datetime) -> None:
+    """Record once that the message missed its deadline, and tell everyone concerned."""
+    if message.overdue_at is not None:
+        return
+    message.overdue_at = at
+    record(
+        session,
+        message,
+        "overdue",
+        at=at,
+        actor_user_id=None,
+        details={"deliver_by": format_time(message.deliver_by), "state": message.state.value},
+    )
+    notify.message_step(
+        session,
+        message,
+        "overdue",
+        at=at,
+        details={"deliver_by": format_time(message.deliver_by)},
+        audience=("sender", "addressee", "auditors"),
+    )
 
 
 def route(session: Session, *, public_id: str, actor_user_id: int, now: datetime) -> Message:

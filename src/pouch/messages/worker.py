@@ -17,12 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pouch.clock import Clock
 from pouch.db import Database
-from pouch.ledger.events import format_time
 from pouch.messages import holds, notify
 from pouch.messages import service as message_service
 from pouch.messages.models import Message, MessageState
@@ -60,24 +59,12 @@ def run_due(session: Session, *, now: datetime, limit: int = 200) -> Done:
         .with_for_update(skip_locked=True)
     ).all()
     for message in late:
-        message.overdue_at = now
-        message_service.record(
-            session,
-            message,
-            "overdue",
-            at=now,
-            actor_user_id=None,
-            details={"deliver_by": format_time(message.deliver_by), "state": message.state.value},
-        )
-        notify.message_step(
-            session,
-            message,
-            "overdue",
-            at=now,
-            details={"deliver_by": format_time(message.deliver_by)},
-            audience=("sender", "addressee", "auditors"),
-        )
-    return Done(delivered=len(due), expired=expired, overdue=len(late))
+        message_service.mark_overdue(session, message, at=now)
+    # Late deliveries above were marked overdue too; count every mark made now.
+    overdue = session.scalar(
+        select(func.count()).select_from(Message).where(Message.overdue_at == now)
+    )
+    return Done(delivered=len(due), expired=expired, overdue=int(overdue or 0))
 
 
 class Worker:
