@@ -199,7 +199,7 @@ class MessagePath(RuleBasedStateMachine):
                     if now >= message.deliver_by:
                         assert message.overdue_at is not None
                 else:
-                    # Unrouted and unheld: the worker has delivered it unless its triage is not over.
+                    # Neither routed nor held: delivered by the worker unless still in triage.
                     assert message.auto_deliver_at > now or message.overdue_at is not None
                 if message.overdue_at is not None:
                     notified = session.scalars(select(Notification)).all()
