@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from pouch import migrations
 from pouch.clock import SystemClock
 from pouch.db import Database
+from pouch.errors import PermissionDenied as PermissionDeniedError
 from pouch.errors import PouchError
 from pouch.identity.models import Role
 from pouch.settings import Settings, key_file
@@ -53,6 +54,18 @@ office_app = typer.Typer(
     help="An office's own checks.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(office_app, name="office")
+messages_app = typer.Typer(
+    help="The watch floor from the command line: queue, route, holds, deadlines.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(messages_app, name="messages")
+sender_app = typer.Typer(
+    help="A sender office's tools: keys and signed submission.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(sender_app, name="sender")
 app.add_typer(users_app, name="users")
 app.add_typer(directory_app, name="directory")
 
@@ -491,6 +504,258 @@ def office_check(
             )
         raise typer.Exit(1)
     console.print("no gaps")
+
+
+AsUser = Annotated[str, typer.Option("--as", help="The officer acting (a user name).")]
+
+
+def _officer(session: Session, username: str) -> int:
+    from pouch.identity import service as identity_service
+
+    user = identity_service.get_user_by_username(session, username)
+    actor = identity_service.actor_for_user(session, user)
+    if not actor.holds_in_operations(Role.WATCH_OFFICER):
+        raise PermissionDeniedError(f"{username} is not a watch officer of the operations center")
+    return user.id
+
+
+@messages_app.command("queue", epilog="Example: pouch messages queue")
+def messages_queue(ctx: typer.Context) -> None:
+    """List undelivered messages, most urgent and nearest deadline first."""
+    from pouch.messages import service as message_service
+
+    table = Table("id", "precedence", "from", "subject", "deliver by (UTC)", "state", "overdue")
+    with _transaction(_settings(ctx)) as session:
+        names = message_service.office_names(session)
+        for m in message_service.queue(session):
+            table.add_row(
+                m.public_id,
+                m.precedence.value,
+                names.get(m.sender_office_id, "?"),
+                m.subject,
+                m.deliver_by.strftime("%Y-%m-%d %H:%M"),
+                message_service.held_notice(m, names) or m.state.value,
+                "OVERDUE" if m.overdue_at else "",
+            )
+    console.print(table)
+
+
+@messages_app.command("show", epilog="Example: pouch messages show m-0123456789abcdef0123")
+def messages_show(
+    ctx: typer.Context, message_id: Annotated[str, typer.Argument(help="The message's id.")]
+) -> None:
+    """Show a message's steps, each with its time and log index."""
+    from pouch.messages import service as message_service
+
+    table = Table("time (UTC)", "step", "log index", "details")
+    with _transaction(_settings(ctx)) as session:
+        message = message_service.get_message(session, message_id)
+        console.print(f"{message.public_id}: {message.subject} [{message.state.value}]")
+        for event in message_service.events_of(session, message):
+            details = {k: v for k, v in event.details.items() if k != "message"}
+            table.add_row(
+                event.at.strftime("%Y-%m-%d %H:%M:%S"),
+                event.kind,
+                str(event.ledger_index),
+                str(details),
+            )
+    console.print(table)
+
+
+@messages_app.command("route", epilog="Example: pouch messages route m-0123… --as watch1")
+def messages_route(
+    ctx: typer.Context,
+    message_id: Annotated[str, typer.Argument(help="The message's id.")],
+    as_: AsUser,
+) -> None:
+    """Deliver a message from the queue now."""
+    from pouch.messages import service as message_service
+
+    with _transaction(_settings(ctx)) as session:
+        message_service.route(
+            session,
+            public_id=message_id,
+            actor_user_id=_officer(session, as_),
+            now=SystemClock().now(),
+        )
+    console.print(f"{message_id} delivered")
+
+
+@messages_app.command(
+    "hold", epilog="Example: pouch messages hold m-0123… --minutes 60 --reason 'verify' --as watch1"
+)
+def messages_hold(
+    ctx: typer.Context,
+    message_id: Annotated[str, typer.Argument(help="The message's id.")],
+    minutes: Annotated[int, typer.Option(min=1, help="How long to hold, once approved.")],
+    reason: Annotated[str, typer.Option(help="Why: shown to the sender and the addressee.")],
+    as_: AsUser,
+) -> None:
+    """Ask for a hold; a second officer must approve it before it takes effect."""
+    from datetime import timedelta
+
+    from pouch.messages import holds
+    from pouch.settings import timetable
+
+    settings = _settings(ctx)
+    with _transaction(settings) as session:
+        hold = holds.request_hold(
+            session,
+            public_id=message_id,
+            officer_id=_officer(session, as_),
+            reason=reason,
+            duration=timedelta(minutes=minutes),
+            now=SystemClock().now(),
+            timetable=timetable(settings),
+        )
+    console.print(f"hold {hold.id} requested; it needs a second officer's approval")
+
+
+def _hold_command(action: str, summary: str) -> None:
+    def command(
+        ctx: typer.Context,
+        message_id: Annotated[str, typer.Argument(help="The message's id.")],
+        hold_id: Annotated[int, typer.Argument(help="The hold's number.")],
+        as_: AsUser,
+    ) -> None:
+        from pouch.messages import holds
+
+        function = {
+            "approve": holds.approve_hold,
+            "release": holds.release_hold,
+            "withdraw": holds.withdraw_hold,
+        }[action]
+        with _transaction(_settings(ctx)) as session:
+            hold = function(
+                session,
+                public_id=message_id,
+                hold_id=hold_id,
+                officer_id=_officer(session, as_),
+                now=SystemClock().now(),
+            )
+        console.print(f"hold {hold.id}: {hold.status.value}")
+
+    command.__doc__ = summary
+    messages_app.command(action, epilog=f"Example: pouch messages {action} m-0123… 7 --as watch2")(
+        command
+    )
+
+
+_hold_command("approve", "Approve a hold as the second officer: it takes effect now.")
+_hold_command("release", "End a hold in force: the message is delivered at once.")
+_hold_command("withdraw", "Withdraw a hold request that was never approved.")
+
+
+@messages_app.command("due", epilog="Example: pouch messages due")
+def messages_due(ctx: typer.Context) -> None:
+    """Do now what the background worker does: deliver what is due, expire holds,
+    record overdue messages, send notifications."""
+    import httpx
+
+    from pouch.app import senders_for
+    from pouch.messages import notify, worker
+
+    settings = _settings(ctx)
+    now = SystemClock().now()
+    with _transaction(settings) as session:
+        done = worker.run_due(session, now=now)
+    with httpx.Client() as http, _transaction(settings) as session:
+        sent = notify.send_pending(session, senders=senders_for(settings, http), now=now)
+    console.print(
+        f"delivered {done.delivered}, holds expired {done.expired}, "
+        f"overdue {done.overdue}, notifications sent {sent}"
+    )
+
+
+@sender_app.command(
+    "keygen", epilog="Example: pouch sender keygen --key-id ie-2026 --output ie-2026.seed"
+)
+def sender_keygen(
+    key_id: Annotated[str, typer.Option(help="The key's name, as registered with Pouch.")],
+    output: Annotated[Path, typer.Option(help="Where to write the private key (mode 0600).")],
+) -> None:
+    """Make a signing key for an office; prints the public key to register with Pouch."""
+    import base64
+    import os
+
+    from pouch.intake.signatures import encode_public_key, generate_sender_key
+
+    seed, public = generate_sender_key(key_id)
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        errors.print(f"[red]error:[/red] {output} exists")
+        raise typer.Exit(1) from None
+    with os.fdopen(fd, "w", encoding="ascii") as file:
+        file.write(base64.b64encode(seed).decode() + "\n")
+    console.print(f"wrote {output}; register this public key as {key_id!r}:")
+    sys.stdout.write(encode_public_key(public) + "\n")
+
+
+@sender_app.command(
+    "send",
+    epilog=(
+        "Example: pouch sender send --url http://127.0.0.1:8000 --key-id ie-2026 "
+        "--key-file ie-2026.seed --from 3 --to 2 --subject Hello --body 'Dear …'"
+    ),
+)
+def sender_send(
+    url: Annotated[str, typer.Option(help="Pouch's base URL.")],
+    key_id: Annotated[str, typer.Option(help="The registered key's name.")],
+    key_file: Annotated[Path, typer.Option(help="The private key written by keygen.")],
+    from_office: Annotated[int, typer.Option("--from", help="The sender office's id.")],
+    to_office: Annotated[int, typer.Option("--to", help="The addressee office's id.")],
+    subject: Annotated[str, typer.Option(help="One line.")],
+    token: Annotated[str, typer.Option(help="The sender's API token.", envvar="POUCH_TOKEN")],
+    body: Annotated[str | None, typer.Option(help="The text (or use --body-file).")] = None,
+    body_file: Annotated[Path | None, typer.Option(help="A file with the text.")] = None,
+    precedence: Annotated[
+        str, typer.Option(help="FLASH, IMMEDIATE, PRIORITY or ROUTINE.")
+    ] = "ROUTINE",
+    idempotency_key: Annotated[str | None, typer.Option(help="Makes retries safe.")] = None,
+) -> None:
+    """Sign and submit a message (RFC 9421); prints its id and the receipt's opening."""
+    import base64
+    import json
+
+    import httpx
+
+    from pouch.intake.signatures import sign_request
+
+    if (body is None) == (body_file is None):
+        raise typer.BadParameter("give exactly one of --body and --body-file", param_hint="--body")
+    text = (
+        body if body is not None else (body_file.read_text(encoding="utf-8") if body_file else "")
+    )
+    try:
+        seed = base64.b64decode(key_file.read_text(encoding="ascii").strip(), validate=True)
+    except (OSError, ValueError) as error:
+        raise typer.BadParameter(f"cannot read the key: {error}", param_hint="--key-file") from None
+    payload = json.dumps(
+        {
+            "sender_office_id": from_office,
+            "addressee_office_id": to_office,
+            "subject": subject,
+            "body": text,
+            "precedence": precedence,
+        }
+    ).encode()
+    target = url.rstrip("/") + "/api/messages"
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    headers |= sign_request(
+        method="POST", url=target, headers=headers, body=payload, key_id=key_id, private_key=seed
+    )
+    response = httpx.post(target, content=payload, headers=headers, timeout=30)
+    if response.status_code not in (200, 201):
+        errors.print(f"[red]refused ({response.status_code}):[/red] {response.text}")
+        raise typer.Exit(1)
+    accepted = response.json()
+    console.print(
+        f"accepted {accepted['id']} (sequence {accepted['office_sequence']} for the addressee)"
+    )
+    sys.stdout.write(json.dumps(accepted["receipt"], indent=2) + "\n")
 
 
 def cli_reference() -> str:
