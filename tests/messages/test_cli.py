@@ -48,7 +48,7 @@ def test_queue_shows_the_held_and_overdue_demo_messages(demo_env: dict[str, str]
 
 def test_two_officers_hold_then_release(demo_env: dict[str, str]) -> None:
     code, output = run(demo_env, "messages", "queue")
-    candidates = [m for m in re.findall(r"(m-[0-9a-f]{20})", output)]
+    candidates = list(re.findall(r"(m-[0-9a-f]{20})", output))
     held_or_not = []
     for public_id in candidates:
         _, shown = run(demo_env, "messages", "show", public_id)
