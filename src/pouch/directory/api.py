@@ -45,21 +45,25 @@ def _country_out(code: str) -> CountryOut:
 
 @router.get("/countries", response_model=list[CountryOut])
 def list_countries(_: Reader) -> list[CountryOut]:
+    """Every country with its display name, IANA zones and official languages."""
     return [_country_out(code) for code in all_countries()]
 
 
 @router.get("/countries/{code}", response_model=CountryOut)
 def get_country_by_code(code: str, _: Reader) -> CountryOut:
+    """One country by ISO 3166-1 alpha-2 code (XK for Kosovo)."""
     return _country_out(code)
 
 
 @router.get("/offices", response_model=list[OfficeOut])
 def list_offices(session: DbSession, _: Reader) -> list[OfficeOut]:
+    """Every office."""
     return [OfficeOut.model_validate(o) for o in directory_service.list_offices(session)]
 
 
 @router.post("/offices", response_model=OfficeOut, status_code=status.HTTP_201_CREATED)
 def create_office(data: OfficeIn, session: DbSession, clock: AppClock, _: Editor) -> OfficeOut:
+    """Add an office (administrators and protocol officers)."""
     return OfficeOut.model_validate(
         directory_service.create_office(session, data=data, now=clock.now())
     )
@@ -67,6 +71,7 @@ def create_office(data: OfficeIn, session: DbSession, clock: AppClock, _: Editor
 
 @router.get("/offices/{office_id}", response_model=OfficeOut)
 def get_office(office_id: int, session: DbSession, _: Reader) -> OfficeOut:
+    """One office."""
     return OfficeOut.model_validate(directory_service.get_office(session, office_id))
 
 
@@ -74,6 +79,7 @@ def get_office(office_id: int, session: DbSession, _: Reader) -> OfficeOut:
 def update_office(
     office_id: int, patch: OfficePatch, session: DbSession, clock: AppClock, _: Editor
 ) -> OfficeOut:
+    """Change an office (administrators and protocol officers)."""
     return OfficeOut.model_validate(
         directory_service.update_office(session, office_id=office_id, patch=patch, now=clock.now())
     )
@@ -81,17 +87,20 @@ def update_office(
 
 @router.delete("/offices/{office_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_office(office_id: int, session: DbSession, _: Editor) -> None:
+    """Remove an office (administrators and protocol officers)."""
     directory_service.delete_office(session, office_id=office_id)
 
 
 @router.get("/people", response_model=list[PersonOut])
 def list_people(session: DbSession, _: Reader, office_id: int | None = None) -> list[PersonOut]:
+    """Leaders and officials, optionally of one office."""
     people = directory_service.list_people(session, office_id=office_id)
     return [PersonOut.model_validate(p) for p in people]
 
 
 @router.post("/people", response_model=PersonOut, status_code=status.HTTP_201_CREATED)
 def create_person(data: PersonIn, session: DbSession, clock: AppClock, _: Editor) -> PersonOut:
+    """Add a person (administrators and protocol officers)."""
     return PersonOut.model_validate(
         directory_service.create_person(session, data=data, now=clock.now())
     )
@@ -99,6 +108,7 @@ def create_person(data: PersonIn, session: DbSession, clock: AppClock, _: Editor
 
 @router.get("/people/{person_id}", response_model=PersonOut)
 def get_person(person_id: int, session: DbSession, _: Reader) -> PersonOut:
+    """One person."""
     return PersonOut.model_validate(directory_service.get_person(session, person_id))
 
 
@@ -106,6 +116,7 @@ def get_person(person_id: int, session: DbSession, _: Reader) -> PersonOut:
 def update_person(
     person_id: int, patch: PersonPatch, session: DbSession, clock: AppClock, _: Editor
 ) -> PersonOut:
+    """Change a person (administrators and protocol officers)."""
     return PersonOut.model_validate(
         directory_service.update_person(session, person_id=person_id, patch=patch, now=clock.now())
     )
@@ -113,4 +124,5 @@ def update_person(
 
 @router.delete("/people/{person_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_person(person_id: int, session: DbSession, _: Editor) -> None:
+    """Remove a person (administrators and protocol officers)."""
     directory_service.delete_person(session, person_id=person_id)

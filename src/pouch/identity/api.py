@@ -33,6 +33,7 @@ Administrator = Annotated[identity_service.Actor, Depends(Authorize(Role.ADMINIS
 
 @router.get("/me", response_model=MeOut)
 def me(actor: AnyUser) -> MeOut:
+    """Who the caller is: user, and the roles and offices it acts with."""
     return MeOut(
         id=actor.user_id,
         username=actor.username,
@@ -43,11 +44,13 @@ def me(actor: AnyUser) -> MeOut:
 
 @router.get("/users", response_model=list[UserOut])
 def list_users(session: DbSession, _: Administrator) -> list[UserOut]:
+    """Every user with their memberships (administrators)."""
     return [UserOut.model_validate(u) for u in identity_service.list_users(session)]
 
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 def create_user(data: UserIn, session: DbSession, clock: AppClock, actor: Administrator) -> UserOut:
+    """Create a user with a password and roles in offices (administrators)."""
     now = clock.now()
     user = identity_service.create_user(
         session,
@@ -67,11 +70,13 @@ def create_user(data: UserIn, session: DbSession, clock: AppClock, actor: Admini
 
 @router.get("/users/{user_id}", response_model=UserOut)
 def get_user(user_id: int, session: DbSession, _: Administrator) -> UserOut:
+    """One user with their memberships (administrators)."""
     return UserOut.model_validate(identity_service.get_user(session, user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
 def update_user(user_id: int, patch: UserPatch, session: DbSession, _: Administrator) -> UserOut:
+    """Rename, change the e-mail or password, or (de)activate a user (administrators)."""
     user = identity_service.get_user(session, user_id)
     if patch.display_name is not None:
         user.display_name = patch.display_name
@@ -94,6 +99,7 @@ def update_user(user_id: int, patch: UserPatch, session: DbSession, _: Administr
 def grant_membership(
     user_id: int, data: MembershipIn, session: DbSession, clock: AppClock, actor: Administrator
 ) -> MembershipOut:
+    """Give a user a role in an office; logged as a ledger event (administrators)."""
     membership = identity_service.grant_role(
         session,
         user_id=user_id,
@@ -139,6 +145,7 @@ def approve_removal(
 
 @router.get("/tokens", response_model=list[TokenOut])
 def list_tokens(session: DbSession, actor: AnyUser, all: bool = False) -> list[TokenOut]:
+    """The caller's API tokens (administrators: everyone's, with all=true); never the secrets."""
     if all and not actor.holds_in_operations(Role.ADMINISTRATOR):
         raise PermissionDenied("only administrators may list everyone's tokens")
     tokens = identity_service.list_tokens(session, user_id=None if all else actor.user_id)
@@ -149,6 +156,7 @@ def list_tokens(session: DbSession, actor: AnyUser, all: bool = False) -> list[T
 def issue_token(
     data: TokenIn, session: DbSession, clock: AppClock, settings: AppSettings, actor: AnyUser
 ) -> IssuedToken:
+    """A new API token for one role in one office the caller holds; the secret is shown once."""
     # A token can only pass on what its caller holds: no escalation through tokens.
     if not actor.holds(data.role, data.office_id):
         raise PermissionDenied(
@@ -173,4 +181,5 @@ def issue_token(
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_token(token_id: int, session: DbSession, clock: AppClock, actor: AnyUser) -> None:
+    """Revoke an API token at once."""
     identity_service.revoke_token(session, token_id=token_id, actor=actor, now=clock.now())

@@ -46,6 +46,7 @@ def _latest(session: Session) -> ledger_service.Published:
 
 @tiles.get("/checkpoint", response_class=Response)
 def checkpoint(session: DbSession, _: LedgerDep) -> Response:
+    """The log's latest signed checkpoint (c2sp.org/tlog-checkpoint)."""
     latest = _latest(session)
     return Response(
         latest.note,
@@ -56,6 +57,7 @@ def checkpoint(session: DbSession, _: LedgerDep) -> Response:
 
 @tiles.get("/tile/{path:path}", response_class=Response)
 def tile(path: str, session: DbSession, ledger: LedgerDep) -> Response:
+    """A hash tile or an entry bundle (c2sp.org/tlog-tiles)."""
     try:
         resource = parse_path("tile/" + path)
     except MalformedTile as error:
@@ -81,6 +83,7 @@ def _b64(hashes: list[bytes]) -> list[str]:
 
 @proofs.get("", response_model=LogInfo)
 def info(session: DbSession, ledger: LedgerDep) -> LogInfo:
+    """The log's origin, verifier key, size and latest checkpoint."""
     latest = ledger_service.latest_checkpoint(session)
     return LogInfo(
         origin=ledger.origin,

@@ -160,6 +160,7 @@ def hold_out(session: Session, message: Message) -> list[HoldOut]:
 
 @router.get("/messages/{public_id}", response_model=MessageOut)
 def get_message(public_id: str, session: DbSession, actor: AnyUser) -> MessageOut:
+    """The message, to its sender office, its addressee office and the operations staff."""
     return message_out(session, _visible(session, actor, public_id))
 
 
