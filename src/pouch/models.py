@@ -6,19 +6,23 @@ on the shared metadata.
 
 from __future__ import annotations
 
+from pouch.calls import models as call_models
 from pouch.db import Base
 from pouch.directory import models as directory_models
 from pouch.identity import models as identity_models
 from pouch.intake import models as intake_models
+from pouch.language import models as language_models
 from pouch.ledger import store as ledger_store
 from pouch.messages import models as message_models
 
 metadata = Base.metadata
 
 __all__ = [
+    "call_models",
     "directory_models",
     "identity_models",
     "intake_models",
+    "language_models",
     "ledger_store",
     "message_models",
     "metadata",
