@@ -19,7 +19,7 @@ run: .venv/.synced ## apply migrations, load the demo into var/, serve on http:/
 	$(RUN) pouch serve
 
 test: .venv/.synced ## the whole suite (PostgreSQL variants need a server; see README)
-	$(RUN) pytest
+	$(RUN) pytest -n 2
 
 check: .venv/.synced ## lint, format and type checks
 	$(RUN) ruff check src tests bench
@@ -31,6 +31,9 @@ bench: .venv/.synced ## every benchmark; figures go to docs/benchmarks.md by han
 
 docs: .venv/.synced ## regenerate docs/cli.md from the commands' help
 	$(RUN) python -m pouch.docs
+
+screenshots: .venv/.synced ## every page at laptop and phone width into docs/screenshots/ (needs /usr/bin/chromium)
+	$(RUN) python -m tests.e2e.screenshots
 
 clean:
 	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache

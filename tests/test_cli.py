@@ -19,7 +19,8 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args), env=env, input=stdin)
+    # Wide enough that Rich never wraps a message in the middle of a field name.
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "400", **env}, input=stdin)
     return result.exit_code, result.output
 
 
