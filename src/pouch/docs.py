@@ -16,7 +16,7 @@ def api_reference() -> str:
     from pouch.ledger.note import generate_key
     from pouch.settings import Settings
 
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None, database_url="sqlite://", log_signing_key=generate_key("localhost/pouch")[0]
     )
     document = create_app(settings, database=Database.from_url("sqlite://")).openapi()
