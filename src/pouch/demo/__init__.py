@@ -12,6 +12,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pouch.demo import language as language_demo
+from pouch.demo.calls import load_calls
 from pouch.demo.letters import LETTERS
 from pouch.directory import service as directory_service
 from pouch.directory import transfer
@@ -69,10 +71,12 @@ def load(session: Session, *, settings: Settings, now: datetime) -> str:
                 session, user_id=user.id, office_id=office.id, role=role, now=now
             )
     messages = _load_messages(session, settings=settings, now=now)
+    language = language_demo.load(session, settings=settings, now=now)
+    calls = load_calls(session, now=now)
     return (
         f"demo loaded: {counts['offices_created']} offices and {counts['people_created']} people "
         f"created, {counts['offices_updated']} offices updated; {created} users created; "
-        f"{messages} messages accepted. "
+        f"{messages} messages accepted. {language} {calls} "
         f"Log in as admin, watch1, principal, sender-ie … with the demo password."
     )
 
@@ -162,6 +166,14 @@ def _load_messages(session: Session, *, settings: Settings, now: datetime) -> in
         officer_id=watch2,
         now=now - timedelta(minutes=25),
     )
+    # What Pouch would have done meanwhile: each letter nobody held was delivered
+    # when its triage window ended, on time; then one worker round for now.
+    for public_id in accepted:
+        message = message_service.get_message(session, public_id)
+        if message.state == MessageState.ACCEPTED and message.auto_deliver_at <= now:
+            message_service.deliver(
+                session, message, at=message.auto_deliver_at, actor_user_id=None, how="automatic"
+            )
     worker.run_due(session, now=now, limit=1000)
     # The principal's office has read and acknowledged the older letters.
     principal_id = _user_id(session, "principal")

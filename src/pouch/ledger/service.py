@@ -10,18 +10,19 @@ alone. Reads (checkpoint, proofs, receipts, tiles) take a session.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from pouch.clock import Clock
 from pouch.db import Database
-from pouch.groupcommit import GroupCommitter
+from pouch.groupcommit import GroupCommitter, Turns
 from pouch.ledger import events, sequencer
 from pouch.ledger.layout import TILE_WIDTH, BundleID, TileID, encode_bundle
 from pouch.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash
@@ -92,13 +93,20 @@ class Published:
     note: bytes
 
 
+_CHECKPOINT = cast(Table, LedgerCheckpoint.__table__)
+_ENTRIES = cast(Table, LedgerEntry.__table__)
+# Built once: building a statement costs more than running these.
+_LATEST = select(_CHECKPOINT.c.size, _CHECKPOINT.c.root, _CHECKPOINT.c.note).where(
+    _CHECKPOINT.c.id == CHECKPOINT_ROW
+)
+_ENTRY = select(_ENTRIES.c.data).where(_ENTRIES.c.idx == bindparam("index"))
+
+
 def latest_checkpoint(session: Session) -> Published | None:
-    row = session.execute(
-        select(LedgerCheckpoint).where(LedgerCheckpoint.id == CHECKPOINT_ROW)
-    ).scalar_one()
-    if row.note is None:
+    size, root, note = session.connection().execute(_LATEST).one()
+    if note is None:
         return None
-    return Published(size=row.size, root=bytes(row.root), note=row.note.encode())
+    return Published(size=int(size), root=bytes(root), note=note.encode())
 
 
 def sequenced_size(session: Session) -> int:
@@ -108,7 +116,7 @@ def sequenced_size(session: Session) -> int:
 
 
 def entry(session: Session, index: int) -> bytes | None:
-    data = session.scalar(select(LedgerEntry.data).where(LedgerEntry.idx == index))
+    data = session.connection().execute(_ENTRY, {"index": index}).scalar()
     return bytes(data) if data is not None else None
 
 
@@ -209,13 +217,21 @@ class Ledger:
         self.clock = clock
         self.cache = TileCache()
         self.faults = faults if faults is not None else sequencer.Faults.from_environment()
-        self.integrator = sequencer.Integrator(self.integrate_now, interval=integrate_interval)
+        # SQLite has one writer at a time: the committer and the integrator
+        # take turns rather than poll for its lock (see ``Turns``).
+        self._turns = Turns() if database.backend == "sqlite" else None
+        # Under load, one checkpoint per batch window, as appends share one
+        # commit per batch window.
+        self.integrator = sequencer.Integrator(
+            self.integrate_now, interval=integrate_interval, spacing=batch_window
+        )
         self.committer = GroupCommitter(
             database,
             window=batch_window,
             max_batch=batch_size,
             name="ledger-append",
             after_commit=self.integrator.wake,
+            turns=self._turns,
         )
 
     @property
@@ -234,11 +250,12 @@ class Ledger:
         self.integrator.stop()
 
     def integrate_now(self) -> sequencer.Integrated | None:
-        return sequencer.integrate(
-            self.database,
-            signer=self.signer,
-            origin=self.origin,
-            clock=self.clock,
-            cache=self.cache,
-            faults=self.faults,
-        )
+        with self._turns or contextlib.nullcontext():
+            return sequencer.integrate(
+                self.database,
+                signer=self.signer,
+                origin=self.origin,
+                clock=self.clock,
+                cache=self.cache,
+                faults=self.faults,
+            )

@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, select
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, Table, Text, bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from pouch.db import Base, UTCDateTime
-from pouch.ledger.layout import TILE_WIDTH, TileID, node_hash_from_tile, tile_for_node
-from pouch.ledger.merkle import NodeID
+from pouch.ledger.layout import TILE_HEIGHT, TILE_WIDTH, TileID, parse_tile
+from pouch.ledger.merkle import HASH_SIZE, NodeID, node_hash
 
 
 class LedgerEntry(Base):
@@ -84,11 +87,20 @@ class TileCache:
 
     At 8 KiB a tile, the default 4,096 tiles are 32 MiB: the top levels of a
     log of a billion entries and the recent level-0 tiles.
+
+    It also keeps, for the ``subtree_capacity`` tiles used last, the hashes
+    of the complete subtrees within each tile (the seven Merkle levels that
+    a tile does not store), which proofs need: at most 8 KiB a tile more,
+    8 MiB for the default 1,024. They are kept with the exact tile body they
+    were computed from and recomputed whenever the body read differs, so
+    partial tiles are served from here as safely as full ones.
     """
 
-    def __init__(self, capacity: int = 4096) -> None:
+    def __init__(self, capacity: int = 4096, subtree_capacity: int = 1024) -> None:
         self.capacity = capacity
+        self.subtree_capacity = subtree_capacity
         self._tiles: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._subtrees: OrderedDict[tuple[int, int], tuple[bytes, list[bytes]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, level: int, index: int) -> bytes | None:
@@ -107,6 +119,57 @@ class TileCache:
             while len(self._tiles) > self.capacity:
                 self._tiles.popitem(last=False)
 
+    def subtrees(self, level: int, index: int, data: bytes) -> list[bytes]:
+        """``tile_subtrees(data)`` for the tile ``level``/``index`` whose body is ``data``."""
+        key = (level, index)
+        with self._lock:
+            cached = self._subtrees.get(key)
+            if cached is not None and cached[0] == data:
+                self._subtrees.move_to_end(key)
+                return cached[1]
+        subtrees = tile_subtrees(data)
+        with self._lock:
+            self._subtrees[key] = (data, subtrees)
+            self._subtrees.move_to_end(key)
+            while len(self._subtrees) > self.subtree_capacity:
+                self._subtrees.popitem(last=False)
+        return subtrees
+
+
+def tile_subtrees(data: bytes) -> list[bytes]:
+    """The complete subtrees within a tile body, level by level from the tile's own.
+
+    Item ``h`` concatenates the hashes of the complete subtrees of ``2**h``
+    of the tile's hashes, from the left: ``MTH`` of hashes ``j * 2**h`` to
+    ``(j + 1) * 2**h - 1`` is its ``j``-th hash. Item 0 is ``data`` itself.
+
+    >>> from pouch.ledger.merkle import leaf_hash, root_from_leaf_hashes
+    >>> hashes = [leaf_hash(bytes([i])) for i in range(5)]
+    >>> levels = tile_subtrees(b"".join(hashes))
+    >>> [len(level) // 32 for level in levels]
+    [5, 2, 1]
+    >>> levels[2] == root_from_leaf_hashes(hashes[:4])
+    True
+    """
+    levels = [data]
+    below = data
+    while len(below) >= 2 * HASH_SIZE:
+        below = b"".join(
+            node_hash(below[i : i + HASH_SIZE], below[i + HASH_SIZE : i + 2 * HASH_SIZE])
+            for i in range(0, len(below) - 2 * HASH_SIZE + 1, 2 * HASH_SIZE)
+        )
+        levels.append(below)
+    return levels
+
+
+_TILES = cast(Table, LedgerTile.__table__)
+_READ_TILE = select(_TILES.c.width, _TILES.c.data).where(
+    _TILES.c.level == bindparam("level"), _TILES.c.idx == bindparam("index")
+)
+_READ_TILES = select(_TILES.c.idx, _TILES.c.width, _TILES.c.data).where(
+    _TILES.c.level == bindparam("level"), _TILES.c.idx.in_(bindparam("indexes", expanding=True))
+)
+
 
 def read_tile(
     session: Session, level: int, index: int, cache: TileCache | None
@@ -114,39 +177,74 @@ def read_tile(
     """(width, data) of the stored tile, or None when it does not exist yet."""
     if cache is not None and (data := cache.get(level, index)) is not None:
         return TILE_WIDTH, data
-    row = session.execute(
-        select(LedgerTile.width, LedgerTile.data).where(
-            LedgerTile.level == level, LedgerTile.idx == index
-        )
-    ).first()
+    row = session.connection().execute(_READ_TILE, {"level": level, "index": index}).first()
     if row is None:
         return None
-    width, data = row
+    width, data = int(row[0]), bytes(row[1])
     if cache is not None and width == TILE_WIDTH:
         cache.put(level, index, data)
-    return int(width), bytes(data)
+    return width, data
+
+
+def read_tiles(
+    connection: Connection, tiles: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], tuple[int, bytes]]:
+    """(width, data) of each stored tile among ``tiles`` (level, index), one query a level."""
+    by_level: dict[int, list[int]] = {}
+    for level, index in tiles:
+        by_level.setdefault(level, []).append(index)
+    found: dict[tuple[int, int], tuple[int, bytes]] = {}
+    for level, indexes in by_level.items():
+        for index, width, data in connection.execute(
+            _READ_TILES, {"level": level, "indexes": indexes}
+        ):
+            found[(level, int(index))] = (int(width), bytes(data))
+    return found
 
 
 class TileNodeReader:
     """Serves complete-subtree hashes from the stored tiles (a ``NodeGetter``).
 
     Within one call it remembers the tiles it has read, so a proof that needs
-    several nodes of one tile reads that tile once.
+    several nodes of one tile reads that tile once; the cache, if any, keeps
+    the subtrees within the tiles across calls (``TileCache.subtrees``).
     """
 
     def __init__(self, session: Session, cache: TileCache | None) -> None:
         self._session = session
         self._cache = cache
         self._seen: dict[tuple[int, int], tuple[int, bytes]] = {}
+        self._subtrees: dict[tuple[int, int], list[bytes]] = {}
 
     def __call__(self, node: NodeID) -> bytes:
-        where = tile_for_node(node)
-        key = (where.tile.level, where.tile.index)
+        # As layout.tile_for_node and layout.node_hash_from_tile do, without
+        # rehashing the node's subtree within the tile for every node.
+        tile_level, height = divmod(node.level, TILE_HEIGHT)
+        count = 1 << height
+        tile_index, first = divmod(node.index << height, TILE_WIDTH)
+        key = (tile_level, tile_index)
         tile = self._seen.get(key)
         if tile is None:
-            tile = read_tile(self._session, key[0], key[1], self._cache)
+            tile = read_tile(self._session, tile_level, tile_index, self._cache)
             if tile is None:
-                raise LookupError(f"tile {where.tile.path} is not stored: {node!r} not integrated")
+                needed = TileID(tile_level, tile_index, first + count)
+                raise LookupError(f"tile {needed.path} is not stored: {node!r} not integrated")
+            if len(tile[1]) != tile[0] * HASH_SIZE:
+                parse_tile(tile[1], TileID(tile_level, tile_index, tile[0]))  # raises
             self._seen[key] = tile
         width, data = tile
-        return node_hash_from_tile(TileID(key[0], key[1], width), data, node)
+        if first + count > width:
+            needed = TileID(tile_level, tile_index, first + count)
+            stored = TileID(tile_level, tile_index, width)
+            raise ValueError(f"{node!r} needs tile {needed.path}, {stored.path} is narrower")
+        if height == 0:
+            return data[first * HASH_SIZE : (first + 1) * HASH_SIZE]
+        subtrees = self._subtrees.get(key)
+        if subtrees is None:
+            if self._cache is not None:
+                subtrees = self._cache.subtrees(tile_level, tile_index, data)
+            else:
+                subtrees = tile_subtrees(data)
+            self._subtrees[key] = subtrees
+        position = first >> height
+        return subtrees[height][position * HASH_SIZE : (position + 1) * HASH_SIZE]

@@ -97,16 +97,27 @@ def _addressee_member(actor: Actor, message: Message) -> None:
         raise PermissionDenied("only the principal and staff of the addressee office may do this")
 
 
-def message_out(session: Session, message: Message) -> MessageOut:
+def _withheld_from(actor: Actor | None, message: Message) -> bool:
+    """The addressee sees a message's content only once it is delivered; until then
+    (queued or held) it sees that the message exists, who sent it, and the hold."""
+    if actor is None or message.state not in (MessageState.ACCEPTED, MessageState.HELD):
+        return False
+    offices = {o for o, _ in actor.roles}
+    staff = any(actor.holds_in_operations(r) for r in OPERATIONS_READERS)
+    return message.sender_office_id not in offices and not staff
+
+
+def message_out(session: Session, message: Message, *, viewer: Actor | None = None) -> MessageOut:
     names = message_service.office_names(session)
+    withheld = _withheld_from(viewer, message)
     return MessageOut(
         id=message.public_id,
         sender_office_id=message.sender_office_id,
         addressee_office_id=message.addressee_office_id,
         in_reply_to=message_service._public_id(session, message.in_reply_to_id),
         subject=message.subject,
-        body_text=message.body_text,
-        body_html=message.body_html,
+        body_text="" if withheld else message.body_text,
+        body_html=None if withheld else message.body_html,
         language=message.declared_language,
         security_label=message.security_label,
         precedence=message.precedence,
@@ -129,7 +140,7 @@ def message_out(session: Session, message: Message) -> MessageOut:
                 quarantined=a.quarantined_at is not None,
                 quarantine_reason=a.quarantine_reason,
             )
-            for a in message.attachments
+            for a in ([] if withheld else message.attachments)
         ],
     )
 
@@ -161,7 +172,7 @@ def hold_out(session: Session, message: Message) -> list[HoldOut]:
 @router.get("/messages/{public_id}", response_model=MessageOut)
 def get_message(public_id: str, session: DbSession, actor: AnyUser) -> MessageOut:
     """The message, to its sender office, its addressee office and the operations staff."""
-    return message_out(session, _visible(session, actor, public_id))
+    return message_out(session, _visible(session, actor, public_id), viewer=actor)
 
 
 @router.get("/messages/{public_id}/status", response_model=StatusOut)
@@ -169,7 +180,7 @@ def message_status(public_id: str, session: DbSession, actor: AnyUser) -> Status
     """Every step with its time and log index; holds with who, since and until."""
     message = _visible(session, actor, public_id)
     return StatusOut(
-        message=message_out(session, message),
+        message=message_out(session, message, viewer=actor),
         events=[
             EventOut(kind=e.kind, at=e.at, ledger_index=e.ledger_index, details=e.details)
             for e in message_service.events_of(session, message)
@@ -394,7 +405,7 @@ def inbox(office_id: int, session: DbSession, actor: AnyUser) -> list[MessageOut
     if not any(actor.holds(r, office_id) for r in ADDRESSEE_ROLES):
         raise PermissionDenied("only the principal and staff of this office read its inbox")
     rows = message_service.inbox(session, office_id=office_id, user_id=actor.user_id)
-    return [message_out(session, m) for m, _ in rows]
+    return [message_out(session, m, viewer=actor) for m, _ in rows]
 
 
 @router.get("/offices/{office_id}/ledger", response_model=list[LedgerOpeningOut])

@@ -73,7 +73,11 @@ async def optional_actor(
     """
     secret = _bearer(request)
     if secret is not None:
-        return identity_service.resolve_token(session, secret=secret, now=clock.now())
+        # A read request must not write: on SQLite, upgrading its read transaction
+        # to record last_used_at fails at once when a writer has committed meanwhile.
+        return identity_service.resolve_token(
+            session, secret=secret, now=clock.now(), touch=request.method not in SAFE_METHODS
+        )
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         actor = identity_service.resolve_web_session(session, token=cookie, now=clock.now())

@@ -1,0 +1,256 @@
+"""A real ``pouch serve`` for benchmarks: a prepared database, a subprocess, its CPU time.
+
+Not a benchmark itself (``make bench`` runs only ``bench_*.py``).
+
+``prepare(database)`` writes, in one transaction and through the services, what
+a sender needs to submit: a foreign (sender) office, a principal's office, a
+user holding the ``sender`` role with an API token, and a registered Ed25519
+key. ``PouchServer`` then runs ``python -m pouch.cli serve`` on that database
+as its own process, configured only by ``POUCH_*`` environment variables, and
+waits for ``/readyz``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from pouch.clock import SystemClock
+from pouch.db import Database
+from pouch.directory import service as directory_service
+from pouch.directory.models import OfficeKind
+from pouch.directory.schemas import OfficeIn
+from pouch.identity import service as identity_service
+from pouch.identity.models import Role
+from pouch.intake import service as intake_service
+from pouch.intake.signatures import generate_sender_key
+from pouch.ledger.note import generate_key
+
+ORIGIN = "bench.pouch.example/log"
+KEY_ID = "ie-bench-2026"
+
+
+@dataclass(frozen=True)
+class Sender:
+    """What a sender office's program holds: its token, its key, the office ids."""
+
+    token: str
+    key_id: str
+    seed: bytes
+    sender_office_id: int
+    addressee_office_id: int
+
+
+def prepare(database: Database) -> Sender:
+    """Offices, a sender user with an API token, and its registered key (one transaction).
+
+    ``database`` must be migrated already.
+    """
+    now = SystemClock().now()
+    with database.transaction() as session:
+        sender = directory_service.create_office(
+            session,
+            data=OfficeIn(
+                slug="ie-taoiseach",
+                name="Department of the Taoiseach",
+                kind=OfficeKind.FOREIGN,
+                country_code="IE",
+            ),
+            now=now,
+        )
+        principal = directory_service.create_office(
+            session,
+            data=OfficeIn(
+                slug="president-elect",
+                name="Office of the President-elect",
+                kind=OfficeKind.PRINCIPAL,
+                country_code="US",
+            ),
+            now=now,
+        )
+        user = identity_service.create_user(
+            session,
+            username="ie-sender",
+            display_name="Irish sender",
+            password=secrets.token_urlsafe(24),  # never used: the sender has a token
+            email=None,
+            now=now,
+        )
+        identity_service.grant_role(
+            session, user_id=user.id, office_id=sender.id, role=Role.SENDER, now=now
+        )
+        token, _ = identity_service.issue_token(
+            session,
+            user_id=user.id,
+            office_id=sender.id,
+            role=Role.SENDER,
+            name="bench",
+            now=now,
+            lifetime=timedelta(days=1),
+        )
+        seed, public = generate_sender_key(KEY_ID)
+        intake_service.register_key(
+            session, office_id=sender.id, key_id=KEY_ID, public_key=public, now=now
+        )
+        return Sender(token, KEY_ID, seed, sender.id, principal.id)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _clock_ticks(pid: int) -> int:
+    # /proc/<pid>/stat: utime and stime are fields 14 and 15 (after the
+    # parenthesised command name, which may contain spaces).
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def machine_busy_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])  # without guest time, which is counted in user already
+    return total - idle, total
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class PouchServer:
+    """``python -m pouch.cli serve`` on ``database_url``, as its own process (session).
+
+    Its output goes to ``log``; ``tail()`` shows the end of it when something fails.
+    """
+
+    def __init__(self, database_url: str, *, data_dir: Path, port: int | None = None) -> None:
+        self.database_url = database_url
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir / f"serve-{self.port}.log"
+        self.skey, self.vkey = generate_key(ORIGIN)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("POUCH_")}
+        env.update(
+            POUCH_DATABASE_URL=self.database_url,
+            POUCH_PORT=str(self.port),
+            POUCH_PUBLIC_URL=self.base_url,
+            POUCH_DATA_DIR=str(self.data_dir),
+            POUCH_LOG_ORIGIN=ORIGIN,
+            POUCH_LOG_SIGNING_KEY=self.skey,
+        )
+        return env
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "the server is not running"
+        return self.process.pid
+
+    def start(self, *, timeout: float = 30.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            # The data directory as working directory: no stray .env is read.
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "pouch.cli", "serve", "--port", str(self.port)],
+                env=self.environment(),
+                cwd=self.data_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                if self.process is not None and self.process.poll() is not None:
+                    raise RuntimeError(
+                        f"pouch serve exited ({self.process.returncode}):\n{self.tail()}"
+                    )
+                try:
+                    if client.get(f"{self.base_url}/readyz").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"pouch serve not ready after {timeout} s:\n{self.tail()}")
+                time.sleep(0.05)  # polling for start-up
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the server process so far."""
+        return _clock_ticks(self.pid) / TICKS
+
+    def stop(self) -> None:
+        """Shut down gracefully (SIGTERM), or kill after ten seconds."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def exited(self) -> int | None:
+        """The exit status when the server has died, else None."""
+        return None if self.process is None else self.process.poll()
+
+    def logged_exceptions(self) -> Counter[str]:
+        """The exceptions in the log's tracebacks, by their last line."""
+        try:
+            log = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return Counter()
+        found: Counter[str] = Counter()
+        in_traceback = False
+        for line in log:
+            if line.startswith("Traceback"):
+                in_traceback = True
+            elif (
+                in_traceback
+                and line
+                and not line[0].isspace()
+                and not line.startswith(("The above exception", "During handling"))
+            ):
+                found[line[:160]] += 1
+                in_traceback = False
+        return found
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> PouchServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

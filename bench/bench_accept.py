@@ -1,0 +1,606 @@
+"""Accepted signed messages per second over HTTP, against a real ``pouch serve``.
+
+    uv run python bench/bench_accept.py [--seconds N] [--backend sqlite|postgresql|both]
+        [--concurrency C] [--rate R] [--warmup W]
+
+Goal (issue 4): at least 1,000 accepted messages/s on SQLite on this 2-core
+machine, with p99 acceptance latency at most 100 ms at a paced 300/s; in the
+same run a no-op FastAPI endpoint of the same server as the ceiling, and the
+ratio between the two. Then the same on PostgreSQL.
+
+The server is ``python -m pouch.cli serve`` (uvicorn) as its own process,
+configured by ``POUCH_*`` environment variables, on a fresh database: a SQLite
+file in WAL mode with ``synchronous=FULL``, or a scratch database on the local
+PostgreSQL (127.0.0.1:5432, dropped afterwards). Before it starts, one
+transaction creates a sender office, a principal's office, a sender user with
+an API token and a registered Ed25519 key (``bench/_serve.py``).
+
+This process is the load generator: httpx on asyncio (uvloop when installed)
+over keep-alive HTTP/1.1 connections. Each submission is a realistic letter
+(about 600 bytes of JSON, the four precedences in turn), signed just before it
+is sent: RFC 9421 signatures carry ``created``, ``expires`` and a nonce that
+the server refuses to see twice, so requests cannot be signed ahead. What
+signing costs the client is measured on its own first. Every response is
+checked: a submission counts only with status 201 and a JSON body whose
+``id`` is a message id; ``/healthz`` only with 200 and ``{"status": "ok"}``.
+Anything else is an error, and the first few are printed.
+
+Modes, in this order, each after ``W`` seconds of warm-up in a closed loop
+(which leaves nothing queued behind it), and each begun once the server idles:
+
+- *accept full*: a closed loop, ``C`` submissions in flight, each sent as the
+  previous one is answered; latency from the start of each request.
+- *no-op full*: ``GET /healthz`` (a plain FastAPI route through the same
+  middleware), the same client and the same ``C``: the server's ceiling.
+- *accept paced*: an open loop, ``R`` submissions a second at fixed times
+  whatever the server does; latency runs from the time a request was due, so
+  a server that falls behind cannot hide its queue (no coordinated
+  omission). A request due while 256 are unanswered is not sent, and answers
+  are awaited 10 s after the last was due: both count as errors, so an
+  overloaded server shows as one instead of stretching the run.
+
+*rate/s* is ok responses over the time from the first request to the last ok
+answer; *ratio* is accept full ÷ no-op full. The second table shows where the
+CPU went: the server process, this client, the machine as a whole, and what
+remains (other processes: on PostgreSQL mostly PostgreSQL itself, and whatever
+else runs on the machine). At the end the database is counted: it holds one
+message per 201, plus at most one per submission left without an answer.
+The server's log is searched for tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    machine,
+    percentile,
+    postgres_available,
+    postgres_database,
+    sqlite_database,
+    table,
+    vm_hwm_mb,
+)
+from _serve import TICKS, PouchServer, Sender, machine_busy_ticks, prepare
+from pouch.db import Database
+from pouch.intake.signatures import sign_request
+from pouch.messages.models import Message
+
+GOAL_PER_S = 1_000
+GOAL_P99_MS = 100.0
+PRECEDENCES = ("ROUTINE", "PRIORITY", "IMMEDIATE", "FLASH")
+LETTER = (
+    "A Uachtaráin tofa, on behalf of the Government and people of Ireland I send you "
+    "warm congratulations on your election. Our two nations share a long friendship, "
+    "and I look forward to working with you on the questions before us: trade, the "
+    "climate, and peace in Europe. I would welcome a call at your convenience in the "
+    "coming weeks, and I hope to receive you in Dublin before long. "
+)
+ERROR_SAMPLES = 5
+MAX_IN_FLIGHT = 256  # paced: also the number of connections
+GRACE = 10.0  # paced: seconds to wait for answers after the last request was due
+FAILURES: list[str] = []
+T = TypeVar("T")
+
+
+class Rejected(Exception):
+    """A response that is not what a success looks like."""
+
+
+class NotSent(Exception):
+    """A paced request not sent: the server had too many unanswered already."""
+
+
+@dataclass
+class Tally:
+    """What one measured phase saw."""
+
+    latencies: list[float] = field(default_factory=list)  # of ok requests, seconds
+    requests: int = 0
+    errors: int = 0
+    unanswered: int = 0  # errors without an answer: the server may have done the work
+    error_kinds: Counter[str] = field(default_factory=Counter)  # the first few, counted
+    first: float = 0.0
+    last: float = 0.0  # the last ok answer
+
+    def note(self, due: float, outcome: BaseException | None) -> None:
+        now = time.monotonic()
+        self.requests += 1
+        if outcome is None:
+            self.latencies.append(now - due)
+            self.last = max(self.last, now)
+            return
+        self.errors += 1
+        if not isinstance(outcome, Rejected | NotSent):
+            self.unanswered += 1
+        cause = outcome.__cause__ or outcome.__context__
+        detail = str(outcome) or (repr(cause) if cause is not None else "")
+        kind = f"{type(outcome).__name__}: {detail}"
+        if kind in self.error_kinds or len(self.error_kinds) < ERROR_SAMPLES:
+            self.error_kinds[kind] += 1
+        else:
+            self.error_kinds["(other errors)"] += 1
+
+    @property
+    def ok(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def rate(self) -> float:
+        elapsed = self.last - self.first
+        return self.ok / elapsed if elapsed > 0 else 0.0
+
+
+@dataclass
+class Row:
+    backend: str
+    mode: str
+    tally: Tally
+    server_cpu: float  # seconds
+    client_cpu: float
+    machine_busy: float  # CPU-seconds, all cores
+    wall: float
+
+
+Request = Callable[[httpx.AsyncClient], Awaitable[None]]
+
+
+class Submitter:
+    """A sender office's program: builds, signs and sends one letter at a time."""
+
+    def __init__(self, sender: Sender, base_url: str) -> None:
+        self.sender = sender
+        self.url = f"{base_url}/api/messages"
+        self.key = Ed25519PrivateKey.from_private_bytes(sender.seed)
+        self.authorization = f"Bearer {sender.token}"
+        self.count = 0
+
+    def body(self) -> bytes:
+        self.count += 1
+        n = self.count
+        return json.dumps(
+            {
+                "sender_office_id": self.sender.sender_office_id,
+                "addressee_office_id": self.sender.addressee_office_id,
+                "subject": f"Congratulations on your election ({n})",
+                "body": LETTER,
+                "language": "en",
+                "precedence": PRECEDENCES[n % len(PRECEDENCES)],
+            }
+        ).encode()
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        headers = {"Authorization": self.authorization, "Content-Type": "application/json"}
+        headers.update(
+            sign_request(
+                method="POST",
+                url=self.url,
+                headers=headers,
+                body=body,
+                key_id=self.sender.key_id,
+                private_key=self.key,
+            )
+        )
+        return headers
+
+    async def submit(self, client: httpx.AsyncClient) -> None:
+        body = self.body()
+        response = await client.post(self.url, content=body, headers=self.headers(body))
+        if response.status_code != 201:
+            raise Rejected(f"{response.status_code} {response.text[:300]}")
+        try:
+            message_id = response.json()["id"]
+        except (ValueError, KeyError, TypeError):
+            raise Rejected(f"201 without a message id: {response.text[:300]}") from None
+        if not (isinstance(message_id, str) and message_id.startswith("m-")):
+            raise Rejected(f"201 with a strange id: {response.text[:300]}")
+
+
+def healthz(base_url: str) -> Request:
+    url = f"{base_url}/healthz"
+
+    async def request(client: httpx.AsyncClient) -> None:
+        response = await client.get(url)
+        if response.status_code != 200:
+            raise Rejected(f"{response.status_code} {response.text[:300]}")
+        if response.json() != {"status": "ok"}:
+            raise Rejected(f"200 with {response.text[:300]}")
+
+    return request
+
+
+async def _timed(request: Request, client: httpx.AsyncClient, due: float, tally: Tally) -> None:
+    try:
+        await request(client)
+    except (Rejected, httpx.HTTPError) as error:
+        tally.note(due, error)
+    except asyncio.CancelledError:
+        tally.note(due, TimeoutError("no answer when the phase ended"))
+        raise
+    else:
+        tally.note(due, None)
+
+
+async def closed_loop(
+    request: Request, client: httpx.AsyncClient, *, concurrency: int, seconds: float
+) -> Tally:
+    tally = Tally(first=time.monotonic())
+    end = tally.first + seconds
+
+    async def worker() -> None:
+        while time.monotonic() < end:
+            await _timed(request, client, time.monotonic(), tally)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return tally
+
+
+async def open_loop(
+    request: Request, client: httpx.AsyncClient, *, rate: float, seconds: float
+) -> Tally:
+    """``rate`` requests a second for ``seconds`` at fixed times, whatever the server
+    does. A request due while ``MAX_IN_FLIGHT`` are unanswered is not sent (an error),
+    and those still unanswered ``GRACE`` seconds after the last was due are given up
+    (errors too): an overloaded server cannot stretch the run without bound."""
+    tally = Tally(first=time.monotonic())
+    in_flight: set[asyncio.Task[None]] = set()
+    for i in range(round(rate * seconds)):
+        due = tally.first + i / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if len(in_flight) >= MAX_IN_FLIGHT:
+            tally.note(due, NotSent(f"{MAX_IN_FLIGHT} requests were waiting for an answer"))
+            continue
+        task = asyncio.create_task(_timed(request, client, due, tally))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    if in_flight:
+        _, pending = await asyncio.wait(in_flight, timeout=GRACE)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=GRACE)
+    return tally
+
+
+def _client_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@contextmanager
+def _cpu(server: PouchServer) -> Iterator[dict[str, float]]:
+    figures: dict[str, float] = {}
+    server_before, client_before = server.cpu_seconds(), _client_cpu()
+    busy_before, _ = machine_busy_ticks()
+    wall_before = time.monotonic()
+    yield figures
+    figures["wall"] = time.monotonic() - wall_before
+    figures["server"] = server.cpu_seconds() - server_before
+    figures["client"] = _client_cpu() - client_before
+    figures["machine"] = (machine_busy_ticks()[0] - busy_before) / TICKS
+
+
+async def measure_server(
+    backend: str, server: PouchServer, sender: Sender, args: argparse.Namespace
+) -> tuple[list[Row], int, int]:
+    """The three modes against one running server; returns the rows, the 201s seen,
+    and the submissions left without an answer (which may or may not be stored)."""
+    submitter = Submitter(sender, server.base_url)
+    noop = healthz(server.base_url)
+    rows: list[Row] = []
+    accepted = unanswered = 0
+    timeout = httpx.Timeout(30.0)
+
+    def closed(limit: int) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+        )
+
+    submit: Request = submitter.submit
+    phases: list[tuple[str, Request, float | None]] = [
+        (f"accept full c={args.concurrency}", submit, None),
+        (f"no-op full c={args.concurrency}", noop, None),
+        (f"accept paced {args.rate:g}/s", submit, args.rate),
+    ]
+    for mode, request, rate in phases:
+        await drain(server)
+        async with closed(MAX_IN_FLIGHT if rate else args.concurrency) as client:
+            # A closed loop warms up: it leaves nothing queued behind it.
+            warm = await closed_loop(
+                request, client, concurrency=args.concurrency, seconds=args.warmup
+            )
+            with _cpu(server) as cpu:
+                if rate:
+                    tally = await open_loop(request, client, rate=rate, seconds=args.seconds)
+                else:
+                    tally = await closed_loop(
+                        request, client, concurrency=args.concurrency, seconds=args.seconds
+                    )
+        if request is submit:
+            accepted += warm.ok + tally.ok
+            unanswered += warm.unanswered + tally.unanswered
+        rows.append(
+            Row(backend, mode, tally, cpu["server"], cpu["client"], cpu["machine"], cpu["wall"])
+        )
+        print(
+            f"  {mode}: {tally.ok}/{tally.requests} ok, {tally.rate:,.0f}/s, "
+            f"p99 {percentile(tally.latencies, 99) * 1000:.1f} ms",
+            flush=True,
+        )
+    return rows, accepted, unanswered
+
+
+async def drain(server: PouchServer, *, quiet: float = 3.0, limit: float = 60.0) -> None:
+    """Wait until the server has idled (under a twentieth of a core) for ``quiet``
+    seconds, longer than its background workers' intervals: submissions the client
+    gave up on may still be in its queue, and the language desk works through the
+    messages accepted so far."""
+    deadline = time.monotonic() + limit
+    idle_since = time.monotonic()
+    before = server.cpu_seconds()
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+        now = server.cpu_seconds()
+        if now - before > 0.25 / 20:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since >= quiet:
+            return
+        before = now
+
+
+def _run_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
+
+
+def _count_messages(database: Database) -> int:
+    with database.transaction(write=False) as session:
+        return session.scalar(select(func.count()).select_from(Message)) or 0
+
+
+def bench_backend(
+    backend: str, database: Database, url: str, workdir: Path, args: argparse.Namespace
+) -> list[Row]:
+    sender = prepare(database)
+    database.dispose()
+    print(f"{backend}: serving {url.split('@')[-1]}", flush=True)
+    server = PouchServer(url, data_dir=workdir / backend)
+    try:
+        server.start()
+        rows, accepted, unanswered = _run_loop(measure_server(backend, server, sender, args))
+        died = server.exited()
+        logged = server.logged_exceptions()
+        peak = vm_hwm_mb(server.pid) if died is None else float("nan")
+    except BaseException:
+        print(server.tail(), file=sys.stderr)
+        raise
+    finally:
+        server.stop()
+    if died is not None:
+        FAILURES.append(f"{backend}: pouch serve died during the run (exit status {died})")
+        print(f"  pouch serve DIED during the run (exit status {died}):\n{server.tail()}")
+    if logged:
+        print("  pouch serve logged exceptions (count, last line of each traceback):")
+        for line, count in logged.most_common(8):
+            print(f"  {count:6} {line}")
+        # A client that gives up on a request leaves a ClientDisconnect behind it.
+        if any("ClientDisconnect" not in line for line in logged):
+            FAILURES.append(f"{backend}: pouch serve logged errors")
+    stored = _count_messages(database)
+    database.dispose()
+    print(f"  server peak resident memory: {peak:,.0f} MiB")
+    consistent = accepted <= stored <= accepted + unanswered
+    print(
+        f"  the database holds {stored} messages for {accepted} 201s and {unanswered} "
+        f"submissions left unanswered: {'consistent' if consistent else 'INCONSISTENT'}",
+        flush=True,
+    )
+    if not consistent:
+        FAILURES.append(f"{backend}: {stored} messages stored for {accepted} 201s")
+    return rows
+
+
+def signing_cost(sender: Sender, rounds: int = 2000) -> tuple[float, float]:
+    """CPU microseconds per letter built and per signature, as the client makes them."""
+    submitter = Submitter(sender, "http://127.0.0.1:8000")
+    bodies = []
+    start = time.process_time()
+    for _ in range(rounds):
+        bodies.append(submitter.body())
+    built = time.process_time() - start
+    start = time.process_time()
+    for body in bodies:
+        submitter.headers(body)
+    signed = time.process_time() - start
+    return built / rounds * 1e6, signed / rounds * 1e6
+
+
+def _ms(tally: Tally, p: float) -> str:
+    return f"{percentile(tally.latencies, p) * 1000:.1f}" if tally.latencies else "–"
+
+
+def report(rows: list[Row], sign_us: tuple[float, float]) -> None:
+    print()
+    headers = ("backend", "mode", "requests", "ok", "errors", "rate/s", "p50", "p90", "p99 ms")
+    lines = []
+    for row in rows:
+        t = row.tally
+        ceiling = next(
+            (r.tally.rate for r in rows if r.backend == row.backend and r.mode.startswith("no-op")),
+            0.0,
+        )
+        if row.mode.startswith("accept full") and ceiling:
+            ratio = f"{t.rate / ceiling:.2f}"
+        elif row.mode.startswith("no-op"):
+            ratio = "1 (ceiling)"
+        else:
+            ratio = "–"
+        lines.append(
+            (
+                row.backend,
+                row.mode,
+                t.requests,
+                t.ok,
+                t.errors,
+                f"{t.rate:,.0f}",
+                _ms(t, 50),
+                _ms(t, 90),
+                _ms(t, 99),
+                ratio,
+            )
+        )
+    print(table((*headers, "ratio"), lines))
+    print()
+    print("Where the CPU went (cores busy on average over each measured phase; 2 = all):")
+    print()
+    cpu_lines = [
+        (
+            row.backend,
+            row.mode,
+            f"{row.server_cpu / row.wall:.2f}",
+            f"{row.client_cpu / row.wall:.2f}",
+            f"{row.machine_busy / row.wall:.2f}",
+            f"{(row.machine_busy - row.server_cpu - row.client_cpu) / row.wall:.2f}",
+            f"{row.server_cpu / row.tally.ok * 1e6:,.0f}" if row.tally.ok else "–",
+            f"{row.client_cpu / row.tally.ok * 1e6:,.0f}" if row.tally.ok else "–",
+        )
+        for row in rows
+    ]
+    print(
+        table(
+            (
+                "backend",
+                "mode",
+                "server cores",
+                "client cores",
+                "machine cores",
+                "other processes",
+                "server µs/ok",
+                "client µs/ok",
+            ),
+            cpu_lines,
+        )
+    )
+    print()
+    build_us, sign_us_each = sign_us
+    print(
+        f"Client cost of a submission, measured alone: {build_us:.0f} µs to build the JSON, "
+        f"{sign_us_each:.0f} µs to sign it (sign_request: Content-Digest, RFC 9421 base, "
+        "Ed25519)."
+    )
+    for backend in dict.fromkeys(r.backend for r in rows):
+        full = next(r for r in rows if r.backend == backend and r.mode.startswith("accept full"))
+        paced = next(r for r in rows if r.backend == backend and r.mode.startswith("accept paced"))
+        share = sign_us_each * full.tally.rate / 1e6
+        rate_met = full.tally.rate >= GOAL_PER_S and full.tally.errors == 0
+        p99 = percentile(paced.tally.latencies, 99) * 1000
+        p99_met = p99 <= GOAL_P99_MS and paced.tally.errors == 0
+        print(
+            f"{backend}: signing at the full rate takes {share:.2f} of a core on the client; "
+            f"accepted {full.tally.rate:,.0f}/s (goal {GOAL_PER_S:,}/s: "
+            f"{'met' if rate_met else 'NOT met'}); paced p99 {_ms(paced.tally, 99)} ms with "
+            f"{paced.tally.errors} errors (goal ≤ {GOAL_P99_MS:.0f} ms and no errors: "
+            f"{'met' if p99_met else 'NOT met'})."
+        )
+    if any(r.tally.errors for r in rows):
+        print()
+        print("Errors: the first kinds seen, with their counts:")
+        for row in rows:
+            for kind, count in row.tally.error_kinds.items():
+                print(f"- {row.backend} / {row.mode}: {count} × {kind}")
+
+
+def source_state() -> str:
+    """The commit measured, and whether ``src/`` differs from it."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, check=True
+            )
+            .stdout.decode()
+            .strip()
+        )
+        changed = (
+            subprocess.run(
+                ["git", "status", "--porcelain", "--", "src"],
+                cwd=root,
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode()
+            .splitlines()
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return f"commit {commit}" + (f" with {len(changed)} changed files in src/" if changed else "")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each measurement")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up before each one")
+    parser.add_argument(
+        "--backend", choices=("sqlite", "postgresql", "both"), default="both", help="which database"
+    )
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight at full")
+    parser.add_argument("--rate", type=float, default=300.0, help="submissions/s when paced")
+    args = parser.parse_args()
+
+    print(f"bench_accept: {machine()}")
+    print(f"pouch: {source_state()}; load average {os.getloadavg()[0]:.1f} at the start")
+    print(
+        f"{args.seconds:g} s per mode after {args.warmup:g} s of warm-up; "
+        f"paced at {args.rate:g}/s; {args.concurrency} in flight at full load"
+    )
+    rows: list[Row] = []
+    sign_us = (0.0, 0.0)
+    with tempfile.TemporaryDirectory(prefix="pouch-bench-accept-") as tmp:
+        workdir = Path(tmp)
+        if args.backend in ("sqlite", "both"):
+            database = sqlite_database(workdir / "pouch.sqlite3")
+            url = database.engine.url.render_as_string(hide_password=False)
+            rows += bench_backend("sqlite", database, url, workdir, args)
+        if args.backend in ("postgresql", "both"):
+            if not postgres_available():
+                print("postgresql: no server at 127.0.0.1:5432; skipped")
+            else:
+                with postgres_database() as database:
+                    url = database.engine.url.render_as_string(hide_password=False)
+                    rows += bench_backend("postgresql", database, url, workdir, args)
+        with_key = Sender("t", "k", bytes(32), 1, 2)
+        sign_us = signing_cost(with_key)
+    report(rows, sign_us)
+    if FAILURES:
+        raise SystemExit("; ".join(FAILURES))
+
+
+if __name__ == "__main__":
+    main()

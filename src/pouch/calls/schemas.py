@@ -1,0 +1,261 @@
+"""What the call desk's API accepts and returns (the CLI and the demo build the same inputs)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+
+from pouch.calls.models import CallStatus
+from pouch.calls.problem import Interpretation
+from pouch.directory.schemas import Email, Language, TimeZone
+from pouch.schema import Schema
+from pouch.text import Name, Notes, check_single_line
+
+#: Why something changed, in one line: it goes into the logged event.
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+    AfterValidator(check_single_line),
+]
+PublicId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+# --- order of precedence -----------------------------------------------------------
+
+
+class RankIn(Schema):
+    person_id: int
+    tier: int = Field(ge=1, le=1000, description="1 is the first tier.")
+    position: int = Field(ge=0, le=100_000, description="Order within the tier, lower first.")
+
+
+class PrecedenceIn(Schema):
+    reason: Reason = Field(description="Why the order changes; logged with the author.")
+    ranks: list[RankIn] = Field(
+        max_length=5000, description="The whole ranking: every leader once, no shared place."
+    )
+
+
+class RankOut(Schema):
+    person_id: int
+    name: str
+    country_code: str
+    tier: int
+    position: int
+
+
+class PrecedenceVersionOut(Schema):
+    number: int
+    reason: str
+    author_user_id: int | None
+    created_at: datetime
+    ledger_index: int
+    leaders: int
+
+
+class PrecedenceOut(PrecedenceVersionOut):
+    ranks: list[RankOut]
+
+
+# --- the principal's calendar ------------------------------------------------------
+
+
+class CalendarIn(Schema):
+    time_zone: TimeZone | None = Field(
+        default=None, description="The principal's IANA zone; defaults to the office's."
+    )
+    window_start: time = Field(default=time(7), description="Daily window, local: first minute.")
+    window_end: time = Field(default=time(22), description="Daily window, local: end (excluded).")
+    max_calls_per_day: int | None = Field(default=None, ge=1, le=100)
+    buffer_minutes: int = Field(default=0, ge=0, le=240, description="Free time between calls.")
+
+
+class BusyBlockIn(Schema):
+    start: AwareDatetime
+    end: AwareDatetime
+    note: Notes = ""
+
+
+class BusyBlockOut(Schema):
+    id: int
+    start: datetime
+    end: datetime
+    note: str
+
+
+class CalendarOut(Schema):
+    office_id: int
+    time_zone: str
+    window_start: time
+    window_end: time
+    max_calls_per_day: int | None
+    buffer_minutes: int
+    is_default: bool = Field(description="True while nobody has set this calendar.")
+    busy: list[BusyBlockOut]
+
+
+# --- interpreters ------------------------------------------------------------------
+
+
+class WindowIn(Schema):
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class InterpreterIn(Schema):
+    name: Name
+    email: Email | None = None
+    language_pairs: list[tuple[Language, Language]] = Field(
+        min_length=1, max_length=50, description="Pairs interpreted both ways, e.g. ['am', 'en']."
+    )
+    availability: list[WindowIn] = Field(
+        default_factory=list, max_length=2000, description="When the interpreter can work."
+    )
+    max_minutes_per_day: int | None = Field(default=None, ge=1, le=1440)
+    time_zone: TimeZone | None = Field(
+        default=None, description="Zone of the daily cap; the principal's when absent."
+    )
+    active: bool = True
+
+
+# --- call requests -----------------------------------------------------------------
+
+
+class HoursIn(Schema):
+    start: time
+    end: time
+
+
+class HoursOut(Schema):
+    start: time
+    end: time
+
+
+class CallRequestIn(Schema):
+    leader_id: int = Field(description="The leader (a person of the directory).")
+    principal_office_id: int | None = Field(
+        default=None, description="The principal's office; the only one when absent."
+    )
+    earliest_date: date = Field(description="First acceptable day, in the principal's zone.")
+    latest_date: date = Field(description="Last acceptable day, in the principal's zone.")
+    talk_minutes: int = Field(ge=1, le=720, description="Talk time, before interpretation.")
+    languages: list[Language] | None = Field(
+        default=None,
+        max_length=10,
+        description="The leader's languages; the directory's if absent.",
+    )
+    interpretation: Interpretation | None = Field(
+        default=None,
+        description="none, consecutive (doubles the time) or simultaneous; "
+        "consecutive when the leader and the principal share no language, else none.",
+    )
+    urgency: int = Field(default=0, ge=0, le=10, description="Higher is more urgent.")
+    notes: Notes = ""
+    leader_hours: HoursIn | None = Field(
+        default=None, description="The leader's reasonable local hours; 08:00–20:00 if absent."
+    )
+    message_id: PublicId | None = Field(default=None, description="A related message's id.")
+
+
+class CancelIn(Schema):
+    reason: Reason
+
+
+class SlotOut(Schema):
+    run_id: int
+    start: datetime
+    end: datetime
+    confirmed: bool
+    interpreters: list[str]
+
+
+class LeftOutOut(Schema):
+    request_id: str
+    leader_name: str
+    reason: str
+    detail: str | None = Field(description="Why exactly; shown to the call desk and principal.")
+
+
+class CallRequestOut(Schema):
+    id: str
+    leader_id: int
+    leader_name: str
+    leader_country: str
+    leader_time_zone: str
+    principal_office_id: int
+    requested_by_office_id: int | None
+    message_id: str | None
+    earliest_date: date
+    latest_date: date
+    talk_minutes: int
+    languages: list[str]
+    interpretation: str
+    urgency: int
+    notes: str
+    leader_hours: HoursOut | None
+    status: CallStatus
+    created_at: datetime
+    ledger_index: int
+    call: SlotOut | None = Field(description="Its place in the latest schedule, if any.")
+    left_out: LeftOutOut | None = Field(description="Why the latest schedule left it out.")
+
+
+# --- schedules ---------------------------------------------------------------------
+
+
+class ScheduleIn(Schema):
+    principal_office_id: int | None = Field(
+        default=None, description="The principal's office; the only one when absent."
+    )
+    method: Literal["solver", "greedy"] = "solver"
+    time_limit_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=10,
+        description="The solver's budget in CP-SAT's deterministic seconds (close to seconds "
+        "on an idle machine), so that a run repeats exactly for its seed.",
+    )
+    seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Same seed, same schedule.")
+
+
+class CallOut(Schema):
+    request_id: str
+    leader_id: int
+    leader_name: str
+    leader_country: str
+    leader_time_zone: str
+    start: datetime
+    end: datetime
+    minutes: int
+    principal_local: datetime
+    leader_local: datetime
+    interpreters: list[str]
+    mode: Interpretation
+    confirmed: bool
+    status: CallStatus
+
+
+class RunOut(Schema):
+    run_id: int
+    principal_office_id: int
+    created_at: datetime
+    created_by_user_id: int | None
+    method: str
+    status: str
+    gap: float | None
+    wall_time_s: float
+    weighted_score: int
+    inversions: int
+    moves: int
+    scheduled: int
+    left_out: int
+    ledger_index: int
+
+
+class ScheduleOut(Schema):
+    run: RunOut
+    principal_time_zone: str
+    calls: list[CallOut] = Field(description="The call sheet, in order of time.")
+    left_out: list[LeftOutOut] = Field(description="Requests left out, in rank order, with why.")

@@ -1,0 +1,337 @@
+"""Administration in the browser: users, roles, offices, sender keys, API tokens.
+
+For the operations center's administrators, with the same services and rules
+as the JSON API: membership changes are ledger events, and removing an
+office's last administrator only asks for it until a second officer approves.
+Forms post and redirect back (303); a new API token's secret is shown once,
+on the page that answers its form, and never stored.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import SecretStr, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pouch.directory import service as directory_service
+from pouch.directory.models import OfficeKind
+from pouch.directory.schemas import OfficeIn
+from pouch.errors import FieldError, InvalidInput, PermissionDenied
+from pouch.identity import service as identity_service
+from pouch.identity.models import MembershipRemoval, RemovalStatus, Role
+from pouch.identity.schemas import TokenIn, UserIn
+from pouch.identity.service import Actor
+from pouch.intake import service as intake_service
+from pouch.intake.models import SenderKey
+from pouch.intake.schemas import SenderKeyIn
+from pouch.web.deps import AppClock, AppSettings, Authorize, DbSession, OptionalActor
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+ADMINISTRATORS = Authorize(Role.ADMINISTRATOR)
+Administrator = Annotated[Actor, Depends(ADMINISTRATORS)]
+
+NOTICES = {
+    "user-created": "User created.",
+    "user-activated": "User reactivated.",
+    "user-deactivated": "User deactivated and logged out everywhere.",
+    "role-granted": "Role granted; the change is in the ledger.",
+    "role-revoked": "Role revoked; the change is in the ledger.",
+    "removal-pending": (
+        "That is the office's last administrator: the removal waits for a second "
+        "officer's approval."
+    ),
+    "removal-approved": "Removal approved; the role is revoked.",
+    "office-created": "Office created.",
+    "key-registered": "Sender key registered.",
+    "key-revoked": "Sender key revoked: submissions it signs are refused from now on.",
+    "token-revoked": "API token revoked.",
+}
+
+
+def _invalid(error: ValidationError) -> InvalidInput:
+    errors = [FieldError(".".join(str(p) for p in e["loc"]), str(e["msg"])) for e in error.errors()]
+    return InvalidInput(f"{errors[0].field}: {errors[0].message}", field_errors=errors)
+
+
+def _back(notice: str, section: str) -> Response:
+    return RedirectResponse(f"/admin?notice={notice}#{section}", status_code=303)
+
+
+def _context(session: Session, actor: Actor) -> dict[str, Any]:
+    offices = directory_service.list_offices(session)
+    users = identity_service.list_users(session)
+    keys: dict[int, list[SenderKey]] = {}
+    for key in session.scalars(select(SenderKey).order_by(SenderKey.id)):
+        keys.setdefault(key.office_id, []).append(key)
+    removals = list(
+        session.scalars(
+            select(MembershipRemoval)
+            .where(MembershipRemoval.status == RemovalStatus.PENDING)
+            .order_by(MembershipRemoval.id)
+        )
+    )
+    return {
+        "actor": actor,
+        "users": users,
+        "usernames": {u.id: u.username for u in users},
+        "offices": offices,
+        "office_names": {o.id: o.name for o in offices},
+        "keys": keys,
+        "removals": removals,
+        "pending_memberships": {r.membership_id for r in removals},
+        "tokens": identity_service.list_tokens(session, user_id=None),
+        "roles": list(Role),
+        "kinds": list(OfficeKind),
+        "my_roles": sorted(actor.roles),
+    }
+
+
+def _render(request: Request, context: dict[str, Any], *, issued: str | None = None) -> Response:
+    notice = NOTICES.get(request.query_params.get("notice") or "")
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, "admin.html", {**context, "notice": notice, "issued": issued}
+    )
+    if issued is not None:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/admin")
+def admin_page(request: Request, session: DbSession, actor: OptionalActor) -> Response:
+    if actor is None:
+        return RedirectResponse(f"/login?next={quote('/admin')}", status_code=303)
+    ADMINISTRATORS(actor)
+    return _render(request, _context(session, actor))
+
+
+# -- users and roles ---------------------------------------------------------------
+
+
+@router.post("/admin/users")
+def create_user(
+    session: DbSession,
+    clock: AppClock,
+    actor: Administrator,
+    username: Annotated[str, Form(max_length=63)],
+    display_name: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1024)],
+    email: Annotated[str, Form(max_length=254)] = "",
+    office_id: Annotated[int | None, Form()] = None,
+    role: Annotated[Role | None, Form()] = None,
+) -> Response:
+    try:
+        data = UserIn(
+            username=username.strip(),
+            display_name=display_name,
+            email=email.strip() or None,
+            password=SecretStr(password),
+        )
+    except ValidationError as error:
+        raise _invalid(error) from None
+    now = clock.now()
+    user = identity_service.create_user(
+        session,
+        username=data.username,
+        display_name=data.display_name,
+        password=data.password.get_secret_value(),
+        email=data.email,
+        now=now,
+    )
+    if office_id is not None and role is not None:
+        identity_service.grant_role(
+            session, user_id=user.id, office_id=office_id, role=role, now=now, by=actor.user_id
+        )
+    return _back("user-created", "users")
+
+
+def _parse_grant(value: str) -> tuple[int, Role]:
+    """``"<office id>:<role>"`` from a select."""
+    office, _, role = value.partition(":")
+    try:
+        return int(office), Role(role)
+    except ValueError:
+        raise InvalidInput(
+            f"{value!r} is not an office and a role",
+            field_errors=[FieldError("grant", "choose a role in an office")],
+        ) from None
+
+
+@router.post("/admin/users/{user_id}/active")
+def set_active(
+    user_id: int,
+    session: DbSession,
+    _: Administrator,
+    active: Annotated[bool, Form()],
+) -> Response:
+    identity_service.set_user_active(session, user_id=user_id, active=active)
+    return _back("user-activated" if active else "user-deactivated", "users")
+
+
+@router.post("/admin/roles")
+def grant_role(
+    session: DbSession,
+    clock: AppClock,
+    actor: Administrator,
+    user_id: Annotated[int, Form()],
+    office_id: Annotated[int, Form()],
+    role: Annotated[Role, Form()],
+) -> Response:
+    identity_service.grant_role(
+        session, user_id=user_id, office_id=office_id, role=role, now=clock.now(), by=actor.user_id
+    )
+    return _back("role-granted", "users")
+
+
+@router.post("/admin/users/{user_id}/roles/{membership_id}/revoke")
+def revoke_role(
+    user_id: int,
+    membership_id: int,
+    session: DbSession,
+    clock: AppClock,
+    actor: Administrator,
+) -> Response:
+    pending = identity_service.revoke_role(
+        session, user_id=user_id, membership_id=membership_id, by=actor.user_id, now=clock.now()
+    )
+    if pending is not None:
+        return _back("removal-pending", "removals")
+    return _back("role-revoked", "users")
+
+
+@router.post("/admin/removals/{removal_id}/approve")
+def approve_removal(
+    removal_id: int, session: DbSession, clock: AppClock, actor: Administrator
+) -> Response:
+    """A second officer approves removing an office's last administrator (never the requester:
+    the service refuses it)."""
+    identity_service.approve_removal(
+        session, removal_id=removal_id, by=actor.user_id, now=clock.now()
+    )
+    return _back("removal-approved", "removals")
+
+
+# -- offices and their keys --------------------------------------------------------
+
+
+@router.post("/admin/offices")
+def create_office(
+    session: DbSession,
+    clock: AppClock,
+    _: Administrator,
+    slug: Annotated[str, Form(max_length=64)],
+    name: Annotated[str, Form(max_length=200)],
+    kind: Annotated[str, Form(max_length=16)],
+    country_code: Annotated[str, Form(max_length=2)],
+    time_zone: Annotated[str, Form(max_length=64)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+) -> Response:
+    try:
+        data = OfficeIn.model_validate(
+            {
+                "slug": slug.strip(),
+                "name": name,
+                "kind": kind,
+                "country_code": country_code.strip().upper(),
+                "time_zone": time_zone.strip() or None,
+                "email": email.strip() or None,
+            }
+        )
+    except ValidationError as error:
+        raise _invalid(error) from None
+    directory_service.create_office(session, data=data, now=clock.now())
+    return _back("office-created", "offices")
+
+
+@router.post("/admin/keys")
+def register_key(
+    session: DbSession,
+    clock: AppClock,
+    _: Administrator,
+    office_id: Annotated[int, Form()],
+    key_id: Annotated[str, Form(max_length=100)],
+    public_key: Annotated[str, Form(max_length=2000)],
+) -> Response:
+    try:
+        data = SenderKeyIn(key_id=key_id.strip(), public_key=public_key.replace("\r\n", "\n"))
+    except ValidationError as error:
+        raise _invalid(error) from None
+    intake_service.register_key(
+        session,
+        office_id=office_id,
+        key_id=data.key_id,
+        public_key=intake_service.parse_public_key(data.public_key),
+        now=clock.now(),
+    )
+    return _back("key-registered", "keys")
+
+
+@router.post("/admin/offices/{office_id}/keys/{key_id}/revoke")
+def revoke_key(
+    office_id: int, key_id: str, session: DbSession, clock: AppClock, _: Administrator
+) -> Response:
+    intake_service.revoke_key(session, office_id=office_id, key_id=key_id, now=clock.now())
+    return _back("key-revoked", "keys")
+
+
+# -- API tokens --------------------------------------------------------------------
+
+
+@router.post("/admin/tokens")
+def issue_token(
+    request: Request,
+    session: DbSession,
+    clock: AppClock,
+    settings: AppSettings,
+    actor: Administrator,
+    name: Annotated[str, Form(max_length=100)],
+    grant: Annotated[str, Form(max_length=80)],
+    expires_in_days: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """A token for the administrator's own roles; its secret is on this response only."""
+    office_id, role = _parse_grant(grant)
+    try:
+        data = TokenIn.model_validate(
+            {
+                "name": name,
+                "office_id": office_id,
+                "role": role,
+                "expires_in_days": expires_in_days.strip() or None,
+            }
+        )
+    except ValidationError as error:
+        raise _invalid(error) from None
+    if not actor.holds(data.role, data.office_id):
+        # The same rule as the API: a token only passes on what its holder holds.
+        raise PermissionDenied(
+            f"you do not hold the role {data.role.value} in office {data.office_id}"
+        )
+    lifetime = (
+        timedelta(days=data.expires_in_days)
+        if data.expires_in_days is not None
+        else settings.api_token_lifetime
+    )
+    secret, _ = identity_service.issue_token(
+        session,
+        user_id=actor.user_id,
+        office_id=data.office_id,
+        role=data.role,
+        name=data.name,
+        now=clock.now(),
+        lifetime=lifetime,
+    )
+    return _render(request, _context(session, actor), issued=secret)
+
+
+@router.post("/admin/tokens/{token_id}/revoke")
+def revoke_token(
+    token_id: int, session: DbSession, clock: AppClock, actor: Administrator
+) -> Response:
+    identity_service.revoke_token(session, token_id=token_id, actor=actor, now=clock.now())
+    return _back("token-revoked", "tokens")

@@ -1,0 +1,755 @@
+"""The message path in the browser: the watch floor, the inbox and sender tracking.
+
+Every page works without JavaScript: forms post, the action runs, and the
+browser is sent back (303) with a short notice. htmx only refreshes the watch
+floor's queue; small static scripts add local times, live countdowns and the
+in-page receipt check. Actions call the same services, under the same
+permission rules, as the JSON API (``pouch.messages.api``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
+from pydantic import ValidationError
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from pouch.errors import FieldError, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from pouch.identity import service as identity_service
+from pouch.identity.models import Role, User
+from pouch.identity.service import Actor
+from pouch.ledger import service as ledger_service
+from pouch.ledger.events import InvalidEvent, Opening
+from pouch.ledger.service import Ledger
+from pouch.ledger.store import LedgerEntry, LedgerOpening
+from pouch.messages import holds
+from pouch.messages import service as message_service
+from pouch.messages.models import (
+    Hold,
+    HoldStatus,
+    Message,
+    MessageEvent,
+    MessageState,
+    OfficeSequence,
+)
+from pouch.messages.rules import Precedence, find_gaps
+from pouch.messages.schemas import HoldIn, ReplyIn
+from pouch.settings import timetable
+from pouch.web.deps import (
+    SESSION_COOKIE,
+    AppClock,
+    AppSettings,
+    Authorize,
+    DbSession,
+    OptionalActor,
+    get_database,
+)
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+WatchOfficer = Annotated[Actor, Depends(Authorize(Role.WATCH_OFFICER))]
+AnyUser = Annotated[Actor, Depends(Authorize(where="any"))]
+# Auditors watch the floor too, read-only: they are told about overdue and held messages.
+WATCH_VIEWERS = Authorize(Role.WATCH_OFFICER, Role.AUDITOR)
+ADDRESSEE_ROLES = (Role.PRINCIPAL, Role.PRINCIPAL_STAFF)
+QUEUE_POLL_SECONDS = 5
+TRACK_LIMIT = 200
+
+#: What a redirect's ``notice`` key says; only these fixed texts are ever shown.
+NOTICES = {
+    "routed": "Routed: the message is in the addressee's inbox.",
+    "hold-requested": "Hold requested. It takes effect when a second officer approves it.",
+    "hold-approved": "Hold approved. Delivery waits until it is released or expires.",
+    "hold-released": "Hold released. The message was delivered.",
+    "hold-withdrawn": "Hold request withdrawn.",
+    "acknowledged": "Acknowledged. The sender is told.",
+    "replied": "Reply accepted. It travels back through the watch floor like any message.",
+}
+
+#: How each event kind reads in a message's path.
+STEP_NAMES = {
+    "accepted": "Accepted",
+    "hold.requested": "Hold requested",
+    "hold.approved": "Held",
+    "hold.withdrawn": "Hold request withdrawn",
+    "hold.released": "Hold released",
+    "hold.expired": "Hold expired",
+    "delivered": "Delivered",
+    "read": "Read",
+    "acknowledged": "Acknowledged",
+    "overdue": "Overdue",
+    "attachment.quarantined": "Attachment quarantined",
+}
+
+
+# -- pure helpers ------------------------------------------------------------------
+
+
+def countdown(deadline: datetime, now: datetime) -> str:
+    """Time left before ``deadline``, or how late it is; static/pouch.js says the same.
+
+    >>> from datetime import UTC
+    >>> t = datetime(2026, 11, 5, 14, 0, tzinfo=UTC)
+    >>> countdown(t + timedelta(minutes=9, seconds=30), t)
+    '9 min 30 s left'
+    >>> countdown(t + timedelta(hours=5, minutes=3), t)
+    '5 h 03 min left'
+    >>> countdown(t - timedelta(seconds=42), t)
+    'overdue by 42 s'
+    """
+    seconds = int((deadline - now).total_seconds())
+    span = abs(seconds)
+    hours, rest = divmod(span, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        text = f"{hours} h {minutes:02d} min"
+    elif minutes:
+        text = f"{minutes} min {secs:02d} s"
+    else:
+        text = f"{secs} s"
+    return f"{text} left" if seconds >= 0 else f"overdue by {text}"
+
+
+def ranges_text(gaps: Iterable[tuple[int, int]]) -> str:
+    """Runs of numbers as people write them.
+
+    >>> ranges_text([(12, 12), (38, 39), (50, 52)])
+    '12, 38–39 and 50–52'
+    """
+    parts = [str(a) if a == b else f"{a}–{b}" for a, b in gaps]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def gap_sentence(accounted: int, gaps: list[tuple[int, int]]) -> str:
+    """What an office's sequence check says, plainly.
+
+    >>> gap_sentence(40, [])
+    'All 40 messages accounted for.'
+    >>> gap_sentence(38, [(38, 39)])
+    'Messages 38–39 were never shown to this office.'
+    >>> gap_sentence(39, [(12, 12)])
+    'Message 12 was never shown to this office.'
+    >>> gap_sentence(0, [])
+    'No message has been addressed to this office yet.'
+    """
+    if gaps:
+        missing = sum(b - a + 1 for a, b in gaps)
+        if missing == 1:
+            return f"Message {ranges_text(gaps)} was never shown to this office."
+        return f"Messages {ranges_text(gaps)} were never shown to this office."
+    if accounted == 0:
+        return "No message has been addressed to this office yet."
+    if accounted == 1:
+        return "The one message addressed to this office is accounted for."
+    return f"All {accounted} messages accounted for."
+
+
+def is_overdue(message: Message, now: datetime) -> bool:
+    undelivered = message.state in (MessageState.ACCEPTED, MessageState.HELD)
+    return message.overdue_at is not None or (undelivered and message.deliver_by <= now)
+
+
+def _safe_back(target: str, default: str) -> str:
+    # Only a local path without a query: never an open redirect.
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and "?" not in target
+    ):
+        return target
+    return default
+
+
+# -- rendering ---------------------------------------------------------------------
+
+
+def _page(
+    request: Request, template: str, context: dict[str, Any], *, status_code: int = 200
+) -> Response:
+    notice = request.query_params.get("notice")
+    response: Response = request.app.state.templates.TemplateResponse(
+        request,
+        template,
+        {"notice": NOTICES.get(notice or ""), **context},
+        status_code=status_code,
+    )
+    return response
+
+
+def _to_login(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+def _back(back: str, default: str, notice: str) -> Response:
+    return RedirectResponse(f"{_safe_back(back, default)}?notice={notice}", status_code=303)
+
+
+def _ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+def _body_html(message: Message) -> Markup | None:
+    # Sanitized at acceptance; sanitized again here so that nothing stored
+    # (by an older version, or by hand) can ever reach a browser as markup.
+    if message.body_html is None:
+        return None
+    return Markup(message_service.sanitize_html(message.body_html))  # noqa: S704
+
+
+def _user_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(wanted)))
+    return {int(user_id): str(name) for user_id, name in rows}
+
+
+def _events_by_message(session: Session, ids: list[int]) -> dict[int, list[MessageEvent]]:
+    events: dict[int, list[MessageEvent]] = {i: [] for i in ids}
+    if ids:
+        for event in session.scalars(
+            select(MessageEvent).where(MessageEvent.message_id.in_(ids)).order_by(MessageEvent.id)
+        ):
+            events[event.message_id].append(event)
+    return events
+
+
+def _common(now: datetime, actor: Actor, names: dict[int, str]) -> dict[str, Any]:
+    return {
+        "actor": actor,
+        "now": now,
+        "names": names,
+        "operations": names.get(-1, "the operations center"),
+        "left": lambda deadline: countdown(deadline, now),
+        "is_overdue": lambda message: is_overdue(message, now),
+        "active_hold": message_service.active_hold,
+        "step_names": STEP_NAMES,
+    }
+
+
+# -- the watch floor -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Floor:
+    queue: list[Message]
+    pending: list[tuple[Message, Hold]]
+    held: int
+    overdue: int
+
+
+def _floor(session: Session, now: datetime) -> Floor:
+    queue = message_service.queue(session)
+    pending = [(m, h) for m in queue for h in m.holds if h.status == HoldStatus.REQUESTED]
+    return Floor(
+        queue=queue,
+        pending=pending,
+        held=sum(1 for m in queue if m.state == MessageState.HELD),
+        overdue=sum(1 for m in queue if is_overdue(m, now)),
+    )
+
+
+def _hold_caps(request: Request) -> dict[Precedence, int]:
+    """The longest hold per precedence, in minutes, for the forms' limits."""
+    table = timetable(request.app.state.settings)
+    return {p: int(table.hold_cap[p].total_seconds() // 60) for p in Precedence}
+
+
+def _floor_context(
+    request: Request, session: Session, actor: Actor, now: datetime
+) -> dict[str, Any]:
+    floor = _floor(session, now)
+    names = message_service.office_names(session)
+    people = _user_names(
+        session,
+        [h.requested_by_user_id for m in floor.queue for h in m.holds]
+        + [h.approved_by_user_id for m in floor.queue for h in m.holds],
+    )
+    return {
+        **_common(now, actor, names),
+        "floor": floor,
+        "people": people,
+        "can_act": actor.holds_in_operations(Role.WATCH_OFFICER),
+        "hold_cap_minutes": _hold_caps(request),
+        "poll_seconds": QUEUE_POLL_SECONDS,
+    }
+
+
+@router.get("/watch")
+def watch_floor(
+    request: Request, session: DbSession, clock: AppClock, actor: OptionalActor
+) -> Response:
+    if actor is None:
+        return _to_login(request)
+    WATCH_VIEWERS(actor)
+    return _page(request, "watch.html", _floor_context(request, session, actor, clock.now()))
+
+
+@router.get("/watch/queue")
+def watch_queue_fragment(
+    request: Request, session: DbSession, clock: AppClock, actor: OptionalActor
+) -> Response:
+    """The queue alone, for htmx's polling (``_queue.html``)."""
+    if actor is None:
+        # Not a redirect: htmx would follow it and paste the login page into the queue.
+        raise NotAuthenticated("log in again to follow the queue")
+    WATCH_VIEWERS(actor)
+    return _page(request, "_queue.html", _floor_context(request, session, actor, clock.now()))
+
+
+@router.get("/watch/{public_id}")
+def watch_message(
+    public_id: str,
+    request: Request,
+    session: DbSession,
+    clock: AppClock,
+    actor: OptionalActor,
+) -> Response:
+    if actor is None:
+        return _to_login(request)
+    WATCH_VIEWERS(actor)
+    message = message_service.get_message(session, public_id)
+    events = message_service.events_of(session, message)
+    names = message_service.office_names(session)
+    people = _user_names(
+        session,
+        [e.actor_user_id for e in events]
+        + [h.requested_by_user_id for h in message.holds]
+        + [h.approved_by_user_id for h in message.holds],
+    )
+    return _page(
+        request,
+        "watch_message.html",
+        {
+            **_common(clock.now(), actor, names),
+            "m": message,
+            "body_html": _body_html(message),
+            "events": events,
+            "people": people,
+            "can_act": actor.holds_in_operations(Role.WATCH_OFFICER),
+            "hold_cap_minutes": _hold_caps(request),
+            "pending": [h for h in message.holds if h.status == HoldStatus.REQUESTED],
+        },
+    )
+
+
+Back = Annotated[str, Form(max_length=300)]
+
+
+@router.post("/watch/{public_id}/route")
+def route(
+    public_id: str, session: DbSession, clock: AppClock, actor: WatchOfficer, back: Back = "/watch"
+) -> Response:
+    message_service.route(
+        session, public_id=public_id, actor_user_id=actor.user_id, now=clock.now()
+    )
+    return _back(back, "/watch", "routed")
+
+
+@router.post("/watch/{public_id}/holds")
+def request_hold(
+    public_id: str,
+    session: DbSession,
+    clock: AppClock,
+    settings: AppSettings,
+    actor: WatchOfficer,
+    reason: Annotated[str, Form(max_length=2000)],
+    minutes: Annotated[int, Form()],
+    back: Back = "/watch",
+) -> Response:
+    try:
+        data = HoldIn(reason=reason, duration_minutes=minutes)
+    except ValidationError as error:
+        raise _invalid(error, {"duration_minutes": "minutes"}) from None
+    holds.request_hold(
+        session,
+        public_id=public_id,
+        officer_id=actor.user_id,
+        reason=data.reason,
+        duration=timedelta(minutes=data.duration_minutes),
+        now=clock.now(),
+        timetable=timetable(settings),
+    )
+    return _back(back, "/watch", "hold-requested")
+
+
+HOLD_ACTIONS = {
+    "approve": (holds.approve_hold, "hold-approved"),
+    "release": (holds.release_hold, "hold-released"),
+    "withdraw": (holds.withdraw_hold, "hold-withdrawn"),
+}
+
+
+@router.post("/watch/{public_id}/holds/{hold_id}/{action}")
+def hold_action(
+    public_id: str,
+    hold_id: int,
+    action: Literal["approve", "release", "withdraw"],
+    session: DbSession,
+    clock: AppClock,
+    actor: WatchOfficer,
+    back: Back = "/watch",
+) -> Response:
+    """Approve (a second officer, never the requester: the service refuses it),
+    release, or withdraw a hold."""
+    function, notice = HOLD_ACTIONS[action]
+    function(
+        session, public_id=public_id, hold_id=hold_id, officer_id=actor.user_id, now=clock.now()
+    )
+    return _back(back, "/watch", notice)
+
+
+def _invalid(error: ValidationError, rename: dict[str, str] | None = None) -> InvalidInput:
+    rename = rename or {}
+    errors = []
+    for e in error.errors():
+        name = ".".join(str(p) for p in e["loc"])
+        errors.append(FieldError(rename.get(name, name), str(e["msg"])))
+    first = errors[0]
+    return InvalidInput(f"{first.field}: {first.message}", field_errors=errors)
+
+
+# -- the inbox -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SequenceCheck:
+    """An office's sequence numbers, recomputed from the openings committed in the log."""
+
+    accounted: int
+    issued: int
+    gaps: list[tuple[int, int]]
+    mismatched: list[str]
+    waiting: list[Message] = field(default_factory=list)
+
+    @property
+    def sentence(self) -> str:
+        return gap_sentence(self.accounted, self.gaps)
+
+
+def check_sequence(session: Session, office_id: int) -> SequenceCheck:
+    """Each message accepted for the office, by its committed sequence number.
+
+    The numbers come from the openings, each recomputed into its entry and
+    compared with the entry in the log; a number the office's counter issued
+    but that no opening carries is a gap.
+    """
+    rows = message_service.office_ledger(session, office_id=office_id)
+    openings, entries = _openings_and_entries(session, [e.ledger_index for _, e in rows])
+    numbers: list[int] = []
+    mismatched: list[str] = []
+    waiting: list[Message] = []
+    for message, event in rows:
+        opening = openings.get(event.ledger_index)
+        if opening is None or not _opens(opening, entries.get(opening.index), message, office_id):
+            mismatched.append(message.public_id)
+            continue
+        numbers.append(message.office_sequence)
+        if message.state == MessageState.ACCEPTED:
+            waiting.append(message)
+    next_number = session.scalar(
+        select(OfficeSequence.next_sequence).where(OfficeSequence.office_id == office_id)
+    )
+    issued = int(next_number) - 1 if next_number is not None else 0
+    gaps = find_gaps(numbers)
+    highest = max(numbers, default=0)
+    if issued > highest:
+        gaps.append((highest + 1, issued))
+    return SequenceCheck(
+        accounted=len(numbers), issued=issued, gaps=gaps, mismatched=mismatched, waiting=waiting
+    )
+
+
+def _openings_and_entries(
+    session: Session, indexes: list[int]
+) -> tuple[dict[int, Opening], dict[int, bytes]]:
+    """The openings and log entries at ``indexes``, a few queries for any number of them."""
+    openings: dict[int, Opening] = {}
+    entries: dict[int, bytes] = {}
+    for start in range(0, len(indexes), 500):
+        chunk = indexes[start : start + 500]
+        for row in session.scalars(select(LedgerOpening).where(LedgerOpening.idx.in_(chunk))):
+            openings[row.idx] = Opening(row.idx, bytes(row.salt), json.loads(row.event))
+        for index, data in session.execute(
+            select(LedgerEntry.idx, LedgerEntry.data).where(LedgerEntry.idx.in_(chunk))
+        ):
+            entries[int(index)] = bytes(data)
+    return openings, entries
+
+
+def _opens(opening: Opening, entry: bytes | None, message: Message, office_id: int) -> bool:
+    """Whether the opening is this message's acceptance for the office, as the log holds it."""
+    committed = opening.event
+    if (
+        committed.get("to_office") != office_id
+        or committed.get("office_sequence") != message.office_sequence
+    ):
+        return False
+    try:
+        return entry is not None and opening.entry() == entry
+    except InvalidEvent:
+        return False
+
+
+def _inbox_offices(actor: Actor) -> list[int]:
+    return sorted({o for o, r in actor.roles if r in ADDRESSEE_ROLES})
+
+
+def _require_addressee(actor: Actor, message: Message) -> None:
+    if not any(actor.holds(r, message.addressee_office_id) for r in ADDRESSEE_ROLES):
+        # Not "forbidden": whether a message exists is itself not for everyone.
+        raise NotFound(f"no message {message.public_id!r} in your office's inbox")
+
+
+@router.get("/inbox")
+def inbox(
+    request: Request,
+    session: DbSession,
+    clock: AppClock,
+    actor: OptionalActor,
+    office: int | None = None,
+) -> Response:
+    if actor is None:
+        return _to_login(request)
+    offices = _inbox_offices(actor)
+    if not offices:
+        raise PermissionDenied("only the principal and staff of an office read its inbox")
+    if office is None:
+        office = offices[0]
+    elif office not in offices:
+        raise PermissionDenied("only the principal and staff of this office read its inbox")
+    names = message_service.office_names(session)
+    rows = message_service.inbox(session, office_id=office, user_id=actor.user_id)
+    return _page(
+        request,
+        "inbox.html",
+        {
+            **_common(clock.now(), actor, names),
+            "office": office,
+            "offices": offices,
+            "rows": rows,
+            "unread": sum(1 for m, read in rows if not read and m.state != MessageState.HELD),
+            "check": check_sequence(session, office),
+        },
+    )
+
+
+def _web_actor(request: Request, session: Session, now: datetime) -> Actor | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    return identity_service.resolve_web_session(session, token=cookie, now=now)
+
+
+@router.get("/inbox/{public_id}")
+def inbox_message(public_id: str, request: Request, clock: AppClock) -> Response:
+    """Open a message; the member's first read is recorded (and the sender told).
+
+    A GET that writes, so it opens its one transaction for writing itself
+    (``DbSession`` is read-only for GET) and resolves the session cookie in it.
+    """
+    now = clock.now()
+    with get_database(request).transaction() as session:
+        actor = _web_actor(request, session, now)
+        if actor is None:
+            return _to_login(request)
+        message = message_service.get_message(session, public_id, for_update=True)
+        _require_addressee(actor, message)
+        first_read = False
+        if message.state in (MessageState.DELIVERED, MessageState.ACKNOWLEDGED):
+            first_read = message_service.mark_read(
+                session, message=message, user_id=actor.user_id, now=now
+            )
+        names = message_service.office_names(session)
+        replies = list(
+            session.scalars(
+                select(Message).where(Message.in_reply_to_id == message.id).order_by(Message.id)
+            )
+        )
+        # Rendered inside the transaction: the template reads the message's rows.
+        return _page(
+            request,
+            "inbox_message.html",
+            {
+                **_common(now, actor, names),
+                "m": message,
+                "body_html": _body_html(message),
+                "first_read": first_read,
+                "replies": replies,
+                "precedences": list(Precedence),
+            },
+        )
+
+
+@router.post("/inbox/{public_id}/acknowledge")
+def acknowledge(public_id: str, session: DbSession, clock: AppClock, actor: AnyUser) -> Response:
+    message = message_service.get_message(session, public_id, for_update=True)
+    _require_addressee(actor, message)
+    message_service.acknowledge(session, message=message, user_id=actor.user_id, now=clock.now())
+    return _back(f"/inbox/{public_id}", "/inbox", "acknowledged")
+
+
+@router.post("/inbox/{public_id}/reply")
+def reply(
+    public_id: str,
+    session: DbSession,
+    clock: AppClock,
+    settings: AppSettings,
+    actor: AnyUser,
+    body: Annotated[str, Form(max_length=1_000_000)],
+    precedence: Annotated[Precedence, Form()] = Precedence.ROUTINE,
+) -> Response:
+    """The same reply as ``POST /api/messages/{id}/replies``, from a form."""
+    original = message_service.get_message(session, public_id)
+    _require_addressee(actor, original)
+    if original.state not in (MessageState.DELIVERED, MessageState.ACKNOWLEDGED):
+        raise PermissionDenied("reply to a message once it has been delivered")
+    try:
+        # Browsers send text areas with CRLF line ends; Pouch stores LF only.
+        data = ReplyIn(body=body.replace("\r\n", "\n"), precedence=precedence)
+    except ValidationError as error:
+        raise _invalid(error) from None
+    subject = (
+        original.subject
+        if original.subject.lower().startswith("re:")
+        else f"Re: {original.subject}"
+    )
+    message_service.accept(
+        session,
+        submission=message_service.Submission(
+            sender_office_id=original.addressee_office_id,
+            addressee_office_id=original.sender_office_id,
+            subject=subject[:300],
+            body=data.body,
+            body_format="text",
+            language=None,
+            precedence=data.precedence,
+            security_label=original.security_label,
+            in_reply_to_id=original.id,
+        ),
+        submitted_by_user_id=actor.user_id,
+        signature=None,
+        idempotency_key=None,
+        request_hash=None,
+        now=clock.now(),
+        timetable=timetable(settings),
+        limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
+    )
+    return _back(f"/inbox/{public_id}", "/inbox", "replied")
+
+
+# -- sender tracking -----------------------------------------------------------------
+
+#: The steps every message's path shows, in order, whatever happened.
+PATH_STEPS = ("accepted", "delivered", "read", "acknowledged")
+
+
+@dataclass(frozen=True)
+class MessagePath:
+    message: Message
+    outgoing: bool
+    steps: dict[str, datetime | None]
+    held: Hold | None
+    overdue_at: datetime | None
+
+
+def path_of(message: Message, events: list[MessageEvent], *, outgoing: bool) -> MessagePath:
+    """The first time of each step, the hold in force and the overdue mark."""
+    steps: dict[str, datetime | None] = dict.fromkeys(PATH_STEPS)
+    for event in events:
+        if event.kind in steps and steps[event.kind] is None:
+            steps[event.kind] = event.at
+    return MessagePath(
+        message=message,
+        outgoing=outgoing,
+        steps=steps,
+        held=message_service.active_hold(message),
+        overdue_at=message.overdue_at,
+    )
+
+
+def _sender_offices(actor: Actor) -> set[int]:
+    offices = actor.offices_with(Role.SENDER)
+    if not offices:
+        raise PermissionDenied("tracking is for the senders of an office")
+    return offices
+
+
+@router.get("/track")
+def track(request: Request, session: DbSession, clock: AppClock, actor: OptionalActor) -> Response:
+    if actor is None:
+        return _to_login(request)
+    offices = _sender_offices(actor)
+    messages = list(
+        session.scalars(
+            select(Message)
+            .where(
+                or_(
+                    Message.sender_office_id.in_(offices),
+                    Message.addressee_office_id.in_(offices),
+                )
+            )
+            .options(selectinload(Message.holds))
+            .order_by(Message.accepted_at.desc(), Message.id.desc())
+            .limit(TRACK_LIMIT)
+        )
+    )
+    events = _events_by_message(session, [m.id for m in messages])
+    names = message_service.office_names(session)
+    return _page(
+        request,
+        "track.html",
+        {
+            **_common(clock.now(), actor, names),
+            "paths": [
+                path_of(m, events[m.id], outgoing=m.sender_office_id in offices) for m in messages
+            ],
+            "offices": sorted(offices),
+            "limit": TRACK_LIMIT,
+        },
+    )
+
+
+@router.get("/track/{public_id}")
+def track_message(
+    public_id: str,
+    request: Request,
+    session: DbSession,
+    clock: AppClock,
+    actor: OptionalActor,
+) -> Response:
+    if actor is None:
+        return _to_login(request)
+    offices = _sender_offices(actor)
+    message = message_service.get_message(session, public_id)
+    if message.sender_office_id not in offices and message.addressee_office_id not in offices:
+        raise NotFound(f"no message {public_id!r} of your office")
+    events = message_service.events_of(session, message)
+    names = message_service.office_names(session)
+    ledger = _ledger(request)
+    latest = ledger_service.latest_checkpoint(session)
+    return _page(
+        request,
+        "track_message.html",
+        {
+            **_common(clock.now(), actor, names),
+            "m": message,
+            "body_html": _body_html(message),
+            "events": events,
+            "path": path_of(message, events, outgoing=message.sender_office_id in offices),
+            "vkey": ledger.vkey,
+            "published": latest.size if latest is not None else 0,
+        },
+    )

@@ -1,0 +1,70 @@
+// Pouch's few lines of page behaviour. Everything works without them: they add
+// the viewer's local time beside each UTC time, tick countdowns between the
+// watch floor's refreshes, and tell htmx when a refresh would disturb someone.
+(function () {
+  "use strict";
+
+  const localFormat = new Intl.DateTimeFormat(undefined, {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+  });
+
+  // Same wording as pouch.messages.pages.countdown.
+  function countdown(deadline, now) {
+    const seconds = Math.trunc((deadline - now) / 1000);
+    const span = Math.abs(seconds);
+    const hours = Math.floor(span / 3600);
+    const minutes = Math.floor((span % 3600) / 60);
+    const secs = span % 60;
+    const pad = (n) => String(n).padStart(2, "0");
+    let text;
+    if (hours) text = `${hours} h ${pad(minutes)} min`;
+    else if (minutes) text = `${minutes} min ${pad(secs)} s`;
+    else text = `${secs} s`;
+    return seconds >= 0 ? `${text} left` : `overdue by ${text}`;
+  }
+
+  function addLocalTimes(root) {
+    for (const time of root.querySelectorAll("time[datetime]:not([data-local])")) {
+      const instant = new Date(time.getAttribute("datetime"));
+      if (Number.isNaN(instant.getTime())) continue;
+      time.dataset.local = "1";
+      const local = document.createElement("span");
+      local.className = "local-time";
+      local.textContent = ` (${localFormat.format(instant)})`;
+      time.after(local);
+    }
+  }
+
+  function tick() {
+    const now = Date.now();
+    for (const el of document.querySelectorAll(".countdown[data-deadline]")) {
+      const deadline = Date.parse(el.dataset.deadline);
+      if (Number.isNaN(deadline)) continue;
+      el.textContent = countdown(deadline, now);
+      el.classList.toggle("is-late", deadline < now);
+    }
+    addLocalTimes(document);
+  }
+
+  // htmx polls the queue only when nobody is in the middle of something there.
+  window.pouchMayRefresh = function () {
+    const region = document.getElementById("queue-region");
+    if (!region) return false;
+    if (region.querySelector("details[open]")) return false;
+    const active = document.activeElement;
+    return !(active && active !== document.body && region.contains(active));
+  };
+
+  document.addEventListener("DOMContentLoaded", function () {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    for (const el of document.querySelectorAll("[data-viewer-zone]")) {
+      const name = el.querySelector("[data-zone-name]");
+      if (name && zone) name.textContent = zone;
+      el.hidden = false;
+    }
+    for (const el of document.querySelectorAll(".js-only")) el.hidden = false;
+    tick();
+    setInterval(tick, 1000);
+  });
+  document.addEventListener("htmx:afterSettle", function () { tick(); });
+})();

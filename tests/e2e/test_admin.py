@@ -1,0 +1,140 @@
+"""Administration: users, roles, the two-officer removal of a last administrator,
+offices, sender keys and API tokens."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from pouch.db import Database
+from pouch.identity.models import MembershipRemoval, RemovalStatus
+from tests.e2e.conftest import Visit
+from tests.e2e.server import Server, log_in
+
+NEW_PASSWORD = "a long enough password"
+
+
+def _create_user(page: Page, username: str, office: str, role: str) -> None:
+    page.goto("/admin")
+    page.get_by_text("Create a user").click()
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Display name").fill(username.title())
+    page.get_by_label("Initial password").fill(NEW_PASSWORD)
+    form = page.locator("form[action='/admin/users']")
+    form.get_by_label("Office").select_option(label=office)
+    form.get_by_label("Role").select_option(role)
+    page.get_by_role("button", name="Create user").click()
+    expect(page.get_by_role("status")).to_have_text("User created.")
+
+
+def test_the_administrator_manages_users_roles_offices_keys_and_tokens(
+    visit: Visit, server: Server
+) -> None:
+    page = visit("admin").page
+    _create_user(page, "e2e-officer", "Operations Center, Department of State", "watch_officer")
+    row = page.locator("#user-e2e-officer")
+    expect(row).to_contain_text("watch officer in Operations Center")
+
+    page.get_by_text("Grant a role").click()
+    grant = page.locator("form[action='/admin/roles']")
+    grant.get_by_label("User").select_option(label="e2e-officer")
+    grant.get_by_label("Office").select_option(label="Operations Center, Department of State")
+    grant.get_by_label("Role").select_option("auditor")
+    grant.get_by_role("button", name="Grant role").click()
+    expect(page.get_by_role("status")).to_contain_text("Role granted")
+    expect(row).to_contain_text("auditor in Operations Center")
+    row.get_by_role("button", name=re.compile("^Revoke auditor")).click()
+    expect(page.get_by_role("status")).to_contain_text("Role revoked")
+    expect(row).not_to_contain_text("auditor in")
+
+    row.get_by_role("button", name=re.compile("^Deactivate")).click()
+    expect(page.get_by_role("status")).to_contain_text("User deactivated")
+    expect(row).to_contain_text("Deactivated")
+    stranger = visit(None).page
+    stranger.goto("/login")
+    stranger.get_by_label("User name").fill("e2e-officer")
+    stranger.get_by_label("Password").fill(NEW_PASSWORD)
+    stranger.get_by_role("button", name="Log in").click()
+    expect(stranger.get_by_role("alert")).to_contain_text("Unknown user or wrong password")
+
+    page.get_by_text("Create an office").click()
+    office = page.locator("form[action='/admin/offices']")
+    office.get_by_label("Slug").fill("is-forsaetisraduneyti")
+    office.get_by_label("Name", exact=True).fill("Prime Minister's Office of Iceland")
+    office.get_by_label(re.compile("^Country")).fill("IS")
+    office.get_by_role("button", name="Create office").click()
+    expect(page.get_by_role("status")).to_contain_text("Office created")
+    expect(page.locator("#offices")).to_contain_text("Prime Minister's Office of Iceland")
+
+    public = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    page.get_by_text("Register a key").click()
+    keys = page.locator("form[action='/admin/keys']")
+    keys.get_by_label("Office").select_option(label="Office of the Taoiseach")
+    keys.get_by_label("Key ID").fill("dublin-e2e-2026")
+    keys.get_by_label(re.compile("^Public key")).fill(base64.urlsafe_b64encode(public).decode())
+    keys.get_by_role("button", name="Register key").click()
+    expect(page.get_by_role("status")).to_contain_text("Sender key registered")
+    key = page.locator("#keys li", has_text="dublin-e2e-2026")
+    key.get_by_role("button", name=re.compile("^Revoke")).click()
+    expect(page.get_by_role("status")).to_contain_text("Sender key revoked")
+    expect(page.locator("#keys li", has_text="dublin-e2e-2026")).to_contain_text("revoked")
+
+    page.get_by_text("Create a token for yourself").click()
+    token = page.locator("form[action='/admin/tokens']")
+    token.get_by_label("Name", exact=True).fill("e2e check")
+    token.get_by_label(re.compile("^Acts as")).select_option(
+        label="administrator in Operations Center, Department of State"
+    )
+    token.get_by_role("button", name="Create token").click()
+    secret = page.get_by_test_id("issued-token").inner_text()
+    assert secret.startswith("pouch_")
+    me = httpx.get(f"{server.base_url}/api/me", headers={"Authorization": f"Bearer {secret}"})
+    assert me.status_code == 200 and me.json()["username"] == "admin"
+    page.goto("/admin")
+    expect(page.get_by_test_id("issued-token")).to_have_count(0)  # shown once only
+    page.locator("#tokens tr", has_text="e2e check").get_by_role(
+        "button", name=re.compile("^Revoke")
+    ).click()
+    expect(page.get_by_role("status")).to_contain_text("API token revoked")
+    again = httpx.get(f"{server.base_url}/api/me", headers={"Authorization": f"Bearer {secret}"})
+    assert again.status_code == 401
+
+
+def test_removing_the_last_administrator_needs_a_second_officer(
+    visit: Visit, served_db: Database
+) -> None:
+    first = visit("admin")
+    page = first.page
+    _create_user(page, "e2e-admin", "Operations Center, Department of State", "administrator")
+    row = page.locator("#user-admin")
+    row.get_by_role("button", name=re.compile("^Revoke administrator in President-elect")).click()
+    expect(page.get_by_role("status")).to_contain_text("last administrator")
+    pending = page.locator("#removals li.card")
+    expect(pending).to_contain_text("Remove admin as administrator of President-elect")
+    expect(pending.get_by_role("button", name="Approve removal")).to_have_count(0)
+    expect(pending).to_contain_text("a second officer must approve")
+    expect(row).to_contain_text("removal pending")
+    with served_db.transaction(write=False) as session:
+        removal = session.scalars(
+            select(MembershipRemoval).where(MembershipRemoval.status == RemovalStatus.PENDING)
+        ).one()
+    refused = page.request.post(
+        f"/admin/removals/{removal.id}/approve", form={"csrf_token": first.csrf()}
+    )
+    assert refused.status == 403
+    assert "second officer" in refused.text()
+
+    second = visit(None).page
+    log_in(second, "e2e-admin", NEW_PASSWORD)
+    second.goto("/admin")
+    second.locator("#removals li.card", has_text="Remove admin").get_by_role(
+        "button", name="Approve removal"
+    ).click()
+    expect(second.get_by_role("status")).to_contain_text("Removal approved")
+    expect(second.locator("#user-admin")).not_to_contain_text("administrator in President-elect")
