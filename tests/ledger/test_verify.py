@@ -108,3 +108,26 @@ def test_wrong_key_and_bad_arguments() -> None:
     assert code == 2 and "exactly one of --dir and --url" in output
     code, output = run("log", "verify", "--dir", str(TESSERA), "--vkey", "garbage+1+2")
     assert code == 2 and "--vkey" in output
+
+
+def test_tessera_log_verifies_from_a_url() -> None:
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(TESSERA))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        code, output = run("log", "verify", "--url", url, "--vkey", TESSERA_VKEY)
+        assert code == 0, output
+        assert "OK: example.com/log/testdata has 15 entries" in output
+    finally:
+        server.shutdown()
+        server.server_close()
