@@ -354,3 +354,59 @@ def test_office_check_finds_gaps(
         client=app_client,
     )
     assert report.gaps == [(2, 3)]
+
+
+def test_a_replay_racing_its_original_is_refused_not_a_500(
+    app_client: TestClient, sender: Sender, world: World, database: Database, clock: ManualClock
+) -> None:
+    # Both copies passed the nonce check before either was stored: the nonce's key
+    # in the database refuses the second when its acceptance is written.
+    from pouch.errors import InvalidSignature
+    from pouch.intake.api import _accept_unit
+    from pouch.intake.models import SignatureNonce
+    from pouch.intake.signatures import verify_request
+    from pouch.messages.schemas import MessageIn
+
+    body = json.dumps(payload(world)).encode()
+    headers = sender.headers(body)
+    with database.transaction(write=False) as session:
+        verdict = verify_request(
+            method="POST",
+            url=URL,
+            headers=headers,
+            body=body,
+            resolve_key=lambda key_id: intake_service.resolve_key(session, key_id),
+            now=clock.now(),
+            nonce_is_fresh=lambda *_: True,
+        )
+    with database.transaction() as session:
+        session.add(
+            SignatureNonce(key_id=verdict.key_id, nonce=verdict.nonce, expires_at=verdict.expires)
+        )
+    settings = app_client.app.state.settings  # type: ignore[attr-defined]
+    work = _accept_unit(
+        actor=identity_actor(database, world, clock),
+        verdict=verdict,
+        data=MessageIn.model_validate_json(body),
+        idempotency_key=None,
+        request_hash="h",
+        settings=settings,
+        clock=clock,
+        ledger=app_client.app.state.ledger,  # type: ignore[attr-defined]
+        base_url="http://testserver",
+    )
+    with (
+        pytest.raises(InvalidSignature, match="nonce already used"),
+        database.transaction() as session,
+    ):
+        work(session)
+    assert _count(database) == 0
+
+
+def identity_actor(database: Database, world: World, clock: ManualClock) -> Any:
+    from pouch.identity import service as identity_service
+
+    with database.transaction(write=False) as session:
+        return identity_service.resolve_token(
+            session, secret=world.tokens[Role.SENDER], now=clock.now(), touch=False
+        )

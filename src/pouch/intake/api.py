@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pouch.clock import Clock
@@ -110,9 +111,12 @@ def _accept_unit(
     def work(session: Session) -> dict[str, Any]:
         now = clock.now()
         # The nonce's primary key makes a replay racing this one fail here.
-        intake_service.remember_nonce(
-            session, key_id=verdict.key_id, nonce=verdict.nonce, expires_at=verdict.expires
-        )
+        try:
+            intake_service.remember_nonce(
+                session, key_id=verdict.key_id, nonce=verdict.nonce, expires_at=verdict.expires
+            )
+        except IntegrityError:
+            raise InvalidSignature("nonce already used") from None
         accepted = message_service.accept(
             session,
             submission=message_service.Submission(
@@ -146,8 +150,16 @@ def _accept_unit(
                 office_sequence=message.office_sequence,
                 accepted_at=message.accepted_at,
                 deliver_by=message.deliver_by,
-                receipt=receipts.receipt_for(
-                    session, message, accepted.event.ledger_index, ledger=ledger, base_url=base_url
+                receipt=(
+                    receipts.pending_receipt(message, accepted.opening, base_url=base_url)
+                    if accepted.opening is not None
+                    else receipts.receipt_for(
+                        session,
+                        message,
+                        accepted.event.ledger_index,
+                        ledger=ledger,
+                        base_url=base_url,
+                    )
                 ),
             ).model_dump(mode="json"),
         }

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from pouch.errors import NotFound
 from pouch.ledger import service as ledger_service
+from pouch.ledger.events import Opening
 from pouch.ledger.service import Ledger
 from pouch.messages.models import Message
 from pouch.messages.schemas import OpeningOut, ReceiptOut
@@ -22,6 +23,22 @@ from pouch.messages.schemas import OpeningOut, ReceiptOut
 
 def receipt_url(base_url: str, message: Message, index: int) -> str:
     return f"{base_url}/api/messages/{message.public_id}/events/{index}/receipt"
+
+
+def pending_receipt(message: Message, opening: Opening, *, base_url: str) -> ReceiptOut:
+    """The receipt of an event just written: its opening, and where its proof will be.
+
+    No checkpoint can cover an entry whose transaction has not committed yet.
+    """
+    return ReceiptOut(
+        opening=OpeningOut(
+            index=opening.index,
+            salt=base64.b64encode(opening.salt).decode(),
+            event=opening.event,
+        ),
+        receipt=None,
+        receipt_url=receipt_url(base_url, message, opening.index),
+    )
 
 
 def receipt_for(

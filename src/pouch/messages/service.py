@@ -23,7 +23,7 @@ from pouch.directory import service as directory_service
 from pouch.directory.models import Office, OfficeKind
 from pouch.errors import Conflict, FieldError, InvalidInput, NotFound, PayloadTooLarge
 from pouch.ledger import service as ledger_service
-from pouch.ledger.events import format_time
+from pouch.ledger.events import Opening, format_time
 from pouch.messages import notify
 from pouch.messages.models import (
     Attachment,
@@ -118,6 +118,18 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> MessageEvent:
     """The one way a message's step is written: its event row and its ledger event."""
+    return _record(session, message, kind, at=at, actor_user_id=actor_user_id, details=details)[0]
+
+
+def _record(
+    session: Session,
+    message: Message,
+    kind: str,
+    *,
+    at: datetime,
+    actor_user_id: int | None,
+    details: dict[str, Any] | None = None,
+) -> tuple[MessageEvent, Opening]:
     event_details = {"message": message.public_id, **(details or {})}
     recorded = ledger_service.record_event(session, kind=kind, at=at, details=event_details)
     event = MessageEvent(
@@ -130,7 +142,7 @@ def record(
     )
     session.add(event)
     session.flush()
-    return event
+    return event, recorded.opening
 
 
 def _next_sequence(session: Session, office_id: int) -> int:
@@ -178,6 +190,8 @@ class Accepted:
     message: Message
     event: MessageEvent
     replayed: bool
+    #: The accepted event's opening, when it was written now (not on a replay).
+    opening: Opening | None = None
 
 
 def accept(
@@ -274,7 +288,7 @@ def accept(
                 sha256=sha,
             )
         )
-    event = record(
+    event, opening = _record(
         session,
         message,
         "accepted",
@@ -295,7 +309,7 @@ def accept(
         },
     )
     message.accepted_index = event.ledger_index
-    return Accepted(message=message, event=event, replayed=False)
+    return Accepted(message=message, event=event, replayed=False, opening=opening)
 
 
 def _public_id(session: Session, message_id: int | None) -> str | None:
