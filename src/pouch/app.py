@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from pouch import migrations
 from pouch.calls import api as calls_api
+from pouch.calls import interpreting_pages
 from pouch.calls import pages as calls_pages
 from pouch.clock import Clock, SystemClock
 from pouch.db import Database
@@ -30,6 +31,7 @@ from pouch.identity import api as identity_api
 from pouch.identity import pages as identity_pages
 from pouch.intake import api as intake_api
 from pouch.language import api as language_api
+from pouch.language import pages as language_pages
 from pouch.language.service import Desk
 from pouch.language.worker import LanguageWorker
 from pouch.ledger import api as ledger_api
@@ -141,6 +143,8 @@ def create_app(
     app.include_router(ledger_pages.router)
     app.include_router(identity_admin_pages.router)
     app.include_router(calls_pages.router)
+    app.include_router(language_pages.router)
+    app.include_router(interpreting_pages.router)
     _add_health(app)
     _add_problem_pages(app)
     return app

@@ -15,17 +15,19 @@ PAGES = {
     "Ledger": "/ledger",
     "Administration": "/admin",
     "Calls": "/calls",
+    "Translations": "/translations",
+    "Interpreting": "/interpreting",
 }
 OFFERED = {
     "admin": {"Ledger", "Administration"},
-    "watch1": {"Watch floor", "Calls"},
+    "watch1": {"Watch floor", "Calls", "Translations"},
     "principal": {"Inbox", "Calls"},
     "staff": {"Inbox", "Calls"},
     "auditor": {"Watch floor", "Ledger", "Calls"},
     "sender-ie": {"Tracking"},
     "protocol": {"Calls"},
-    "translator": set(),
-    "interpreter": set(),
+    "translator": {"Translations"},
+    "interpreter": {"Interpreting"},
 }
 
 

@@ -1,0 +1,116 @@
+"""The translators' queue in the browser: ``/translations``.
+
+Translators of the operations office claim a queued (or machine) translation,
+read the original beside the draft, and submit the final text or release the
+claim; watch officers see the same queue and may release anyone's claim.
+Everything works without JavaScript: forms post, the service acts under the
+same rules as the JSON API (``pouch.language.api``), and the browser is sent
+back (303) with a fixed notice.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from pouch.identity.models import Role
+from pouch.language import service as language_service
+from pouch.language.api import QueueReader, Translator
+from pouch.language.models import TranslationStatus
+from pouch.web.deps import AppClock, Authorize, DbSession, OptionalActor
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+READERS = Authorize(Role.TRANSLATOR, Role.WATCH_OFFICER)
+
+#: What a redirect's ``notice`` key says; only these fixed texts are ever shown.
+NOTICES = {
+    "claimed": "Claimed: the translation is yours until you submit or release it.",
+    "submitted": "Submitted: the translation is shown to its readers, credited to you.",
+    "released": "Released: the translation is back in the queue.",
+}
+
+
+def _to_login(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+def _done(notice: str, translation_id: int) -> Response:
+    return RedirectResponse(
+        f"/translations?notice={notice}#translation-{translation_id}", status_code=303
+    )
+
+
+@router.get("/translations")
+def translations_page(request: Request, session: DbSession, actor: OptionalActor) -> Response:
+    if actor is None:
+        return _to_login(request)
+    READERS(actor)
+    include_machine = request.query_params.get("machine") == "1"
+    entries = language_service.queue(session, include_machine=include_machine)
+    # Who holds each claim: the page offers Submit and Release to that translator only.
+    claimant_ids = {
+        entry.translation.id: language_service.get_translation(
+            session, entry.translation.id
+        ).translator_user_id
+        for entry in entries
+        if entry.translation.status == TranslationStatus.CLAIMED
+    }
+    context: dict[str, Any] = {
+        "actor": actor,
+        "entries": entries,
+        "claimant_ids": claimant_ids,
+        "include_machine": include_machine,
+        "is_translator": actor.holds_in_operations(Role.TRANSLATOR),
+        "may_release_others": actor.holds_in_operations(Role.WATCH_OFFICER),
+        "notice": NOTICES.get(request.query_params.get("notice") or ""),
+    }
+    response: Response = request.app.state.templates.TemplateResponse(
+        request, "translations.html", context
+    )
+    return response
+
+
+@router.post("/translations/{translation_id}/claim")
+def claim(translation_id: int, session: DbSession, clock: AppClock, actor: Translator) -> Response:
+    language_service.claim(
+        session, translation_id=translation_id, user_id=actor.user_id, now=clock.now()
+    )
+    return _done("claimed", translation_id)
+
+
+@router.post("/translations/{translation_id}/submit")
+def submit(
+    translation_id: int,
+    session: DbSession,
+    clock: AppClock,
+    actor: Translator,
+    subject: Annotated[str, Form(min_length=1, max_length=1000)],
+    body: Annotated[str, Form(max_length=1_000_000)],
+) -> Response:
+    language_service.submit(
+        session,
+        translation_id=translation_id,
+        user_id=actor.user_id,
+        # One line, so that the stored text splits back exactly.
+        subject=" ".join(subject.split()),
+        body=body.replace("\r\n", "\n"),
+        source=None,
+        now=clock.now(),
+    )
+    return _done("submitted", translation_id)
+
+
+@router.post("/translations/{translation_id}/release")
+def release(translation_id: int, session: DbSession, actor: QueueReader) -> Response:
+    language_service.release(
+        session,
+        translation_id=translation_id,
+        user_id=actor.user_id,
+        may_release_others=actor.holds_in_operations(Role.WATCH_OFFICER),
+    )
+    return _done("released", translation_id)
