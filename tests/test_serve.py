@@ -34,7 +34,7 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # start-up only; a loaded CI machine is slow
         while True:  # wait for start-up, not for a business deadline
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
@@ -42,7 +42,7 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
             except httpx.TransportError:
                 pass
             assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "pouch serve did not start in 30 s"
+            assert time.monotonic() < deadline, "pouch serve did not start in 120 s"
             time.sleep(0.1)
         assert httpx.get(f"{base}/readyz").json()["status"] == "ok"
         assert "Log in" in httpx.get(f"{base}/login").text

@@ -116,7 +116,7 @@ class Server:
                 stderr=subprocess.STDOUT,
             )
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2.0) as client:
             while True:
@@ -318,7 +318,7 @@ def _checkpoint_note(database: Database) -> bytes | None:
 
 def _wait_for_checkpoint(server: Server, verifier: Ed25519Verifier, size: int) -> None:
     """Poll until the restarted server's integrator publishes a checkpoint of ``size``."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a bound for a loaded machine; it normally takes < 1 s
     seen = None
     with httpx.Client(timeout=5.0) as client:
         while time.monotonic() < deadline:

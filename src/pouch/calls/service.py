@@ -30,7 +30,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -63,7 +63,6 @@ from pouch.calls.schemas import (
     PrecedenceIn,
     RankIn,
 )
-from pouch.calls.solver import ProgressCallback, SolverOptions, solve
 from pouch.directory.models import Office, OfficeKind, Person
 from pouch.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
 from pouch.language.models import Interpreter
@@ -78,6 +77,11 @@ WINDOW_PASSED = "window-passed"
 BEYOND_HORIZON = "beyond-horizon"
 INVALID = "invalid"
 TOO_LONG = core.Reason.TOO_LONG.value
+
+if TYPE_CHECKING:
+    # The solver brings OR-Tools (and pandas): imported only when a schedule is
+    # solved, so that starting Pouch stays quick.
+    from pouch.calls.solver import ProgressCallback, SolverOptions
 
 Method = Literal["solver", "greedy"]
 
@@ -1127,11 +1131,15 @@ def compute_schedule(
     """Solve (CP-SAT, reporting each better solution to ``progress``) or place greedily."""
     if method == "greedy":
         return schedule_greedily(prepared.problem)
+    from pouch.calls.solver import solve
+
     return solve(prepared.problem, options, progress=progress)
 
 
 def solver_options(*, time_limit_s: float, seed: int) -> SolverOptions:
     """The options of a run: deterministic, so the same seed gives the same schedule."""
+    from pouch.calls.solver import SolverOptions
+
     try:
         return SolverOptions(
             time_limit_s=time_limit_s, random_seed=seed, num_workers=4, deterministic=True
