@@ -89,11 +89,11 @@ class TileCache:
     log of a billion entries and the recent level-0 tiles.
 
     It also keeps, for the ``subtree_capacity`` tiles used last, the hashes
-    of the complete subtrees within each tile (the seven Merkle levels that
-    a tile does not store), which proofs need: at most 8 KiB a tile more,
-    8 MiB for the default 1,024. They are kept with the exact tile body they
-    were computed from and recomputed whenever the body read differs, so
-    partial tiles are served from here as safely as full ones.
+    of the complete subtrees within each tile (the Merkle levels between a
+    tile's own and the next tile level), which proofs need: about 8 KiB a
+    tile more, 8 MiB for the default 1,024. They are kept with the exact
+    tile body they were computed from and recomputed whenever the body read
+    differs, so partial tiles are served from here as safely as full ones.
     """
 
     def __init__(self, capacity: int = 4096, subtree_capacity: int = 1024) -> None:
