@@ -186,6 +186,14 @@ class Settings(BaseSettings):
         default=timedelta(seconds=10),
         description="Timeout of one webhook call or SMTP conversation.",
     )
+    public_ledger: bool = Field(
+        default=False,
+        description=(
+            "Show the ledger page (/ledger) to anyone, logged in or not. The log holds only "
+            "commitments: this shows how many events happened and when, never who or what. "
+            "The tiles under /log/ are always public."
+        ),
+    )
     admin_password: SecretStr | None = Field(
         default=None,
         description=(

@@ -81,6 +81,10 @@ def _shots(ids: dict[str, str]) -> list[tuple[str, str | None, str, Callable[[Pa
         ("receipt-verified", "sender-ie", f"/track/{ids['track_message']}", _verify),
         ("ledger", "auditor", "/ledger", nothing),
         ("admin", "admin", "/admin", nothing),
+        ("calls", "watch1", "/calls", nothing),
+        ("precedence", "protocol", "/calls/precedence", nothing),
+        ("translations", "translator", "/translations", nothing),
+        ("interpreting", "interpreter", "/interpreting", nothing),
     ]
 
 

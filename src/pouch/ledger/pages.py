@@ -202,10 +202,13 @@ def chart(points: list[tuple[datetime, int]]) -> Chart | None:
 def ledger_page(
     request: Request, session: DbSession, actor: OptionalActor, full: bool = False
 ) -> Response:
-    if actor is None:
-        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-        return RedirectResponse(f"/login?next={target}", status_code=303)
-    LEDGER_READERS(actor)
+    if not request.app.state.settings.public_ledger:
+        if actor is None:
+            target = quote(
+                request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            )
+            return RedirectResponse(f"/login?next={target}", status_code=303)
+        LEDGER_READERS(actor)
     ledger: Ledger = request.app.state.ledger
     latest = ledger_service.latest_checkpoint(session)
     published_at = session.scalar(

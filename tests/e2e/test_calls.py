@@ -1,0 +1,41 @@
+"""The call desk in the browser: the schedule as a timeline, and the order of precedence."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import Visit
+
+
+def test_the_watch_officer_sees_the_schedule_as_a_timeline(visit: Visit) -> None:
+    page = visit("watch1").page
+    page.goto("/calls")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Calls")
+    gantt = page.get_by_test_id("gantt")
+    expect(gantt).to_be_visible()
+    # Each call is drawn with a tooltip that gives the leader's own local time.
+    assert gantt.locator("title").count() > 1
+    expect(page.get_by_test_id("left-out")).to_contain_text("Amharic")
+    expect(page.get_by_role("heading", name="Call sheet")).to_be_visible()
+
+
+def test_the_protocol_officer_saves_a_new_order_of_precedence(visit: Visit) -> None:
+    page = visit("protocol").page
+    page.goto("/calls/precedence")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Order of precedence")
+    ranking = page.get_by_label("Ranking (YAML)")
+    text = ranking.input_value()
+    assert text.strip(), "the current ranking is shown for editing"
+    versions = page.locator("table.data tbody tr")
+    before = versions.count()
+    page.get_by_label("Why it changes").fill("Reviewed after the state visit")
+    page.get_by_role("button", name="Save as a new version").click()
+    page.goto("/calls/precedence")
+    expect(page.locator("table.data tbody tr")).to_have_count(before + 1)
+    expect(page.locator("table.data")).to_contain_text("Reviewed after the state visit")
+
+
+def test_the_principal_reads_the_schedule_but_cannot_edit_the_precedence(visit: Visit) -> None:
+    page = visit("principal").page
+    assert page.goto("/calls").status == 200  # type: ignore[union-attr]
+    assert page.goto("/calls/precedence").status == 403  # type: ignore[union-attr]
