@@ -803,7 +803,7 @@ def _views(
         )
     }
     messages = {
-        request.message_id: message_service._public_id(session, request.message_id)
+        request.message_id: message_service.public_id_of(session, request.message_id)
         for request, _ in rows
         if request.message_id is not None
     }

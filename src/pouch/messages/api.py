@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
@@ -114,7 +115,7 @@ def message_out(session: Session, message: Message, *, viewer: Actor | None = No
         id=message.public_id,
         sender_office_id=message.sender_office_id,
         addressee_office_id=message.addressee_office_id,
-        in_reply_to=message_service._public_id(session, message.in_reply_to_id),
+        in_reply_to=message_service.public_id_of(session, message.in_reply_to_id),
         subject=message.subject,
         body_text="" if withheld else message.body_text,
         body_html=None if withheld else message.body_html,
@@ -237,7 +238,7 @@ def request_hold(
     return next(h for h in hold_out(session, message) if h.id == hold.id)
 
 
-def _hold_action(action: str):  # type: ignore[no-untyped-def]
+def _hold_action(action: str) -> Callable[..., HoldOut]:
     def endpoint(
         public_id: str, hold_id: int, session: DbSession, clock: AppClock, actor: WatchOfficer
     ) -> HoldOut:

@@ -302,7 +302,7 @@ def accept(
             "content": digest,
             "deliver_by": format_time(message.deliver_by),
             **(
-                {"in_reply_to": _public_id(session, submission.in_reply_to_id)}
+                {"in_reply_to": public_id_of(session, submission.in_reply_to_id)}
                 if submission.in_reply_to_id
                 else {}
             ),
@@ -312,7 +312,8 @@ def accept(
     return Accepted(message=message, event=event, replayed=False, opening=opening)
 
 
-def _public_id(session: Session, message_id: int | None) -> str | None:
+def public_id_of(session: Session, message_id: int | None) -> str | None:
+    """The public id of a message given its row id (None for None)."""
     if message_id is None:
         return None
     return session.scalar(select(Message.public_id).where(Message.id == message_id))
