@@ -30,6 +30,7 @@ from pouch.identity import admin_pages as identity_admin_pages
 from pouch.identity import api as identity_api
 from pouch.identity import pages as identity_pages
 from pouch.intake import api as intake_api
+from pouch.intake.credentials import Credentials
 from pouch.language import api as language_api
 from pouch.language import pages as language_pages
 from pouch.language.service import Desk
@@ -120,6 +121,7 @@ def create_app(
     app.state.database = database
     app.state.clock = clock
     app.state.ledger = ledger
+    app.state.credentials = Credentials()
     app.state.worker = worker
     app.state.language_desk = language_desk
     app.state.language_worker = language_worker

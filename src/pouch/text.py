@@ -17,6 +17,28 @@ from pydantic import AfterValidator, StringConstraints
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
+def _refusal(char: str) -> str | None:
+    """Why ``char`` may not appear in a name or text, or None when it may."""
+    if char in BIDI_CONTROLS:
+        return f"contains the bidirectional control character U+{ord(char):04X}"
+    if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") and char != "\u200d":
+        return f"contains the control or unassigned character U+{ord(char):04X}"
+    return None
+
+
+def _check(value: str, allowed: frozenset[str]) -> None:
+    # Each distinct character is looked up once, not each occurrence: letters
+    # are long and use few characters. The first refused one is reported.
+    refused = {c: why for c in set(value) - allowed if (why := _refusal(c)) is not None}
+    if refused:
+        first = next(c for c in value if c in refused)
+        raise ValueError(refused[first])
+
+
+_NONE: frozenset[str] = frozenset()
+_LINE_BREAKS = frozenset("\n\t")
+
+
 def check_single_line(value: str) -> str:
     """NFC-normalised ``value``; refuses control characters and bidi controls.
 
@@ -27,22 +49,15 @@ def check_single_line(value: str) -> str:
     ...
     ValueError: contains the bidirectional control character U+202E
     """
-    for char in value:
-        if char in BIDI_CONTROLS:
-            raise ValueError(f"contains the bidirectional control character U+{ord(char):04X}")
-        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") and char not in "\u200d":
-            raise ValueError(f"contains the control or unassigned character U+{ord(char):04X}")
+    _check(value, _NONE)
     return unicodedata.normalize("NFC", value)
 
 
 def check_multiline(value: str) -> str:
     """Like ``check_single_line`` but allows newlines and tabs."""
-    for char in value:
-        if char in "\n\t":
-            continue
-        if char == "\r":
-            raise ValueError("contains a carriage return; use \\n for new lines")
-        check_single_line(char)
+    if "\r" in value:
+        raise ValueError("contains a carriage return; use \\n for new lines")
+    _check(value, _LINE_BREAKS)
     return unicodedata.normalize("NFC", value)
 
 

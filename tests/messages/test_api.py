@@ -385,7 +385,7 @@ def test_a_replay_racing_its_original_is_refused_not_a_500(
         )
     settings = app_client.app.state.settings  # type: ignore[attr-defined]
     work = _accept_unit(
-        actor=identity_actor(database, world, clock),
+        token=sender_token(database, world, clock),
         verdict=verdict,
         data=MessageIn.model_validate_json(body),
         idempotency_key=None,
@@ -403,10 +403,7 @@ def test_a_replay_racing_its_original_is_refused_not_a_500(
     assert _count(database) == 0
 
 
-def identity_actor(database: Database, world: World, clock: ManualClock) -> Any:
-    from pouch.identity import service as identity_service
+def sender_token(database: Database, world: World, clock: ManualClock) -> Any:
+    from pouch.intake.credentials import Credentials
 
-    with database.transaction(write=False) as session:
-        return identity_service.resolve_token(
-            session, secret=world.tokens[Role.SENDER], now=clock.now(), touch=False
-        )
+    return Credentials().token(database, secret=world.tokens[Role.SENDER], now=clock.now())

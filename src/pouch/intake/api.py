@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, status
@@ -28,6 +30,7 @@ from pouch.clock import Clock
 from pouch.db import Database
 from pouch.errors import (
     FieldError,
+    InvalidCredentials,
     InvalidInput,
     InvalidSignature,
     MalformedBody,
@@ -36,9 +39,16 @@ from pouch.errors import (
 )
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role
+from pouch.intake import credentials
 from pouch.intake import service as intake_service
+from pouch.intake.credentials import Credentials, SenderToken
 from pouch.intake.schemas import SenderKeyIn, SenderKeyOut
-from pouch.intake.signatures import SignatureRejected, SignatureVerdict, verify_request
+from pouch.intake.signatures import (
+    RegisteredKey,
+    SignatureRejected,
+    SignatureVerdict,
+    verify_request,
+)
 from pouch.ledger.service import Ledger
 from pouch.messages import receipts
 from pouch.messages import service as message_service
@@ -63,42 +73,86 @@ def _field_errors(error: ValidationError) -> InvalidInput:
     return InvalidInput(f"{first.field}: {first.message}", field_errors=errors)
 
 
-def _authenticate(
-    database: Database,
-    *,
-    request_parts: dict[str, Any],
-    settings: Settings,
-    clock: Clock,
-) -> tuple[Actor, SignatureVerdict]:
-    """Token and signature, checked in a read-only transaction."""
-    authorization = request_parts["authorization"]
+class _NotRemembered(Exception):
+    """The token or key is not in memory: read it from the database."""
+
+
+def _bearer(authorization: str | None) -> str:
     scheme, _, secret = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise NotAuthenticated("send the sender's API token as 'Authorization: Bearer <token>'")
-    now = clock.now()
+    return secret.strip()
+
+
+def _verify(
+    parts: dict[str, Any],
+    *,
+    resolve_key: Callable[[str], RegisteredKey | None],
+    credentials: Credentials,
+    settings: Settings,
+    now: datetime,
+) -> SignatureVerdict:
+    try:
+        return verify_request(
+            method=parts["method"],
+            url=parts["url"],
+            headers=parts["headers"],
+            body=parts["body"],
+            resolve_key=resolve_key,
+            now=now,
+            max_age=settings.signature_max_age,
+            nonce_is_fresh=credentials.spend_nonce,
+        )
+    except SignatureRejected as error:
+        raise InvalidSignature(str(error.reason)) from None
+
+
+def _authenticate_from_memory(
+    parts: dict[str, Any], *, credentials: Credentials, settings: Settings, now: datetime
+) -> tuple[SenderToken, SignatureVerdict]:
+    """Token and signature checked against what the sender used before, in memory.
+
+    :raises _NotRemembered: the token or the key must be read first.
+    """
+    token = credentials.known_token(_bearer(parts["authorization"]), now=now)
+    if token is None:
+        raise _NotRemembered
+
+    def known_key(key_id: str) -> RegisteredKey:
+        key = credentials.known_key(key_id)
+        if key is None:
+            raise _NotRemembered
+        return key
+
+    return token, _verify(
+        parts, resolve_key=known_key, credentials=credentials, settings=settings, now=now
+    )
+
+
+def _authenticate(
+    database: Database,
+    parts: dict[str, Any],
+    *,
+    credentials: Credentials,
+    settings: Settings,
+    now: datetime,
+) -> tuple[SenderToken, SignatureVerdict]:
+    """Token and signature, their rows read in short read-only transactions."""
+    token = credentials.token(database, secret=_bearer(parts["authorization"]), now=now)
     with database.transaction(write=False) as session:
-        actor = identity_service.resolve_token(session, secret=secret.strip(), now=now, touch=False)
-        try:
-            verdict = verify_request(
-                method=request_parts["method"],
-                url=request_parts["url"],
-                headers=request_parts["headers"],
-                body=request_parts["body"],
-                resolve_key=lambda key_id: intake_service.resolve_key(session, key_id),
-                now=now,
-                max_age=settings.signature_max_age,
-                nonce_is_fresh=lambda key_id, nonce, _at: (
-                    not intake_service.nonce_seen(session, key_id, nonce)
-                ),
-            )
-        except SignatureRejected as error:
-            raise InvalidSignature(str(error.reason)) from None
-    return actor, verdict
+        verdict = _verify(
+            parts,
+            resolve_key=lambda key_id: credentials.key(session, key_id),
+            credentials=credentials,
+            settings=settings,
+            now=now,
+        )
+    return token, verdict
 
 
 def _accept_unit(
     *,
-    actor: Actor,
+    token: SenderToken,
     verdict: SignatureVerdict,
     data: MessageIn,
     idempotency_key: str | None,
@@ -110,6 +164,10 @@ def _accept_unit(
 ) -> Any:
     def work(session: Session) -> dict[str, Any]:
         now = clock.now()
+        # Checked again here, at commit: a revocation since the check above counts.
+        credentials.check_still_valid(
+            session, token_id=token.token_id, key_id=verdict.key_id, now=now
+        )
         # The nonce's primary key makes a replay racing this one fail here.
         try:
             intake_service.remember_nonce(
@@ -133,7 +191,7 @@ def _accept_unit(
                     for a in data.attachments
                 ),
             ),
-            submitted_by_user_id=actor.user_id,
+            submitted_by_user_id=token.actor.user_id,
             signature=verdict.to_json(),
             idempotency_key=idempotency_key,
             request_hash=request_hash,
@@ -182,6 +240,7 @@ async def submit_message(
     clock: Clock = request.app.state.clock
     ledger: Ledger = request.app.state.ledger
     database: Database = request.app.state.database
+    remembered: Credentials = request.app.state.credentials
     body = await request.body()
     parts = {
         "method": request.method,
@@ -190,9 +249,18 @@ async def submit_message(
         "body": body,
         "authorization": request.headers.get("authorization"),
     }
-    actor, verdict = await run_in_threadpool(
-        _authenticate, database, request_parts=parts, settings=settings, clock=clock
-    )
+    now = clock.now()
+    try:
+        # A sender seen before is checked without a database read; a new one
+        # is read in a worker thread, not on the event loop.
+        token, verdict = _authenticate_from_memory(
+            parts, credentials=remembered, settings=settings, now=now
+        )
+    except _NotRemembered:
+        token, verdict = await run_in_threadpool(
+            _authenticate, database, parts, credentials=remembered, settings=settings, now=now
+        )
+    actor = token.actor
     try:
         data = MessageIn.model_validate_json(body)
     except ValidationError as error:
@@ -217,7 +285,7 @@ async def submit_message(
             ) from None
     future = ledger.committer.submit(
         _accept_unit(
-            actor=actor,
+            token=token,
             verdict=verdict,
             data=data,
             idempotency_key=idempotency_key,
@@ -228,7 +296,14 @@ async def submit_message(
             base_url=settings.public_url.rstrip("/"),
         )
     )
-    result = await asyncio.wrap_future(future)
+    try:
+        result = await asyncio.wrap_future(future)
+    except InvalidCredentials:
+        remembered.forget(secret=_bearer(request.headers.get("authorization")))
+        raise
+    except InvalidSignature:
+        remembered.forget(key_id=verdict.key_id)
+        raise
     return JSONResponse(
         result["body"],
         status_code=status.HTTP_200_OK if result["replayed"] else status.HTTP_201_CREATED,

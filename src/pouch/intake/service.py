@@ -5,16 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
+from typing import cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from pouch.directory import service as directory_service
 from pouch.errors import Conflict, FieldError, InvalidInput, NotFound
 from pouch.intake.models import SenderKey, SignatureNonce
 from pouch.intake.signatures import RegisteredKey
+
+_NONCES = cast(Table, SignatureNonce.__table__)
 
 
 def parse_public_key(text: str) -> bytes:
@@ -92,21 +95,11 @@ def resolve_key(session: Session, key_id: str) -> RegisteredKey | None:
     )
 
 
-def nonce_seen(session: Session, key_id: str, nonce: str) -> bool:
-    return (
-        session.scalar(
-            select(SignatureNonce.nonce).where(
-                SignatureNonce.key_id == key_id, SignatureNonce.nonce == nonce
-            )
-        )
-        is not None
-    )
-
-
 def remember_nonce(session: Session, *, key_id: str, nonce: str, expires_at: datetime) -> None:
     """Store a nonce; the primary key refuses a second use even in a race."""
-    session.add(SignatureNonce(key_id=key_id, nonce=nonce, expires_at=expires_at))
-    session.flush()
+    session.connection().execute(
+        _NONCES.insert(), {"key_id": key_id, "nonce": nonce, "expires_at": expires_at}
+    )
 
 
 def forget_expired_nonces(session: Session, *, now: datetime) -> int:

@@ -52,6 +52,9 @@ class RecordedEvent:
     opening: events.Opening
 
 
+_OPENINGS = cast(Table, LedgerOpening.__table__)
+
+
 def record_event(
     session: Session,
     *,
@@ -69,7 +72,11 @@ def record_event(
     salt = events.new_salt()
     entry = events.entry_for(event, salt)
     (index,) = sequencer.append(session, [entry], now=at, faults=faults)
-    session.add(LedgerOpening(idx=index, kind=kind, salt=salt, event=events.canonical(event)))
+    # Written now, as the entry is, rather than at the session's next flush.
+    session.connection().execute(
+        _OPENINGS.insert(),
+        {"idx": index, "kind": kind, "salt": salt, "event": events.canonical(event)},
+    )
     return RecordedEvent(index=index, entry=entry, opening=events.Opening(index, salt, event))
 
 

@@ -11,13 +11,13 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import filetype
 import nh3
 import rfc8785
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
 from pouch.directory import service as directory_service
 from pouch.directory.models import Office, OfficeKind
@@ -39,6 +39,8 @@ from pouch.messages.models import (
 from pouch.messages.rules import Precedence, Timetable
 
 MESSAGE_ID_PREFIX = "m-"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -145,44 +147,71 @@ def _record(
     return event, recorded.opening
 
 
+_SEQUENCES = cast(Table, OfficeSequence.__table__)
+_MESSAGES = cast(Table, Message.__table__)
+_EVENTS = cast(Table, MessageEvent.__table__)
+_OFFICES = cast(Table, Office.__table__)
+_BUMP_SEQUENCE = (
+    update(_SEQUENCES)
+    .where(_SEQUENCES.c.office_id == bindparam("office"))
+    .values(next_sequence=_SEQUENCES.c.next_sequence + 1)
+    .returning(_SEQUENCES.c.next_sequence)
+)
+_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_OFFICE_KIND = select(_OFFICES.c.kind).where(_OFFICES.c.id == bindparam("office"))
+
+
 def _next_sequence(session: Session, office_id: int) -> int:
-    bumped = session.execute(
-        update(OfficeSequence)
-        .where(OfficeSequence.office_id == office_id)
-        .values(next_sequence=OfficeSequence.next_sequence + 1)
-        .returning(OfficeSequence.next_sequence)
-    ).scalar_one_or_none()
+    bumped = session.connection().execute(_BUMP_SEQUENCE, {"office": office_id}).scalar()
     if bumped is not None:
         return int(bumped) - 1
-    session.add(OfficeSequence(office_id=office_id, next_sequence=2))
-    session.flush()
+    session.connection().execute(insert(_SEQUENCES), {"office_id": office_id, "next_sequence": 2})
     return 1
 
 
-def _check_offices(session: Session, submission: Submission) -> tuple[Office, Office]:
-    sender = session.get(Office, submission.sender_office_id)
-    if sender is None:
+def _office_kind(session: Session, office_id: int) -> OfficeKind | None:
+    """An office's kind, read once per transaction: offices are not deleted while
+    messages name them, and a batch of acceptances asks about the same few."""
+    kinds: dict[int, OfficeKind] = session.info.setdefault("pouch.office_kinds", {})
+    if office_id not in kinds:
+        kind = session.connection().execute(_OFFICE_KIND, {"office": office_id}).scalar()
+        if kind is None:
+            return None
+        kinds[office_id] = OfficeKind(kind)
+    return kinds[office_id]
+
+
+def _check_offices(session: Session, submission: Submission) -> None:
+    if _office_kind(session, submission.sender_office_id) is None:
         raise InvalidInput(
             f"no office with id {submission.sender_office_id}",
             field_errors=[FieldError("body.sender_office_id", "unknown office")],
         )
-    addressee = session.get(Office, submission.addressee_office_id)
-    if addressee is None:
+    addressee_kind = _office_kind(session, submission.addressee_office_id)
+    if addressee_kind is None:
         raise InvalidInput(
             f"no office with id {submission.addressee_office_id}",
             field_errors=[FieldError("body.addressee_office_id", "unknown office")],
         )
-    if addressee.id == sender.id:
+    if submission.addressee_office_id == submission.sender_office_id:
         raise InvalidInput(
             "an office cannot write to itself",
             field_errors=[FieldError("body.addressee_office_id", "same as the sender")],
         )
-    if addressee.kind == OfficeKind.OPERATIONS:
+    if addressee_kind == OfficeKind.OPERATIONS:
         raise InvalidInput(
             "messages go to a principal's or a foreign office, not to the operations center",
             field_errors=[FieldError("body.addressee_office_id", "an operations office")],
         )
-    return sender, addressee
+
+
+def _as_persistent(session: Session, row: T) -> T:
+    """An object whose row was just inserted with a Core statement, made part of
+    the session as if loaded, without reading it back."""
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
 
 
 @dataclass(frozen=True)
@@ -192,6 +221,31 @@ class Accepted:
     replayed: bool
     #: The accepted event's opening, when it was written now (not on a replay).
     opening: Opening | None = None
+
+
+def _replay(
+    session: Session, submission: Submission, idempotency_key: str, request_hash: str | None
+) -> Accepted | None:
+    """The message an earlier request with this idempotency key made, if any."""
+    existing = session.scalar(
+        select(Message).where(
+            Message.sender_office_id == submission.sender_office_id,
+            Message.idempotency_key == idempotency_key,
+        )
+    )
+    if existing is None:
+        return None
+    if existing.request_hash != request_hash:
+        raise Conflict(
+            "this Idempotency-Key was used for a different request",
+            field_errors=[FieldError("header.idempotency-key", "reused with another body")],
+        )
+    first = session.scalars(
+        select(MessageEvent).where(
+            MessageEvent.message_id == existing.id, MessageEvent.kind == "accepted"
+        )
+    ).one()
+    return Accepted(message=existing, event=first, replayed=True)
 
 
 def accept(
@@ -210,27 +264,15 @@ def accept(
 
     Durable and logged once the caller's transaction commits (invariant 1);
     a retry with the same idempotency key returns the same message.
+
+    This is the hot path of intake, so its rows are written with Core
+    statements (a few per message) rather than through the ORM's flush.
     """
     if idempotency_key is not None:
-        existing = session.scalar(
-            select(Message).where(
-                Message.sender_office_id == submission.sender_office_id,
-                Message.idempotency_key == idempotency_key,
-            )
-        )
-        if existing is not None:
-            if existing.request_hash != request_hash:
-                raise Conflict(
-                    "this Idempotency-Key was used for a different request",
-                    field_errors=[FieldError("header.idempotency-key", "reused with another body")],
-                )
-            first = session.scalars(
-                select(MessageEvent).where(
-                    MessageEvent.message_id == existing.id, MessageEvent.kind == "accepted"
-                )
-            ).one()
-            return Accepted(message=existing, event=first, replayed=True)
-    sender, addressee = _check_offices(session, submission)
+        replayed = _replay(session, submission, idempotency_key, request_hash)
+        if replayed is not None:
+            return replayed
+    _check_offices(session, submission)
     if len(submission.attachments) > limits.max_attachments:
         raise InvalidInput(
             f"at most {limits.max_attachments} attachments",
@@ -248,39 +290,58 @@ def accept(
     body_html = sanitize_html(submission.body) if submission.body_format == "html" else None
     body_text = nh3.clean(submission.body, tags=set()) if body_html is not None else submission.body
     digest = content_hash(submission, body_html, hashes)
-    sequence = _next_sequence(session, addressee.id)
-    message = Message(
-        public_id=new_public_id(),
-        sender_office_id=sender.id,
-        addressee_office_id=addressee.id,
-        in_reply_to_id=submission.in_reply_to_id,
-        submitted_by_user_id=submitted_by_user_id,
-        subject=submission.subject,
-        body_text=body_text,
-        body_html=body_html,
-        declared_language=submission.language,
-        security_label=submission.security_label,
-        precedence=submission.precedence,
-        state=MessageState.ACCEPTED,
-        office_sequence=sequence,
-        content_hash=digest,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
-        signature=signature,
-        accepted_at=now,
-        auto_deliver_at=timetable.auto_deliver_at(submission.precedence, now),
-        deliver_by=timetable.deliver_by(submission.precedence, now),
-        accepted_index=-1,
-    )
-    session.add(message)
-    session.flush()
+    if session.autoflush:
+        session.flush()  # the caller's pending changes go first, as a query would send them
+    sequence = _next_sequence(session, submission.addressee_office_id)
+    public_id = new_public_id()
+    deliver_by = timetable.deliver_by(submission.precedence, now)
+    details: dict[str, Any] = {
+        "message": public_id,
+        "from_office": submission.sender_office_id,
+        "to_office": submission.addressee_office_id,
+        "office_sequence": sequence,
+        "precedence": submission.precedence.value,
+        "content": digest,
+        "deliver_by": format_time(deliver_by),
+    }
+    if submission.in_reply_to_id:
+        details["in_reply_to"] = public_id_of(session, submission.in_reply_to_id)
+    recorded = ledger_service.record_event(session, kind="accepted", at=now, details=details)
+    values: dict[str, Any] = {
+        "public_id": public_id,
+        "sender_office_id": submission.sender_office_id,
+        "addressee_office_id": submission.addressee_office_id,
+        "in_reply_to_id": submission.in_reply_to_id,
+        "submitted_by_user_id": submitted_by_user_id,
+        "subject": submission.subject,
+        "body_text": body_text,
+        "body_html": body_html,
+        "declared_language": submission.language,
+        "security_label": submission.security_label,
+        "precedence": submission.precedence,
+        "state": MessageState.ACCEPTED,
+        "office_sequence": sequence,
+        "content_hash": digest,
+        "idempotency_key": idempotency_key,
+        "request_hash": request_hash,
+        "signature": signature,
+        "accepted_at": now,
+        "auto_deliver_at": timetable.auto_deliver_at(submission.precedence, now),
+        "deliver_by": deliver_by,
+        "delivered_at": None,
+        "acknowledged_at": None,
+        "overdue_at": None,
+        "accepted_index": recorded.index,
+    }
+    connection = session.connection()
+    message_id = connection.execute(_INSERT_MESSAGE, values).scalar_one()
     for attachment, sha in zip(submission.attachments, hashes, strict=True):
         if session.get(AttachmentBlob, sha) is None:
             session.add(AttachmentBlob(sha256=sha, data=attachment.content))
             session.flush()  # the blob must exist before the row that points to it
         session.add(
             Attachment(
-                message_id=message.id,
+                message_id=message_id,
                 filename=attachment.filename,
                 declared_type=attachment.declared_type,
                 media_type=_sniff(attachment.content),
@@ -288,28 +349,18 @@ def accept(
                 sha256=sha,
             )
         )
-    event, opening = _record(
-        session,
-        message,
-        "accepted",
-        at=now,
-        actor_user_id=submitted_by_user_id,
-        details={
-            "from_office": sender.id,
-            "to_office": addressee.id,
-            "office_sequence": sequence,
-            "precedence": submission.precedence.value,
-            "content": digest,
-            "deliver_by": format_time(message.deliver_by),
-            **(
-                {"in_reply_to": public_id_of(session, submission.in_reply_to_id)}
-                if submission.in_reply_to_id
-                else {}
-            ),
-        },
-    )
-    message.accepted_index = event.ledger_index
-    return Accepted(message=message, event=event, replayed=False, opening=opening)
+    event_values: dict[str, Any] = {
+        "message_id": message_id,
+        "kind": "accepted",
+        "at": now,
+        "actor_user_id": submitted_by_user_id,
+        "ledger_index": recorded.index,
+        "details": details,
+    }
+    event_id = connection.execute(_INSERT_EVENT, event_values).scalar_one()
+    message = _as_persistent(session, Message(id=message_id, **values))
+    event = _as_persistent(session, MessageEvent(id=event_id, **event_values))
+    return Accepted(message=message, event=event, replayed=False, opening=recorded.opening)
 
 
 def public_id_of(session: Session, message_id: int | None) -> str | None:
