@@ -138,8 +138,17 @@ class PouchServer:
     Its output goes to ``log``; ``tail()`` shows the end of it when something fails.
     """
 
-    def __init__(self, database_url: str, *, data_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        data_dir: Path,
+        port: int | None = None,
+        language_process: bool = False,
+    ) -> None:
         self.database_url = database_url
+        self.language_process = language_process
+        self.language: subprocess.Popen[bytes] | None = None
         self.data_dir = data_dir
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -157,6 +166,8 @@ class PouchServer:
             POUCH_LOG_ORIGIN=ORIGIN,
             POUCH_LOG_SIGNING_KEY=self.skey,
         )
+        if self.language_process:
+            env["POUCH_LANGUAGE_IN_PROCESS"] = "false"
         return env
 
     @property
@@ -177,6 +188,18 @@ class PouchServer:
                 start_new_session=True,
             )
         self.wait_ready(timeout)
+        if self.language_process:
+            # The language desk as production runs it under load: its own process,
+            # at a lower priority than the server's (it never delays acceptance).
+            with self.log.open("ab") as log:
+                self.language = subprocess.Popen(
+                    ["nice", "-n", "10", sys.executable, "-m", "pouch.cli", "language", "work"],
+                    env=self.environment(),
+                    cwd=self.data_dir,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -199,8 +222,20 @@ class PouchServer:
         """User plus system CPU time of the server process so far."""
         return _clock_ticks(self.pid) / TICKS
 
+    def language_cpu_seconds(self) -> float:
+        """CPU time of the language desk's own process so far (0 when it runs inside)."""
+        return _clock_ticks(self.language.pid) / TICKS if self.language is not None else 0.0
+
     def stop(self) -> None:
         """Shut down gracefully (SIGTERM), or kill after ten seconds."""
+        if self.language is not None:
+            self.language.send_signal(signal.SIGTERM)
+            try:
+                self.language.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.language.kill()
+                self.language.wait()
+            self.language = None
         if self.process is None:
             return
         if self.process.poll() is None:

@@ -59,14 +59,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
@@ -81,6 +81,7 @@ from _common import (
     table,
     vm_hwm_mb,
 )
+from _http import Connection, HttpError, build_request
 from _serve import TICKS, PouchServer, Sender, machine_busy_ticks, prepare
 from pouch.db import Database
 from pouch.intake.signatures import sign_request
@@ -160,20 +161,35 @@ class Row:
     client_cpu: float
     machine_busy: float  # CPU-seconds, all cores
     wall: float
+    language_cpu: float = 0.0  # the language desk's own process, when it has one
+
+    @property
+    def others(self) -> float:
+        """CPU-seconds of the rest of the machine (PostgreSQL, and other work)."""
+        return self.machine_busy - self.server_cpu - self.client_cpu - self.language_cpu
 
 
-Request = Callable[[httpx.AsyncClient], Awaitable[None]]
+Request = Callable[[Connection], Awaitable[None]]
 
 
 class Submitter:
-    """A sender office's program: builds, signs and sends one letter at a time."""
+    """A sender office's program: builds and signs letters, and sends them.
+
+    ``prepare(n)`` signs ``n`` letters ahead (before a measured phase), each
+    with its own nonce and ``created`` time; a request needed beyond those is
+    signed just in time, and counted in ``signed_late``.
+    """
 
     def __init__(self, sender: Sender, base_url: str) -> None:
         self.sender = sender
         self.url = f"{base_url}/api/messages"
+        parts = urlsplit(self.url)
+        self.host, self.target = parts.netloc, parts.path
         self.key = Ed25519PrivateKey.from_private_bytes(sender.seed)
         self.authorization = f"Bearer {sender.token}"
         self.count = 0
+        self.ready: deque[bytes] = deque()
+        self.signed_late = 0
 
     def body(self) -> bytes:
         self.count += 1
@@ -203,36 +219,49 @@ class Submitter:
         )
         return headers
 
-    async def submit(self, client: httpx.AsyncClient) -> None:
+    def request(self) -> bytes:
         body = self.body()
-        response = await client.post(self.url, content=body, headers=self.headers(body))
-        if response.status_code != 201:
-            raise Rejected(f"{response.status_code} {response.text[:300]}")
+        return build_request("POST", self.host, self.target, self.headers(body), body)
+
+    def prepare(self, count: int) -> None:
+        self.ready.clear()
+        self.ready.extend(self.request() for _ in range(count))
+
+    async def submit(self, connection: Connection) -> None:
+        if self.ready:
+            request = self.ready.popleft()
+        else:
+            self.signed_late += 1
+            request = self.request()
+        status, body = await connection.exchange(request)
+        if status != 201:
+            raise Rejected(f"{status} {body[:300]!r}")
         try:
-            message_id = response.json()["id"]
+            message_id = json.loads(body)["id"]
         except (ValueError, KeyError, TypeError):
-            raise Rejected(f"201 without a message id: {response.text[:300]}") from None
+            raise Rejected(f"201 without a message id: {body[:300]!r}") from None
         if not (isinstance(message_id, str) and message_id.startswith("m-")):
-            raise Rejected(f"201 with a strange id: {response.text[:300]}")
+            raise Rejected(f"201 with a strange id: {body[:300]!r}")
 
 
 def healthz(base_url: str) -> Request:
-    url = f"{base_url}/healthz"
+    parts = urlsplit(base_url)
+    request_bytes = build_request("GET", parts.netloc, "/healthz", {})
 
-    async def request(client: httpx.AsyncClient) -> None:
-        response = await client.get(url)
-        if response.status_code != 200:
-            raise Rejected(f"{response.status_code} {response.text[:300]}")
-        if response.json() != {"status": "ok"}:
-            raise Rejected(f"200 with {response.text[:300]}")
+    async def request(connection: Connection) -> None:
+        status, body = await connection.exchange(request_bytes)
+        if status != 200:
+            raise Rejected(f"{status} {body[:300]!r}")
+        if json.loads(body) != {"status": "ok"}:
+            raise Rejected(f"200 with {body[:300]!r}")
 
     return request
 
 
-async def _timed(request: Request, client: httpx.AsyncClient, due: float, tally: Tally) -> None:
+async def _timed(request: Request, connection: Connection, due: float, tally: Tally) -> None:
     try:
-        await request(client)
-    except (Rejected, httpx.HTTPError) as error:
+        await request(connection)
+    except (Rejected, HttpError) as error:
         tally.note(due, error)
     except asyncio.CancelledError:
         tally.note(due, TimeoutError("no answer when the phase ended"))
@@ -242,21 +271,25 @@ async def _timed(request: Request, client: httpx.AsyncClient, due: float, tally:
 
 
 async def closed_loop(
-    request: Request, client: httpx.AsyncClient, *, concurrency: int, seconds: float
+    request: Request, endpoint: tuple[str, int], *, concurrency: int, seconds: float
 ) -> Tally:
     tally = Tally(first=time.monotonic())
     end = tally.first + seconds
 
     async def worker() -> None:
-        while time.monotonic() < end:
-            await _timed(request, client, time.monotonic(), tally)
+        connection = Connection(*endpoint)
+        try:
+            while time.monotonic() < end:
+                await _timed(request, connection, time.monotonic(), tally)
+        finally:
+            await connection.close()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return tally
 
 
 async def open_loop(
-    request: Request, client: httpx.AsyncClient, *, rate: float, seconds: float
+    request: Request, endpoint: tuple[str, int], *, rate: float, seconds: float
 ) -> Tally:
     """``rate`` requests a second for ``seconds`` at fixed times, whatever the server
     does. A request due while ``MAX_IN_FLIGHT`` are unanswered is not sent (an error),
@@ -264,6 +297,16 @@ async def open_loop(
     (errors too): an overloaded server cannot stretch the run without bound."""
     tally = Tally(first=time.monotonic())
     in_flight: set[asyncio.Task[None]] = set()
+    idle: list[Connection] = []
+    opened: list[Connection] = []
+
+    async def one(due: float) -> None:
+        connection = idle.pop() if idle else Connection(*endpoint)
+        if connection not in opened:
+            opened.append(connection)
+        await _timed(request, connection, due, tally)
+        idle.append(connection)
+
     for i in range(round(rate * seconds)):
         due = tally.first + i / rate
         delay = due - time.monotonic()
@@ -272,7 +315,7 @@ async def open_loop(
         if len(in_flight) >= MAX_IN_FLIGHT:
             tally.note(due, NotSent(f"{MAX_IN_FLIGHT} requests were waiting for an answer"))
             continue
-        task = asyncio.create_task(_timed(request, client, due, tally))
+        task = asyncio.create_task(one(due))
         in_flight.add(task)
         task.add_done_callback(in_flight.discard)
     if in_flight:
@@ -281,6 +324,8 @@ async def open_loop(
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=GRACE)
+    for connection in opened:
+        await connection.close()
     return tally
 
 
@@ -292,6 +337,7 @@ def _client_cpu() -> float:
 @contextmanager
 def _cpu(server: PouchServer) -> Iterator[dict[str, float]]:
     figures: dict[str, float] = {}
+    language_before = server.language_cpu_seconds()
     server_before, client_before = server.cpu_seconds(), _client_cpu()
     busy_before, _ = machine_busy_ticks()
     wall_before = time.monotonic()
@@ -300,6 +346,7 @@ def _cpu(server: PouchServer) -> Iterator[dict[str, float]]:
     figures["server"] = server.cpu_seconds() - server_before
     figures["client"] = _client_cpu() - client_before
     figures["machine"] = (machine_busy_ticks()[0] - busy_before) / TICKS
+    figures["language"] = server.language_cpu_seconds() - language_before
 
 
 async def measure_server(
@@ -309,15 +356,9 @@ async def measure_server(
     and the submissions left without an answer (which may or may not be stored)."""
     submitter = Submitter(sender, server.base_url)
     noop = healthz(server.base_url)
+    endpoint = ("127.0.0.1", server.port)
     rows: list[Row] = []
     accepted = unanswered = 0
-    timeout = httpx.Timeout(30.0)
-
-    def closed(limit: int) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
-        )
 
     submit: Request = submitter.submit
     phases: list[tuple[str, Request, float | None]] = [
@@ -326,44 +367,62 @@ async def measure_server(
         (f"accept paced {args.rate:g}/s", submit, args.rate),
     ]
     for mode, request, rate in phases:
+        if request is submit:
+            # Signed ahead, so that the client's CPU goes to sending, not to signing.
+            measured = rate * args.seconds if rate else args.presign_rate * args.seconds
+            submitter.prepare(round(args.presign_rate * args.warmup + measured))
+            submitter.signed_late = 0
         await drain(server)
-        async with closed(MAX_IN_FLIGHT if rate else args.concurrency) as client:
-            # A closed loop warms up: it leaves nothing queued behind it.
-            warm = await closed_loop(
-                request, client, concurrency=args.concurrency, seconds=args.warmup
-            )
-            with _cpu(server) as cpu:
-                if rate:
-                    tally = await open_loop(request, client, rate=rate, seconds=args.seconds)
-                else:
-                    tally = await closed_loop(
-                        request, client, concurrency=args.concurrency, seconds=args.seconds
-                    )
+        # A closed loop warms up: it leaves nothing queued behind it.
+        warm = await closed_loop(
+            request, endpoint, concurrency=args.concurrency, seconds=args.warmup
+        )
+        with _cpu(server) as cpu:
+            if rate:
+                tally = await open_loop(request, endpoint, rate=rate, seconds=args.seconds)
+            else:
+                tally = await closed_loop(
+                    request, endpoint, concurrency=args.concurrency, seconds=args.seconds
+                )
         if request is submit:
             accepted += warm.ok + tally.ok
             unanswered += warm.unanswered + tally.unanswered
         rows.append(
-            Row(backend, mode, tally, cpu["server"], cpu["client"], cpu["machine"], cpu["wall"])
+            Row(
+                backend,
+                mode,
+                tally,
+                cpu["server"],
+                cpu["client"],
+                cpu["machine"],
+                cpu["wall"],
+                cpu["language"],
+            )
         )
+        late = f", {submitter.signed_late} signed late" if request is submit else ""
         print(
             f"  {mode}: {tally.ok}/{tally.requests} ok, {tally.rate:,.0f}/s, "
-            f"p99 {percentile(tally.latencies, 99) * 1000:.1f} ms",
+            f"p99 {percentile(tally.latencies, 99) * 1000:.1f} ms{late}",
             flush=True,
         )
     return rows, accepted, unanswered
 
 
 async def drain(server: PouchServer, *, quiet: float = 3.0, limit: float = 60.0) -> None:
-    """Wait until the server has idled (under a twentieth of a core) for ``quiet``
-    seconds, longer than its background workers' intervals: submissions the client
-    gave up on may still be in its queue, and the language desk works through the
-    messages accepted so far."""
+    """Wait until the server (and the language desk's process) idled, under a
+    twentieth of a core, for ``quiet`` seconds, longer than its background
+    workers' intervals: submissions the client gave up on may still be in its
+    queue, and the language desk works through the messages accepted so far."""
     deadline = time.monotonic() + limit
     idle_since = time.monotonic()
-    before = server.cpu_seconds()
+
+    def busy() -> float:
+        return server.cpu_seconds() + server.language_cpu_seconds()
+
+    before = busy()
     while time.monotonic() < deadline:
         await asyncio.sleep(0.25)
-        now = server.cpu_seconds()
+        now = busy()
         if now - before > 0.25 / 20:
             idle_since = time.monotonic()
         elif time.monotonic() - idle_since >= quiet:
@@ -391,7 +450,9 @@ def bench_backend(
     sender = prepare(database)
     database.dispose()
     print(f"{backend}: serving {url.split('@')[-1]}", flush=True)
-    server = PouchServer(url, data_dir=workdir / backend)
+    server = PouchServer(
+        url, data_dir=workdir / backend, language_process=args.language == "process"
+    )
     try:
         server.start()
         rows, accepted, unanswered = _run_loop(measure_server(backend, server, sender, args))
@@ -487,7 +548,8 @@ def report(rows: list[Row], sign_us: tuple[float, float]) -> None:
             f"{row.server_cpu / row.wall:.2f}",
             f"{row.client_cpu / row.wall:.2f}",
             f"{row.machine_busy / row.wall:.2f}",
-            f"{(row.machine_busy - row.server_cpu - row.client_cpu) / row.wall:.2f}",
+            f"{row.language_cpu / row.wall:.2f}",
+            f"{row.others / row.wall:.2f}",
             f"{row.server_cpu / row.tally.ok * 1e6:,.0f}" if row.tally.ok else "–",
             f"{row.client_cpu / row.tally.ok * 1e6:,.0f}" if row.tally.ok else "–",
         )
@@ -501,6 +563,7 @@ def report(rows: list[Row], sign_us: tuple[float, float]) -> None:
                 "server cores",
                 "client cores",
                 "machine cores",
+                "language desk",
                 "other processes",
                 "server µs/ok",
                 "client µs/ok",
@@ -572,6 +635,18 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight at full")
     parser.add_argument("--rate", type=float, default=300.0, help="submissions/s when paced")
+    parser.add_argument(
+        "--language",
+        choices=("process", "in-process"),
+        default="process",
+        help="the language desk in its own process (niced), or inside pouch serve",
+    )
+    parser.add_argument(
+        "--presign-rate",
+        type=float,
+        default=2_000.0,
+        help="letters signed ahead per second of a full phase (more are signed just in time)",
+    )
     args = parser.parse_args()
 
     print(f"bench_accept: {machine()}")
