@@ -121,6 +121,27 @@ def _clock_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants that are alive now."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo += [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+    return [p for p in found if Path(f"/proc/{p}/stat").exists()]
+
+
+def _ticks_or_zero(pid: int) -> int:
+    try:
+        return _clock_ticks(pid)
+    except OSError:
+        return 0
+
+
 def machine_busy_ticks() -> tuple[int, int]:
     """(busy, total) clock ticks of all CPUs so far, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -145,8 +166,10 @@ class PouchServer:
         data_dir: Path,
         port: int | None = None,
         language_process: bool = False,
+        workers: int = 1,
     ) -> None:
         self.database_url = database_url
+        self.workers = workers
         self.language_process = language_process
         self.language: subprocess.Popen[bytes] | None = None
         self.data_dir = data_dir
@@ -180,7 +203,16 @@ class PouchServer:
         with self.log.open("ab") as log:
             # The data directory as working directory: no stray .env is read.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "pouch.cli", "serve", "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "pouch.cli",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(self.workers),
+                ],
                 env=self.environment(),
                 cwd=self.data_dir,
                 stdout=log,
@@ -218,9 +250,14 @@ class PouchServer:
                     raise RuntimeError(f"pouch serve not ready after {timeout} s:\n{self.tail()}")
                 time.sleep(0.05)  # polling for start-up
 
+    def processes(self) -> list[int]:
+        """The server's process ids: the supervisor and its workers, when it has some."""
+        return _process_tree(self.pid)
+
     def cpu_seconds(self) -> float:
-        """User plus system CPU time of the server process so far."""
-        return _clock_ticks(self.pid) / TICKS
+        """User plus system CPU time of the server's processes so far (with workers,
+        the supervisor and its worker processes)."""
+        return sum(_ticks_or_zero(pid) for pid in _process_tree(self.pid)) / TICKS
 
     def language_cpu_seconds(self) -> float:
         """CPU time of the language desk's own process so far (0 when it runs inside)."""

@@ -451,14 +451,17 @@ def bench_backend(
     database.dispose()
     print(f"{backend}: serving {url.split('@')[-1]}", flush=True)
     server = PouchServer(
-        url, data_dir=workdir / backend, language_process=args.language == "process"
+        url,
+        data_dir=workdir / backend,
+        language_process=args.language == "process",
+        workers=args.workers,
     )
     try:
         server.start()
         rows, accepted, unanswered = _run_loop(measure_server(backend, server, sender, args))
         died = server.exited()
         logged = server.logged_exceptions()
-        peak = vm_hwm_mb(server.pid) if died is None else float("nan")
+        peak = sum(vm_hwm_mb(pid) for pid in server.processes()) if died is None else float("nan")
     except BaseException:
         print(server.tail(), file=sys.stderr)
         raise
@@ -635,6 +638,9 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight at full")
     parser.add_argument("--rate", type=float, default=300.0, help="submissions/s when paced")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (pouch serve --workers)"
+    )
     parser.add_argument(
         "--language",
         choices=("process", "in-process"),

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def _free_port() -> int:
@@ -18,7 +19,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_migrates_and_answers(tmp_path: Path) -> None:
+def _serving_children(pid: int) -> list[int]:
+    """Child processes started by multiprocessing's spawn (uvicorn's workers), not
+    its resource tracker."""
+    children = [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").glob("*/children")
+        for child in task.read_text().split()
+    ]
+    return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_migrates_and_answers(tmp_path: Path, workers: int) -> None:
     port = _free_port()
     env = {
         **os.environ,
@@ -27,7 +40,7 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
         "POUCH_DATA_DIR": str(tmp_path),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "pouch.cli", "serve"],
+        [sys.executable, "-m", "pouch.cli", "serve", "--workers", str(workers)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -53,6 +66,9 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
         info = httpx.get(f"{base}/api/log").json()
         assert info["origin"] == "localhost/pouch"
         assert key.read_text().startswith("PRIVATE+KEY+localhost/pouch+")
+        if workers > 1:
+            # A supervisor and its worker processes, each serving the same port.
+            assert len(_serving_children(process.pid)) == workers
     finally:
         process.terminate()
         process.wait(timeout=10)

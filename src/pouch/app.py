@@ -155,6 +155,12 @@ def create_app(
     return app
 
 
+def create_app_from_environment() -> FastAPI:
+    """The application configured by POUCH_* variables alone: what each process of
+    ``pouch serve --workers N`` runs."""
+    return create_app(Settings())
+
+
 def senders_for(settings: Settings, http: httpx.Client) -> Senders:
     """How notifications leave: the webhook client and the configured SMTP relay."""
     relay = None

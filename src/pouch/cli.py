@@ -149,6 +149,17 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Listen address (default: POUCH_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (default: POUCH_PORT).")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help=(
+                "Server processes sharing the port; each has its own group committer and "
+                "background workers (the database makes them take turns)."
+            ),
+        ),
+    ] = 1,
 ) -> None:
     """Apply migrations, then serve the web interface and the API."""
     import uvicorn
@@ -158,14 +169,23 @@ def serve(
     settings = _settings(ctx)
     _upgrade(settings)
     _ensure_key(settings)
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        log_level="info",
-    )
+    options = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "log_level": "info",
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+    else:
+        # Each process builds its application from the same POUCH_* environment.
+        uvicorn.run(
+            "pouch.app:create_app_from_environment",
+            factory=True,
+            workers=workers,
+            **options,  # type: ignore[arg-type]
+        )
 
 
 def _parse_grant(value: str) -> tuple[Role, str]:
