@@ -6,18 +6,26 @@ The model, on the five-minute grid of :mod:`pouch.calls.problem`:
   its feasible starts (availability.py: leader's working hours, principal's
   window minus busy blocks, the request's dates, enough interpreters), and a
   presence literal;
-- an optional interval of call + buffer per request in one no-overlap: the
-  principal takes one call at a time, with the buffer between two calls;
-- per eligible interpreter, a literal and an optional interval (restricted to
-  the starts where that interpreter is free) in that interpreter's no-overlap;
-  exactly one literal (two for long simultaneous calls) is true when the call
-  is present;
-- per request, one literal per day of its domain (in the principal's zone, and
-  in each interpreter's zone where that differs) for the principal's cap on
-  calls per day and each interpreter's cap on minutes per day;
-- redundant energy cuts: the calls that must fall inside a stretch of one of
-  the principal's days fit in its free time (implied by the no-overlap, but
-  they give the first stage's linear relaxation, hence its bound, its strength).
+- the principal's free time cut into *blocks*: runs of free slots, joined when
+  closer than the buffer. A call lies wholly in one block, so calls in two
+  blocks never clash and each block gets its own no-overlap, of call + buffer;
+- a request's starts cut by block and by the principal's day into *segments*,
+  each with a literal, its own start variable (equal to the request's when the
+  literal holds) and an optional interval in its block's no-overlap. The
+  narrow windows let the no-overlap propagate and let CP-SAT's LNS move a call
+  between blocks; two linear inequalities tie the segment literals to the
+  start, which brings them into CP-SAT's linear relaxation at its default
+  level (it leaves out a part made of Booleans alone);
+- per eligible interpreter and segment (per day of the interpreter's own zone
+  when that cuts days elsewhere), a literal restricting the start to where the
+  interpreter is free; a present call has exactly as many as it needs
+  interpreters. No interpreter can be double-booked without the principal
+  being so, so interpreters need no no-overlap of their own;
+- the principal's cap on calls per day and each interpreter's cap on minutes
+  per day, as linear sums of those literals;
+- redundant energy cuts: the calls that must fall inside a stretch of a block
+  fit in its free time (implied by the no-overlap, but they give the first
+  stage's linear relaxation, hence its bound, its strength).
 
 The objective is lexicographic, solved in stages; each stage's result is
 fixed as a constraint for the next, which starts from its solution as a hint:
@@ -43,6 +51,7 @@ nearly equal value.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -130,6 +139,31 @@ class _Reporter(cp_model.CpSolverSolutionCallback):
         )
 
 
+@dataclass(frozen=True)
+class _Segment:
+    """The starts of one request inside one block on one of the principal's days."""
+
+    block: int
+    day: int
+    starts: SlotSet
+
+
+def _blocks(availability: Availability) -> list[tuple[int, int]]:
+    """Stretches of the grid such that calls in two different stretches never clash.
+
+    A call lies wholly in the principal's free time, so in one run of free
+    slots; runs closer than the buffer are joined, since calls in them could
+    clash.
+    """
+    blocks: list[tuple[int, int]] = []
+    for start, end in availability.principal_free:
+        if blocks and start - blocks[-1][1] < availability.buffer:
+            blocks[-1] = (blocks[-1][0], end)
+        else:
+            blocks.append((start, end))
+    return blocks
+
+
 class _CallModel:
     """The CP-SAT model of one problem, with the variables needed to read a plan back.
 
@@ -143,11 +177,15 @@ class _CallModel:
         self.model = cp_model.CpModel()
         self.start: dict[str, cp_model.IntVar] = {}
         self.present: dict[str, cp_model.IntVar] = {}
-        self.serves: dict[str, dict[str, cp_model.IntVar]] = {}
-        self._days: dict[tuple[str, str], list[tuple[int, cp_model.IntVar]]] = {}
-        self._partitions: dict[tuple[str, str], DayPartition] = {}
-        self._day_parts: dict[tuple[str, str], list[tuple[int, cp_model.IntVar, SlotSet]]] = {}
-        self._works: list[tuple[cp_model.IntVar, cp_model.IntVar, cp_model.IntVar]] = []
+        self.blocks = _blocks(availability)
+        self._block_bounds = [start for start, _ in self.blocks]
+        # Per request: its segments, each with a presence literal and a start.
+        self.segments: dict[str, list[tuple[_Segment, cp_model.IntVar, cp_model.IntVar]]] = {}
+        # Per request and interpreter: (literal, segment index or None, interpreter day or None).
+        self.serves: dict[str, dict[str, list[tuple[cp_model.IntVar, int, int]]]] = {}
+        self._zone_days: dict[
+            tuple[str, tuple[int, ...]], tuple[DayPartition, list[tuple[int, cp_model.IntVar]]]
+        ] = {}
         self._inversions: list[tuple[cp_model.IntVar, str, str]] = []
         self._keeps: list[tuple[cp_model.IntVar, str, int]] = []
         self.order = [
@@ -156,97 +194,157 @@ class _CallModel:
         self.weights = rank_weights(problem.requests)
         self._build()
 
+    def block_of(self, slot: int) -> int:
+        return bisect.bisect_right(self._block_bounds, slot) - 1
+
+    def _split(self, starts: SlotSet) -> list[_Segment]:
+        """``starts`` cut by the principal's days and by blocks, in order."""
+        segments = []
+        for day, part in self.availability.principal_days.split(starts):
+            first, last = part.first() or 0, part.last() or 0  # a part is never empty
+            for block in range(self.block_of(first), self.block_of(last) + 1):
+                inside = part & SlotSet([self.blocks[block]])
+                if inside:
+                    segments.append(_Segment(block, day, inside))
+        return segments
+
     def _build(self) -> None:
         model, availability = self.model, self.availability
-        principal_intervals: list[cp_model.IntervalVar] = []
-        interpreter_intervals: dict[str, list[cp_model.IntervalVar]] = defaultdict(list)
+        per_block: dict[int, list[cp_model.IntervalVar]] = defaultdict(list)
         for request_id in self.order:
             entry = availability.requests[request_id]
             start = model.new_int_var_from_domain(_domain(entry.starts), f"start[{request_id}]")
             present = model.new_bool_var(f"present[{request_id}]")
             self.start[request_id], self.present[request_id] = start, present
-            principal_intervals.append(
-                model.new_optional_fixed_size_interval_var(
-                    start, entry.length + availability.buffer, present, f"call[{request_id}]"
-                )
-            )
-            serves: dict[str, cp_model.IntVar] = {}
-            for interpreter_id, fitting in entry.interpreter_starts.items():
-                usable = fitting & entry.starts
-                if not usable:
-                    continue
-                serve = model.new_bool_var(f"serve[{request_id}|{interpreter_id}]")
-                if usable != entry.starts:
-                    model.add_linear_expression_in_domain(start, _domain(usable)).only_enforce_if(
-                        serve
+            segments = self._split(entry.starts)
+            made = []
+            for k, segment in enumerate(segments):
+                if len(segments) == 1:
+                    literal, begins = present, start
+                else:
+                    literal = model.new_bool_var(f"in[{request_id}|{k}]")
+                    begins = model.new_int_var_from_domain(
+                        _domain(segment.starts), f"start[{request_id}|{k}]"
                     )
-                interpreter_intervals[interpreter_id].append(
+                    model.add(start == begins).only_enforce_if(literal)
+                made.append((segment, literal, begins))
+                per_block[segment.block].append(
                     model.new_optional_fixed_size_interval_var(
-                        start, entry.length, serve, f"interpreting[{request_id}|{interpreter_id}]"
+                        begins,
+                        entry.length + availability.buffer,
+                        literal,
+                        f"call[{request_id}|{k}]",
                     )
                 )
-                serves[interpreter_id] = serve
-            self.serves[request_id] = serves
-            if entry.request.interpreters_needed:
-                model.add(sum(serves.values()) == entry.request.interpreters_needed * present)
-        model.add_no_overlap(principal_intervals)
-        for intervals in interpreter_intervals.values():
-            # Implied while every call is the principal's, but it states the rule
-            # and lets CP-SAT propagate per interpreter.
-            model.add_no_overlap(intervals)
+            if len(segments) > 1:
+                literals = [literal for _, literal, _ in made]
+                model.add(sum(literals) == present)
+                # Implied by the enforced equalities, but linear: they join the
+                # segment literals to the start in CP-SAT's LP, which at its
+                # default linearization (level 1) otherwise leaves out a part
+                # made of Booleans alone, the cap on calls per day with it.
+                firsts = [segment.starts.first() or 0 for segment, _, _ in made]
+                lasts = [segment.starts.last() or 0 for segment, _, _ in made]
+                latest = entry.starts.last() or 0
+                model.add(start >= cp_model.LinearExpr.weighted_sum(literals, firsts))
+                model.add(
+                    start
+                    <= cp_model.LinearExpr.weighted_sum(literals, lasts) + latest * (1 - present)
+                )
+            self.segments[request_id] = made
+            self._interpreters(request_id)
+        for _, intervals in sorted(per_block.items()):
+            if len(intervals) > 1:
+                model.add_no_overlap(intervals)
         self._cap_calls_per_day()
+        self._energy_cuts()
         self._cap_interpreter_minutes()
 
-    def _day_literals(
-        self, request_id: str, zone: str, days: DayPartition
+    def _interpreters(self, request_id: str) -> None:
+        """Who interprets the call, per segment (or per day of an interpreter's own zone)."""
+        entry = self.availability.requests[request_id]
+        needed = entry.request.interpreters_needed
+        if not needed:
+            self.serves[request_id] = {}
+            return
+        model = self.model
+        principal_days = self.availability.principal_days
+        serves: dict[str, list[tuple[cp_model.IntVar, int, int]]] = {}
+        per_segment: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+        every: list[cp_model.IntVar] = []
+        for interpreter_id, fitting in entry.interpreter_starts.items():
+            usable = fitting & entry.starts
+            if not usable:
+                continue
+            days = self.availability.interpreter_days[interpreter_id]
+            mine: list[tuple[cp_model.IntVar, int, int]] = []
+            if days.bounds == principal_days.bounds:
+                for k, (segment, _, begins) in enumerate(self.segments[request_id]):
+                    here = usable & segment.starts
+                    if not here:
+                        continue
+                    serve = model.new_bool_var(f"serve[{request_id}|{interpreter_id}|{k}]")
+                    if here != segment.starts:
+                        model.add_linear_expression_in_domain(
+                            begins, _domain(here)
+                        ).only_enforce_if(serve)
+                    per_segment[k].append(serve)
+                    mine.append((serve, k, segment.day))
+            else:
+                on_days = dict(self._zone_day_literals(request_id, days))
+                for day, part in days.split(usable):
+                    serve = model.new_bool_var(f"serve[{request_id}|{interpreter_id}|d{day}]")
+                    model.add_linear_expression_in_domain(
+                        self.start[request_id], _domain(part)
+                    ).only_enforce_if(serve)
+                    model.add_implication(serve, on_days[day])
+                    mine.append((serve, -1, day))
+            serves[interpreter_id] = mine
+            every.extend(serve for serve, _, _ in mine)
+        self.serves[request_id] = serves
+        model.add(sum(every) == needed * self.present[request_id])
+        for k, serving in sorted(per_segment.items()):
+            model.add(sum(serving) <= needed * self.segments[request_id][k][1])
+
+    def _zone_day_literals(
+        self, request_id: str, days: DayPartition
     ) -> list[tuple[int, cp_model.IntVar]]:
-        """One literal per day the call may start on (in ``zone``), true for the day it does."""
-        key = (request_id, zone)
-        if key not in self._days:
+        """One literal per day of ``days`` the call may start on, true for the day it does."""
+        key = (request_id, days.bounds)
+        if key not in self._zone_days:
             parts = days.split(self.availability.requests[request_id].starts)
             present = self.present[request_id]
-            self._partitions[key] = days
-            if len(parts) == 1:
-                self._days[key] = [(parts[0][0], present)]
-                self._day_parts[key] = [(parts[0][0], present, parts[0][1])]
-            else:
+            literals = [(parts[0][0], present)]
+            if len(parts) > 1:
                 literals = []
                 for day, part in parts:
-                    literal = self.model.new_bool_var(f"on[{request_id}|{zone}|{day}]")
+                    literal = self.model.new_bool_var(f"on[{request_id}|{day}]")
                     self.model.add_linear_expression_in_domain(
                         self.start[request_id], _domain(part)
                     ).only_enforce_if(literal)
                     literals.append((day, literal))
-                    self._day_parts.setdefault(key, []).append((day, literal, part))
                 self.model.add(sum(literal for _, literal in literals) == present)
-                self._days[key] = literals
-        return self._days[key]
+            self._zone_days[key] = (days, literals)
+        return self._zone_days[key][1]
 
     def _cap_calls_per_day(self) -> None:
-        """The cap on calls per day, and each day's free time as a knapsack.
-
-        The knapsack is implied by the no-overlap, but stated per day it gives
-        the linear relaxation, hence the bound of stage 1, most of its strength.
-        """
         cap = self.problem.principal.max_calls_per_day
-        zone = self.problem.principal.time_zone
-        days = self.availability.principal_days
-        per_day: dict[int, list[tuple[int, cp_model.IntVar]]] = defaultdict(list)
+        if cap is None:
+            return
+        per_day: dict[int, list[cp_model.IntVar]] = defaultdict(list)
         for request_id in self.order:
-            length = self.availability.requests[request_id].length
-            for day, literal in self._day_literals(request_id, zone, days):
-                per_day[day].append((length, literal))
-        for _, terms in sorted(per_day.items()):
-            if cap is not None and len(terms) > cap:
-                self.model.add(sum(literal for _, literal in terms) <= cap)
-        self._energy_cuts()
+            for segment, literal, _ in self.segments[request_id]:
+                per_day[segment.day].append(literal)
+        for _, literals in sorted(per_day.items()):
+            if len(literals) > cap:
+                self.model.add(sum(literals) <= cap)
 
     def _energy_cuts(self) -> None:
-        """Calls that must fall inside a stretch of a day cannot take more than its free time.
+        """Calls that must fall inside a stretch of a block cannot take more than its free time.
 
         Implied by the no-overlap, but stated as linear cuts they give stage 1's
-        relaxation, hence its bound, most of its strength. A call on day ``k``
-        occupies its own window there (first start to last end); for every
+        relaxation, hence its bound, most of its strength. A call in segment
+        ``k`` occupies its window there (first start to last end); for every
         stretch between such window edges, the calls whose windows lie inside
         must fit in its free slots, and, apart by the buffer, in its length.
         """
@@ -260,15 +358,13 @@ class _CallModel:
                 free_before[slot + 1] = 1
         for slot in range(grid_slots):
             free_before[slot + 1] += free_before[slot]
-        per_day: dict[int, list[tuple[int, int, int, cp_model.IntVar]]] = defaultdict(list)
-        for (request_id, zone), parts in sorted(self._day_parts.items()):
-            if zone != self.problem.principal.time_zone:
-                continue
+        per_block: dict[int, list[tuple[int, int, int, cp_model.IntVar]]] = defaultdict(list)
+        for request_id in self.order:
             length = availability.requests[request_id].length
-            for day, literal, part in parts:
-                first, last = part.first() or 0, part.last() or 0  # a part is never empty
-                per_day[day].append((first, last + length, length, literal))
-        for _, items in sorted(per_day.items()):
+            for segment, literal, _ in self.segments[request_id]:
+                first, last = segment.starts.first() or 0, segment.starts.last() or 0
+                per_block[segment.block].append((first, last + length, length, literal))
+        for _, items in sorted(per_block.items()):
             seen: set[tuple[int, ...]] = set()
             for opens in sorted({lo for lo, _, _, _ in items}):
                 inside = sorted(
@@ -302,22 +398,11 @@ class _CallModel:
             cap = interpreter.max_minutes_per_day
             if cap is None:
                 continue
-            zone = problem.interpreter_zone(interpreter)
-            days = self.availability.interpreter_days[interpreter.id]
             per_day: dict[int, list[tuple[int, cp_model.IntVar]]] = defaultdict(list)
             for request_id in self.order:
-                serve = self.serves[request_id].get(interpreter.id)
-                if serve is None:
-                    continue
                 minutes = self.availability.requests[request_id].length * GRID_MINUTES
-                for day, on_day in self._day_literals(request_id, zone, days):
-                    if on_day is self.present[request_id]:
-                        per_day[day].append((minutes, serve))  # serving implies presence
-                        continue
-                    works = self.model.new_bool_var(f"works[{interpreter.id}|{request_id}|{day}]")
-                    self.model.add_bool_or([serve.Not(), on_day.Not(), works])
-                    self._works.append((works, serve, on_day))
-                    per_day[day].append((minutes, works))
+                for serve, _, day in self.serves[request_id].get(interpreter.id, ()):
+                    per_day[day].append((minutes, serve))
             for _, terms in sorted(per_day.items()):
                 if sum(minutes for minutes, _ in terms) > cap:
                     self.model.add(sum(minutes * literal for minutes, literal in terms) <= cap)
@@ -377,23 +462,31 @@ class _CallModel:
         for request_id in self.order:
             call = placed.get(request_id)
             first = self.availability.requests[request_id].starts.first()
-            slot[request_id] = grid.slot_at(call.start) if call else (first or 0)
+            slot[request_id] = at = grid.slot_at(call.start) if call else (first or 0)
             values.append((self.present[request_id], int(call is not None)))
-            values.append((self.start[request_id], slot[request_id]))
-            for interpreter_id, serve in self.serves[request_id].items():
-                serving = call is not None and interpreter_id in call.interpreter_ids
-                values.append((serve, int(serving)))
-        on_day: dict[int, int] = {}
-        for (request_id, _), literals in self._days.items():
-            days = self._partitions[request_id, _]
-            for day, literal in literals:
-                value = int(request_id in placed and days.day_of(slot[request_id]) == day)
-                on_day[literal.index] = value
+            values.append((self.start[request_id], at))
+            chosen = -1
+            for k, (segment, literal, begins) in enumerate(self.segments[request_id]):
+                inside = call is not None and at in segment.starts
+                if inside:
+                    chosen = k
                 if literal is not self.present[request_id]:
-                    values.append((literal, value))
-        serving_now = {serve.index: value for serve, value in values}
-        for works, serve, day_literal in self._works:
-            values.append((works, serving_now[serve.index] * on_day[day_literal.index]))
+                    values.append((literal, int(inside)))
+                    values.append((begins, at if inside else segment.starts.first() or 0))
+            for interpreter_id, literals in self.serves[request_id].items():
+                serving = call is not None and interpreter_id in call.interpreter_ids
+                days = self.availability.interpreter_days[interpreter_id]
+                for serve, k, day in literals:
+                    if k >= 0:
+                        value = serving and k == chosen
+                    else:
+                        value = serving and days.day_of(at) == day
+                    values.append((serve, int(value)))
+        for (request_id, _), (days, on_days) in self._zone_days.items():
+            for day, literal in on_days:
+                if literal is not self.present[request_id]:
+                    value = request_id in placed and days.day_of(slot[request_id]) == day
+                    values.append((literal, int(value)))
         for inverted, higher, lower in self._inversions:
             both = higher in placed and lower in placed
             values.append((inverted, int(both and slot[lower] < slot[higher])))
@@ -421,8 +514,8 @@ class _CallModel:
             length = self.availability.requests[request_id].length
             interpreters = sorted(
                 interpreter_id
-                for interpreter_id, serve in self.serves[request_id].items()
-                if solver.boolean_value(serve)
+                for interpreter_id, literals in self.serves[request_id].items()
+                if any(solver.boolean_value(serve) for serve, _, _ in literals)
             )
             plan.append(
                 Assignment(
