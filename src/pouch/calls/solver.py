@@ -76,6 +76,12 @@ from pouch.calls.problem import (
 
 SOLVED = ("OPTIMAL", "FEASIBLE")
 PLACEMENTS: tuple[Placement, ...] = ("earliest", "least-contested")
+#: The full-problem workers of stage 1, the first ones first when workers are few
+#: (the rest of the workers run CP-SAT's large-neighbourhood searches). ``max_lp``
+#: linearizes the Boolean and enforced constraints too (``linearization_level``
+#: 2): that relaxation gives the bound of the rank-weighted count its strength,
+#: and its solutions guide the search to good plans.
+FIRST_STAGE_SUBSOLVERS = ("max_lp", "default_lp", "core", "quick_restart", "no_lp", "fixed")
 
 
 @dataclass(frozen=True)
@@ -86,11 +92,15 @@ class SolverOptions:
     stages together (only explaining the left-out requests comes on top). With
     ``deterministic`` it counts CP-SAT's deterministic time of the stages
     instead. The first stage may use ``first_stage_share`` of it; later stages
-    share what is left.
+    share what is left. ``num_workers`` is CP-SAT's threads: one full search
+    (``max_lp``) and one for neighbourhood searches with the default of two,
+    which suits two cores; more workers than cores slow each one down. A
+    deterministic schedule depends on it, so it is fixed rather than taken
+    from the machine.
     """
 
     time_limit_s: float = 10.0
-    num_workers: int = 8
+    num_workers: int = 2
     random_seed: int = 0
     deterministic: bool = False
     first_stage_share: float = 0.75
@@ -550,12 +560,15 @@ class _Stages:
             return max(self.options.time_limit_s - self.spent, 0.0)
         return max(self.options.time_limit_s - (perf_counter() - self.started), 0.0)
 
-    def run(self, name: str, budget: float) -> tuple[cp_model.CpSolver, str]:
+    def run(
+        self, name: str, budget: float, subsolvers: Sequence[str] = ()
+    ) -> tuple[cp_model.CpSolver, str]:
         options = self.options
         solver = cp_model.CpSolver()
         parameters = solver.parameters
         parameters.num_workers = options.num_workers
         parameters.random_seed = options.random_seed
+        parameters.subsolvers.extend(subsolvers)
         if options.deterministic:
             parameters.interleave_search = True
             parameters.max_deterministic_time = budget
@@ -610,7 +623,9 @@ def solve(
     model.maximize(score)
     call_model.hint(plan)
     share = options.first_stage_share if has_later_stages else 1.0
-    solver, status = stages.run("scheduled weight", stages.remaining() * share)
+    solver, status = stages.run(
+        "scheduled weight", stages.remaining() * share, FIRST_STAGE_SUBSOLVERS
+    )
     if status not in SOLVED:
         return finish_schedule(
             availability,
