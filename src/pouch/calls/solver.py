@@ -191,7 +191,8 @@ class _CallModel:
         self._block_bounds = [start for start, _ in self.blocks]
         # Per request: its segments, each with a presence literal and a start.
         self.segments: dict[str, list[tuple[_Segment, cp_model.IntVar, cp_model.IntVar]]] = {}
-        # Per request and interpreter: (literal, segment index or None, interpreter day or None).
+        # Per request and interpreter: (literal, segment index, day), the index -1 and the day
+        # in the interpreter's zone when that zone cuts days elsewhere than the principal's.
         self.serves: dict[str, dict[str, list[tuple[cp_model.IntVar, int, int]]]] = {}
         self._zone_days: dict[
             tuple[str, tuple[int, ...]], tuple[DayPartition, list[tuple[int, cp_model.IntVar]]]
