@@ -1142,7 +1142,7 @@ def solver_options(*, time_limit_s: float, seed: int) -> SolverOptions:
 
     try:
         return SolverOptions(
-            time_limit_s=time_limit_s, random_seed=seed, num_workers=4, deterministic=True
+            time_limit_s=time_limit_s, random_seed=seed, num_workers=2, deterministic=True
         )
     except core.ProblemError as error:
         raise _from_problem(error, {"random_seed": "seed"}) from None
