@@ -12,6 +12,7 @@ waits for ``/readyz``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -222,16 +223,20 @@ class PouchServer:
         self.wait_ready(timeout)
         if self.language_process:
             # The language desk as production runs it under load: its own process,
-            # at a lower priority than the server's (it never delays acceptance).
+            # at the lowest priority (it never delays acceptance; it catches up).
             with self.log.open("ab") as log:
                 self.language = subprocess.Popen(
-                    ["nice", "-n", "10", sys.executable, "-m", "pouch.cli", "language", "work"],
+                    ["nice", "-n", "19", sys.executable, "-m", "pouch.cli", "language", "work"],
                     env=self.environment(),
                     cwd=self.data_dir,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
+            # With autogroup scheduling (Linux's default) a process's nice value
+            # counts only within its session; the session's own weight is set here.
+            with contextlib.suppress(OSError):
+                Path(f"/proc/{self.language.pid}/autogroup").write_text("19")
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
