@@ -99,6 +99,7 @@ LETTER = (
 )
 ERROR_SAMPLES = 5
 MAX_IN_FLIGHT = 256  # paced: also the number of connections
+STAGGER = 0.5  # seconds of the warm-up over which its connections are opened
 GRACE = 10.0  # paced: seconds to wait for answers after the last request was due
 FAILURES: list[str] = []
 T = TypeVar("T")
@@ -271,20 +272,28 @@ async def _timed(request: Request, connection: Connection, due: float, tally: Ta
 
 
 async def closed_loop(
-    request: Request, endpoint: tuple[str, int], *, concurrency: int, seconds: float
+    request: Request,
+    connections: list[Connection],
+    *,
+    seconds: float,
+    stagger: float = 0.0,
 ) -> Tally:
+    """One request in flight on each connection, each sent as the last is answered.
+
+    With ``stagger``, connection ``i`` begins ``i * stagger`` seconds late: the
+    warm-up opens the connections one after another, so that the processes of
+    ``pouch serve --workers N`` each accept their share (the first process to
+    wake accepts every connection pending at once).
+    """
     tally = Tally(first=time.monotonic())
     end = tally.first + seconds
 
-    async def worker() -> None:
-        connection = Connection(*endpoint)
-        try:
-            while time.monotonic() < end:
-                await _timed(request, connection, time.monotonic(), tally)
-        finally:
-            await connection.close()
+    async def worker(i: int, connection: Connection) -> None:
+        await asyncio.sleep(i * stagger)
+        while time.monotonic() < end:
+            await _timed(request, connection, time.monotonic(), tally)
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(i, c) for i, c in enumerate(connections)))
     return tally
 
 
@@ -373,17 +382,19 @@ async def measure_server(
             submitter.prepare(round(args.presign_rate * args.warmup + measured))
             submitter.signed_late = 0
         await drain(server)
-        # A closed loop warms up: it leaves nothing queued behind it.
+        # A closed loop warms up: it leaves nothing queued behind it. Its
+        # connections, opened one by one, carry the full phase after it.
+        connections = [Connection(*endpoint) for _ in range(args.concurrency)]
         warm = await closed_loop(
-            request, endpoint, concurrency=args.concurrency, seconds=args.warmup
+            request, connections, seconds=args.warmup, stagger=STAGGER / args.concurrency
         )
         with _cpu(server) as cpu:
             if rate:
                 tally = await open_loop(request, endpoint, rate=rate, seconds=args.seconds)
             else:
-                tally = await closed_loop(
-                    request, endpoint, concurrency=args.concurrency, seconds=args.seconds
-                )
+                tally = await closed_loop(request, connections, seconds=args.seconds)
+        for connection in connections:
+            await connection.close()
         if request is submit:
             accepted += warm.ok + tally.ok
             unanswered += warm.unanswered + tally.unanswered

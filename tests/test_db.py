@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,7 +15,7 @@ from sqlalchemy import Engine, select, text
 
 from pouch import migrations
 from pouch.clock import ManualClock
-from pouch.db import Database, create_database_engine
+from pouch.db import Database, WriterTurns, create_database_engine
 from pouch.directory.models import Office, OfficeKind
 from pouch.models import metadata
 
@@ -99,3 +102,76 @@ def test_each_backend_is_the_one_it_claims(database: Database, backend: str) -> 
             assert "PostgreSQL" in session.execute(text("SELECT version()")).scalar_one()
         else:
             assert session.execute(text("SELECT sqlite_version()")).scalar_one()
+
+
+HOLDER = """
+import sys
+from pathlib import Path
+from pouch.db import WriterTurns
+
+with WriterTurns(Path(sys.argv[1])).turn():
+    print("holding", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_sqlite_writers_of_other_processes_take_turns(tmp_path: Path) -> None:
+    database = Database.from_url(f"sqlite:///{tmp_path / 'turns.sqlite3'}")
+    migrations.upgrade(database)
+    turns = database.writer_turns
+    assert turns is not None and turns.path == tmp_path / "turns.sqlite3-writers"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(turns.path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        began = threading.Event()
+
+        def write() -> None:
+            with database.transaction() as session:
+                began.set()
+                session.execute(text("SELECT 1"))
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        # Blocked while the other process holds the turn (not polling SQLite's lock).
+        assert not began.wait(0.5)
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        writer.join(timeout=30)
+        assert began.is_set() and not writer.is_alive()
+        # Readers never wait for a turn.
+        with database.transaction(write=False) as session:
+            assert session.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        holder.kill()
+        holder.communicate()  # waits, and closes the pipes
+        database.dispose()
+
+
+def test_a_turn_is_reentrant_in_its_thread_and_exclusive_across_threads(tmp_path: Path) -> None:
+    turns = WriterTurns(tmp_path / "db-writers")
+    other_entered = threading.Event()
+
+    def other() -> None:
+        with turns.turn():
+            other_entered.set()
+
+    with turns.turn(), turns.turn():  # the same thread again: no deadlock
+        thread = threading.Thread(target=other)
+        thread.start()
+        assert not other_entered.wait(0.3)  # another thread waits for the turn
+    thread.join(timeout=30)
+    assert other_entered.is_set()
+
+
+def test_only_sqlite_files_take_turns(tmp_path: Path) -> None:
+    assert Database.from_url("sqlite://").writer_turns is None
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'bound.sqlite3'}")
+    with engine.connect() as connection:
+        assert Database(engine, bind=connection).writer_turns is None
+    engine.dispose()

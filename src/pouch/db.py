@@ -13,7 +13,11 @@ commits when the block ends normally and rolls back on any exception.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -108,11 +112,57 @@ def create_database_engine(url: str, *, echo: bool = False) -> Engine:
     return engine
 
 
+class WriterTurns:
+    """Writers of a SQLite file take turns across processes, in the kernel's order.
+
+    SQLite lets one writer in at a time; another connection that finds the lock
+    taken sleeps in SQLite's busy handler (1 ms, 2 ms, 5 ms … 100 ms) and
+    tries again, so a writer of another process can wait for seconds behind a
+    busy group committer. An exclusive ``flock`` on a file beside the database,
+    taken before ``BEGIN IMMEDIATE`` and released after the commit, hands the
+    lock over instead: a waiting writer wakes when it is released. Re-entrant
+    per thread, so that a write transaction opened inside another one fails as
+    it always did (SQLite's busy timeout) rather than waiting forever.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._held = threading.local()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        if getattr(self._held, "depth", 0):
+            self._held.depth += 1
+            try:
+                yield
+            finally:
+                self._held.depth -= 1
+            return
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)  # released when the descriptor closes
+            self._held.depth = 1
+            try:
+                yield
+            finally:
+                self._held.depth = 0
+        finally:
+            os.close(descriptor)
+
+
 class Database:
     """An engine and its session factory: the one way Pouch opens a transaction."""
 
     def __init__(self, engine: Engine, *, bind: Connection | None = None) -> None:
         self.engine = engine
+        # Write transactions on a SQLite file take turns across processes
+        # (``pouch serve --workers``, ``pouch language work``, the CLI).
+        database = engine.url.database or ""
+        self.writer_turns = (
+            WriterTurns(Path(database + "-writers"))
+            if bind is None and engine.dialect.name == "sqlite" and database not in ("", ":memory:")
+            else None
+        )
         # Tests bind sessions to one connection inside an outer transaction that
         # they roll back; a session's commit then only releases a savepoint.
         if bind is not None:
@@ -137,17 +187,19 @@ class Database:
         ``write=True`` takes SQLite's write lock at BEGIN so that concurrent
         writers queue (busy_timeout) instead of failing on lock upgrade.
         """
-        session = self._sessions()
-        try:
-            if write and self.backend == "sqlite":
-                session.connection(execution_options={"sqlite_immediate": True})
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        turns = self.writer_turns
+        with turns.turn() if write and turns is not None else contextlib.nullcontext():
+            session = self._sessions()
+            try:
+                if write and self.backend == "sqlite":
+                    session.connection(execution_options={"sqlite_immediate": True})
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()
