@@ -18,9 +18,8 @@ from pouch.intake import service as intake_service
 from pouch.intake.api import _accept_unit
 from pouch.intake.credentials import Credentials
 from pouch.intake.signatures import verify_request
-from pouch.messages.schemas import MessageIn
 from tests.factories import World
-from tests.messages.test_api import URL, Sender, _count, _problem, payload
+from tests.messages.test_api import URL, Sender, _count, _problem, payload, prepared
 from tests.messages.test_api import sender as sender  # the fixture
 
 Change = Callable[[Database, World, ManualClock], None]
@@ -107,7 +106,7 @@ def test_a_revocation_after_the_check_refuses_the_acceptance_at_commit(
         return _accept_unit(
             token=token,
             verdict=verdict,
-            data=MessageIn.model_validate_json(body),
+            prepared=prepared(body, app_client),
             idempotency_key=None,
             request_hash="h",
             settings=app_client.app.state.settings,  # type: ignore[attr-defined]

@@ -365,7 +365,6 @@ def test_a_replay_racing_its_original_is_refused_not_a_500(
     from pouch.intake.api import _accept_unit
     from pouch.intake.models import SignatureNonce
     from pouch.intake.signatures import verify_request
-    from pouch.messages.schemas import MessageIn
 
     body = json.dumps(payload(world)).encode()
     headers = sender.headers(body)
@@ -387,7 +386,7 @@ def test_a_replay_racing_its_original_is_refused_not_a_500(
     work = _accept_unit(
         token=sender_token(database, world, clock),
         verdict=verdict,
-        data=MessageIn.model_validate_json(body),
+        prepared=prepared(body, app_client),
         idempotency_key=None,
         request_hash="h",
         settings=settings,
@@ -407,3 +406,14 @@ def sender_token(database: Database, world: World, clock: ManualClock) -> Any:
     from pouch.intake.credentials import Credentials
 
     return Credentials().token(database, secret=world.tokens[Role.SENDER], now=clock.now())
+
+
+def prepared(body: bytes, client: TestClient) -> Any:
+    """The submission as the endpoint prepares it before its unit of work."""
+    from pouch.intake.api import _submission
+    from pouch.messages import service as message_service
+    from pouch.messages.schemas import MessageIn
+
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    limits = message_service.Limits(settings.max_attachment_bytes, settings.max_attachments)
+    return message_service.prepare(_submission(MessageIn.model_validate_json(body)), limits)

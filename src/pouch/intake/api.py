@@ -52,7 +52,8 @@ from pouch.intake.signatures import (
 from pouch.ledger.service import Ledger
 from pouch.messages import receipts
 from pouch.messages import service as message_service
-from pouch.messages.schemas import AcceptedOut, MessageIn
+from pouch.messages.models import Message
+from pouch.messages.schemas import AcceptedOut, MessageIn, ReceiptOut
 from pouch.settings import Settings, timetable
 from pouch.web.deps import AppClock, Authorize, DbSession
 
@@ -150,11 +151,28 @@ def _authenticate(
     return token, verdict
 
 
+def _submission(data: MessageIn) -> message_service.Submission:
+    return message_service.Submission(
+        sender_office_id=data.sender_office_id,
+        addressee_office_id=data.addressee_office_id,
+        subject=data.subject,
+        body=data.body,
+        body_format=data.body_format,
+        language=data.language,
+        precedence=data.precedence,
+        security_label=data.security_label,
+        attachments=tuple(
+            message_service.AttachmentData(a.filename, a.content_type, a.content())
+            for a in data.attachments
+        ),
+    )
+
+
 def _accept_unit(
     *,
     token: SenderToken,
     verdict: SignatureVerdict,
-    data: MessageIn,
+    prepared: message_service.Prepared,
     idempotency_key: str | None,
     request_hash: str,
     settings: Settings,
@@ -162,7 +180,13 @@ def _accept_unit(
     ledger: Ledger,
     base_url: str,
 ) -> Any:
-    def work(session: Session) -> dict[str, Any]:
+    """The acceptance as a unit of the group commit: only what needs the database.
+
+    Returns the accepted message (its attributes stay loaded after the commit)
+    with the opening of its event, or, for a replay, the finished response body.
+    """
+
+    def work(session: Session) -> message_service.Accepted | dict[str, Any]:
         now = clock.now()
         # Checked again here, at commit: a revocation since the check above counts.
         credentials.check_still_valid(
@@ -177,20 +201,7 @@ def _accept_unit(
             raise InvalidSignature("nonce already used") from None
         accepted = message_service.accept(
             session,
-            submission=message_service.Submission(
-                sender_office_id=data.sender_office_id,
-                addressee_office_id=data.addressee_office_id,
-                subject=data.subject,
-                body=data.body,
-                body_format=data.body_format,
-                language=data.language,
-                precedence=data.precedence,
-                security_label=data.security_label,
-                attachments=tuple(
-                    message_service.AttachmentData(a.filename, a.content_type, a.content())
-                    for a in data.attachments
-                ),
-            ),
+            submission=prepared,
             submitted_by_user_id=token.actor.user_id,
             signature=verdict.to_json(),
             idempotency_key=idempotency_key,
@@ -199,30 +210,32 @@ def _accept_unit(
             timetable=timetable(settings),
             limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
         )
-        message = accepted.message
-        return {
-            "replayed": accepted.replayed,
-            "body": AcceptedOut(
-                id=message.public_id,
-                state=message.state,
-                office_sequence=message.office_sequence,
-                accepted_at=message.accepted_at,
-                deliver_by=message.deliver_by,
-                receipt=(
-                    receipts.pending_receipt(message, accepted.opening, base_url=base_url)
-                    if accepted.opening is not None
-                    else receipts.receipt_for(
-                        session,
-                        message,
-                        accepted.event.ledger_index,
-                        ledger=ledger,
-                        base_url=base_url,
-                    )
-                ),
-            ).model_dump(mode="json"),
-        }
+        if accepted.opening is not None:
+            return accepted
+        # A replay: its receipt is read from the log, in this transaction.
+        return _accepted_out(
+            accepted.message,
+            receipts.receipt_for(
+                session,
+                accepted.message,
+                accepted.event.ledger_index,
+                ledger=ledger,
+                base_url=base_url,
+            ),
+        )
 
     return work
+
+
+def _accepted_out(message: Message, receipt: ReceiptOut) -> dict[str, Any]:
+    return AcceptedOut(
+        id=message.public_id,
+        state=message.state,
+        office_sequence=message.office_sequence,
+        accepted_at=message.accepted_at,
+        deliver_by=message.deliver_by,
+        receipt=receipt,
+    ).model_dump(mode="json")
 
 
 @router.post(
@@ -283,17 +296,21 @@ async def submit_message(
                 str(error),
                 field_errors=[FieldError(f"body.attachments.{i}.content_base64", str(error))],
             ) from None
+    limits = message_service.Limits(settings.max_attachment_bytes, settings.max_attachments)
+    # Sanitizing and hashing happen here, outside the group commit's write lock.
+    prepared = message_service.prepare(_submission(data), limits)
+    base_url = settings.public_url.rstrip("/")
     future = ledger.committer.submit(
         _accept_unit(
             token=token,
             verdict=verdict,
-            data=data,
+            prepared=prepared,
             idempotency_key=idempotency_key,
             request_hash=hashlib.sha256(body).hexdigest(),
             settings=settings,
             clock=clock,
             ledger=ledger,
-            base_url=settings.public_url.rstrip("/"),
+            base_url=base_url,
         )
     )
     try:
@@ -304,10 +321,14 @@ async def submit_message(
     except InvalidSignature:
         remembered.forget(key_id=verdict.key_id)
         raise
+    if isinstance(result, message_service.Accepted):
+        assert result.opening is not None, "a new acceptance has its opening"
+        receipt = receipts.pending_receipt(result.message, result.opening, base_url=base_url)
+        answer, code = _accepted_out(result.message, receipt), status.HTTP_201_CREATED
+    else:
+        answer, code = result, status.HTTP_200_OK
     return JSONResponse(
-        result["body"],
-        status_code=status.HTTP_200_OK if result["replayed"] else status.HTTP_201_CREATED,
-        headers={"Location": f"/api/messages/{result['body']['id']}"},
+        answer, status_code=code, headers={"Location": f"/api/messages/{answer['id']}"}
     )
 
 

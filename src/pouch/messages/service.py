@@ -248,31 +248,21 @@ def _replay(
     return Accepted(message=existing, event=first, replayed=True)
 
 
-def accept(
-    session: Session,
-    *,
-    submission: Submission,
-    submitted_by_user_id: int | None,
-    signature: dict[str, Any] | None,
-    idempotency_key: str | None,
-    request_hash: str | None,
-    now: datetime,
-    timetable: Timetable,
-    limits: Limits,
-) -> Accepted:
-    """Accept a message: store it, number it for its addressee, and log ``accepted``.
+@dataclass(frozen=True)
+class Prepared:
+    """A submission checked, sanitized and hashed: what ``accept`` stores, worked
+    out before its transaction (which, in a group commit, holds the write lock)."""
 
-    Durable and logged once the caller's transaction commits (invariant 1);
-    a retry with the same idempotency key returns the same message.
+    submission: Submission
+    body_text: str
+    body_html: str | None
+    content_hash: str
+    attachment_hashes: tuple[str, ...]
+    media_types: tuple[str, ...]
 
-    This is the hot path of intake, so its rows are written with Core
-    statements (a few per message) rather than through the ORM's flush.
-    """
-    if idempotency_key is not None:
-        replayed = _replay(session, submission, idempotency_key, request_hash)
-        if replayed is not None:
-            return replayed
-    _check_offices(session, submission)
+
+def prepare(submission: Submission, limits: Limits) -> Prepared:
+    """Check the attachments against ``limits``, sanitize HTML, hash the content."""
     if len(submission.attachments) > limits.max_attachments:
         raise InvalidInput(
             f"at most {limits.max_attachments} attachments",
@@ -289,7 +279,50 @@ def accept(
         hashes.append(hashlib.sha256(attachment.content).hexdigest())
     body_html = sanitize_html(submission.body) if submission.body_format == "html" else None
     body_text = nh3.clean(submission.body, tags=set()) if body_html is not None else submission.body
-    digest = content_hash(submission, body_html, hashes)
+    return Prepared(
+        submission=submission,
+        body_text=body_text,
+        body_html=body_html,
+        content_hash=content_hash(submission, body_html, hashes),
+        attachment_hashes=tuple(hashes),
+        media_types=tuple(_sniff(a.content) for a in submission.attachments),
+    )
+
+
+def accept(
+    session: Session,
+    *,
+    submission: Submission | Prepared,
+    submitted_by_user_id: int | None,
+    signature: dict[str, Any] | None,
+    idempotency_key: str | None,
+    request_hash: str | None,
+    now: datetime,
+    timetable: Timetable,
+    limits: Limits,
+) -> Accepted:
+    """Accept a message: store it, number it for its addressee, and log ``accepted``.
+
+    Durable and logged once the caller's transaction commits (invariant 1);
+    a retry with the same idempotency key returns the same message.
+    ``submission`` may come ``prepare``-d already.
+
+    This is the hot path of intake, so its rows are written with Core
+    statements (a few per message) rather than through the ORM's flush.
+    """
+    prepared = submission if isinstance(submission, Prepared) else None
+    if prepared is not None:
+        submission = prepared.submission
+    assert isinstance(submission, Submission)
+    if idempotency_key is not None:
+        replayed = _replay(session, submission, idempotency_key, request_hash)
+        if replayed is not None:
+            return replayed
+    _check_offices(session, submission)
+    if prepared is None:
+        prepared = prepare(submission, limits)
+    body_text, body_html, digest = prepared.body_text, prepared.body_html, prepared.content_hash
+    hashes = prepared.attachment_hashes
     if session.autoflush:
         session.flush()  # the caller's pending changes go first, as a query would send them
     sequence = _next_sequence(session, submission.addressee_office_id)
@@ -335,7 +368,9 @@ def accept(
     }
     connection = session.connection()
     message_id = connection.execute(_INSERT_MESSAGE, values).scalar_one()
-    for attachment, sha in zip(submission.attachments, hashes, strict=True):
+    for attachment, sha, media_type in zip(
+        submission.attachments, hashes, prepared.media_types, strict=True
+    ):
         if session.get(AttachmentBlob, sha) is None:
             session.add(AttachmentBlob(sha256=sha, data=attachment.content))
             session.flush()  # the blob must exist before the row that points to it
@@ -344,7 +379,7 @@ def accept(
                 message_id=message_id,
                 filename=attachment.filename,
                 declared_type=attachment.declared_type,
-                media_type=_sniff(attachment.content),
+                media_type=media_type,
                 size=len(attachment.content),
                 sha256=sha,
             )
