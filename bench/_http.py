@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping
 
 
@@ -30,6 +31,11 @@ def build_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
+#: Idle connections are opened anew after this long: uvicorn closes them after 5 s,
+#: and a request written as it does so would be lost.
+MAX_IDLE = 4.0
+
+
 class Connection:
     """One keep-alive connection; ``exchange`` sends a request and reads its answer."""
 
@@ -37,9 +43,13 @@ class Connection:
         self.host, self.port = host, port
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._last_used = 0.0
 
     async def exchange(self, request: bytes) -> tuple[int, bytes]:
-        """(status, body). Reconnects when the server closed the connection before."""
+        """(status, body). Reconnects when the server closed the connection before,
+        or may be closing it now."""
+        if self._writer is not None and time.monotonic() - self._last_used > MAX_IDLE:
+            await self.close()
         if self._writer is None:
             try:
                 self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
@@ -55,6 +65,7 @@ class Connection:
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as e:
             await self.close()
             raise HttpError(f"{type(e).__name__}: {e}") from e
+        self._last_used = time.monotonic()
         if close:
             await self.close()
         return status, body
