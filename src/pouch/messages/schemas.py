@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from pouch.directory.schemas import Language
-from pouch.messages.models import HoldStatus, MessageState
+from pouch.messages.models import HoldStatus, Message, MessageState
 from pouch.messages.rules import Precedence
 from pouch.schema import Schema
 from pouch.text import check_multiline, check_single_line
@@ -91,6 +91,17 @@ class AcceptedOut(Schema):
     accepted_at: datetime
     deliver_by: datetime
     receipt: ReceiptOut
+
+    @classmethod
+    def of(cls, message: Message, receipt: ReceiptOut) -> AcceptedOut:
+        return cls(
+            id=message.public_id,
+            state=message.state,
+            office_sequence=message.office_sequence,
+            accepted_at=message.accepted_at,
+            deliver_by=message.deliver_by,
+            receipt=receipt,
+        )
 
 
 class HoldOut(Schema):
