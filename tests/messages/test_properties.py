@@ -32,6 +32,7 @@ from pouch.ledger.store import LedgerEntry, TileCache
 from pouch.messages import holds, worker
 from pouch.messages import service as message_service
 from pouch.messages.models import (
+    Hold,
     HoldStatus,
     Message,
     MessageEvent,
@@ -85,6 +86,32 @@ class MessagePath(RuleBasedStateMachine):
             submit(self.database, self.clock, self.world, precedence=precedence).message.public_id
         )
         self.transitions += 1
+
+    def _waiting_requests(self) -> dict[str, int]:
+        """Hold requests waiting for a second officer, by message."""
+        with self.database.transaction(write=False) as session:
+            rows = session.execute(
+                select(Message.public_id, func.count(Hold.id))
+                .join(Hold, Hold.message_id == Message.id)
+                .where(Hold.status == HoldStatus.REQUESTED)
+                .group_by(Message.public_id)
+            ).all()
+        return {public_id: int(n) for public_id, n in rows}
+
+    def _delivered(self) -> set[str]:
+        with self.database.transaction(write=False) as session:
+            return set(
+                session.scalars(
+                    select(Message.public_id).where(
+                        Message.state.in_([MessageState.DELIVERED, MessageState.ACKNOWLEDGED])
+                    )
+                )
+            )
+
+    def _lapsed(self, waiting: dict[str, int], delivered_before: set[str]) -> int:
+        """The requests that lapse because their message was delivered since ``waiting``."""
+        newly = self._delivered() - delivered_before
+        return sum(n for public_id, n in waiting.items() if public_id in newly)
 
     def _pick(self, data: st.DataObject) -> str | None:
         return data.draw(st.sampled_from(self.ids)) if self.ids else None
@@ -145,6 +172,7 @@ class MessagePath(RuleBasedStateMachine):
             hold = message_service.active_hold(message_service.get_message(session, public_id))
         if hold is None:
             return
+        waiting, delivered = self._waiting_requests(), self._delivered()
         with self.database.transaction() as session:
             holds.release_hold(
                 session,
@@ -154,13 +182,16 @@ class MessagePath(RuleBasedStateMachine):
                 now=self.clock.now(),
             )
         self.transitions += 2  # hold.released, delivered
+        self.transitions += self._lapsed(waiting, delivered)  # a renewal's request, if any
 
     @rule(minutes=st.integers(min_value=1, max_value=8 * 60))
     def tick(self, minutes: int) -> None:
         self.clock.advance(timedelta(minutes=minutes))
+        waiting, delivered = self._waiting_requests(), self._delivered()
         with self.database.transaction() as session:
             done = worker.run_due(session, now=self.clock.now(), limit=10_000)
         self.transitions += done.delivered + 2 * done.expired + done.overdue
+        self.transitions += self._lapsed(waiting, delivered)
 
     @rule(data=st.data())
     def read_and_maybe_acknowledge(self, data: st.DataObject) -> None:
@@ -208,6 +239,10 @@ class MessagePath(RuleBasedStateMachine):
                         and n.payload["event"] == "overdue"
                         for n in notified
                     )
+
+    @invariant()
+    def no_request_outlives_its_message_delivery(self) -> None:
+        assert not set(self._waiting_requests()) & self._delivered()
 
     @invariant()
     def one_log_entry_per_state_change(self) -> None:

@@ -16,6 +16,7 @@ from pouch.ledger.store import LedgerEntry
 from pouch.messages import holds, worker
 from pouch.messages import service as message_service
 from pouch.messages.models import (
+    Hold,
     HoldStatus,
     MessageEvent,
     MessageState,
@@ -382,3 +383,49 @@ def test_membership_changes_are_logged_and_last_admin_needs_two(
 
 def test_gap_detection() -> None:
     assert find_gaps([1, 2, 3, 6]) == [(4, 5)]
+
+
+def _hold_state(database: Database, hold_id: int) -> tuple[HoldStatus, object]:
+    with database.transaction(write=False) as session:
+        hold = session.get_one(Hold, hold_id)
+        return hold.status, hold.ended_at
+
+
+def test_a_request_waiting_for_approval_lapses_when_its_message_is_delivered(
+    database: Database, clock: ManualClock, world: World, second_officer: int
+) -> None:
+    public_id = submit(database, clock, world, precedence=Precedence.FLASH).message.public_id
+    hold_id = _hold(database, clock, world, public_id, minutes=10)
+    clock.advance(DEFAULT_TIMETABLE.triage[Precedence.FLASH] + timedelta(seconds=1))
+    with database.transaction() as session:
+        assert worker.run_due(session, now=clock.now()).delivered == 1
+    assert _hold_state(database, hold_id) == (HoldStatus.WITHDRAWN, clock.now())
+    assert kinds(database, public_id)[-2:] == ["delivered", "hold.lapsed"]
+    # Nothing is left for a second officer to approve.
+    with pytest.raises(Conflict, match="withdrawn"), database.transaction() as session:
+        holds.approve_hold(
+            session,
+            public_id=public_id,
+            hold_id=hold_id,
+            officer_id=second_officer,
+            now=clock.now(),
+        )
+
+
+def test_a_renewal_waiting_for_approval_lapses_when_the_hold_is_released(
+    database: Database, clock: ManualClock, world: World, second_officer: int
+) -> None:
+    public_id = submit(database, clock, world).message.public_id
+    first = _hold(database, clock, world, public_id)
+    with database.transaction() as session:
+        holds.approve_hold(
+            session, public_id=public_id, hold_id=first, officer_id=second_officer, now=clock.now()
+        )
+    renewal = _hold(database, clock, world, public_id)
+    with database.transaction() as session:
+        holds.release_hold(
+            session, public_id=public_id, hold_id=first, officer_id=second_officer, now=clock.now()
+        )
+    assert _hold_state(database, first)[0] == HoldStatus.RELEASED
+    assert _hold_state(database, renewal)[0] == HoldStatus.WITHDRAWN
+    assert kinds(database, public_id)[-3:] == ["hold.released", "delivered", "hold.lapsed"]

@@ -82,6 +82,7 @@ STEP_NAMES = {
     "hold.requested": "Hold requested",
     "hold.approved": "Held",
     "hold.withdrawn": "Hold request withdrawn",
+    "hold.lapsed": "Hold request lapsed: delivered before a second officer approved it",
     "hold.released": "Hold released",
     "hold.expired": "Hold expired",
     "delivered": "Delivered",

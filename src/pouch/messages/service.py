@@ -438,6 +438,19 @@ def deliver(
     event = record(
         session, message, "delivered", at=at, actor_user_id=actor_user_id, details={"how": how}
     )
+    # A hold still waiting for its second officer can no longer take effect.
+    for hold in message.holds:
+        if hold.status == HoldStatus.REQUESTED:
+            hold.status = HoldStatus.WITHDRAWN
+            hold.ended_at = at
+            record(
+                session,
+                message,
+                "hold.lapsed",
+                at=at,
+                actor_user_id=None,
+                details={"hold": hold.id},
+            )
     notify.message_step(session, message, "delivered", at=at)
     return event
 
