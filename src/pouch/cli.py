@@ -169,23 +169,17 @@ def serve(
     settings = _settings(ctx)
     _upgrade(settings)
     _ensure_key(settings)
-    options = {
-        "host": host or settings.host,
-        "port": port or settings.port,
-        "proxy_headers": True,
-        "forwarded_allow_ips": settings.forwarded_allow_ips,
-        "log_level": "info",
-    }
-    if workers == 1:
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
-    else:
-        # Each process builds its application from the same POUCH_* environment.
-        uvicorn.run(
-            "pouch.app:create_app_from_environment",
-            factory=True,
-            workers=workers,
-            **options,  # type: ignore[arg-type]
-        )
+    # Each process of several builds its application from the same POUCH_* environment.
+    uvicorn.run(
+        create_app(settings) if workers == 1 else "pouch.app:create_app_from_environment",
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        log_level="info",
+    )
 
 
 def _parse_grant(value: str) -> tuple[Role, str]:

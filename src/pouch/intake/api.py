@@ -152,6 +152,19 @@ def _authenticate(
 
 
 def _submission(data: MessageIn) -> message_service.Submission:
+    """The submission with its attachments decoded; a bad one is refused by its field."""
+    attachments = []
+    for i, attachment in enumerate(data.attachments):
+        try:
+            content = attachment.content()
+        except ValueError as error:
+            raise InvalidInput(
+                str(error),
+                field_errors=[FieldError(f"body.attachments.{i}.content_base64", str(error))],
+            ) from None
+        attachments.append(
+            message_service.AttachmentData(attachment.filename, attachment.content_type, content)
+        )
     return message_service.Submission(
         sender_office_id=data.sender_office_id,
         addressee_office_id=data.addressee_office_id,
@@ -161,10 +174,7 @@ def _submission(data: MessageIn) -> message_service.Submission:
         language=data.language,
         precedence=data.precedence,
         security_label=data.security_label,
-        attachments=tuple(
-            message_service.AttachmentData(a.filename, a.content_type, a.content())
-            for a in data.attachments
-        ),
+        attachments=tuple(attachments),
     )
 
 
@@ -281,14 +291,6 @@ async def submit_message(
             f"the signing key {verdict.key_id!r} belongs to another office, "
             f"not to office {data.sender_office_id}"
         )
-    for i, attachment in enumerate(data.attachments):
-        try:
-            attachment.content()
-        except ValueError as error:
-            raise InvalidInput(
-                str(error),
-                field_errors=[FieldError(f"body.attachments.{i}.content_base64", str(error))],
-            ) from None
     limits = message_service.Limits(settings.max_attachment_bytes, settings.max_attachments)
     # Sanitizing and hashing happen here, outside the group commit's write lock.
     prepared = message_service.prepare(_submission(data), limits)

@@ -349,30 +349,15 @@ def reply(
     """Reply from the addressee office: the reply travels the same path back."""
     original = _visible(session, actor, public_id)
     _addressee_member(actor, original)
-    if original.state not in (MessageState.DELIVERED, MessageState.ACKNOWLEDGED):
-        raise PermissionDenied("reply to a message once it has been delivered")
-    subject = data.subject or (
-        original.subject
-        if original.subject.lower().startswith("re:")
-        else f"Re: {original.subject}"
-    )
-    accepted = message_service.accept(
+    accepted = message_service.reply(
         session,
-        submission=message_service.Submission(
-            sender_office_id=original.addressee_office_id,
-            addressee_office_id=original.sender_office_id,
-            subject=subject[:300],
-            body=data.body,
-            body_format=data.body_format,
-            language=data.language,
-            precedence=data.precedence,
-            security_label=original.security_label,
-            in_reply_to_id=original.id,
-        ),
-        submitted_by_user_id=actor.user_id,
-        signature=None,
-        idempotency_key=None,
-        request_hash=None,
+        original,
+        body=data.body,
+        body_format=data.body_format,
+        language=data.language,
+        precedence=data.precedence,
+        subject=data.subject,
+        user_id=actor.user_id,
         now=clock.now(),
         timetable=timetable(settings),
         limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),

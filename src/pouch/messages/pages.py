@@ -618,35 +618,20 @@ def reply(
     """The same reply as ``POST /api/messages/{id}/replies``, from a form."""
     original = message_service.get_message(session, public_id)
     _require_addressee(actor, original)
-    if original.state not in (MessageState.DELIVERED, MessageState.ACKNOWLEDGED):
-        raise PermissionDenied("reply to a message once it has been delivered")
     try:
         # Browsers send text areas with CRLF line ends; Pouch stores LF only.
         data = ReplyIn(body=body.replace("\r\n", "\n"), precedence=precedence)
     except ValidationError as error:
         raise _invalid(error) from None
-    subject = (
-        original.subject
-        if original.subject.lower().startswith("re:")
-        else f"Re: {original.subject}"
-    )
-    message_service.accept(
+    message_service.reply(
         session,
-        submission=message_service.Submission(
-            sender_office_id=original.addressee_office_id,
-            addressee_office_id=original.sender_office_id,
-            subject=subject[:300],
-            body=data.body,
-            body_format="text",
-            language=None,
-            precedence=data.precedence,
-            security_label=original.security_label,
-            in_reply_to_id=original.id,
-        ),
-        submitted_by_user_id=actor.user_id,
-        signature=None,
-        idempotency_key=None,
-        request_hash=None,
+        original,
+        body=data.body,
+        body_format="text",
+        language=None,
+        precedence=data.precedence,
+        subject=None,
+        user_id=actor.user_id,
         now=clock.now(),
         timetable=timetable(settings),
         limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
 from pouch.directory import service as directory_service
 from pouch.directory.models import Office, OfficeKind
-from pouch.errors import Conflict, FieldError, InvalidInput, NotFound, PayloadTooLarge
+from pouch.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+)
 from pouch.ledger import service as ledger_service
 from pouch.ledger.events import Opening, format_time
 from pouch.messages import notify
@@ -396,6 +403,51 @@ def accept(
     message = _as_persistent(session, Message(id=message_id, **values))
     event = _as_persistent(session, MessageEvent(id=event_id, **event_values))
     return Accepted(message=message, event=event, replayed=False, opening=recorded.opening)
+
+
+def reply(
+    session: Session,
+    original: Message,
+    *,
+    body: str,
+    body_format: str,
+    language: str | None,
+    precedence: Precedence,
+    subject: str | None,
+    user_id: int,
+    now: datetime,
+    timetable: Timetable,
+    limits: Limits,
+) -> Accepted:
+    """A reply from the addressee office: it travels the same path back."""
+    if original.state not in (MessageState.DELIVERED, MessageState.ACKNOWLEDGED):
+        raise PermissionDenied("reply to a message once it has been delivered")
+    subject = subject or (
+        original.subject
+        if original.subject.lower().startswith("re:")
+        else f"Re: {original.subject}"
+    )
+    return accept(
+        session,
+        submission=Submission(
+            sender_office_id=original.addressee_office_id,
+            addressee_office_id=original.sender_office_id,
+            subject=subject[:300],
+            body=body,
+            body_format=body_format,
+            language=language,
+            precedence=precedence,
+            security_label=original.security_label,
+            in_reply_to_id=original.id,
+        ),
+        submitted_by_user_id=user_id,
+        signature=None,
+        idempotency_key=None,
+        request_hash=None,
+        now=now,
+        timetable=timetable,
+        limits=limits,
+    )
 
 
 def public_id_of(session: Session, message_id: int | None) -> str | None:
