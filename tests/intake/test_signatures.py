@@ -261,6 +261,34 @@ def with_headers(request: Mapping[str, Any], **changes: str | None) -> dict[str,
     return {**request, "headers": headers}
 
 
+def library_signed(
+    components: tuple[str, ...], *, lines: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """A request signed by the library itself over ``components``, in RFC 9421 syntax
+    (``'"@query-param";name="lang"'``), sent as the header ``lines`` given plus its own.
+    """
+    request = HTTPRequest.from_raw(
+        method="POST", url=URL, headers=[("Authorization", TOKEN)] if lines is None else lines
+    )
+    signer = HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519,
+        key_resolver=MappingKeyResolver(
+            public_keys={}, private_keys={"k1": Ed25519PrivateKey.from_private_bytes(SEED_1)}
+        ),
+    )
+    signer.sign(
+        request,
+        key_id="k1",
+        created=NOW,
+        expires=NOW + timedelta(minutes=5),
+        nonce="lib-1",
+        label="lib",
+        covered_component_ids=components,
+        body=BODY,
+    )
+    return {"method": "POST", "url": URL, "headers": request.headers.items(), "body": BODY}
+
+
 # Round trip
 
 
@@ -382,6 +410,27 @@ def test_header_lines_as_str_pairs_and_split_signature_fields() -> None:
     lines.append(("Signature", second["headers"]["Signature"]))
     verdict = verify({**first, "headers": lines})
     assert (verdict.label, verdict.key_id) == ("one", "k1")
+
+
+def test_a_covered_field_in_several_lines_is_signed_with_all_of_them() -> None:
+    lines = [("Authorization", TOKEN), ("X-Trace", "a"), ("Accept", "*/*"), ("x-trace", " b ")]
+    request = library_signed((*SIGNED_COMPONENTS, "x-trace"), lines=lines)
+    assert verify(request).covered_components == (*SIGNED_COMPONENTS, "x-trace")
+    changed = [(k, "c" if (k, v) == ("x-trace", " b ") else v) for k, v in request["headers"]]
+    assert rejection({**request, "headers": changed}) == "signature does not verify"
+    uncovered = [(k, "text/html" if k == "Accept" else v) for k, v in request["headers"]]
+    assert verify({**request, "headers": uncovered}).key_id == "k1"
+
+
+def test_each_request_is_verified_against_its_own_signature_headers() -> None:
+    first = signed()
+    second = signed(key_id="k2", seed=SEED_2, nonce="nonce-2")
+    assert (verify(first).key_id, verify(first).nonce) == ("k1", "nonce-1")
+    assert (verify(second).key_id, verify(second).nonce) == ("k2", "nonce-2")
+    # Same label and key, another signature: nothing of the first request is reused.
+    mixed = with_headers(first, Signature=second["headers"]["Signature"])
+    assert rejection(mixed) == "signature does not verify"
+    assert verify(first).signature == verify(first).signature != verify(second).signature
 
 
 # Keys
@@ -667,6 +716,20 @@ def test_a_component_the_library_cannot_resolve() -> None:
     assert reason == "signature cannot be checked: Unknown covered derived component name @nonsense"
 
 
+def test_components_with_parameters_reach_the_library_with_them() -> None:
+    components = (*SIGNED_COMPONENTS, '"@query-param";name="lang"', '"content-digest";sf')
+    request = library_signed(components)
+    verdict = verify(request)
+    assert verdict.covered_components == (
+        *SIGNED_COMPONENTS,
+        '@query-param;name="lang"',
+        "content-digest;sf",
+    )
+    assert ("Signature-Input", "lib=" + verdict.signature_params) in request["headers"]
+    other_query = {**request, "url": URL.replace("lang=fr", "lang=en")}
+    assert rejection(other_query) == "signature does not verify"
+
+
 def test_a_lowercase_method_cannot_be_checked() -> None:
     reason = rejection({**signed(), "method": "post"})
     assert reason == "signature cannot be checked: HTTP request method must be an uppercase string"
@@ -710,6 +773,23 @@ def b64(data: bytes) -> str:
 )
 def test_signed_content_digest_that_is_refused(digest: str, reason: str) -> None:
     assert rejection(hand_signed(digest=digest)[0]) == reason
+
+
+def test_every_digest_sent_must_match_not_only_the_one_recorded() -> None:
+    digest = f"sha-256=:{b64(bytes(32))}:, sha-512=:{b64(hashlib.sha512(BODY).digest())}:"
+    assert rejection(hand_signed(digest=digest)[0]) == "Content-Digest does not match the body"
+
+
+def test_a_signature_that_does_not_verify_is_reported_before_the_body() -> None:
+    request = tampered_body(tampered_signature(signed()))
+    assert rejection(request) == "signature does not verify"
+
+
+def test_a_body_that_is_not_bytes_does_not_match_its_digest() -> None:
+    request = signed()
+    assert rejection({**request, "body": bytearray(BODY)}) == (
+        "Content-Digest does not match the body"
+    )
 
 
 # Malformed signature headers
