@@ -13,6 +13,15 @@ the second attempt.) A unit may therefore run twice, the first time in a
 transaction that was rolled back, so it must have no effect outside the
 database, which it should not have anyway: it has not committed yet.
 
+Work of the same kind can also be done for the whole batch at once: a
+``Batched`` function takes the items of every unit submitted with it
+(``submit_item``) that sit side by side in the batch, and writes them with a
+statement per table instead of a few per item. It answers each item with
+its result, or with the exception that refuses that item alone (having
+written nothing for it). When it raises instead, nobody knows which item
+was at fault: the attempt is rolled back and every unit of the batch runs
+again in its own savepoint, a batched item alone in a call of its own.
+
 Batching adapts to load: under light load a unit is committed at once with
 whatever else is queued; when the previous batch was full (heavy load) the
 writer waits up to ``window`` for the batch to fill before committing.
@@ -37,24 +46,59 @@ from pouch.db import Database
 logger = logging.getLogger("pouch.groupcommit")
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741
 
 Work = Callable[[Session], T]
 AfterCommit = Callable[[], None]
 
 
+@dataclass(frozen=True, eq=False)
+class Batched(Generic[I, T]):
+    """Work done for many items in one call: ``run(session, items)`` returns,
+    in order, each item's result or the exception refusing that item alone."""
+
+    run: Callable[[Session, list[I]], list[T | Exception]]
+
+
 @dataclass
 class _Unit(Generic[T]):
-    work: Work[T]
+    work: Work[T] | None
     future: Future[T]
+    batched: Batched[Any, T] | None = None
+    item: Any = None
+
+    def run_alone(self, session: Session) -> T:
+        if self.batched is None:
+            assert self.work is not None
+            return self.work(session)
+        (outcome,) = self.batched.run(session, [self.item])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
 
 class _UnitFailed(Exception):
-    """A unit of a batch failed: the batch's first attempt is rolled back."""
+    """A unit of a batch failed: the batch's first attempt is rolled back.
 
-    def __init__(self, position: int, error: Exception) -> None:
+    ``position`` is that unit's, or None when a batched call failed as a whole.
+    """
+
+    def __init__(self, position: int | None, error: Exception) -> None:
         super().__init__(position, error)
         self.position = position
         self.error = error
+
+
+def _side_by_side(batch: list[_Unit[Any]]) -> list[tuple[int, list[_Unit[Any]]]]:
+    """The batch cut into runs to do in one call: a unit of plain work alone,
+    neighbours with the same ``Batched`` together; with each run's position."""
+    runs: list[tuple[int, list[_Unit[Any]]]] = []
+    for position, unit in enumerate(batch):
+        if runs and unit.batched is not None and runs[-1][1][0].batched is unit.batched:
+            runs[-1][1].append(unit)
+        else:
+            runs.append((position, [unit]))
+    return runs
 
 
 class Turns:
@@ -136,6 +180,15 @@ class GroupCommitter:
         self._queue.put(_Unit(work, future))
         return future
 
+    def submit_item(self, batched: Batched[I, T], item: I) -> Future[T]:
+        """Queue ``item`` for ``batched``, which runs once for every item of it
+        that lands side by side in a batch; the future resolves at commit."""
+        if self._stopping:
+            raise GroupCommitterStopped(f"{self.name} is stopped")
+        future: Future[T] = Future()
+        self._queue.put(_Unit(None, future, batched, item))
+        return future
+
     def _gather(self, first: _Unit[Any], previous_full: bool) -> tuple[list[_Unit[Any]], bool]:
         batch = [first]
         stop = False
@@ -170,9 +223,12 @@ class GroupCommitter:
                 outcomes = self._attempt(batch)
                 if isinstance(outcomes, _UnitFailed):
                     failed = outcomes
-                    rest = batch[: failed.position] + batch[failed.position + 1 :]
-                    outcomes = self._attempt_with_savepoints(rest)
-                    outcomes.insert(failed.position, (False, failed.error))
+                    if failed.position is None:
+                        outcomes = self._attempt_with_savepoints(batch)
+                    else:
+                        rest = batch[: failed.position] + batch[failed.position + 1 :]
+                        outcomes = self._attempt_with_savepoints(rest)
+                        outcomes.insert(failed.position, (False, failed.error))
         except Exception as error:  # the commit itself failed: nobody is durable
             self._fail(batch, error)
             return
@@ -192,13 +248,23 @@ class GroupCommitter:
         outcomes: list[tuple[bool, Any]] = []
         try:
             with self.database.transaction() as session:
-                for position, unit in enumerate(batch):
+                for position, units in _side_by_side(batch):
+                    batched = units[0].batched
                     try:
-                        result = unit.work(session)
+                        if batched is None:
+                            results: list[Any] = [units[0].run_alone(session)]
+                        else:
+                            results = batched.run(session, [unit.item for unit in units])
+                            assert len(results) == len(units), "one outcome per item"
                         session.flush()  # its errors are its own, as a savepoint's commit would
                     except Exception as error:
-                        raise _UnitFailed(position, error) from error
-                    outcomes.append((True, result))
+                        raise _UnitFailed(position if batched is None else None, error) from error
+                    outcomes += [
+                        (False, result)
+                        if batched is not None and isinstance(result, Exception)
+                        else (True, result)
+                        for result in results
+                    ]
         except _UnitFailed as failed:
             return failed
         return outcomes
@@ -209,7 +275,7 @@ class GroupCommitter:
             for unit in batch:
                 savepoint = session.begin_nested()
                 try:
-                    result = unit.work(session)
+                    result = unit.run_alone(session)
                     savepoint.commit()
                     outcomes.append((True, result))
                 except Exception as error:  # one unit's failure is its own

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import timedelta
 from typing import Any
@@ -362,7 +363,6 @@ def test_a_replay_racing_its_original_is_refused_not_a_500(
     # Both copies passed the nonce check before either was stored: the nonce's key
     # in the database refuses the second when its acceptance is written.
     from pouch.errors import InvalidSignature
-    from pouch.intake.api import _accept_unit
     from pouch.intake.models import SignatureNonce
     from pouch.intake.signatures import verify_request
 
@@ -382,24 +382,40 @@ def test_a_replay_racing_its_original_is_refused_not_a_500(
         session.add(
             SignatureNonce(key_id=verdict.key_id, nonce=verdict.nonce, expires_at=verdict.expires)
         )
-    settings = app_client.app.state.settings  # type: ignore[attr-defined]
-    work = _accept_unit(
-        token=sender_token(database, world, clock),
-        verdict=verdict,
-        prepared=prepared(body, app_client),
-        idempotency_key=None,
-        request_hash="h",
-        settings=settings,
-        clock=clock,
-        ledger=app_client.app.state.ledger,  # type: ignore[attr-defined]
-        base_url="http://testserver",
-    )
+    submitted = signed_submission(sender_token(database, world, clock), verdict, body, app_client)
     with (
         pytest.raises(InvalidSignature, match="nonce already used"),
         database.transaction() as session,
     ):
-        work(session)
+        accept_signed(session, [submitted], app_client, clock)
     assert _count(database) == 0
+
+
+def signed_submission(token: Any, verdict: Any, body: bytes, client: TestClient) -> Any:
+    """What the endpoint queues for the group commit once token and signature are checked."""
+    return intake_service.SignedSubmission(
+        token_id=token.token_id,
+        user_id=token.actor.user_id,
+        verdict=verdict,
+        prepared=prepared(body, client),
+        idempotency_key=None,
+        request_hash=hashlib.sha256(body).hexdigest(),
+    )
+
+
+def accept_signed(session: Any, submitted: list[Any], client: TestClient, clock: Any) -> list[Any]:
+    """``accept_signed`` as the app's group commit calls it."""
+    from pouch.messages import service as message_service
+    from pouch.settings import timetable
+
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    return intake_service.accept_signed(
+        session,
+        submitted,
+        now=clock.now(),
+        timetable=timetable(settings),
+        limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
+    )
 
 
 def sender_token(database: Database, world: World, clock: ManualClock) -> Any:

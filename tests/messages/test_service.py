@@ -35,13 +35,13 @@ def test_acceptance_numbers_and_logs(database: Database, clock: ManualClock, wor
     assert first.message.state == MessageState.ACCEPTED
     assert second.message.deliver_by == clock.now() + timedelta(minutes=10)
     with database.transaction(write=False) as session:
-        opening = ledger_service.opening(session, second.event.ledger_index)
+        opening = ledger_service.opening(session, second.ledger_index)
     assert opening is not None
     assert opening.event["kind"] == "accepted"
     assert opening.event["office_sequence"] == 2
     assert opening.event["to_office"] == world.offices["president-elect"].id
     assert opening.event["content"] == second.message.content_hash
-    assert opening.entry() == ledger_service_entry(database, second.event.ledger_index)
+    assert opening.entry() == ledger_service_entry(database, second.ledger_index)
 
 
 def ledger_service_entry(database: Database, index: int) -> bytes:

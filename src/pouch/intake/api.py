@@ -23,7 +23,6 @@ from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pouch.clock import Clock
@@ -37,9 +36,9 @@ from pouch.errors import (
     NotAuthenticated,
     PermissionDenied,
 )
+from pouch.groupcommit import Batched
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role
-from pouch.intake import credentials
 from pouch.intake import service as intake_service
 from pouch.intake.credentials import Credentials, SenderToken
 from pouch.intake.schemas import SenderKeyIn, SenderKeyOut
@@ -178,63 +177,49 @@ def _submission(data: MessageIn) -> message_service.Submission:
     )
 
 
-def _accept_unit(
-    *,
-    token: SenderToken,
-    verdict: SignatureVerdict,
-    prepared: message_service.Prepared,
-    idempotency_key: str | None,
-    request_hash: str,
-    settings: Settings,
-    clock: Clock,
-    ledger: Ledger,
-    base_url: str,
-) -> Any:
-    """The acceptance as a unit of the group commit: only what needs the database.
+def _acceptances(app: Any) -> Batched[intake_service.SignedSubmission, Any]:
+    """The app's one batched unit of the group commit for submissions: every
+    submission landing in a batch is accepted by one call (``accept_signed``),
+    with only what needs the database.
 
-    Returns the accepted message (its attributes stay loaded after the commit)
-    with the opening of its event, or, for a replay, the finished response body.
+    Each item is answered with its acceptance (the message, whose attributes
+    stay loaded after the commit, with the opening of its event), or, for a
+    replay, the finished response body, read in the transaction.
     """
+    batched: Batched[intake_service.SignedSubmission, Any] | None = getattr(
+        app.state, "acceptances", None
+    )
+    if batched is not None:
+        return batched
 
-    def work(session: Session) -> message_service.Accepted | dict[str, Any]:
-        now = clock.now()
-        # Checked again here, at commit: a revocation since the check above counts.
-        credentials.check_still_valid(
-            session, token_id=token.token_id, key_id=verdict.key_id, now=now
+    def run(session: Session, submissions: list[intake_service.SignedSubmission]) -> list[Any]:
+        settings: Settings = app.state.settings
+        clock: Clock = app.state.clock
+        ledger: Ledger = app.state.ledger
+        base_url = settings.public_url.rstrip("/")
+        limits = message_service.Limits(settings.max_attachment_bytes, settings.max_attachments)
+        outcomes = intake_service.accept_signed(
+            session, submissions, now=clock.now(), timetable=timetable(settings), limits=limits
         )
-        # The nonce's primary key makes a replay racing this one fail here.
-        try:
-            intake_service.remember_nonce(
-                session, key_id=verdict.key_id, nonce=verdict.nonce, expires_at=verdict.expires
+        return [
+            _accepted_out(
+                outcome.message,
+                receipts.receipt_for(
+                    session,
+                    outcome.message,
+                    outcome.ledger_index,
+                    ledger=ledger,
+                    base_url=base_url,
+                ),
             )
-        except IntegrityError:
-            raise InvalidSignature("nonce already used") from None
-        accepted = message_service.accept(
-            session,
-            submission=prepared,
-            submitted_by_user_id=token.actor.user_id,
-            signature=verdict.to_json(),
-            idempotency_key=idempotency_key,
-            request_hash=request_hash,
-            now=now,
-            timetable=timetable(settings),
-            limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
-        )
-        if accepted.opening is not None:
-            return accepted
-        # A replay: its receipt is read from the log, in this transaction.
-        return _accepted_out(
-            accepted.message,
-            receipts.receipt_for(
-                session,
-                accepted.message,
-                accepted.event.ledger_index,
-                ledger=ledger,
-                base_url=base_url,
-            ),
-        )
+            if isinstance(outcome, message_service.Accepted) and outcome.opening is None
+            else outcome
+            for outcome in outcomes
+        ]
 
-    return work
+    batched = Batched(run)
+    app.state.acceptances = batched
+    return batched
 
 
 def _accepted_out(message: Message, receipt: ReceiptOut) -> dict[str, Any]:
@@ -295,19 +280,15 @@ async def submit_message(
     # Sanitizing and hashing happen here, outside the group commit's write lock.
     prepared = message_service.prepare(_submission(data), limits)
     base_url = settings.public_url.rstrip("/")
-    future = ledger.committer.submit(
-        _accept_unit(
-            token=token,
-            verdict=verdict,
-            prepared=prepared,
-            idempotency_key=idempotency_key,
-            request_hash=hashlib.sha256(body).hexdigest(),
-            settings=settings,
-            clock=clock,
-            ledger=ledger,
-            base_url=base_url,
-        )
+    submitted = intake_service.SignedSubmission(
+        token_id=token.token_id,
+        user_id=actor.user_id,
+        verdict=verdict,
+        prepared=prepared,
+        idempotency_key=idempotency_key,
+        request_hash=hashlib.sha256(body).hexdigest(),
     )
+    future = ledger.committer.submit_item(_acceptances(request.app), submitted)
     try:
         result = await asyncio.wrap_future(future)
     except InvalidCredentials:

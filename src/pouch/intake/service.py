@@ -1,21 +1,29 @@
-"""Sender keys and nonces: the stored half of sender authentication."""
+"""Sender keys and nonces, the stored half of sender authentication; and
+``accept_signed``, where submissions whose signatures were verified are
+accepted, a group commit's batch at a time."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 from sqlalchemy import Table, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pouch.directory import service as directory_service
-from pouch.errors import Conflict, FieldError, InvalidInput, NotFound
+from pouch.errors import Conflict, FieldError, InvalidInput, InvalidSignature, NotFound, PouchError
+from pouch.intake import credentials
 from pouch.intake.models import SenderKey, SignatureNonce
-from pouch.intake.signatures import RegisteredKey
+from pouch.intake.signatures import RegisteredKey, SignatureVerdict
+from pouch.messages import service as message_service
+from pouch.messages.rules import Timetable
 
 _NONCES = cast(Table, SignatureNonce.__table__)
 
@@ -97,9 +105,90 @@ def resolve_key(session: Session, key_id: str) -> RegisteredKey | None:
 
 def remember_nonce(session: Session, *, key_id: str, nonce: str, expires_at: datetime) -> None:
     """Store a nonce; the primary key refuses a second use even in a race."""
-    session.connection().execute(
-        _NONCES.insert(), {"key_id": key_id, "nonce": nonce, "expires_at": expires_at}
+    remember_nonces(session, [(key_id, nonce, expires_at)])
+
+
+def remember_nonces(session: Session, nonces: Sequence[tuple[str, str, datetime]]) -> None:
+    """Store nonces as (key id, nonce, expiry), in one statement; a nonce used
+    before, or twice among these, fails it with an ``IntegrityError``."""
+    if nonces:
+        session.connection().execute(
+            _NONCES.insert(),
+            [{"key_id": k, "nonce": n, "expires_at": e} for k, n, e in nonces],
+        )
+
+
+@dataclass(frozen=True)
+class SignedSubmission:
+    """A submission whose token and signature were found valid, waiting for its commit."""
+
+    token_id: int
+    user_id: int
+    verdict: SignatureVerdict
+    prepared: message_service.Prepared
+    idempotency_key: str | None
+    request_hash: str
+
+
+def accept_signed(
+    session: Session,
+    submissions: Sequence[SignedSubmission],
+    *,
+    now: datetime,
+    timetable: Timetable,
+    limits: message_service.Limits,
+) -> list[message_service.Accepted | PouchError]:
+    """Accept signed submissions in the caller's transaction, each answered in
+    its place by its acceptance (or replay) or by the error refusing it alone.
+
+    Token and key are checked again here, at commit (a revocation since the
+    signature was verified counts), and the nonces stored: their primary key
+    makes a replay racing this one fail. A nonce already used fails the
+    whole call with an ``IntegrityError`` (the group commit then tries each
+    submission alone), or, for one submission, refuses it.
+    """
+    outcomes: list[message_service.Accepted | PouchError | None] = [None] * len(submissions)
+    valid: list[int] = []
+    for i, submitted in enumerate(submissions):
+        try:
+            credentials.check_still_valid(
+                session, token_id=submitted.token_id, key_id=submitted.verdict.key_id, now=now
+            )
+        except PouchError as refusal:
+            outcomes[i] = refusal
+        else:
+            valid.append(i)
+    try:
+        remember_nonces(
+            session,
+            [
+                (s.verdict.key_id, s.verdict.nonce, s.verdict.expires)
+                for s in (submissions[i] for i in valid)
+            ],
+        )
+    except IntegrityError:
+        if len(valid) == 1:
+            raise InvalidSignature("nonce already used") from None
+        raise
+    accepted = message_service.accept_many(
+        session,
+        [
+            message_service.Acceptance(
+                submission=s.prepared,
+                submitted_by_user_id=s.user_id,
+                signature=s.verdict.to_json(),
+                idempotency_key=s.idempotency_key,
+                request_hash=s.request_hash,
+            )
+            for s in (submissions[i] for i in valid)
+        ],
+        now=now,
+        timetable=timetable,
+        limits=limits,
     )
+    for i, outcome in zip(valid, accepted, strict=True):
+        outcomes[i] = outcome
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 def forget_expired_nonces(session: Session, *, now: datetime) -> int:

@@ -86,12 +86,18 @@ def commitment(event_json: bytes, salt: bytes) -> bytes:
 
 def entry_for(event: Mapping[str, Any], salt: bytes) -> bytes:
     """The public log entry that commits to ``event`` with ``salt``."""
+    return sealed(event, salt)[0]
+
+
+def sealed(event: Mapping[str, Any], salt: bytes) -> tuple[bytes, bytes]:
+    """The entry that commits to ``event`` with ``salt``, and the canonical JSON
+    of the event (what its opening stores), canonicalized once for both."""
     _check(event)
     event_json = canonical(event)
     if len(event_json) > MAX_EVENT_BYTES:
         raise InvalidEvent(f"the event is {len(event_json)} bytes; the limit is {MAX_EVENT_BYTES}")
     digest = base64.b64encode(commitment(event_json, salt)).decode()
-    return f"{ENTRY_HEADER}\n{event['time']}\n{digest}\n".encode()
+    return f"{ENTRY_HEADER}\n{event['time']}\n{digest}\n".encode(), event_json
 
 
 def new_salt() -> bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -68,16 +68,39 @@ def record_event(
     The event is ``details`` plus its ``kind`` and ``time``; the log gets the
     salted commitment, the opening is kept for the parties entitled to it.
     """
-    event = {**details, "kind": kind, "time": events.format_time(at)}
-    salt = events.new_salt()
-    entry = events.entry_for(event, salt)
-    (index,) = sequencer.append(session, [entry], now=at, faults=faults)
-    # Written now, as the entry is, rather than at the session's next flush.
+    (recorded,) = record_events(session, [(kind, details)], at=at, faults=faults)
+    return recorded
+
+
+def record_events(
+    session: Session,
+    events_to_record: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    at: datetime,
+    faults: sequencer.Faults = sequencer.NO_FAULTS,
+) -> list[RecordedEvent]:
+    """Write several events at ``at`` to the log, in order, in the caller's
+    transaction: one append and one insert of openings for all of them (a
+    group commit of acceptances records its events so)."""
+    time = events.format_time(at)
+    made: list[tuple[dict[str, Any], bytes, bytes, bytes]] = []  # event, salt, entry, JSON
+    for kind, details in events_to_record:
+        event = {**details, "kind": kind, "time": time}
+        salt = events.new_salt()
+        made.append((event, salt, *events.sealed(event, salt)))
+    indexes = sequencer.append(session, [entry for _, _, entry, _ in made], now=at, faults=faults)
+    # Written now, as the entries are, rather than at the session's next flush.
     session.connection().execute(
         _OPENINGS.insert(),
-        {"idx": index, "kind": kind, "salt": salt, "event": events.canonical(event)},
+        [
+            {"idx": index, "kind": event["kind"], "salt": salt, "event": event_json}
+            for index, (event, salt, _, event_json) in zip(indexes, made, strict=True)
+        ],
     )
-    return RecordedEvent(index=index, entry=entry, opening=events.Opening(index, salt, event))
+    return [
+        RecordedEvent(index=index, entry=entry, opening=events.Opening(index, salt, event))
+        for index, (event, salt, entry, _) in zip(indexes, made, strict=True)
+    ]
 
 
 def opening(session: Session, index: int) -> events.Opening | None:

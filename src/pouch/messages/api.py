@@ -368,7 +368,7 @@ def reply(
         receipts.receipt_for(
             session,
             message,
-            accepted.event.ledger_index,
+            accepted.ledger_index,
             ledger=_ledger(request),
             base_url=_base(settings),
         ),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -28,6 +30,7 @@ from pouch.errors import (
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
+    PouchError,
 )
 from pouch.ledger import service as ledger_service
 from pouch.ledger.events import Opening, format_time
@@ -161,20 +164,41 @@ _OFFICES = cast(Table, Office.__table__)
 _BUMP_SEQUENCE = (
     update(_SEQUENCES)
     .where(_SEQUENCES.c.office_id == bindparam("office"))
-    .values(next_sequence=_SEQUENCES.c.next_sequence + 1)
+    .values(next_sequence=_SEQUENCES.c.next_sequence + bindparam("count"))
     .returning(_SEQUENCES.c.next_sequence)
 )
-_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
-_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_INSERT_MESSAGES = insert(_MESSAGES)
+_INSERT_EVENTS = insert(_EVENTS)
+_IDS_OF = select(_MESSAGES.c.public_id, _MESSAGES.c.id).where(
+    _MESSAGES.c.public_id.in_(bindparam("public_ids", expanding=True))
+)
+_USED_KEYS = select(_MESSAGES.c.sender_office_id, _MESSAGES.c.idempotency_key).where(
+    _MESSAGES.c.idempotency_key.in_(bindparam("keys", expanding=True))
+)
 _OFFICE_KIND = select(_OFFICES.c.kind).where(_OFFICES.c.id == bindparam("office"))
 
 
-def _next_sequence(session: Session, office_id: int) -> int:
-    bumped = session.connection().execute(_BUMP_SEQUENCE, {"office": office_id}).scalar()
-    if bumped is not None:
-        return int(bumped) - 1
-    session.connection().execute(insert(_SEQUENCES), {"office_id": office_id, "next_sequence": 2})
-    return 1
+def _next_sequences(session: Session, office_ids: Sequence[int]) -> list[int]:
+    """The next sequence number of each office named, in order (an office named
+    twice gets two): one bump per office, offices in id order, so that
+    concurrent writers take the offices' rows in the same order."""
+    counts = Counter(office_ids)
+    first: dict[int, int] = {}
+    connection = session.connection()
+    for office_id in sorted(counts):
+        count = counts[office_id]
+        bumped = connection.execute(_BUMP_SEQUENCE, {"office": office_id, "count": count}).scalar()
+        if bumped is None:
+            connection.execute(
+                insert(_SEQUENCES), {"office_id": office_id, "next_sequence": count + 1}
+            )
+            bumped = count + 1
+        first[office_id] = int(bumped) - count
+    numbers: list[int] = []
+    for office_id in office_ids:
+        numbers.append(first[office_id])
+        first[office_id] += 1
+    return numbers
 
 
 def _office_kind(session: Session, office_id: int) -> OfficeKind | None:
@@ -213,21 +237,40 @@ def _check_offices(session: Session, submission: Submission) -> None:
         )
 
 
-def _as_persistent(session: Session, row: T) -> T:
-    """An object whose row was just inserted with a Core statement, made part of
-    the session as if loaded, without reading it back."""
-    make_transient_to_detached(row)
-    session.add(row)
-    return row
-
-
-@dataclass(frozen=True)
 class Accepted:
-    message: Message
-    event: MessageEvent
-    replayed: bool
-    #: The accepted event's opening, when it was written now (not on a replay).
-    opening: Opening | None = None
+    """A message accepted, or found again by its idempotency key (``replayed``).
+
+    ``ledger_index`` is its accepted event's place in the log; ``opening`` that
+    event's opening when it was written now. ``message`` is the message with
+    every column loaded: the one read, for a replay; for a message written
+    now, built at first use from the row as written and not attached to any
+    session, so that a group commit spends no time on it inside its write
+    lock.
+    """
+
+    def __init__(
+        self,
+        *,
+        ledger_index: int,
+        replayed: bool,
+        opening: Opening | None = None,
+        message: Message | None = None,
+        row: dict[str, Any] | None = None,
+    ) -> None:
+        assert (message is None) != (row is None), "a message, or the row to build it from"
+        self.ledger_index = ledger_index
+        self.replayed = replayed
+        self.opening = opening
+        self._message = message
+        self._row = row
+
+    @property
+    def message(self) -> Message:
+        if self._message is None:
+            assert self._row is not None
+            self._message = Message(**self._row)
+            make_transient_to_detached(self._message)
+        return self._message
 
 
 def _replay(
@@ -247,12 +290,7 @@ def _replay(
             "this Idempotency-Key was used for a different request",
             field_errors=[FieldError("header.idempotency-key", "reused with another body")],
         )
-    first = session.scalars(
-        select(MessageEvent).where(
-            MessageEvent.message_id == existing.id, MessageEvent.kind == "accepted"
-        )
-    ).one()
-    return Accepted(message=existing, event=first, replayed=True)
+    return Accepted(message=existing, ledger_index=existing.accepted_index, replayed=True)
 
 
 @dataclass(frozen=True)
@@ -296,6 +334,17 @@ def prepare(submission: Submission, limits: Limits) -> Prepared:
     )
 
 
+@dataclass(frozen=True)
+class Acceptance:
+    """One message to accept, with what its request said besides the message."""
+
+    submission: Submission | Prepared
+    submitted_by_user_id: int | None
+    signature: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
 def accept(
     session: Session,
     *,
@@ -308,75 +357,186 @@ def accept(
     timetable: Timetable,
     limits: Limits,
 ) -> Accepted:
-    """Accept a message: store it, number it for its addressee, and log ``accepted``.
+    """Accept one message (see ``accept_many``); a refusal is raised."""
+    acceptance = Acceptance(
+        submission, submitted_by_user_id, signature, idempotency_key, request_hash
+    )
+    (outcome,) = accept_many(session, [acceptance], now=now, timetable=timetable, limits=limits)
+    if isinstance(outcome, PouchError):
+        raise outcome
+    return outcome
 
-    Durable and logged once the caller's transaction commits (invariant 1);
-    a retry with the same idempotency key returns the same message.
-    ``submission`` may come ``prepare``-d already.
+
+def accept_many(
+    session: Session,
+    acceptances: Sequence[Acceptance],
+    *,
+    now: datetime,
+    timetable: Timetable,
+    limits: Limits,
+) -> list[Accepted | PouchError]:
+    """Accept messages: store each, number it for its addressee, log ``accepted``.
+
+    Durable and logged once the caller's transaction commits (invariant 1).
+    Each is checked first (its offices; its idempotency key, whose retry
+    returns the same message); one refused gets its error in its place and
+    writes nothing, the others go on. Those accepted are written together:
+    one sequence bump per addressee, one log append, one insert per table. A
+    group commit of acceptances calls this once for its whole batch; each
+    acceptance may be ``prepare``-d already, outside the write lock.
 
     This is the hot path of intake, so its rows are written with Core
-    statements (a few per message) rather than through the ORM's flush.
+    statements rather than through the ORM's flush.
     """
-    prepared = submission if isinstance(submission, Prepared) else None
-    if prepared is not None:
-        submission = prepared.submission
-    assert isinstance(submission, Submission)
-    if idempotency_key is not None:
-        replayed = _replay(session, submission, idempotency_key, request_hash)
-        if replayed is not None:
-            return replayed
-    _check_offices(session, submission)
-    if prepared is None:
-        prepared = prepare(submission, limits)
-    body_text, body_html, digest = prepared.body_text, prepared.body_html, prepared.content_hash
-    hashes = prepared.attachment_hashes
+    outcomes: list[Accepted | PouchError | None] = [None] * len(acceptances)
     if session.autoflush:
         session.flush()  # the caller's pending changes go first, as a query would send them
-    sequence = _next_sequence(session, submission.addressee_office_id)
-    public_id = new_public_id()
-    deliver_by = timetable.deliver_by(submission.precedence, now)
-    details: dict[str, Any] = {
-        "message": public_id,
-        "from_office": submission.sender_office_id,
-        "to_office": submission.addressee_office_id,
-        "office_sequence": sequence,
-        "precedence": submission.precedence.value,
-        "content": digest,
-        "deliver_by": format_time(deliver_by),
-    }
-    if submission.in_reply_to_id:
-        details["in_reply_to"] = public_id_of(session, submission.in_reply_to_id)
-    recorded = ledger_service.record_event(session, kind="accepted", at=now, details=details)
-    values: dict[str, Any] = {
-        "public_id": public_id,
-        "sender_office_id": submission.sender_office_id,
-        "addressee_office_id": submission.addressee_office_id,
-        "in_reply_to_id": submission.in_reply_to_id,
-        "submitted_by_user_id": submitted_by_user_id,
-        "subject": submission.subject,
-        "body_text": body_text,
-        "body_html": body_html,
-        "declared_language": submission.language,
-        "security_label": submission.security_label,
-        "precedence": submission.precedence,
-        "state": MessageState.ACCEPTED,
-        "office_sequence": sequence,
-        "content_hash": digest,
-        "idempotency_key": idempotency_key,
-        "request_hash": request_hash,
-        "signature": signature,
-        "accepted_at": now,
-        "auto_deliver_at": timetable.auto_deliver_at(submission.precedence, now),
-        "deliver_by": deliver_by,
-        "delivered_at": None,
-        "acknowledged_at": None,
-        "overdue_at": None,
-        "accepted_index": recorded.index,
-    }
+    earlier = _earlier_requests(session, acceptances)
+    fresh: list[tuple[int, Acceptance, Prepared]] = []
+    keyed: set[tuple[int, str]] = set()
+    again: list[int] = []  # a key repeated in this call: a replay of the first, once written
+    for i, acceptance in enumerate(acceptances):
+        prepared = acceptance.submission
+        submission = prepared.submission if isinstance(prepared, Prepared) else prepared
+        key = acceptance.idempotency_key
+        try:
+            if key is not None:
+                if (submission.sender_office_id, key) in keyed:
+                    again.append(i)
+                    continue
+                if (submission.sender_office_id, key) in earlier:
+                    outcomes[i] = _replay(session, submission, key, acceptance.request_hash)
+                    continue
+                keyed.add((submission.sender_office_id, key))
+            _check_offices(session, submission)
+            if not isinstance(prepared, Prepared):
+                prepared = prepare(submission, limits)
+        except PouchError as refusal:
+            outcomes[i] = refusal
+            continue
+        fresh.append((i, acceptance, prepared))
+    for i, accepted in zip(
+        (i for i, _, _ in fresh),
+        _write_accepted(session, [(a, p) for _, a, p in fresh], now=now, timetable=timetable),
+        strict=True,
+    ):
+        outcomes[i] = accepted
+    if again:
+        replays = accept_many(
+            session, [acceptances[i] for i in again], now=now, timetable=timetable, limits=limits
+        )
+        for i, outcome in zip(again, replays, strict=True):
+            outcomes[i] = outcome
+    done = [outcome for outcome in outcomes if outcome is not None]
+    assert len(done) == len(acceptances), "every acceptance has its outcome"
+    return done
+
+
+def _earlier_requests(session: Session, acceptances: Sequence[Acceptance]) -> set[tuple[int, str]]:
+    """Which of these idempotency keys their sender office used before, in one query."""
+    keys = {a.idempotency_key for a in acceptances if a.idempotency_key is not None}
+    if not keys:
+        return set()
+    rows = session.connection().execute(_USED_KEYS, {"keys": sorted(keys)})
+    return {(int(office), str(key)) for office, key in rows}
+
+
+def _write_accepted(
+    session: Session,
+    acceptances: Sequence[tuple[Acceptance, Prepared]],
+    *,
+    now: datetime,
+    timetable: Timetable,
+) -> list[Accepted]:
+    if not acceptances:
+        return []
+    sequences = _next_sequences(session, [p.submission.addressee_office_id for _, p in acceptances])
+    messages: list[dict[str, Any]] = []
+    details: list[dict[str, Any]] = []
+    for (acceptance, prepared), sequence in zip(acceptances, sequences, strict=True):
+        submission = prepared.submission
+        public_id = new_public_id()
+        deliver_by = timetable.deliver_by(submission.precedence, now)
+        said: dict[str, Any] = {
+            "message": public_id,
+            "from_office": submission.sender_office_id,
+            "to_office": submission.addressee_office_id,
+            "office_sequence": sequence,
+            "precedence": submission.precedence.value,
+            "content": prepared.content_hash,
+            "deliver_by": format_time(deliver_by),
+        }
+        if submission.in_reply_to_id:
+            said["in_reply_to"] = public_id_of(session, submission.in_reply_to_id)
+        details.append(said)
+        messages.append(
+            {
+                "public_id": public_id,
+                "sender_office_id": submission.sender_office_id,
+                "addressee_office_id": submission.addressee_office_id,
+                "in_reply_to_id": submission.in_reply_to_id,
+                "submitted_by_user_id": acceptance.submitted_by_user_id,
+                "subject": submission.subject,
+                "body_text": prepared.body_text,
+                "body_html": prepared.body_html,
+                "declared_language": submission.language,
+                "security_label": submission.security_label,
+                "precedence": submission.precedence,
+                "state": MessageState.ACCEPTED,
+                "office_sequence": sequence,
+                "content_hash": prepared.content_hash,
+                "idempotency_key": acceptance.idempotency_key,
+                "request_hash": acceptance.request_hash,
+                "signature": acceptance.signature,
+                "accepted_at": now,
+                "auto_deliver_at": timetable.auto_deliver_at(submission.precedence, now),
+                "deliver_by": deliver_by,
+                "delivered_at": None,
+                "acknowledged_at": None,
+                "overdue_at": None,
+            }
+        )
+    recorded = ledger_service.record_events(
+        session, [("accepted", said) for said in details], at=now
+    )
+    for values, event in zip(messages, recorded, strict=True):
+        values["accepted_index"] = event.index
     connection = session.connection()
-    message_id = connection.execute(_INSERT_MESSAGE, values).scalar_one()
+    # Plain executemany, then the ids by public id: RETURNING ids in row
+    # order would make SQLAlchemy insert the rows one by one on SQLite.
+    connection.execute(_INSERT_MESSAGES, messages)
+    public_ids = [values["public_id"] for values in messages]
+    ids: dict[str, int] = dict(connection.execute(_IDS_OF, {"public_ids": public_ids}).all())
+    for values in messages:
+        values["id"] = ids[values["public_id"]]
+    for (_, prepared), values in zip(acceptances, messages, strict=True):
+        _store_attachments(session, values["id"], prepared)
+    connection.execute(
+        _INSERT_EVENTS,
+        [
+            {
+                "message_id": values["id"],
+                "kind": "accepted",
+                "at": now,
+                "actor_user_id": values["submitted_by_user_id"],
+                "ledger_index": event.index,
+                "details": said,
+            }
+            for values, event, said in zip(messages, recorded, details, strict=True)
+        ],
+    )
+    return [
+        Accepted(row=values, ledger_index=event.index, replayed=False, opening=event.opening)
+        for values, event in zip(messages, recorded, strict=True)
+    ]
+
+
+def _store_attachments(session: Session, message_id: int, prepared: Prepared) -> None:
     for attachment, sha, media_type in zip(
-        submission.attachments, hashes, prepared.media_types, strict=True
+        prepared.submission.attachments,
+        prepared.attachment_hashes,
+        prepared.media_types,
+        strict=True,
     ):
         if session.get(AttachmentBlob, sha) is None:
             session.add(AttachmentBlob(sha256=sha, data=attachment.content))
@@ -391,18 +551,6 @@ def accept(
                 sha256=sha,
             )
         )
-    event_values: dict[str, Any] = {
-        "message_id": message_id,
-        "kind": "accepted",
-        "at": now,
-        "actor_user_id": submitted_by_user_id,
-        "ledger_index": recorded.index,
-        "details": details,
-    }
-    event_id = connection.execute(_INSERT_EVENT, event_values).scalar_one()
-    message = _as_persistent(session, Message(id=message_id, **values))
-    event = _as_persistent(session, MessageEvent(id=event_id, **event_values))
-    return Accepted(message=message, event=event, replayed=False, opening=recorded.opening)
 
 
 def reply(
