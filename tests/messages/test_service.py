@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, inspect, select
 
 from pouch.clock import ManualClock
 from pouch.db import Database
-from pouch.errors import Conflict, InvalidInput, PayloadTooLarge, PermissionDenied
+from pouch.directory.models import OfficeKind
+from pouch.errors import Conflict, InvalidInput, PayloadTooLarge, PermissionDenied, PouchError
 from pouch.identity.models import Role
 from pouch.ledger import service as ledger_service
 from pouch.ledger.store import LedgerEntry
@@ -18,14 +20,16 @@ from pouch.messages import service as message_service
 from pouch.messages.models import (
     Hold,
     HoldStatus,
+    Message,
     MessageEvent,
     MessageState,
     Notification,
     OfficeEndpoint,
+    OfficeSequence,
 )
 from pouch.messages.rules import DEFAULT_TIMETABLE, Precedence, find_gaps
-from tests.factories import World
-from tests.messages.helpers import kinds, load, submit
+from tests.factories import World, make_office
+from tests.messages.helpers import LIMITS, kinds, load, submit
 
 
 def test_acceptance_numbers_and_logs(database: Database, clock: ManualClock, world: World) -> None:
@@ -429,3 +433,295 @@ def test_a_renewal_waiting_for_approval_lapses_when_the_hold_is_released(
     assert _hold_state(database, first)[0] == HoldStatus.RELEASED
     assert _hold_state(database, renewal)[0] == HoldStatus.WITHDRAWN
     assert kinds(database, public_id)[-3:] == ["hold.released", "delivered", "hold.lapsed"]
+
+
+# -- accept_many: a group commit's acceptances written together ---------------------
+
+
+def _acceptance(
+    world: World,
+    to: int,
+    *,
+    sender: int | None = None,
+    subject: str = "Greetings",
+    key: str | None = None,
+    request_hash: str | None = None,
+    attachments: tuple[message_service.AttachmentData, ...] = (),
+) -> message_service.Acceptance:
+    return message_service.Acceptance(
+        submission=message_service.Submission(
+            sender_office_id=world.offices["ie-taoiseach"].id if sender is None else sender,
+            addressee_office_id=to,
+            subject=subject,
+            body="A chara, …",
+            body_format="text",
+            language="en",
+            precedence=Precedence.ROUTINE,
+            security_label=None,
+            attachments=attachments,
+        ),
+        submitted_by_user_id=world.users[Role.SENDER].id,
+        idempotency_key=key,
+        request_hash=request_hash,
+    )
+
+
+def _accept_many(
+    database: Database, clock: ManualClock, acceptances: list[message_service.Acceptance]
+) -> list[message_service.Accepted | PouchError]:
+    with database.transaction() as session:
+        return message_service.accept_many(
+            session, acceptances, now=clock.now(), timetable=DEFAULT_TIMETABLE, limits=LIMITS
+        )
+
+
+def _accepted(outcomes: list[message_service.Accepted | PouchError]) -> list[Any]:
+    assert all(isinstance(o, message_service.Accepted) for o in outcomes), outcomes
+    return outcomes
+
+
+@pytest.fixture
+def elysee(database: Database, clock: ManualClock) -> int:
+    """A second addressee office, which has received nothing yet."""
+    with database.transaction() as session:
+        return make_office(session, clock, "fr-elysee", OfficeKind.FOREIGN, "FR").id
+
+
+def _sequenced(database: Database) -> int:
+    with database.transaction(write=False) as session:
+        return ledger_service.sequenced_size(session)
+
+
+def _messages(database: Database) -> int:
+    with database.transaction(write=False) as session:
+        return session.scalar(select(func.count()).select_from(Message)) or 0
+
+
+def test_accept_many_numbers_each_addressee_in_call_order_and_logs_consecutively(
+    database: Database, clock: ManualClock, world: World, elysee: int
+) -> None:
+    president = world.offices["president-elect"].id
+    earlier = submit(database, clock, world)  # the president's office has a sequence already
+    size = _sequenced(database)
+    addressees = [president, elysee, president, elysee, president]
+    outcomes = _accepted(
+        _accept_many(
+            database,
+            clock,
+            [_acceptance(world, to, subject=f"m{i}") for i, to in enumerate(addressees)],
+        )
+    )
+    assert earlier.message.office_sequence == 1
+    assert [o.message.office_sequence for o in outcomes] == [2, 1, 3, 2, 4]
+    assert [o.message.subject for o in outcomes] == ["m0", "m1", "m2", "m3", "m4"]
+    assert not any(o.replayed for o in outcomes)
+    assert [o.ledger_index for o in outcomes] == list(range(size, size + 5))
+    assert _sequenced(database) == size + 5
+    with database.transaction(write=False) as session:
+        for o, to in zip(outcomes, addressees, strict=True):
+            assert o.opening is not None and o.opening.index == o.ledger_index
+            assert o.opening.event["kind"] == "accepted"
+            assert o.opening.event["message"] == o.message.public_id
+            assert o.opening.event["to_office"] == to
+            assert o.opening.event["office_sequence"] == o.message.office_sequence
+            assert o.opening.event["content"] == o.message.content_hash
+            stored = ledger_service.opening(session, o.ledger_index)
+            assert stored is not None and stored.to_json() == o.opening.to_json()
+            assert o.opening.entry() == ledger_service.entry(session, o.ledger_index)
+            message = message_service.get_message(session, o.message.public_id)
+            assert (
+                message.office_sequence,
+                message.accepted_index,
+                message.addressee_office_id,
+            ) == (
+                o.message.office_sequence,
+                o.ledger_index,
+                to,
+            )
+            assert [
+                (e.kind, e.ledger_index) for e in message_service.events_of(session, message)
+            ] == [("accepted", o.ledger_index)]
+        next_numbers = dict(
+            session.execute(select(OfficeSequence.office_id, OfficeSequence.next_sequence)).all()
+        )
+    assert next_numbers[president] == 5 and next_numbers[elysee] == 3
+    assert submit(database, clock, world).message.office_sequence == 5
+
+
+def test_accept_many_returns_refusals_in_place_and_writes_nothing_for_them(
+    database: Database, clock: ManualClock, world: World, elysee: int
+) -> None:
+    president = world.offices["president-elect"].id
+    taoiseach = world.offices["ie-taoiseach"].id
+    size = _sequenced(database)
+    too_big = (message_service.AttachmentData("big", None, bytes(LIMITS.max_attachment_bytes + 1)),)
+    outcomes = _accept_many(
+        database,
+        clock,
+        [
+            _acceptance(world, president, subject="first"),
+            _acceptance(world, 999_999, subject="nobody"),
+            _acceptance(world, elysee, subject="heavy", attachments=too_big),
+            _acceptance(world, taoiseach, subject="to itself"),
+            _acceptance(world, world.offices["ops"].id, subject="to operations"),
+            _acceptance(world, president, sender=999_999, subject="from nobody"),
+            _acceptance(world, elysee, subject="second"),
+        ],
+    )
+    first, nobody, heavy, itself, operations, from_nobody, second = outcomes
+    assert isinstance(nobody, InvalidInput) and "no office with id 999999" in str(nobody)
+    assert [e.field for e in nobody.field_errors] == ["body.addressee_office_id"]
+    assert isinstance(heavy, PayloadTooLarge)
+    assert isinstance(itself, InvalidInput) and "cannot write to itself" in str(itself)
+    assert isinstance(operations, InvalidInput) and "operations" in str(operations)
+    assert isinstance(from_nobody, InvalidInput)
+    assert [e.field for e in from_nobody.field_errors] == ["body.sender_office_id"]
+    first, second = _accepted([first, second])
+    assert (first.message.subject, second.message.subject) == ("first", "second")
+    # The refused took no number, no log entry, no row.
+    assert (first.message.office_sequence, second.message.office_sequence) == (1, 1)
+    assert [first.ledger_index, second.ledger_index] == [size, size + 1]
+    assert _sequenced(database) == size + 2
+    assert _messages(database) == 2
+    with database.transaction(write=False) as session:
+        assert session.scalar(select(func.count()).select_from(MessageEvent)) == 2
+    after = submit(database, clock, world)
+    assert (after.message.office_sequence, after.ledger_index) == (2, size + 2)
+
+
+def test_accept_many_refusing_every_acceptance_writes_nothing(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    size = _sequenced(database)
+    outcomes = _accept_many(database, clock, [_acceptance(world, 999_999)] * 2)
+    assert all(isinstance(o, InvalidInput) for o in outcomes)
+    assert (_sequenced(database), _messages(database)) == (size, 0)
+
+
+def test_accept_many_a_key_repeated_in_one_call_is_a_replay_of_the_first(
+    database: Database, clock: ManualClock, world: World, elysee: int
+) -> None:
+    president = world.offices["president-elect"].id
+    size = _sequenced(database)
+    first, other, again, conflicting = _accept_many(
+        database,
+        clock,
+        [
+            _acceptance(world, president, key="k-1", request_hash="h1"),
+            _acceptance(world, elysee, key="k-2", request_hash="h1"),
+            _acceptance(world, president, key="k-1", request_hash="h1"),
+            _acceptance(world, president, key="k-1", request_hash="h2"),
+        ],
+    )
+    first, other, again = _accepted([first, other, again])
+    assert not first.replayed and not other.replayed
+    assert again.replayed and again.opening is None
+    assert again.message.public_id == first.message.public_id
+    assert again.ledger_index == first.ledger_index
+    assert again.message.office_sequence == first.message.office_sequence == 1
+    assert isinstance(conflicting, Conflict) and "different request" in str(conflicting)
+    assert [e.field for e in conflicting.field_errors] == ["header.idempotency-key"]
+    assert _messages(database) == 2
+    assert _sequenced(database) == size + 2
+    with database.transaction(write=False) as session:
+        keyed = session.scalars(select(Message).where(Message.idempotency_key == "k-1")).all()
+        assert [m.public_id for m in keyed] == [first.message.public_id]
+    assert submit(database, clock, world).message.office_sequence == 2  # none taken by the replay
+
+
+def test_accept_many_a_key_committed_earlier_is_replayed_or_conflicts_in_place(
+    database: Database, clock: ManualClock, world: World, elysee: int
+) -> None:
+    president = world.offices["president-elect"].id
+    original = submit(database, clock, world, idempotency_key="k-1", request_hash="h1")
+    size = _sequenced(database)
+    replay, conflicting, fresh, other_sender = _accept_many(
+        database,
+        clock,
+        [
+            _acceptance(world, president, key="k-1", request_hash="h1"),
+            _acceptance(world, president, key="k-1", request_hash="h2"),
+            _acceptance(world, president, subject="fresh"),
+            # The same key from another office is that office's own key.
+            _acceptance(world, president, sender=elysee, key="k-1", request_hash="h1"),
+        ],
+    )
+    replay, fresh, other_sender = _accepted([replay, fresh, other_sender])
+    assert replay.replayed and replay.opening is None
+    assert replay.message.public_id == original.message.public_id
+    assert replay.ledger_index == original.ledger_index
+    assert isinstance(conflicting, Conflict)
+    assert not fresh.replayed and not other_sender.replayed
+    assert other_sender.message.public_id != original.message.public_id
+    assert [fresh.message.office_sequence, other_sender.message.office_sequence] == [2, 3]
+    assert [fresh.ledger_index, other_sender.ledger_index] == [size, size + 1]
+    assert _messages(database) == 3
+
+
+def test_accepted_message_is_complete_without_a_database_round_trip(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    president = world.offices["president-elect"].id
+    outcomes = _accepted(
+        _accept_many(
+            database,
+            clock,
+            [
+                _acceptance(world, president, subject="one"),
+                _acceptance(world, president, subject="two", key="k", request_hash="h"),
+            ],
+        )
+    )
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    columns = [attribute.key for attribute in inspect(Message).column_attrs]
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        built = [{key: getattr(o.message, key) for key in columns} for o in outcomes]
+        deliver_by = DEFAULT_TIMETABLE.deliver_by(Precedence.ROUTINE, clock.now())
+        assert [
+            (o.message.office_sequence, o.message.state, o.message.deliver_by) for o in outcomes
+        ] == [(1, MessageState.ACCEPTED, deliver_by), (2, MessageState.ACCEPTED, deliver_by)]
+        assert statements == []
+        assert all(inspect(o.message).detached for o in outcomes)
+        loaded = [load(database, o.message.public_id) for o in outcomes]
+        assert statements, "the statement counter counts"
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    for row, message in zip(built, loaded, strict=True):
+        assert row == {key: getattr(message, key) for key in columns}
+    assert [row["public_id"] for row in built] == [m.public_id for m in loaded]
+    assert (
+        built[1]["idempotency_key"] == "k"
+        and built[0]["accepted_index"] == outcomes[0].ledger_index
+    )
+
+
+def test_accept_many_writes_a_batch_in_as_many_statements_as_one_message_per_addressee(
+    database: Database, clock: ManualClock, world: World, elysee: int
+) -> None:
+    president = world.offices["president-elect"].id
+    _accept_many(database, clock, [_acceptance(world, president), _acceptance(world, elysee)])
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    def statements_for(addressees: list[int]) -> int:
+        statements.clear()
+        event.listen(database.engine, "before_cursor_execute", count)
+        try:
+            outcomes = _accept_many(database, clock, [_acceptance(world, to) for to in addressees])
+        finally:
+            event.remove(database.engine, "before_cursor_execute", count)
+        _accepted(outcomes)
+        return len(statements)
+
+    two = statements_for([president, elysee])
+    six = statements_for([president, elysee] * 3)
+    assert two > 0, "the statement counter counts"
+    assert six == two, "a statement per message crept into accept_many"
+    assert _messages(database) == 2 + 2 + 6

@@ -1,0 +1,142 @@
+"""``accept_signed``: a group commit's signed submissions accepted together, each
+refused in its place; a nonce stored once, even when two copies commit together."""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pouch.clock import ManualClock
+from pouch.db import Database
+from pouch.errors import InvalidCredentials, InvalidSignature
+from pouch.groupcommit import GroupCommitter
+from pouch.intake import service as intake_service
+from pouch.intake.api import _acceptances
+from pouch.intake.models import SignatureNonce
+from pouch.intake.signatures import SignatureVerdict, verify_request
+from pouch.messages import service as message_service
+from tests.factories import World
+from tests.messages.test_api import (
+    URL,
+    Sender,
+    _count,
+    accept_signed,
+    payload,
+    sender_token,
+    signed_submission,
+)
+from tests.messages.test_api import sender as sender  # the fixture
+
+
+def _verdict(database: Database, clock: ManualClock, headers: dict[str, str], body: bytes) -> Any:
+    """The signature checked as the endpoint checks it, its nonce not yet spent."""
+    with database.transaction(write=False) as session:
+        verdict: SignatureVerdict = verify_request(
+            method="POST",
+            url=URL,
+            headers=headers,
+            body=body,
+            resolve_key=lambda key_id: intake_service.resolve_key(session, key_id),
+            now=clock.now(),
+            nonce_is_fresh=lambda *_: True,
+        )
+    return verdict
+
+
+def _nonces(database: Database) -> int:
+    with database.transaction(write=False) as session:
+        return session.scalar(select(func.count()).select_from(SignatureNonce)) or 0
+
+
+def _outcome(future: Future[Any]) -> Any:
+    error = future.exception(timeout=30)
+    return error if error is not None else future.result(timeout=0)
+
+
+def test_two_copies_with_one_nonce_in_one_group_commit_accept_one(
+    app_client: TestClient, sender: Sender, world: World, database: Database, clock: ManualClock
+) -> None:
+    body = json.dumps(payload(world)).encode()
+    verdict = _verdict(database, clock, sender.headers(body), body)
+    token = sender_token(database, world, clock)
+    copies = [signed_submission(token, verdict, body, app_client) for _ in range(2)]
+    app: Any = app_client.app
+    committer: GroupCommitter = app.state.ledger.committer
+    acceptances = _acceptances(app)
+    # The writer is kept busy while both copies are queued, so that they land
+    # side by side in its next batch.
+    started, release = threading.Event(), threading.Event()
+
+    def hold_the_writer(_: Session) -> None:
+        started.set()
+        assert release.wait(timeout=30)
+
+    held = committer.submit(hold_the_writer)
+    assert started.wait(timeout=30)
+    batches, units = committer.batches, committer.units
+    futures = [committer.submit_item(acceptances, copy) for copy in copies]
+    release.set()
+    held.result(timeout=30)
+    outcomes = [_outcome(future) for future in futures]
+    assert (committer.batches, committer.units) == (batches + 2, units + 3)
+    accepted = [o for o in outcomes if isinstance(o, message_service.Accepted)]
+    refused = [o for o in outcomes if not isinstance(o, message_service.Accepted)]
+    assert len(accepted) == 1 and len(refused) == 1, outcomes
+    assert accepted[0].opening is not None and not accepted[0].replayed
+    assert isinstance(refused[0], InvalidSignature)
+    assert "nonce already used" in str(refused[0])
+    assert _count(database) == 1
+    assert _nonces(database) == 1
+
+
+def test_one_nonce_twice_in_one_call_fails_the_call(
+    app_client: TestClient, sender: Sender, world: World, database: Database, clock: ManualClock
+) -> None:
+    body = json.dumps(payload(world)).encode()
+    verdict = _verdict(database, clock, sender.headers(body), body)
+    token = sender_token(database, world, clock)
+    copies = [signed_submission(token, verdict, body, app_client) for _ in range(2)]
+    with pytest.raises(IntegrityError), database.transaction() as session:
+        accept_signed(session, copies, app_client, clock)
+    assert (_count(database), _nonces(database)) == (0, 0)
+
+
+def test_a_refused_submission_is_answered_in_place_and_spends_no_nonce(
+    app_client: TestClient, sender: Sender, world: World, database: Database, clock: ManualClock
+) -> None:
+    token = sender_token(database, world, clock)
+    submitted = []
+    for subject in ("one", "forged", "two"):
+        body = json.dumps(payload(world, subject=subject)).encode()
+        verdict = _verdict(database, clock, sender.headers(body), body)
+        submitted.append(signed_submission(token, verdict, body, app_client))
+    forged = submitted[1]
+    submitted[1] = intake_service.SignedSubmission(
+        token_id=999_999,
+        user_id=forged.user_id,
+        verdict=forged.verdict,
+        prepared=forged.prepared,
+        idempotency_key=None,
+        request_hash=forged.request_hash,
+    )
+    with database.transaction() as session:
+        one, refused, two = accept_signed(session, submitted, app_client, clock)
+    assert isinstance(refused, InvalidCredentials) and "unknown API token" in str(refused)
+    assert isinstance(one, message_service.Accepted) and isinstance(two, message_service.Accepted)
+    assert (one.message.subject, two.message.subject) == ("one", "two")
+    assert (one.message.office_sequence, two.message.office_sequence) == (1, 2)
+    assert one.message.signature == submitted[0].verdict.to_json()
+    assert (_count(database), _nonces(database)) == (2, 2)
+    # The refused submission's nonce was not spent: with a valid token it goes in.
+    with database.transaction() as session:
+        (again,) = accept_signed(session, [forged], app_client, clock)
+    assert isinstance(again, message_service.Accepted)
+    assert again.message.office_sequence == 3
