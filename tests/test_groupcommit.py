@@ -9,6 +9,7 @@ table of this file's own, created inside the test's rolled-back transaction.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pouch.db import Database
-from pouch.groupcommit import Batched, GroupCommitter, GroupCommitterStopped
+from pouch.groupcommit import Batched, GroupCommitter, GroupCommitterStopped, Turns
 
 SCRATCH = Table(
     "groupcommit_scratch",
@@ -363,3 +364,32 @@ def test_stop_finishes_the_queue_then_refuses_more_work(
 def test_max_batch_must_be_positive(database: Database) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         GroupCommitter(database, max_batch=0)
+
+
+class NoticedTurns(Turns):
+    """Turns that say when a writer has started waiting for its turn."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = threading.Event()
+
+    def __enter__(self) -> None:
+        self.asked.set()
+        super().__enter__()
+
+
+def test_what_arrives_while_the_writer_waits_for_its_turn_joins_its_batch(
+    recording: Recording,
+) -> None:
+    turns = NoticedTurns()
+    committer = GroupCommitter(recording, window=0, turns=turns)
+    with turns:  # another writer of this process has the turn
+        turns.asked.clear()
+        committer.start()
+        first = committer.submit(write(recording, "first"))
+        assert turns.asked.wait(timeout=30)  # the writer took it and waits for its turn
+        later = [committer.submit(write(recording, f"later {i}")) for i in range(3)]
+    committer.stop()
+    assert [outcome(f) for f in [first, *later]] == ["FIRST", "LATER 0", "LATER 1", "LATER 2"]
+    assert (committer.batches, recording.log.count("commit")) == (1, 1)
+    assert names(recording) == ["first", "later 0", "later 1", "later 2"]

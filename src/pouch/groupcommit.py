@@ -34,7 +34,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -211,26 +211,48 @@ class GroupCommitter:
             first = self._queue.get()
             if first is None:
                 return
-            batch, stop = self._gather(first, previous_full)
+            # The batch is gathered once this writer has its turn: what arrived
+            # while it waited for the other writers joins this commit.
+            with self._turn():
+                batch, stop = self._gather(first, previous_full)
+                outcomes = self._commit(batch)
             previous_full = len(batch) == self.max_batch
-            self._commit(batch)
+            self._resolve(batch, outcomes)
             if stop:
                 return
 
-    def _commit(self, batch: list[_Unit[Any]]) -> None:
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """This writer's turn among the writers of its process (``turns``) and,
+        on a SQLite file, of every process (the database's writer turns, which
+        its transactions take again, re-entrantly)."""
+        writers = self.database.writer_turns
+        with (
+            self.turns or contextlib.nullcontext(),
+            writers.turn() if writers is not None else contextlib.nullcontext(),
+        ):
+            yield
+
+    def _commit(self, batch: list[_Unit[Any]]) -> list[tuple[bool, Any]] | Exception:
         try:
-            with self.turns or contextlib.nullcontext():
-                outcomes = self._attempt(batch)
-                if isinstance(outcomes, _UnitFailed):
-                    failed = outcomes
-                    if failed.position is None:
-                        outcomes = self._attempt_with_savepoints(batch)
-                    else:
-                        rest = batch[: failed.position] + batch[failed.position + 1 :]
-                        outcomes = self._attempt_with_savepoints(rest)
-                        outcomes.insert(failed.position, (False, failed.error))
+            outcomes = self._attempt(batch)
+            if isinstance(outcomes, _UnitFailed):
+                failed = outcomes
+                if failed.position is None:
+                    outcomes = self._attempt_with_savepoints(batch)
+                else:
+                    rest = batch[: failed.position] + batch[failed.position + 1 :]
+                    outcomes = self._attempt_with_savepoints(rest)
+                    outcomes.insert(failed.position, (False, failed.error))
         except Exception as error:  # the commit itself failed: nobody is durable
-            self._fail(batch, error)
+            return error
+        return outcomes
+
+    def _resolve(
+        self, batch: list[_Unit[Any]], outcomes: list[tuple[bool, Any]] | Exception
+    ) -> None:
+        if isinstance(outcomes, Exception):
+            self._fail(batch, outcomes)
             return
         self.batches += 1
         self.units += len(batch)
@@ -284,6 +306,6 @@ class GroupCommitter:
         return outcomes
 
     def _fail(self, batch: list[_Unit[Any]], error: Exception) -> None:
-        logger.exception("%s: a batch of %d failed to commit", self.name, len(batch))
+        logger.error("%s: a batch of %d failed to commit", self.name, len(batch), exc_info=error)
         for unit in batch:
             unit.future.set_exception(error)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from pouch.clock import ManualClock
 from pouch.db import Database
-from pouch.errors import InvalidCredentials, InvalidSignature
+from pouch.errors import InvalidCredentials, InvalidInput, InvalidSignature
 from pouch.groupcommit import GroupCommitter
 from pouch.intake import service as intake_service
 from pouch.intake.api import _acceptances
@@ -140,3 +140,56 @@ def test_a_refused_submission_is_answered_in_place_and_spends_no_nonce(
         (again,) = accept_signed(session, [forged], app_client, clock)
     assert isinstance(again, message_service.Accepted)
     assert again.message.office_sequence == 3
+
+
+def test_a_submission_refused_by_accept_many_spends_no_nonce(
+    app_client: TestClient, sender: Sender, world: World, database: Database, clock: ManualClock
+) -> None:
+    body = json.dumps(payload(world, addressee_office_id=999_999)).encode()
+    submitted = signed_submission(
+        sender_token(database, world, clock),
+        _verdict(database, clock, sender.headers(body), body),
+        body,
+        app_client,
+    )
+    with database.transaction() as session:
+        (refused,) = accept_signed(session, [submitted], app_client, clock)
+    assert isinstance(refused, InvalidInput)
+    assert _nonces(database) == 0
+
+
+def test_whether_a_refused_submission_spends_its_nonce_does_not_depend_on_its_batch(
+    app_client: TestClient, sender: Sender, world: World, database: Database, clock: ManualClock
+) -> None:
+    token = sender_token(database, world, clock)
+    refused = []
+    for _ in range(2):
+        body = json.dumps(payload(world, addressee_office_id=999_999)).encode()
+        verdict = _verdict(database, clock, sender.headers(body), body)
+        refused.append(signed_submission(token, verdict, body, app_client))
+    app: Any = app_client.app
+    committer: GroupCommitter = app.state.ledger.committer
+    acceptances = _acceptances(app)
+    # Alone in its batch: the batched call answers the refusal in place.
+    assert isinstance(_outcome(committer.submit_item(acceptances, refused[0])), InvalidInput)
+    spent_alone = _nonces(database)
+    # Beside a unit that fails: the batch runs again unit by unit, each in a savepoint.
+    started, release = threading.Event(), threading.Event()
+
+    def hold_the_writer(_: Session) -> None:
+        started.set()
+        assert release.wait(timeout=30)
+
+    def fail(_: Session) -> None:
+        raise RuntimeError("another unit of the batch fails")
+
+    held = committer.submit(hold_the_writer)
+    assert started.wait(timeout=30)
+    beside = committer.submit_item(acceptances, refused[1])
+    failing = committer.submit(fail)
+    release.set()
+    held.result(timeout=30)
+    assert isinstance(_outcome(beside), InvalidInput)
+    assert isinstance(_outcome(failing), RuntimeError)
+    spent_beside = _nonces(database) - spent_alone
+    assert spent_alone == spent_beside, (spent_alone, spent_beside)

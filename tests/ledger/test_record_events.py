@@ -62,3 +62,12 @@ def test_sealed_is_the_entry_and_the_canonical_json() -> None:
     assert base64.b64decode(entry.decode().splitlines()[2]) == events.commitment(event_json, salt)
     with pytest.raises(events.InvalidEvent, match="time"):
         events.sealed({"kind": "accepted"}, salt)
+
+
+def test_record_events_with_no_events_records_nothing(
+    database: Database, clock: ManualClock
+) -> None:
+    with database.transaction() as session:
+        size = ledger_service.sequenced_size(session)
+        assert ledger_service.record_events(session, [], at=clock.now()) == []
+        assert ledger_service.sequenced_size(session) == size

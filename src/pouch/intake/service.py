@@ -142,10 +142,11 @@ def accept_signed(
     its place by its acceptance (or replay) or by the error refusing it alone.
 
     Token and key are checked again here, at commit (a revocation since the
-    signature was verified counts), and the nonces stored: their primary key
-    makes a replay racing this one fail. A nonce already used fails the
-    whole call with an ``IntegrityError`` (the group commit then tries each
-    submission alone), or, for one submission, refuses it.
+    signature was verified counts). The nonces of those accepted are stored
+    last: their primary key makes a replay racing this one fail. A nonce
+    already used fails the whole call with an ``IntegrityError`` (the group
+    commit then tries each submission alone), or, for one submission,
+    refuses it. A refused submission writes nothing, not even its nonce.
     """
     outcomes: list[message_service.Accepted | PouchError | None] = [None] * len(submissions)
     valid: list[int] = []
@@ -158,18 +159,6 @@ def accept_signed(
             outcomes[i] = refusal
         else:
             valid.append(i)
-    try:
-        remember_nonces(
-            session,
-            [
-                (s.verdict.key_id, s.verdict.nonce, s.verdict.expires)
-                for s in (submissions[i] for i in valid)
-            ],
-        )
-    except IntegrityError:
-        if len(valid) == 1:
-            raise InvalidSignature("nonce already used") from None
-        raise
     accepted = message_service.accept_many(
         session,
         [
@@ -186,6 +175,22 @@ def accept_signed(
         timetable=timetable,
         limits=limits,
     )
+    # Only what is accepted spends its nonce: a refusal writes nothing.
+    spent = [
+        i for i, outcome in zip(valid, accepted, strict=True) if not isinstance(outcome, PouchError)
+    ]
+    try:
+        remember_nonces(
+            session,
+            [
+                (s.verdict.key_id, s.verdict.nonce, s.verdict.expires)
+                for s in (submissions[i] for i in spent)
+            ],
+        )
+    except IntegrityError:
+        if len(spent) == 1:
+            raise InvalidSignature("nonce already used") from None
+        raise
     for i, outcome in zip(valid, accepted, strict=True):
         outcomes[i] = outcome
     return [outcome for outcome in outcomes if outcome is not None]

@@ -82,6 +82,8 @@ def record_events(
     """Write several events at ``at`` to the log, in order, in the caller's
     transaction: one append and one insert of openings for all of them (a
     group commit of acceptances records its events so)."""
+    if not events_to_record:
+        return []
     time = events.format_time(at)
     made: list[tuple[dict[str, Any], bytes, bytes, bytes]] = []  # event, salt, entry, JSON
     for kind, details in events_to_record:
