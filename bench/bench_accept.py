@@ -6,7 +6,10 @@
 Goal (issue 4): at least 1,000 accepted messages/s on SQLite on this 2-core
 machine, with p99 acceptance latency at most 100 ms at a paced 300/s; in the
 same run a no-op FastAPI endpoint of the same server as the ceiling, and the
-ratio between the two. Then the same on PostgreSQL.
+ratio between the two. Then the same on PostgreSQL. By default the server
+runs two processes (one per core: ``pouch serve --workers 2``) and the
+client keeps 64 submissions in flight; ``--workers 1 --concurrency 8`` gives
+the one-process figures.
 
 The server is ``python -m pouch.cli serve [--workers N]`` (uvicorn) as its
 own process(es), configured by ``POUCH_*`` environment variables, on a fresh
@@ -651,10 +654,10 @@ def main() -> None:
     parser.add_argument(
         "--backend", choices=("sqlite", "postgresql", "both"), default="both", help="which database"
     )
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight at full")
+    parser.add_argument("--concurrency", type=int, default=64, help="requests in flight at full")
     parser.add_argument("--rate", type=float, default=300.0, help="submissions/s when paced")
     parser.add_argument(
-        "--workers", type=int, default=1, help="server processes (pouch serve --workers)"
+        "--workers", type=int, default=2, help="server processes (pouch serve --workers)"
     )
     parser.add_argument(
         "--language",
