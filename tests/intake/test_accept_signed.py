@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -21,14 +23,13 @@ from pouch.groupcommit import GroupCommitter
 from pouch.intake import service as intake_service
 from pouch.intake.api import _acceptances
 from pouch.intake.models import SignatureNonce
-from pouch.intake.signatures import SignatureVerdict, verify_request
 from pouch.messages import service as message_service
 from tests.factories import World
 from tests.messages.test_api import (
-    URL,
     Sender,
     _count,
     accept_signed,
+    checked_verdict,
     payload,
     sender_token,
     signed_submission,
@@ -36,43 +37,15 @@ from tests.messages.test_api import (
 from tests.messages.test_api import sender as sender  # the fixture
 
 
-def _verdict(database: Database, clock: ManualClock, headers: dict[str, str], body: bytes) -> Any:
-    """The signature checked as the endpoint checks it, its nonce not yet spent."""
-    with database.transaction(write=False) as session:
-        verdict: SignatureVerdict = verify_request(
-            method="POST",
-            url=URL,
-            headers=headers,
-            body=body,
-            resolve_key=lambda key_id: intake_service.resolve_key(session, key_id),
-            now=clock.now(),
-            nonce_is_fresh=lambda *_: True,
-        )
-    return verdict
-
-
 def _nonces(database: Database) -> int:
     with database.transaction(write=False) as session:
         return session.scalar(select(func.count()).select_from(SignatureNonce)) or 0
 
 
-def _outcome(future: Future[Any]) -> Any:
-    error = future.exception(timeout=30)
-    return error if error is not None else future.result(timeout=0)
-
-
-def test_two_copies_with_one_nonce_in_one_group_commit_accept_one(
-    app_client: TestClient, sender: Sender, world: World, database: Database, clock: ManualClock
-) -> None:
-    body = json.dumps(payload(world)).encode()
-    verdict = _verdict(database, clock, sender.headers(body), body)
-    token = sender_token(database, world, clock)
-    copies = [signed_submission(token, verdict, body, app_client) for _ in range(2)]
-    app: Any = app_client.app
-    committer: GroupCommitter = app.state.ledger.committer
-    acceptances = _acceptances(app)
-    # The writer is kept busy while both copies are queued, so that they land
-    # side by side in its next batch.
+@contextmanager
+def writer_held(committer: GroupCommitter) -> Iterator[None]:
+    """The writer kept busy by a unit of its own until the block ends, so that
+    what the block queues lands side by side in its next batch."""
     started, release = threading.Event(), threading.Event()
 
     def hold_the_writer(_: Session) -> None:
@@ -81,10 +54,38 @@ def test_two_copies_with_one_nonce_in_one_group_commit_accept_one(
 
     held = committer.submit(hold_the_writer)
     assert started.wait(timeout=30)
-    batches, units = committer.batches, committer.units
-    futures = [committer.submit_item(acceptances, copy) for copy in copies]
-    release.set()
-    held.result(timeout=30)
+    try:
+        yield
+    finally:
+        release.set()
+        held.result(timeout=30)
+
+
+def _outcome(future: Future[Any]) -> Any:
+    error = future.exception(timeout=30)
+    return error if error is not None else future.result(timeout=0)
+
+
+def two_copies(
+    app_client: TestClient, sender: Sender, world: World, database: Database, clock: ManualClock
+) -> list[intake_service.SignedSubmission]:
+    """One signed submission, verified, queued twice: the same nonce."""
+    body = json.dumps(payload(world)).encode()
+    verdict = checked_verdict(database, clock, sender.headers(body), body)
+    token = sender_token(database, world, clock)
+    return [signed_submission(token, verdict, body, app_client) for _ in range(2)]
+
+
+def test_two_copies_with_one_nonce_in_one_group_commit_accept_one(
+    app_client: TestClient, sender: Sender, world: World, database: Database, clock: ManualClock
+) -> None:
+    copies = two_copies(app_client, sender, world, database, clock)
+    app: Any = app_client.app
+    committer: GroupCommitter = app.state.ledger.committer
+    acceptances = _acceptances(app)
+    with writer_held(committer):
+        batches, units = committer.batches, committer.units
+        futures = [committer.submit_item(acceptances, copy) for copy in copies]
     outcomes = [_outcome(future) for future in futures]
     assert (committer.batches, committer.units) == (batches + 2, units + 3)
     accepted = [o for o in outcomes if isinstance(o, message_service.Accepted)]
@@ -100,10 +101,7 @@ def test_two_copies_with_one_nonce_in_one_group_commit_accept_one(
 def test_one_nonce_twice_in_one_call_fails_the_call(
     app_client: TestClient, sender: Sender, world: World, database: Database, clock: ManualClock
 ) -> None:
-    body = json.dumps(payload(world)).encode()
-    verdict = _verdict(database, clock, sender.headers(body), body)
-    token = sender_token(database, world, clock)
-    copies = [signed_submission(token, verdict, body, app_client) for _ in range(2)]
+    copies = two_copies(app_client, sender, world, database, clock)
     with pytest.raises(IntegrityError), database.transaction() as session:
         accept_signed(session, copies, app_client, clock)
     assert (_count(database), _nonces(database)) == (0, 0)
@@ -116,7 +114,7 @@ def test_a_refused_submission_is_answered_in_place_and_spends_no_nonce(
     submitted = []
     for subject in ("one", "forged", "two"):
         body = json.dumps(payload(world, subject=subject)).encode()
-        verdict = _verdict(database, clock, sender.headers(body), body)
+        verdict = checked_verdict(database, clock, sender.headers(body), body)
         submitted.append(signed_submission(token, verdict, body, app_client))
     forged = submitted[1]
     submitted[1] = intake_service.SignedSubmission(
@@ -148,7 +146,7 @@ def test_a_submission_refused_by_accept_many_spends_no_nonce(
     body = json.dumps(payload(world, addressee_office_id=999_999)).encode()
     submitted = signed_submission(
         sender_token(database, world, clock),
-        _verdict(database, clock, sender.headers(body), body),
+        checked_verdict(database, clock, sender.headers(body), body),
         body,
         app_client,
     )
@@ -165,7 +163,7 @@ def test_whether_a_refused_submission_spends_its_nonce_does_not_depend_on_its_ba
     refused = []
     for _ in range(2):
         body = json.dumps(payload(world, addressee_office_id=999_999)).encode()
-        verdict = _verdict(database, clock, sender.headers(body), body)
+        verdict = checked_verdict(database, clock, sender.headers(body), body)
         refused.append(signed_submission(token, verdict, body, app_client))
     app: Any = app_client.app
     committer: GroupCommitter = app.state.ledger.committer
@@ -173,22 +171,14 @@ def test_whether_a_refused_submission_spends_its_nonce_does_not_depend_on_its_ba
     # Alone in its batch: the batched call answers the refusal in place.
     assert isinstance(_outcome(committer.submit_item(acceptances, refused[0])), InvalidInput)
     spent_alone = _nonces(database)
+
     # Beside a unit that fails: the batch runs again unit by unit, each in a savepoint.
-    started, release = threading.Event(), threading.Event()
-
-    def hold_the_writer(_: Session) -> None:
-        started.set()
-        assert release.wait(timeout=30)
-
     def fail(_: Session) -> None:
         raise RuntimeError("another unit of the batch fails")
 
-    held = committer.submit(hold_the_writer)
-    assert started.wait(timeout=30)
-    beside = committer.submit_item(acceptances, refused[1])
-    failing = committer.submit(fail)
-    release.set()
-    held.result(timeout=30)
+    with writer_held(committer):
+        beside = committer.submit_item(acceptances, refused[1])
+        failing = committer.submit(fail)
     assert isinstance(_outcome(beside), InvalidInput)
     assert isinstance(_outcome(failing), RuntimeError)
     spent_beside = _nonces(database) - spent_alone

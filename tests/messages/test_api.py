@@ -364,20 +364,9 @@ def test_a_replay_racing_its_original_is_refused_not_a_500(
     # in the database refuses the second when its acceptance is written.
     from pouch.errors import InvalidSignature
     from pouch.intake.models import SignatureNonce
-    from pouch.intake.signatures import verify_request
 
     body = json.dumps(payload(world)).encode()
-    headers = sender.headers(body)
-    with database.transaction(write=False) as session:
-        verdict = verify_request(
-            method="POST",
-            url=URL,
-            headers=headers,
-            body=body,
-            resolve_key=lambda key_id: intake_service.resolve_key(session, key_id),
-            now=clock.now(),
-            nonce_is_fresh=lambda *_: True,
-        )
+    verdict = checked_verdict(database, clock, sender.headers(body), body)
     with database.transaction() as session:
         session.add(
             SignatureNonce(key_id=verdict.key_id, nonce=verdict.nonce, expires_at=verdict.expires)
@@ -389,6 +378,22 @@ def test_a_replay_racing_its_original_is_refused_not_a_500(
     ):
         accept_signed(session, [submitted], app_client, clock)
     assert _count(database) == 0
+
+
+def checked_verdict(database: Database, clock: Any, headers: dict[str, str], body: bytes) -> Any:
+    """The signature checked as the endpoint checks it, its nonce not yet spent."""
+    from pouch.intake.signatures import verify_request
+
+    with database.transaction(write=False) as session:
+        return verify_request(
+            method="POST",
+            url=URL,
+            headers=headers,
+            body=body,
+            resolve_key=lambda key_id: intake_service.resolve_key(session, key_id),
+            now=clock.now(),
+            nonce_is_fresh=lambda *_: True,
+        )
 
 
 def signed_submission(token: Any, verdict: Any, body: bytes, client: TestClient) -> Any:
