@@ -189,8 +189,12 @@ class GroupCommitter:
         self._queue.put(_Unit(None, future, batched, item))
         return future
 
-    def _gather(self, first: _Unit[Any], previous_full: bool) -> tuple[list[_Unit[Any]], bool]:
-        batch = [first]
+    def _gather(
+        self, first: _Unit[Any] | list[_Unit[Any]], previous_full: bool
+    ) -> tuple[list[_Unit[Any]], bool]:
+        """``first`` and what is queued, up to ``max_batch``; after a full batch,
+        waiting up to ``window`` for more. True when the stop mark was taken."""
+        batch = list(first) if isinstance(first, list) else [first]
         stop = False
         deadline = time.monotonic() + self.window if previous_full else 0.0
         while len(batch) < self.max_batch:
@@ -211,10 +215,13 @@ class GroupCommitter:
             first = self._queue.get()
             if first is None:
                 return
-            # The batch is gathered once this writer has its turn: what arrived
-            # while it waited for the other writers joins this commit.
+            # Under load, wait for a fuller batch before taking the turn (the
+            # other writers go on meanwhile); once it is this writer's turn, what
+            # arrived while it waited joins this commit too.
+            batch, stop = self._gather(first, previous_full)
             with self._turn():
-                batch, stop = self._gather(first, previous_full)
+                if not stop:
+                    batch, stop = self._gather(batch, previous_full=False)
                 outcomes = self._commit(batch)
             previous_full = len(batch) == self.max_batch
             self._resolve(batch, outcomes)
