@@ -13,7 +13,7 @@ from pouch.db import Database
 from pouch.errors import Conflict, InvalidCredentials, InvalidInput, NotFound
 from pouch.identity import service as identity_service
 from pouch.identity.models import ApiToken, Role, User
-from tests.factories import PASSWORD, World
+from tests.factories import PASSWORD, World, make_user
 
 
 def test_production_password_hashes_are_argon2id() -> None:
@@ -53,6 +53,30 @@ def test_deactivated_user_cannot_log_in_or_use_tokens(
             identity_service.resolve_token(
                 session, secret=world.tokens[Role.AUDITOR], now=clock.now()
             )
+
+
+def test_an_offices_last_administrator_is_not_deactivated(
+    database: Database, world: World, clock: ManualClock
+) -> None:
+    # Deactivating would remove the office's last administrator without the
+    # second officer that removing one needs (invariant 6).
+    ie = world.offices["ie-taoiseach"]
+    with database.transaction() as session:
+        admin = make_user(session, clock, "ie-admin", [(Role.ADMINISTRATOR, ie)])
+    with database.transaction() as session, pytest.raises(Conflict) as refused:
+        identity_service.set_user_active(session, user_id=admin.id, active=False)
+    assert f"last administrator of office {ie.id}" in str(refused.value)
+    with database.transaction() as session:
+        assert identity_service.get_user(session, admin.id).is_active
+        # With a second, active administrator, either may go.
+        other = make_user(session, clock, "ie-admin-2", [(Role.ADMINISTRATOR, ie)])
+        identity_service.set_user_active(session, user_id=admin.id, active=False)
+    with database.transaction() as session, pytest.raises(Conflict):
+        # ... but not both: the other is now the last active one.
+        identity_service.set_user_active(session, user_id=other.id, active=False)
+    with database.transaction() as session:
+        # Reactivating is always allowed.
+        assert identity_service.set_user_active(session, user_id=admin.id, active=True).is_active
 
 
 def test_user_validation(database: Database, clock: ManualClock) -> None:

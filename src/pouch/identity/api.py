@@ -76,7 +76,8 @@ def get_user(user_id: int, session: DbSession, _: Administrator) -> UserOut:
 
 @router.patch("/users/{user_id}", response_model=UserOut)
 def update_user(user_id: int, patch: UserPatch, session: DbSession, _: Administrator) -> UserOut:
-    """Rename, change the e-mail or password, or (de)activate a user (administrators)."""
+    """Rename, change the e-mail or password, or (de)activate a user (administrators).
+    An office's last administrator is not deactivated (409): remove that role first."""
     user = identity_service.get_user(session, user_id)
     if patch.display_name is not None:
         user.display_name = patch.display_name

@@ -150,7 +150,27 @@ def list_users(session: Session) -> list[User]:
 
 
 def set_user_active(session: Session, *, user_id: int, active: bool) -> User:
+    """Activate or deactivate a user. An office's last active administrator
+    is not deactivated: that would remove the office's last administrator
+    without the second officer that removal needs (invariant 6)."""
     user = get_user(session, user_id)
+    if not active and user.is_active:
+        last = [
+            membership.office_id
+            for membership in session.scalars(
+                select(Membership).where(
+                    Membership.user_id == user_id, Membership.role == Role.ADMINISTRATOR
+                )
+            )
+            if _is_last_administrator(session, membership)
+        ]
+        if last:
+            offices = ", ".join(str(office) for office in sorted(last))
+            raise Conflict(
+                f"user {user_id} is the last administrator of office {offices}: remove that "
+                "role first (a second officer approves it), or make someone else administrator",
+                field_errors=[FieldError("is_active", "the office's last administrator")],
+            )
     user.is_active = active
     if not active:
         # A deactivated user is logged out everywhere at once.
