@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pouch.db import Database
-from pouch.groupcommit import Batched, GroupCommitter, GroupCommitterStopped, Turns
+from pouch.groupcommit import Batched, GroupCommitter, GroupCommitterStopped, Turns, _Unit
 
 SCRATCH = Table(
     "groupcommit_scratch",
@@ -359,6 +359,19 @@ def test_stop_finishes_the_queue_then_refuses_more_work(
     with pytest.raises(GroupCommitterStopped):
         committer.submit_item(inserter.batched, "late")
     assert names(recording) == ["a", "b"]
+
+
+def test_work_left_after_the_stop_mark_is_refused_not_left_waiting(
+    recording: Recording, committer: GroupCommitter
+) -> None:
+    # As a submit racing stop() leaves it: queued behind the stop mark.
+    committer.start()
+    committer._queue.put(None)  # the stop mark, as stop() puts it
+    late = Future[str]()
+    committer._queue.put(_Unit(write(recording, "late"), late))
+    committer.stop()
+    assert isinstance(late.exception(timeout=0), GroupCommitterStopped)
+    assert names(recording) == []
 
 
 def test_max_batch_must_be_positive(database: Database) -> None:

@@ -165,12 +165,21 @@ class GroupCommitter:
             self._thread.start()
 
     def stop(self) -> None:
-        """Finish what is queued, then stop the writer thread."""
+        """Finish what is queued, then stop the writer thread. Work queued after
+        the stop mark (a ``submit`` racing this call), or never started, is
+        refused with ``GroupCommitterStopped`` rather than left waiting."""
         self._stopping = True
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+        while True:
+            try:
+                unit = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if unit is not None:
+                unit.future.set_exception(GroupCommitterStopped(f"{self.name} is stopped"))
 
     def submit(self, work: Work[T]) -> Future[T]:
         """Queue ``work``; the future resolves once its transaction has committed."""
