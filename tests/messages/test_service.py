@@ -169,6 +169,15 @@ def _hold(
         return hold.id
 
 
+def _approve(
+    database: Database, clock: ManualClock, public_id: str, hold_id: int, officer_id: int
+) -> None:
+    with database.transaction() as session:
+        holds.approve_hold(
+            session, public_id=public_id, hold_id=hold_id, officer_id=officer_id, now=clock.now()
+        )
+
+
 def test_a_hold_needs_a_second_officer_and_expires(
     database: Database, clock: ManualClock, world: World, second_officer: int
 ) -> None:
@@ -176,23 +185,10 @@ def test_a_hold_needs_a_second_officer_and_expires(
     hold_id = _hold(database, clock, world, public_id)
     # A request alone holds nothing: the message is still in the queue.
     assert load(database, public_id).state == MessageState.ACCEPTED
-    with database.transaction() as session, pytest.raises(PermissionDenied, match="second officer"):
-        holds.approve_hold(
-            session,
-            public_id=public_id,
-            hold_id=hold_id,
-            officer_id=world.users[Role.WATCH_OFFICER].id,
-            now=clock.now(),
-        )
+    with pytest.raises(PermissionDenied, match="second officer"):
+        _approve(database, clock, public_id, hold_id, world.users[Role.WATCH_OFFICER].id)
     clock.advance(timedelta(minutes=5))
-    with database.transaction() as session:
-        holds.approve_hold(
-            session,
-            public_id=public_id,
-            hold_id=hold_id,
-            officer_id=second_officer,
-            now=clock.now(),
-        )
+    _approve(database, clock, public_id, hold_id, second_officer)
     with database.transaction(write=False) as session:
         message = message_service.get_message(session, public_id)
         assert message.state == MessageState.HELD
@@ -240,14 +236,7 @@ def test_renewals_are_capped_in_total(
     public_id = submit(database, clock, world).message.public_id  # ROUTINE: 24 h per hold
     for _ in range(3):
         hold_id = _hold(database, clock, world, public_id, minutes=24 * 60)
-        with database.transaction() as session:
-            holds.approve_hold(
-                session,
-                public_id=public_id,
-                hold_id=hold_id,
-                officer_id=second_officer,
-                now=clock.now(),
-            )
+        _approve(database, clock, public_id, hold_id, second_officer)
         clock.advance(timedelta(hours=23))
     with pytest.raises(InvalidInput, match="total at most 3 days"):
         _hold(database, clock, world, public_id, minutes=60)
@@ -258,14 +247,7 @@ def test_release_delivers_at_once(
 ) -> None:
     public_id = submit(database, clock, world).message.public_id
     hold_id = _hold(database, clock, world, public_id)
-    with database.transaction() as session:
-        holds.approve_hold(
-            session,
-            public_id=public_id,
-            hold_id=hold_id,
-            officer_id=second_officer,
-            now=clock.now(),
-        )
+    _approve(database, clock, public_id, hold_id, second_officer)
     with database.transaction() as session:
         hold = holds.release_hold(
             session,
@@ -297,14 +279,7 @@ def test_overdue_is_recorded_once_and_notified(
         )
     public_id = submit(database, clock, world, precedence=Precedence.FLASH).message.public_id
     hold_id = _hold(database, clock, world, public_id, minutes=15)
-    with database.transaction() as session:
-        holds.approve_hold(
-            session,
-            public_id=public_id,
-            hold_id=hold_id,
-            officer_id=second_officer,
-            now=clock.now(),
-        )
+    _approve(database, clock, public_id, hold_id, second_officer)
     clock.advance(timedelta(minutes=10))
     with database.transaction() as session:
         assert worker.run_due(session, now=clock.now()).overdue == 1
@@ -407,14 +382,8 @@ def test_a_request_waiting_for_approval_lapses_when_its_message_is_delivered(
     assert _hold_state(database, hold_id) == (HoldStatus.WITHDRAWN, clock.now())
     assert kinds(database, public_id)[-2:] == ["delivered", "hold.lapsed"]
     # Nothing is left for a second officer to approve.
-    with pytest.raises(Conflict, match="withdrawn"), database.transaction() as session:
-        holds.approve_hold(
-            session,
-            public_id=public_id,
-            hold_id=hold_id,
-            officer_id=second_officer,
-            now=clock.now(),
-        )
+    with pytest.raises(Conflict, match="withdrawn"):
+        _approve(database, clock, public_id, hold_id, second_officer)
 
 
 def test_a_renewal_waiting_for_approval_lapses_when_the_hold_is_released(
@@ -422,10 +391,7 @@ def test_a_renewal_waiting_for_approval_lapses_when_the_hold_is_released(
 ) -> None:
     public_id = submit(database, clock, world).message.public_id
     first = _hold(database, clock, world, public_id)
-    with database.transaction() as session:
-        holds.approve_hold(
-            session, public_id=public_id, hold_id=first, officer_id=second_officer, now=clock.now()
-        )
+    _approve(database, clock, public_id, first, second_officer)
     renewal = _hold(database, clock, world, public_id)
     with database.transaction() as session:
         holds.release_hold(
