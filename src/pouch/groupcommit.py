@@ -46,18 +46,18 @@ from pouch.db import Database
 logger = logging.getLogger("pouch.groupcommit")
 
 T = TypeVar("T")
-I = TypeVar("I")  # noqa: E741
+Item = TypeVar("Item")
 
 Work = Callable[[Session], T]
 AfterCommit = Callable[[], None]
 
 
 @dataclass(frozen=True, eq=False)
-class Batched(Generic[I, T]):
+class Batched(Generic[Item, T]):
     """Work done for many items in one call: ``run(session, items)`` returns,
     in order, each item's result or the exception refusing that item alone."""
 
-    run: Callable[[Session, list[I]], list[T | Exception]]
+    run: Callable[[Session, list[Item]], list[T | Exception]]
 
 
 @dataclass
@@ -183,40 +183,34 @@ class GroupCommitter:
 
     def submit(self, work: Work[T]) -> Future[T]:
         """Queue ``work``; the future resolves once its transaction has committed."""
-        if self._stopping:
-            raise GroupCommitterStopped(f"{self.name} is stopped")
-        future: Future[T] = Future()
-        self._queue.put(_Unit(work, future))
-        return future
+        return self._enqueue(_Unit(work, Future()))
 
-    def submit_item(self, batched: Batched[I, T], item: I) -> Future[T]:
+    def submit_item(self, batched: Batched[Item, T], item: Item) -> Future[T]:
         """Queue ``item`` for ``batched``, which runs once for every item of it
         that lands side by side in a batch; the future resolves at commit."""
+        return self._enqueue(_Unit(None, Future(), batched, item))
+
+    def _enqueue(self, unit: _Unit[T]) -> Future[T]:
         if self._stopping:
             raise GroupCommitterStopped(f"{self.name} is stopped")
-        future: Future[T] = Future()
-        self._queue.put(_Unit(None, future, batched, item))
-        return future
+        self._queue.put(unit)
+        return unit.future
 
-    def _gather(
-        self, first: _Unit[Any] | list[_Unit[Any]], previous_full: bool
-    ) -> tuple[list[_Unit[Any]], bool]:
-        """``first`` and what is queued, up to ``max_batch``; after a full batch,
-        waiting up to ``window`` for more. True when the stop mark was taken."""
-        batch = list(first) if isinstance(first, list) else [first]
-        stop = False
-        deadline = time.monotonic() + self.window if previous_full else 0.0
+    def _gather(self, batch: list[_Unit[Any]], *, wait: bool) -> bool:
+        """Add what is queued to ``batch``, up to ``max_batch``; with ``wait``
+        (after a full batch), wait up to ``window`` for more. True when the
+        stop mark was taken."""
+        deadline = time.monotonic() + self.window if wait else 0.0
         while len(batch) < self.max_batch:
             try:
                 timeout = deadline - time.monotonic()
                 unit = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
             except queue.Empty:
-                break
+                return False
             if unit is None:
-                stop = True
-                break
+                return True
             batch.append(unit)
-        return batch, stop
+        return False
 
     def _run(self) -> None:
         previous_full = False
@@ -227,10 +221,10 @@ class GroupCommitter:
             # Under load, wait for a fuller batch before taking the turn (the
             # other writers go on meanwhile); once it is this writer's turn, what
             # arrived while it waited joins this commit too.
-            batch, stop = self._gather(first, previous_full)
+            batch = [first]
+            stop = self._gather(batch, wait=previous_full)
             with self._turn():
-                if not stop:
-                    batch, stop = self._gather(batch, previous_full=False)
+                stop = stop or self._gather(batch, wait=False)
                 outcomes = self._commit(batch)
             previous_full = len(batch) == self.max_batch
             self._resolve(batch, outcomes)
