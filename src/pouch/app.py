@@ -41,7 +41,7 @@ from pouch.ledger.keys import load_signer
 from pouch.ledger.service import Ledger
 from pouch.messages import api as messages_api
 from pouch.messages import pages as messages_pages
-from pouch.messages.notify import MailRelay, Senders
+from pouch.messages.notify import Senders
 from pouch.messages.worker import Worker
 from pouch.settings import Settings
 from pouch.web.limits import BodySizeLimit
@@ -78,7 +78,7 @@ def create_app(
         database,
         clock=clock,
         interval=settings.worker_interval.total_seconds(),
-        senders=lambda: senders_for(settings, http),
+        senders=lambda: Senders.from_settings(settings, http),
     )
     # The language desk works beside delivery, in its own thread; its detector
     # is built on the first message it identifies, not here.
@@ -161,21 +161,6 @@ def create_app_from_environment() -> FastAPI:
     """The application configured by POUCH_* variables alone: what each process of
     ``pouch serve --workers N`` runs."""
     return create_app(Settings())
-
-
-def senders_for(settings: Settings, http: httpx.Client) -> Senders:
-    """How notifications leave: the webhook client and the configured SMTP relay."""
-    relay = None
-    if settings.smtp_host:
-        relay = MailRelay(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            starttls=settings.smtp_starttls,
-            username=settings.smtp_username,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            mail_from=settings.mail_from,
-        )
-    return Senders(http=http, relay=relay, timeout=settings.notify_timeout.total_seconds())
 
 
 def _add_health(app: FastAPI) -> None:

@@ -29,6 +29,7 @@ from pouch.directory.models import Office, OfficeKind
 from pouch.identity.models import Membership, Role, User
 from pouch.ledger.events import format_time
 from pouch.messages.models import Message, Notification, NotificationChannel, OfficeEndpoint
+from pouch.settings import Settings
 
 logger = logging.getLogger("pouch.notify")
 
@@ -174,6 +175,22 @@ class Senders:
     http: httpx.Client
     relay: MailRelay | None
     timeout: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings, http: httpx.Client) -> Senders:
+        """The webhook client and the SMTP relay the settings configure."""
+        relay = None
+        if settings.smtp_host:
+            password = settings.smtp_password
+            relay = MailRelay(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                starttls=settings.smtp_starttls,
+                username=settings.smtp_username,
+                password=password.get_secret_value() if password else None,
+                mail_from=settings.mail_from,
+            )
+        return cls(http=http, relay=relay, timeout=settings.notify_timeout.total_seconds())
 
 
 def _send_webhook(notification: Notification, senders: Senders, now: datetime) -> None:

@@ -1,0 +1,183 @@
+"""``pouch keys``, ``pouch log`` and ``pouch receipt``: the log's key and its checks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pouch.cli_support import console, errors, read_vkey, settings_of, sub_app
+from pouch.clock import SystemClock
+from pouch.db import Database
+from pouch.settings import Settings, key_file
+
+keys_app = sub_app("The log's signing key.")
+log_app = sub_app("The transparency log.")
+receipt_app = sub_app("Receipts (c2sp.org/tlog-proof).")
+
+
+def publish_checkpoint(settings: Settings) -> None:
+    """Publish a checkpoint over everything logged so far, so every receipt is complete."""
+    from pouch.ledger.keys import load_signer
+    from pouch.ledger.sequencer import integrate
+    from pouch.ledger.store import TileCache
+
+    database = Database.from_url(settings.database_url)
+    try:
+        integrate(
+            database,
+            signer=load_signer(settings),
+            origin=settings.log_origin,
+            clock=SystemClock(),
+            cache=TileCache(),
+        )
+    finally:
+        database.dispose()
+
+
+def ensure_key(settings: Settings) -> None:
+    """On first run, create the log's signing key so that Pouch can start."""
+    from pouch.ledger.keys import KeyNotConfigured, ensure_signer
+
+    try:
+        signer, created = ensure_signer(settings)
+    except KeyNotConfigured as error:
+        errors.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    if created:
+        console.print(f"created the log's signing key in {key_file(settings)}")
+        console.print(f"log verifier key: {signer.verifier.vkey}")
+
+
+@keys_app.command("generate", epilog="Example: pouch keys generate --origin pouch.mfa.example/log")
+def keys_generate(
+    ctx: typer.Context,
+    origin: Annotated[
+        str | None, typer.Option(help="The log's origin and key name (default: POUCH_LOG_ORIGIN).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Key file to write (default: POUCH_LOG_KEY_FILE).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing key file.")] = False,
+) -> None:
+    """Generate the log's Ed25519 signing key into a file readable only by its owner."""
+    from pouch.ledger.keys import generate_key_file
+    from pouch.ledger.note import check_key_name
+
+    settings = settings_of(ctx)
+    name = origin or settings.log_origin
+    try:
+        check_key_name(name)
+        vkey = generate_key_file(output or key_file(settings), origin=name, overwrite=force)
+    except (ValueError, FileExistsError) as error:
+        errors.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    console.print(f"wrote {output or key_file(settings)} (mode 0600)")
+    sys.stdout.write(vkey + "\n")
+
+
+@keys_app.command("show", epilog="Example: pouch keys show > log.vkey")
+def keys_show(ctx: typer.Context) -> None:
+    """Print the log's verifier key, which anyone needs to check checkpoints and receipts."""
+    from pouch.ledger.keys import KeyNotConfigured, load_signer
+
+    try:
+        signer = load_signer(settings_of(ctx))
+    except KeyNotConfigured as error:
+        errors.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    sys.stdout.write(signer.verifier.vkey + "\n")
+
+
+@log_app.command(
+    "verify",
+    epilog="Example: pouch log verify --url http://127.0.0.1:8000/log --vkey log.vkey",
+)
+def log_verify(
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="A log stored as files (checkpoint, tile/…).")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="The log's URL prefix (…/checkpoint).")] = None,
+    vkey: Annotated[str, typer.Option(help="The log's verifier key, or a file holding it.")] = "",
+    since: Annotated[
+        Path | None, typer.Option(help="An earlier signed checkpoint the log must extend.")
+    ] = None,
+) -> None:
+    """Verify a whole tiles log: signature, every tile from the entries, the root, and growth."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from pouch.ledger.verify import DirectorySource, HttpSource, LogInconsistent, verify_log
+
+    if (directory is None) == (url is None):
+        raise typer.BadParameter("give exactly one of --dir and --url", param_hint="--dir/--url")
+    if not vkey:
+        raise typer.BadParameter("the log's verifier key is required", param_hint="--vkey")
+    verifier = read_vkey(vkey)
+    earlier = None
+    if since is not None:
+        try:
+            earlier = since.read_bytes()
+        except OSError as error:
+            raise typer.BadParameter(
+                f"cannot read {since}: {error}", param_hint="--since"
+            ) from None
+    source = DirectorySource(directory) if directory is not None else HttpSource(url or "")
+    with Progress(
+        TextColumn("verifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("entries", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            result = verify_log(source, verifier, since=earlier, progress=progress)
+        except LogInconsistent as error:
+            bar.stop()
+            errors.print(f"[red]INCONSISTENT:[/red] {error}")
+            raise typer.Exit(1) from None
+    extends = (
+        f"; extends the earlier checkpoint of {result.since.size} entries"
+        if result.since is not None
+        else ""
+    )
+    console.print(
+        f"OK: {result.checkpoint.origin} has {result.entries} entries, root "
+        f"{result.checkpoint.root_hash.hex()}; {result.tiles} tiles recomputed{extends}"
+    )
+
+
+@receipt_app.command(
+    "verify", epilog="Example: pouch receipt verify receipt.txt --entry entry.bin --vkey log.vkey"
+)
+def receipt_verify(
+    receipt: Annotated[Path, typer.Argument(help="The receipt (c2sp.org/tlog-proof@v1).")],
+    entry: Annotated[Path, typer.Option(help="The entry's exact bytes.")],
+    vkey: Annotated[str, typer.Option(help="The log's verifier key, or a file holding it.")],
+) -> None:
+    """Check a receipt offline: the entry is in the log under a checkpoint the key signed."""
+    from pouch.ledger.errors import LedgerFormatError
+    from pouch.ledger.receipt import verify_receipt
+
+    verifier = read_vkey(vkey)
+    try:
+        data, entry_bytes = receipt.read_bytes(), entry.read_bytes()
+    except OSError as error:
+        errors.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    try:
+        verified = verify_receipt(data, entry_bytes, log=verifier)
+    except LedgerFormatError as error:
+        errors.print(f"[red]INVALID:[/red] {error}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"OK: entry {verified.index} is in {verified.checkpoint.origin} "
+        f"at tree size {verified.checkpoint.size}"
+    )

@@ -1,0 +1,217 @@
+"""``pouch messages`` and ``pouch office``: the watch floor and an office's own check."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from pouch.cli_support import (
+    AsUser,
+    acting_officer,
+    console,
+    errors,
+    read_vkey,
+    settings_of,
+    sub_app,
+    transaction,
+)
+from pouch.clock import SystemClock
+from pouch.identity.models import Role
+
+office_app = sub_app("An office's own checks.")
+messages_app = sub_app("The watch floor from the command line: queue, route, holds, deadlines.")
+
+
+@office_app.command(
+    "check",
+    epilog=(
+        "Example: pouch office check --url http://127.0.0.1:8000 --office 2 "
+        "--token pouch_… --vkey log.vkey"
+    ),
+)
+def office_check(
+    url: Annotated[str, typer.Option(help="Pouch's base URL.")],
+    office: Annotated[int, typer.Option(help="The office's id.")],
+    token: Annotated[
+        str, typer.Option(help="An API token of a member of the office.", envvar="POUCH_TOKEN")
+    ],
+    vkey: Annotated[str, typer.Option(help="The log's verifier key, or a file holding it.")],
+) -> None:
+    """Check every message accepted for an office against the log, and find gaps.
+
+    Each opening the office receives is recomputed into its log entry and proven
+    in the log under a checkpoint signed by the log's key; the office's sequence
+    numbers must then run 1, 2, 3 … without a hole.
+    """
+    from pouch.messages.check import OfficeCheckFailed, check_office
+
+    verifier = read_vkey(vkey)
+    try:
+        report = check_office(url, office_id=office, token=token, log_key=verifier)
+    except OfficeCheckFailed as error:
+        errors.print(f"[red]FAILED:[/red] {error}")
+        raise typer.Exit(1) from None
+    console.print(f"{report.verified} messages verified in the log, sequence 1..{report.highest}")
+    if report.gaps:
+        for first, last in report.gaps:
+            missing = f"{first}" if first == last else f"{first}..{last}"
+            errors.print(
+                f"[red]GAP:[/red] sequence numbers {missing} were never shown to this office"
+            )
+        raise typer.Exit(1)
+    console.print("no gaps")
+
+
+def _officer(session: Session, username: str) -> int:
+    return acting_officer(session, username, (Role.WATCH_OFFICER,), "a watch officer")
+
+
+@messages_app.command("queue", epilog="Example: pouch messages queue")
+def messages_queue(ctx: typer.Context) -> None:
+    """List undelivered messages, most urgent and nearest deadline first."""
+    from pouch.messages import service as message_service
+
+    table = Table("id", "precedence", "from", "subject", "deliver by (UTC)", "state", "overdue")
+    with transaction(settings_of(ctx)) as session:
+        names = message_service.office_names(session)
+        for m in message_service.queue(session):
+            table.add_row(
+                m.public_id,
+                m.precedence.value,
+                names.get(m.sender_office_id, "?"),
+                m.subject,
+                m.deliver_by.strftime("%Y-%m-%d %H:%M"),
+                message_service.held_notice(m, names) or m.state.value,
+                "OVERDUE" if m.overdue_at else "",
+            )
+    console.print(table)
+
+
+@messages_app.command("show", epilog="Example: pouch messages show m-0123456789abcdef0123")
+def messages_show(
+    ctx: typer.Context, message_id: Annotated[str, typer.Argument(help="The message's id.")]
+) -> None:
+    """Show a message's steps, each with its time and log index."""
+    from pouch.messages import service as message_service
+
+    table = Table("time (UTC)", "step", "log index", "details")
+    with transaction(settings_of(ctx)) as session:
+        message = message_service.get_message(session, message_id)
+        console.print(f"{message.public_id}: {message.subject} [{message.state.value}]")
+        for event in message_service.events_of(session, message):
+            details = {k: v for k, v in event.details.items() if k != "message"}
+            table.add_row(
+                event.at.strftime("%Y-%m-%d %H:%M:%S"),
+                event.kind,
+                str(event.ledger_index),
+                str(details),
+            )
+    console.print(table)
+
+
+@messages_app.command("route", epilog="Example: pouch messages route m-0123… --as watch1")
+def messages_route(
+    ctx: typer.Context,
+    message_id: Annotated[str, typer.Argument(help="The message's id.")],
+    as_: AsUser,
+) -> None:
+    """Deliver a message from the queue now."""
+    from pouch.messages import service as message_service
+
+    with transaction(settings_of(ctx)) as session:
+        message_service.route(
+            session,
+            public_id=message_id,
+            actor_user_id=_officer(session, as_),
+            now=SystemClock().now(),
+        )
+    console.print(f"{message_id} delivered")
+
+
+@messages_app.command(
+    "hold", epilog="Example: pouch messages hold m-0123… --minutes 60 --reason 'verify' --as watch1"
+)
+def messages_hold(
+    ctx: typer.Context,
+    message_id: Annotated[str, typer.Argument(help="The message's id.")],
+    minutes: Annotated[int, typer.Option(min=1, help="How long to hold, once approved.")],
+    reason: Annotated[str, typer.Option(help="Why: shown to the sender and the addressee.")],
+    as_: AsUser,
+) -> None:
+    """Ask for a hold; a second officer must approve it before it takes effect."""
+    from datetime import timedelta
+
+    from pouch.messages import holds
+    from pouch.settings import timetable
+
+    settings = settings_of(ctx)
+    with transaction(settings) as session:
+        hold = holds.request_hold(
+            session,
+            public_id=message_id,
+            officer_id=_officer(session, as_),
+            reason=reason,
+            duration=timedelta(minutes=minutes),
+            now=SystemClock().now(),
+            timetable=timetable(settings),
+        )
+    console.print(f"hold {hold.id} requested; it needs a second officer's approval")
+
+
+def _hold_command(action: str, summary: str) -> None:
+    def command(
+        ctx: typer.Context,
+        message_id: Annotated[str, typer.Argument(help="The message's id.")],
+        hold_id: Annotated[int, typer.Argument(help="The hold's number.")],
+        as_: AsUser,
+    ) -> None:
+        from pouch.messages import holds
+
+        function = {
+            "approve": holds.approve_hold,
+            "release": holds.release_hold,
+            "withdraw": holds.withdraw_hold,
+        }[action]
+        with transaction(settings_of(ctx)) as session:
+            hold = function(
+                session,
+                public_id=message_id,
+                hold_id=hold_id,
+                officer_id=_officer(session, as_),
+                now=SystemClock().now(),
+            )
+        console.print(f"hold {hold.id}: {hold.status.value}")
+
+    command.__doc__ = summary
+    messages_app.command(action, epilog=f"Example: pouch messages {action} m-0123… 7 --as watch2")(
+        command
+    )
+
+
+_hold_command("approve", "Approve a hold as the second officer: it takes effect now.")
+_hold_command("release", "End a hold in force: the message is delivered at once.")
+_hold_command("withdraw", "Withdraw a hold request that was never approved.")
+
+
+@messages_app.command("due", epilog="Example: pouch messages due")
+def messages_due(ctx: typer.Context) -> None:
+    """Do now what the background worker does: deliver what is due, expire holds,
+    record overdue messages, send notifications."""
+    import httpx
+
+    from pouch.messages import notify, worker
+
+    settings = settings_of(ctx)
+    now = SystemClock().now()
+    with transaction(settings) as session:
+        done = worker.run_due(session, now=now)
+    with httpx.Client() as http, transaction(settings) as session:
+        senders = notify.Senders.from_settings(settings, http)
+        sent = notify.send_pending(session, senders=senders, now=now)
+    console.print(
+        f"delivered {done.delivered}, holds expired {done.expired}, "
+        f"overdue {done.overdue}, notifications sent {sent}"
+    )
