@@ -42,6 +42,7 @@ from pouch.ledger.service import Ledger
 from pouch.messages import api as messages_api
 from pouch.messages import pages as messages_pages
 from pouch.messages.notify import Senders
+from pouch.messages.rules import Timetable
 from pouch.messages.worker import Worker
 from pouch.settings import Settings
 from pouch.web.limits import BodySizeLimit
@@ -123,6 +124,7 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock
+    app.state.timetable = Timetable.from_settings(settings)
     app.state.ledger = ledger
     app.state.credentials = Credentials()
     app.state.worker = worker

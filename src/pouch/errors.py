@@ -6,6 +6,7 @@
     ├── InvalidInput                400 invalid-request (field errors)
     │   └── MalformedBody           400 malformed-body
     ├── NotAuthenticated            401 not-authenticated
+    │   ├── LoginRequired           401 login-required (a page: the browser goes to /login)
     │   ├── InvalidCredentials      401 invalid-credentials
     │   └── InvalidSignature        401 invalid-signature
     ├── PermissionDenied            403 permission-denied
@@ -26,6 +27,7 @@ type (a test fails when one is missing).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -91,6 +93,14 @@ class NotAuthenticated(PouchError):
     status = 401
     slug = "not-authenticated"
     title = "Authentication is required"
+
+
+class LoginRequired(NotAuthenticated):
+    """A page was asked for without a web session: a browser is sent to the login page and
+    brought back after it; an htmx request gets a fragment saying to log in again."""
+
+    slug = "login-required"
+    title = "Log in to see this page"
 
 
 class InvalidCredentials(NotAuthenticated):
@@ -161,6 +171,41 @@ class MethodNotAllowed(PouchError):
     status = 405
     slug = "method-not-allowed"
     title = "This method is not allowed here"
+
+
+def invalid_input(
+    errors: Sequence[Mapping[str, Any]],
+    *,
+    prefix: Sequence[str] = (),
+    rename: Mapping[str, str] | None = None,
+) -> InvalidInput:
+    """The one way a list of pydantic errors (``ValidationError.errors()``, or a
+    request's) becomes an error naming each field: ``prefix`` is where the
+    validated value sits (``("body",)``), ``rename`` maps a location to the name
+    a form calls it. A body that is not JSON at all is a ``MalformedBody``.
+
+    >>> error = invalid_input([{"loc": ("name",), "msg": "Field required", "type": "missing"},
+    ...                        {"loc": ("age",), "msg": "too old", "type": "value_error"}],
+    ...                       prefix=("body",))
+    >>> error.detail
+    'body.name: Field required (and 1 more)'
+    >>> [e.field for e in error.field_errors]
+    ['body.name', 'body.age']
+    """
+    rename = rename or {}
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+            return MalformedBody(f"the body is not valid JSON: {reason}")
+    field_errors = []
+    for error in errors:
+        where = ".".join([*prefix, *(str(part) for part in error.get("loc", ()))])
+        field_errors.append(FieldError(rename.get(where, where) or "input", str(error["msg"])))
+    if not field_errors:
+        field_errors.append(FieldError(".".join(prefix) or "input", "invalid"))
+    first = field_errors[0]
+    more = f" (and {len(field_errors) - 1} more)" if len(field_errors) > 1 else ""
+    return InvalidInput(f"{first.field}: {first.message}{more}", field_errors=field_errors)
 
 
 def all_error_types() -> list[type[PouchError]]:

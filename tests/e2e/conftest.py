@@ -28,8 +28,7 @@ from pouch.identity import service as identity_service
 from pouch.messages import service as message_service
 from pouch.messages import worker
 from pouch.messages.models import Hold, Message
-from pouch.messages.rules import Precedence
-from pouch.settings import timetable
+from pouch.messages.rules import Precedence, Timetable
 from tests.e2e.server import LAPTOP, Server, launch, log_in, running
 
 
@@ -156,7 +155,7 @@ def submit(
             idempotency_key=None,
             request_hash=None,
             now=SystemClock().now(),
-            timetable=timetable(settings),
+            timetable=Timetable.from_settings(settings),
             limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
         )
         return accepted.message.public_id

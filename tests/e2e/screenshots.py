@@ -24,7 +24,7 @@ from pouch.identity import service as identity_service
 from pouch.messages import holds
 from pouch.messages import service as message_service
 from pouch.messages.models import MessageState
-from pouch.settings import timetable
+from pouch.messages.rules import Timetable
 from tests.e2e.server import LAPTOP, PHONE, Server, launch, log_in, running
 
 OUTPUT = Path(__file__).parents[2] / "docs" / "screenshots"
@@ -45,7 +45,7 @@ def _set_scene(server: Server) -> dict[str, str]:
                 reason="Confirm the signatory with the embassy",
                 duration=timedelta(minutes=45),
                 now=SystemClock().now(),
-                timetable=timetable(server.settings()),
+                timetable=Timetable.from_settings(server.settings()),
             )
             rows = message_service.inbox(
                 session, office_id=waiting.addressee_office_id, user_id=officer.id

@@ -411,14 +411,14 @@ def signed_submission(token: Any, verdict: Any, body: bytes, client: TestClient)
 def accept_signed(session: Any, submitted: list[Any], client: TestClient, clock: Any) -> list[Any]:
     """``accept_signed`` as the app's group commit calls it."""
     from pouch.messages import service as message_service
-    from pouch.settings import timetable
+    from pouch.messages.rules import Timetable
 
     settings = client.app.state.settings  # type: ignore[attr-defined]
     return intake_service.accept_signed(
         session,
         submitted,
         now=clock.now(),
-        timetable=timetable(settings),
+        timetable=Timetable.from_settings(settings),
         limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
     )
 

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from pouch.calls import service as call_service
@@ -29,7 +28,7 @@ from pouch.identity.models import Role, User
 from pouch.identity.service import Actor
 from pouch.language import service as language_service
 from pouch.language.models import Interpreter
-from pouch.web.deps import Authorize, DbSession, OptionalActor
+from pouch.web.deps import Authorize, DbSession, PageUser
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -91,10 +90,7 @@ def interpreted_calls(
 
 
 @router.get("/interpreting")
-def interpreting_page(request: Request, session: DbSession, actor: OptionalActor) -> Response:
-    if actor is None:
-        target = request.url.path
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+def interpreting_page(request: Request, session: DbSession, actor: PageUser) -> Response:
     INTERPRETERS(actor)
     rule, entries = roster_entries(session, actor)
     try:

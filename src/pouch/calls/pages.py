@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
@@ -24,10 +23,10 @@ from pydantic import ValidationError
 from pouch.calls import service as call_service
 from pouch.calls.api import DESK_ROLES, PRINCIPAL_ROLES, READER_ROLES, viewer_of
 from pouch.calls.schemas import PrecedenceIn
-from pouch.errors import InvalidInput, NotFound
+from pouch.errors import InvalidInput, NotFound, invalid_input
 from pouch.identity.models import Role
 from pouch.identity.service import Actor
-from pouch.web.deps import AppClock, Authorize, DbSession, OptionalActor
+from pouch.web.deps import AppClock, Authorize, DbSession, PageUser
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -159,15 +158,8 @@ def _page(request: Request, template: str, context: dict[str, Any]) -> Response:
     return response
 
 
-def _to_login(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-
-
 @router.get("/calls")
-def calls_page(request: Request, session: DbSession, actor: OptionalActor) -> Response:
-    if actor is None:
-        return _to_login(request)
+def calls_page(request: Request, session: DbSession, actor: PageUser) -> Response:
     READERS(actor)
     viewer = viewer_of(actor)
     office = call_service.principal_office(session, None, field="office")
@@ -199,10 +191,8 @@ def calls_page(request: Request, session: DbSession, actor: OptionalActor) -> Re
 
 @router.post("/calls/schedule")
 def calls_schedule(
-    request: Request, session: DbSession, clock: AppClock, actor: OptionalActor
+    request: Request, session: DbSession, clock: AppClock, actor: PageUser
 ) -> Response:
-    if actor is None:
-        return _to_login(request)
     MANAGERS(actor)
     call_service.run_schedule(
         session,
@@ -218,10 +208,8 @@ def calls_schedule(
 
 @router.post("/calls/{public_id}/confirm")
 def calls_confirm(
-    public_id: str, request: Request, session: DbSession, clock: AppClock, actor: OptionalActor
+    public_id: str, request: Request, session: DbSession, clock: AppClock, actor: PageUser
 ) -> Response:
-    if actor is None:
-        return _to_login(request)
     MANAGERS(actor)
     call_service.confirm_call(
         session, public_id=public_id, by_user_id=actor.user_id, now=clock.now()
@@ -243,9 +231,7 @@ def _precedence_context(session: DbSession, actor: Actor) -> dict[str, Any]:
 
 
 @router.get("/calls/precedence")
-def precedence_page(request: Request, session: DbSession, actor: OptionalActor) -> Response:
-    if actor is None:
-        return _to_login(request)
+def precedence_page(request: Request, session: DbSession, actor: PageUser) -> Response:
     EDITORS(actor)
     return _page(request, "calls_precedence.html", _precedence_context(session, actor))
 
@@ -255,12 +241,10 @@ def precedence_save(
     request: Request,
     session: DbSession,
     clock: AppClock,
-    actor: OptionalActor,
+    actor: PageUser,
     ranking: Annotated[str, Form(max_length=200_000)],
     reason: Annotated[str, Form(max_length=1000)],
 ) -> Response:
-    if actor is None:
-        return _to_login(request)
     EDITORS(actor)
     problem = None
     try:
@@ -272,8 +256,7 @@ def precedence_save(
     except InvalidInput as error:
         problem = error.detail
     except ValidationError as error:
-        first = error.errors()[0]
-        problem = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        problem = invalid_input(error.errors()).detail
     if problem is not None:
         # Shown again with the text as typed, and what is wrong with it.
         context = _precedence_context(session, actor)

@@ -22,8 +22,8 @@ from pouch.identity.models import Role, User
 from pouch.messages import holds, worker
 from pouch.messages import service as message_service
 from pouch.messages.models import Message, MessageState
-from pouch.messages.rules import Precedence
-from pouch.settings import Settings, timetable
+from pouch.messages.rules import Precedence, Timetable
+from pouch.settings import Settings
 
 DEMO_PASSWORD = "pouch-demo-2026"  # noqa: S105 - published on purpose; the demo is not for production
 
@@ -90,7 +90,7 @@ def _load_messages(session: Session, *, settings: Settings, now: datetime) -> in
     a few still in the queue, one held, and one FLASH held past its deadline."""
     if session.scalar(select(func.count()).select_from(Message)):
         return 0
-    table = timetable(settings)
+    table = Timetable.from_settings(settings)
     principal = directory_service.get_office_by_slug(session, "president-elect")
     limits = message_service.Limits(settings.max_attachment_bytes, settings.max_attachments)
     accepted: list[str] = []

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from pouch.directory import service as directory_service
 from pouch.directory.models import Office, Person
 from pouch.directory.schemas import OfficeIn, OfficePatch, PersonIn, PersonPatch
-from pouch.errors import FieldError, InvalidInput
+from pouch.errors import FieldError, InvalidInput, invalid_input
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 _OFFICE_FIELDS = ("slug", "name", "kind", "country_code", "time_zone", "email", "notes")
@@ -59,14 +59,6 @@ def export_directory(session: Session) -> str:
     if unattached:
         document["people"] = unattached
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
-
-
-def _invalid(where: str, error: ValidationError) -> InvalidInput:
-    field_errors = [
-        FieldError(".".join([where, *(str(p) for p in e["loc"])]), e["msg"]) for e in error.errors()
-    ]
-    first = field_errors[0]
-    return InvalidInput(f"{first.field}: {first.message}", field_errors=field_errors)
 
 
 def import_directory(session: Session, *, text: str, now: datetime) -> dict[str, int]:
@@ -98,7 +90,7 @@ def import_directory(session: Session, *, text: str, now: datetime) -> dict[str,
         try:
             data = OfficeIn.model_validate(raw)
         except ValidationError as error:
-            raise _invalid(where, error) from None
+            raise invalid_input(error.errors(), prefix=(where,)) from None
         office = session.scalar(select(Office).where(Office.slug == data.slug))
         if office is None:
             office = directory_service.create_office(session, data=data, now=now)
@@ -142,7 +134,7 @@ def _import_people(
         try:
             data = PersonIn.model_validate({**defaults, **raw, "office_id": office_id})
         except ValidationError as error:
-            raise _invalid(f"{where}[{j}]", error) from None
+            raise invalid_input(error.errors(), prefix=(f"{where}[{j}]",)) from None
         query = select(Person).where(Person.name == data.name)
         query = query.where(
             Person.office_id == office_id if office_id is not None else Person.office_id.is_(None)

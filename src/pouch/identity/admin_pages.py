@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 from pouch.directory import service as directory_service
 from pouch.directory.models import OfficeKind
 from pouch.directory.schemas import OfficeIn
-from pouch.errors import FieldError, InvalidInput, PermissionDenied
+from pouch.errors import FieldError, InvalidInput, PermissionDenied, invalid_input
 from pouch.identity import service as identity_service
 from pouch.identity.models import MembershipRemoval, RemovalStatus, Role
 from pouch.identity.schemas import TokenIn, UserIn
@@ -30,7 +29,13 @@ from pouch.identity.service import Actor
 from pouch.intake import service as intake_service
 from pouch.intake.models import SenderKey
 from pouch.intake.schemas import SenderKeyIn
-from pouch.web.deps import AppClock, AppSettings, Authorize, DbSession, OptionalActor
+from pouch.web.deps import (
+    AppClock,
+    AppSettings,
+    Authorize,
+    DbSession,
+    PageUser,
+)
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -53,11 +58,6 @@ NOTICES = {
     "key-revoked": "Sender key revoked: submissions it signs are refused from now on.",
     "token-revoked": "API token revoked.",
 }
-
-
-def _invalid(error: ValidationError) -> InvalidInput:
-    errors = [FieldError(".".join(str(p) for p in e["loc"]), str(e["msg"])) for e in error.errors()]
-    return InvalidInput(f"{errors[0].field}: {errors[0].message}", field_errors=errors)
 
 
 def _back(notice: str, section: str) -> Response:
@@ -104,9 +104,7 @@ def _render(request: Request, context: dict[str, Any], *, issued: str | None = N
 
 
 @router.get("/admin")
-def admin_page(request: Request, session: DbSession, actor: OptionalActor) -> Response:
-    if actor is None:
-        return RedirectResponse(f"/login?next={quote('/admin')}", status_code=303)
+def admin_page(request: Request, session: DbSession, actor: PageUser) -> Response:
     ADMINISTRATORS(actor)
     return _render(request, _context(session, actor))
 
@@ -134,7 +132,7 @@ def create_user(
             password=SecretStr(password),
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid_input(error.errors()) from None
     now = clock.now()
     user = identity_service.create_user(
         session,
@@ -244,7 +242,7 @@ def create_office(
             }
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid_input(error.errors()) from None
     directory_service.create_office(session, data=data, now=clock.now())
     return _back("office-created", "offices")
 
@@ -261,7 +259,7 @@ def register_key(
     try:
         data = SenderKeyIn(key_id=key_id.strip(), public_key=public_key.replace("\r\n", "\n"))
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid_input(error.errors()) from None
     intake_service.register_key(
         session,
         office_id=office_id,
@@ -306,7 +304,7 @@ def issue_token(
             }
         )
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid_input(error.errors()) from None
     if not actor.holds(data.role, data.office_id):
         # The same rule as the API: a token only passes on what its holder holds.
         raise PermissionDenied(

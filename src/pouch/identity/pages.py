@@ -24,7 +24,7 @@ from pouch.web.deps import (
     AppSettings,
     CurrentActor,
     DbSession,
-    OptionalActor,
+    PageUser,
 )
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -118,9 +118,7 @@ def logout(request: Request, session: DbSession, actor: CurrentActor) -> Respons
 
 
 @router.get("/")
-def home(request: Request, session: DbSession, actor: OptionalActor) -> Response:
-    if actor is None:
-        return RedirectResponse("/login?next=/", status_code=303)
+def home(request: Request, session: DbSession, actor: PageUser) -> Response:
     offices = {o.id: o for o in directory_service.list_offices(session)}
     response: Response = request.app.state.templates.TemplateResponse(
         request, "home.html", {"actor": actor, "offices": offices}

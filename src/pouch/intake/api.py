@@ -32,9 +32,9 @@ from pouch.errors import (
     InvalidCredentials,
     InvalidInput,
     InvalidSignature,
-    MalformedBody,
     NotAuthenticated,
     PermissionDenied,
+    invalid_input,
 )
 from pouch.groupcommit import Batched
 from pouch.identity import service as identity_service
@@ -53,24 +53,13 @@ from pouch.messages import receipts
 from pouch.messages import service as message_service
 from pouch.messages.models import Message
 from pouch.messages.schemas import AcceptedOut, MessageIn, ReceiptOut
-from pouch.settings import Settings, timetable
+from pouch.settings import Settings
 from pouch.web.deps import AppClock, Authorize, DbSession
 
 router = APIRouter(prefix="/api", tags=["intake"])
 
 Actor = identity_service.Actor
 AnyUser = Annotated[Actor, Depends(Authorize(where="any"))]
-
-
-def _field_errors(error: ValidationError) -> InvalidInput:
-    errors = [
-        FieldError(".".join(["body", *(str(p) for p in e["loc"])]), str(e["msg"]))
-        for e in error.errors()
-    ]
-    if any(e["type"] == "json_invalid" for e in error.errors()):
-        return MalformedBody("the body is not valid JSON")
-    first = errors[0]
-    return InvalidInput(f"{first.field}: {first.message}", field_errors=errors)
 
 
 class _NotRemembered(Exception):
@@ -199,7 +188,7 @@ def _acceptances(app: Any) -> Batched[intake_service.SignedSubmission, Any]:
         base_url = settings.public_url.rstrip("/")
         limits = message_service.Limits(settings.max_attachment_bytes, settings.max_attachments)
         outcomes = intake_service.accept_signed(
-            session, submissions, now=clock.now(), timetable=timetable(settings), limits=limits
+            session, submissions, now=clock.now(), timetable=app.state.timetable, limits=limits
         )
         return [
             _accepted_out(
@@ -265,7 +254,7 @@ async def submit_message(
     try:
         data = MessageIn.model_validate_json(body)
     except ValidationError as error:
-        raise _field_errors(error) from None
+        raise invalid_input(error.errors(), prefix=("body",)) from None
     if not actor.holds(Role.SENDER, data.sender_office_id):
         raise PermissionDenied(
             f"your token does not let you send for office {data.sender_office_id}",

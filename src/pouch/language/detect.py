@@ -218,6 +218,32 @@ def _lingua_detector(
 _build_lock = threading.Lock()
 
 
+def language_set(languages: Iterable[str] | Literal["all"]) -> frozenset[str] | None:
+    """The base codes of a set of languages to identify, or None for ``all``.
+
+    >>> sorted(language_set(["pt-BR", "EN"]) or ())
+    ['en', 'pt']
+    >>> language_set(["en", "xx"])
+    Traceback (most recent call last):
+    ...
+    ValueError: lingua cannot identify xx; supported: ...
+    """
+    if languages == "all":
+        return None
+    if isinstance(languages, str):
+        raise ValueError(f"languages must be a collection of codes or 'all', not {languages!r}")
+    codes = frozenset(base_code(code) or code for code in languages)
+    unknown = sorted(codes - SUPPORTED_LANGUAGES)
+    if unknown:
+        raise ValueError(
+            f"lingua cannot identify {', '.join(unknown)}; "
+            f"supported: {' '.join(sorted(SUPPORTED_LANGUAGES))}"
+        )
+    if len(codes) < 2:
+        raise ValueError("a language detector needs at least two languages")
+    return codes
+
+
 class LanguageDetector:
     """Identifies the language of messages among a fixed set of languages.
 
@@ -231,25 +257,8 @@ class LanguageDetector:
         preload: bool = True,
         low_accuracy: bool = False,
     ) -> None:
-        codes: frozenset[str] | None
-        if languages == "all":
-            codes = None
-            self.languages = SUPPORTED_LANGUAGES
-        else:
-            if isinstance(languages, str):
-                raise ValueError(
-                    f"languages must be a collection of codes or 'all', not {languages!r}"
-                )
-            codes = frozenset(base_code(code) or code for code in languages)
-            unknown = sorted(codes - SUPPORTED_LANGUAGES)
-            if unknown:
-                raise ValueError(
-                    f"lingua cannot identify {', '.join(unknown)}; "
-                    f"supported: {' '.join(sorted(SUPPORTED_LANGUAGES))}"
-                )
-            if len(codes) < 2:
-                raise ValueError("a language detector needs at least two languages")
-            self.languages = codes
+        codes = language_set(languages)
+        self.languages = SUPPORTED_LANGUAGES if codes is None else codes
         with _build_lock:
             self._lingua = _lingua_detector(codes, preload, low_accuracy)
         self._code_of = {

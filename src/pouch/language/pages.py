@@ -11,7 +11,6 @@ back (303) with a fixed notice.
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -20,7 +19,7 @@ from pouch.identity.models import Role
 from pouch.language import service as language_service
 from pouch.language.api import QueueReader, Translator
 from pouch.language.models import TranslationStatus
-from pouch.web.deps import AppClock, Authorize, DbSession, OptionalActor
+from pouch.web.deps import AppClock, Authorize, DbSession, PageUser
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -34,11 +33,6 @@ NOTICES = {
 }
 
 
-def _to_login(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-
-
 def _done(notice: str, translation_id: int) -> Response:
     return RedirectResponse(
         f"/translations?notice={notice}#translation-{translation_id}", status_code=303
@@ -46,9 +40,7 @@ def _done(notice: str, translation_id: int) -> Response:
 
 
 @router.get("/translations")
-def translations_page(request: Request, session: DbSession, actor: OptionalActor) -> Response:
-    if actor is None:
-        return _to_login(request)
+def translations_page(request: Request, session: DbSession, actor: PageUser) -> Response:
     READERS(actor)
     include_machine = request.query_params.get("machine") == "1"
     entries = language_service.queue(session, include_machine=include_machine)

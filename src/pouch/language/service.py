@@ -58,6 +58,7 @@ from pouch.language.detect import (
     DetectionStatus,
     LanguageDetector,
     base_code,
+    language_set,
 )
 from pouch.language.models import Interpreter, LanguageDetection, Translation, TranslationStatus
 from pouch.language.translate import TranslationChain, TranslationError, build_chain
@@ -140,6 +141,9 @@ class Desk:
         languages: Collection[str] | Literal["all"] = (
             "all" if settings.language_set == "all" else settings.language_set.split(",")
         )
+        # Checked now, though the detector is built on the first message: a
+        # language lingua does not know stops the process at its start.
+        language_set(languages)
         return cls(
             chain=chain,
             languages=languages,

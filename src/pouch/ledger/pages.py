@@ -14,10 +14,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -37,7 +36,7 @@ from pouch.ledger.merkle import CompactRange, leaf_hash
 from pouch.ledger.service import Ledger
 from pouch.ledger.store import CHECKPOINT_ROW, LedgerCheckpoint, LedgerEntry, TileNodeReader
 from pouch.ledger.verify import LogInconsistent, verify_log
-from pouch.web.deps import Authorize, DbSession, OptionalActor
+from pouch.web.deps import Authorize, DbSession, OptionalActor, page_user
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -203,12 +202,7 @@ def ledger_page(
     request: Request, session: DbSession, actor: OptionalActor, full: bool = False
 ) -> Response:
     if not request.app.state.settings.public_ledger:
-        if actor is None:
-            target = quote(
-                request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            )
-            return RedirectResponse(f"/login?next={target}", status_code=303)
-        LEDGER_READERS(actor)
+        LEDGER_READERS(page_user(actor))
     ledger: Ledger = request.app.state.ledger
     latest = ledger_service.latest_checkpoint(session)
     published_at = session.scalar(

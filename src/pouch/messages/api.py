@@ -50,8 +50,8 @@ from pouch.messages.schemas import (
     ReplyIn,
     StatusOut,
 )
-from pouch.settings import Settings, timetable
-from pouch.web.deps import AppClock, AppSettings, Authorize, DbSession
+from pouch.settings import Settings
+from pouch.web.deps import AppClock, AppSettings, AppTimetable, Authorize, DbSession
 
 router = APIRouter(prefix="/api", tags=["messages"])
 
@@ -221,7 +221,7 @@ def request_hold(
     data: HoldIn,
     session: DbSession,
     clock: AppClock,
-    settings: AppSettings,
+    timetable: AppTimetable,
     actor: WatchOfficer,
 ) -> HoldOut:
     """Ask for a hold; it takes effect only when a second officer approves it."""
@@ -232,7 +232,7 @@ def request_hold(
         reason=data.reason,
         duration=timedelta(minutes=data.duration_minutes),
         now=clock.now(),
-        timetable=timetable(settings),
+        timetable=timetable,
     )
     message = message_service.get_message(session, public_id)
     return next(h for h in hold_out(session, message) if h.id == hold.id)
@@ -344,6 +344,7 @@ def reply(
     session: DbSession,
     clock: AppClock,
     settings: AppSettings,
+    timetable: AppTimetable,
     actor: AnyUser,
 ) -> AcceptedOut:
     """Reply from the addressee office: the reply travels the same path back."""
@@ -359,7 +360,7 @@ def reply(
         subject=data.subject,
         user_id=actor.user_id,
         now=clock.now(),
-        timetable=timetable(settings),
+        timetable=timetable,
         limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
     )
     message = accepted.message

@@ -145,7 +145,7 @@ def messages_hold(
     from datetime import timedelta
 
     from pouch.messages import holds
-    from pouch.settings import timetable
+    from pouch.messages.rules import Timetable
 
     settings = settings_of(ctx)
     with transaction(settings) as session:
@@ -156,7 +156,7 @@ def messages_hold(
             reason=reason,
             duration=timedelta(minutes=minutes),
             now=SystemClock().now(),
-            timetable=timetable(settings),
+            timetable=Timetable.from_settings(settings),
         )
     console.print(f"hold {hold.id} requested; it needs a second officer's approval")
 

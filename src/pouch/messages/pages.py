@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -23,7 +22,12 @@ from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from pouch.errors import FieldError, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from pouch.errors import (
+    LoginRequired,
+    NotFound,
+    PermissionDenied,
+    invalid_input,
+)
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role, User
 from pouch.identity.service import Actor
@@ -42,16 +46,16 @@ from pouch.messages.models import (
     MessageState,
     OfficeSequence,
 )
-from pouch.messages.rules import Precedence, find_gaps
+from pouch.messages.rules import Precedence, Timetable, find_gaps
 from pouch.messages.schemas import HoldIn, ReplyIn
-from pouch.settings import timetable
 from pouch.web.deps import (
     SESSION_COOKIE,
     AppClock,
     AppSettings,
+    AppTimetable,
     Authorize,
     DbSession,
-    OptionalActor,
+    PageUser,
     get_database,
 )
 
@@ -188,11 +192,6 @@ def _page(
     return response
 
 
-def _to_login(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-
-
 def _back(back: str, default: str, notice: str) -> Response:
     return RedirectResponse(f"{_safe_back(back, default)}?notice={notice}", status_code=303)
 
@@ -265,7 +264,7 @@ def _floor(session: Session, now: datetime) -> Floor:
 
 def _hold_caps(request: Request) -> dict[Precedence, int]:
     """The longest hold per precedence, in minutes, for the forms' limits."""
-    table = timetable(request.app.state.settings)
+    table: Timetable = request.app.state.timetable
     return {p: int(table.hold_cap[p].total_seconds() // 60) for p in Precedence}
 
 
@@ -290,23 +289,17 @@ def _floor_context(
 
 
 @router.get("/watch")
-def watch_floor(
-    request: Request, session: DbSession, clock: AppClock, actor: OptionalActor
-) -> Response:
-    if actor is None:
-        return _to_login(request)
+def watch_floor(request: Request, session: DbSession, clock: AppClock, actor: PageUser) -> Response:
     WATCH_VIEWERS(actor)
     return _page(request, "watch.html", _floor_context(request, session, actor, clock.now()))
 
 
 @router.get("/watch/queue")
 def watch_queue_fragment(
-    request: Request, session: DbSession, clock: AppClock, actor: OptionalActor
+    request: Request, session: DbSession, clock: AppClock, actor: PageUser
 ) -> Response:
-    """The queue alone, for htmx's polling (``_queue.html``)."""
-    if actor is None:
-        # Not a redirect: htmx would follow it and paste the login page into the queue.
-        raise NotAuthenticated("log in again to follow the queue")
+    """The queue alone, for htmx's polling (``_queue.html``); without a session htmx
+    gets a fragment saying to log in again, never the login page."""
     WATCH_VIEWERS(actor)
     return _page(request, "_queue.html", _floor_context(request, session, actor, clock.now()))
 
@@ -317,10 +310,8 @@ def watch_message(
     request: Request,
     session: DbSession,
     clock: AppClock,
-    actor: OptionalActor,
+    actor: PageUser,
 ) -> Response:
-    if actor is None:
-        return _to_login(request)
     WATCH_VIEWERS(actor)
     message = message_service.get_message(session, public_id)
     events = message_service.events_of(session, message)
@@ -366,7 +357,7 @@ def request_hold(
     public_id: str,
     session: DbSession,
     clock: AppClock,
-    settings: AppSettings,
+    timetable: AppTimetable,
     actor: WatchOfficer,
     reason: Annotated[str, Form(max_length=2000)],
     minutes: Annotated[int, Form()],
@@ -375,7 +366,7 @@ def request_hold(
     try:
         data = HoldIn(reason=reason, duration_minutes=minutes)
     except ValidationError as error:
-        raise _invalid(error, {"duration_minutes": "minutes"}) from None
+        raise invalid_input(error.errors(), rename={"duration_minutes": "minutes"}) from None
     holds.request_hold(
         session,
         public_id=public_id,
@@ -383,7 +374,7 @@ def request_hold(
         reason=data.reason,
         duration=timedelta(minutes=data.duration_minutes),
         now=clock.now(),
-        timetable=timetable(settings),
+        timetable=timetable,
     )
     return _back(back, "/watch", "hold-requested")
 
@@ -412,16 +403,6 @@ def hold_action(
         session, public_id=public_id, hold_id=hold_id, officer_id=actor.user_id, now=clock.now()
     )
     return _back(back, "/watch", notice)
-
-
-def _invalid(error: ValidationError, rename: dict[str, str] | None = None) -> InvalidInput:
-    rename = rename or {}
-    errors = []
-    for e in error.errors():
-        name = ".".join(str(p) for p in e["loc"])
-        errors.append(FieldError(rename.get(name, name), str(e["msg"])))
-    first = errors[0]
-    return InvalidInput(f"{first.field}: {first.message}", field_errors=errors)
 
 
 # -- the inbox -----------------------------------------------------------------------
@@ -521,11 +502,9 @@ def inbox(
     request: Request,
     session: DbSession,
     clock: AppClock,
-    actor: OptionalActor,
+    actor: PageUser,
     office: int | None = None,
 ) -> Response:
-    if actor is None:
-        return _to_login(request)
     offices = _inbox_offices(actor)
     if not offices:
         raise PermissionDenied("only the principal and staff of an office read its inbox")
@@ -567,7 +546,7 @@ def inbox_message(public_id: str, request: Request, clock: AppClock) -> Response
     with get_database(request).transaction() as session:
         actor = _web_actor(request, session, now)
         if actor is None:
-            return _to_login(request)
+            raise LoginRequired("log in to read this message")
         message = message_service.get_message(session, public_id, for_update=True)
         _require_addressee(actor, message)
         first_read = False
@@ -611,6 +590,7 @@ def reply(
     session: DbSession,
     clock: AppClock,
     settings: AppSettings,
+    timetable: AppTimetable,
     actor: AnyUser,
     body: Annotated[str, Form(max_length=1_000_000)],
     precedence: Annotated[Precedence, Form()] = Precedence.ROUTINE,
@@ -622,7 +602,7 @@ def reply(
         # Browsers send text areas with CRLF line ends; Pouch stores LF only.
         data = ReplyIn(body=body.replace("\r\n", "\n"), precedence=precedence)
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid_input(error.errors()) from None
     message_service.reply(
         session,
         original,
@@ -633,7 +613,7 @@ def reply(
         subject=None,
         user_id=actor.user_id,
         now=clock.now(),
-        timetable=timetable(settings),
+        timetable=timetable,
         limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
     )
     return _back(f"/inbox/{public_id}", "/inbox", "replied")
@@ -677,9 +657,7 @@ def _sender_offices(actor: Actor) -> set[int]:
 
 
 @router.get("/track")
-def track(request: Request, session: DbSession, clock: AppClock, actor: OptionalActor) -> Response:
-    if actor is None:
-        return _to_login(request)
+def track(request: Request, session: DbSession, clock: AppClock, actor: PageUser) -> Response:
     offices = _sender_offices(actor)
     messages = list(
         session.scalars(
@@ -717,10 +695,8 @@ def track_message(
     request: Request,
     session: DbSession,
     clock: AppClock,
-    actor: OptionalActor,
+    actor: PageUser,
 ) -> Response:
-    if actor is None:
-        return _to_login(request)
     offices = _sender_offices(actor)
     message = message_service.get_message(session, public_id)
     if message.sender_office_id not in offices and message.addressee_office_id not in offices:

@@ -12,6 +12,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pouch.settings import Settings
 
 
 class Precedence(enum.StrEnum):
@@ -38,6 +42,32 @@ class Timetable:
     triage: dict[Precedence, timedelta]
     hold_cap: dict[Precedence, timedelta]
     hold_total_cap: timedelta = timedelta(hours=72)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Timetable:
+        """The deadlines, triage windows and hold caps the settings give; built once per
+        process (``create_app``, a command)."""
+        return cls(
+            deadline={
+                Precedence.FLASH: settings.deadline_flash,
+                Precedence.IMMEDIATE: settings.deadline_immediate,
+                Precedence.PRIORITY: settings.deadline_priority,
+                Precedence.ROUTINE: settings.deadline_routine,
+            },
+            triage={
+                Precedence.FLASH: settings.triage_flash,
+                Precedence.IMMEDIATE: settings.triage_immediate,
+                Precedence.PRIORITY: settings.triage_priority,
+                Precedence.ROUTINE: settings.triage_routine,
+            },
+            hold_cap={
+                Precedence.FLASH: settings.hold_cap_flash,
+                Precedence.IMMEDIATE: settings.hold_cap_immediate,
+                Precedence.PRIORITY: settings.hold_cap_priority,
+                Precedence.ROUTINE: settings.hold_cap_routine,
+            },
+            hold_total_cap=settings.hold_total_cap,
+        )
 
     def deliver_by(self, precedence: Precedence, accepted_at: datetime) -> datetime:
         """The delivery deadline.

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from pouch.clock import Clock
 from pouch.db import Database
-from pouch.errors import CsrfFailure, NotAuthenticated, PermissionDenied
+from pouch.errors import CsrfFailure, LoginRequired, NotAuthenticated, PermissionDenied
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role
+from pouch.messages.rules import Timetable
 from pouch.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -41,6 +42,11 @@ def get_clock(request: Request) -> Clock:
     return clock
 
 
+def get_timetable(request: Request) -> Timetable:
+    timetable: Timetable = request.app.state.timetable
+    return timetable
+
+
 def _transaction(request: Request) -> Iterator[Session]:
     # One transaction per request. It ends with the route function, before the
     # response is sent: a client never sees success for something not committed.
@@ -51,6 +57,7 @@ def _transaction(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(_transaction, scope="function")]
 AppClock = Annotated[Clock, Depends(get_clock)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
+AppTimetable = Annotated[Timetable, Depends(get_timetable)]
 
 
 def _bearer(request: Request) -> str | None:
@@ -113,6 +120,17 @@ def authenticated(actor: OptionalActor) -> identity_service.Actor:
 
 CurrentActor = Annotated[identity_service.Actor, Depends(authenticated)]
 
+
+def page_user(actor: OptionalActor) -> identity_service.Actor:
+    """The user a page is for; without one, the browser is sent to log in (htmx is told
+    to log in again), by the error handler."""
+    if actor is None:
+        raise LoginRequired("log in to see this page")
+    return actor
+
+
+PageUser = Annotated[identity_service.Actor, Depends(page_user)]
+
 Where = Literal["operations", "any"]
 
 
@@ -139,3 +157,10 @@ class Authorize:
         if self.where == "operations":
             return actor.holds_in_operations(role)
         return actor.holds(role)
+
+
+class AuthorizePage(Authorize):
+    """``Authorize`` for a page: a visitor without a session is sent to log in first."""
+
+    def __call__(self, actor: PageUser) -> identity_service.Actor:
+        return super().__call__(actor)

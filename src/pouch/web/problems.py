@@ -7,21 +7,21 @@ as a bare "internal error": exception text never reaches a client.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pouch.errors import (
-    FieldError,
-    InvalidInput,
+    LoginRequired,
     MalformedBody,
     MethodNotAllowed,
     NotFound,
     PouchError,
     UnsupportedMediaType,
+    invalid_input,
 )
 
 logger = logging.getLogger("pouch.web")
@@ -34,7 +34,20 @@ def wants_problem_json(request: Request) -> bool:
     return path.startswith("/api") or path.startswith("/log/") or path == "/readyz"
 
 
+def is_htmx(request: Request) -> bool:
+    """A request htmx made to refresh part of a page (it swaps in what it gets)."""
+    return request.headers.get("hx-request") == "true"
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    """To the login page, which brings the browser back here afterwards."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
 def render_error(request: Request, error: PouchError) -> Response:
+    """Problem JSON under /api; for htmx a fragment it swaps in (``_error.html``); a
+    page asked for without a login, a redirect to log in; else a whole page."""
     headers: dict[str, str] = {}
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="pouch"'
@@ -45,33 +58,18 @@ def render_error(request: Request, error: PouchError) -> Response:
             media_type=PROBLEM_JSON,
             headers=headers,
         )
+    htmx = is_htmx(request)
+    if isinstance(error, LoginRequired) and not htmx:
+        return login_redirect(request)
     templates = request.app.state.templates
     response: Response = templates.TemplateResponse(
         request,
-        "error.html",
+        "_error.html" if htmx else "error.html",
         {"error": error, "type_uri": error.type_uri()},
         status_code=error.status,
         headers=headers,
     )
     return response
-
-
-def _location(loc: tuple[Any, ...] | list[Any]) -> str:
-    return ".".join(str(part) for part in loc)
-
-
-def _from_validation(exc: RequestValidationError) -> PouchError:
-    errors = exc.errors()
-    if any(e.get("type") == "json_invalid" for e in errors):
-        first = next(e for e in errors if e.get("type") == "json_invalid")
-        reason = first.get("ctx", {}).get("error", "invalid JSON")
-        return MalformedBody(f"the body is not valid JSON: {reason}")
-    field_errors = [FieldError(_location(e.get("loc", ())), str(e.get("msg", ""))) for e in errors]
-    first_error = field_errors[0] if field_errors else FieldError("body", "invalid")
-    more = f" (and {len(field_errors) - 1} more)" if len(field_errors) > 1 else ""
-    return InvalidInput(
-        f"{first_error.field}: {first_error.message}{more}", field_errors=field_errors
-    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -83,7 +81,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return render_error(request, _from_validation(exc))
+        return render_error(request, invalid_input(exc.errors()))
 
     async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
