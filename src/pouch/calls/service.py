@@ -65,6 +65,7 @@ from pouch.calls.schemas import (
 )
 from pouch.directory.models import Office, OfficeKind, Person
 from pouch.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
+from pouch.events import EventKind
 from pouch.language.models import Interpreter
 from pouch.ledger import service as ledger_service
 from pouch.messages import service as message_service
@@ -266,7 +267,7 @@ def set_precedence(
     number = (current.number if current else 0) + 1
     recorded = ledger_service.record_event(
         session,
-        kind="precedence.changed",
+        kind=EventKind.PRECEDENCE_CHANGED,
         at=now,
         details={
             "version": number,
@@ -684,7 +685,7 @@ def create_request(
     public_id = new_public_id()
     recorded = ledger_service.record_event(
         session,
-        kind="call.requested",
+        kind=EventKind.CALL_REQUESTED,
         at=now,
         details={
             "call": public_id,
@@ -878,7 +879,7 @@ def cancel_request(
         raise Conflict(f"call request {public_id} is already cancelled")
     ledger_service.record_event(
         session,
-        kind="call.cancelled",
+        kind=EventKind.CALL_CANCELLED,
         at=now,
         details={"call": public_id, "by": by_user_id, "reason": reason},
     )
@@ -916,7 +917,7 @@ def confirm_call(
         raise Conflict(f"the call of {public_id} was due at {call.start.isoformat()}: too late")
     ledger_service.record_event(
         session,
-        kind="call.confirmed",
+        kind=EventKind.CALL_CONFIRMED,
         at=now,
         details={
             "call": public_id,
@@ -1288,7 +1289,7 @@ def store_schedule(
     }
     recorded = ledger_service.record_event(
         session,
-        kind="calls.scheduled",
+        kind=EventKind.CALLS_SCHEDULED,
         at=now,
         details={
             "office": prepared.office_id,

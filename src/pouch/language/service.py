@@ -50,6 +50,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pouch.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
+from pouch.events import EventKind
 from pouch.identity.models import User
 from pouch.language.detect import (
     DEFAULT_LANGUAGES,
@@ -71,7 +72,7 @@ logger = logging.getLogger("pouch.language")
 
 #: ISO 639-2 "undetermined": the source of a message whose language nobody could tell.
 UNDETERMINED = "und"
-EVENT_KIND = "translation.added"
+EVENT_KIND = EventKind.TRANSLATION_ADDED
 #: The credit column's width.
 MAX_CREDIT = 300
 #: Messages identified per round.

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pouch.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
+from pouch.events import EventKind
 from pouch.ledger.events import format_time
 from pouch.messages import notify
 from pouch.messages import service as message_service
@@ -75,7 +76,7 @@ def request_hold(
     message_service.record(
         session,
         message,
-        "hold.requested",
+        EventKind.HOLD_REQUESTED,
         at=now,
         actor_user_id=officer_id,
         details={
@@ -113,7 +114,7 @@ def approve_hold(
     message_service.record(
         session,
         message,
-        "hold.approved",
+        EventKind.HOLD_APPROVED,
         at=now,
         actor_user_id=officer_id,
         details={"hold": hold.id, "until": format_time(hold.until)},
@@ -143,7 +144,7 @@ def withdraw_hold(
     message_service.record(
         session,
         message,
-        "hold.withdrawn",
+        EventKind.HOLD_WITHDRAWN,
         at=now,
         actor_user_id=officer_id,
         details={"hold": hold.id},
@@ -163,7 +164,7 @@ def _end_hold(
     hold.status = status
     hold.ended_at = now
     hold.ended_by_user_id = officer_id
-    kind = "hold.released" if status == HoldStatus.RELEASED else "hold.expired"
+    kind = EventKind.HOLD_RELEASED if status == HoldStatus.RELEASED else EventKind.HOLD_EXPIRED
     message_service.record(
         session, message, kind, at=now, actor_user_id=officer_id, details={"hold": hold.id}
     )
@@ -218,7 +219,7 @@ def quarantine_attachment(
     message_service.record(
         session,
         message,
-        "attachment.quarantined",
+        EventKind.ATTACHMENT_QUARANTINED,
         at=now,
         actor_user_id=officer_id,
         details={"attachment": attachment.sha256},
@@ -226,7 +227,7 @@ def quarantine_attachment(
     notify.message_step(
         session,
         message,
-        "attachment.quarantined",
+        EventKind.ATTACHMENT_QUARANTINED,
         at=now,
         details={"attachment": attachment.filename},
         audience=("sender", "addressee"),

@@ -28,6 +28,7 @@ from pouch.errors import (
     PermissionDenied,
     invalid_input,
 )
+from pouch.events import label_of
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role, User
 from pouch.identity.service import Actor
@@ -78,22 +79,6 @@ NOTICES = {
     "hold-withdrawn": "Hold request withdrawn.",
     "acknowledged": "Acknowledged. The sender is told.",
     "replied": "Reply accepted. It travels back through the watch floor like any message.",
-}
-
-#: How each event kind reads in a message's path.
-STEP_NAMES = {
-    "accepted": "Accepted",
-    "hold.requested": "Hold requested",
-    "hold.approved": "Held",
-    "hold.withdrawn": "Hold request withdrawn",
-    "hold.lapsed": "Hold request lapsed: delivered before a second officer approved it",
-    "hold.released": "Hold released",
-    "hold.expired": "Hold expired",
-    "delivered": "Delivered",
-    "read": "Read",
-    "acknowledged": "Acknowledged",
-    "overdue": "Overdue",
-    "attachment.quarantined": "Attachment quarantined",
 }
 
 
@@ -236,7 +221,7 @@ def _common(now: datetime, actor: Actor, names: dict[int, str]) -> dict[str, Any
         "left": lambda deadline: countdown(deadline, now),
         "is_overdue": lambda message: is_overdue(message, now),
         "active_hold": message_service.active_hold,
-        "step_names": STEP_NAMES,
+        "step_name": label_of,
     }
 
 

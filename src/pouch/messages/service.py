@@ -32,6 +32,7 @@ from pouch.errors import (
     PermissionDenied,
     PouchError,
 )
+from pouch.events import EventKind
 from pouch.ledger import service as ledger_service
 from pouch.ledger.events import Opening, format_time
 from pouch.messages import notify
@@ -123,7 +124,7 @@ def content_hash(
 def record(
     session: Session,
     message: Message,
-    kind: str,
+    kind: EventKind,
     *,
     at: datetime,
     actor_user_id: int | None,
@@ -136,7 +137,7 @@ def record(
 def _record(
     session: Session,
     message: Message,
-    kind: str,
+    kind: EventKind,
     *,
     at: datetime,
     actor_user_id: int | None,
@@ -501,7 +502,7 @@ def _write_accepted(
             }
         )
     recorded = ledger_service.record_events(
-        session, [("accepted", said) for said in details], at=now
+        session, [(EventKind.ACCEPTED, said) for said in details], at=now
     )
     for values, event in zip(messages, recorded, strict=True):
         values["accepted_index"] = event.index
@@ -520,7 +521,7 @@ def _write_accepted(
         [
             {
                 "message_id": values["id"],
-                "kind": "accepted",
+                "kind": EventKind.ACCEPTED.value,
                 "at": now,
                 "actor_user_id": values["submitted_by_user_id"],
                 "ledger_index": event.index,
@@ -640,7 +641,12 @@ def deliver(
     message.state = MessageState.DELIVERED
     message.delivered_at = at
     event = record(
-        session, message, "delivered", at=at, actor_user_id=actor_user_id, details={"how": how}
+        session,
+        message,
+        EventKind.DELIVERED,
+        at=at,
+        actor_user_id=actor_user_id,
+        details={"how": how},
     )
     # A hold still waiting for its second officer can no longer take effect.
     for hold in message.holds:
@@ -650,12 +656,12 @@ def deliver(
             record(
                 session,
                 message,
-                "hold.lapsed",
+                EventKind.HOLD_LAPSED,
                 at=at,
                 actor_user_id=None,
                 details={"hold": hold.id},
             )
-    notify.message_step(session, message, "delivered", at=at)
+    notify.message_step(session, message, EventKind.DELIVERED, at=at)
     return event
 
 
@@ -667,7 +673,7 @@ def mark_overdue(session: Session, message: Message, *, at: datetime) -> None:
     record(
         session,
         message,
-        "overdue",
+        EventKind.OVERDUE,
         at=at,
         actor_user_id=None,
         details={"deliver_by": format_time(message.deliver_by), "state": message.state.value},
@@ -675,7 +681,7 @@ def mark_overdue(session: Session, message: Message, *, at: datetime) -> None:
     notify.message_step(
         session,
         message,
-        "overdue",
+        EventKind.OVERDUE,
         at=at,
         details={"deliver_by": format_time(message.deliver_by)},
         audience=("sender", "addressee", "auditors"),
@@ -703,8 +709,10 @@ def mark_read(session: Session, *, message: Message, user_id: int, now: datetime
     if seen is not None:
         return False
     session.add(MessageRead(message_id=message.id, user_id=user_id, at=now))
-    record(session, message, "read", at=now, actor_user_id=user_id, details={"reader": user_id})
-    notify.message_step(session, message, "read", at=now)
+    record(
+        session, message, EventKind.READ, at=now, actor_user_id=user_id, details={"reader": user_id}
+    )
+    notify.message_step(session, message, EventKind.READ, at=now)
     return True
 
 
@@ -716,9 +724,14 @@ def acknowledge(session: Session, *, message: Message, user_id: int, now: dateti
     message.state = MessageState.ACKNOWLEDGED
     message.acknowledged_at = now
     event = record(
-        session, message, "acknowledged", at=now, actor_user_id=user_id, details={"by": user_id}
+        session,
+        message,
+        EventKind.ACKNOWLEDGED,
+        at=now,
+        actor_user_id=user_id,
+        details={"by": user_id},
     )
-    notify.message_step(session, message, "acknowledged", at=now)
+    notify.message_step(session, message, EventKind.ACKNOWLEDGED, at=now)
     return event
 
 
@@ -777,7 +790,7 @@ def office_ledger(session: Session, *, office_id: int) -> list[tuple[Message, Me
     rows = session.execute(
         select(Message, MessageEvent)
         .join(MessageEvent, MessageEvent.message_id == Message.id)
-        .where(Message.addressee_office_id == office_id, MessageEvent.kind == "accepted")
+        .where(Message.addressee_office_id == office_id, MessageEvent.kind == EventKind.ACCEPTED)
         .order_by(Message.office_sequence)
     ).all()
     return [(m, e) for m, e in rows]

@@ -1,0 +1,79 @@
+"""The kinds of event Pouch writes to its log: one name for each step.
+
+Every event in the transparency log carries one of these as its ``kind``
+(``docs/log-format.md`` lists them). The log itself accepts any kind (it
+knows nothing of messages or calls); this is the vocabulary of the domains
+that write to it, and how each kind reads in a message's path.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class EventKind(enum.StrEnum):
+    """What happened, as it is written in the log."""
+
+    # A message's path (pouch.messages, the language desk's translations).
+    ACCEPTED = "accepted"
+    HOLD_REQUESTED = "hold.requested"
+    HOLD_APPROVED = "hold.approved"
+    HOLD_WITHDRAWN = "hold.withdrawn"
+    HOLD_LAPSED = "hold.lapsed"
+    HOLD_RELEASED = "hold.released"
+    HOLD_EXPIRED = "hold.expired"
+    DELIVERED = "delivered"
+    READ = "read"
+    ACKNOWLEDGED = "acknowledged"
+    OVERDUE = "overdue"
+    ATTACHMENT_QUARANTINED = "attachment.quarantined"
+    TRANSLATION_ADDED = "translation.added"
+    # The call desk (pouch.calls).
+    CALL_REQUESTED = "call.requested"
+    CALL_CONFIRMED = "call.confirmed"
+    CALL_CANCELLED = "call.cancelled"
+    CALLS_SCHEDULED = "calls.scheduled"
+    PRECEDENCE_CHANGED = "precedence.changed"
+
+    @property
+    def label(self) -> str:
+        """How the step reads to people.
+
+        >>> EventKind.HOLD_APPROVED.label
+        'Held'
+        """
+        return LABELS[self]
+
+
+LABELS: dict[EventKind, str] = {
+    EventKind.ACCEPTED: "Accepted",
+    EventKind.HOLD_REQUESTED: "Hold requested",
+    EventKind.HOLD_APPROVED: "Held",
+    EventKind.HOLD_WITHDRAWN: "Hold request withdrawn",
+    EventKind.HOLD_LAPSED: "Hold request lapsed: delivered before a second officer approved it",
+    EventKind.HOLD_RELEASED: "Hold released",
+    EventKind.HOLD_EXPIRED: "Hold expired",
+    EventKind.DELIVERED: "Delivered",
+    EventKind.READ: "Read",
+    EventKind.ACKNOWLEDGED: "Acknowledged",
+    EventKind.OVERDUE: "Overdue",
+    EventKind.ATTACHMENT_QUARANTINED: "Attachment quarantined",
+    EventKind.TRANSLATION_ADDED: "Translation added",
+    EventKind.CALL_REQUESTED: "Call requested",
+    EventKind.CALL_CONFIRMED: "Call confirmed",
+    EventKind.CALL_CANCELLED: "Call cancelled",
+    EventKind.CALLS_SCHEDULED: "Calls scheduled",
+    EventKind.PRECEDENCE_CHANGED: "Order of precedence changed",
+}
+
+
+def label_of(kind: str) -> str:
+    """The label of a kind read back from storage; an unknown kind shows as it is.
+
+    >>> label_of("translation.added"), label_of("something.new")
+    ('Translation added', 'something.new')
+    """
+    try:
+        return EventKind(kind).label
+    except ValueError:
+        return kind
