@@ -21,10 +21,11 @@ run: .venv/.synced ## apply migrations, load the demo into var/, serve on http:/
 test: .venv/.synced ## the whole suite (PostgreSQL variants need a server; see README)
 	$(RUN) pytest -n 2
 
-check: .venv/.synced ## lint, format and type checks
+check: .venv/.synced ## lint, format, type checks and the dependency rules (import-linter)
 	$(RUN) ruff check src tests bench
 	$(RUN) ruff format --check src tests bench
 	$(RUN) mypy --strict src/pouch
+	$(RUN) lint-imports
 
 bench: .venv/.synced ## every benchmark; figures go to docs/benchmarks.md by hand
 	@for b in bench/bench_*.py; do echo "== $$b"; $(RUN) python $$b || exit 1; done

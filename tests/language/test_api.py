@@ -13,6 +13,7 @@ from pouch.db import Database
 from pouch.identity.models import Role
 from pouch.language.engines import FastTranslateEngine
 from pouch.language.service import Round
+from pouch.messages import service as message_service
 from tests.factories import World, make_token, make_user
 from tests.language.helpers import FRENCH, PORTUGUESE, send, shared_detector
 
@@ -26,6 +27,17 @@ def detector_built_once() -> None:
 def process(client: TestClient) -> Round:
     done: Round = client.app.state.language_worker.run_once()  # type: ignore[attr-defined]
     return done
+
+
+def deliver(database: Database, clock: ManualClock, world: World, public_id: str) -> None:
+    """A watch officer routes the message: from now on its addressee may read it."""
+    with database.transaction() as session:
+        message_service.route(
+            session,
+            public_id=public_id,
+            actor_user_id=world.users[Role.WATCH_OFFICER].id,
+            now=clock.now(),
+        )
 
 
 def translations(client: TestClient, public_id: str, headers: dict[str, str]) -> Any:
@@ -42,6 +54,11 @@ def test_a_message_beside_its_translations_for_whoever_may_see_it(
     assert waiting["detection"] is None and waiting["translations"] == []
 
     assert process(app_client) == Round(identified=2, machine=1, queued=1)
+    # Until it is delivered, the addressee sees that the message exists, not what it says,
+    # neither in the original nor in a translation.
+    early = translations(app_client, brazil, principal).json()
+    assert (early["id"], early["body_text"], early["translations"]) == (brazil, "", [])
+    deliver(database, clock, world, brazil)
     shown = translations(app_client, brazil, principal).json()
     # The original, as the messages API shows it, and the translation beside it.
     assert (shown["id"], shown["subject"], shown["body_text"]) == (brazil, *PORTUGUESE)
@@ -121,6 +138,7 @@ def test_translators_claim_and_submit_over_http(
     assert reviewed["credit"] == "translated by Second-Translator"
     assert app_client.post(submit, headers=other, json=text).status_code == 409
     assert app_client.get("/api/translations/queue", headers=watch).json() == []
+    deliver(database, clock, world, france)
     (shown,) = translations(app_client, france, world.auth(Role.PRINCIPAL)).json()["translations"]
     assert shown["made_by"] == "Translated by Second-Translator" and shown["text"] == text
 

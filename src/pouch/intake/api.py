@@ -54,7 +54,7 @@ from pouch.messages import service as message_service
 from pouch.messages.models import Message
 from pouch.messages.schemas import AcceptedOut, MessageIn, ReceiptOut
 from pouch.settings import Settings
-from pouch.web.deps import AppClock, Authorize, DbSession
+from pouch.web.deps import AppClock, Authorize, DbSession, OfficeAdmin
 
 router = APIRouter(prefix="/api", tags=["intake"])
 
@@ -295,16 +295,6 @@ async def submit_message(
     return JSONResponse(
         answer, status_code=code, headers={"Location": f"/api/messages/{answer['id']}"}
     )
-
-
-def office_administrator(office_id: int, actor: AnyUser) -> Actor:
-    """An administrator of the office in the path, or of Pouch itself."""
-    if actor.holds_in_operations(Role.ADMINISTRATOR) or actor.holds(Role.ADMINISTRATOR, office_id):
-        return actor
-    raise PermissionDenied("only an administrator of this office or of Pouch may do this")
-
-
-OfficeAdmin = Annotated[Actor, Depends(office_administrator)]
 
 
 @router.get("/offices/{office_id}/keys", response_model=list[SenderKeyOut])

@@ -34,8 +34,9 @@ from pouch.language.schemas import (
     WorkItemOut,
 )
 from pouch.language.service import TranslationView, Window
-from pouch.messages import api as messages_api
+from pouch.messages import access as message_access
 from pouch.messages import service as message_service
+from pouch.messages import views as message_views
 from pouch.messages.models import Message
 from pouch.web.deps import AppClock, Authorize, DbSession
 
@@ -61,7 +62,7 @@ RosterEditor = Annotated[Actor, Depends(Authorize(Role.ADMINISTRATOR, Role.PROTO
 
 
 def _in_operations(actor: Actor) -> bool:
-    return any(actor.holds_in_operations(role) for role in messages_api.OPERATIONS_READERS)
+    return message_access.is_operations_reader(actor)
 
 
 def detection_out(detection: LanguageDetection) -> DetectionOut:
@@ -104,12 +105,16 @@ def translation_out(view: TranslationView, *, show_error: bool) -> TranslationOu
 
 
 def translated_message_out(
-    session: Session, message: Message, *, show_errors: bool
+    session: Session, message: Message, *, viewer: Actor | None, show_errors: bool
 ) -> TranslatedMessageOut:
-    """The message JSON of the messages API, with its language and translations."""
+    """The message JSON of the messages API, with its language and translations; what
+    the viewer may not yet read of it (``access.content_withheld``) is withheld here too."""
+    shown = message_views.message_out(session, message, viewer=viewer)
+    if viewer is not None and message_access.content_withheld(viewer, message):
+        return TranslatedMessageOut(**shown.model_dump(), detection=None, translations=[])
     language = language_service.translations_for(session, message.id)
     return TranslatedMessageOut(
-        **messages_api.message_out(session, message).model_dump(),
+        **shown.model_dump(),
         detection=detection_out(language.detection) if language.detection else None,
         translations=[
             translation_out(view, show_error=show_errors) for view in language.translations
@@ -139,9 +144,9 @@ def message_translations(
     """The message with its detected language and its translations, each saying which engine
     or person made it; to whoever may see the message."""
     message = message_service.get_message(session, public_id)
-    if not messages_api.may_see(actor, message):
+    if not message_access.may_see(actor, message):
         raise NotFound(f"no message {public_id!r}")
-    return translated_message_out(session, message, show_errors=_in_operations(actor))
+    return translated_message_out(session, message, viewer=actor, show_errors=_in_operations(actor))
 
 
 @router.get("/translations/queue", response_model=list[QueueItemOut])

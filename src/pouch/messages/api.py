@@ -20,18 +20,16 @@ from sqlalchemy.orm import Session
 
 from pouch.directory import service as directory_service
 from pouch.errors import NotFound, PermissionDenied
-from pouch.identity.models import Role, User
+from pouch.identity.models import Role
 from pouch.identity.service import Actor
-from pouch.intake.api import OfficeAdmin
 from pouch.ledger import service as ledger_service
 from pouch.ledger.service import Ledger
-from pouch.messages import holds, receipts
+from pouch.messages import access, holds, receipts, views
 from pouch.messages import service as message_service
 from pouch.messages.models import (
     Attachment,
     AttachmentBlob,
     Message,
-    MessageState,
     OfficeEndpoint,
 )
 from pouch.messages.schemas import (
@@ -51,7 +49,7 @@ from pouch.messages.schemas import (
     StatusOut,
 )
 from pouch.settings import Settings
-from pouch.web.deps import AppClock, AppSettings, AppTimetable, Authorize, DbSession
+from pouch.web.deps import AppClock, AppSettings, AppTimetable, Authorize, DbSession, OfficeAdmin
 
 router = APIRouter(prefix="/api", tags=["messages"])
 
@@ -61,8 +59,6 @@ Staff = Annotated[
     Actor,
     Depends(Authorize(Role.WATCH_OFFICER, Role.AUDITOR, Role.ADMINISTRATOR, Role.TRANSLATOR)),
 ]
-ADDRESSEE_ROLES = (Role.PRINCIPAL, Role.PRINCIPAL_STAFF)
-OPERATIONS_READERS = (Role.WATCH_OFFICER, Role.AUDITOR, Role.ADMINISTRATOR, Role.TRANSLATOR)
 
 
 def _ledger(request: Request) -> Ledger:
@@ -74,106 +70,25 @@ def _base(settings: Settings) -> str:
     return settings.public_url.rstrip("/")
 
 
-def may_see(actor: Actor, message: Message) -> bool:
-    offices = {o for o, _ in actor.roles}
-    return (
-        message.sender_office_id in offices
-        or message.addressee_office_id in offices
-        or any(actor.holds_in_operations(r) for r in OPERATIONS_READERS)
-    )
-
-
 def _visible(
     session: Session, actor: Actor, public_id: str, *, for_update: bool = False
 ) -> Message:
     message = message_service.get_message(session, public_id, for_update=for_update)
-    if not may_see(actor, message):
+    if not access.may_see(actor, message):
         # Not "forbidden": whether a message exists is itself not for everyone.
         raise NotFound(f"no message {public_id!r}")
     return message
 
 
 def _addressee_member(actor: Actor, message: Message) -> None:
-    if not any(actor.holds(r, message.addressee_office_id) for r in ADDRESSEE_ROLES):
+    if not access.answers_for(actor, message.addressee_office_id):
         raise PermissionDenied("only the principal and staff of the addressee office may do this")
-
-
-def _withheld_from(actor: Actor | None, message: Message) -> bool:
-    """The addressee sees a message's content only once it is delivered; until then
-    (queued or held) it sees that the message exists, who sent it, and the hold."""
-    if actor is None or message.state not in (MessageState.ACCEPTED, MessageState.HELD):
-        return False
-    offices = {o for o, _ in actor.roles}
-    staff = any(actor.holds_in_operations(r) for r in OPERATIONS_READERS)
-    return message.sender_office_id not in offices and not staff
-
-
-def message_out(session: Session, message: Message, *, viewer: Actor | None = None) -> MessageOut:
-    names = message_service.office_names(session)
-    withheld = _withheld_from(viewer, message)
-    return MessageOut(
-        id=message.public_id,
-        sender_office_id=message.sender_office_id,
-        addressee_office_id=message.addressee_office_id,
-        in_reply_to=message_service.public_id_of(session, message.in_reply_to_id),
-        subject=message.subject,
-        body_text="" if withheld else message.body_text,
-        body_html=None if withheld else message.body_html,
-        language=message.declared_language,
-        security_label=message.security_label,
-        precedence=message.precedence,
-        state=message.state,
-        office_sequence=message.office_sequence,
-        accepted_at=message.accepted_at,
-        deliver_by=message.deliver_by,
-        delivered_at=message.delivered_at,
-        acknowledged_at=message.acknowledged_at,
-        overdue_at=message.overdue_at,
-        held=message_service.held_notice(message, names),
-        attachments=[
-            AttachmentOut(
-                id=a.id,
-                filename=a.filename,
-                media_type=a.media_type,
-                declared_type=a.declared_type,
-                size=a.size,
-                sha256=a.sha256,
-                quarantined=a.quarantined_at is not None,
-                quarantine_reason=a.quarantine_reason,
-            )
-            for a in ([] if withheld else message.attachments)
-        ],
-    )
-
-
-def hold_out(session: Session, message: Message) -> list[HoldOut]:
-    names = message_service.office_names(session)
-    out = []
-    for hold in message.holds:
-        requester = session.get(User, hold.requested_by_user_id)
-        approver = session.get(User, hold.approved_by_user_id) if hold.approved_by_user_id else None
-        out.append(
-            HoldOut(
-                id=hold.id,
-                status=hold.status,
-                reason=hold.reason,
-                duration_seconds=hold.duration_seconds,
-                requested_by=requester.display_name if requester else "?",
-                requested_at=hold.requested_at,
-                approved_by=approver.display_name if approver else None,
-                approved_at=hold.approved_at,
-                until=hold.until,
-                ended_at=hold.ended_at,
-                held_by_office=names.get(-1, "operations center"),
-            )
-        )
-    return out
 
 
 @router.get("/messages/{public_id}", response_model=MessageOut)
 def get_message(public_id: str, session: DbSession, actor: AnyUser) -> MessageOut:
     """The message, to its sender office, its addressee office and the operations staff."""
-    return message_out(session, _visible(session, actor, public_id), viewer=actor)
+    return views.message_out(session, _visible(session, actor, public_id), viewer=actor)
 
 
 @router.get("/messages/{public_id}/status", response_model=StatusOut)
@@ -181,12 +96,12 @@ def message_status(public_id: str, session: DbSession, actor: AnyUser) -> Status
     """Every step with its time and log index; holds with who, since and until."""
     message = _visible(session, actor, public_id)
     return StatusOut(
-        message=message_out(session, message, viewer=actor),
+        message=views.message_out(session, message, viewer=actor),
         events=[
             EventOut(kind=e.kind, at=e.at, ledger_index=e.ledger_index, details=e.details)
             for e in message_service.events_of(session, message)
         ],
-        holds=hold_out(session, message),
+        holds=views.hold_out(session, message),
     )
 
 
@@ -212,7 +127,7 @@ def route(public_id: str, session: DbSession, clock: AppClock, actor: WatchOffic
     message = message_service.route(
         session, public_id=public_id, actor_user_id=actor.user_id, now=clock.now()
     )
-    return message_out(session, message)
+    return views.message_out(session, message)
 
 
 @router.post("/messages/{public_id}/holds", response_model=HoldOut, status_code=201)
@@ -235,7 +150,7 @@ def request_hold(
         timetable=timetable,
     )
     message = message_service.get_message(session, public_id)
-    return next(h for h in hold_out(session, message) if h.id == hold.id)
+    return next(h for h in views.hold_out(session, message) if h.id == hold.id)
 
 
 def _hold_action(action: str) -> Callable[..., HoldOut]:
@@ -251,7 +166,7 @@ def _hold_action(action: str) -> Callable[..., HoldOut]:
             session, public_id=public_id, hold_id=hold_id, officer_id=actor.user_id, now=clock.now()
         )
         message = message_service.get_message(session, public_id)
-        return next(h for h in hold_out(session, message) if h.id == hold_id)
+        return next(h for h in views.hold_out(session, message) if h.id == hold_id)
 
     endpoint.__name__ = f"{action}_hold"
     endpoint.__doc__ = {
@@ -292,7 +207,7 @@ def quarantine(
         now=clock.now(),
     )
     message = message_service.get_message(session, public_id)
-    return next(a for a in message_out(session, message).attachments if a.id == attachment_id)
+    return next(a for a in views.message_out(session, message).attachments if a.id == attachment_id)
 
 
 @router.get("/messages/{public_id}/attachments/{attachment_id}", response_class=Response)
@@ -324,7 +239,7 @@ def mark_read(public_id: str, session: DbSession, clock: AppClock, actor: AnyUse
     message = _visible(session, actor, public_id, for_update=True)
     _addressee_member(actor, message)
     message_service.mark_read(session, message=message, user_id=actor.user_id, now=clock.now())
-    return message_out(session, message)
+    return views.message_out(session, message)
 
 
 @router.post("/messages/{public_id}/acknowledge", response_model=MessageOut)
@@ -333,7 +248,7 @@ def acknowledge(public_id: str, session: DbSession, clock: AppClock, actor: AnyU
     message = _visible(session, actor, public_id, for_update=True)
     _addressee_member(actor, message)
     message_service.acknowledge(session, message=message, user_id=actor.user_id, now=clock.now())
-    return message_out(session, message)
+    return views.message_out(session, message)
 
 
 @router.post("/messages/{public_id}/replies", response_model=AcceptedOut, status_code=201)
@@ -379,23 +294,23 @@ def reply(
 @router.get("/queue", response_model=list[MessageOut])
 def watch_queue(session: DbSession, actor: Staff) -> list[MessageOut]:
     """The watch floor's queue: undelivered messages, most urgent first."""
-    return [message_out(session, m) for m in message_service.queue(session)]
+    return [views.message_out(session, m) for m in message_service.queue(session)]
 
 
 @router.get("/offices/{office_id}/inbox", response_model=list[MessageOut])
 def inbox(office_id: int, session: DbSession, actor: AnyUser) -> list[MessageOut]:
     """The office's inbox (its principal and staff): unread first; held messages shown as held."""
-    if not any(actor.holds(r, office_id) for r in ADDRESSEE_ROLES):
+    if not access.answers_for(actor, office_id):
         raise PermissionDenied("only the principal and staff of this office read its inbox")
     rows = message_service.inbox(session, office_id=office_id, user_id=actor.user_id)
-    return [message_out(session, m, viewer=actor) for m, _ in rows]
+    return [views.message_out(session, m, viewer=actor) for m, _ in rows]
 
 
 @router.get("/offices/{office_id}/ledger", response_model=list[LedgerOpeningOut])
 def office_ledger(office_id: int, session: DbSession, actor: AnyUser) -> list[LedgerOpeningOut]:
     """The openings of every message accepted for the office, by sequence number: with them
     the office checks the log and finds gaps (``pouch office check``)."""
-    if not ({o for o, _ in actor.roles} & {office_id} or actor.holds_in_operations(Role.AUDITOR)):
+    if not access.may_read_office_ledger(actor, office_id):
         raise PermissionDenied("only members of this office and auditors see its ledger")
     out = []
     for message, event in message_service.office_ledger(session, office_id=office_id):

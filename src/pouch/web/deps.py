@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from pouch.clock import Clock
 from pouch.db import Database
 from pouch.errors import CsrfFailure, LoginRequired, NotAuthenticated, PermissionDenied
+from pouch.identity import access as identity_access
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role
 from pouch.messages.rules import Timetable
@@ -164,3 +165,13 @@ class AuthorizePage(Authorize):
 
     def __call__(self, actor: PageUser) -> identity_service.Actor:
         return super().__call__(actor)
+
+
+def office_administrator(office_id: int, actor: CurrentActor) -> identity_service.Actor:
+    """An administrator of the office in the path, or of Pouch itself."""
+    if identity_access.administers(actor, office_id):
+        return actor
+    raise PermissionDenied("only an administrator of this office or of Pouch may do this")
+
+
+OfficeAdmin = Annotated[identity_service.Actor, Depends(office_administrator)]

@@ -1,0 +1,75 @@
+"""Who may see and do what with a message: pure predicates over the actor and the message.
+
+The one owner of these rules; the API, the pages and the command line all ask
+here. Who may see a message: members of its sender office, members of its
+addressee office, and the operations center's readers. Who reads an inbox and
+acts as the addressee (read, acknowledge, reply): the principal and staff of
+the addressee office. Until a message is delivered its addressee sees that it
+exists, who sent it and any hold, never its content.
+"""
+
+from __future__ import annotations
+
+from pouch.identity.models import Role
+from pouch.identity.service import Actor
+from pouch.messages.models import Message, MessageState
+
+#: The roles that read an office's inbox and answer for it.
+ADDRESSEE_ROLES = (Role.PRINCIPAL, Role.PRINCIPAL_STAFF)
+#: The operations center's roles that may read any message.
+OPERATIONS_READERS = (Role.WATCH_OFFICER, Role.AUDITOR, Role.ADMINISTRATOR, Role.TRANSLATOR)
+#: Who watches the floor: watch officers act on it, auditors follow it read-only.
+QUEUE_READERS = (Role.WATCH_OFFICER, Role.AUDITOR)
+
+
+def is_operations_reader(actor: Actor) -> bool:
+    return any(actor.holds_in_operations(role) for role in OPERATIONS_READERS)
+
+
+def may_see(actor: Actor, message: Message) -> bool:
+    """Whether the actor may know the message exists."""
+    offices = {office for office, _ in actor.roles}
+    return (
+        message.sender_office_id in offices
+        or message.addressee_office_id in offices
+        or is_operations_reader(actor)
+    )
+
+
+def answers_for(actor: Actor, office_id: int) -> bool:
+    """The principal or staff of the office: reads its inbox, acknowledges, replies."""
+    return any(actor.holds(role, office_id) for role in ADDRESSEE_ROLES)
+
+
+def inbox_offices(actor: Actor) -> list[int]:
+    """The offices whose inbox the actor reads."""
+    return sorted({office for office, role in actor.roles if role in ADDRESSEE_ROLES})
+
+
+def content_withheld(actor: Actor, message: Message) -> bool:
+    """The addressee sees a message's content only once it is delivered; until then
+    (queued or held) it sees that the message exists, who sent it, and the hold."""
+    if message.state not in (MessageState.ACCEPTED, MessageState.HELD):
+        return False
+    offices = {office for office, _ in actor.roles}
+    return message.sender_office_id not in offices and not is_operations_reader(actor)
+
+
+def may_read_queue(actor: Actor) -> bool:
+    return any(actor.holds_in_operations(role) for role in QUEUE_READERS)
+
+
+def may_act_on_queue(actor: Actor) -> bool:
+    """Route, hold, approve, release, quarantine."""
+    return actor.holds_in_operations(Role.WATCH_OFFICER)
+
+
+def tracking_offices(actor: Actor) -> set[int]:
+    """The offices whose messages the actor follows as their sender."""
+    return actor.offices_with(Role.SENDER)
+
+
+def may_read_office_ledger(actor: Actor, office_id: int) -> bool:
+    """Members of the office, and auditors: the openings of what was addressed to it."""
+    member = any(office == office_id for office, _ in actor.roles)
+    return member or actor.holds_in_operations(Role.AUDITOR)

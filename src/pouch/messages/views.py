@@ -1,0 +1,80 @@
+"""What a caller is shown of a message: the API's documents, built under the access rules.
+
+The API, the language desk's API and the command line show a message through
+these, so that what the addressee may not yet see (the content of a message
+still queued or held) is withheld in one place.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from pouch.identity.models import User
+from pouch.identity.service import Actor
+from pouch.messages import access
+from pouch.messages import service as message_service
+from pouch.messages.models import Message
+from pouch.messages.schemas import AttachmentOut, HoldOut, MessageOut
+
+
+def message_out(session: Session, message: Message, *, viewer: Actor | None = None) -> MessageOut:
+    """The message as ``viewer`` may see it (no viewer: an operations reader)."""
+    names = message_service.office_names(session)
+    withheld = viewer is not None and access.content_withheld(viewer, message)
+    return MessageOut(
+        id=message.public_id,
+        sender_office_id=message.sender_office_id,
+        addressee_office_id=message.addressee_office_id,
+        in_reply_to=message_service.public_id_of(session, message.in_reply_to_id),
+        subject=message.subject,
+        body_text="" if withheld else message.body_text,
+        body_html=None if withheld else message.body_html,
+        language=message.declared_language,
+        security_label=message.security_label,
+        precedence=message.precedence,
+        state=message.state,
+        office_sequence=message.office_sequence,
+        accepted_at=message.accepted_at,
+        deliver_by=message.deliver_by,
+        delivered_at=message.delivered_at,
+        acknowledged_at=message.acknowledged_at,
+        overdue_at=message.overdue_at,
+        held=message_service.held_notice(message, names),
+        attachments=[
+            AttachmentOut(
+                id=a.id,
+                filename=a.filename,
+                media_type=a.media_type,
+                declared_type=a.declared_type,
+                size=a.size,
+                sha256=a.sha256,
+                quarantined=a.quarantined_at is not None,
+                quarantine_reason=a.quarantine_reason,
+            )
+            for a in ([] if withheld else message.attachments)
+        ],
+    )
+
+
+def hold_out(session: Session, message: Message) -> list[HoldOut]:
+    names = message_service.office_names(session)
+    out = []
+    for hold in message.holds:
+        requester = session.get(User, hold.requested_by_user_id)
+        approver = session.get(User, hold.approved_by_user_id) if hold.approved_by_user_id else None
+        out.append(
+            HoldOut(
+                id=hold.id,
+                status=hold.status,
+                reason=hold.reason,
+                duration_seconds=hold.duration_seconds,
+                requested_by=requester.display_name if requester else "?",
+                requested_at=hold.requested_at,
+                approved_by=approver.display_name if approver else None,
+                approved_at=hold.approved_at,
+                until=hold.until,
+                ended_at=hold.ended_at,
+                held_by_office=names.get(-1, "operations center"),
+            )
+        )
+    return out
