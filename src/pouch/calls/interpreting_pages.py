@@ -26,7 +26,7 @@ from pouch.calls.problem import Interpretation
 from pouch.errors import NotFound
 from pouch.identity.models import Role, User
 from pouch.identity.service import Actor
-from pouch.language import service as language_service
+from pouch.language import roster as roster_service
 from pouch.language.models import Interpreter
 from pouch.web.deps import Authorize, DbSession, PageUser
 
@@ -58,7 +58,7 @@ class InterpretedCall:
 
 def roster_entries(session: Session, actor: Actor) -> tuple[Rule, list[Interpreter]]:
     """The actor's roster entries, and by which rule they were found."""
-    roster = language_service.list_interpreters(session)
+    roster = roster_service.list_interpreters(session)
     linked = [entry for entry in roster if entry.user_id == actor.user_id]
     if linked:
         return "linked", linked

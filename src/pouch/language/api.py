@@ -17,8 +17,11 @@ from sqlalchemy.orm import Session
 from pouch.errors import NotFound
 from pouch.identity.models import Role
 from pouch.identity.service import Actor
-from pouch.language import service as language_service
+from pouch.language import queue as queue_service
+from pouch.language import roster as roster_service
+from pouch.language import translations as translations_service
 from pouch.language.models import Interpreter, LanguageDetection, Translation
+from pouch.language.roster import Window
 from pouch.language.schemas import (
     CandidateOut,
     DetectionOut,
@@ -33,7 +36,7 @@ from pouch.language.schemas import (
     WindowOut,
     WorkItemOut,
 )
-from pouch.language.service import TranslationView, Window
+from pouch.language.translations import TranslationView
 from pouch.messages import access as message_access
 from pouch.messages import service as message_service
 from pouch.messages import views as message_views
@@ -112,7 +115,7 @@ def translated_message_out(
     shown = message_views.message_out(session, message, viewer=viewer)
     if viewer is not None and message_access.content_withheld(viewer, message):
         return TranslatedMessageOut(**shown.model_dump(), detection=None, translations=[])
-    language = language_service.translations_for(session, message.id)
+    language = translations_service.translations_for(session, message.id)
     return TranslatedMessageOut(
         **shown.model_dump(),
         detection=detection_out(language.detection) if language.detection else None,
@@ -133,8 +136,8 @@ def queue_item_out(view: TranslationView, message: Message) -> QueueItemOut:
 
 
 def _queue_item(session: Session, row: Translation) -> QueueItemOut:
-    view = language_service.view(session, row)
-    return queue_item_out(view, language_service.message_of(session, row))
+    view = translations_service.view(session, row)
+    return queue_item_out(view, queue_service.message_of(session, row))
 
 
 @router.get("/messages/{public_id}/translations", response_model=TranslatedMessageOut)
@@ -158,16 +161,16 @@ def translation_queue(
     watch officers)."""
     return [
         queue_item_out(entry.translation, entry.message)
-        for entry in language_service.queue(session, include_machine=include_machine)
+        for entry in queue_service.entries(session, include_machine=include_machine)
     ]
 
 
 @router.get("/translations/{translation_id}", response_model=WorkItemOut)
 def get_translation(translation_id: int, session: DbSession, _: QueueReader) -> WorkItemOut:
     """One translation with the original to translate (translators and watch officers)."""
-    row = language_service.get_translation(session, translation_id)
+    row = queue_service.get_translation(session, translation_id)
     item = _queue_item(session, row)
-    message = language_service.message_of(session, row)
+    message = queue_service.message_of(session, row)
     return WorkItemOut(
         **item.model_dump(),
         original_body=message.body_text,
@@ -181,7 +184,7 @@ def claim_translation(
 ) -> QueueItemOut:
     """Take a queued translation, or a machine one to review; another translator's claim is
     refused (409) until it is released."""
-    row = language_service.claim(
+    row = queue_service.claim(
         session, translation_id=translation_id, user_id=actor.user_id, now=clock.now()
     )
     return _queue_item(session, row)
@@ -192,7 +195,7 @@ def release_translation(
     translation_id: int, session: DbSession, actor: QueueReader
 ) -> QueueItemOut:
     """Give a claimed translation back to the queue (its translator, or a watch officer)."""
-    row = language_service.release(
+    row = queue_service.release(
         session,
         translation_id=translation_id,
         user_id=actor.user_id,
@@ -207,7 +210,7 @@ def submit_translation(
 ) -> QueueItemOut:
     """The final text, by the translator who claimed it: marked reviewed by them, and logged
     as translation.added with its SHA-256."""
-    row = language_service.submit(
+    row = queue_service.submit(
         session,
         translation_id=translation_id,
         user_id=actor.user_id,
@@ -231,7 +234,7 @@ def interpreter_out(interpreter: Interpreter) -> InterpreterOut:
         language_pairs=interpreter.language_pairs,
         availability=[
             WindowOut(start=window.start, end=window.end)
-            for window in language_service.windows_of(interpreter)
+            for window in roster_service.windows_of(interpreter)
         ],
         max_minutes_per_day=interpreter.max_minutes_per_day,
         time_zone=interpreter.time_zone,
@@ -246,7 +249,7 @@ def list_interpreters(
     """The interpreter roster the call desk schedules from (the ministry's staff)."""
     return [
         interpreter_out(i)
-        for i in language_service.list_interpreters(session, include_inactive=include_inactive)
+        for i in roster_service.list_interpreters(session, include_inactive=include_inactive)
     ]
 
 
@@ -254,7 +257,7 @@ def list_interpreters(
 def create_interpreter(data: InterpreterIn, session: DbSession, _: RosterEditor) -> InterpreterOut:
     """Add an interpreter: language pairs, availability, a daily minutes cap (administrators
     and protocol officers)."""
-    entry = language_service.RosterEntry(
+    entry = roster_service.RosterEntry(
         name=data.name,
         email=data.email,
         user_id=data.user_id,
@@ -264,13 +267,13 @@ def create_interpreter(data: InterpreterIn, session: DbSession, _: RosterEditor)
         time_zone=data.time_zone,
         active=data.active,
     )
-    return interpreter_out(language_service.create_interpreter(session, entry=entry))
+    return interpreter_out(roster_service.create_interpreter(session, entry=entry))
 
 
 @router.get("/interpreters/{interpreter_id}", response_model=InterpreterOut)
 def get_interpreter(interpreter_id: int, session: DbSession, _: RosterReader) -> InterpreterOut:
     """One interpreter of the roster."""
-    return interpreter_out(language_service.get_interpreter(session, interpreter_id))
+    return interpreter_out(roster_service.get_interpreter(session, interpreter_id))
 
 
 @router.patch("/interpreters/{interpreter_id}", response_model=InterpreterOut)
@@ -283,7 +286,7 @@ def update_interpreter(
     if patch.availability is not None:
         changes["availability"] = [Window(w.start, w.end) for w in patch.availability]
     return interpreter_out(
-        language_service.update_interpreter(session, interpreter_id=interpreter_id, changes=changes)
+        roster_service.update_interpreter(session, interpreter_id=interpreter_id, changes=changes)
     )
 
 
@@ -291,4 +294,4 @@ def update_interpreter(
 def retire_interpreter(interpreter_id: int, session: DbSession, _: RosterEditor) -> None:
     """Take an interpreter off the roster; kept, inactive, for the calls already booked
     (administrators and protocol officers)."""
-    language_service.retire_interpreter(session, interpreter_id=interpreter_id)
+    roster_service.retire_interpreter(session, interpreter_id=interpreter_id)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from pouch.identity.models import Role
-from pouch.language import service as language_service
+from pouch.language import queue as queue_service
 from pouch.language.api import QueueReader, Translator
 from pouch.language.models import TranslationStatus
 from pouch.web.deps import AppClock, Authorize, DbSession, PageUser
@@ -43,10 +43,10 @@ def _done(notice: str, translation_id: int) -> Response:
 def translations_page(request: Request, session: DbSession, actor: PageUser) -> Response:
     READERS(actor)
     include_machine = request.query_params.get("machine") == "1"
-    entries = language_service.queue(session, include_machine=include_machine)
+    entries = queue_service.entries(session, include_machine=include_machine)
     # Who holds each claim: the page offers Submit and Release to that translator only.
     claimant_ids = {
-        entry.translation.id: language_service.get_translation(
+        entry.translation.id: queue_service.get_translation(
             session, entry.translation.id
         ).translator_user_id
         for entry in entries
@@ -69,7 +69,7 @@ def translations_page(request: Request, session: DbSession, actor: PageUser) -> 
 
 @router.post("/translations/{translation_id}/claim")
 def claim(translation_id: int, session: DbSession, clock: AppClock, actor: Translator) -> Response:
-    language_service.claim(
+    queue_service.claim(
         session, translation_id=translation_id, user_id=actor.user_id, now=clock.now()
     )
     return _done("claimed", translation_id)
@@ -84,7 +84,7 @@ def submit(
     subject: Annotated[str, Form(min_length=1, max_length=1000)],
     body: Annotated[str, Form(max_length=1_000_000)],
 ) -> Response:
-    language_service.submit(
+    queue_service.submit(
         session,
         translation_id=translation_id,
         user_id=actor.user_id,
@@ -99,7 +99,7 @@ def submit(
 
 @router.post("/translations/{translation_id}/release")
 def release(translation_id: int, session: DbSession, actor: QueueReader) -> Response:
-    language_service.release(
+    queue_service.release(
         session,
         translation_id=translation_id,
         user_id=actor.user_id,
