@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 from pouch.calls import service as call_service
 from pouch.calls.models import CallRequest
 from pouch.calls.problem import wall_to_utc
-from pouch.calls.schemas import CallRequestIn, InterpreterIn, WindowIn
+from pouch.calls.schemas import CallRequestIn
 from pouch.clock import Clock
 from pouch.directory import service as directory_service
 from pouch.directory.models import Office, OfficeKind, Person
 from pouch.directory.schemas import PersonIn
+from pouch.language import roster as roster_service
 from pouch.language.models import Interpreter
 from tests.factories import make_office
 
@@ -87,20 +88,23 @@ def build_desk(
             ),
             now=clock.now(),
         )
-    desk.interpreter = call_service.create_interpreter(
+    desk.interpreter = roster_service.create_interpreter(
         session,
-        data=InterpreterIn(
+        entry=roster_service.RosterEntry(
             name="Akiko Mori",
             email="akiko@example.org",
+            user_id=None,
             language_pairs=[("ja", "en")],
             availability=[
-                WindowIn(
+                roster_service.Window(
                     start=wall_to_utc(MONDAY + timedelta(days=d), time(7), NEW_YORK),
                     end=wall_to_utc(MONDAY + timedelta(days=d), time(22), NEW_YORK),
                 )
                 for d in range(-4, 10)
             ],
             max_minutes_per_day=240,
+            time_zone=None,
+            active=True,
         ),
     )
     session.flush()

@@ -27,7 +27,7 @@ import csv
 import io
 import secrets
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -59,13 +59,13 @@ from pouch.calls.schemas import (
     BusyBlockIn,
     CalendarIn,
     CallRequestIn,
-    InterpreterIn,
     PrecedenceIn,
     RankIn,
 )
 from pouch.directory.models import Office, OfficeKind, Person
 from pouch.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
 from pouch.events import EventKind
+from pouch.language import roster as roster_service
 from pouch.language.models import Interpreter
 from pouch.ledger import service as ledger_service
 from pouch.messages import service as message_service
@@ -461,58 +461,6 @@ def remove_busy_block(session: Session, *, office_id: int, block_id: int) -> Non
         raise NotFound(f"office {office_id} has no busy block {block_id}")
     session.delete(block)
     session.flush()
-
-
-# --- interpreters ------------------------------------------------------------------
-
-
-def _windows_json(windows: Iterable[tuple[datetime, datetime]]) -> list[list[str]]:
-    return [
-        [start.astimezone(UTC).isoformat(), end.astimezone(UTC).isoformat()]
-        for start, end in windows
-    ]
-
-
-def interpreter_windows(row: Interpreter) -> list[tuple[datetime, datetime]]:
-    """The roster row's availability as aware datetimes."""
-    return [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in row.availability]
-
-
-def _core_interpreter(row: Interpreter) -> core.Interpreter:
-    return core.Interpreter(
-        id=str(row.id),
-        name=row.name,
-        language_pairs=tuple((a, b) for a, b in row.language_pairs),
-        availability=tuple(core.TimeWindow(a, b) for a, b in interpreter_windows(row)),
-        max_minutes_per_day=row.max_minutes_per_day,
-        time_zone=row.time_zone,
-        email=row.email,
-    )
-
-
-def _check_interpreter(row: Interpreter) -> None:
-    try:
-        _core_interpreter(row)
-    except core.ProblemError as error:
-        raise _from_problem(error, {"start": "availability", "end": "availability"}) from None
-
-
-def create_interpreter(session: Session, *, data: InterpreterIn) -> Interpreter:
-    """Put an interpreter on the roster (the language desk's), checked as the scheduler
-    will read it."""
-    row = Interpreter(
-        name=data.name,
-        email=data.email,
-        language_pairs=[sorted(pair) for pair in data.language_pairs],
-        availability=_windows_json((w.start, w.end) for w in data.availability),
-        max_minutes_per_day=data.max_minutes_per_day,
-        time_zone=data.time_zone,
-        active=data.active,
-    )
-    _check_interpreter(row)
-    session.add(row)
-    session.flush()
-    return row
 
 
 # --- call requests -----------------------------------------------------------------
@@ -990,6 +938,21 @@ def _core_request(
     )
 
 
+def _core_interpreter(row: Interpreter) -> core.Interpreter:
+    """A roster entry as the scheduler reads it."""
+    return core.Interpreter(
+        id=str(row.id),
+        name=row.name,
+        language_pairs=tuple((a, b) for a, b in row.language_pairs),
+        availability=tuple(
+            core.TimeWindow(window.start, window.end) for window in roster_service.windows_of(row)
+        ),
+        max_minutes_per_day=row.max_minutes_per_day,
+        time_zone=row.time_zone,
+        email=row.email,
+    )
+
+
 def prepare_schedule(session: Session, *, office_id: int | None, now: datetime) -> PreparedSchedule:
     """Read the open requests of a principal's office into a problem to solve from ``now``."""
     office = principal_office(session, office_id)
@@ -1096,9 +1059,8 @@ def prepare_schedule(session: Session, *, office_id: int | None, now: datetime) 
     busy += _past_block(midnight, busy_until)
     interpreters: list[core.Interpreter] = []
     skipped: list[str] = []
-    for row in session.scalars(
-        select(Interpreter).where(Interpreter.active.is_(True)).order_by(Interpreter.id)
-    ):
+    # The language desk's roster, active entries in the order they were added.
+    for row in sorted(roster_service.list_interpreters(session), key=lambda row: row.id):
         try:
             interpreters.append(_core_interpreter(row))
         except (core.ProblemError, ValueError, TypeError) as error:

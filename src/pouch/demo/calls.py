@@ -25,14 +25,13 @@ from pouch.calls.schemas import (
     CalendarIn,
     CallRequestIn,
     HoursIn,
-    InterpreterIn,
     PrecedenceIn,
     RankIn,
-    WindowIn,
 )
 from pouch.directory import service as directory_service
 from pouch.errors import InvalidInput
 from pouch.identity import service as identity_service
+from pouch.language import roster as roster_service
 from pouch.language.models import Interpreter
 from pouch.messages.models import Message
 
@@ -213,14 +212,17 @@ def load_calls(session: Session, *, now: datetime) -> str:
         email = f"{name.split()[0].lower()}@interpreters.demo.pouch.invalid"
         # The language desk's demo puts its own interpreters on the same roster.
         if session.scalar(select(Interpreter.id).where(Interpreter.email == email)) is None:
-            call_service.create_interpreter(
+            roster_service.create_interpreter(
                 session,
-                data=InterpreterIn(
+                entry=roster_service.RosterEntry(
                     name=name,
                     email=email,
-                    language_pairs=list(pairs),
+                    user_id=None,
+                    language_pairs=pairs,
                     availability=_shifts(today, zone, shifts),
                     max_minutes_per_day=cap,
+                    time_zone=None,
+                    active=True,
                 ),
             )
     refused = []
@@ -279,10 +281,12 @@ def load_calls(session: Session, *, now: datetime) -> str:
     return summary + "."
 
 
-def _shifts(today: date, zone: ZoneInfo, shifts: tuple[tuple[int, int], ...]) -> list[WindowIn]:
+def _shifts(
+    today: date, zone: ZoneInfo, shifts: tuple[tuple[int, int], ...]
+) -> list[roster_service.Window]:
     """Every day of the next three weeks, the same local hours."""
     return [
-        WindowIn(
+        roster_service.Window(
             start=wall_to_utc(today + timedelta(days=day), time(opens), zone),
             end=wall_to_utc(today + timedelta(days=day), time(closes), zone),
         )
