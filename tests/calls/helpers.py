@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from pouch.calls import service as call_service
+from pouch.calls import requests as request_service
 from pouch.calls.models import CallRequest
 from pouch.calls.problem import wall_to_utc
 from pouch.calls.schemas import CallRequestIn
@@ -125,7 +125,7 @@ def request_body(desk: Desk, key: str, **changes: Any) -> dict[str, Any]:
 
 def request(session: Session, desk: Desk, key: str, clock: Clock, **changes: Any) -> CallRequest:
     """A request entered by the call desk."""
-    return call_service.create_request(
+    return request_service.create_request(
         session,
         data=CallRequestIn.model_validate(request_body(desk, key, **changes)),
         sender_offices=None,

@@ -26,7 +26,7 @@ from pouch.clock import SystemClock
 from pouch.identity.models import Role
 
 if TYPE_CHECKING:
-    from pouch.calls import service as call_service_module
+    from pouch.calls import runs as run_service_module
 
 calls_app = sub_app(
     "The call desk: requests, the order of precedence, schedules, call sheets, calendars."
@@ -53,7 +53,7 @@ def _parse_date(value: str, hint: str) -> date:
         ) from None
 
 
-def _print_schedule(view: call_service_module.ScheduleView) -> None:
+def _print_schedule(view: run_service_module.ScheduleView) -> None:
     from pouch.calls.sheet import CALL_SHEET_COLUMNS
 
     run = view.run
@@ -107,7 +107,8 @@ def calls_request(
     office: OfficeSlug = None,
 ) -> None:
     """Enter a call request for a leader, as the call desk."""
-    from pouch.calls import service as call_service
+    from pouch.calls import parties as party_service
+    from pouch.calls import requests as request_service
     from pouch.calls.problem import Interpretation
     from pouch.calls.schemas import CallRequestIn, HoursIn
 
@@ -124,8 +125,8 @@ def calls_request(
         hours = {"start": start.strip(), "end": end.strip()}
     with transaction(settings_of(ctx)) as session:
         by = _call_desk_officer(session, as_)
-        person = call_service.find_leader(session, leader)
-        principal = call_service.principal_office_by_slug(session, office)
+        person = party_service.find_leader(session, leader)
+        principal = party_service.principal_office_by_slug(session, office)
         try:
             data = CallRequestIn(
                 leader_id=person.id,
@@ -142,7 +143,7 @@ def calls_request(
             )
         except ValidationError as error:
             validation_failed(error)
-        request = call_service.create_request(
+        request = request_service.create_request(
             session, data=data, sender_offices=None, entered_by_user_id=by, now=SystemClock().now()
         )
     console.print(
@@ -160,7 +161,8 @@ def calls_requests(
     ] = None,
 ) -> None:
     """List call requests with their place in the latest schedule, or why they were left out."""
-    from pouch.calls import service as call_service
+    from pouch.calls import access as call_access
+    from pouch.calls import requests as request_service
     from pouch.calls.models import CallStatus
 
     try:
@@ -170,7 +172,7 @@ def calls_requests(
         raise typer.BadParameter(f"one of {states}", param_hint="--status") from None
     table = Table("call", "leader", "window", "minutes", "mode", "status", "when (UTC) or why")
     with transaction(settings_of(ctx)) as session:
-        for view in call_service.list_requests(session, viewer=call_service.DESK, status=wanted):
+        for view in request_service.list_requests(session, viewer=call_access.DESK, status=wanted):
             request = view.request
             when = ""
             if view.call is not None:
@@ -198,10 +200,10 @@ def calls_confirm(
     as_: AsUser,
 ) -> None:
     """Confirm a call at its time in the latest schedule; re-planning keeps it there if it can."""
-    from pouch.calls import service as call_service
+    from pouch.calls import requests as request_service
 
     with transaction(settings_of(ctx)) as session:
-        call_service.confirm_call(
+        request_service.confirm_call(
             session,
             public_id=call,
             by_user_id=_call_desk_officer(session, as_),
@@ -221,10 +223,10 @@ def calls_cancel(
     as_: AsUser,
 ) -> None:
     """Cancel a call request; its call leaves the call sheet and the calendars."""
-    from pouch.calls import service as call_service
+    from pouch.calls import requests as request_service
 
     with transaction(settings_of(ctx)) as session:
-        call_service.cancel_request(
+        request_service.cancel_request(
             session,
             public_id=call,
             by_user_id=_call_desk_officer(session, as_),
@@ -243,12 +245,12 @@ def calls_precedence_show(
     ] = None,
 ) -> None:
     """Show the order of precedence: tiers, and leaders in order within each."""
-    from pouch.calls import service as call_service
+    from pouch.calls import precedence as precedence_service
 
     with transaction(settings_of(ctx)) as session:
-        view = call_service.get_precedence(session, number=version)
+        view = precedence_service.get_precedence(session, number=version)
     if output is not None:
-        output.write_text(call_service.ranking_to_yaml(view), encoding="utf-8")
+        output.write_text(precedence_service.ranking_to_yaml(view), encoding="utf-8")
         console.print(f"wrote {output}")
         return
     console.print(
@@ -282,7 +284,7 @@ def calls_precedence_set(
     as_: AsUser,
 ) -> None:
     """Replace the order of precedence with a new version (protocol officers, administrators)."""
-    from pouch.calls import service as call_service
+    from pouch.calls import precedence as precedence_service
     from pouch.calls.schemas import PrecedenceIn
 
     try:
@@ -298,12 +300,12 @@ def calls_precedence_set(
             (Role.PROTOCOL_OFFICER, Role.ADMINISTRATOR),
             "a protocol officer or administrator",
         )
-        ranks = call_service.ranking_from_text(session, text=text, format=kind)
+        ranks = precedence_service.ranking_from_text(session, text=text, format=kind)
         try:
             data = PrecedenceIn(reason=reason, ranks=ranks)
         except ValidationError as error:
             validation_failed(error)
-        view = call_service.set_precedence(
+        view = precedence_service.set_precedence(
             session, data=data, author_user_id=by, now=SystemClock().now()
         )
     console.print(
@@ -332,7 +334,9 @@ def calls_schedule(
     sheet and the requests left out, each with its reason."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from pouch.calls import service as call_service
+    from pouch.calls import parties as party_service
+    from pouch.calls import runs as run_service
+    from pouch.calls import scheduling as scheduling_service
     from pouch.calls.solver import SolveProgress
 
     if method not in ("solver", "greedy"):
@@ -342,9 +346,9 @@ def calls_schedule(
     # Three steps, so that the solve holds no database lock: read, solve, write.
     with transaction(settings) as session:
         by = _call_desk_officer(session, as_)
-        options = call_service.solver_options(time_limit_s=time_limit, seed=seed)
-        principal = call_service.principal_office_by_slug(session, office)
-        prepared = call_service.prepare_schedule(session, office_id=principal.id, now=now)
+        options = scheduling_service.solver_options(time_limit_s=time_limit, seed=seed)
+        principal = party_service.principal_office_by_slug(session, office)
+        prepared = scheduling_service.prepare_schedule(session, office_id=principal.id, now=now)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -363,14 +367,14 @@ def calls_schedule(
                 description=f"{update.stage}: {update.objective} (bound {update.bound})",
             )
 
-        schedule = call_service.compute_schedule(
+        schedule = scheduling_service.compute_schedule(
             prepared,
             method="greedy" if method == "greedy" else "solver",
             options=options,
             progress=progress,
         )
     with transaction(settings) as session:
-        run = call_service.store_schedule(
+        run = scheduling_service.store_schedule(
             session,
             prepared=prepared,
             schedule=schedule,
@@ -378,18 +382,20 @@ def calls_schedule(
             options={"method": method, "time_limit_s": time_limit, "seed": seed},
             now=now,
         )
-        view = call_service.schedule_view(session, run=run)
+        view = run_service.schedule_view(session, run=run)
     _print_schedule(view)
 
 
 @calls_app.command("sheet", epilog="Example: pouch calls sheet")
 def calls_sheet(ctx: typer.Context, office: OfficeSlug = None) -> None:
     """Print the latest call sheet and the requests left out, with their reasons."""
-    from pouch.calls import service as call_service
+    from pouch.calls import access as call_access
+    from pouch.calls import parties as party_service
+    from pouch.calls import runs as run_service
 
     with transaction(settings_of(ctx)) as session:
-        principal = call_service.principal_office_by_slug(session, office)
-        view = call_service.get_schedule(session, office_id=principal.id, viewer=call_service.DESK)
+        principal = party_service.principal_office_by_slug(session, office)
+        view = run_service.get_schedule(session, office_id=principal.id, viewer=call_access.DESK)
     _print_schedule(view)
 
 
@@ -405,21 +411,24 @@ def calls_ical(
     """Write the latest schedule, or one call, as an iCalendar file (RFC 5545)."""
     from urllib.parse import urlsplit
 
-    from pouch.calls import service as call_service
+    from pouch.calls import access as call_access
+    from pouch.calls import ical as ical_service
+    from pouch.calls import parties as party_service
+    from pouch.calls import runs as run_service
 
     settings = settings_of(ctx)
     domain = urlsplit(settings.public_url).hostname or "pouch.invalid"
     with transaction(settings) as session:
         if call is not None:
-            content = call_service.call_ical(
-                session, public_id=call, viewer=call_service.DESK, domain=domain
+            content = ical_service.call_ical(
+                session, public_id=call, viewer=call_access.DESK, domain=domain
             )
         else:
-            principal = call_service.principal_office_by_slug(session, office)
-            view = call_service.get_schedule(
-                session, office_id=principal.id, viewer=call_service.DESK
+            principal = party_service.principal_office_by_slug(session, office)
+            view = run_service.get_schedule(
+                session, office_id=principal.id, viewer=call_access.DESK
             )
-            content = call_service.schedule_ical(view, domain=domain)
+            content = ical_service.schedule_ical(view, domain=domain)
     output.write_bytes(content)
     events = content.count(b"BEGIN:VEVENT")
     console.print(f"wrote {output} ({events} call{'s' if events != 1 else ''})")

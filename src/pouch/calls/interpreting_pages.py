@@ -21,7 +21,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from pouch.calls import service as call_service
+from pouch.calls import access as call_access
+from pouch.calls import runs as run_service
 from pouch.calls.problem import Interpretation
 from pouch.errors import NotFound
 from pouch.identity.models import Role, User
@@ -34,7 +35,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 INTERPRETERS = Authorize(Role.INTERPRETER)
 #: The page reads the schedule as the desk does, and shows only the calls above.
-READ_AS = call_service.Viewer(desk=True)
+READ_AS = call_access.Viewer(desk=True)
 
 Rule = Literal["linked", "name", "all"]
 
@@ -50,7 +51,7 @@ RULES: dict[Rule, str] = {
 
 @dataclass(frozen=True)
 class InterpretedCall:
-    call: call_service.CallView
+    call: run_service.CallView
     leader_languages: tuple[str, ...]
     principal_languages: tuple[str, ...]
     mine: bool
@@ -70,7 +71,7 @@ def roster_entries(session: Session, actor: Actor) -> tuple[Rule, list[Interpret
 
 
 def interpreted_calls(
-    view: call_service.ScheduleView, entries: list[Interpreter], rule: Rule
+    view: run_service.ScheduleView, entries: list[Interpreter], rule: Rule
 ) -> list[InterpretedCall]:
     ids = {str(entry.id) for entry in entries}
     pairs = [(a, b) for entry in entries for a, b in entry.language_pairs]
@@ -94,7 +95,7 @@ def interpreting_page(request: Request, session: DbSession, actor: PageUser) -> 
     INTERPRETERS(actor)
     rule, entries = roster_entries(session, actor)
     try:
-        view: call_service.ScheduleView | None = call_service.get_schedule(
+        view: run_service.ScheduleView | None = run_service.get_schedule(
             session, office_id=None, viewer=READ_AS
         )
     except NotFound:

@@ -20,7 +20,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from pouch.calls import service as call_service
+from pouch.calls import calendar as calendar_service
+from pouch.calls import parties as party_service
+from pouch.calls import precedence as precedence_service
+from pouch.calls import requests as request_service
+from pouch.calls import runs as run_service
+from pouch.calls import scheduling as scheduling_service
 from pouch.calls.api import DESK_ROLES, PRINCIPAL_ROLES, READER_ROLES, viewer_of
 from pouch.calls.schemas import PrecedenceIn
 from pouch.errors import InvalidInput, NotFound, invalid_input
@@ -74,7 +79,7 @@ class Gantt:
 
 
 def gantt(
-    view: call_service.ScheduleView, busy: list[tuple[datetime, datetime, str]]
+    view: run_service.ScheduleView, busy: list[tuple[datetime, datetime, str]]
 ) -> Gantt | None:
     """The chart of a schedule: one row per day from the first call to the last.
 
@@ -162,14 +167,14 @@ def _page(request: Request, template: str, context: dict[str, Any]) -> Response:
 def calls_page(request: Request, session: DbSession, actor: PageUser) -> Response:
     READERS(actor)
     viewer = viewer_of(actor)
-    office = call_service.principal_office(session, None, field="office")
+    office = party_service.principal_office(session, None, field="office")
     try:
-        view: call_service.ScheduleView | None = call_service.get_schedule(
+        view: run_service.ScheduleView | None = run_service.get_schedule(
             session, office_id=office.id, viewer=viewer
         )
     except NotFound:
         view = None
-    calendar = call_service.get_calendar(session, office_id=office.id, viewer=viewer)
+    calendar = calendar_service.get_calendar(session, office_id=office.id, viewer=viewer)
     busy = [(b.start, b.end, b.note) for b in calendar.busy]
     return _page(
         request,
@@ -194,7 +199,7 @@ def calls_schedule(
     request: Request, session: DbSession, clock: AppClock, actor: PageUser
 ) -> Response:
     MANAGERS(actor)
-    call_service.run_schedule(
+    scheduling_service.run_schedule(
         session,
         office_id=None,
         method="solver",
@@ -211,7 +216,7 @@ def calls_confirm(
     public_id: str, request: Request, session: DbSession, clock: AppClock, actor: PageUser
 ) -> Response:
     MANAGERS(actor)
-    call_service.confirm_call(
+    request_service.confirm_call(
         session, public_id=public_id, by_user_id=actor.user_id, now=clock.now()
     )
     return RedirectResponse("/calls?notice=confirmed", status_code=303)
@@ -219,14 +224,16 @@ def calls_confirm(
 
 def _precedence_context(session: DbSession, actor: Actor) -> dict[str, Any]:
     try:
-        current: call_service.PrecedenceView | None = call_service.get_precedence(session)
+        current: precedence_service.PrecedenceView | None = precedence_service.get_precedence(
+            session
+        )
     except NotFound:
         current = None
     return {
         "actor": actor,
         "current": current,
-        "text": call_service.ranking_to_yaml(current) if current else "tiers:\n  - []\n",
-        "versions": call_service.list_precedence_versions(session),
+        "text": precedence_service.ranking_to_yaml(current) if current else "tiers:\n  - []\n",
+        "versions": precedence_service.list_precedence_versions(session),
     }
 
 
@@ -248,9 +255,9 @@ def precedence_save(
     EDITORS(actor)
     problem = None
     try:
-        ranks = call_service.ranking_from_text(session, text=ranking, format="yaml")
+        ranks = precedence_service.ranking_from_text(session, text=ranking, format="yaml")
         data = PrecedenceIn(reason=reason, ranks=ranks)
-        call_service.set_precedence(
+        precedence_service.set_precedence(
             session, data=data, author_user_id=actor.user_id, now=clock.now()
         )
     except InvalidInput as error:

@@ -62,6 +62,7 @@ def entries(session: Session, *, include_machine: bool = False) -> list[QueueEnt
 def get_translation(
     session: Session, translation_id: int, *, for_update: bool = False
 ) -> Translation:
+    """One translation; ``for_update`` locks it against a concurrent claim."""
     query = select(Translation).where(Translation.id == translation_id)
     if for_update:
         # Two translators claiming at once: the second waits, then sees the claim.
@@ -73,6 +74,7 @@ def get_translation(
 
 
 def message_of(session: Session, row: Translation) -> Message:
+    """The message a translation is of."""
     message = session.get(Message, row.message_id)
     assert message is not None  # the foreign key cascades
     return message

@@ -90,6 +90,7 @@ def _check_user(session: Session, user_id: int | None, *, interpreter_id: int | 
 
 
 def list_interpreters(session: Session, *, include_inactive: bool = False) -> list[Interpreter]:
+    """The roster by name; only active entries unless ``include_inactive``."""
     query = select(Interpreter).order_by(Interpreter.name, Interpreter.id)
     if not include_inactive:
         query = query.where(Interpreter.active)
@@ -97,6 +98,7 @@ def list_interpreters(session: Session, *, include_inactive: bool = False) -> li
 
 
 def get_interpreter(session: Session, interpreter_id: int) -> Interpreter:
+    """One roster entry, active or not."""
     interpreter = session.get(Interpreter, interpreter_id)
     if interpreter is None:
         raise NotFound(f"no interpreter with id {interpreter_id}")
@@ -104,6 +106,7 @@ def get_interpreter(session: Session, interpreter_id: int) -> Interpreter:
 
 
 def create_interpreter(session: Session, *, entry: RosterEntry) -> Interpreter:
+    """Put an interpreter on the roster; a linked user may have one active entry."""
     _check_user(session, entry.user_id if entry.active else None, interpreter_id=None)
     interpreter = Interpreter(
         user_id=entry.user_id,

@@ -133,6 +133,7 @@ def made_by(row: Translation, translator: str | None) -> str:
 
 
 def view(session: Session, row: Translation) -> TranslationView:
+    """A translation as a reader sees it."""
     translator = translator_name(session, row.translator_user_id)
     subject, body = split_text(row.text) if row.text is not None else (None, None)
     draft_subject, draft_body = split_text(row.draft) if row.draft is not None else (None, None)
