@@ -16,10 +16,11 @@ datetimes, IANA zone names), so a service layer stores and serves them:
 - ``sheet``: the call sheet and iCalendar files;
 - ``scenarios``: seeded realistic problems for tests, demos and benchmarks;
 - ``snapshot``: a run's problem as JSON, and back;
+- ``gantt``: the calls page's chart of a schedule;
 - ``invalid``: a bad input named after the caller's field.
 
-Services (a session first, keyword-only arguments, never a commit; each change
-is one ledger event):
+Services (a session first, keyword-only arguments, never a commit; a change of
+precedence, a request, a confirmation, a cancellation or a run is one ledger event):
 
 - ``parties``: the principal's office, its principal, the leaders;
 - ``precedence``: the order of precedence, its versions, YAML and CSV rankings;
@@ -27,7 +28,8 @@ is one ledger event):
 - ``requests``: call requests entered, seen, cancelled, confirmed;
 - ``scheduling``: prepare, solve (outside a transaction if the caller wishes), store;
 - ``runs``: the runs read back, as call sheets with the requests left out;
-- ``ical``: a schedule, or one call, as an iCalendar file.
+- ``ical``: a schedule, or one call, as an iCalendar file;
+- ``interpreting``: the calls an interpreter is shown.
 
 ``access`` holds who may see and do what; ``api``, ``pages`` and
 ``interpreting_pages`` serve them over HTTP, ``cli`` on the command line.

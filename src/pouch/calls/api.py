@@ -1,10 +1,10 @@
 """JSON API of the call desk, under ``/api/calls``.
 
-Who may do what: watch officers and protocol officers manage requests,
-calendars and schedules; protocol officers and administrators
-keep the order of precedence; a sender office requests calls for its own
-leaders and sees its own requests; the principal and staff of a principal's
-office read its schedule; auditors read everything. iCalendar files are
+Who may do what is ``pouch.calls.access``'s: watch officers and protocol
+officers manage requests, calendars and schedules; protocol officers and
+administrators keep the order of precedence; a sender office requests calls
+for its own leaders and sees its own requests; the principal and staff of a
+principal's office read its schedule; auditors read everything. iCalendar files are
 served as ``text/calendar``. The interpreters' roster the scheduler reads is
 the language desk's (``/api/interpreters``).
 """
@@ -12,19 +12,18 @@ the language desk's (``/api/interpreters``).
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, status
 from fastapi.responses import Response
 
-from pouch.calls import access as call_access
+from pouch.calls import access
 from pouch.calls import calendar as calendar_service
 from pouch.calls import ical as ical_service
 from pouch.calls import precedence as precedence_service
 from pouch.calls import requests as request_service
 from pouch.calls import runs as run_service
 from pouch.calls import scheduling as scheduling_service
-from pouch.calls.models import CallStatus, ScheduleRun
+from pouch.calls.models import CallStatus, PrecedenceVersion, ScheduleRun
 from pouch.calls.schemas import (
     BusyBlockIn,
     BusyBlockOut,
@@ -45,43 +44,20 @@ from pouch.calls.schemas import (
     ScheduleOut,
     SlotOut,
 )
-from pouch.identity.models import Role
 from pouch.identity.service import Actor
-from pouch.settings import Settings
 from pouch.web.deps import AppClock, AppSettings, Authorize, DbSession
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 
 ICALENDAR = "text/calendar"
-DESK_ROLES = (Role.WATCH_OFFICER, Role.PROTOCOL_OFFICER)
-READER_ROLES = (*DESK_ROLES, Role.AUDITOR)
-PRINCIPAL_ROLES = (Role.PRINCIPAL, Role.PRINCIPAL_STAFF)
 
-Manager = Annotated[Actor, Depends(Authorize(*DESK_ROLES))]
-Reader = Annotated[Actor, Depends(Authorize(*READER_ROLES))]
-PrecedenceReader = Annotated[Actor, Depends(Authorize(*READER_ROLES, Role.ADMINISTRATOR))]
-PrecedenceEditor = Annotated[Actor, Depends(Authorize(Role.PROTOCOL_OFFICER, Role.ADMINISTRATOR))]
-# Office-level roles: which offices, the service checks (see ``viewer_of``).
-Requester = Annotated[Actor, Depends(Authorize(Role.SENDER, *DESK_ROLES, where="any"))]
-RequestReader = Annotated[
-    Actor, Depends(Authorize(Role.SENDER, *READER_ROLES, *PRINCIPAL_ROLES, where="any"))
-]
-ScheduleReader = Annotated[Actor, Depends(Authorize(*READER_ROLES, *PRINCIPAL_ROLES, where="any"))]
-
-
-def viewer_of(actor: Actor) -> call_access.Viewer:
-    return call_access.Viewer(
-        desk=any(actor.holds_in_operations(r) for r in READER_ROLES),
-        manager=any(actor.holds_in_operations(r) for r in DESK_ROLES),
-        sender_offices=frozenset(actor.offices_with(Role.SENDER)),
-        principal_offices=frozenset(
-            office for role in PRINCIPAL_ROLES for office in actor.offices_with(role)
-        ),
-    )
-
-
-def _domain(settings: Settings) -> str:
-    return urlsplit(settings.public_url).hostname or "pouch.invalid"
+Manager = Annotated[Actor, Depends(Authorize(*access.MANAGER_ROLES))]
+PrecedenceReader = Annotated[Actor, Depends(Authorize(*access.PRECEDENCE_READER_ROLES))]
+PrecedenceEditor = Annotated[Actor, Depends(Authorize(*access.PRECEDENCE_EDITOR_ROLES))]
+# Roles held in any office: which offices count, the viewer says (``access.viewer_of``).
+Requester = Annotated[Actor, Depends(Authorize(*access.REQUESTER_ROLES, where="any"))]
+RequestReader = Annotated[Actor, Depends(Authorize(*access.REQUEST_READER_ROLES, where="any"))]
+ScheduleReader = Annotated[Actor, Depends(Authorize(*access.SCHEDULE_READER_ROLES, where="any"))]
 
 
 def _calendar(content: bytes, filename: str) -> Response:
@@ -95,15 +71,20 @@ def _calendar(content: bytes, filename: str) -> Response:
 # --- order of precedence -----------------------------------------------------------
 
 
-def _precedence_out(view: precedence_service.PrecedenceView) -> PrecedenceOut:
-    version = view.version
-    return PrecedenceOut(
+def _version_out(version: PrecedenceVersion, leaders: int) -> PrecedenceVersionOut:
+    return PrecedenceVersionOut(
         number=version.number,
         reason=version.reason,
         author_user_id=version.author_user_id,
         created_at=version.created_at,
         ledger_index=version.ledger_index,
-        leaders=len(view.ranks),
+        leaders=leaders,
+    )
+
+
+def _precedence_out(view: precedence_service.PrecedenceView) -> PrecedenceOut:
+    return PrecedenceOut(
+        **_version_out(view.version, len(view.ranks)).model_dump(),
         ranks=[
             RankOut(
                 person_id=person.id,
@@ -142,14 +123,7 @@ def set_precedence(
 def list_precedence_versions(session: DbSession, _: PrecedenceReader) -> list[PrecedenceVersionOut]:
     """Every version of the order of precedence, newest first, with author and reason."""
     return [
-        PrecedenceVersionOut(
-            number=version.number,
-            reason=version.reason,
-            author_user_id=version.author_user_id,
-            created_at=version.created_at,
-            ledger_index=version.ledger_index,
-            leaders=count,
-        )
+        _version_out(version, count)
         for version, count in precedence_service.list_precedence_versions(session)
     ]
 
@@ -175,7 +149,7 @@ def get_calendar(office_id: int, session: DbSession, actor: ScheduleReader) -> C
     """When the principal takes calls: zone, daily window, cap, buffer, busy blocks (the
     call desk, auditors, and the principal's office)."""
     return _calendar_out(
-        calendar_service.get_calendar(session, office_id=office_id, viewer=viewer_of(actor))
+        calendar_service.get_calendar(session, office_id=office_id, viewer=access.viewer_of(actor))
     )
 
 
@@ -262,11 +236,11 @@ def create_request(
     """Request a call with a leader: a sender office for its own leaders, or the call desk
     (watch and protocol officers) for any. Refused, with the reason, when no schedule could
     ever place it."""
-    viewer = viewer_of(actor)
+    viewer = access.viewer_of(actor)
     request = request_service.create_request(
         session,
         data=data,
-        sender_offices=None if viewer.manager else viewer.sender_offices,
+        sender_offices=viewer.leader_offices(),
         entered_by_user_id=actor.user_id,
         now=clock.now(),
     )
@@ -285,7 +259,7 @@ def list_requests(
     """The requests the caller may see: all of them for the call desk and auditors, a
     principal's office its own, a sender office those of its leaders."""
     views = request_service.list_requests(
-        session, viewer=viewer_of(actor), office_id=office_id, status=status
+        session, viewer=access.viewer_of(actor), office_id=office_id, status=status
     )
     return [_request_out(view) for view in views]
 
@@ -294,7 +268,7 @@ def list_requests(
 def get_request(public_id: str, session: DbSession, actor: RequestReader) -> CallRequestOut:
     """One request with its place in the latest schedule, or why it was left out."""
     return _request_out(
-        request_service.get_request(session, public_id=public_id, viewer=viewer_of(actor))
+        request_service.get_request(session, public_id=public_id, viewer=access.viewer_of(actor))
     )
 
 
@@ -308,7 +282,7 @@ def cancel_request(
         session, public_id=public_id, by_user_id=actor.user_id, reason=data.reason, now=clock.now()
     )
     return _request_out(
-        request_service.get_request(session, public_id=public_id, viewer=viewer_of(actor))
+        request_service.get_request(session, public_id=public_id, viewer=access.viewer_of(actor))
     )
 
 
@@ -322,7 +296,7 @@ def confirm_call(
         session, public_id=public_id, by_user_id=actor.user_id, now=clock.now()
     )
     return _request_out(
-        request_service.get_request(session, public_id=public_id, viewer=viewer_of(actor))
+        request_service.get_request(session, public_id=public_id, viewer=access.viewer_of(actor))
     )
 
 
@@ -336,9 +310,9 @@ def call_ical(
 ) -> Response:
     """The request's call as an iCalendar file (text/calendar); a sender office gets it once
     the call is confirmed."""
-    content = ical_service.call_ical(
-        session, public_id=public_id, viewer=viewer_of(actor), domain=_domain(settings)
-    )
+    domain = ical_service.domain_of(settings.public_url)
+    viewer = access.viewer_of(actor)
+    content = ical_service.call_ical(session, public_id=public_id, viewer=viewer, domain=domain)
     return _calendar(content, f"call-{public_id}.ics")
 
 
@@ -418,7 +392,7 @@ def get_schedule(
     """The latest schedule: the call sheet (UTC, the principal's and the leader's local
     times, interpreters, mode) and the requests left out with why (the call desk, auditors,
     and the principal's office)."""
-    view = run_service.get_schedule(session, office_id=office_id, viewer=viewer_of(actor))
+    view = run_service.get_schedule(session, office_id=office_id, viewer=access.viewer_of(actor))
     return _schedule_out(view)
 
 
@@ -432,8 +406,9 @@ def schedule_ical(
 ) -> Response:
     """The latest schedule as one iCalendar file (text/calendar), timed in the principal's
     zone, with the leader and interpreters as attendees."""
-    view = run_service.get_schedule(session, office_id=office_id, viewer=viewer_of(actor))
-    return _calendar(ical_service.schedule_ical(view, domain=_domain(settings)), "calls.ics")
+    view = run_service.get_schedule(session, office_id=office_id, viewer=access.viewer_of(actor))
+    content = ical_service.schedule_ical(view, domain=ical_service.domain_of(settings.public_url))
+    return _calendar(content, "calls.ics")
 
 
 @router.get("/runs", response_model=list[RunOut])
@@ -441,12 +416,13 @@ def list_runs(
     session: DbSession, actor: ScheduleReader, office_id: int | None = None
 ) -> list[RunOut]:
     """Every run of the scheduler for a principal's office, newest first."""
-    runs = run_service.list_runs(session, office_id=office_id, viewer=viewer_of(actor))
+    runs = run_service.list_runs(session, office_id=office_id, viewer=access.viewer_of(actor))
     return [_run_out(run) for run in runs]
 
 
 @router.get("/runs/{run_id}", response_model=ScheduleOut)
 def get_run(run_id: int, session: DbSession, actor: ScheduleReader) -> ScheduleOut:
     """One earlier run, as the schedule it made."""
-    view = run_service.get_schedule(session, office_id=None, viewer=viewer_of(actor), run_id=run_id)
+    viewer = access.viewer_of(actor)
+    view = run_service.get_schedule(session, office_id=None, viewer=viewer, run_id=run_id)
     return _schedule_out(view)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import icalendar
 from sqlalchemy.orm import Session
@@ -20,6 +21,15 @@ from pouch.calls import sheet
 from pouch.calls.access import Viewer
 from pouch.calls.models import ScheduleRun
 from pouch.errors import NotFound
+
+
+def domain_of(public_url: str) -> str:
+    """The host name that makes events' UIDs unique (``pouch.invalid`` when there is none).
+
+    >>> domain_of("https://pouch.example.org:8443/"), domain_of("")
+    ('pouch.example.org', 'pouch.invalid')
+    """
+    return urlsplit(public_url).hostname or "pouch.invalid"
 
 
 def _ics(

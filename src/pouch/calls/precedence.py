@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Literal
 
 import yaml
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ from pouch.calls import parties as party_service
 from pouch.calls.models import PrecedenceRank, PrecedenceVersion
 from pouch.calls.schemas import PrecedenceIn, RankIn
 from pouch.directory.models import Person
-from pouch.errors import Conflict, NotFound
+from pouch.errors import Conflict, NotFound, invalid_input
 from pouch.events import EventKind
 from pouch.ledger import service as ledger_service
 
@@ -137,6 +138,47 @@ def set_precedence(
             "the order of precedence changed meanwhile: read it again and resubmit"
         ) from None
     return get_precedence(session, number=number)
+
+
+def set_from_text(
+    session: Session,
+    *,
+    text: str,
+    format: Literal["yaml", "csv"],
+    reason: str,
+    author_user_id: int | None,
+    now: datetime,
+) -> PrecedenceView:
+    """A new version from a ranking file (see :func:`ranking_from_text`) and a reason."""
+    ranks = ranking_from_text(session, text=text, format=format)
+    try:
+        data = PrecedenceIn(reason=reason, ranks=ranks)
+    except ValidationError as error:
+        raise invalid_input(error.errors()) from None
+    return set_precedence(session, data=data, author_user_id=author_user_id, now=now)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The order of precedence for its editor: the current version (None before the
+    first), its YAML to edit, and every version with how many leaders it ranks."""
+
+    current: PrecedenceView | None
+    text: str
+    versions: list[tuple[PrecedenceVersion, int]]
+
+
+def overview(session: Session) -> Overview:
+    """What the precedence editor shows."""
+    try:
+        current: PrecedenceView | None = get_precedence(session)
+    except NotFound:
+        current = None
+    return Overview(
+        current=current,
+        text=ranking_to_yaml(current) if current else "tiers:\n  - []\n",
+        versions=list_precedence_versions(session),
+    )
 
 
 def ranking_from_text(

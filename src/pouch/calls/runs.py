@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pouch.calls import calendar as calendar_service
 from pouch.calls import parties as party_service
 from pouch.calls import problem as core
 from pouch.calls import sheet, snapshot
@@ -24,7 +25,7 @@ from pouch.calls.models import (
     ScheduleRun,
     UnscheduledRequest,
 )
-from pouch.directory.models import Person
+from pouch.directory.models import Office, Person
 from pouch.errors import NotFound, PermissionDenied
 
 
@@ -149,6 +150,34 @@ def get_schedule(
     if not viewer.sees_schedule(office.id):
         raise PermissionDenied("only the call desk and the principal's office see its schedule")
     return schedule_view(session, run=run)
+
+
+def latest_schedule(
+    session: Session, *, office_id: int | None, viewer: Viewer
+) -> ScheduleView | None:
+    """The latest schedule of a principal's office, or None before its first run."""
+    try:
+        return get_schedule(session, office_id=office_id, viewer=viewer)
+    except NotFound:
+        return None
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The call desk at a glance: the principal's office, its latest schedule (None
+    before the first run) and its calendar."""
+
+    office: Office
+    schedule: ScheduleView | None
+    calendar: calendar_service.CalendarView
+
+
+def overview(session: Session, *, viewer: Viewer) -> Overview:
+    """The only principal's office, as the viewer may see it."""
+    office = party_service.principal_office(session, None, field="office")
+    schedule = latest_schedule(session, office_id=office.id, viewer=viewer)
+    calendar = calendar_service.get_calendar(session, office_id=office.id, viewer=viewer)
+    return Overview(office=office, schedule=schedule, calendar=calendar)
 
 
 def list_runs(session: Session, *, office_id: int | None, viewer: Viewer) -> list[ScheduleRun]:

@@ -19,6 +19,7 @@ Services (a session first, keyword-only arguments, never a commit):
   event, and how a reader sees a message's translations;
 - ``queue``: the translators' queue: claim, release, submit;
 - ``roster``: the interpreter roster the call desk schedules from;
+- ``access``: who reads the queue, translates, keeps the roster, interprets.
 
 A translation is added to a message beside it; it never holds delivery back.
 """

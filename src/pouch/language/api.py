@@ -1,10 +1,11 @@
 """JSON API of the language desk: a message's translations, the translators' queue, the roster.
 
-Who may do what: a message's translations are seen by whoever may see the
-message (its sender office, its addressee office, the operations staff);
-translators and watch officers see the queue; translators claim and submit;
-a claim is released by its translator or a watch officer. Administrators and
-protocol officers keep the interpreter roster, which the ministry's staff read.
+Who may do what is ``pouch.language.access``'s: a message's translations are
+seen by whoever may see the message (its sender office, its addressee office,
+the operations staff); translators and watch officers see the queue;
+translators claim and submit; a claim is released by its translator or a watch
+officer. Administrators and protocol officers keep the interpreter roster,
+which the ministry's staff read.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from fastapi import APIRouter, Depends, status
 from sqlalchemy.orm import Session
 
 from pouch.errors import NotFound
-from pouch.identity.models import Role
 from pouch.identity.service import Actor
+from pouch.language import access
 from pouch.language import queue as queue_service
 from pouch.language import roster as roster_service
 from pouch.language import translations as translations_service
-from pouch.language.models import Interpreter, LanguageDetection, Translation
+from pouch.language.models import Interpreter, LanguageDetection
 from pouch.language.roster import Window
 from pouch.language.schemas import (
     CandidateOut,
@@ -46,26 +47,10 @@ from pouch.web.deps import AppClock, Authorize, DbSession
 router = APIRouter(prefix="/api", tags=["language"])
 
 AnyUser = Annotated[Actor, Depends(Authorize(where="any"))]
-QueueReader = Annotated[Actor, Depends(Authorize(Role.TRANSLATOR, Role.WATCH_OFFICER))]
-Translator = Annotated[Actor, Depends(Authorize(Role.TRANSLATOR))]
-RosterReader = Annotated[
-    Actor,
-    Depends(
-        Authorize(
-            Role.ADMINISTRATOR,
-            Role.PROTOCOL_OFFICER,
-            Role.WATCH_OFFICER,
-            Role.TRANSLATOR,
-            Role.INTERPRETER,
-            Role.AUDITOR,
-        )
-    ),
-]
-RosterEditor = Annotated[Actor, Depends(Authorize(Role.ADMINISTRATOR, Role.PROTOCOL_OFFICER))]
-
-
-def _in_operations(actor: Actor) -> bool:
-    return message_access.is_operations_reader(actor)
+QueueReader = Annotated[Actor, Depends(Authorize(*access.QUEUE_READER_ROLES))]
+Translator = Annotated[Actor, Depends(Authorize(*access.TRANSLATOR_ROLES))]
+RosterReader = Annotated[Actor, Depends(Authorize(*access.ROSTER_READER_ROLES))]
+RosterEditor = Annotated[Actor, Depends(Authorize(*access.ROSTER_EDITOR_ROLES))]
 
 
 def detection_out(detection: LanguageDetection) -> DetectionOut:
@@ -125,19 +110,15 @@ def translated_message_out(
     )
 
 
-def queue_item_out(view: TranslationView, message: Message) -> QueueItemOut:
+def queue_item_out(entry: queue_service.QueueEntry) -> QueueItemOut:
+    message = entry.message
     return QueueItemOut(
-        translation=translation_out(view, show_error=True),
+        translation=translation_out(entry.translation, show_error=True),
         message=message.public_id,
         subject=message.subject,
         precedence=message.precedence,
         deliver_by=message.deliver_by,
     )
-
-
-def _queue_item(session: Session, row: Translation) -> QueueItemOut:
-    view = translations_service.view(session, row)
-    return queue_item_out(view, queue_service.message_of(session, row))
 
 
 @router.get("/messages/{public_id}/translations", response_model=TranslatedMessageOut)
@@ -149,7 +130,8 @@ def message_translations(
     message = message_service.get_message(session, public_id)
     if not message_access.may_see(actor, message):
         raise NotFound(f"no message {public_id!r}")
-    return translated_message_out(session, message, viewer=actor, show_errors=_in_operations(actor))
+    show_errors = access.sees_engine_errors(actor)
+    return translated_message_out(session, message, viewer=actor, show_errors=show_errors)
 
 
 @router.get("/translations/queue", response_model=list[QueueItemOut])
@@ -160,7 +142,7 @@ def translation_queue(
     with include_machine, also the machine translations nobody has reviewed (translators and
     watch officers)."""
     return [
-        queue_item_out(entry.translation, entry.message)
+        queue_item_out(entry)
         for entry in queue_service.entries(session, include_machine=include_machine)
     ]
 
@@ -168,13 +150,11 @@ def translation_queue(
 @router.get("/translations/{translation_id}", response_model=WorkItemOut)
 def get_translation(translation_id: int, session: DbSession, _: QueueReader) -> WorkItemOut:
     """One translation with the original to translate (translators and watch officers)."""
-    row = queue_service.get_translation(session, translation_id)
-    item = _queue_item(session, row)
-    message = queue_service.message_of(session, row)
+    entry = queue_service.entry(session, translation_id=translation_id)
     return WorkItemOut(
-        **item.model_dump(),
-        original_body=message.body_text,
-        declared_language=message.declared_language,
+        **queue_item_out(entry).model_dump(),
+        original_body=entry.message.body_text,
+        declared_language=entry.message.declared_language,
     )
 
 
@@ -187,7 +167,7 @@ def claim_translation(
     row = queue_service.claim(
         session, translation_id=translation_id, user_id=actor.user_id, now=clock.now()
     )
-    return _queue_item(session, row)
+    return queue_item_out(queue_service.entry_of(session, row))
 
 
 @router.post("/translations/{translation_id}/release", response_model=QueueItemOut)
@@ -199,9 +179,9 @@ def release_translation(
         session,
         translation_id=translation_id,
         user_id=actor.user_id,
-        may_release_others=actor.holds_in_operations(Role.WATCH_OFFICER),
+        may_release_others=access.releases_any_claim(actor),
     )
-    return _queue_item(session, row)
+    return queue_item_out(queue_service.entry_of(session, row))
 
 
 @router.post("/translations/{translation_id}/submit", response_model=QueueItemOut)
@@ -219,7 +199,7 @@ def submit_translation(
         source=data.source,
         now=clock.now(),
     )
-    return _queue_item(session, row)
+    return queue_item_out(queue_service.entry_of(session, row))
 
 
 # --- the interpreter roster -----------------------------------------------------------

@@ -59,6 +59,16 @@ def entries(session: Session, *, include_machine: bool = False) -> list[QueueEnt
     )
 
 
+def entry_of(session: Session, row: Translation) -> QueueEntry:
+    """A translation as the queue lists it, with its message."""
+    return QueueEntry(view(session, row), message_of(session, row))
+
+
+def entry(session: Session, *, translation_id: int) -> QueueEntry:
+    """One translation of the queue (or done), with its message."""
+    return entry_of(session, get_translation(session, translation_id))
+
+
 def get_translation(
     session: Session, translation_id: int, *, for_update: bool = False
 ) -> Translation:

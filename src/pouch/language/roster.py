@@ -157,13 +157,20 @@ def retire_interpreter(session: Session, *, interpreter_id: int) -> Interpreter:
     return interpreter
 
 
-def user_language_pairs(session: Session, user_id: int) -> frozenset[frozenset[str]] | None:
-    """The pairs of the user's active roster entries, or None when they are not on it."""
-    entries = list(
+def linked_entries(session: Session, *, user_id: int) -> list[Interpreter]:
+    """The active roster entries linked to the user's account, by name."""
+    return list(
         session.scalars(
-            select(Interpreter).where(Interpreter.user_id == user_id, Interpreter.active)
+            select(Interpreter)
+            .where(Interpreter.user_id == user_id, Interpreter.active)
+            .order_by(Interpreter.name, Interpreter.id)
         )
     )
+
+
+def user_language_pairs(session: Session, user_id: int) -> frozenset[frozenset[str]] | None:
+    """The pairs of the user's active roster entries, or None when they are not on it."""
+    entries = linked_entries(session, user_id=user_id)
     if not entries:
         return None
     return frozenset(

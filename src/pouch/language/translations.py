@@ -95,6 +95,7 @@ class TranslationView:
     draft_body: str | None
     credit: str | None
     translator: str | None
+    translator_user_id: int | None
     made_by: str
     error: str | None
     created_at: datetime
@@ -148,6 +149,7 @@ def view(session: Session, row: Translation) -> TranslationView:
         draft_body=draft_body,
         credit=row.credit,
         translator=translator,
+        translator_user_id=row.translator_user_id,
         made_by=made_by(row, translator),
         error=row.error,
         created_at=row.created_at,
