@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from pouch.calls import access
 from pouch.cli_support import (
     AsUser,
     acting_officer,
@@ -23,10 +25,11 @@ from pouch.cli_support import (
     validation_failed,
 )
 from pouch.clock import SystemClock
-from pouch.identity.models import Role
 
 if TYPE_CHECKING:
     from pouch.calls import runs as run_service_module
+
+ChoiceT = TypeVar("ChoiceT", bound=StrEnum)
 
 calls_app = sub_app(
     "The call desk: requests, the order of precedence, schedules, call sheets, calendars."
@@ -40,8 +43,21 @@ OfficeSlug = Annotated[
 
 
 def _call_desk_officer(session: Session, username: str) -> int:
-    roles = (Role.WATCH_OFFICER, Role.PROTOCOL_OFFICER)
-    return acting_officer(session, username, roles, "a watch officer or protocol officer")
+    """The acting user, who must manage the call desk (``access.manages_calls``)."""
+    return acting_officer(
+        session, username, access.MANAGER_ROLES, "a watch officer or protocol officer"
+    )
+
+
+def _choice(kind: type[ChoiceT], value: str | None, hint: str) -> ChoiceT | None:
+    """The option's value as one of ``kind``'s members, or None when it was not given."""
+    if value is None or value == "":
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in kind)
+        raise typer.BadParameter(f"one of {choices}", param_hint=hint) from None
 
 
 def _parse_date(value: str, hint: str) -> date:
@@ -112,11 +128,7 @@ def calls_request(
     from pouch.calls.problem import Interpretation
     from pouch.calls.schemas import CallRequestIn, HoursIn
 
-    try:
-        mode = Interpretation(interpretation) if interpretation else None
-    except ValueError:
-        modes = ", ".join(m.value for m in Interpretation)
-        raise typer.BadParameter(f"one of {modes}", param_hint="--interpretation") from None
+    mode = _choice(Interpretation, interpretation, "--interpretation")
     hours = None
     if leader_hours is not None:
         start, sep, end = leader_hours.partition("-")
@@ -161,18 +173,13 @@ def calls_requests(
     ] = None,
 ) -> None:
     """List call requests with their place in the latest schedule, or why they were left out."""
-    from pouch.calls import access as call_access
     from pouch.calls import requests as request_service
     from pouch.calls.models import CallStatus
 
-    try:
-        wanted = CallStatus(status) if status else None
-    except ValueError:
-        states = ", ".join(s.value for s in CallStatus)
-        raise typer.BadParameter(f"one of {states}", param_hint="--status") from None
+    wanted = _choice(CallStatus, status, "--status")
     table = Table("call", "leader", "window", "minutes", "mode", "status", "when (UTC) or why")
     with transaction(settings_of(ctx)) as session:
-        for view in request_service.list_requests(session, viewer=call_access.DESK, status=wanted):
+        for view in request_service.list_requests(session, viewer=access.DESK, status=wanted):
             request = view.request
             when = ""
             if view.call is not None:
@@ -285,7 +292,6 @@ def calls_precedence_set(
 ) -> None:
     """Replace the order of precedence with a new version (protocol officers, administrators)."""
     from pouch.calls import precedence as precedence_service
-    from pouch.calls.schemas import PrecedenceIn
 
     try:
         text = source.read_text(encoding="utf-8")
@@ -297,16 +303,16 @@ def calls_precedence_set(
         by = acting_officer(
             session,
             as_,
-            (Role.PROTOCOL_OFFICER, Role.ADMINISTRATOR),
+            access.PRECEDENCE_EDITOR_ROLES,
             "a protocol officer or administrator",
         )
-        ranks = precedence_service.ranking_from_text(session, text=text, format=kind)
-        try:
-            data = PrecedenceIn(reason=reason, ranks=ranks)
-        except ValidationError as error:
-            validation_failed(error)
-        view = precedence_service.set_precedence(
-            session, data=data, author_user_id=by, now=SystemClock().now()
+        view = precedence_service.set_from_text(
+            session,
+            text=text,
+            format=kind,
+            reason=reason,
+            author_user_id=by,
+            now=SystemClock().now(),
         )
     console.print(
         f"order of precedence version {view.version.number}: {len(view.ranks)} leaders "
@@ -389,13 +395,12 @@ def calls_schedule(
 @calls_app.command("sheet", epilog="Example: pouch calls sheet")
 def calls_sheet(ctx: typer.Context, office: OfficeSlug = None) -> None:
     """Print the latest call sheet and the requests left out, with their reasons."""
-    from pouch.calls import access as call_access
     from pouch.calls import parties as party_service
     from pouch.calls import runs as run_service
 
     with transaction(settings_of(ctx)) as session:
         principal = party_service.principal_office_by_slug(session, office)
-        view = run_service.get_schedule(session, office_id=principal.id, viewer=call_access.DESK)
+        view = run_service.get_schedule(session, office_id=principal.id, viewer=access.DESK)
     _print_schedule(view)
 
 
@@ -409,25 +414,20 @@ def calls_ical(
     office: OfficeSlug = None,
 ) -> None:
     """Write the latest schedule, or one call, as an iCalendar file (RFC 5545)."""
-    from urllib.parse import urlsplit
-
-    from pouch.calls import access as call_access
     from pouch.calls import ical as ical_service
     from pouch.calls import parties as party_service
     from pouch.calls import runs as run_service
 
     settings = settings_of(ctx)
-    domain = urlsplit(settings.public_url).hostname or "pouch.invalid"
+    domain = ical_service.domain_of(settings.public_url)
     with transaction(settings) as session:
         if call is not None:
             content = ical_service.call_ical(
-                session, public_id=call, viewer=call_access.DESK, domain=domain
+                session, public_id=call, viewer=access.DESK, domain=domain
             )
         else:
             principal = party_service.principal_office_by_slug(session, office)
-            view = run_service.get_schedule(
-                session, office_id=principal.id, viewer=call_access.DESK
-            )
+            view = run_service.get_schedule(session, office_id=principal.id, viewer=access.DESK)
             content = ical_service.schedule_ical(view, domain=domain)
     output.write_bytes(content)
     events = content.count(b"BEGIN:VEVENT")
