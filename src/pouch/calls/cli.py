@@ -352,7 +352,9 @@ def calls_schedule(
     # Three steps, so that the solve holds no database lock: read, solve, write.
     with transaction(settings) as session:
         by = _call_desk_officer(session, as_)
-        options = scheduling_service.solver_options(time_limit_s=time_limit, seed=seed)
+        options = scheduling_service.run_options(
+            method="greedy" if method == "greedy" else "solver", time_limit_s=time_limit, seed=seed
+        )
         principal = party_service.principal_office_by_slug(session, office)
         prepared = scheduling_service.prepare_schedule(session, office_id=principal.id, now=now)
     with Progress(
@@ -373,20 +375,10 @@ def calls_schedule(
                 description=f"{update.stage}: {update.objective} (bound {update.bound})",
             )
 
-        schedule = scheduling_service.compute_schedule(
-            prepared,
-            method="greedy" if method == "greedy" else "solver",
-            options=options,
-            progress=progress,
-        )
+        schedule = scheduling_service.compute_schedule(prepared, options=options, progress=progress)
     with transaction(settings) as session:
         run = scheduling_service.store_schedule(
-            session,
-            prepared=prepared,
-            schedule=schedule,
-            by_user_id=by,
-            options={"method": method, "time_limit_s": time_limit, "seed": seed},
-            now=now,
+            session, prepared=prepared, schedule=schedule, options=options, by_user_id=by, now=now
         )
         view = run_service.schedule_view(session, run=run)
     _print_schedule(view)

@@ -273,31 +273,46 @@ def prepare_schedule(session: Session, *, office_id: int | None, now: datetime) 
     )
 
 
-def compute_schedule(
-    prepared: PreparedSchedule,
-    *,
-    method: Method,
-    options: SolverOptions,
-    progress: ProgressCallback | None = None,
-) -> core.Schedule:
-    """Solve (CP-SAT, reporting each better solution to ``progress``) or place greedily."""
-    if method == "greedy":
-        return schedule_greedily(prepared.problem)
-    from pouch.calls.solver import solve
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run is solved: the method, and the solver's budget and seed (the solver's
+    options, deterministic, so that the same seed gives the same schedule)."""
 
-    return solve(prepared.problem, options, progress=progress)
+    method: Method
+    time_limit_s: float
+    seed: int
+    solver: SolverOptions
+
+    def stored(self) -> dict[str, Any]:
+        """What the run keeps of them."""
+        return {"method": self.method, "time_limit_s": self.time_limit_s, "seed": self.seed}
 
 
-def solver_options(*, time_limit_s: float, seed: int) -> SolverOptions:
-    """The options of a run: deterministic, so the same seed gives the same schedule."""
+def run_options(*, method: Method, time_limit_s: float, seed: int) -> RunOptions:
+    """A run's options, checked (a seed the solver refuses is an error on ``seed``)."""
     from pouch.calls.solver import SolverOptions
 
     try:
-        return SolverOptions(
+        solver = SolverOptions(
             time_limit_s=time_limit_s, random_seed=seed, num_workers=2, deterministic=True
         )
     except core.ProblemError as error:
         raise invalid.from_problem(error, {"random_seed": "seed"}) from None
+    return RunOptions(method=method, time_limit_s=time_limit_s, seed=seed, solver=solver)
+
+
+def compute_schedule(
+    prepared: PreparedSchedule,
+    *,
+    options: RunOptions,
+    progress: ProgressCallback | None = None,
+) -> core.Schedule:
+    """Solve (CP-SAT, reporting each better solution to ``progress``) or place greedily."""
+    if options.method == "greedy":
+        return schedule_greedily(prepared.problem)
+    from pouch.calls.solver import solve
+
+    return solve(prepared.problem, options.solver, progress=progress)
 
 
 def store_schedule(
@@ -306,7 +321,7 @@ def store_schedule(
     prepared: PreparedSchedule,
     schedule: core.Schedule,
     by_user_id: int | None,
-    options: Mapping[str, Any],
+    options: RunOptions,
     now: datetime,
 ) -> ScheduleRun:
     """Write a run with its calls and left-out requests, logged as ``calls.scheduled``.
@@ -361,7 +376,7 @@ def store_schedule(
         moves=schedule.moves,
         details={
             "counts": counts,
-            "options": dict(options),
+            "options": options.stored(),
             "stages": [
                 {
                     "name": s.name,
@@ -425,14 +440,14 @@ def run_schedule(
     progress: ProgressCallback | None = None,
 ) -> ScheduleRun:
     """Prepare, solve and store a run in one session."""
-    options = solver_options(time_limit_s=time_limit_s, seed=seed)
+    options = run_options(method=method, time_limit_s=time_limit_s, seed=seed)
     prepared = prepare_schedule(session, office_id=office_id, now=now)
-    schedule = compute_schedule(prepared, method=method, options=options, progress=progress)
+    schedule = compute_schedule(prepared, options=options, progress=progress)
     return store_schedule(
         session,
         prepared=prepared,
         schedule=schedule,
+        options=options,
         by_user_id=by_user_id,
-        options={"method": method, "time_limit_s": time_limit_s, "seed": seed},
         now=now,
     )
