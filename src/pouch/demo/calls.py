@@ -36,7 +36,6 @@ from pouch.directory import service as directory_service
 from pouch.errors import InvalidInput
 from pouch.identity import service as identity_service
 from pouch.language import roster as roster_service
-from pouch.language.models import Interpreter
 from pouch.messages.models import Message
 
 PRINCIPAL_OFFICE = "president-elect"
@@ -215,7 +214,7 @@ def load_calls(session: Session, *, now: datetime) -> str:
     for name, pairs, shifts, cap in INTERPRETERS:
         email = f"{name.split()[0].lower()}@interpreters.demo.pouch.invalid"
         # The language desk's demo puts its own interpreters on the same roster.
-        if session.scalar(select(Interpreter.id).where(Interpreter.email == email)) is None:
+        if roster_service.find_by_email(session, email) is None:
             roster_service.create_interpreter(
                 session,
                 entry=roster_service.RosterEntry(

@@ -20,7 +20,7 @@ from pouch.identity.models import User
 from pouch.language import desk as desk_service
 from pouch.language import queue as queue_service
 from pouch.language import roster as roster_service
-from pouch.language.models import Interpreter, Translation, TranslationStatus
+from pouch.language.models import Translation, TranslationStatus
 from pouch.messages.models import Message
 from pouch.settings import Settings
 
@@ -121,7 +121,7 @@ def _load_roster(session: Session, *, now: datetime) -> int:
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     added = 0
     for name, email, username, pairs, cap, zone, (start, end) in ROSTER:
-        if session.scalar(select(Interpreter.id).where(Interpreter.email == email)) is not None:
+        if roster_service.find_by_email(session, email) is not None:
             continue
         user_id = identity_service.get_user_by_username(session, username).id if username else None
         roster_service.create_interpreter(

@@ -105,6 +105,13 @@ def get_interpreter(session: Session, interpreter_id: int) -> Interpreter:
     return interpreter
 
 
+def find_by_email(session: Session, email: str) -> Interpreter | None:
+    """The roster entry with this e-mail address, active or not, if there is one."""
+    return session.scalar(
+        select(Interpreter).where(Interpreter.email == email).order_by(Interpreter.id).limit(1)
+    )
+
+
 def create_interpreter(session: Session, *, entry: RosterEntry) -> Interpreter:
     """Put an interpreter on the roster; a linked user may have one active entry."""
     _check_user(session, entry.user_id if entry.active else None, interpreter_id=None)
