@@ -77,6 +77,30 @@ def _in_operations(actor: Actor, roles: tuple[Role, ...]) -> bool:
     return any(actor.holds_in_operations(role) for role in roles)
 
 
+def _anywhere(actor: Actor, roles: tuple[Role, ...]) -> bool:
+    return any(actor.holds(role) for role in roles)
+
+
+def reads_precedence(actor: Actor) -> bool:
+    """Reads the order of precedence and its earlier versions."""
+    return _in_operations(actor, PRECEDENCE_READER_ROLES)
+
+
+def requests_calls(actor: Actor) -> bool:
+    """May enter call requests (for which leaders: ``Viewer.leader_offices``)."""
+    return _anywhere(actor, REQUESTER_ROLES)
+
+
+def reads_requests(actor: Actor) -> bool:
+    """May read call requests (which ones: ``Viewer.sees_request``)."""
+    return _anywhere(actor, REQUEST_READER_ROLES)
+
+
+def reads_schedules(actor: Actor) -> bool:
+    """May read schedules and calendars (which offices': ``Viewer.sees_schedule``)."""
+    return _anywhere(actor, SCHEDULE_READER_ROLES)
+
+
 def manages_calls(actor: Actor) -> bool:
     """Enters requests for any leader, sets calendars, runs the scheduler, confirms, cancels."""
     return _in_operations(actor, MANAGER_ROLES)

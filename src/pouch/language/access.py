@@ -35,9 +35,33 @@ ROSTER_EDITOR_ROLES = (Role.ADMINISTRATOR, Role.PROTOCOL_OFFICER)
 INTERPRETER_ROLES = (Role.INTERPRETER,)
 
 
+def _in_operations(actor: Actor, roles: tuple[Role, ...]) -> bool:
+    return any(actor.holds_in_operations(role) for role in roles)
+
+
+def reads_queue(actor: Actor) -> bool:
+    """Reads the translators' queue and each translation's original."""
+    return _in_operations(actor, QUEUE_READER_ROLES)
+
+
+def reads_roster(actor: Actor) -> bool:
+    """Reads the interpreter roster."""
+    return _in_operations(actor, ROSTER_READER_ROLES)
+
+
+def edits_roster(actor: Actor) -> bool:
+    """Adds, changes and retires interpreters."""
+    return _in_operations(actor, ROSTER_EDITOR_ROLES)
+
+
+def interprets(actor: Actor) -> bool:
+    """Sees the calls to interpret."""
+    return _in_operations(actor, INTERPRETER_ROLES)
+
+
 def translates(actor: Actor) -> bool:
     """Claims queued translations and submits them."""
-    return any(actor.holds_in_operations(role) for role in TRANSLATOR_ROLES)
+    return _in_operations(actor, TRANSLATOR_ROLES)
 
 
 def releases_any_claim(actor: Actor) -> bool:
