@@ -33,7 +33,7 @@ from pouch.intake import api as intake_api
 from pouch.intake.credentials import Credentials
 from pouch.language import api as language_api
 from pouch.language import pages as language_pages
-from pouch.language.service import Desk
+from pouch.language.desk import Desk
 from pouch.language.worker import LanguageWorker
 from pouch.ledger import api as ledger_api
 from pouch.ledger import pages as ledger_pages

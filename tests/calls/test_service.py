@@ -11,7 +11,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pouch.calls import service as call_service
+from pouch.calls import access as call_access
+from pouch.calls import calendar as calendar_service
+from pouch.calls import ical as ical_service
+from pouch.calls import precedence as precedence_service
+from pouch.calls import requests as request_service
+from pouch.calls import runs as run_service
+from pouch.calls import scheduling as scheduling_service
 from pouch.calls.models import (
     CallRequest,
     CallStatus,
@@ -52,9 +58,9 @@ def _rank(desk: Desk, *keys: str) -> PrecedenceIn:
 
 
 def _run(
-    session: Session, clock: ManualClock, *, method: call_service.Method = "greedy"
+    session: Session, clock: ManualClock, *, method: scheduling_service.Method = "greedy"
 ) -> ScheduleRun:
-    return call_service.run_schedule(
+    return scheduling_service.run_schedule(
         session,
         office_id=None,
         method=method,
@@ -72,10 +78,10 @@ def test_each_precedence_change_is_a_new_logged_version(
     database: Database, clock: ManualClock, desk: Desk
 ) -> None:
     with database.transaction() as session:
-        first = call_service.set_precedence(
+        first = precedence_service.set_precedence(
             session, data=_rank(desk, "fr", "jp"), author_user_id=None, now=clock.now()
         )
-        second = call_service.set_precedence(
+        second = precedence_service.set_precedence(
             session,
             data=_rank(desk, "jp", "fr").model_copy(update={"reason": "After the summit"}),
             author_user_id=None,
@@ -86,13 +92,13 @@ def test_each_precedence_change_is_a_new_logged_version(
         assert event["kind"] == "precedence.changed"
         assert event["version"] == 2 and event["reason"] == "After the summit"
         assert event["leaders"] == 2
-        current = call_service.get_precedence(session)
+        current = precedence_service.get_precedence(session)
         assert [p.name for _, p in current.ranks] == ["Hiroshi Tanabe", "Hélène Marchand"]
-        earlier = call_service.get_precedence(session, number=1)
+        earlier = precedence_service.get_precedence(session, number=1)
         assert [p.name for _, p in earlier.ranks] == ["Hélène Marchand", "Hiroshi Tanabe"]
-        assert [v.number for v, _ in call_service.list_precedence_versions(session)] == [2, 1]
+        assert [v.number for v, _ in precedence_service.list_precedence_versions(session)] == [2, 1]
         with pytest.raises(NotFound):
-            call_service.get_precedence(session, number=9)
+            precedence_service.get_precedence(session, number=9)
 
 
 def test_a_ranking_that_contradicts_itself_is_refused(
@@ -110,7 +116,7 @@ def test_a_ranking_that_contradicts_itself_is_refused(
     with database.transaction() as session:
         for field, ranks in cases.items():
             with pytest.raises(InvalidInput) as raised:
-                call_service.set_precedence(
+                precedence_service.set_precedence(
                     session,
                     data=PrecedenceIn(reason="x", ranks=ranks),
                     author_user_id=None,
@@ -122,16 +128,16 @@ def test_a_ranking_that_contradicts_itself_is_refused(
 
 def test_rankings_read_from_yaml_and_csv(database: Database, desk: Desk) -> None:
     with database.transaction() as session:
-        yaml_ranks = call_service.ranking_from_text(
+        yaml_ranks = precedence_service.ranking_from_text(
             session,
             text=f"tiers:\n  - [Hélène Marchand, hiroshi tanabe]\n  - [{desk.leaders['et'].id}]\n",
             format="yaml",
         )
-        csv_ranks = call_service.ranking_from_text(
+        csv_ranks = precedence_service.ranking_from_text(
             session, text="person,tier,position\nCIARÁN Ó DÁLAIGH,2,5\n", format="csv"
         )
         with pytest.raises(InvalidInput, match="no person named 'Nobody'"):
-            call_service.ranking_from_text(session, text="tiers: [[Nobody]]", format="yaml")
+            precedence_service.ranking_from_text(session, text="tiers: [[Nobody]]", format="yaml")
     assert [(r.person_id, r.tier, r.position) for r in yaml_ranks] == [
         (desk.leaders["fr"].id, 1, 1),
         (desk.leaders["jp"].id, 1, 2),
@@ -171,7 +177,7 @@ def test_a_sender_office_requests_for_its_own_leaders_only(
                 "talk_minutes": 20,
             }
         )
-        made = call_service.create_request(
+        made = request_service.create_request(
             session,
             data=data,
             sender_offices=french_office,
@@ -181,20 +187,20 @@ def test_a_sender_office_requests_for_its_own_leaders_only(
         assert made.requested_by_office_id == desk.offices["fr"].id
         other = data.model_copy(update={"leader_id": desk.leaders["jp"].id})
         with pytest.raises(PermissionDenied, match="its own leaders"):
-            call_service.create_request(
+            request_service.create_request(
                 session,
                 data=other,
                 sender_offices=french_office,
                 entered_by_user_id=None,
                 now=clock.now(),
             )
-        viewer = call_service.Viewer(sender_offices=french_office)
+        viewer = call_access.Viewer(sender_offices=french_office)
         assert [
-            v.request.public_id for v in call_service.list_requests(session, viewer=viewer)
+            v.request.public_id for v in request_service.list_requests(session, viewer=viewer)
         ] == [made.public_id]
         japanese = request(session, desk, "jp", clock)
         with pytest.raises(NotFound):
-            call_service.get_request(session, public_id=japanese.public_id, viewer=viewer)
+            request_service.get_request(session, public_id=japanese.public_id, viewer=viewer)
 
 
 # --- runs --------------------------------------------------------------------------
@@ -225,7 +231,7 @@ def test_a_run_stores_its_calls_and_every_reason(
         assert (event["scheduled"], event["left_out"], event["requests"]) == (2, 1, 3)
         # Counts, never names.
         assert "Marchand" not in json.dumps(event) and "Amharic" not in json.dumps(event)
-        view = call_service.schedule_view(session, run=run)
+        view = run_service.schedule_view(session, run=run)
         assert [c.row.start_utc for c in view.calls] == sorted(c.row.start_utc for c in view.calls)
         assert all(c.row.start_utc >= clock.now() for c in view.calls)
         assert view.left_out[0].leader_name == "Dawit Tesfaye"
@@ -235,19 +241,19 @@ def test_rank_is_precedence_then_urgency_then_arrival(
     database: Database, clock: ManualClock, desk: Desk
 ) -> None:
     with database.transaction() as session:
-        call_service.set_precedence(
+        precedence_service.set_precedence(
             session, data=_rank(desk, "jp", "ie"), author_user_id=None, now=clock.now()
         )
         ids = {}
         for key, urgency in (("fr", 0), ("ie", 0), ("np", 1), ("et", 0), ("jp", 0)):
             ids[request(session, desk, key, clock, urgency=urgency).public_id] = key
             clock.advance(timedelta(minutes=1))
-        prepared = call_service.prepare_schedule(session, office_id=None, now=clock.now())
+        prepared = scheduling_service.prepare_schedule(session, office_id=None, now=clock.now())
     ordered = [ids[r.id] for r in rank_order(prepared.problem.requests)]
     # Ranked leaders first; the others by urgency, then by arrival.
     assert ordered == ["jp", "ie", "np", "fr", "et"]
     tiers = {ids[r.id]: r.precedence_tier for r in prepared.problem.requests}
-    assert tiers["fr"] == call_service.UNRANKED_TIER and tiers["jp"] == 1
+    assert tiers["fr"] == precedence_service.UNRANKED_TIER and tiers["jp"] == 1
 
 
 def test_the_solver_runs_deterministically_and_reports_its_stages(
@@ -257,9 +263,9 @@ def test_the_solver_runs_deterministically_and_reports_its_stages(
         for key in ("fr", "jp", "np"):
             request(session, desk, key, clock)
         first = _run(session, clock, method="solver")
-        starts = [c.row.start_utc for c in call_service.schedule_view(session, run=first).calls]
+        starts = [c.row.start_utc for c in run_service.schedule_view(session, run=first).calls]
         second = _run(session, clock, method="solver")
-        again = [c.row.start_utc for c in call_service.schedule_view(session, run=second).calls]
+        again = [c.row.start_utc for c in run_service.schedule_view(session, run=second).calls]
     assert first.method == "cp-sat" and first.status == "OPTIMAL" and first.gap == 0
     assert first.details["stages"][0]["name"] == "scheduled weight"
     assert starts == again and len(starts) == 3
@@ -272,35 +278,35 @@ def test_replanning_keeps_a_confirmed_call_and_reports_a_moved_one(
         french = request(session, desk, "fr", clock)
         _run(session, clock)
         with pytest.raises(Conflict, match="only a scheduled call"):
-            call_service.confirm_call(
+            request_service.confirm_call(
                 session,
                 public_id=request(session, desk, "ie", clock).public_id,
                 by_user_id=None,
                 now=clock.now(),
             )
-        confirmed = call_service.confirm_call(
+        confirmed = request_service.confirm_call(
             session, public_id=french.public_id, by_user_id=None, now=clock.now()
         )
         assert confirmed.status == CallStatus.CONFIRMED
         with pytest.raises(Conflict, match="already confirmed"):
-            call_service.confirm_call(
+            request_service.confirm_call(
                 session, public_id=french.public_id, by_user_id=None, now=clock.now()
             )
-        slot = call_service.get_request(
-            session, public_id=french.public_id, viewer=call_service.DESK
+        slot = request_service.get_request(
+            session, public_id=french.public_id, viewer=call_access.DESK
         ).call
         assert slot is not None and slot.confirmed
         # Another leader wants the same days: the confirmed call stays. (Had a higher-ranked
         # one come, fewer precedence inversions would come first, then fewer moves.)
-        call_service.set_precedence(
+        precedence_service.set_precedence(
             session, data=_rank(desk, "fr", "ie"), author_user_id=None, now=clock.now()
         )
-        prepared = call_service.prepare_schedule(session, office_id=None, now=clock.now())
+        prepared = scheduling_service.prepare_schedule(session, office_id=None, now=clock.now())
         kept = next(r for r in prepared.problem.requests if r.id == french.public_id)
         assert kept.confirmed_start == slot.start
         rerun = _run(session, clock, method="solver")
-        again = call_service.get_request(
-            session, public_id=french.public_id, viewer=call_service.DESK
+        again = request_service.get_request(
+            session, public_id=french.public_id, viewer=call_access.DESK
         )
         assert again.call is not None and (again.call.start, again.call.confirmed) == (
             slot.start,
@@ -308,14 +314,14 @@ def test_replanning_keeps_a_confirmed_call_and_reports_a_moved_one(
         )
         assert rerun.moves == 0 and again.request.status == CallStatus.CONFIRMED
         # The principal becomes busy at that hour: the call moves, to be confirmed anew.
-        call_service.add_busy_block(
+        calendar_service.add_busy_block(
             session,
             office_id=desk.principal.id,
             data=BusyBlockIn(start=slot.start, end=slot.end, note="Briefing"),
         )
         moved_run = _run(session, clock, method="solver")
-        moved = call_service.get_request(
-            session, public_id=french.public_id, viewer=call_service.DESK
+        moved = request_service.get_request(
+            session, public_id=french.public_id, viewer=call_access.DESK
         )
         assert moved_run.moves == 1
         assert moved.call is not None and moved.call.start != slot.start
@@ -336,23 +342,25 @@ def test_the_past_is_busy_and_a_passed_window_is_reported_once(
             latest_date=today.isoformat(),
         )
         _run(session, clock)
-        slot = call_service.get_request(
-            session, public_id=french.public_id, viewer=call_service.DESK
+        slot = request_service.get_request(
+            session, public_id=french.public_id, viewer=call_access.DESK
         ).call
         assert slot is not None and slot.start >= clock.now()
         clock.advance(timedelta(days=2))
         run = _run(session, clock)
-        (left,) = call_service.schedule_view(session, run=run).left_out
-        assert left.reason == call_service.WINDOW_PASSED and "has passed" in (left.detail or "")
+        (left,) = run_service.schedule_view(session, run=run).left_out
+        assert left.reason == scheduling_service.WINDOW_PASSED and "has passed" in (
+            left.detail or ""
+        )
         later = _run(session, clock)
-        assert call_service.schedule_view(session, run=later).left_out == ()
+        assert run_service.schedule_view(session, run=later).left_out == ()
 
 
 def test_a_confirmed_call_under_way_is_carried_over(
     database: Database, clock: ManualClock, desk: Desk
 ) -> None:
     with database.transaction() as session:
-        call_service.set_calendar(
+        calendar_service.set_calendar(
             session,
             office_id=desk.principal.id,
             data=CalendarIn(buffer_minutes=10, max_calls_per_day=3),
@@ -361,17 +369,17 @@ def test_a_confirmed_call_under_way_is_carried_over(
             session, desk, "fr", clock, earliest_date="2026-11-09", latest_date="2026-11-09"
         )
         _run(session, clock)
-        call_service.confirm_call(
+        request_service.confirm_call(
             session, public_id=french.public_id, by_user_id=None, now=clock.now()
         )
-        slot = call_service.get_request(
-            session, public_id=french.public_id, viewer=call_service.DESK
+        slot = request_service.get_request(
+            session, public_id=french.public_id, viewer=call_access.DESK
         ).call
         assert slot is not None
         request(session, desk, "ie", clock, earliest_date="2026-11-09", latest_date="2026-11-09")
         clock.set(slot.start + timedelta(minutes=5))
         run = _run(session, clock)
-        view = call_service.schedule_view(session, run=run)
+        view = run_service.schedule_view(session, run=run)
         carried = view.call(french.public_id)
         assert carried is not None and carried.confirmed and carried.row.start_utc == slot.start
         irish = next(c for c in view.calls if c.request.public_id != french.public_id)
@@ -383,13 +391,13 @@ def test_a_request_the_calendar_no_longer_fits_is_left_out_with_why(
 ) -> None:
     with database.transaction() as session:
         long = request(session, desk, "jp", clock, talk_minutes=45)  # 90 min, consecutive
-        call_service.set_calendar(
+        calendar_service.set_calendar(
             session,
             office_id=desk.principal.id,
             data=CalendarIn(window_start=time(9), window_end=time(10)),
         )
         run = _run(session, clock)
-        (left,) = call_service.schedule_view(session, run=run).left_out
+        (left,) = run_service.schedule_view(session, run=run).left_out
     assert (left.request_id, left.reason) == (long.public_id, "too-long")
     assert left.detail == (
         "the call takes 90 min (consecutive interpretation) but the principal's daily "
@@ -404,7 +412,7 @@ def test_a_cancelled_request_leaves_the_outputs(
         french = request(session, desk, "fr", clock)
         request(session, desk, "ie", clock)
         run = _run(session, clock)
-        cancelled = call_service.cancel_request(
+        cancelled = request_service.cancel_request(
             session,
             public_id=french.public_id,
             by_user_id=None,
@@ -414,15 +422,15 @@ def test_a_cancelled_request_leaves_the_outputs(
         assert _event(session, run.ledger_index + 1)["kind"] == "call.cancelled"
         assert cancelled.status == CallStatus.CANCELLED
         with pytest.raises(Conflict):
-            call_service.cancel_request(
+            request_service.cancel_request(
                 session, public_id=french.public_id, by_user_id=None, reason="x", now=clock.now()
             )
-        view = call_service.schedule_view(session, run=run)
+        view = run_service.schedule_view(session, run=run)
         assert [c.row.leader_name for c in view.calls] == ["Ciarán Ó Dálaigh"]
-        prepared = call_service.prepare_schedule(session, office_id=None, now=clock.now())
+        prepared = scheduling_service.prepare_schedule(session, office_id=None, now=clock.now())
         assert french.public_id not in prepared.problem.requests_by_id
         with pytest.raises(Conflict):
-            call_service.confirm_call(
+            request_service.confirm_call(
                 session, public_id=french.public_id, by_user_id=None, now=clock.now()
             )
 
@@ -434,14 +442,14 @@ def test_icalendar_files_parse_back_with_zones_attendees_and_status(
         french = request(session, desk, "fr", clock)
         japanese = request(session, desk, "jp", clock)
         run = _run(session, clock)
-        call_service.confirm_call(
+        request_service.confirm_call(
             session, public_id=french.public_id, by_user_id=None, now=clock.now()
         )
-        view = call_service.schedule_view(session, run=run)
-        whole = icalendar.Calendar.from_ical(call_service.schedule_ical(view, domain="pouch.test"))
+        view = run_service.schedule_view(session, run=run)
+        whole = icalendar.Calendar.from_ical(ical_service.schedule_ical(view, domain="pouch.test"))
         one = icalendar.Calendar.from_ical(
-            call_service.call_ical(
-                session, public_id=japanese.public_id, viewer=call_service.DESK, domain="pouch.test"
+            ical_service.call_ical(
+                session, public_id=japanese.public_id, viewer=call_access.DESK, domain="pouch.test"
             )
         )
     events = {str(e["uid"]): e for e in whole.walk("VEVENT")}
@@ -470,7 +478,7 @@ def test_outputs_read_from_the_runs_snapshot(
         desk.leaders["au"].time_zone = "Australia/Sydney"  # moved since the run
         desk.leaders["au"].name = "Someone Else"
         session.flush()
-        (call,) = call_service.schedule_view(session, run=run).calls
+        (call,) = run_service.schedule_view(session, run=run).calls
     assert call.leader_time_zone == "Australia/Perth"
     assert call.row.leader_name == "Rebecca Lawson"
     assert call.row.leader_local.utcoffset() == timedelta(hours=8)
@@ -508,14 +516,14 @@ def test_the_demo_loads_thirty_requests_and_a_schedule_once(
         summary = load_calls(session, now=clock.now())
         assert "30 call requests" in summary and "refused" not in summary
         assert session.scalar(select(func.count()).select_from(CallRequest)) == len(ASKS) == 30
-        view = call_service.get_schedule(session, office_id=None, viewer=call_service.DESK)
+        view = run_service.get_schedule(session, office_id=None, viewer=call_access.DESK)
         assert len(view.calls) + len(view.left_out) == 30
         reasons = " ".join(out.detail or "" for out in view.left_out)
         assert "no interpreter for Amharic" in reasons
         assert sum(call.confirmed for call in view.calls) == 2
-        assert len(call_service.get_precedence(session).ranks) == 30
-        calendar = call_service.get_calendar(
-            session, office_id=view.run.principal_office_id, viewer=call_service.DESK
+        assert len(precedence_service.get_precedence(session).ranks) == 30
+        calendar = calendar_service.get_calendar(
+            session, office_id=view.run.principal_office_id, viewer=call_access.DESK
         )
         assert (calendar.time_zone, calendar.window_start, calendar.window_end) == (
             "America/New_York",

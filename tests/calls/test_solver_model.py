@@ -31,7 +31,7 @@ from pouch.calls.problem import (
 )
 from pouch.calls.scenarios import generate_scenario
 from pouch.calls.solver import SolverOptions, _CallModel, solve
-from tests.calls.test_properties import problems
+from tests.calls.helpers import problems
 
 EXHAUSTIVE = SolverOptions(time_limit_s=20, num_workers=2)
 

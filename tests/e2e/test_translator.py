@@ -12,7 +12,7 @@ from pouch.directory import service as directory_service
 from pouch.errors import NotFound
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role
-from pouch.language import service as language_service
+from pouch.language import translations as translations_service
 from pouch.language.models import TranslationStatus
 from pouch.messages import service as message_service
 from pouch.messages.models import Message
@@ -31,7 +31,7 @@ def _queued_translation(database: Database, public_id: str) -> int:
     while True:
         with database.transaction(write=False) as session:
             message: Message = message_service.get_message(session, public_id)
-            views = language_service.translations_for(session, message.id).translations
+            views = translations_service.translations_for(session, message.id).translations
         if views:
             view = views[0]
             assert view.status in (TranslationStatus.QUEUED, TranslationStatus.MACHINE)

@@ -13,9 +13,9 @@ from functools import cache
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.identity.models import Role
+from pouch.language.desk import Desk
 from pouch.language.detect import DEFAULT_LANGUAGES, LanguageDetector
 from pouch.language.engines import FastTranslateEngine
-from pouch.language.service import Desk
 from pouch.language.translate import TranslationChain, TranslationEngine
 from pouch.messages import service as message_service
 from pouch.messages.rules import DEFAULT_TIMETABLE, Precedence

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.identity.models import Role
+from pouch.language.desk import Round
 from pouch.language.engines import FastTranslateEngine
-from pouch.language.service import Round
 from pouch.messages import service as message_service
 from tests.factories import World, make_token, make_user
 from tests.language.helpers import FRENCH, PORTUGUESE, send, shared_detector

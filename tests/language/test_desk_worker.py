@@ -29,10 +29,10 @@ from pouch.app import create_app
 from pouch.cli import app as cli
 from pouch.clock import ManualClock
 from pouch.db import Database
-from pouch.language import service as language_service
+from pouch.language import desk as desk_service
+from pouch.language.desk import Desk, Outcome, Round
 from pouch.language.engines import FastTranslateEngine, LibreTranslateEngine
 from pouch.language.models import Translation, TranslationStatus
-from pouch.language.service import Desk, Outcome, Round
 from pouch.language.worker import LanguageWorker
 from pouch.messages import service as message_service
 from pouch.messages import worker as message_worker
@@ -163,18 +163,18 @@ def test_a_message_that_cannot_be_stored_holds_back_no_other(
     second = send(database, clock, world, PORTUGUESE, language="pt")
     with database.transaction(write=False) as session:
         broken = message_service.get_message(session, first).id
-    real = language_service.record_outcome
+    real = desk_service.record_outcome
 
     def fails_once(session: object, outcome: Outcome, *, now: datetime) -> Translation | None:
         if outcome.message_id == broken:
             raise RuntimeError("disk full")
         return real(session, outcome, now=now)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(language_service, "record_outcome", fails_once)
+    monkeypatch.setattr(desk_service, "record_outcome", fails_once)
     worker = worker_for(database, make_desk(), clock)
     assert worker.run_once() == Round(identified=1, machine=1, failed=1)
     assert translation_of(database, second).status == TranslationStatus.MACHINE
-    monkeypatch.setattr(language_service, "record_outcome", real)
+    monkeypatch.setattr(desk_service, "record_outcome", real)
     # Nothing was stored for it, so the next round does it.
     assert worker.run_once() == Round(identified=1, queued=1)
     assert worker.run_once() == Round()

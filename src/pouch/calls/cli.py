@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from pouch.calls import access
 from pouch.cli_support import (
     AsUser,
     acting_officer,
@@ -23,10 +25,11 @@ from pouch.cli_support import (
     validation_failed,
 )
 from pouch.clock import SystemClock
-from pouch.identity.models import Role
 
 if TYPE_CHECKING:
-    from pouch.calls import service as call_service_module
+    from pouch.calls import runs as run_service_module
+
+ChoiceT = TypeVar("ChoiceT", bound=StrEnum)
 
 calls_app = sub_app(
     "The call desk: requests, the order of precedence, schedules, call sheets, calendars."
@@ -40,8 +43,21 @@ OfficeSlug = Annotated[
 
 
 def _call_desk_officer(session: Session, username: str) -> int:
-    roles = (Role.WATCH_OFFICER, Role.PROTOCOL_OFFICER)
-    return acting_officer(session, username, roles, "a watch officer or protocol officer")
+    """The acting user, who must manage the call desk (``access.manages_calls``)."""
+    return acting_officer(
+        session, username, access.MANAGER_ROLES, "a watch officer or protocol officer"
+    )
+
+
+def _choice(kind: type[ChoiceT], value: str | None, hint: str) -> ChoiceT | None:
+    """The option's value as one of ``kind``'s members, or None when it was not given."""
+    if value is None or value == "":
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in kind)
+        raise typer.BadParameter(f"one of {choices}", param_hint=hint) from None
 
 
 def _parse_date(value: str, hint: str) -> date:
@@ -53,7 +69,7 @@ def _parse_date(value: str, hint: str) -> date:
         ) from None
 
 
-def _print_schedule(view: call_service_module.ScheduleView) -> None:
+def _print_schedule(view: run_service_module.ScheduleView) -> None:
     from pouch.calls.sheet import CALL_SHEET_COLUMNS
 
     run = view.run
@@ -107,15 +123,12 @@ def calls_request(
     office: OfficeSlug = None,
 ) -> None:
     """Enter a call request for a leader, as the call desk."""
-    from pouch.calls import service as call_service
+    from pouch.calls import parties as party_service
+    from pouch.calls import requests as request_service
     from pouch.calls.problem import Interpretation
     from pouch.calls.schemas import CallRequestIn, HoursIn
 
-    try:
-        mode = Interpretation(interpretation) if interpretation else None
-    except ValueError:
-        modes = ", ".join(m.value for m in Interpretation)
-        raise typer.BadParameter(f"one of {modes}", param_hint="--interpretation") from None
+    mode = _choice(Interpretation, interpretation, "--interpretation")
     hours = None
     if leader_hours is not None:
         start, sep, end = leader_hours.partition("-")
@@ -124,8 +137,8 @@ def calls_request(
         hours = {"start": start.strip(), "end": end.strip()}
     with transaction(settings_of(ctx)) as session:
         by = _call_desk_officer(session, as_)
-        person = call_service.find_leader(session, leader)
-        principal = call_service.principal_office_by_slug(session, office)
+        person = party_service.find_leader(session, leader)
+        principal = party_service.principal_office_by_slug(session, office)
         try:
             data = CallRequestIn(
                 leader_id=person.id,
@@ -142,7 +155,7 @@ def calls_request(
             )
         except ValidationError as error:
             validation_failed(error)
-        request = call_service.create_request(
+        request = request_service.create_request(
             session, data=data, sender_offices=None, entered_by_user_id=by, now=SystemClock().now()
         )
     console.print(
@@ -160,17 +173,13 @@ def calls_requests(
     ] = None,
 ) -> None:
     """List call requests with their place in the latest schedule, or why they were left out."""
-    from pouch.calls import service as call_service
+    from pouch.calls import requests as request_service
     from pouch.calls.models import CallStatus
 
-    try:
-        wanted = CallStatus(status) if status else None
-    except ValueError:
-        states = ", ".join(s.value for s in CallStatus)
-        raise typer.BadParameter(f"one of {states}", param_hint="--status") from None
+    wanted = _choice(CallStatus, status, "--status")
     table = Table("call", "leader", "window", "minutes", "mode", "status", "when (UTC) or why")
     with transaction(settings_of(ctx)) as session:
-        for view in call_service.list_requests(session, viewer=call_service.DESK, status=wanted):
+        for view in request_service.list_requests(session, viewer=access.DESK, status=wanted):
             request = view.request
             when = ""
             if view.call is not None:
@@ -198,10 +207,10 @@ def calls_confirm(
     as_: AsUser,
 ) -> None:
     """Confirm a call at its time in the latest schedule; re-planning keeps it there if it can."""
-    from pouch.calls import service as call_service
+    from pouch.calls import requests as request_service
 
     with transaction(settings_of(ctx)) as session:
-        call_service.confirm_call(
+        request_service.confirm_call(
             session,
             public_id=call,
             by_user_id=_call_desk_officer(session, as_),
@@ -221,10 +230,10 @@ def calls_cancel(
     as_: AsUser,
 ) -> None:
     """Cancel a call request; its call leaves the call sheet and the calendars."""
-    from pouch.calls import service as call_service
+    from pouch.calls import requests as request_service
 
     with transaction(settings_of(ctx)) as session:
-        call_service.cancel_request(
+        request_service.cancel_request(
             session,
             public_id=call,
             by_user_id=_call_desk_officer(session, as_),
@@ -243,12 +252,12 @@ def calls_precedence_show(
     ] = None,
 ) -> None:
     """Show the order of precedence: tiers, and leaders in order within each."""
-    from pouch.calls import service as call_service
+    from pouch.calls import precedence as precedence_service
 
     with transaction(settings_of(ctx)) as session:
-        view = call_service.get_precedence(session, number=version)
+        view = precedence_service.get_precedence(session, number=version)
     if output is not None:
-        output.write_text(call_service.ranking_to_yaml(view), encoding="utf-8")
+        output.write_text(precedence_service.ranking_to_yaml(view), encoding="utf-8")
         console.print(f"wrote {output}")
         return
     console.print(
@@ -282,8 +291,7 @@ def calls_precedence_set(
     as_: AsUser,
 ) -> None:
     """Replace the order of precedence with a new version (protocol officers, administrators)."""
-    from pouch.calls import service as call_service
-    from pouch.calls.schemas import PrecedenceIn
+    from pouch.calls import precedence as precedence_service
 
     try:
         text = source.read_text(encoding="utf-8")
@@ -295,16 +303,16 @@ def calls_precedence_set(
         by = acting_officer(
             session,
             as_,
-            (Role.PROTOCOL_OFFICER, Role.ADMINISTRATOR),
+            access.PRECEDENCE_EDITOR_ROLES,
             "a protocol officer or administrator",
         )
-        ranks = call_service.ranking_from_text(session, text=text, format=kind)
-        try:
-            data = PrecedenceIn(reason=reason, ranks=ranks)
-        except ValidationError as error:
-            validation_failed(error)
-        view = call_service.set_precedence(
-            session, data=data, author_user_id=by, now=SystemClock().now()
+        view = precedence_service.set_from_text(
+            session,
+            text=text,
+            format=kind,
+            reason=reason,
+            author_user_id=by,
+            now=SystemClock().now(),
         )
     console.print(
         f"order of precedence version {view.version.number}: {len(view.ranks)} leaders "
@@ -332,7 +340,9 @@ def calls_schedule(
     sheet and the requests left out, each with its reason."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from pouch.calls import service as call_service
+    from pouch.calls import parties as party_service
+    from pouch.calls import runs as run_service
+    from pouch.calls import scheduling as scheduling_service
     from pouch.calls.solver import SolveProgress
 
     if method not in ("solver", "greedy"):
@@ -342,9 +352,11 @@ def calls_schedule(
     # Three steps, so that the solve holds no database lock: read, solve, write.
     with transaction(settings) as session:
         by = _call_desk_officer(session, as_)
-        options = call_service.solver_options(time_limit_s=time_limit, seed=seed)
-        principal = call_service.principal_office_by_slug(session, office)
-        prepared = call_service.prepare_schedule(session, office_id=principal.id, now=now)
+        options = scheduling_service.run_options(
+            method="greedy" if method == "greedy" else "solver", time_limit_s=time_limit, seed=seed
+        )
+        principal = party_service.principal_office_by_slug(session, office)
+        prepared = scheduling_service.prepare_schedule(session, office_id=principal.id, now=now)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -363,33 +375,24 @@ def calls_schedule(
                 description=f"{update.stage}: {update.objective} (bound {update.bound})",
             )
 
-        schedule = call_service.compute_schedule(
-            prepared,
-            method="greedy" if method == "greedy" else "solver",
-            options=options,
-            progress=progress,
-        )
+        schedule = scheduling_service.compute_schedule(prepared, options=options, progress=progress)
     with transaction(settings) as session:
-        run = call_service.store_schedule(
-            session,
-            prepared=prepared,
-            schedule=schedule,
-            by_user_id=by,
-            options={"method": method, "time_limit_s": time_limit, "seed": seed},
-            now=now,
+        run = scheduling_service.store_schedule(
+            session, prepared=prepared, schedule=schedule, options=options, by_user_id=by, now=now
         )
-        view = call_service.schedule_view(session, run=run)
+        view = run_service.schedule_view(session, run=run)
     _print_schedule(view)
 
 
 @calls_app.command("sheet", epilog="Example: pouch calls sheet")
 def calls_sheet(ctx: typer.Context, office: OfficeSlug = None) -> None:
     """Print the latest call sheet and the requests left out, with their reasons."""
-    from pouch.calls import service as call_service
+    from pouch.calls import parties as party_service
+    from pouch.calls import runs as run_service
 
     with transaction(settings_of(ctx)) as session:
-        principal = call_service.principal_office_by_slug(session, office)
-        view = call_service.get_schedule(session, office_id=principal.id, viewer=call_service.DESK)
+        principal = party_service.principal_office_by_slug(session, office)
+        view = run_service.get_schedule(session, office_id=principal.id, viewer=access.DESK)
     _print_schedule(view)
 
 
@@ -403,23 +406,21 @@ def calls_ical(
     office: OfficeSlug = None,
 ) -> None:
     """Write the latest schedule, or one call, as an iCalendar file (RFC 5545)."""
-    from urllib.parse import urlsplit
-
-    from pouch.calls import service as call_service
+    from pouch.calls import ical as ical_service
+    from pouch.calls import parties as party_service
+    from pouch.calls import runs as run_service
 
     settings = settings_of(ctx)
-    domain = urlsplit(settings.public_url).hostname or "pouch.invalid"
+    domain = ical_service.domain_of(settings.public_url)
     with transaction(settings) as session:
         if call is not None:
-            content = call_service.call_ical(
-                session, public_id=call, viewer=call_service.DESK, domain=domain
+            content = ical_service.call_ical(
+                session, public_id=call, viewer=access.DESK, domain=domain
             )
         else:
-            principal = call_service.principal_office_by_slug(session, office)
-            view = call_service.get_schedule(
-                session, office_id=principal.id, viewer=call_service.DESK
-            )
-            content = call_service.schedule_ical(view, domain=domain)
+            principal = party_service.principal_office_by_slug(session, office)
+            view = run_service.get_schedule(session, office_id=principal.id, viewer=access.DESK)
+            content = ical_service.schedule_ical(view, domain=domain)
     output.write_bytes(content)
     events = content.count(b"BEGIN:VEVENT")
     console.print(f"wrote {output} ({events} call{'s' if events != 1 else ''})")

@@ -463,11 +463,17 @@ class Interpreter:
 
     def interprets(self, request: CallRequest) -> bool:
         """Whether one of the pairs joins a language of the leader to one of the principal."""
-        return any(
-            (a in request.leader_languages and b in request.principal_languages)
-            or (b in request.leader_languages and a in request.principal_languages)
-            for a, b in self.language_pairs
-        )
+        return pairs_join(self.language_pairs, request)
+
+
+def pairs_join(pairs: Iterable[Sequence[str]], request: CallRequest) -> bool:
+    """Whether one of the unordered language pairs joins a language of the leader to one
+    of the principal."""
+    return any(
+        (a in request.leader_languages and b in request.principal_languages)
+        or (b in request.leader_languages and a in request.principal_languages)
+        for a, b in pairs
+    )
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
 from pouch.calls.models import CallStatus
 from pouch.calls.problem import Interpretation
-from pouch.directory.schemas import Email, Language, TimeZone
+from pouch.directory.schemas import Language, TimeZone
 from pouch.schema import Schema
-from pouch.text import Name, Notes, check_single_line
+from pouch.text import Notes, check_single_line
 
 #: Why something changed, in one line: it goes into the logged event.
 Reason = Annotated[
@@ -94,30 +94,6 @@ class CalendarOut(Schema):
     buffer_minutes: int
     is_default: bool = Field(description="True while nobody has set this calendar.")
     busy: list[BusyBlockOut]
-
-
-# --- interpreters ------------------------------------------------------------------
-
-
-class WindowIn(Schema):
-    start: AwareDatetime
-    end: AwareDatetime
-
-
-class InterpreterIn(Schema):
-    name: Name
-    email: Email | None = None
-    language_pairs: list[tuple[Language, Language]] = Field(
-        min_length=1, max_length=50, description="Pairs interpreted both ways, e.g. ['am', 'en']."
-    )
-    availability: list[WindowIn] = Field(
-        default_factory=list, max_length=2000, description="When the interpreter can work."
-    )
-    max_minutes_per_day: int | None = Field(default=None, ge=1, le=1440)
-    time_zone: TimeZone | None = Field(
-        default=None, description="Zone of the daily cap; the principal's when absent."
-    )
-    active: bool = True
 
 
 # --- call requests -----------------------------------------------------------------

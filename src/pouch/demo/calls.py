@@ -17,7 +17,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pouch.calls import service as call_service
+from pouch.calls import calendar as calendar_service
+from pouch.calls import precedence as precedence_service
+from pouch.calls import requests as request_service
+from pouch.calls import runs as run_service
+from pouch.calls import scheduling as scheduling_service
 from pouch.calls.models import CallRequest, PrecedenceVersion, PrincipalCalendar
 from pouch.calls.problem import Interpretation, wall_to_utc
 from pouch.calls.schemas import (
@@ -25,15 +29,13 @@ from pouch.calls.schemas import (
     CalendarIn,
     CallRequestIn,
     HoursIn,
-    InterpreterIn,
     PrecedenceIn,
     RankIn,
-    WindowIn,
 )
 from pouch.directory import service as directory_service
 from pouch.errors import InvalidInput
 from pouch.identity import service as identity_service
-from pouch.language.models import Interpreter
+from pouch.language import roster as roster_service
 from pouch.messages.models import Message
 
 PRINCIPAL_OFFICE = "president-elect"
@@ -175,7 +177,7 @@ def load_calls(session: Session, *, now: datetime) -> str:
     protocol = identity_service.get_user_by_username(session, "protocol").id
     watch = identity_service.get_user_by_username(session, "watch1").id
     if session.scalar(select(func.count()).select_from(PrecedenceVersion)) == 0:
-        call_service.set_precedence(
+        precedence_service.set_precedence(
             session,
             data=PrecedenceIn(
                 reason="Transition week: neighbours and the G7, then allies and partners",
@@ -189,7 +191,7 @@ def load_calls(session: Session, *, now: datetime) -> str:
             now=now,
         )
     if session.get(PrincipalCalendar, office.id) is None:
-        call_service.set_calendar(
+        calendar_service.set_calendar(
             session,
             office_id=office.id,
             data=CalendarIn(
@@ -202,7 +204,7 @@ def load_calls(session: Session, *, now: datetime) -> str:
         )
         for day, start, end, note in BUSY:
             on = today + timedelta(days=day)
-            call_service.add_busy_block(
+            calendar_service.add_busy_block(
                 session,
                 office_id=office.id,
                 data=BusyBlockIn(
@@ -212,15 +214,18 @@ def load_calls(session: Session, *, now: datetime) -> str:
     for name, pairs, shifts, cap in INTERPRETERS:
         email = f"{name.split()[0].lower()}@interpreters.demo.pouch.invalid"
         # The language desk's demo puts its own interpreters on the same roster.
-        if session.scalar(select(Interpreter.id).where(Interpreter.email == email)) is None:
-            call_service.create_interpreter(
+        if roster_service.find_by_email(session, email) is None:
+            roster_service.create_interpreter(
                 session,
-                data=InterpreterIn(
+                entry=roster_service.RosterEntry(
                     name=name,
                     email=email,
-                    language_pairs=list(pairs),
+                    user_id=None,
+                    language_pairs=pairs,
                     availability=_shifts(today, zone, shifts),
                     max_minutes_per_day=cap,
+                    time_zone=None,
+                    active=True,
                 ),
             )
     refused = []
@@ -231,7 +236,7 @@ def load_calls(session: Session, *, now: datetime) -> str:
         if ask.by_sender is not None:
             sender = identity_service.get_user_by_username(session, ask.by_sender).id
         try:
-            call_service.create_request(
+            request_service.create_request(
                 session,
                 data=CallRequestIn(
                     leader_id=leader.id,
@@ -254,7 +259,7 @@ def load_calls(session: Session, *, now: datetime) -> str:
         except InvalidInput as error:
             # A date's holidays can close a whole window; say so rather than fail the demo.
             refused.append(f"{leader.name}: {error.detail}")
-    run = call_service.run_schedule(
+    run = scheduling_service.run_schedule(
         session,
         office_id=office.id,
         method="solver",
@@ -263,10 +268,10 @@ def load_calls(session: Session, *, now: datetime) -> str:
         by_user_id=watch,
         now=now,
     )
-    view = call_service.schedule_view(session, run=run)
+    view = run_service.schedule_view(session, run=run)
     # The first two calls are confirmed, to show both kinds on the sheet and in calendars.
     for call in view.calls[:2]:
-        call_service.confirm_call(
+        request_service.confirm_call(
             session, public_id=call.request.public_id, by_user_id=watch, now=now
         )
     requested = len(ASKS) - len(refused)
@@ -279,10 +284,12 @@ def load_calls(session: Session, *, now: datetime) -> str:
     return summary + "."
 
 
-def _shifts(today: date, zone: ZoneInfo, shifts: tuple[tuple[int, int], ...]) -> list[WindowIn]:
+def _shifts(
+    today: date, zone: ZoneInfo, shifts: tuple[tuple[int, int], ...]
+) -> list[roster_service.Window]:
     """Every day of the next three weeks, the same local hours."""
     return [
-        WindowIn(
+        roster_service.Window(
             start=wall_to_utc(today + timedelta(days=day), time(opens), zone),
             end=wall_to_utc(today + timedelta(days=day), time(closes), zone),
         )

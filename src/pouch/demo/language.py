@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from pouch.identity import service as identity_service
 from pouch.identity.models import User
-from pouch.language import service as language_service
-from pouch.language.models import Interpreter, Translation, TranslationStatus
+from pouch.language import desk as desk_service
+from pouch.language import queue as queue_service
+from pouch.language import roster as roster_service
+from pouch.language.models import Translation, TranslationStatus
 from pouch.messages.models import Message
 from pouch.settings import Settings
 
@@ -69,9 +71,9 @@ ROSTER_DAYS = 7
 def load(session: Session, *, settings: Settings, now: datetime) -> str:
     """Identify and translate the demo's messages, stage the queue, fill the roster."""
     # One desk, so the detector is built once for the whole load.
-    desk = language_service.Desk.from_settings(settings)
+    desk = desk_service.Desk.from_settings(settings)
     try:
-        done = language_service.process(session, desk=desk, now=now, limit=10_000)
+        done = desk_service.process(session, desk=desk, now=now, limit=10_000)
     finally:
         desk.close()
     staged = _stage_queue(session, now=now)
@@ -96,8 +98,8 @@ def _stage_queue(session: Session, *, now: datetime) -> str:
     key, subject, body = REVIEWED
     row = _translation_of(session, key)
     if row is not None and row.status == TranslationStatus.QUEUED:
-        language_service.claim(session, translation_id=row.id, user_id=translator.id, now=now)
-        language_service.submit(
+        queue_service.claim(session, translation_id=row.id, user_id=translator.id, now=now)
+        queue_service.submit(
             session,
             translation_id=row.id,
             user_id=translator.id,
@@ -109,7 +111,7 @@ def _stage_queue(session: Session, *, now: datetime) -> str:
         staged.append(f"1 reviewed by {translator.display_name}")
     row = _translation_of(session, CLAIMED)
     if row is not None and row.status == TranslationStatus.QUEUED:
-        language_service.claim(session, translation_id=row.id, user_id=translator.id, now=now)
+        queue_service.claim(session, translation_id=row.id, user_id=translator.id, now=now)
         staged.append("1 claimed")
     return f" ({', '.join(staged)})" if staged else ""
 
@@ -119,18 +121,18 @@ def _load_roster(session: Session, *, now: datetime) -> int:
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     added = 0
     for name, email, username, pairs, cap, zone, (start, end) in ROSTER:
-        if session.scalar(select(Interpreter.id).where(Interpreter.email == email)) is not None:
+        if roster_service.find_by_email(session, email) is not None:
             continue
         user_id = identity_service.get_user_by_username(session, username).id if username else None
-        language_service.create_interpreter(
+        roster_service.create_interpreter(
             session,
-            entry=language_service.RosterEntry(
+            entry=roster_service.RosterEntry(
                 name=name,
                 email=email,
                 user_id=user_id,
                 language_pairs=pairs,
                 availability=[
-                    language_service.Window(
+                    roster_service.Window(
                         today + timedelta(days=day, hours=start),
                         today + timedelta(days=day, hours=end),
                     )

@@ -1,10 +1,11 @@
 """JSON API of the language desk: a message's translations, the translators' queue, the roster.
 
-Who may do what: a message's translations are seen by whoever may see the
-message (its sender office, its addressee office, the operations staff);
-translators and watch officers see the queue; translators claim and submit;
-a claim is released by its translator or a watch officer. Administrators and
-protocol officers keep the interpreter roster, which the ministry's staff read.
+Who may do what is ``pouch.language.access``'s: a message's translations are
+seen by whoever may see the message (its sender office, its addressee office,
+the operations staff); translators and watch officers see the queue;
+translators claim and submit; a claim is released by its translator or a watch
+officer. Administrators and protocol officers keep the interpreter roster,
+which the ministry's staff read.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from fastapi import APIRouter, Depends, status
 from sqlalchemy.orm import Session
 
 from pouch.errors import NotFound
-from pouch.identity.models import Role
 from pouch.identity.service import Actor
-from pouch.language import service as language_service
-from pouch.language.models import Interpreter, LanguageDetection, Translation
+from pouch.language import access
+from pouch.language import queue as queue_service
+from pouch.language import roster as roster_service
+from pouch.language import translations as translations_service
+from pouch.language.models import Interpreter, LanguageDetection
+from pouch.language.roster import Window
 from pouch.language.schemas import (
     CandidateOut,
     DetectionOut,
@@ -33,7 +37,7 @@ from pouch.language.schemas import (
     WindowOut,
     WorkItemOut,
 )
-from pouch.language.service import TranslationView, Window
+from pouch.language.translations import TranslationView
 from pouch.messages import access as message_access
 from pouch.messages import service as message_service
 from pouch.messages import views as message_views
@@ -43,26 +47,10 @@ from pouch.web.deps import AppClock, Authorize, DbSession
 router = APIRouter(prefix="/api", tags=["language"])
 
 AnyUser = Annotated[Actor, Depends(Authorize(where="any"))]
-QueueReader = Annotated[Actor, Depends(Authorize(Role.TRANSLATOR, Role.WATCH_OFFICER))]
-Translator = Annotated[Actor, Depends(Authorize(Role.TRANSLATOR))]
-RosterReader = Annotated[
-    Actor,
-    Depends(
-        Authorize(
-            Role.ADMINISTRATOR,
-            Role.PROTOCOL_OFFICER,
-            Role.WATCH_OFFICER,
-            Role.TRANSLATOR,
-            Role.INTERPRETER,
-            Role.AUDITOR,
-        )
-    ),
-]
-RosterEditor = Annotated[Actor, Depends(Authorize(Role.ADMINISTRATOR, Role.PROTOCOL_OFFICER))]
-
-
-def _in_operations(actor: Actor) -> bool:
-    return message_access.is_operations_reader(actor)
+QueueReader = Annotated[Actor, Depends(Authorize(*access.QUEUE_READER_ROLES))]
+Translator = Annotated[Actor, Depends(Authorize(*access.TRANSLATOR_ROLES))]
+RosterReader = Annotated[Actor, Depends(Authorize(*access.ROSTER_READER_ROLES))]
+RosterEditor = Annotated[Actor, Depends(Authorize(*access.ROSTER_EDITOR_ROLES))]
 
 
 def detection_out(detection: LanguageDetection) -> DetectionOut:
@@ -112,7 +100,7 @@ def translated_message_out(
     shown = message_views.message_out(session, message, viewer=viewer)
     if viewer is not None and message_access.content_withheld(viewer, message):
         return TranslatedMessageOut(**shown.model_dump(), detection=None, translations=[])
-    language = language_service.translations_for(session, message.id)
+    language = translations_service.translations_for(session, message.id)
     return TranslatedMessageOut(
         **shown.model_dump(),
         detection=detection_out(language.detection) if language.detection else None,
@@ -122,19 +110,15 @@ def translated_message_out(
     )
 
 
-def queue_item_out(view: TranslationView, message: Message) -> QueueItemOut:
+def queue_item_out(entry: queue_service.QueueEntry) -> QueueItemOut:
+    message = entry.message
     return QueueItemOut(
-        translation=translation_out(view, show_error=True),
+        translation=translation_out(entry.translation, show_error=True),
         message=message.public_id,
         subject=message.subject,
         precedence=message.precedence,
         deliver_by=message.deliver_by,
     )
-
-
-def _queue_item(session: Session, row: Translation) -> QueueItemOut:
-    view = language_service.view(session, row)
-    return queue_item_out(view, language_service.message_of(session, row))
 
 
 @router.get("/messages/{public_id}/translations", response_model=TranslatedMessageOut)
@@ -146,7 +130,8 @@ def message_translations(
     message = message_service.get_message(session, public_id)
     if not message_access.may_see(actor, message):
         raise NotFound(f"no message {public_id!r}")
-    return translated_message_out(session, message, viewer=actor, show_errors=_in_operations(actor))
+    show_errors = access.sees_engine_errors(actor)
+    return translated_message_out(session, message, viewer=actor, show_errors=show_errors)
 
 
 @router.get("/translations/queue", response_model=list[QueueItemOut])
@@ -157,21 +142,19 @@ def translation_queue(
     with include_machine, also the machine translations nobody has reviewed (translators and
     watch officers)."""
     return [
-        queue_item_out(entry.translation, entry.message)
-        for entry in language_service.queue(session, include_machine=include_machine)
+        queue_item_out(entry)
+        for entry in queue_service.entries(session, include_machine=include_machine)
     ]
 
 
 @router.get("/translations/{translation_id}", response_model=WorkItemOut)
 def get_translation(translation_id: int, session: DbSession, _: QueueReader) -> WorkItemOut:
     """One translation with the original to translate (translators and watch officers)."""
-    row = language_service.get_translation(session, translation_id)
-    item = _queue_item(session, row)
-    message = language_service.message_of(session, row)
+    entry = queue_service.entry(session, translation_id=translation_id)
     return WorkItemOut(
-        **item.model_dump(),
-        original_body=message.body_text,
-        declared_language=message.declared_language,
+        **queue_item_out(entry).model_dump(),
+        original_body=entry.message.body_text,
+        declared_language=entry.message.declared_language,
     )
 
 
@@ -181,10 +164,10 @@ def claim_translation(
 ) -> QueueItemOut:
     """Take a queued translation, or a machine one to review; another translator's claim is
     refused (409) until it is released."""
-    row = language_service.claim(
+    row = queue_service.claim(
         session, translation_id=translation_id, user_id=actor.user_id, now=clock.now()
     )
-    return _queue_item(session, row)
+    return queue_item_out(queue_service.entry_of(session, row))
 
 
 @router.post("/translations/{translation_id}/release", response_model=QueueItemOut)
@@ -192,13 +175,13 @@ def release_translation(
     translation_id: int, session: DbSession, actor: QueueReader
 ) -> QueueItemOut:
     """Give a claimed translation back to the queue (its translator, or a watch officer)."""
-    row = language_service.release(
+    row = queue_service.release(
         session,
         translation_id=translation_id,
         user_id=actor.user_id,
-        may_release_others=actor.holds_in_operations(Role.WATCH_OFFICER),
+        may_release_others=access.releases_any_claim(actor),
     )
-    return _queue_item(session, row)
+    return queue_item_out(queue_service.entry_of(session, row))
 
 
 @router.post("/translations/{translation_id}/submit", response_model=QueueItemOut)
@@ -207,7 +190,7 @@ def submit_translation(
 ) -> QueueItemOut:
     """The final text, by the translator who claimed it: marked reviewed by them, and logged
     as translation.added with its SHA-256."""
-    row = language_service.submit(
+    row = queue_service.submit(
         session,
         translation_id=translation_id,
         user_id=actor.user_id,
@@ -216,7 +199,7 @@ def submit_translation(
         source=data.source,
         now=clock.now(),
     )
-    return _queue_item(session, row)
+    return queue_item_out(queue_service.entry_of(session, row))
 
 
 # --- the interpreter roster -----------------------------------------------------------
@@ -231,7 +214,7 @@ def interpreter_out(interpreter: Interpreter) -> InterpreterOut:
         language_pairs=interpreter.language_pairs,
         availability=[
             WindowOut(start=window.start, end=window.end)
-            for window in language_service.windows_of(interpreter)
+            for window in roster_service.windows_of(interpreter)
         ],
         max_minutes_per_day=interpreter.max_minutes_per_day,
         time_zone=interpreter.time_zone,
@@ -246,7 +229,7 @@ def list_interpreters(
     """The interpreter roster the call desk schedules from (the ministry's staff)."""
     return [
         interpreter_out(i)
-        for i in language_service.list_interpreters(session, include_inactive=include_inactive)
+        for i in roster_service.list_interpreters(session, include_inactive=include_inactive)
     ]
 
 
@@ -254,7 +237,7 @@ def list_interpreters(
 def create_interpreter(data: InterpreterIn, session: DbSession, _: RosterEditor) -> InterpreterOut:
     """Add an interpreter: language pairs, availability, a daily minutes cap (administrators
     and protocol officers)."""
-    entry = language_service.RosterEntry(
+    entry = roster_service.RosterEntry(
         name=data.name,
         email=data.email,
         user_id=data.user_id,
@@ -264,13 +247,13 @@ def create_interpreter(data: InterpreterIn, session: DbSession, _: RosterEditor)
         time_zone=data.time_zone,
         active=data.active,
     )
-    return interpreter_out(language_service.create_interpreter(session, entry=entry))
+    return interpreter_out(roster_service.create_interpreter(session, entry=entry))
 
 
 @router.get("/interpreters/{interpreter_id}", response_model=InterpreterOut)
 def get_interpreter(interpreter_id: int, session: DbSession, _: RosterReader) -> InterpreterOut:
     """One interpreter of the roster."""
-    return interpreter_out(language_service.get_interpreter(session, interpreter_id))
+    return interpreter_out(roster_service.get_interpreter(session, interpreter_id))
 
 
 @router.patch("/interpreters/{interpreter_id}", response_model=InterpreterOut)
@@ -283,7 +266,7 @@ def update_interpreter(
     if patch.availability is not None:
         changes["availability"] = [Window(w.start, w.end) for w in patch.availability]
     return interpreter_out(
-        language_service.update_interpreter(session, interpreter_id=interpreter_id, changes=changes)
+        roster_service.update_interpreter(session, interpreter_id=interpreter_id, changes=changes)
     )
 
 
@@ -291,4 +274,4 @@ def update_interpreter(
 def retire_interpreter(interpreter_id: int, session: DbSession, _: RosterEditor) -> None:
     """Take an interpreter off the roster; kept, inactive, for the calls already booked
     (administrators and protocol officers)."""
-    language_service.retire_interpreter(session, interpreter_id=interpreter_id)
+    roster_service.retire_interpreter(session, interpreter_id=interpreter_id)

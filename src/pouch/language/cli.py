@@ -46,7 +46,7 @@ def language_detect(
     subject: Annotated[str, typer.Option(help="A subject line, read with the text.")] = "",
 ) -> None:
     """Identify the language of a text among POUCH_LANGUAGE_SET, as the desk does a message's."""
-    from pouch.language.service import Desk, judge
+    from pouch.language.desk import Desk, judge
 
     body = _text(text, file)
     desk = Desk.from_settings(settings_of(ctx))
@@ -85,7 +85,7 @@ def language_translate(
 ) -> None:
     """Translate a text through the engines of POUCH_TRANSLATION_ENGINES; prints the
     translation and which engine made it."""
-    from pouch.language.service import Desk
+    from pouch.language.desk import Desk
     from pouch.language.translate import TranslationError
 
     settings = settings_of(ctx)
@@ -112,13 +112,13 @@ def language_queue(
     """List the translations waiting for a translator, most urgent message first."""
     from rich.text import Text
 
-    from pouch.language import service as language_service
+    from pouch.language import queue as queue_service
 
     table = Table(
         "id", "message", "precedence", "pair", "status", "translator", "since (UTC)", "why"
     )
     with transaction(settings_of(ctx)) as session:
-        for entry in language_service.queue(session, include_machine=machine):
+        for entry in queue_service.entries(session, include_machine=machine):
             item = entry.translation
             table.add_row(
                 str(item.id),
@@ -142,7 +142,7 @@ def language_process(
 ) -> None:
     """Identify and translate the messages the desk has not looked at yet: one round of what
     the background worker does."""
-    from pouch.language.service import Desk
+    from pouch.language.desk import Desk
     from pouch.language.worker import run_round
 
     settings = settings_of(ctx)
@@ -162,7 +162,7 @@ def language_work(ctx: typer.Context) -> None:
     `pouch serve` does in a thread unless POUCH_LANGUAGE_IN_PROCESS is false."""
     import signal
 
-    from pouch.language.service import Desk
+    from pouch.language.desk import Desk
     from pouch.language.worker import LanguageWorker
 
     settings = settings_of(ctx)

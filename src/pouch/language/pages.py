@@ -4,26 +4,27 @@ Translators of the operations office claim a queued (or machine) translation,
 read the original beside the draft, and submit the final text or release the
 claim; watch officers see the same queue and may release anyone's claim.
 Everything works without JavaScript: forms post, the service acts under the
-same rules as the JSON API (``pouch.language.api``), and the browser is sent
-back (303) with a fixed notice.
+same rules (``pouch.language.access``) as the JSON API, and the browser is
+sent back (303) with a fixed notice.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from pouch.identity.models import Role
-from pouch.language import service as language_service
-from pouch.language.api import QueueReader, Translator
+from pouch.identity.service import Actor
+from pouch.language import access
+from pouch.language import queue as queue_service
 from pouch.language.models import TranslationStatus
-from pouch.web.deps import AppClock, Authorize, DbSession, PageUser
+from pouch.web.deps import AppClock, AuthorizePage, DbSession
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-READERS = Authorize(Role.TRANSLATOR, Role.WATCH_OFFICER)
+QueueReader = Annotated[Actor, Depends(AuthorizePage(*access.QUEUE_READER_ROLES))]
+Translator = Annotated[Actor, Depends(AuthorizePage(*access.TRANSLATOR_ROLES))]
 
 #: What a redirect's ``notice`` key says; only these fixed texts are ever shown.
 NOTICES = {
@@ -40,15 +41,12 @@ def _done(notice: str, translation_id: int) -> Response:
 
 
 @router.get("/translations")
-def translations_page(request: Request, session: DbSession, actor: PageUser) -> Response:
-    READERS(actor)
+def translations_page(request: Request, session: DbSession, actor: QueueReader) -> Response:
     include_machine = request.query_params.get("machine") == "1"
-    entries = language_service.queue(session, include_machine=include_machine)
+    entries = queue_service.entries(session, include_machine=include_machine)
     # Who holds each claim: the page offers Submit and Release to that translator only.
     claimant_ids = {
-        entry.translation.id: language_service.get_translation(
-            session, entry.translation.id
-        ).translator_user_id
+        entry.translation.id: entry.translation.translator_user_id
         for entry in entries
         if entry.translation.status == TranslationStatus.CLAIMED
     }
@@ -57,8 +55,8 @@ def translations_page(request: Request, session: DbSession, actor: PageUser) -> 
         "entries": entries,
         "claimant_ids": claimant_ids,
         "include_machine": include_machine,
-        "is_translator": actor.holds_in_operations(Role.TRANSLATOR),
-        "may_release_others": actor.holds_in_operations(Role.WATCH_OFFICER),
+        "is_translator": access.translates(actor),
+        "may_release_others": access.releases_any_claim(actor),
         "notice": NOTICES.get(request.query_params.get("notice") or ""),
     }
     response: Response = request.app.state.templates.TemplateResponse(
@@ -69,7 +67,7 @@ def translations_page(request: Request, session: DbSession, actor: PageUser) -> 
 
 @router.post("/translations/{translation_id}/claim")
 def claim(translation_id: int, session: DbSession, clock: AppClock, actor: Translator) -> Response:
-    language_service.claim(
+    queue_service.claim(
         session, translation_id=translation_id, user_id=actor.user_id, now=clock.now()
     )
     return _done("claimed", translation_id)
@@ -84,7 +82,7 @@ def submit(
     subject: Annotated[str, Form(min_length=1, max_length=1000)],
     body: Annotated[str, Form(max_length=1_000_000)],
 ) -> Response:
-    language_service.submit(
+    queue_service.submit(
         session,
         translation_id=translation_id,
         user_id=actor.user_id,
@@ -99,10 +97,10 @@ def submit(
 
 @router.post("/translations/{translation_id}/release")
 def release(translation_id: int, session: DbSession, actor: QueueReader) -> Response:
-    language_service.release(
+    queue_service.release(
         session,
         translation_id=translation_id,
         user_id=actor.user_id,
-        may_release_others=actor.holds_in_operations(Role.WATCH_OFFICER),
+        may_release_others=access.releases_any_claim(actor),
     )
     return _done("released", translation_id)

@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 
 from pouch.clock import Clock
 from pouch.db import Database
-from pouch.language import service as language_service
-from pouch.language.service import Desk, Round
+from pouch.language import desk as desk_service
+from pouch.language.desk import Desk, Round
 
 logger = logging.getLogger("pouch.language.worker")
 
@@ -36,21 +36,21 @@ def run_round(
     *,
     desk: Desk,
     clock: Clock,
-    limit: int = language_service.ROUND_SIZE,
+    limit: int = desk_service.ROUND_SIZE,
     stop: threading.Event | None = None,
 ) -> Round:
     """Identify and translate up to ``limit`` pending messages; see the module docstring."""
     with database.transaction(write=False) as session:
-        pending = language_service.pending(session, limit=limit, max_chars=desk.chain.max_chars)
+        pending = desk_service.pending(session, limit=limit, max_chars=desk.chain.max_chars)
     done = Round()
     for item in pending:
         if stop is not None and stop.is_set():
             break
-        outcome = language_service.analyse(desk, item)
+        outcome = desk_service.analyse(desk, item)
         try:
             with database.transaction() as session:
-                row = language_service.record_outcome(session, outcome, now=clock.now())
-                done += language_service.tally(outcome, row)
+                row = desk_service.record_outcome(session, outcome, now=clock.now())
+                done += desk_service.tally(outcome, row)
         except IntegrityError:
             # Another process stored this message's detection first (its primary key).
             logger.info("message %s was identified by another worker", item.message_id)
@@ -70,7 +70,7 @@ class LanguageWorker:
         desk: Desk,
         clock: Clock,
         interval: float,
-        limit: int = language_service.ROUND_SIZE,
+        limit: int = desk_service.ROUND_SIZE,
     ) -> None:
         self.database = database
         self.desk = desk

@@ -32,7 +32,7 @@ from pouch.events import label_of
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role, User
 from pouch.identity.service import Actor
-from pouch.language import service as language_service
+from pouch.language import translations as translations_service
 from pouch.ledger import service as ledger_service
 from pouch.ledger.events import InvalidEvent, Opening
 from pouch.ledger.service import Ledger
@@ -314,7 +314,7 @@ def watch_message(
             **_common(clock.now(), actor, names),
             "m": message,
             "body_html": _body_html(message),
-            "language": language_service.translations_for(session, message.id),
+            "language": translations_service.translations_for(session, message.id),
             "events": events,
             "people": people,
             "can_act": actor.holds_in_operations(Role.WATCH_OFFICER),
@@ -553,7 +553,7 @@ def inbox_message(public_id: str, request: Request, clock: AppClock) -> Response
                 **_common(now, actor, names),
                 "m": message,
                 "body_html": _body_html(message),
-                "language": language_service.translations_for(session, message.id),
+                "language": translations_service.translations_for(session, message.id),
                 "first_read": first_read,
                 "replies": replies,
                 "precedences": list(Precedence),
@@ -697,7 +697,7 @@ def track_message(
             **_common(clock.now(), actor, names),
             "m": message,
             "body_html": _body_html(message),
-            "language": language_service.translations_for(session, message.id),
+            "language": translations_service.translations_for(session, message.id),
             "events": events,
             "path": path_of(message, events, outgoing=message.sender_office_id in offices),
             "vkey": ledger.vkey,
