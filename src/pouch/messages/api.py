@@ -12,24 +12,19 @@ import base64
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, get_args
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from pouch.directory import service as directory_service
-from pouch.errors import NotFound, PermissionDenied
-from pouch.identity.models import Role
+from pouch.errors import PermissionDenied
 from pouch.identity.service import Actor
 from pouch.ledger import service as ledger_service
 from pouch.ledger.service import Ledger
 from pouch.messages import access, holds, receipts, views
 from pouch.messages import service as message_service
 from pouch.messages.models import (
-    Attachment,
-    AttachmentBlob,
-    Message,
     OfficeEndpoint,
 )
 from pouch.messages.schemas import (
@@ -49,15 +44,26 @@ from pouch.messages.schemas import (
     StatusOut,
 )
 from pouch.settings import Settings
-from pouch.web.deps import AppClock, AppSettings, AppTimetable, Authorize, DbSession, OfficeAdmin
+from pouch.web.deps import (
+    Allow,
+    AppClock,
+    AppSettings,
+    AppTimetable,
+    Authorize,
+    DbSession,
+    OfficeAdmin,
+)
 
 router = APIRouter(prefix="/api", tags=["messages"])
 
 AnyUser = Annotated[Actor, Depends(Authorize(where="any"))]
-WatchOfficer = Annotated[Actor, Depends(Authorize(Role.WATCH_OFFICER))]
-Staff = Annotated[
+WatchOfficer = Annotated[
     Actor,
-    Depends(Authorize(Role.WATCH_OFFICER, Role.AUDITOR, Role.ADMINISTRATOR, Role.TRANSLATOR)),
+    Depends(Allow(access.may_act_on_queue, "only the watch officers act on the queue")),
+]
+QueueReader = Annotated[
+    Actor,
+    Depends(Allow(access.may_read_queue, "the queue is for the watch officers and auditors")),
 ]
 
 
@@ -70,31 +76,17 @@ def _base(settings: Settings) -> str:
     return settings.public_url.rstrip("/")
 
 
-def _visible(
-    session: Session, actor: Actor, public_id: str, *, for_update: bool = False
-) -> Message:
-    message = message_service.get_message(session, public_id, for_update=for_update)
-    if not access.may_see(actor, message):
-        # Not "forbidden": whether a message exists is itself not for everyone.
-        raise NotFound(f"no message {public_id!r}")
-    return message
-
-
-def _addressee_member(actor: Actor, message: Message) -> None:
-    if not access.answers_for(actor, message.addressee_office_id):
-        raise PermissionDenied("only the principal and staff of the addressee office may do this")
-
-
 @router.get("/messages/{public_id}", response_model=MessageOut)
 def get_message(public_id: str, session: DbSession, actor: AnyUser) -> MessageOut:
     """The message, to its sender office, its addressee office and the operations staff."""
-    return views.message_out(session, _visible(session, actor, public_id), viewer=actor)
+    message = message_service.visible(session, public_id=public_id, actor=actor)
+    return views.message_out(session, message, viewer=actor)
 
 
 @router.get("/messages/{public_id}/status", response_model=StatusOut)
 def message_status(public_id: str, session: DbSession, actor: AnyUser) -> StatusOut:
     """Every step with its time and log index; holds with who, since and until."""
-    message = _visible(session, actor, public_id)
+    message = message_service.visible(session, public_id=public_id, actor=actor)
     return StatusOut(
         message=views.message_out(session, message, viewer=actor),
         events=[
@@ -115,7 +107,7 @@ def event_receipt(
     actor: AnyUser,
 ) -> ReceiptOut:
     """The opening of one of the message's events and, once published, its tlog-proof."""
-    message = _visible(session, actor, public_id)
+    message = message_service.visible(session, public_id=public_id, actor=actor)
     return receipts.receipt_for(
         session, message, index, ledger=_ledger(request), base_url=_base(settings)
     )
@@ -149,24 +141,22 @@ def request_hold(
         now=clock.now(),
         timetable=timetable,
     )
-    message = message_service.get_message(session, public_id)
-    return next(h for h in views.hold_out(session, message) if h.id == hold.id)
+    return views.hold_view(session, hold)
 
 
-def _hold_action(action: str) -> Callable[..., HoldOut]:
+def _hold_action(action: holds.HoldAction) -> Callable[..., HoldOut]:
     def endpoint(
         public_id: str, hold_id: int, session: DbSession, clock: AppClock, actor: WatchOfficer
     ) -> HoldOut:
-        function = {
-            "approve": holds.approve_hold,
-            "release": holds.release_hold,
-            "withdraw": holds.withdraw_hold,
-        }[action]
-        function(
-            session, public_id=public_id, hold_id=hold_id, officer_id=actor.user_id, now=clock.now()
+        hold = holds.act(
+            session,
+            action=action,
+            public_id=public_id,
+            hold_id=hold_id,
+            officer_id=actor.user_id,
+            now=clock.now(),
         )
-        message = message_service.get_message(session, public_id)
-        return next(h for h in views.hold_out(session, message) if h.id == hold_id)
+        return views.hold_view(session, hold)
 
     endpoint.__name__ = f"{action}_hold"
     endpoint.__doc__ = {
@@ -177,7 +167,7 @@ def _hold_action(action: str) -> Callable[..., HoldOut]:
     return endpoint
 
 
-for _action in ("approve", "release", "withdraw"):
+for _action in get_args(holds.HoldAction):
     router.add_api_route(
         f"/messages/{{public_id}}/holds/{{hold_id}}/{_action}",
         _hold_action(_action),
@@ -198,7 +188,7 @@ def quarantine(
     actor: WatchOfficer,
 ) -> AttachmentOut:
     """Hold back one attachment; the message itself still goes through, with a notice."""
-    holds.quarantine_attachment(
+    attachment = holds.quarantine_attachment(
         session,
         public_id=public_id,
         attachment_id=attachment_id,
@@ -206,28 +196,22 @@ def quarantine(
         reason=data.reason,
         now=clock.now(),
     )
-    message = message_service.get_message(session, public_id)
-    return next(a for a in views.message_out(session, message).attachments if a.id == attachment_id)
+    return views.attachment_out(attachment)
 
 
 @router.get("/messages/{public_id}/attachments/{attachment_id}", response_class=Response)
 def download_attachment(
     public_id: str, attachment_id: int, session: DbSession, actor: AnyUser
 ) -> Response:
-    message = _visible(session, actor, public_id)
-    attachment = session.get(Attachment, attachment_id)
-    if attachment is None or attachment.message_id != message.id:
-        raise NotFound(f"message {public_id} has no attachment {attachment_id}")
-    if attachment.quarantined_at is not None and not actor.holds_in_operations(Role.WATCH_OFFICER):
-        raise PermissionDenied(f"the attachment is quarantined: {attachment.quarantine_reason}")
-    blob = session.get(AttachmentBlob, attachment.sha256)
-    assert blob is not None
+    file = message_service.attachment_file(
+        session, public_id=public_id, attachment_id=attachment_id, actor=actor
+    )
     return Response(
-        bytes(blob.data),
+        file.content,
         # Served as a download, never rendered: the sniffed type is informative only.
         media_type="application/octet-stream",
         headers={
-            "Content-Disposition": f'attachment; filename="{attachment.sha256[:16]}"',
+            "Content-Disposition": f'attachment; filename="{file.attachment.sha256[:16]}"',
             "X-Content-Type-Options": "nosniff",
         },
     )
@@ -236,18 +220,16 @@ def download_attachment(
 @router.post("/messages/{public_id}/read", response_model=MessageOut)
 def mark_read(public_id: str, session: DbSession, clock: AppClock, actor: AnyUser) -> MessageOut:
     """A member of the addressee office opened the message (recorded once per member)."""
-    message = _visible(session, actor, public_id, for_update=True)
-    _addressee_member(actor, message)
-    message_service.mark_read(session, message=message, user_id=actor.user_id, now=clock.now())
+    message = message_service.read_by(session, public_id=public_id, actor=actor, now=clock.now())
     return views.message_out(session, message)
 
 
 @router.post("/messages/{public_id}/acknowledge", response_model=MessageOut)
 def acknowledge(public_id: str, session: DbSession, clock: AppClock, actor: AnyUser) -> MessageOut:
     """The addressee office acknowledges the message; the sender is told."""
-    message = _visible(session, actor, public_id, for_update=True)
-    _addressee_member(actor, message)
-    message_service.acknowledge(session, message=message, user_id=actor.user_id, now=clock.now())
+    message = message_service.acknowledge_by(
+        session, public_id=public_id, actor=actor, now=clock.now()
+    )
     return views.message_out(session, message)
 
 
@@ -263,17 +245,15 @@ def reply(
     actor: AnyUser,
 ) -> AcceptedOut:
     """Reply from the addressee office: the reply travels the same path back."""
-    original = _visible(session, actor, public_id)
-    _addressee_member(actor, original)
-    accepted = message_service.reply(
+    accepted = message_service.reply_by(
         session,
-        original,
+        public_id=public_id,
+        actor=actor,
         body=data.body,
         body_format=data.body_format,
         language=data.language,
         precedence=data.precedence,
         subject=data.subject,
-        user_id=actor.user_id,
         now=clock.now(),
         timetable=timetable,
         limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
@@ -292,7 +272,7 @@ def reply(
 
 
 @router.get("/queue", response_model=list[MessageOut])
-def watch_queue(session: DbSession, actor: Staff) -> list[MessageOut]:
+def watch_queue(session: DbSession, actor: QueueReader) -> list[MessageOut]:
     """The watch floor's queue: undelivered messages, most urgent first."""
     return [views.message_out(session, m) for m in message_service.queue(session)]
 

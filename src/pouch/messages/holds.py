@@ -12,6 +12,7 @@ file: the text goes through, with a notice.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -184,6 +185,25 @@ def release_hold(
     return hold
 
 
+#: What an officer does to a hold once asked for.
+HoldAction = Literal["approve", "release", "withdraw"]
+
+
+def act(
+    session: Session,
+    *,
+    action: HoldAction,
+    public_id: str,
+    hold_id: int,
+    officer_id: int,
+    now: datetime,
+) -> Hold:
+    """Approve (a second officer), release or withdraw a hold: the API, the pages and
+    the command line name the action."""
+    function = {"approve": approve_hold, "release": release_hold, "withdraw": withdraw_hold}[action]
+    return function(session, public_id=public_id, hold_id=hold_id, officer_id=officer_id, now=now)
+
+
 def expire_holds(session: Session, *, now: datetime, limit: int = 200) -> int:
     """Deliver every message whose hold has run out. Returns how many."""
     holds = session.scalars(
@@ -209,9 +229,7 @@ def quarantine_attachment(
     now: datetime,
 ) -> Attachment:
     message = message_service.get_message(session, public_id, for_update=True)
-    attachment = session.get(Attachment, attachment_id)
-    if attachment is None or attachment.message_id != message.id:
-        raise NotFound(f"message {public_id} has no attachment {attachment_id}")
+    attachment = message_service.attachment_of(session, message, attachment_id)
     if attachment.quarantined_at is not None:
         raise Conflict("the attachment is already quarantined")
     attachment.quarantined_at = now

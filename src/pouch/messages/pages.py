@@ -30,14 +30,14 @@ from pouch.errors import (
 )
 from pouch.events import label_of
 from pouch.identity import service as identity_service
-from pouch.identity.models import Role, User
+from pouch.identity.models import User
 from pouch.identity.service import Actor
 from pouch.language import service as language_service
 from pouch.ledger import service as ledger_service
 from pouch.ledger.events import InvalidEvent, Opening
 from pouch.ledger.service import Ledger
 from pouch.ledger.store import LedgerEntry, LedgerOpening
-from pouch.messages import holds
+from pouch.messages import access, holds
 from pouch.messages import service as message_service
 from pouch.messages.models import (
     Hold,
@@ -51,6 +51,8 @@ from pouch.messages.rules import Precedence, Timetable, find_gaps
 from pouch.messages.schemas import HoldIn, ReplyIn
 from pouch.web.deps import (
     SESSION_COOKIE,
+    Allow,
+    AllowPage,
     AppClock,
     AppSettings,
     AppTimetable,
@@ -62,11 +64,16 @@ from pouch.web.deps import (
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-WatchOfficer = Annotated[Actor, Depends(Authorize(Role.WATCH_OFFICER))]
+WatchOfficer = Annotated[
+    Actor,
+    Depends(Allow(access.may_act_on_queue, "only the watch officers act on the queue")),
+]
 AnyUser = Annotated[Actor, Depends(Authorize(where="any"))]
 # Auditors watch the floor too, read-only: they are told about overdue and held messages.
-WATCH_VIEWERS = Authorize(Role.WATCH_OFFICER, Role.AUDITOR)
-ADDRESSEE_ROLES = (Role.PRINCIPAL, Role.PRINCIPAL_STAFF)
+QueueReader = Annotated[
+    Actor,
+    Depends(AllowPage(access.may_read_queue, "the watch floor is for watch officers and auditors")),
+]
 QUEUE_POLL_SECONDS = 5
 TRACK_LIMIT = 200
 
@@ -267,25 +274,25 @@ def _floor_context(
         **_common(now, actor, names),
         "floor": floor,
         "people": people,
-        "can_act": actor.holds_in_operations(Role.WATCH_OFFICER),
+        "can_act": access.may_act_on_queue(actor),
         "hold_cap_minutes": _hold_caps(request),
         "poll_seconds": QUEUE_POLL_SECONDS,
     }
 
 
 @router.get("/watch")
-def watch_floor(request: Request, session: DbSession, clock: AppClock, actor: PageUser) -> Response:
-    WATCH_VIEWERS(actor)
+def watch_floor(
+    request: Request, session: DbSession, clock: AppClock, actor: QueueReader
+) -> Response:
     return _page(request, "watch.html", _floor_context(request, session, actor, clock.now()))
 
 
 @router.get("/watch/queue")
 def watch_queue_fragment(
-    request: Request, session: DbSession, clock: AppClock, actor: PageUser
+    request: Request, session: DbSession, clock: AppClock, actor: QueueReader
 ) -> Response:
     """The queue alone, for htmx's polling (``_queue.html``); without a session htmx
     gets a fragment saying to log in again, never the login page."""
-    WATCH_VIEWERS(actor)
     return _page(request, "_queue.html", _floor_context(request, session, actor, clock.now()))
 
 
@@ -295,9 +302,8 @@ def watch_message(
     request: Request,
     session: DbSession,
     clock: AppClock,
-    actor: PageUser,
+    actor: QueueReader,
 ) -> Response:
-    WATCH_VIEWERS(actor)
     message = message_service.get_message(session, public_id)
     events = message_service.events_of(session, message)
     names = message_service.office_names(session)
@@ -317,7 +323,7 @@ def watch_message(
             "language": language_service.translations_for(session, message.id),
             "events": events,
             "people": people,
-            "can_act": actor.holds_in_operations(Role.WATCH_OFFICER),
+            "can_act": access.may_act_on_queue(actor),
             "hold_cap_minutes": _hold_caps(request),
             "pending": [h for h in message.holds if h.status == HoldStatus.REQUESTED],
         },
@@ -472,16 +478,6 @@ def _opens(opening: Opening, entry: bytes | None, message: Message, office_id: i
         return False
 
 
-def _inbox_offices(actor: Actor) -> list[int]:
-    return sorted({o for o, r in actor.roles if r in ADDRESSEE_ROLES})
-
-
-def _require_addressee(actor: Actor, message: Message) -> None:
-    if not any(actor.holds(r, message.addressee_office_id) for r in ADDRESSEE_ROLES):
-        # Not "forbidden": whether a message exists is itself not for everyone.
-        raise NotFound(f"no message {message.public_id!r} in your office's inbox")
-
-
 @router.get("/inbox")
 def inbox(
     request: Request,
@@ -490,7 +486,7 @@ def inbox(
     actor: PageUser,
     office: int | None = None,
 ) -> Response:
-    offices = _inbox_offices(actor)
+    offices = access.inbox_offices(actor)
     if not offices:
         raise PermissionDenied("only the principal and staff of an office read its inbox")
     if office is None:
@@ -532,19 +528,9 @@ def inbox_message(public_id: str, request: Request, clock: AppClock) -> Response
         actor = _web_actor(request, session, now)
         if actor is None:
             raise LoginRequired("log in to read this message")
-        message = message_service.get_message(session, public_id, for_update=True)
-        _require_addressee(actor, message)
-        first_read = False
-        if message.state in (MessageState.DELIVERED, MessageState.ACKNOWLEDGED):
-            first_read = message_service.mark_read(
-                session, message=message, user_id=actor.user_id, now=now
-            )
+        opened = message_service.open_in_inbox(session, public_id=public_id, actor=actor, now=now)
+        message = opened.message
         names = message_service.office_names(session)
-        replies = list(
-            session.scalars(
-                select(Message).where(Message.in_reply_to_id == message.id).order_by(Message.id)
-            )
-        )
         # Rendered inside the transaction: the template reads the message's rows.
         return _page(
             request,
@@ -554,8 +540,8 @@ def inbox_message(public_id: str, request: Request, clock: AppClock) -> Response
                 "m": message,
                 "body_html": _body_html(message),
                 "language": language_service.translations_for(session, message.id),
-                "first_read": first_read,
-                "replies": replies,
+                "first_read": opened.first_read,
+                "replies": opened.replies,
                 "precedences": list(Precedence),
             },
         )
@@ -563,9 +549,7 @@ def inbox_message(public_id: str, request: Request, clock: AppClock) -> Response
 
 @router.post("/inbox/{public_id}/acknowledge")
 def acknowledge(public_id: str, session: DbSession, clock: AppClock, actor: AnyUser) -> Response:
-    message = message_service.get_message(session, public_id, for_update=True)
-    _require_addressee(actor, message)
-    message_service.acknowledge(session, message=message, user_id=actor.user_id, now=clock.now())
+    message_service.acknowledge_by(session, public_id=public_id, actor=actor, now=clock.now())
     return _back(f"/inbox/{public_id}", "/inbox", "acknowledged")
 
 
@@ -581,22 +565,20 @@ def reply(
     precedence: Annotated[Precedence, Form()] = Precedence.ROUTINE,
 ) -> Response:
     """The same reply as ``POST /api/messages/{id}/replies``, from a form."""
-    original = message_service.get_message(session, public_id)
-    _require_addressee(actor, original)
     try:
         # Browsers send text areas with CRLF line ends; Pouch stores LF only.
         data = ReplyIn(body=body.replace("\r\n", "\n"), precedence=precedence)
     except ValidationError as error:
         raise invalid_input(error.errors()) from None
-    message_service.reply(
+    message_service.reply_by(
         session,
-        original,
+        public_id=public_id,
+        actor=actor,
         body=data.body,
         body_format="text",
         language=None,
         precedence=data.precedence,
         subject=None,
-        user_id=actor.user_id,
         now=clock.now(),
         timetable=timetable,
         limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
@@ -635,7 +617,7 @@ def path_of(message: Message, events: list[MessageEvent], *, outgoing: bool) -> 
 
 
 def _sender_offices(actor: Actor) -> set[int]:
-    offices = actor.offices_with(Role.SENDER)
+    offices = access.tracking_offices(actor)
     if not offices:
         raise PermissionDenied("tracking is for the senders of an office")
     return offices
@@ -684,7 +666,7 @@ def track_message(
 ) -> Response:
     offices = _sender_offices(actor)
     message = message_service.get_message(session, public_id)
-    if message.sender_office_id not in offices and message.addressee_office_id not in offices:
+    if not access.may_track(actor, message):
         raise NotFound(f"no message {public_id!r} of your office")
     events = message_service.events_of(session, message)
     names = message_service.office_names(session)

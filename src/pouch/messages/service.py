@@ -33,9 +33,10 @@ from pouch.errors import (
     PouchError,
 )
 from pouch.events import EventKind
+from pouch.identity.service import Actor
 from pouch.ledger import service as ledger_service
 from pouch.ledger.events import Opening, format_time
-from pouch.messages import notify
+from pouch.messages import access, notify
 from pouch.messages.models import (
     Attachment,
     AttachmentBlob,
@@ -819,3 +820,128 @@ def office_names(session: Session) -> dict[int, str]:
     if operations is not None:
         names[-1] = operations
     return names
+
+
+# -- a message as a caller may reach it (the rules are messages/access.py's) ---------
+
+
+def visible(session: Session, *, public_id: str, actor: Actor, for_update: bool = False) -> Message:
+    """The message, if the actor may know it exists; else as if there were none (404)."""
+    message = get_message(session, public_id, for_update=for_update)
+    if not access.may_see(actor, message):
+        # Not "forbidden": whether a message exists is itself not for everyone.
+        raise NotFound(f"no message {public_id!r}")
+    return message
+
+
+def addressed(
+    session: Session, *, public_id: str, actor: Actor, for_update: bool = False
+) -> Message:
+    """The message, for the principal or staff of its addressee office: 404 to whoever
+    may not see it, 403 to whoever sees it but does not answer for that office."""
+    message = visible(session, public_id=public_id, actor=actor, for_update=for_update)
+    if not access.answers_for(actor, message.addressee_office_id):
+        raise PermissionDenied("only the principal and staff of the addressee office may do this")
+    return message
+
+
+def read_by(session: Session, *, public_id: str, actor: Actor, now: datetime) -> Message:
+    """A member of the addressee office opened the message (recorded once per member)."""
+    message = addressed(session, public_id=public_id, actor=actor, for_update=True)
+    mark_read(session, message=message, user_id=actor.user_id, now=now)
+    return message
+
+
+def acknowledge_by(session: Session, *, public_id: str, actor: Actor, now: datetime) -> Message:
+    """The addressee office acknowledges the message; the sender is told."""
+    message = addressed(session, public_id=public_id, actor=actor, for_update=True)
+    acknowledge(session, message=message, user_id=actor.user_id, now=now)
+    return message
+
+
+def reply_by(
+    session: Session,
+    *,
+    public_id: str,
+    actor: Actor,
+    body: str,
+    body_format: str,
+    language: str | None,
+    precedence: Precedence,
+    subject: str | None,
+    now: datetime,
+    timetable: Timetable,
+    limits: Limits,
+) -> Accepted:
+    """A reply from the addressee office (``reply``), by one who answers for it."""
+    original = addressed(session, public_id=public_id, actor=actor)
+    return reply(
+        session,
+        original,
+        body=body,
+        body_format=body_format,
+        language=language,
+        precedence=precedence,
+        subject=subject,
+        user_id=actor.user_id,
+        now=now,
+        timetable=timetable,
+        limits=limits,
+    )
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A message opened in its addressee's inbox: whether this was the member's first
+    read, and the replies the office sent to it."""
+
+    message: Message
+    first_read: bool
+    replies: list[Message]
+
+
+def open_in_inbox(session: Session, *, public_id: str, actor: Actor, now: datetime) -> Opened:
+    """Open a message as a member of its addressee office; a delivered message's first
+    read by this member is recorded (a held one is shown, not read)."""
+    message = addressed(session, public_id=public_id, actor=actor, for_update=True)
+    first_read = False
+    if message.state in (MessageState.DELIVERED, MessageState.ACKNOWLEDGED):
+        first_read = mark_read(session, message=message, user_id=actor.user_id, now=now)
+    return Opened(message=message, first_read=first_read, replies=replies_to(session, message))
+
+
+def replies_to(session: Session, message: Message) -> list[Message]:
+    """The replies to a message, oldest first."""
+    return list(
+        session.scalars(
+            select(Message).where(Message.in_reply_to_id == message.id).order_by(Message.id)
+        )
+    )
+
+
+def attachment_of(session: Session, message: Message, attachment_id: int) -> Attachment:
+    """One of the message's attachments (404 for another message's)."""
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None or attachment.message_id != message.id:
+        raise NotFound(f"message {message.public_id} has no attachment {attachment_id}")
+    return attachment
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    attachment: Attachment
+    content: bytes
+
+
+def attachment_file(
+    session: Session, *, public_id: str, attachment_id: int, actor: Actor
+) -> AttachmentFile:
+    """An attachment with its bytes, to whoever sees its message; a quarantined one
+    only to the watch officers."""
+    message = visible(session, public_id=public_id, actor=actor)
+    attachment = attachment_of(session, message, attachment_id)
+    if not access.may_fetch(actor, attachment):
+        raise PermissionDenied(f"the attachment is quarantined: {attachment.quarantine_reason}")
+    blob = session.get(AttachmentBlob, attachment.sha256)
+    assert blob is not None, "every attachment has its blob"
+    return AttachmentFile(attachment=attachment, content=bytes(blob.data))

@@ -1,13 +1,16 @@
 """What every route may ask for: the transaction, the clock, the actor, a permission.
 
-Permission checks are one dependency, ``Authorize``: a route states which
-roles may call it and where those roles must be held, and the check is the
-same for web sessions and API tokens.
+Permission checks are dependencies: ``Authorize`` when a route states which
+roles may call it and where those roles must be held, ``Allow`` when a
+domain's access rule (a predicate in its ``access.py``) says who may; either
+is the same check for web sessions and API tokens, and each has a variant for
+pages (``AuthorizePage``, ``AllowPage``) that sends a visitor without a
+session to log in first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
@@ -162,6 +165,27 @@ class Authorize:
 
 class AuthorizePage(Authorize):
     """``Authorize`` for a page: a visitor without a session is sent to log in first."""
+
+    def __call__(self, actor: PageUser) -> identity_service.Actor:
+        return super().__call__(actor)
+
+
+class Allow:
+    """A route's permission as a domain's access rule: ``rule(actor)`` must hold, else
+    403 with ``refusal``."""
+
+    def __init__(self, rule: Callable[[identity_service.Actor], bool], refusal: str) -> None:
+        self.rule = rule
+        self.refusal = refusal
+
+    def __call__(self, actor: CurrentActor) -> identity_service.Actor:
+        if not self.rule(actor):
+            raise PermissionDenied(self.refusal)
+        return actor
+
+
+class AllowPage(Allow):
+    """``Allow`` for a page: a visitor without a session is sent to log in first."""
 
     def __call__(self, actor: PageUser) -> identity_service.Actor:
         return super().__call__(actor)
