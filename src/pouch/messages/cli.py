@@ -90,7 +90,7 @@ def messages_queue(ctx: typer.Context) -> None:
             table.add_row(
                 m.public_id,
                 m.precedence.value,
-                names.get(m.sender_office_id, "?"),
+                names.of(m.sender_office_id),
                 m.subject,
                 m.deliver_by.strftime("%Y-%m-%d %H:%M"),
                 message_service.held_notice(m, names) or m.state.value,

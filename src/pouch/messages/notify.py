@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from sqlalchemy import select
@@ -33,6 +33,8 @@ from pouch.settings import Settings
 
 logger = logging.getLogger("pouch.notify")
 
+#: Who is told of a step: the sender office, the addressee office, the auditors.
+Audience = Literal["sender", "addressee", "auditors"]
 MAX_ATTEMPTS = 8
 SIGNATURE_HEADER = "X-Pouch-Signature"
 TIMESTAMP_HEADER = "X-Pouch-Timestamp"
@@ -117,7 +119,7 @@ def message_step(
     *,
     at: datetime,
     details: dict[str, Any] | None = None,
-    audience: Iterable[str] = ("sender",),
+    audience: Iterable[Audience] = ("sender",),
 ) -> None:
     """Announce a step of ``message`` to its sender (and whoever else ``audience`` names:
     ``addressee``, ``auditors``)."""

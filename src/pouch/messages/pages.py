@@ -219,12 +219,12 @@ def _events_by_message(session: Session, ids: list[int]) -> dict[int, list[Messa
     return events
 
 
-def _common(now: datetime, actor: Actor, names: dict[int, str]) -> dict[str, Any]:
+def _common(now: datetime, actor: Actor, names: message_service.OfficeNames) -> dict[str, Any]:
     return {
         "actor": actor,
         "now": now,
         "names": names,
-        "operations": names.get(-1, "the operations center"),
+        "operations": names.operations,
         "left": lambda deadline: countdown(deadline, now),
         "is_overdue": lambda message: is_overdue(message, now),
         "active_hold": message_service.active_hold,

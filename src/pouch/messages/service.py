@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 import filetype
 import nh3
 import rfc8785
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
 from pouch.directory import service as directory_service
@@ -797,29 +797,40 @@ def office_ledger(session: Session, *, office_id: int) -> list[tuple[Message, Me
     return [(m, e) for m, e in rows]
 
 
-def count_by_state(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Message.state, func.count()).group_by(Message.state)).all()
-    return {state.value: int(count) for state, count in rows}
-
-
-def held_notice(message: Message, office_names: dict[int, str]) -> str | None:
+def held_notice(message: Message, names: OfficeNames) -> str | None:
     """'held since T, by <office>, until T'' while an approved hold is in force."""
     hold = active_hold(message)
     if hold is None or hold.approved_at is None or hold.until is None:
         return None
-    operations = office_names.get(-1, "the operations center")
     return (
-        f"held since {format_time(hold.approved_at)}, by {operations}, "
+        f"held since {format_time(hold.approved_at)}, by {names.operations}, "
         f"until {format_time(hold.until)}"
     )
 
 
-def office_names(session: Session) -> dict[int, str]:
-    names = {o.id: o.name for o in directory_service.list_offices(session)}
+@dataclass(frozen=True)
+class OfficeNames:
+    """The offices' names by id, and the name of the operations center, which holds
+    and routes messages (a generic name until the directory has one)."""
+
+    offices: dict[int, str]
+    operations: str = "the operations center"
+
+    def of(self, office_id: int, default: str = "?") -> str:
+        """An office's name, or ``default`` for an id the directory does not know.
+
+        >>> OfficeNames({2: "President-elect"}).of(2), OfficeNames({}).of(9)
+        ('President-elect', '?')
+        """
+        return self.offices.get(office_id, default)
+
+
+def office_names(session: Session) -> OfficeNames:
+    offices = {o.id: o.name for o in directory_service.list_offices(session)}
     operations = session.scalar(select(Office.name).where(Office.kind == OfficeKind.OPERATIONS))
-    if operations is not None:
-        names[-1] = operations
-    return names
+    if operations is None:
+        return OfficeNames(offices)
+    return OfficeNames(offices, operations)
 
 
 # -- a message as a caller may reach it (the rules are messages/access.py's) ---------

@@ -78,5 +78,5 @@ def hold_view(session: Session, hold: Hold) -> HoldOut:
         approved_at=hold.approved_at,
         until=hold.until,
         ended_at=hold.ended_at,
-        held_by_office=names.get(-1, "operations center"),
+        held_by_office=names.operations,
     )
