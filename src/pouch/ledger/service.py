@@ -109,6 +109,10 @@ def opening(session: Session, index: int) -> events.Opening | None:
     row = session.get(LedgerOpening, index)
     if row is None:
         return None
+    return _opening_of(row)
+
+
+def _opening_of(row: LedgerOpening) -> events.Opening:
     return events.Opening.from_json(
         {
             "index": row.idx,
@@ -116,6 +120,34 @@ def opening(session: Session, index: int) -> events.Opening | None:
             "event": json.loads(row.event),
         }
     )
+
+
+#: How many indexes one query of ``openings`` or ``entries`` asks for.
+_CHUNK = 500
+
+
+def openings(session: Session, indexes: Sequence[int]) -> dict[int, events.Opening]:
+    """The openings kept at ``indexes`` (a few queries for any number of them); an index
+    with none, or with one that is not well-formed, is left out."""
+    found: dict[int, events.Opening] = {}
+    for start in range(0, len(indexes), _CHUNK):
+        chunk = indexes[start : start + _CHUNK]
+        for row in session.scalars(select(LedgerOpening).where(LedgerOpening.idx.in_(chunk))):
+            with contextlib.suppress(events.InvalidEvent):
+                found[row.idx] = _opening_of(row)
+    return found
+
+
+def entries(session: Session, indexes: Sequence[int]) -> dict[int, bytes]:
+    """The log's entries at ``indexes`` (a few queries for any number of them)."""
+    found: dict[int, bytes] = {}
+    for start in range(0, len(indexes), _CHUNK):
+        chunk = indexes[start : start + _CHUNK]
+        rows = session.execute(
+            select(LedgerEntry.idx, LedgerEntry.data).where(LedgerEntry.idx.in_(chunk))
+        )
+        found.update((int(index), bytes(data)) for index, data in rows)
+    return found
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ staff read, acknowledge and reply.
 
 from __future__ import annotations
 
-import base64
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -20,7 +19,6 @@ from fastapi.responses import Response
 from pouch.directory import service as directory_service
 from pouch.errors import PermissionDenied
 from pouch.identity.service import Actor
-from pouch.ledger import service as ledger_service
 from pouch.ledger.service import Ledger
 from pouch.messages import access, holds, receipts, views
 from pouch.messages import service as message_service
@@ -37,7 +35,6 @@ from pouch.messages.schemas import (
     HoldOut,
     LedgerOpeningOut,
     MessageOut,
-    OpeningOut,
     QuarantineIn,
     ReceiptOut,
     ReplyIn,
@@ -292,22 +289,10 @@ def office_ledger(office_id: int, session: DbSession, actor: AnyUser) -> list[Le
     the office checks the log and finds gaps (``pouch office check``)."""
     if not access.may_read_office_ledger(actor, office_id):
         raise PermissionDenied("only members of this office and auditors see its ledger")
-    out = []
-    for message, event in message_service.office_ledger(session, office_id=office_id):
-        opening = ledger_service.opening(session, event.ledger_index)
-        assert opening is not None
-        out.append(
-            LedgerOpeningOut(
-                office_sequence=message.office_sequence,
-                message=message.public_id,
-                opening=OpeningOut(
-                    index=opening.index,
-                    salt=base64.b64encode(opening.salt).decode(),
-                    event=opening.event,
-                ),
-            )
-        )
-    return out
+    return [
+        views.listed_out(listed)
+        for listed in message_service.office_listing(session, office_id=office_id)
+    ]
 
 
 @router.put("/offices/{office_id}/endpoint", response_model=EndpointOut)

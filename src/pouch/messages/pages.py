@@ -9,9 +9,8 @@ permission rules, as the JSON API (``pouch.messages.api``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -34,9 +33,7 @@ from pouch.identity.models import User
 from pouch.identity.service import Actor
 from pouch.language import service as language_service
 from pouch.ledger import service as ledger_service
-from pouch.ledger.events import InvalidEvent, Opening
 from pouch.ledger.service import Ledger
-from pouch.ledger.store import LedgerEntry, LedgerOpening
 from pouch.messages import access, holds
 from pouch.messages import service as message_service
 from pouch.messages.models import (
@@ -45,9 +42,8 @@ from pouch.messages.models import (
     Message,
     MessageEvent,
     MessageState,
-    OfficeSequence,
 )
-from pouch.messages.rules import Precedence, Timetable, find_gaps
+from pouch.messages.rules import Precedence, Timetable
 from pouch.messages.schemas import HoldIn, ReplyIn
 from pouch.web.deps import (
     SESSION_COOKIE,
@@ -399,85 +395,6 @@ def hold_action(
 # -- the inbox -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SequenceCheck:
-    """An office's sequence numbers, recomputed from the openings committed in the log."""
-
-    accounted: int
-    issued: int
-    gaps: list[tuple[int, int]]
-    mismatched: list[str]
-    waiting: list[Message] = field(default_factory=list)
-
-    @property
-    def sentence(self) -> str:
-        return gap_sentence(self.accounted, self.gaps)
-
-
-def check_sequence(session: Session, office_id: int) -> SequenceCheck:
-    """Each message accepted for the office, by its committed sequence number.
-
-    The numbers come from the openings, each recomputed into its entry and
-    compared with the entry in the log; a number the office's counter issued
-    but that no opening carries is a gap.
-    """
-    rows = message_service.office_ledger(session, office_id=office_id)
-    openings, entries = _openings_and_entries(session, [e.ledger_index for _, e in rows])
-    numbers: list[int] = []
-    mismatched: list[str] = []
-    waiting: list[Message] = []
-    for message, event in rows:
-        opening = openings.get(event.ledger_index)
-        if opening is None or not _opens(opening, entries.get(opening.index), message, office_id):
-            mismatched.append(message.public_id)
-            continue
-        numbers.append(message.office_sequence)
-        if message.state == MessageState.ACCEPTED:
-            waiting.append(message)
-    next_number = session.scalar(
-        select(OfficeSequence.next_sequence).where(OfficeSequence.office_id == office_id)
-    )
-    issued = int(next_number) - 1 if next_number is not None else 0
-    gaps = find_gaps(numbers)
-    highest = max(numbers, default=0)
-    if issued > highest:
-        gaps.append((highest + 1, issued))
-    return SequenceCheck(
-        accounted=len(numbers), issued=issued, gaps=gaps, mismatched=mismatched, waiting=waiting
-    )
-
-
-def _openings_and_entries(
-    session: Session, indexes: list[int]
-) -> tuple[dict[int, Opening], dict[int, bytes]]:
-    """The openings and log entries at ``indexes``, a few queries for any number of them."""
-    openings: dict[int, Opening] = {}
-    entries: dict[int, bytes] = {}
-    for start in range(0, len(indexes), 500):
-        chunk = indexes[start : start + 500]
-        for row in session.scalars(select(LedgerOpening).where(LedgerOpening.idx.in_(chunk))):
-            openings[row.idx] = Opening(row.idx, bytes(row.salt), json.loads(row.event))
-        for index, data in session.execute(
-            select(LedgerEntry.idx, LedgerEntry.data).where(LedgerEntry.idx.in_(chunk))
-        ):
-            entries[int(index)] = bytes(data)
-    return openings, entries
-
-
-def _opens(opening: Opening, entry: bytes | None, message: Message, office_id: int) -> bool:
-    """Whether the opening is this message's acceptance for the office, as the log holds it."""
-    committed = opening.event
-    if (
-        committed.get("to_office") != office_id
-        or committed.get("office_sequence") != message.office_sequence
-    ):
-        return False
-    try:
-        return entry is not None and opening.entry() == entry
-    except InvalidEvent:
-        return False
-
-
 @router.get("/inbox")
 def inbox(
     request: Request,
@@ -504,7 +421,8 @@ def inbox(
             "offices": offices,
             "rows": rows,
             "unread": sum(1 for m, read in rows if not read and m.state != MessageState.HELD),
-            "check": check_sequence(session, office),
+            "office_check": message_service.office_check(session, office_id=office),
+            "gap_sentence": gap_sentence,
         },
     )
 

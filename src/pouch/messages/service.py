@@ -49,6 +49,7 @@ from pouch.messages.models import (
     OfficeSequence,
 )
 from pouch.messages.rules import Precedence, Timetable
+from pouch.messages.sequence import Listed, SequenceCheck, check_sequence
 
 MESSAGE_ID_PREFIX = "m-"
 
@@ -795,6 +796,72 @@ def office_ledger(session: Session, *, office_id: int) -> list[tuple[Message, Me
         .order_by(Message.office_sequence)
     ).all()
     return [(m, e) for m, e in rows]
+
+
+def office_listing(session: Session, *, office_id: int) -> list[Listed]:
+    """What an office is shown of the messages accepted for it, by sequence number: each
+    with the opening of its ``accepted`` event, with which the office checks the log."""
+    return _listed(session, office_ledger(session, office_id=office_id))
+
+
+def _listed(session: Session, rows: list[tuple[Message, MessageEvent]]) -> list[Listed]:
+    kept = ledger_service.openings(session, [event.ledger_index for _, event in rows])
+    return [
+        Listed(
+            message=message.public_id,
+            office_sequence=message.office_sequence,
+            opening=kept.get(event.ledger_index),
+        )
+        for message, event in rows
+    ]
+
+
+def issued_numbers(session: Session, *, office_id: int) -> int:
+    """How many sequence numbers the office's counter has issued."""
+    next_number = session.scalar(
+        select(OfficeSequence.next_sequence).where(OfficeSequence.office_id == office_id)
+    )
+    return int(next_number) - 1 if next_number is not None else 0
+
+
+@dataclass(frozen=True)
+class OfficeCheck:
+    """The office's sequence check against the entries the log stores, and the
+    messages it verified that are still with the operations center (not held)."""
+
+    check: SequenceCheck
+    waiting: list[Message]
+
+
+def office_check(session: Session, *, office_id: int) -> OfficeCheck:
+    """Each message accepted for the office, by the number its opening commits to, its
+    entry compared with the log's; a number the counter issued that no opening
+    carries is a gap."""
+    rows = office_ledger(session, office_id=office_id)
+    listed = _listed(session, rows)
+    stored = ledger_service.entries(
+        session, [item.opening.index for item in listed if item.opening is not None]
+    )
+
+    def in_log(item: Listed, entry: bytes) -> str | None:
+        assert item.opening is not None
+        if stored.get(item.opening.index) != entry:
+            return f"log entry {item.opening.index} is not the opened one"
+        return None
+
+    check = check_sequence(
+        office_id,
+        listed,
+        in_log=in_log,
+        issued=issued_numbers(session, office_id=office_id),
+    )
+    unverified = {m.listed.message for m in check.mismatched}
+    waiting = [
+        message
+        for message, _ in rows
+        if message.state == MessageState.ACCEPTED and message.public_id not in unverified
+    ]
+    return OfficeCheck(check=check, waiting=waiting)
 
 
 def held_notice(message: Message, names: OfficeNames) -> str | None:

@@ -14,7 +14,14 @@ from pouch.identity.service import Actor
 from pouch.messages import access
 from pouch.messages import service as message_service
 from pouch.messages.models import Attachment, Hold, Message
-from pouch.messages.schemas import AttachmentOut, HoldOut, MessageOut
+from pouch.messages.schemas import (
+    AttachmentOut,
+    HoldOut,
+    LedgerOpeningOut,
+    MessageOut,
+    OpeningOut,
+)
+from pouch.messages.sequence import Listed
 
 
 def message_out(session: Session, message: Message, *, viewer: Actor | None = None) -> MessageOut:
@@ -79,4 +86,14 @@ def hold_view(session: Session, hold: Hold) -> HoldOut:
         until=hold.until,
         ended_at=hold.ended_at,
         held_by_office=names.operations,
+    )
+
+
+def listed_out(listed: Listed) -> LedgerOpeningOut:
+    """One message of an office's listing, with the opening the office checks."""
+    assert listed.opening is not None, "every accepted event keeps its opening"
+    return LedgerOpeningOut(
+        office_sequence=listed.office_sequence,
+        message=listed.message,
+        opening=OpeningOut.of(listed.opening),
     )
