@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,7 @@ from pouch.ledger import service as ledger_service
 from pouch.ledger.errors import MalformedTile
 from pouch.ledger.layout import BundleID, TileID, parse_path
 from pouch.ledger.schemas import ConsistencyProof, InclusionProof, LogInfo
-from pouch.web.deps import DbSession
+from pouch.web.deps import AppLedger, DbSession
 
 tiles = APIRouter(prefix="/log", tags=["log"])
 proofs = APIRouter(prefix="/api/log", tags=["log"])
@@ -27,14 +27,6 @@ proofs = APIRouter(prefix="/api/log", tags=["log"])
 IMMUTABLE = "public, max-age=31536000, immutable"
 BRIEF = "public, max-age=2"
 MAX_PROOF_SIZE = 2**63
-
-
-def get_ledger(request: Request) -> ledger_service.Ledger:
-    ledger: ledger_service.Ledger = request.app.state.ledger
-    return ledger
-
-
-LedgerDep = Annotated[ledger_service.Ledger, Depends(get_ledger)]
 
 
 def _latest(session: Session) -> ledger_service.Published:
@@ -45,7 +37,7 @@ def _latest(session: Session) -> ledger_service.Published:
 
 
 @tiles.get("/checkpoint", response_class=Response)
-def checkpoint(session: DbSession, _: LedgerDep) -> Response:
+def checkpoint(session: DbSession, _: AppLedger) -> Response:
     """The log's latest signed checkpoint (c2sp.org/tlog-checkpoint)."""
     latest = _latest(session)
     return Response(
@@ -56,7 +48,7 @@ def checkpoint(session: DbSession, _: LedgerDep) -> Response:
 
 
 @tiles.get("/tile/{path:path}", response_class=Response)
-def tile(path: str, session: DbSession, ledger: LedgerDep) -> Response:
+def tile(path: str, session: DbSession, ledger: AppLedger) -> Response:
     """A hash tile or an entry bundle (c2sp.org/tlog-tiles)."""
     try:
         resource = parse_path("tile/" + path)
@@ -82,7 +74,7 @@ def _b64(hashes: list[bytes]) -> list[str]:
 
 
 @proofs.get("", response_model=LogInfo)
-def info(session: DbSession, ledger: LedgerDep) -> LogInfo:
+def info(session: DbSession, ledger: AppLedger) -> LogInfo:
     """The log's origin, verifier key, size and latest checkpoint."""
     latest = ledger_service.latest_checkpoint(session)
     return LogInfo(
@@ -98,7 +90,7 @@ def info(session: DbSession, ledger: LedgerDep) -> LogInfo:
 @proofs.get("/proof", response_model=InclusionProof)
 def inclusion(
     session: DbSession,
-    ledger: LedgerDep,
+    ledger: AppLedger,
     index: Annotated[int, Query(ge=0, lt=MAX_PROOF_SIZE)],
     size: Annotated[int, Query(ge=1, lt=MAX_PROOF_SIZE)],
 ) -> InclusionProof:
@@ -115,7 +107,7 @@ def inclusion(
 @proofs.get("/consistency", response_model=ConsistencyProof)
 def consistency(
     session: DbSession,
-    ledger: LedgerDep,
+    ledger: AppLedger,
     from_: Annotated[int, Query(alias="from", ge=0, lt=MAX_PROOF_SIZE)],
     to: Annotated[int, Query(ge=0, lt=MAX_PROOF_SIZE)],
 ) -> ConsistencyProof:
@@ -131,7 +123,7 @@ def consistency(
 
 @proofs.get("/receipt/{index}", response_class=Response)
 def receipt(
-    index: Annotated[int, Path(ge=0, lt=MAX_PROOF_SIZE)], session: DbSession, ledger: LedgerDep
+    index: Annotated[int, Path(ge=0, lt=MAX_PROOF_SIZE)], session: DbSession, ledger: AppLedger
 ) -> Response:
     """A c2sp.org/tlog-proof@v1 receipt for entry ``index`` under the latest checkpoint."""
     try:

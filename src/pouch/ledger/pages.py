@@ -17,8 +17,7 @@ from fastapi.responses import Response
 from pouch.identity.models import Role
 from pouch.ledger import service as ledger_service
 from pouch.ledger.layout import bundles_for_size, tiles_for_size
-from pouch.ledger.service import Ledger
-from pouch.web.deps import Authorize, DbSession, OptionalActor, page_user
+from pouch.web.deps import AppLedger, Authorize, DbSession, OptionalActor, page_user
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -76,11 +75,14 @@ def chart(points: list[tuple[datetime, int]]) -> Chart | None:
 
 @router.get("/ledger")
 def ledger_page(
-    request: Request, session: DbSession, actor: OptionalActor, full: bool = False
+    request: Request,
+    session: DbSession,
+    ledger: AppLedger,
+    actor: OptionalActor,
+    full: bool = False,
 ) -> Response:
     if not request.app.state.settings.public_ledger:
         LEDGER_READERS(page_user(actor))
-    ledger: Ledger = request.app.state.ledger
     verifier, cache = ledger.signer.verifier, ledger.cache
     latest = ledger_service.latest_checkpoint(session)
     size = latest.size if latest is not None else 0

@@ -1,36 +1,30 @@
 """JSON API of the message path, after acceptance (which is intake's).
 
-Who may see a message: members of its sender office, members of its
-addressee office, and the operations center's staff. Who may act: watch
-officers route, hold and quarantine; the addressee office's principal and
-staff read, acknowledge and reply.
+Who may see a message and who may act on it are the rules of
+``messages/access.py``, which the pages and the command line follow too: a
+message the caller may not see is answered 404, an action the caller may not
+take 403. Each route parses, makes one service call, and answers what
+``messages/views.py`` makes of the result.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, get_args
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from pouch.directory import service as directory_service
 from pouch.errors import PermissionDenied
 from pouch.identity.service import Actor
-from pouch.ledger.service import Ledger
-from pouch.messages import access, holds, receipts, views
+from pouch.messages import access, holds, notify, receipts, views
 from pouch.messages import service as message_service
-from pouch.messages.models import (
-    OfficeEndpoint,
-)
 from pouch.messages.schemas import (
     AcceptedOut,
     AttachmentOut,
     EndpointIn,
     EndpointOut,
-    EventOut,
     HoldIn,
     HoldOut,
     LedgerOpeningOut,
@@ -44,6 +38,7 @@ from pouch.settings import Settings
 from pouch.web.deps import (
     Allow,
     AppClock,
+    AppLedger,
     AppSettings,
     AppTimetable,
     Authorize,
@@ -64,11 +59,6 @@ QueueReader = Annotated[
 ]
 
 
-def _ledger(request: Request) -> Ledger:
-    ledger: Ledger = request.app.state.ledger
-    return ledger
-
-
 def _base(settings: Settings) -> str:
     return settings.public_url.rstrip("/")
 
@@ -84,30 +74,21 @@ def get_message(public_id: str, session: DbSession, actor: AnyUser) -> MessageOu
 def message_status(public_id: str, session: DbSession, actor: AnyUser) -> StatusOut:
     """Every step with its time and log index; holds with who, since and until."""
     message = message_service.visible(session, public_id=public_id, actor=actor)
-    return StatusOut(
-        message=views.message_out(session, message, viewer=actor),
-        events=[
-            EventOut(kind=e.kind, at=e.at, ledger_index=e.ledger_index, details=e.details)
-            for e in message_service.events_of(session, message)
-        ],
-        holds=views.hold_out(session, message),
-    )
+    return views.status_out(session, message, viewer=actor)
 
 
 @router.get("/messages/{public_id}/events/{index}/receipt", response_model=ReceiptOut)
 def event_receipt(
     public_id: str,
     index: int,
-    request: Request,
+    ledger: AppLedger,
     session: DbSession,
     settings: AppSettings,
     actor: AnyUser,
 ) -> ReceiptOut:
     """The opening of one of the message's events and, once published, its tlog-proof."""
     message = message_service.visible(session, public_id=public_id, actor=actor)
-    return receipts.receipt_for(
-        session, message, index, ledger=_ledger(request), base_url=_base(settings)
-    )
+    return receipts.receipt_for(session, message, index, ledger=ledger, base_url=_base(settings))
 
 
 @router.post("/messages/{public_id}/route", response_model=MessageOut)
@@ -234,7 +215,7 @@ def acknowledge(public_id: str, session: DbSession, clock: AppClock, actor: AnyU
 def reply(
     public_id: str,
     data: ReplyIn,
-    request: Request,
+    ledger: AppLedger,
     session: DbSession,
     clock: AppClock,
     settings: AppSettings,
@@ -262,7 +243,7 @@ def reply(
             session,
             message,
             accepted.ledger_index,
-            ledger=_ledger(request),
+            ledger=ledger,
             base_url=_base(settings),
         ),
     )
@@ -300,18 +281,12 @@ def set_endpoint(
     office_id: int, data: EndpointIn, session: DbSession, _: OfficeAdmin
 ) -> EndpointOut:
     """Where the office is notified: a webhook (signed; the secret is shown once) and e-mail."""
-    directory_service.get_office(session, office_id)
-    endpoint = session.get(OfficeEndpoint, office_id) or OfficeEndpoint(office_id=office_id)
-    new_secret = None
-    if data.webhook_url != endpoint.webhook_url:
-        new_secret = secrets.token_urlsafe(32) if data.webhook_url else None
-        endpoint.webhook_secret = new_secret
-    endpoint.webhook_url = data.webhook_url
-    endpoint.email = data.email
-    session.add(endpoint)
+    done = notify.set_endpoint(
+        session, office_id=office_id, webhook_url=data.webhook_url, email=data.email
+    )
     return EndpointOut(
         office_id=office_id,
-        webhook_url=endpoint.webhook_url,
-        email=endpoint.email,
-        webhook_secret=new_secret,
+        webhook_url=done.endpoint.webhook_url,
+        email=done.endpoint.email,
+        webhook_secret=done.new_secret,
     )

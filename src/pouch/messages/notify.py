@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pouch.directory import service as directory_service
 from pouch.directory.models import Office, OfficeKind
 from pouch.identity.models import Membership, Role, User
 from pouch.ledger.events import format_time
@@ -67,6 +69,31 @@ def _enqueue(
 
 def _office_endpoints(session: Session, office_id: int) -> OfficeEndpoint | None:
     return session.get(OfficeEndpoint, office_id)
+
+
+@dataclass(frozen=True)
+class EndpointSet:
+    """An office's endpoints as set, and the webhook's new secret (shown once)."""
+
+    endpoint: OfficeEndpoint
+    new_secret: str | None
+
+
+def set_endpoint(
+    session: Session, *, office_id: int, webhook_url: str | None, email: str | None
+) -> EndpointSet:
+    """Where the office is told of its messages' steps: a webhook, whose signing secret
+    is made anew whenever its URL changes, and an e-mail address."""
+    directory_service.get_office(session, office_id)
+    endpoint = _office_endpoints(session, office_id) or OfficeEndpoint(office_id=office_id)
+    new_secret = None
+    if webhook_url != endpoint.webhook_url:
+        new_secret = secrets.token_urlsafe(32) if webhook_url else None
+        endpoint.webhook_secret = new_secret
+    endpoint.webhook_url = webhook_url
+    endpoint.email = email
+    session.add(endpoint)
+    return EndpointSet(endpoint=endpoint, new_secret=new_secret)
 
 
 def _auditor_emails(session: Session) -> list[str]:

@@ -16,10 +16,12 @@ from pouch.messages import service as message_service
 from pouch.messages.models import Attachment, Hold, Message
 from pouch.messages.schemas import (
     AttachmentOut,
+    EventOut,
     HoldOut,
     LedgerOpeningOut,
     MessageOut,
     OpeningOut,
+    StatusOut,
 )
 from pouch.messages.sequence import Listed
 
@@ -48,6 +50,18 @@ def message_out(session: Session, message: Message, *, viewer: Actor | None = No
         overdue_at=message.overdue_at,
         held=message_service.held_notice(message, names),
         attachments=[attachment_out(a) for a in ([] if withheld else message.attachments)],
+    )
+
+
+def status_out(session: Session, message: Message, *, viewer: Actor) -> StatusOut:
+    """The message as ``viewer`` may see it, every step with its log index, every hold."""
+    return StatusOut(
+        message=message_out(session, message, viewer=viewer),
+        events=[
+            EventOut(kind=e.kind, at=e.at, ledger_index=e.ledger_index, details=e.details)
+            for e in message_service.events_of(session, message)
+        ],
+        holds=hold_out(session, message),
     )
 
 

@@ -22,6 +22,7 @@ from pouch.errors import CsrfFailure, LoginRequired, NotAuthenticated, Permissio
 from pouch.identity import access as identity_access
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role
+from pouch.ledger.service import Ledger
 from pouch.messages.rules import Timetable
 from pouch.settings import Settings
 
@@ -51,6 +52,12 @@ def get_timetable(request: Request) -> Timetable:
     return timetable
 
 
+def get_ledger(request: Request) -> Ledger:
+    """The running log of this process: its signer, its tile cache."""
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
 def _transaction(request: Request) -> Iterator[Session]:
     # One transaction per request. It ends with the route function, before the
     # response is sent: a client never sees success for something not committed.
@@ -62,6 +69,7 @@ DbSession = Annotated[Session, Depends(_transaction, scope="function")]
 AppClock = Annotated[Clock, Depends(get_clock)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 AppTimetable = Annotated[Timetable, Depends(get_timetable)]
+AppLedger = Annotated[Ledger, Depends(get_ledger)]
 
 
 def _bearer(request: Request) -> str | None:
