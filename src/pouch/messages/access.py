@@ -78,6 +78,11 @@ def tracking_offices(actor: Actor) -> set[int]:
     return actor.offices_with(Role.SENDER)
 
 
+def may_use_tracking(actor: Actor) -> bool:
+    """Tracking is for the senders of an office."""
+    return bool(tracking_offices(actor))
+
+
 def may_track(actor: Actor, message: Message) -> bool:
     """A sender follows the messages its office sent or received."""
     offices = tracking_offices(actor)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 import filetype
 import nh3
 import rfc8785
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
 from pouch.directory import service as directory_service
@@ -630,6 +630,12 @@ def active_hold(message: Message) -> Hold | None:
     return next((h for h in message.holds if h.status == HoldStatus.ACTIVE), None)
 
 
+def is_overdue(message: Message, now: datetime) -> bool:
+    """Marked overdue, or still undelivered at its deadline (before the worker marks it)."""
+    undelivered = message.state in (MessageState.ACCEPTED, MessageState.HELD)
+    return message.overdue_at is not None or (undelivered and message.deliver_by <= now)
+
+
 def deliver(
     session: Session, message: Message, *, at: datetime, actor_user_id: int | None, how: str
 ) -> MessageEvent:
@@ -785,6 +791,60 @@ def queue(session: Session) -> list[Message]:
         )
     )
     return sorted(messages, key=lambda m: (m.precedence.rank, m.deliver_by))
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The watch floor: the queue, the hold requests waiting for a second officer, and
+    how many queued messages are held and how many overdue."""
+
+    queue: list[Message]
+    pending: list[tuple[Message, Hold]]
+    held: int
+    overdue: int
+
+
+def floor(session: Session, *, now: datetime) -> Floor:
+    messages = queue(session)
+    return Floor(
+        queue=messages,
+        pending=[(m, h) for m in messages for h in m.holds if h.status == HoldStatus.REQUESTED],
+        held=sum(1 for m in messages if m.state == MessageState.HELD),
+        overdue=sum(1 for m in messages if is_overdue(m, now)),
+    )
+
+
+def events_by_message(
+    session: Session, message_ids: Sequence[int]
+) -> dict[int, list[MessageEvent]]:
+    """The events of each message named, oldest first, in one query."""
+    events: dict[int, list[MessageEvent]] = {i: [] for i in message_ids}
+    if message_ids:
+        for event in session.scalars(
+            select(MessageEvent)
+            .where(MessageEvent.message_id.in_(message_ids))
+            .order_by(MessageEvent.id)
+        ):
+            events[event.message_id].append(event)
+    return events
+
+
+def of_offices(session: Session, *, office_ids: set[int], limit: int) -> list[Message]:
+    """The newest ``limit`` messages the offices sent or received, newest first."""
+    return list(
+        session.scalars(
+            select(Message)
+            .where(
+                or_(
+                    Message.sender_office_id.in_(office_ids),
+                    Message.addressee_office_id.in_(office_ids),
+                )
+            )
+            .options(selectinload(Message.holds))
+            .order_by(Message.accepted_at.desc(), Message.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def office_ledger(session: Session, *, office_id: int) -> list[tuple[Message, MessageEvent]]:
@@ -986,6 +1046,15 @@ def open_in_inbox(session: Session, *, public_id: str, actor: Actor, now: dateti
     if message.state in (MessageState.DELIVERED, MessageState.ACKNOWLEDGED):
         first_read = mark_read(session, message=message, user_id=actor.user_id, now=now)
     return Opened(message=message, first_read=first_read, replies=replies_to(session, message))
+
+
+def tracked(session: Session, *, public_id: str, actor: Actor) -> Message:
+    """A message the actor's office sent or received, followed as its sender (404 for
+    any other)."""
+    message = get_message(session, public_id)
+    if not access.may_track(actor, message):
+        raise NotFound(f"no message {public_id!r} of your office")
+    return message
 
 
 def replies_to(session: Session, message: Message) -> list[Message]:

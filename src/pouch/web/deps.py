@@ -11,6 +11,7 @@ session to log in first.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
@@ -97,13 +98,22 @@ async def optional_actor(
         return identity_service.resolve_token(
             session, secret=secret, now=clock.now(), touch=request.method not in SAFE_METHODS
         )
+    actor = cookie_actor(request, session, now=clock.now())
+    if actor is not None and request.method not in SAFE_METHODS:
+        await _check_csrf(request, actor)
+    return actor
+
+
+def cookie_actor(
+    request: Request, session: Session, *, now: datetime
+) -> identity_service.Actor | None:
+    """The user of the request's session cookie, in ``session``; None without a cookie
+    or with a stale one. (A page that writes on GET opens its own transaction and
+    asks here.)"""
     cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        actor = identity_service.resolve_web_session(session, token=cookie, now=clock.now())
-        if actor is not None and request.method not in SAFE_METHODS:
-            await _check_csrf(request, actor)
-        return actor
-    return None
+    if not cookie:
+        return None
+    return identity_service.resolve_web_session(session, token=cookie, now=now)
 
 
 async def _check_csrf(request: Request, actor: identity_service.Actor) -> None:
