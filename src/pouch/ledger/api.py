@@ -8,6 +8,8 @@ and partial resources only briefly.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -69,6 +71,15 @@ def tile(path: str, session: DbSession, ledger: AppLedger) -> Response:
     )
 
 
+@contextmanager
+def _published() -> Iterator[None]:
+    """What the latest checkpoint does not cover yet is not found (404), yet."""
+    try:
+        yield
+    except ledger_service.NotIntegrated as error:
+        raise NotFound(str(error)) from None
+
+
 def _b64(hashes: list[bytes]) -> list[str]:
     return [base64.b64encode(h).decode() for h in hashes]
 
@@ -97,10 +108,8 @@ def inclusion(
     """The RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries."""
     if index >= size:
         raise InvalidInput(f"index {index} is not in a tree of size {size}")
-    try:
+    with _published():
         proof = ledger_service.prove_inclusion(session, index=index, size=size, cache=ledger.cache)
-    except ledger_service.NotIntegrated as error:
-        raise NotFound(str(error)) from None
     return InclusionProof(index=index, size=size, proof=_b64(proof))
 
 
@@ -114,10 +123,8 @@ def consistency(
     """The RFC 9162 consistency proof between the trees of ``from`` and ``to`` entries."""
     if from_ > to:
         raise InvalidInput(f"from ({from_}) must not exceed to ({to})")
-    try:
+    with _published():
         proof = ledger_service.prove_consistency(session, old=from_, new=to, cache=ledger.cache)
-    except ledger_service.NotIntegrated as error:
-        raise NotFound(str(error)) from None
     return ConsistencyProof(from_size=from_, to_size=to, proof=_b64(proof))
 
 
@@ -126,8 +133,6 @@ def receipt(
     index: Annotated[int, Path(ge=0, lt=MAX_PROOF_SIZE)], session: DbSession, ledger: AppLedger
 ) -> Response:
     """A c2sp.org/tlog-proof@v1 receipt for entry ``index`` under the latest checkpoint."""
-    try:
+    with _published():
         body = ledger_service.receipt(session, index=index, cache=ledger.cache)
-    except ledger_service.NotIntegrated as error:
-        raise NotFound(str(error)) from None
     return Response(body, media_type="text/plain; charset=utf-8")

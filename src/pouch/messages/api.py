@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, get_args
+from typing import get_args
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from pouch.errors import PermissionDenied
-from pouch.identity.service import Actor
 from pouch.messages import access, holds, notify, receipts, views
 from pouch.messages import service as message_service
+from pouch.messages.deps import QueueReader, WatchOfficer
 from pouch.messages.schemas import (
     AcceptedOut,
     AttachmentOut,
@@ -36,27 +36,16 @@ from pouch.messages.schemas import (
 )
 from pouch.settings import Settings
 from pouch.web.deps import (
-    Allow,
     AppClock,
     AppLedger,
     AppSettings,
     AppTimetable,
-    Authorize,
+    CurrentActor,
     DbSession,
     OfficeAdmin,
 )
 
 router = APIRouter(prefix="/api", tags=["messages"])
-
-AnyUser = Annotated[Actor, Depends(Authorize(where="any"))]
-WatchOfficer = Annotated[
-    Actor,
-    Depends(Allow(access.may_act_on_queue, "only the watch officers act on the queue")),
-]
-QueueReader = Annotated[
-    Actor,
-    Depends(Allow(access.may_read_queue, "the queue is for the watch officers and auditors")),
-]
 
 
 def _base(settings: Settings) -> str:
@@ -64,14 +53,14 @@ def _base(settings: Settings) -> str:
 
 
 @router.get("/messages/{public_id}", response_model=MessageOut)
-def get_message(public_id: str, session: DbSession, actor: AnyUser) -> MessageOut:
+def get_message(public_id: str, session: DbSession, actor: CurrentActor) -> MessageOut:
     """The message, to its sender office, its addressee office and the operations staff."""
     message = message_service.visible(session, public_id=public_id, actor=actor)
     return views.message_out(session, message, viewer=actor)
 
 
 @router.get("/messages/{public_id}/status", response_model=StatusOut)
-def message_status(public_id: str, session: DbSession, actor: AnyUser) -> StatusOut:
+def message_status(public_id: str, session: DbSession, actor: CurrentActor) -> StatusOut:
     """Every step with its time and log index; holds with who, since and until."""
     message = message_service.visible(session, public_id=public_id, actor=actor)
     return views.status_out(session, message, viewer=actor)
@@ -84,7 +73,7 @@ def event_receipt(
     ledger: AppLedger,
     session: DbSession,
     settings: AppSettings,
-    actor: AnyUser,
+    actor: CurrentActor,
 ) -> ReceiptOut:
     """The opening of one of the message's events and, once published, its tlog-proof."""
     message = message_service.visible(session, public_id=public_id, actor=actor)
@@ -179,7 +168,7 @@ def quarantine(
 
 @router.get("/messages/{public_id}/attachments/{attachment_id}", response_class=Response)
 def download_attachment(
-    public_id: str, attachment_id: int, session: DbSession, actor: AnyUser
+    public_id: str, attachment_id: int, session: DbSession, actor: CurrentActor
 ) -> Response:
     file = message_service.attachment_file(
         session, public_id=public_id, attachment_id=attachment_id, actor=actor
@@ -196,14 +185,18 @@ def download_attachment(
 
 
 @router.post("/messages/{public_id}/read", response_model=MessageOut)
-def mark_read(public_id: str, session: DbSession, clock: AppClock, actor: AnyUser) -> MessageOut:
+def mark_read(
+    public_id: str, session: DbSession, clock: AppClock, actor: CurrentActor
+) -> MessageOut:
     """A member of the addressee office opened the message (recorded once per member)."""
     message = message_service.read_by(session, public_id=public_id, actor=actor, now=clock.now())
     return views.message_out(session, message)
 
 
 @router.post("/messages/{public_id}/acknowledge", response_model=MessageOut)
-def acknowledge(public_id: str, session: DbSession, clock: AppClock, actor: AnyUser) -> MessageOut:
+def acknowledge(
+    public_id: str, session: DbSession, clock: AppClock, actor: CurrentActor
+) -> MessageOut:
     """The addressee office acknowledges the message; the sender is told."""
     message = message_service.acknowledge_by(
         session, public_id=public_id, actor=actor, now=clock.now()
@@ -220,7 +213,7 @@ def reply(
     clock: AppClock,
     settings: AppSettings,
     timetable: AppTimetable,
-    actor: AnyUser,
+    actor: CurrentActor,
 ) -> AcceptedOut:
     """Reply from the addressee office: the reply travels the same path back."""
     accepted = message_service.reply_by(
@@ -256,7 +249,7 @@ def watch_queue(session: DbSession, actor: QueueReader) -> list[MessageOut]:
 
 
 @router.get("/offices/{office_id}/inbox", response_model=list[MessageOut])
-def inbox(office_id: int, session: DbSession, actor: AnyUser) -> list[MessageOut]:
+def inbox(office_id: int, session: DbSession, actor: CurrentActor) -> list[MessageOut]:
     """The office's inbox (its principal and staff): unread first; held messages shown as held."""
     if not access.answers_for(actor, office_id):
         raise PermissionDenied("only the principal and staff of this office read its inbox")
@@ -265,7 +258,9 @@ def inbox(office_id: int, session: DbSession, actor: AnyUser) -> list[MessageOut
 
 
 @router.get("/offices/{office_id}/ledger", response_model=list[LedgerOpeningOut])
-def office_ledger(office_id: int, session: DbSession, actor: AnyUser) -> list[LedgerOpeningOut]:
+def office_ledger(
+    office_id: int, session: DbSession, actor: CurrentActor
+) -> list[LedgerOpeningOut]:
     """The openings of every message accepted for the office, by sequence number: with them
     the office checks the log and finds gaps (``pouch office check``)."""
     if not access.may_read_office_ledger(actor, office_id):

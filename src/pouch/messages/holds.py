@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from pouch.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
 from pouch.events import EventKind
 from pouch.ledger.events import format_time
-from pouch.messages import notify
+from pouch.messages import claims, notify
 from pouch.messages import service as message_service
 from pouch.messages.models import Attachment, Hold, HoldStatus, Message, MessageState
 from pouch.messages.rules import Timetable
@@ -34,11 +34,17 @@ def _time_held(message: Message) -> timedelta:
     return total
 
 
-def _get_hold(session: Session, message: Message, hold_id: int) -> Hold:
+def _hold_of(
+    session: Session, *, public_id: str, hold_id: int, status: HoldStatus, refusal: str
+) -> tuple[Message, Hold]:
+    """The message (locked) and its hold, which must be ``status``; else ``refusal``."""
+    message = message_service.get_message(session, public_id, for_update=True)
     hold = session.get(Hold, hold_id)
     if hold is None or hold.message_id != message.id:
         raise NotFound(f"message {message.public_id} has no hold {hold_id}")
-    return hold
+    if hold.status != status:
+        raise Conflict(f"hold {hold_id} is {hold.status.value}{refusal}")
+    return message, hold
 
 
 def request_hold(
@@ -93,10 +99,13 @@ def approve_hold(
     session: Session, *, public_id: str, hold_id: int, officer_id: int, now: datetime
 ) -> Hold:
     """The second officer's approval: the hold takes effect now."""
-    message = message_service.get_message(session, public_id, for_update=True)
-    hold = _get_hold(session, message, hold_id)
-    if hold.status != HoldStatus.REQUESTED:
-        raise Conflict(f"hold {hold_id} is {hold.status.value}, not waiting for approval")
+    message, hold = _hold_of(
+        session,
+        public_id=public_id,
+        hold_id=hold_id,
+        status=HoldStatus.REQUESTED,
+        refusal=", not waiting for approval",
+    )
     if hold.requested_by_user_id == officer_id:
         raise PermissionDenied("a hold must be approved by a second officer, not its requester")
     if message.state not in (MessageState.ACCEPTED, MessageState.HELD):
@@ -135,20 +144,21 @@ def withdraw_hold(
     session: Session, *, public_id: str, hold_id: int, officer_id: int, now: datetime
 ) -> Hold:
     """Take back a request that was never approved."""
-    message = message_service.get_message(session, public_id, for_update=True)
-    hold = _get_hold(session, message, hold_id)
-    if hold.status != HoldStatus.REQUESTED:
-        raise Conflict(f"hold {hold_id} is {hold.status.value}; only a request can be withdrawn")
-    hold.status = HoldStatus.WITHDRAWN
-    hold.ended_at = now
-    hold.ended_by_user_id = officer_id
-    message_service.record(
+    message, hold = _hold_of(
+        session,
+        public_id=public_id,
+        hold_id=hold_id,
+        status=HoldStatus.REQUESTED,
+        refusal="; only a request can be withdrawn",
+    )
+    message_service.end_hold(
         session,
         message,
-        EventKind.HOLD_WITHDRAWN,
+        hold,
+        status=HoldStatus.WITHDRAWN,
+        kind=EventKind.HOLD_WITHDRAWN,
         at=now,
-        actor_user_id=officer_id,
-        details={"hold": hold.id},
+        officer_id=officer_id,
     )
     return hold
 
@@ -162,12 +172,10 @@ def _end_hold(
     now: datetime,
     officer_id: int | None,
 ) -> None:
-    hold.status = status
-    hold.ended_at = now
-    hold.ended_by_user_id = officer_id
+    """A hold released or expired: the message is delivered at once."""
     kind = EventKind.HOLD_RELEASED if status == HoldStatus.RELEASED else EventKind.HOLD_EXPIRED
-    message_service.record(
-        session, message, kind, at=now, actor_user_id=officer_id, details={"hold": hold.id}
+    message_service.end_hold(
+        session, message, hold, status=status, kind=kind, at=now, officer_id=officer_id
     )
     message.state = MessageState.ACCEPTED
     message_service.deliver(session, message, at=now, actor_user_id=officer_id, how=kind)
@@ -177,10 +185,13 @@ def release_hold(
     session: Session, *, public_id: str, hold_id: int, officer_id: int, now: datetime
 ) -> Hold:
     """End a hold early; the message is delivered at once."""
-    message = message_service.get_message(session, public_id, for_update=True)
-    hold = _get_hold(session, message, hold_id)
-    if hold.status != HoldStatus.ACTIVE:
-        raise Conflict(f"hold {hold_id} is {hold.status.value}, not in force")
+    message, hold = _hold_of(
+        session,
+        public_id=public_id,
+        hold_id=hold_id,
+        status=HoldStatus.ACTIVE,
+        refusal=", not in force",
+    )
     _end_hold(session, message, hold, status=HoldStatus.RELEASED, now=now, officer_id=officer_id)
     return hold
 
@@ -206,13 +217,12 @@ def act(
 
 def expire_holds(session: Session, *, now: datetime, limit: int = 200) -> int:
     """Deliver every message whose hold has run out. Returns how many."""
-    holds = session.scalars(
-        select(Hold)
-        .where(Hold.status == HoldStatus.ACTIVE, Hold.until <= now)
-        .order_by(Hold.until)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+    holds = claims.claim(
+        session,
+        select(Hold).where(Hold.status == HoldStatus.ACTIVE, Hold.until <= now),
+        first=Hold.until,
+        limit=limit,
+    )
     for hold in holds:
         message = message_service.get_message(session, hold.message.public_id)
         _end_hold(session, message, hold, status=HoldStatus.EXPIRED, now=now, officer_id=None)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from pouch.errors import LoginRequired, PermissionDenied, invalid_input
-from pouch.identity.service import Actor
 from pouch.language import service as language_service
 from pouch.messages import access, rendering
 from pouch.messages import service as message_service
@@ -28,7 +27,7 @@ from pouch.web.deps import (
     AppClock,
     AppSettings,
     AppTimetable,
-    Authorize,
+    CurrentActor,
     DbSession,
     PageUser,
     cookie_actor,
@@ -37,8 +36,6 @@ from pouch.web.deps import (
 from pouch.web.format import gap_sentence
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-
-AnyUser = Annotated[Actor, Depends(Authorize(where="any"))]
 
 #: What a redirect's ``notice`` key says; only these fixed texts are ever shown.
 NOTICES = {
@@ -103,7 +100,9 @@ def inbox_message(public_id: str, request: Request, clock: AppClock) -> Response
 
 
 @router.post("/inbox/{public_id}/acknowledge")
-def acknowledge(public_id: str, session: DbSession, clock: AppClock, actor: AnyUser) -> Response:
+def acknowledge(
+    public_id: str, session: DbSession, clock: AppClock, actor: CurrentActor
+) -> Response:
     message_service.acknowledge_by(session, public_id=public_id, actor=actor, now=clock.now())
     return render.back(f"/inbox/{public_id}", "/inbox", "acknowledged")
 
@@ -115,7 +114,7 @@ def reply(
     clock: AppClock,
     settings: AppSettings,
     timetable: AppTimetable,
-    actor: AnyUser,
+    actor: CurrentActor,
     body: Annotated[str, Form(max_length=1_000_000)],
     precedence: Annotated[Precedence, Form()] = Precedence.ROUTINE,
 ) -> Response:

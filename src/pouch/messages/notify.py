@@ -30,6 +30,7 @@ from pouch.directory import service as directory_service
 from pouch.directory.models import Office, OfficeKind
 from pouch.identity.models import Membership, Role, User
 from pouch.ledger.events import format_time
+from pouch.messages import claims
 from pouch.messages.models import Message, Notification, NotificationChannel, OfficeEndpoint
 from pouch.settings import Settings
 
@@ -111,32 +112,25 @@ def _auditor_emails(session: Session) -> list[str]:
     return sorted({e for e in rows if e})
 
 
-def _to_office(
-    session: Session, office_id: int, subject: str, payload: dict[str, Any], at: datetime
-) -> None:
+@dataclass(frozen=True)
+class _Destination:
+    channel: NotificationChannel
+    target: str
+    secret: str | None  # a webhook's signing secret
+
+
+def _office_destinations(session: Session, office_id: int) -> list[_Destination]:
     endpoint = _office_endpoints(session, office_id)
     if endpoint is None:
-        return
+        return []
+    found = []
     if endpoint.webhook_url:
-        _enqueue(
-            session,
-            channel=NotificationChannel.WEBHOOK,
-            target=endpoint.webhook_url,
-            subject=subject,
-            payload=payload,
-            secret=endpoint.webhook_secret,
-            at=at,
+        found.append(
+            _Destination(NotificationChannel.WEBHOOK, endpoint.webhook_url, endpoint.webhook_secret)
         )
     if endpoint.email:
-        _enqueue(
-            session,
-            channel=NotificationChannel.EMAIL,
-            target=endpoint.email,
-            subject=subject,
-            payload=payload,
-            secret=None,
-            at=at,
-        )
+        found.append(_Destination(NotificationChannel.EMAIL, endpoint.email, None))
+    return found
 
 
 def message_step(
@@ -160,21 +154,26 @@ def message_step(
     }
     subject = f"[Pouch] {kind}: {message.precedence.value} message {message.public_id}"
     targets = set(audience)
+    destinations: list[_Destination] = []
     if "sender" in targets:
-        _to_office(session, message.sender_office_id, subject, payload, at)
+        destinations += _office_destinations(session, message.sender_office_id)
     if "addressee" in targets:
-        _to_office(session, message.addressee_office_id, subject, payload, at)
+        destinations += _office_destinations(session, message.addressee_office_id)
     if "auditors" in targets:
-        for email in _auditor_emails(session):
-            _enqueue(
-                session,
-                channel=NotificationChannel.EMAIL,
-                target=email,
-                subject=subject,
-                payload=payload,
-                secret=None,
-                at=at,
-            )
+        destinations += [
+            _Destination(NotificationChannel.EMAIL, email, None)
+            for email in _auditor_emails(session)
+        ]
+    for destination in destinations:
+        _enqueue(
+            session,
+            channel=destination.channel,
+            target=destination.target,
+            subject=subject,
+            payload=payload,
+            secret=destination.secret,
+            at=at,
+        )
 
 
 def sign_webhook(secret: str, timestamp: str, body: bytes) -> str:
@@ -253,21 +252,15 @@ def _send_email(notification: Notification, relay: MailRelay, timeout: float) ->
 def send_pending(session: Session, *, senders: Senders, now: datetime, limit: int = 50) -> int:
     """Send what is due; returns how many were sent. Several workers may run:
     on PostgreSQL each claims its rows with FOR UPDATE SKIP LOCKED."""
-    query = (
-        select(Notification)
-        .where(
-            Notification.sent_at.is_(None),
-            Notification.failed.is_(False),
-            Notification.next_attempt_at <= now,
-        )
-        .order_by(Notification.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    query = select(Notification).where(
+        Notification.sent_at.is_(None),
+        Notification.failed.is_(False),
+        Notification.next_attempt_at <= now,
     )
     if senders.relay is None:
         query = query.where(Notification.channel != NotificationChannel.EMAIL)
     sent = 0
-    for notification in session.scalars(query):
+    for notification in claims.claim(session, query, first=Notification.id, limit=limit):
         try:
             if notification.channel == NotificationChannel.WEBHOOK:
                 _send_webhook(notification, senders, now)

@@ -630,6 +630,23 @@ def active_hold(message: Message) -> Hold | None:
     return next((h for h in message.holds if h.status == HoldStatus.ACTIVE), None)
 
 
+def end_hold(
+    session: Session,
+    message: Message,
+    hold: Hold,
+    *,
+    status: HoldStatus,
+    kind: EventKind,
+    at: datetime,
+    officer_id: int | None,
+) -> None:
+    """End a hold (withdrawn, lapsed, released, expired) and record the step ``kind``."""
+    hold.status = status
+    hold.ended_at = at
+    hold.ended_by_user_id = officer_id
+    record(session, message, kind, at=at, actor_user_id=officer_id, details={"hold": hold.id})
+
+
 def is_overdue(message: Message, now: datetime) -> bool:
     """Marked overdue, or still undelivered at its deadline (before the worker marks it)."""
     undelivered = message.state in (MessageState.ACCEPTED, MessageState.HELD)
@@ -659,15 +676,14 @@ def deliver(
     # A hold still waiting for its second officer can no longer take effect.
     for hold in message.holds:
         if hold.status == HoldStatus.REQUESTED:
-            hold.status = HoldStatus.WITHDRAWN
-            hold.ended_at = at
-            record(
+            end_hold(
                 session,
                 message,
-                EventKind.HOLD_LAPSED,
+                hold,
+                status=HoldStatus.WITHDRAWN,
+                kind=EventKind.HOLD_LAPSED,
                 at=at,
-                actor_user_id=None,
-                details={"hold": hold.id},
+                officer_id=None,
             )
     notify.message_step(session, message, EventKind.DELIVERED, at=at)
     return event

@@ -9,27 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from pouch.events import EventKind
-from pouch.identity.service import Actor
 from pouch.language import service as language_service
 from pouch.ledger import service as ledger_service
 from pouch.messages import access, rendering
 from pouch.messages import service as message_service
+from pouch.messages.deps import TrackerPage
 from pouch.messages.models import Hold, Message, MessageEvent
 from pouch.web import render
-from pouch.web.deps import AllowPage, AppClock, AppLedger, DbSession
+from pouch.web.deps import AppClock, AppLedger, DbSession
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-Tracker = Annotated[
-    Actor,
-    Depends(AllowPage(access.may_use_tracking, "tracking is for the senders of an office")),
-]
 TRACK_LIMIT = 200
 
 #: The steps every message's path shows, in order, whatever happened.
@@ -61,7 +56,7 @@ def path_of(message: Message, events: list[MessageEvent], *, outgoing: bool) -> 
 
 
 @router.get("/track")
-def track(request: Request, session: DbSession, clock: AppClock, actor: Tracker) -> Response:
+def track(request: Request, session: DbSession, clock: AppClock, actor: TrackerPage) -> Response:
     offices = access.tracking_offices(actor)
     messages = message_service.of_offices(session, office_ids=offices, limit=TRACK_LIMIT)
     events = message_service.events_by_message(session, [m.id for m in messages])
@@ -83,7 +78,7 @@ def track_message(
     session: DbSession,
     clock: AppClock,
     ledger: AppLedger,
-    actor: Tracker,
+    actor: TrackerPage,
 ) -> Response:
     message = message_service.tracked(session, public_id=public_id, actor=actor)
     events = message_service.events_of(session, message)

@@ -10,36 +10,25 @@ seconds.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from pouch.errors import invalid_input
-from pouch.identity.service import Actor
 from pouch.language import service as language_service
 from pouch.messages import access, holds, rendering
 from pouch.messages import service as message_service
+from pouch.messages.deps import QueueReaderPage, WatchOfficer
 from pouch.messages.models import HoldStatus
-from pouch.messages.rules import Timetable
 from pouch.messages.schemas import HoldIn
 from pouch.web import render
-from pouch.web.deps import Allow, AllowPage, AppClock, AppTimetable, DbSession
+from pouch.web.deps import AppClock, AppTimetable, DbSession
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-WatchOfficer = Annotated[
-    Actor,
-    Depends(Allow(access.may_act_on_queue, "only the watch officers act on the queue")),
-]
-# Auditors watch the floor too, read-only: they are told about overdue and held messages.
-QueueReader = Annotated[
-    Actor,
-    Depends(AllowPage(access.may_read_queue, "the watch floor is for watch officers and auditors")),
-]
 QUEUE_POLL_SECONDS = 5
 
 #: What a redirect's ``notice`` key says; only these fixed texts are ever shown.
@@ -57,9 +46,11 @@ HOLD_NOTICES: dict[holds.HoldAction, str] = {
 }
 
 
-def _floor_context(
-    session: Session, actor: Actor, timetable: Timetable, now: datetime
+def floor_context(
+    session: DbSession, clock: AppClock, timetable: AppTimetable, actor: QueueReaderPage
 ) -> dict[str, Any]:
+    """What the floor and its queue fragment render: the queue, the holds and who asked."""
+    now = clock.now()
     floor = message_service.floor(session, now=now)
     holds_shown = [h for m in floor.queue for h in m.holds]
     return {
@@ -76,29 +67,18 @@ def _floor_context(
     }
 
 
+FloorContext = Annotated[dict[str, Any], Depends(floor_context)]
+
+
 @router.get("/watch")
-def watch_floor(
-    request: Request,
-    session: DbSession,
-    clock: AppClock,
-    timetable: AppTimetable,
-    actor: QueueReader,
-) -> Response:
-    context = _floor_context(session, actor, timetable, clock.now())
+def watch_floor(request: Request, context: FloorContext) -> Response:
     return render.page(request, "watch.html", context, notices=NOTICES)
 
 
 @router.get("/watch/queue")
-def watch_queue_fragment(
-    request: Request,
-    session: DbSession,
-    clock: AppClock,
-    timetable: AppTimetable,
-    actor: QueueReader,
-) -> Response:
+def watch_queue_fragment(request: Request, context: FloorContext) -> Response:
     """The queue alone, for htmx's polling (``_queue.html``); without a session htmx
     gets a fragment saying to log in again, never the login page."""
-    context = _floor_context(session, actor, timetable, clock.now())
     return render.page(request, "_queue.html", context, notices=NOTICES)
 
 
@@ -109,7 +89,7 @@ def watch_message(
     session: DbSession,
     clock: AppClock,
     timetable: AppTimetable,
-    actor: QueueReader,
+    actor: QueueReaderPage,
 ) -> Response:
     message = message_service.get_message(session, public_id)
     events = message_service.events_of(session, message)
