@@ -3,6 +3,11 @@
 Every transition is written by ``record``, which writes the message's event
 row and its ledger event in the caller's transaction: exactly one ledger
 event per state change. Services never commit.
+
+A message reached on someone's behalf (``visible``, ``addressed``, ``tracked``
+and the actions built on them) is looked up under the rules of
+``messages/access.py``: 404 to whoever may not see it, 403 to whoever sees it
+but may not act.
 """
 
 from __future__ import annotations

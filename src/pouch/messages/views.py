@@ -1,8 +1,8 @@
 """What a caller is shown of a message: the API's documents, built under the access rules.
 
-The API, the language desk's API and the command line show a message through
-these, so that what the addressee may not yet see (the content of a message
-still queued or held) is withheld in one place.
+The message API and the language desk's API show a message through these, so
+that what the addressee may not yet see (the content of a message still
+queued or held) is withheld in one place.
 """
 
 from __future__ import annotations
