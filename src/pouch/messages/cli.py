@@ -84,6 +84,7 @@ def messages_queue(ctx: typer.Context) -> None:
     from pouch.messages import service as message_service
 
     table = Table("id", "precedence", "from", "subject", "deliver by (UTC)", "state", "overdue")
+    now = SystemClock().now()
     with transaction(settings_of(ctx)) as session:
         names = message_service.office_names(session)
         for m in message_service.queue(session):
@@ -94,7 +95,7 @@ def messages_queue(ctx: typer.Context) -> None:
                 m.subject,
                 m.deliver_by.strftime("%Y-%m-%d %H:%M"),
                 message_service.held_notice(m, names) or m.state.value,
-                "OVERDUE" if m.overdue_at else "",
+                "OVERDUE" if message_service.is_overdue(m, now) else "",
             )
     console.print(table)
 
