@@ -139,7 +139,7 @@ def _opening_of(row: LedgerOpening) -> events.Opening:
 _CHUNK = 500
 
 
-def openings(session: Session, indexes: Sequence[int]) -> dict[int, events.Opening]:
+def openings(session: Session, *, indexes: Sequence[int]) -> dict[int, events.Opening]:
     """The openings kept at ``indexes`` (a few queries for any number of them); an index
     with none, or with one that is not well-formed, is left out."""
     found: dict[int, events.Opening] = {}
@@ -151,7 +151,7 @@ def openings(session: Session, indexes: Sequence[int]) -> dict[int, events.Openi
     return found
 
 
-def entries(session: Session, indexes: Sequence[int]) -> dict[int, bytes]:
+def entries(session: Session, *, indexes: Sequence[int]) -> dict[int, bytes]:
     """The log's entries at ``indexes`` (a few queries for any number of them)."""
     found: dict[int, bytes] = {}
     for start in range(0, len(indexes), _CHUNK):

@@ -153,8 +153,8 @@ def withdraw_hold(
     )
     message_service.end_hold(
         session,
-        message,
-        hold,
+        message=message,
+        hold=hold,
         status=HoldStatus.WITHDRAWN,
         kind=EventKind.HOLD_WITHDRAWN,
         at=now,
@@ -175,7 +175,7 @@ def _end_hold(
     """A hold released or expired: the message is delivered at once."""
     kind = EventKind.HOLD_RELEASED if status == HoldStatus.RELEASED else EventKind.HOLD_EXPIRED
     message_service.end_hold(
-        session, message, hold, status=status, kind=kind, at=now, officer_id=officer_id
+        session, message=message, hold=hold, status=status, kind=kind, at=now, officer_id=officer_id
     )
     message.state = MessageState.ACCEPTED
     message_service.deliver(session, message, at=now, actor_user_id=officer_id, how=kind)
@@ -239,7 +239,9 @@ def quarantine_attachment(
     now: datetime,
 ) -> Attachment:
     message = message_service.get_message(session, public_id, for_update=True)
-    attachment = message_service.attachment_of(session, message, attachment_id)
+    attachment = message_service.attachment_of(
+        session, message=message, attachment_id=attachment_id
+    )
     if attachment.quarantined_at is not None:
         raise Conflict("the attachment is already quarantined")
     attachment.quarantined_at = now

@@ -637,9 +637,9 @@ def active_hold(message: Message) -> Hold | None:
 
 def end_hold(
     session: Session,
+    *,
     message: Message,
     hold: Hold,
-    *,
     status: HoldStatus,
     kind: EventKind,
     at: datetime,
@@ -683,8 +683,8 @@ def deliver(
         if hold.status == HoldStatus.REQUESTED:
             end_hold(
                 session,
-                message,
-                hold,
+                message=message,
+                hold=hold,
                 status=HoldStatus.WITHDRAWN,
                 kind=EventKind.HOLD_LAPSED,
                 at=at,
@@ -836,7 +836,7 @@ def floor(session: Session, *, now: datetime) -> Floor:
 
 
 def events_by_message(
-    session: Session, message_ids: Sequence[int]
+    session: Session, *, message_ids: Sequence[int]
 ) -> dict[int, list[MessageEvent]]:
     """The events of each message named, oldest first, in one query."""
     events: dict[int, list[MessageEvent]] = {i: [] for i in message_ids}
@@ -886,7 +886,7 @@ def office_listing(session: Session, *, office_id: int) -> list[Listed]:
 
 
 def _listed(session: Session, rows: list[tuple[Message, MessageEvent]]) -> list[Listed]:
-    kept = ledger_service.openings(session, [event.ledger_index for _, event in rows])
+    kept = ledger_service.openings(session, indexes=[event.ledger_index for _, event in rows])
     return [
         Listed(
             message=message.public_id,
@@ -921,7 +921,7 @@ def office_check(session: Session, *, office_id: int) -> OfficeCheck:
     rows = office_ledger(session, office_id=office_id)
     listed = _listed(session, rows)
     stored = ledger_service.entries(
-        session, [item.opening.index for item in listed if item.opening is not None]
+        session, indexes=[item.opening.index for item in listed if item.opening is not None]
     )
 
     def in_log(item: Listed, entry: bytes) -> str | None:
@@ -1066,7 +1066,9 @@ def open_in_inbox(session: Session, *, public_id: str, actor: Actor, now: dateti
     first_read = False
     if message.state in (MessageState.DELIVERED, MessageState.ACKNOWLEDGED):
         first_read = mark_read(session, message=message, user_id=actor.user_id, now=now)
-    return Opened(message=message, first_read=first_read, replies=replies_to(session, message))
+    return Opened(
+        message=message, first_read=first_read, replies=replies_to(session, message=message)
+    )
 
 
 def tracked(session: Session, *, public_id: str, actor: Actor) -> Message:
@@ -1078,7 +1080,7 @@ def tracked(session: Session, *, public_id: str, actor: Actor) -> Message:
     return message
 
 
-def replies_to(session: Session, message: Message) -> list[Message]:
+def replies_to(session: Session, *, message: Message) -> list[Message]:
     """The replies to a message, oldest first."""
     return list(
         session.scalars(
@@ -1087,7 +1089,7 @@ def replies_to(session: Session, message: Message) -> list[Message]:
     )
 
 
-def attachment_of(session: Session, message: Message, attachment_id: int) -> Attachment:
+def attachment_of(session: Session, *, message: Message, attachment_id: int) -> Attachment:
     """One of the message's attachments (404 for another message's)."""
     attachment = session.get(Attachment, attachment_id)
     if attachment is None or attachment.message_id != message.id:
@@ -1107,7 +1109,7 @@ def attachment_file(
     """An attachment with its bytes, to whoever sees its message; a quarantined one
     only to the watch officers."""
     message = visible(session, public_id=public_id, actor=actor)
-    attachment = attachment_of(session, message, attachment_id)
+    attachment = attachment_of(session, message=message, attachment_id=attachment_id)
     if not access.may_fetch(actor, attachment):
         raise PermissionDenied(f"the attachment is quarantined: {attachment.quarantine_reason}")
     blob = session.get(AttachmentBlob, attachment.sha256)

@@ -59,7 +59,7 @@ def path_of(message: Message, events: list[MessageEvent], *, outgoing: bool) -> 
 def track(request: Request, session: DbSession, clock: AppClock, actor: TrackerPage) -> Response:
     offices = access.tracking_offices(actor)
     messages = message_service.of_offices(session, office_ids=offices, limit=TRACK_LIMIT)
-    events = message_service.events_by_message(session, [m.id for m in messages])
+    events = message_service.events_by_message(session, message_ids=[m.id for m in messages])
     context = {
         **rendering.context(clock.now(), actor, message_service.office_names(session)),
         "paths": [
