@@ -40,7 +40,7 @@ from pouch.ledger import pages as ledger_pages
 from pouch.ledger.keys import load_signer
 from pouch.ledger.service import Ledger
 from pouch.messages import api as messages_api
-from pouch.messages import pages as messages_pages
+from pouch.messages import inbox_pages, track_pages, watch_pages
 from pouch.messages.notify import Senders
 from pouch.messages.rules import Timetable
 from pouch.messages.worker import Worker
@@ -149,7 +149,9 @@ def create_app(
     app.include_router(ledger_api.tiles)
     app.include_router(ledger_api.proofs)
     app.include_router(identity_pages.router)
-    app.include_router(messages_pages.router)
+    app.include_router(watch_pages.router)
+    app.include_router(inbox_pages.router)
+    app.include_router(track_pages.router)
     app.include_router(ledger_pages.router)
     app.include_router(identity_admin_pages.router)
     app.include_router(calls_pages.router)

@@ -25,16 +25,16 @@ from pouch.intake.api import _acceptances
 from pouch.intake.models import SignatureNonce
 from pouch.messages import service as message_service
 from tests.factories import World
-from tests.messages.test_api import (
+from tests.messages.helpers import (
     Sender,
-    _count,
     accept_signed,
     checked_verdict,
+    count_messages,
     payload,
     sender_token,
     signed_submission,
 )
-from tests.messages.test_api import sender as sender  # the fixture
+from tests.messages.helpers import sender as sender  # the fixture
 
 
 def _nonces(database: Database) -> int:
@@ -94,7 +94,7 @@ def test_two_copies_with_one_nonce_in_one_group_commit_accept_one(
     assert accepted[0].opening is not None and not accepted[0].replayed
     assert isinstance(refused[0], InvalidSignature)
     assert "nonce already used" in str(refused[0])
-    assert _count(database) == 1
+    assert count_messages(database) == 1
     assert _nonces(database) == 1
 
 
@@ -104,7 +104,7 @@ def test_one_nonce_twice_in_one_call_fails_the_call(
     copies = two_copies(app_client, sender, world, database, clock)
     with pytest.raises(IntegrityError), database.transaction() as session:
         accept_signed(session, copies, app_client, clock)
-    assert (_count(database), _nonces(database)) == (0, 0)
+    assert (count_messages(database), _nonces(database)) == (0, 0)
 
 
 def test_a_refused_submission_is_answered_in_place_and_spends_no_nonce(
@@ -132,7 +132,7 @@ def test_a_refused_submission_is_answered_in_place_and_spends_no_nonce(
     assert (one.message.subject, two.message.subject) == ("one", "two")
     assert (one.message.office_sequence, two.message.office_sequence) == (1, 2)
     assert one.message.signature == submitted[0].verdict.to_json()
-    assert (_count(database), _nonces(database)) == (2, 2)
+    assert (count_messages(database), _nonces(database)) == (2, 2)
     # The refused submission's nonce was not spent: with a valid token it goes in.
     with database.transaction() as session:
         (again,) = accept_signed(session, [forged], app_client, clock)

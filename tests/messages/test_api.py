@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.identity.models import Role
 from pouch.intake import service as intake_service
-from pouch.intake.signatures import generate_sender_key, sign_request
+from pouch.intake.signatures import generate_sender_key
 from pouch.ledger.events import Opening
 from pouch.ledger.note import Ed25519Verifier
 from pouch.ledger.receipt import verify_receipt
@@ -24,69 +23,18 @@ from pouch.ledger.service import Ledger
 from pouch.messages import worker
 from pouch.messages.models import Message
 from tests.factories import World, make_token, make_user
-
-URL = "http://testserver/api/messages"
-
-
-class Sender:
-    """A foreign office's program: token plus signing key."""
-
-    def __init__(self, client: TestClient, token: str, key_id: str, seed: bytes) -> None:
-        self.client, self.token, self.key_id, self.seed = client, token, key_id, seed
-        self.clock: ManualClock = client.app.state.clock  # type: ignore[attr-defined]
-
-    def headers(
-        self, body: bytes, *, url: str = URL, extra: dict[str, str] | None = None
-    ) -> dict[str, str]:
-        headers = {
-            "Authorization": f"Bearer {self.token}",
-            "Content-Type": "application/json",
-            **(extra or {}),
-        }
-        signed = sign_request(
-            method="POST",
-            url=url,
-            headers=headers,
-            body=body,
-            key_id=self.key_id,
-            private_key=self.seed,
-            created=self.clock.now(),
-        )
-        return {**headers, **signed}
-
-    def submit(self, payload: dict[str, Any], *, extra: dict[str, str] | None = None) -> Any:
-        body = json.dumps(payload).encode()
-        return self.client.post(URL, content=body, headers=self.headers(body, extra=extra))
-
-
-@pytest.fixture
-def sender(app_client: TestClient, database: Database, clock: ManualClock, world: World) -> Sender:
-    seed, public = generate_sender_key("ie-2026")
-    with database.transaction() as session:
-        intake_service.register_key(
-            session,
-            office_id=world.offices["ie-taoiseach"].id,
-            key_id="ie-2026",
-            public_key=public,
-            now=clock.now(),
-        )
-    return Sender(app_client, world.tokens[Role.SENDER], "ie-2026", seed)
-
-
-def payload(world: World, **overrides: Any) -> dict[str, Any]:
-    return {
-        "sender_office_id": world.offices["ie-taoiseach"].id,
-        "addressee_office_id": world.offices["president-elect"].id,
-        "subject": "Congratulations",
-        "body": "A Uachtaráin tofa, …",
-        "precedence": "PRIORITY",
-        **overrides,
-    }
-
-
-def _count(database: Database) -> int:
-    with database.transaction(write=False) as session:
-        return session.scalar(select(func.count()).select_from(Message)) or 0
+from tests.messages.helpers import (
+    URL,
+    Sender,
+    accept_signed,
+    checked_verdict,
+    count_messages,
+    payload,
+    problem_detail,
+    sender_token,
+    signed_submission,
+)
+from tests.messages.helpers import sender as sender  # the fixture
 
 
 def test_signed_submission_gets_a_receipt(
@@ -121,14 +69,7 @@ def test_idempotent_retry(sender: Sender, world: World, database: Database) -> N
     assert again.json()["id"] == first.json()["id"]
     other = sender.submit(payload(world, subject="Other"), extra={"Idempotency-Key": "abc-1"})
     assert other.status_code == 409
-    assert _count(database) == 1
-
-
-def _problem(response: Any, status: int, slug: str) -> str:
-    assert response.status_code == status, response.text
-    assert response.json()["type"] == f"/problems/{slug}"
-    detail: str = response.json()["detail"]
-    return detail
+    assert count_messages(database) == 1
 
 
 def test_unsigned_and_badly_signed_are_refused(
@@ -136,12 +77,12 @@ def test_unsigned_and_badly_signed_are_refused(
 ) -> None:
     body = json.dumps(payload(world)).encode()
     token = {"Authorization": f"Bearer {sender.token}", "Content-Type": "application/json"}
-    assert "Signature" in _problem(
+    assert "Signature" in problem_detail(
         app_client.post(URL, content=body, headers=token), 401, "invalid-signature"
     )
     signed = sender.headers(body)
     tampered = body.replace(b"Congratulations", b"Condolences!!!!")
-    assert "Content-Digest" in _problem(
+    assert "Content-Digest" in problem_detail(
         app_client.post(URL, content=tampered, headers=signed), 401, "invalid-signature"
     )
     # Another office's key.
@@ -155,13 +96,13 @@ def test_unsigned_and_badly_signed_are_refused(
             session, office_id=france.id, key_id="fr-1", public_key=public, now=clock.now()
         )
     impostor = Sender(app_client, sender.token, "fr-1", seed)
-    assert "belongs to another office" in _problem(
+    assert "belongs to another office" in problem_detail(
         impostor.submit(payload(world)), 401, "invalid-signature"
     )
     # A replayed request: same signature and nonce.
     ok_headers = sender.headers(body)
     assert app_client.post(URL, content=body, headers=ok_headers).status_code == 201
-    assert "nonce" in _problem(
+    assert "nonce" in problem_detail(
         app_client.post(URL, content=body, headers=ok_headers), 401, "invalid-signature"
     )
     # A revoked key.
@@ -169,19 +110,19 @@ def test_unsigned_and_badly_signed_are_refused(
         intake_service.revoke_key(
             session, office_id=world.offices["ie-taoiseach"].id, key_id="ie-2026", now=clock.now()
         )
-    assert "revoked" in _problem(sender.submit(payload(world)), 401, "invalid-signature")
-    assert _count(database) == 1
+    assert "revoked" in problem_detail(sender.submit(payload(world)), 401, "invalid-signature")
+    assert count_messages(database) == 1
 
 
 def test_token_of_another_role_or_office(
     app_client: TestClient, sender: Sender, world: World
 ) -> None:
     watch = Sender(app_client, world.tokens[Role.WATCH_OFFICER], sender.key_id, sender.seed)
-    assert "does not let you send" in _problem(
+    assert "does not let you send" in problem_detail(
         watch.submit(payload(world)), 403, "permission-denied"
     )
     no_token = Sender(app_client, "pouch_forged", sender.key_id, sender.seed)
-    _problem(no_token.submit(payload(world)), 401, "invalid-credentials")
+    problem_detail(no_token.submit(payload(world)), 401, "invalid-credentials")
 
 
 @pytest.mark.parametrize(
@@ -217,9 +158,9 @@ def test_bad_submissions_name_the_field(
     status: int,
 ) -> None:
     response = sender.submit(payload(world, **overrides))
-    _problem(response, status, slug)
+    problem_detail(response, status, slug)
     assert field in {e["field"] for e in response.json()["errors"]}
-    assert _count(database) == 0
+    assert count_messages(database) == 0
 
 
 def test_oversized_attachment(sender: Sender, world: World, database: Database) -> None:
@@ -227,8 +168,8 @@ def test_oversized_attachment(sender: Sender, world: World, database: Database) 
     response = sender.submit(
         payload(world, attachments=[{"filename": "big.bin", "content_base64": big}])
     )
-    _problem(response, 413, "payload-too-large")
-    assert _count(database) == 0
+    problem_detail(response, 413, "payload-too-large")
+    assert count_messages(database) == 0
 
 
 def test_script_in_html_body_is_inert(app_client: TestClient, sender: Sender, world: World) -> None:
@@ -260,7 +201,7 @@ def test_the_whole_path_with_a_hold(
     assert hold.status_code == 201, hold.text
     hold_id = hold.json()["id"]
     refused = app_client.post(f"/api/messages/{mid}/holds/{hold_id}/approve", headers=watch)
-    assert _problem(refused, 403, "permission-denied").startswith(
+    assert problem_detail(refused, 403, "permission-denied").startswith(
         "a hold must be approved by a second officer"
     )
     with database.transaction() as session:
@@ -377,64 +318,4 @@ def test_a_replay_racing_its_original_is_refused_not_a_500(
         database.transaction() as session,
     ):
         accept_signed(session, [submitted], app_client, clock)
-    assert _count(database) == 0
-
-
-def checked_verdict(database: Database, clock: Any, headers: dict[str, str], body: bytes) -> Any:
-    """The signature checked as the endpoint checks it, its nonce not yet spent."""
-    from pouch.intake.signatures import verify_request
-
-    with database.transaction(write=False) as session:
-        return verify_request(
-            method="POST",
-            url=URL,
-            headers=headers,
-            body=body,
-            resolve_key=lambda key_id: intake_service.resolve_key(session, key_id),
-            now=clock.now(),
-            nonce_is_fresh=lambda *_: True,
-        )
-
-
-def signed_submission(token: Any, verdict: Any, body: bytes, client: TestClient) -> Any:
-    """What the endpoint queues for the group commit once token and signature are checked."""
-    return intake_service.SignedSubmission(
-        token_id=token.token_id,
-        user_id=token.actor.user_id,
-        verdict=verdict,
-        prepared=prepared(body, client),
-        idempotency_key=None,
-        request_hash=hashlib.sha256(body).hexdigest(),
-    )
-
-
-def accept_signed(session: Any, submitted: list[Any], client: TestClient, clock: Any) -> list[Any]:
-    """``accept_signed`` as the app's group commit calls it."""
-    from pouch.messages import service as message_service
-    from pouch.messages.rules import Timetable
-
-    settings = client.app.state.settings  # type: ignore[attr-defined]
-    return intake_service.accept_signed(
-        session,
-        submitted,
-        now=clock.now(),
-        timetable=Timetable.from_settings(settings),
-        limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
-    )
-
-
-def sender_token(database: Database, world: World, clock: ManualClock) -> Any:
-    from pouch.intake.credentials import Credentials
-
-    return Credentials().token(database, secret=world.tokens[Role.SENDER], now=clock.now())
-
-
-def prepared(body: bytes, client: TestClient) -> Any:
-    """The submission as the endpoint prepares it before its unit of work."""
-    from pouch.intake.api import _submission
-    from pouch.messages import service as message_service
-    from pouch.messages.schemas import MessageIn
-
-    settings = client.app.state.settings  # type: ignore[attr-defined]
-    limits = message_service.Limits(settings.max_attachment_bytes, settings.max_attachments)
-    return message_service.prepare(_submission(MessageIn.model_validate_json(body)), limits)
+    assert count_messages(database) == 0

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from pouch.clock import ManualClock
@@ -179,3 +180,28 @@ def test_mail_waits_when_no_relay_is_configured(
         )
         row = session.scalars(select(Notification)).one()
         assert row.attempts == 0 and row.sent_at is None
+
+
+def test_an_office_sets_its_endpoints_and_sees_each_new_secret_once(
+    app_client: TestClient, database: Database, world: World
+) -> None:
+    url = f"/api/offices/{world.offices['ie-taoiseach'].id}/endpoint"
+    admin = world.auth(Role.ADMINISTRATOR)
+    first = app_client.put(url, json={"webhook_url": "https://ie.example/hook"}, headers=admin)
+    assert first.status_code == 200, first.text
+    secret = first.json()["webhook_secret"]
+    assert secret
+    same = app_client.put(
+        url,
+        json={"webhook_url": "https://ie.example/hook", "email": "desk@ie.example"},
+        headers=admin,
+    ).json()
+    assert same["webhook_secret"] is None and same["email"] == "desk@ie.example"
+    moved = app_client.put(url, json={"webhook_url": "https://ie.example/new"}, headers=admin)
+    assert moved.json()["webhook_secret"] not in (None, secret)
+    assert app_client.put(url, json={}, headers=admin).json()["webhook_secret"] is None
+    with database.transaction(write=False) as session:
+        endpoint = session.get(OfficeEndpoint, world.offices["ie-taoiseach"].id)
+        assert endpoint is not None
+        assert (endpoint.webhook_url, endpoint.webhook_secret, endpoint.email) == (None, None, None)
+    assert app_client.put("/api/offices/999999/endpoint", json={}, headers=admin).status_code == 404

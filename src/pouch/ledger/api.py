@@ -8,9 +8,11 @@ and partial resources only briefly.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -19,7 +21,7 @@ from pouch.ledger import service as ledger_service
 from pouch.ledger.errors import MalformedTile
 from pouch.ledger.layout import BundleID, TileID, parse_path
 from pouch.ledger.schemas import ConsistencyProof, InclusionProof, LogInfo
-from pouch.web.deps import DbSession
+from pouch.web.deps import AppLedger, DbSession
 
 tiles = APIRouter(prefix="/log", tags=["log"])
 proofs = APIRouter(prefix="/api/log", tags=["log"])
@@ -27,14 +29,6 @@ proofs = APIRouter(prefix="/api/log", tags=["log"])
 IMMUTABLE = "public, max-age=31536000, immutable"
 BRIEF = "public, max-age=2"
 MAX_PROOF_SIZE = 2**63
-
-
-def get_ledger(request: Request) -> ledger_service.Ledger:
-    ledger: ledger_service.Ledger = request.app.state.ledger
-    return ledger
-
-
-LedgerDep = Annotated[ledger_service.Ledger, Depends(get_ledger)]
 
 
 def _latest(session: Session) -> ledger_service.Published:
@@ -45,7 +39,7 @@ def _latest(session: Session) -> ledger_service.Published:
 
 
 @tiles.get("/checkpoint", response_class=Response)
-def checkpoint(session: DbSession, _: LedgerDep) -> Response:
+def checkpoint(session: DbSession, _: AppLedger) -> Response:
     """The log's latest signed checkpoint (c2sp.org/tlog-checkpoint)."""
     latest = _latest(session)
     return Response(
@@ -56,7 +50,7 @@ def checkpoint(session: DbSession, _: LedgerDep) -> Response:
 
 
 @tiles.get("/tile/{path:path}", response_class=Response)
-def tile(path: str, session: DbSession, ledger: LedgerDep) -> Response:
+def tile(path: str, session: DbSession, ledger: AppLedger) -> Response:
     """A hash tile or an entry bundle (c2sp.org/tlog-tiles)."""
     try:
         resource = parse_path("tile/" + path)
@@ -77,12 +71,21 @@ def tile(path: str, session: DbSession, ledger: LedgerDep) -> Response:
     )
 
 
+@contextmanager
+def _published() -> Iterator[None]:
+    """What the latest checkpoint does not cover yet is not found (404), yet."""
+    try:
+        yield
+    except ledger_service.NotIntegrated as error:
+        raise NotFound(str(error)) from None
+
+
 def _b64(hashes: list[bytes]) -> list[str]:
     return [base64.b64encode(h).decode() for h in hashes]
 
 
 @proofs.get("", response_model=LogInfo)
-def info(session: DbSession, ledger: LedgerDep) -> LogInfo:
+def info(session: DbSession, ledger: AppLedger) -> LogInfo:
     """The log's origin, verifier key, size and latest checkpoint."""
     latest = ledger_service.latest_checkpoint(session)
     return LogInfo(
@@ -98,44 +101,38 @@ def info(session: DbSession, ledger: LedgerDep) -> LogInfo:
 @proofs.get("/proof", response_model=InclusionProof)
 def inclusion(
     session: DbSession,
-    ledger: LedgerDep,
+    ledger: AppLedger,
     index: Annotated[int, Query(ge=0, lt=MAX_PROOF_SIZE)],
     size: Annotated[int, Query(ge=1, lt=MAX_PROOF_SIZE)],
 ) -> InclusionProof:
     """The RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries."""
     if index >= size:
         raise InvalidInput(f"index {index} is not in a tree of size {size}")
-    try:
+    with _published():
         proof = ledger_service.prove_inclusion(session, index=index, size=size, cache=ledger.cache)
-    except ledger_service.NotIntegrated as error:
-        raise NotFound(str(error)) from None
     return InclusionProof(index=index, size=size, proof=_b64(proof))
 
 
 @proofs.get("/consistency", response_model=ConsistencyProof)
 def consistency(
     session: DbSession,
-    ledger: LedgerDep,
+    ledger: AppLedger,
     from_: Annotated[int, Query(alias="from", ge=0, lt=MAX_PROOF_SIZE)],
     to: Annotated[int, Query(ge=0, lt=MAX_PROOF_SIZE)],
 ) -> ConsistencyProof:
     """The RFC 9162 consistency proof between the trees of ``from`` and ``to`` entries."""
     if from_ > to:
         raise InvalidInput(f"from ({from_}) must not exceed to ({to})")
-    try:
+    with _published():
         proof = ledger_service.prove_consistency(session, old=from_, new=to, cache=ledger.cache)
-    except ledger_service.NotIntegrated as error:
-        raise NotFound(str(error)) from None
     return ConsistencyProof(from_size=from_, to_size=to, proof=_b64(proof))
 
 
 @proofs.get("/receipt/{index}", response_class=Response)
 def receipt(
-    index: Annotated[int, Path(ge=0, lt=MAX_PROOF_SIZE)], session: DbSession, ledger: LedgerDep
+    index: Annotated[int, Path(ge=0, lt=MAX_PROOF_SIZE)], session: DbSession, ledger: AppLedger
 ) -> Response:
     """A c2sp.org/tlog-proof@v1 receipt for entry ``index`` under the latest checkpoint."""
-    try:
+    with _published():
         body = ledger_service.receipt(session, index=index, cache=ledger.cache)
-    except ledger_service.NotIntegrated as error:
-        raise NotFound(str(error)) from None
     return Response(body, media_type="text/plain; charset=utf-8")

@@ -12,21 +12,33 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from pouch.clock import Clock
 from pouch.db import Database
 from pouch.groupcommit import GroupCommitter, Turns
 from pouch.ledger import events, sequencer
-from pouch.ledger.layout import TILE_WIDTH, BundleID, TileID, encode_bundle
-from pouch.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash
-from pouch.ledger.note import Ed25519Signer
+from pouch.ledger.checkpoint import open_checkpoint
+from pouch.ledger.errors import LedgerFormatError, MalformedTile
+from pouch.ledger.layout import (
+    TILE_WIDTH,
+    BundleID,
+    TileID,
+    bundles_for_size,
+    encode_bundle,
+    parse_bundle,
+    parse_path,
+    parse_tile,
+)
+from pouch.ledger.merkle import CompactRange, consistency_proof, inclusion_proof, leaf_hash
+from pouch.ledger.note import Ed25519Signer, Ed25519Verifier
 from pouch.ledger.receipt import build_receipt
 from pouch.ledger.store import (
     CHECKPOINT_ROW,
@@ -39,6 +51,7 @@ from pouch.ledger.store import (
     TileNodeReader,
     read_tile,
 )
+from pouch.ledger.verify import LogInconsistent, verify_log
 
 
 class NotIntegrated(LookupError):
@@ -109,6 +122,10 @@ def opening(session: Session, index: int) -> events.Opening | None:
     row = session.get(LedgerOpening, index)
     if row is None:
         return None
+    return _opening_of(row)
+
+
+def _opening_of(row: LedgerOpening) -> events.Opening:
     return events.Opening.from_json(
         {
             "index": row.idx,
@@ -116,6 +133,34 @@ def opening(session: Session, index: int) -> events.Opening | None:
             "event": json.loads(row.event),
         }
     )
+
+
+#: How many indexes one query of ``openings`` or ``entries`` asks for.
+_CHUNK = 500
+
+
+def openings(session: Session, *, indexes: Sequence[int]) -> dict[int, events.Opening]:
+    """The openings kept at ``indexes`` (a few queries for any number of them); an index
+    with none, or with one that is not well-formed, is left out."""
+    found: dict[int, events.Opening] = {}
+    for start in range(0, len(indexes), _CHUNK):
+        chunk = indexes[start : start + _CHUNK]
+        for row in session.scalars(select(LedgerOpening).where(LedgerOpening.idx.in_(chunk))):
+            with contextlib.suppress(events.InvalidEvent):
+                found[row.idx] = _opening_of(row)
+    return found
+
+
+def entries(session: Session, *, indexes: Sequence[int]) -> dict[int, bytes]:
+    """The log's entries at ``indexes`` (a few queries for any number of them)."""
+    found: dict[int, bytes] = {}
+    for start in range(0, len(indexes), _CHUNK):
+        chunk = indexes[start : start + _CHUNK]
+        rows = session.execute(
+            select(LedgerEntry.idx, LedgerEntry.data).where(LedgerEntry.idx.in_(chunk))
+        )
+        found.update((int(index), bytes(data)) for index, data in rows)
+    return found
 
 
 @dataclass(frozen=True)
@@ -226,6 +271,133 @@ def bundle_body(session: Session, bundle: BundleID) -> bytes | None:
         )
     )
     return encode_bundle([bytes(r) for r in rows])
+
+
+# -- reading the log back: its growth, and whether it verifies --------------------
+
+
+def published_at(session: Session) -> datetime | None:
+    """When the latest checkpoint was published."""
+    return session.scalar(
+        select(LedgerCheckpoint.published_at).where(LedgerCheckpoint.id == CHECKPOINT_ROW)
+    )
+
+
+def growth(session: Session) -> list[tuple[datetime, int]]:
+    """(each hour with entries, entries appended by its end): the log's size over time."""
+    hour = _hour_bucket(session)
+    rows = session.execute(select(hour, func.count()).group_by(hour).order_by(hour)).all()
+    points = []
+    total = 0
+    for text, count in rows:
+        total += int(count)
+        start = datetime.strptime(str(text), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        points.append((start, total))
+    return points
+
+
+def _hour_bucket(session: Session) -> Any:
+    column = LedgerEntry.appended_at
+    if session.get_bind().dialect.name == "sqlite":
+        return func.strftime("%Y-%m-%d %H:00", column)
+    return func.to_char(func.date_trunc("hour", func.timezone("UTC", column)), "YYYY-MM-DD HH24:00")
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Whether the log verifies, and each step said plainly (its outcome, its sentence)."""
+
+    ok: bool
+    steps: list[tuple[bool, str]]
+
+
+class DatabaseSource:
+    """The log exactly as ``/log/`` serves it, read from the database (a ``TileSource``)."""
+
+    def __init__(self, session: Session, cache: TileCache) -> None:
+        self.session = session
+        self.cache = cache
+
+    def read(self, path: str) -> bytes | None:
+        if path == "checkpoint":
+            latest = latest_checkpoint(self.session)
+            return latest.note if latest is not None else None
+        try:
+            resource = parse_path(path)
+        except MalformedTile:
+            return None
+        if isinstance(resource, TileID):
+            return tile_body(self.session, resource, cache=self.cache)
+        return bundle_body(self.session, resource)
+
+
+def quick_verification(
+    session: Session, *, verifier: Ed25519Verifier, cache: TileCache
+) -> Verification:
+    """Cheap enough for every view: the checkpoint's signature, the root recomputed from
+    the stored tiles (O(log n) tile reads), the newest entries (at most 256) against
+    their tile."""
+    latest = latest_checkpoint(session)
+    if latest is None:
+        return Verification(False, [(False, "The log has not published a checkpoint yet.")])
+    steps: list[tuple[bool, str]] = []
+    try:
+        checkpoint = open_checkpoint(latest.note, log=verifier).checkpoint
+    except LedgerFormatError as error:
+        return Verification(False, [(False, f"The checkpoint does not verify: {error}.")])
+    steps.append(
+        (True, f"The checkpoint is signed by the log's key {verifier.vkey.split('+')[0]}.")
+    )
+    if checkpoint.size == 0:
+        return Verification(True, steps)
+    try:
+        root = CompactRange.load(checkpoint.size, TileNodeReader(session, cache)).root()
+    except LookupError as error:
+        return Verification(False, [*steps, (False, f"A tile the tree needs is missing: {error}.")])
+    if root != checkpoint.root_hash:
+        steps.append(
+            (False, f"The stored tiles give root {root.hex()}, not the checkpoint's root.")
+        )
+        return Verification(False, steps)
+    steps.append((True, "The root recomputed from the stored tiles is the checkpoint's root."))
+    newest = bundles_for_size(checkpoint.size)[-1]
+    bundle = bundle_body(session, newest)
+    tile = TileID(0, newest.index, newest.width)
+    body = tile_body(session, tile, cache=cache)
+    try:
+        if bundle is None or body is None:
+            raise LogInconsistent(f"{newest.path} or {tile.path} is not served")
+        hashes = parse_tile(body, tile)
+        bundled = parse_bundle(bundle, newest)
+        if [leaf_hash(e) for e in bundled] != hashes:
+            raise LogInconsistent(f"the entries of {newest.path} do not hash to {tile.path}")
+    except (LogInconsistent, LedgerFormatError) as error:
+        return Verification(False, [*steps, (False, f"The newest entries do not check: {error}.")])
+    steps.append((True, f"The newest {len(bundled)} entries hash to their tile."))
+    return Verification(True, steps)
+
+
+def full_verification(
+    session: Session, *, verifier: Ed25519Verifier, cache: TileCache
+) -> Verification:
+    """Every entry rehashed and every tile compared, as ``pouch log verify`` does, over
+    the resources ``/log/`` serves, read straight from the database."""
+    started = time.perf_counter()
+    try:
+        verified = verify_log(DatabaseSource(session, cache), verifier)
+    except LogInconsistent as error:
+        return Verification(False, [(False, f"The log does not verify: {error}.")])
+    seconds = time.perf_counter() - started
+    return Verification(
+        True,
+        [
+            (
+                True,
+                f"All {verified.entries} entries rehashed and {verified.tiles} tiles compared "
+                f"with what /log/ serves, up to the signed root ({seconds:.2f} s).",
+            )
+        ],
+    )
 
 
 class Ledger:

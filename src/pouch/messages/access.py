@@ -6,13 +6,16 @@ addressee office, and the operations center's readers. Who reads an inbox and
 acts as the addressee (read, acknowledge, reply): the principal and staff of
 the addressee office. Until a message is delivered its addressee sees that it
 exists, who sent it and any hold, never its content.
+
+A caller who may not see a message is answered as if it did not exist (404);
+one who sees it but may not do what it asks is refused (403).
 """
 
 from __future__ import annotations
 
 from pouch.identity.models import Role
 from pouch.identity.service import Actor
-from pouch.messages.models import Message, MessageState
+from pouch.messages.models import Attachment, Message, MessageState
 
 #: The roles that read an office's inbox and answer for it.
 ADDRESSEE_ROLES = (Role.PRINCIPAL, Role.PRINCIPAL_STAFF)
@@ -56,6 +59,7 @@ def content_withheld(actor: Actor, message: Message) -> bool:
 
 
 def may_read_queue(actor: Actor) -> bool:
+    """The watch floor's queue, read-only: watch officers and auditors."""
     return any(actor.holds_in_operations(role) for role in QUEUE_READERS)
 
 
@@ -64,9 +68,25 @@ def may_act_on_queue(actor: Actor) -> bool:
     return actor.holds_in_operations(Role.WATCH_OFFICER)
 
 
+def may_fetch(actor: Actor, attachment: Attachment) -> bool:
+    """A quarantined attachment is held back from everyone but the watch officers."""
+    return attachment.quarantined_at is None or may_act_on_queue(actor)
+
+
 def tracking_offices(actor: Actor) -> set[int]:
     """The offices whose messages the actor follows as their sender."""
     return actor.offices_with(Role.SENDER)
+
+
+def may_use_tracking(actor: Actor) -> bool:
+    """Tracking is for the senders of an office."""
+    return bool(tracking_offices(actor))
+
+
+def may_track(actor: Actor, message: Message) -> bool:
+    """A sender follows the messages its office sent or received."""
+    offices = tracking_offices(actor)
+    return message.sender_office_id in offices or message.addressee_office_id in offices
 
 
 def may_read_office_ledger(actor: Actor, office_id: int) -> bool:

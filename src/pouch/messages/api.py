@@ -1,124 +1,83 @@
 """JSON API of the message path, after acceptance (which is intake's).
 
-Who may see a message: members of its sender office, members of its
-addressee office, and the operations center's staff. Who may act: watch
-officers route, hold and quarantine; the addressee office's principal and
-staff read, acknowledge and reply.
+Who may see a message and who may act on it are the rules of
+``messages/access.py``, which the pages and the command line follow too: a
+message the caller may not see is answered 404, an action the caller may not
+take 403. Each route parses, makes one service call, and answers what
+``messages/views.py`` makes of the result.
 """
 
 from __future__ import annotations
 
-import base64
-import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated
+from typing import get_args
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
-from pouch.directory import service as directory_service
-from pouch.errors import NotFound, PermissionDenied
-from pouch.identity.models import Role
-from pouch.identity.service import Actor
-from pouch.ledger import service as ledger_service
-from pouch.ledger.service import Ledger
-from pouch.messages import access, holds, receipts, views
+from pouch.errors import PermissionDenied
+from pouch.messages import access, holds, notify, receipts, views
 from pouch.messages import service as message_service
-from pouch.messages.models import (
-    Attachment,
-    AttachmentBlob,
-    Message,
-    OfficeEndpoint,
-)
+from pouch.messages.deps import QueueReader, WatchOfficer
 from pouch.messages.schemas import (
     AcceptedOut,
     AttachmentOut,
     EndpointIn,
     EndpointOut,
-    EventOut,
     HoldIn,
     HoldOut,
     LedgerOpeningOut,
     MessageOut,
-    OpeningOut,
     QuarantineIn,
     ReceiptOut,
     ReplyIn,
     StatusOut,
 )
 from pouch.settings import Settings
-from pouch.web.deps import AppClock, AppSettings, AppTimetable, Authorize, DbSession, OfficeAdmin
+from pouch.web.deps import (
+    AppClock,
+    AppLedger,
+    AppSettings,
+    AppTimetable,
+    CurrentActor,
+    DbSession,
+    OfficeAdmin,
+)
 
 router = APIRouter(prefix="/api", tags=["messages"])
-
-AnyUser = Annotated[Actor, Depends(Authorize(where="any"))]
-WatchOfficer = Annotated[Actor, Depends(Authorize(Role.WATCH_OFFICER))]
-Staff = Annotated[
-    Actor,
-    Depends(Authorize(Role.WATCH_OFFICER, Role.AUDITOR, Role.ADMINISTRATOR, Role.TRANSLATOR)),
-]
-
-
-def _ledger(request: Request) -> Ledger:
-    ledger: Ledger = request.app.state.ledger
-    return ledger
 
 
 def _base(settings: Settings) -> str:
     return settings.public_url.rstrip("/")
 
 
-def _visible(
-    session: Session, actor: Actor, public_id: str, *, for_update: bool = False
-) -> Message:
-    message = message_service.get_message(session, public_id, for_update=for_update)
-    if not access.may_see(actor, message):
-        # Not "forbidden": whether a message exists is itself not for everyone.
-        raise NotFound(f"no message {public_id!r}")
-    return message
-
-
-def _addressee_member(actor: Actor, message: Message) -> None:
-    if not access.answers_for(actor, message.addressee_office_id):
-        raise PermissionDenied("only the principal and staff of the addressee office may do this")
-
-
 @router.get("/messages/{public_id}", response_model=MessageOut)
-def get_message(public_id: str, session: DbSession, actor: AnyUser) -> MessageOut:
+def get_message(public_id: str, session: DbSession, actor: CurrentActor) -> MessageOut:
     """The message, to its sender office, its addressee office and the operations staff."""
-    return views.message_out(session, _visible(session, actor, public_id), viewer=actor)
+    message = message_service.visible(session, public_id=public_id, actor=actor)
+    return views.message_out(session, message, viewer=actor)
 
 
 @router.get("/messages/{public_id}/status", response_model=StatusOut)
-def message_status(public_id: str, session: DbSession, actor: AnyUser) -> StatusOut:
+def message_status(public_id: str, session: DbSession, actor: CurrentActor) -> StatusOut:
     """Every step with its time and log index; holds with who, since and until."""
-    message = _visible(session, actor, public_id)
-    return StatusOut(
-        message=views.message_out(session, message, viewer=actor),
-        events=[
-            EventOut(kind=e.kind, at=e.at, ledger_index=e.ledger_index, details=e.details)
-            for e in message_service.events_of(session, message)
-        ],
-        holds=views.hold_out(session, message),
-    )
+    message = message_service.visible(session, public_id=public_id, actor=actor)
+    return views.status_out(session, message, viewer=actor)
 
 
 @router.get("/messages/{public_id}/events/{index}/receipt", response_model=ReceiptOut)
 def event_receipt(
     public_id: str,
     index: int,
-    request: Request,
+    ledger: AppLedger,
     session: DbSession,
     settings: AppSettings,
-    actor: AnyUser,
+    actor: CurrentActor,
 ) -> ReceiptOut:
     """The opening of one of the message's events and, once published, its tlog-proof."""
-    message = _visible(session, actor, public_id)
-    return receipts.receipt_for(
-        session, message, index, ledger=_ledger(request), base_url=_base(settings)
-    )
+    message = message_service.visible(session, public_id=public_id, actor=actor)
+    return receipts.receipt_for(session, message, index, ledger=ledger, base_url=_base(settings))
 
 
 @router.post("/messages/{public_id}/route", response_model=MessageOut)
@@ -149,24 +108,22 @@ def request_hold(
         now=clock.now(),
         timetable=timetable,
     )
-    message = message_service.get_message(session, public_id)
-    return next(h for h in views.hold_out(session, message) if h.id == hold.id)
+    return views.hold_view(session, hold)
 
 
-def _hold_action(action: str) -> Callable[..., HoldOut]:
+def _hold_action(action: holds.HoldAction) -> Callable[..., HoldOut]:
     def endpoint(
         public_id: str, hold_id: int, session: DbSession, clock: AppClock, actor: WatchOfficer
     ) -> HoldOut:
-        function = {
-            "approve": holds.approve_hold,
-            "release": holds.release_hold,
-            "withdraw": holds.withdraw_hold,
-        }[action]
-        function(
-            session, public_id=public_id, hold_id=hold_id, officer_id=actor.user_id, now=clock.now()
+        hold = holds.act(
+            session,
+            action=action,
+            public_id=public_id,
+            hold_id=hold_id,
+            officer_id=actor.user_id,
+            now=clock.now(),
         )
-        message = message_service.get_message(session, public_id)
-        return next(h for h in views.hold_out(session, message) if h.id == hold_id)
+        return views.hold_view(session, hold)
 
     endpoint.__name__ = f"{action}_hold"
     endpoint.__doc__ = {
@@ -177,7 +134,7 @@ def _hold_action(action: str) -> Callable[..., HoldOut]:
     return endpoint
 
 
-for _action in ("approve", "release", "withdraw"):
+for _action in get_args(holds.HoldAction):
     router.add_api_route(
         f"/messages/{{public_id}}/holds/{{hold_id}}/{_action}",
         _hold_action(_action),
@@ -198,7 +155,7 @@ def quarantine(
     actor: WatchOfficer,
 ) -> AttachmentOut:
     """Hold back one attachment; the message itself still goes through, with a notice."""
-    holds.quarantine_attachment(
+    attachment = holds.quarantine_attachment(
         session,
         public_id=public_id,
         attachment_id=attachment_id,
@@ -206,48 +163,44 @@ def quarantine(
         reason=data.reason,
         now=clock.now(),
     )
-    message = message_service.get_message(session, public_id)
-    return next(a for a in views.message_out(session, message).attachments if a.id == attachment_id)
+    return views.attachment_out(attachment)
 
 
 @router.get("/messages/{public_id}/attachments/{attachment_id}", response_class=Response)
 def download_attachment(
-    public_id: str, attachment_id: int, session: DbSession, actor: AnyUser
+    public_id: str, attachment_id: int, session: DbSession, actor: CurrentActor
 ) -> Response:
-    message = _visible(session, actor, public_id)
-    attachment = session.get(Attachment, attachment_id)
-    if attachment is None or attachment.message_id != message.id:
-        raise NotFound(f"message {public_id} has no attachment {attachment_id}")
-    if attachment.quarantined_at is not None and not actor.holds_in_operations(Role.WATCH_OFFICER):
-        raise PermissionDenied(f"the attachment is quarantined: {attachment.quarantine_reason}")
-    blob = session.get(AttachmentBlob, attachment.sha256)
-    assert blob is not None
+    file = message_service.attachment_file(
+        session, public_id=public_id, attachment_id=attachment_id, actor=actor
+    )
     return Response(
-        bytes(blob.data),
+        file.content,
         # Served as a download, never rendered: the sniffed type is informative only.
         media_type="application/octet-stream",
         headers={
-            "Content-Disposition": f'attachment; filename="{attachment.sha256[:16]}"',
+            "Content-Disposition": f'attachment; filename="{file.attachment.sha256[:16]}"',
             "X-Content-Type-Options": "nosniff",
         },
     )
 
 
 @router.post("/messages/{public_id}/read", response_model=MessageOut)
-def mark_read(public_id: str, session: DbSession, clock: AppClock, actor: AnyUser) -> MessageOut:
+def mark_read(
+    public_id: str, session: DbSession, clock: AppClock, actor: CurrentActor
+) -> MessageOut:
     """A member of the addressee office opened the message (recorded once per member)."""
-    message = _visible(session, actor, public_id, for_update=True)
-    _addressee_member(actor, message)
-    message_service.mark_read(session, message=message, user_id=actor.user_id, now=clock.now())
+    message = message_service.read_by(session, public_id=public_id, actor=actor, now=clock.now())
     return views.message_out(session, message)
 
 
 @router.post("/messages/{public_id}/acknowledge", response_model=MessageOut)
-def acknowledge(public_id: str, session: DbSession, clock: AppClock, actor: AnyUser) -> MessageOut:
+def acknowledge(
+    public_id: str, session: DbSession, clock: AppClock, actor: CurrentActor
+) -> MessageOut:
     """The addressee office acknowledges the message; the sender is told."""
-    message = _visible(session, actor, public_id, for_update=True)
-    _addressee_member(actor, message)
-    message_service.acknowledge(session, message=message, user_id=actor.user_id, now=clock.now())
+    message = message_service.acknowledge_by(
+        session, public_id=public_id, actor=actor, now=clock.now()
+    )
     return views.message_out(session, message)
 
 
@@ -255,25 +208,23 @@ def acknowledge(public_id: str, session: DbSession, clock: AppClock, actor: AnyU
 def reply(
     public_id: str,
     data: ReplyIn,
-    request: Request,
+    ledger: AppLedger,
     session: DbSession,
     clock: AppClock,
     settings: AppSettings,
     timetable: AppTimetable,
-    actor: AnyUser,
+    actor: CurrentActor,
 ) -> AcceptedOut:
     """Reply from the addressee office: the reply travels the same path back."""
-    original = _visible(session, actor, public_id)
-    _addressee_member(actor, original)
-    accepted = message_service.reply(
+    accepted = message_service.reply_by(
         session,
-        original,
+        public_id=public_id,
+        actor=actor,
         body=data.body,
         body_format=data.body_format,
         language=data.language,
         precedence=data.precedence,
         subject=data.subject,
-        user_id=actor.user_id,
         now=clock.now(),
         timetable=timetable,
         limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
@@ -285,20 +236,20 @@ def reply(
             session,
             message,
             accepted.ledger_index,
-            ledger=_ledger(request),
+            ledger=ledger,
             base_url=_base(settings),
         ),
     )
 
 
 @router.get("/queue", response_model=list[MessageOut])
-def watch_queue(session: DbSession, actor: Staff) -> list[MessageOut]:
+def watch_queue(session: DbSession, actor: QueueReader) -> list[MessageOut]:
     """The watch floor's queue: undelivered messages, most urgent first."""
     return [views.message_out(session, m) for m in message_service.queue(session)]
 
 
 @router.get("/offices/{office_id}/inbox", response_model=list[MessageOut])
-def inbox(office_id: int, session: DbSession, actor: AnyUser) -> list[MessageOut]:
+def inbox(office_id: int, session: DbSession, actor: CurrentActor) -> list[MessageOut]:
     """The office's inbox (its principal and staff): unread first; held messages shown as held."""
     if not access.answers_for(actor, office_id):
         raise PermissionDenied("only the principal and staff of this office read its inbox")
@@ -307,27 +258,17 @@ def inbox(office_id: int, session: DbSession, actor: AnyUser) -> list[MessageOut
 
 
 @router.get("/offices/{office_id}/ledger", response_model=list[LedgerOpeningOut])
-def office_ledger(office_id: int, session: DbSession, actor: AnyUser) -> list[LedgerOpeningOut]:
+def office_ledger(
+    office_id: int, session: DbSession, actor: CurrentActor
+) -> list[LedgerOpeningOut]:
     """The openings of every message accepted for the office, by sequence number: with them
     the office checks the log and finds gaps (``pouch office check``)."""
     if not access.may_read_office_ledger(actor, office_id):
         raise PermissionDenied("only members of this office and auditors see its ledger")
-    out = []
-    for message, event in message_service.office_ledger(session, office_id=office_id):
-        opening = ledger_service.opening(session, event.ledger_index)
-        assert opening is not None
-        out.append(
-            LedgerOpeningOut(
-                office_sequence=message.office_sequence,
-                message=message.public_id,
-                opening=OpeningOut(
-                    index=opening.index,
-                    salt=base64.b64encode(opening.salt).decode(),
-                    event=opening.event,
-                ),
-            )
-        )
-    return out
+    return [
+        views.listed_out(listed)
+        for listed in message_service.office_listing(session, office_id=office_id)
+    ]
 
 
 @router.put("/offices/{office_id}/endpoint", response_model=EndpointOut)
@@ -335,18 +276,12 @@ def set_endpoint(
     office_id: int, data: EndpointIn, session: DbSession, _: OfficeAdmin
 ) -> EndpointOut:
     """Where the office is notified: a webhook (signed; the secret is shown once) and e-mail."""
-    directory_service.get_office(session, office_id)
-    endpoint = session.get(OfficeEndpoint, office_id) or OfficeEndpoint(office_id=office_id)
-    new_secret = None
-    if data.webhook_url != endpoint.webhook_url:
-        new_secret = secrets.token_urlsafe(32) if data.webhook_url else None
-        endpoint.webhook_secret = new_secret
-    endpoint.webhook_url = data.webhook_url
-    endpoint.email = data.email
-    session.add(endpoint)
+    done = notify.set_endpoint(
+        session, office_id=office_id, webhook_url=data.webhook_url, email=data.email
+    )
     return EndpointOut(
         office_id=office_id,
-        webhook_url=endpoint.webhook_url,
-        email=endpoint.email,
-        webhook_secret=new_secret,
+        webhook_url=done.endpoint.webhook_url,
+        email=done.endpoint.email,
+        webhook_secret=done.new_secret,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from pouch.cli_support import (
     AsUser,
-    acting_officer,
     console,
     errors,
     read_vkey,
@@ -19,7 +18,10 @@ from pouch.cli_support import (
     transaction,
 )
 from pouch.clock import SystemClock
-from pouch.identity.models import Role
+from pouch.errors import PermissionDenied
+
+if TYPE_CHECKING:
+    from pouch.messages.holds import HoldAction
 
 office_app = sub_app("An office's own checks.")
 messages_app = sub_app("The watch floor from the command line: queue, route, holds, deadlines.")
@@ -66,7 +68,14 @@ def office_check(
 
 
 def _officer(session: Session, username: str) -> int:
-    return acting_officer(session, username, (Role.WATCH_OFFICER,), "a watch officer")
+    """The watch officer acting: who may act on the queue, as in the API and the pages."""
+    from pouch.identity import service as identity_service
+    from pouch.messages import access
+
+    user = identity_service.get_user_by_username(session, username)
+    if not access.may_act_on_queue(identity_service.actor_for_user(session, user)):
+        raise PermissionDenied(f"{username} is not a watch officer of the operations center")
+    return user.id
 
 
 @messages_app.command("queue", epilog="Example: pouch messages queue")
@@ -75,17 +84,18 @@ def messages_queue(ctx: typer.Context) -> None:
     from pouch.messages import service as message_service
 
     table = Table("id", "precedence", "from", "subject", "deliver by (UTC)", "state", "overdue")
+    now = SystemClock().now()
     with transaction(settings_of(ctx)) as session:
         names = message_service.office_names(session)
         for m in message_service.queue(session):
             table.add_row(
                 m.public_id,
                 m.precedence.value,
-                names.get(m.sender_office_id, "?"),
+                names.of(m.sender_office_id),
                 m.subject,
                 m.deliver_by.strftime("%Y-%m-%d %H:%M"),
                 message_service.held_notice(m, names) or m.state.value,
-                "OVERDUE" if m.overdue_at else "",
+                "OVERDUE" if message_service.is_overdue(m, now) else "",
             )
     console.print(table)
 
@@ -161,7 +171,7 @@ def messages_hold(
     console.print(f"hold {hold.id} requested; it needs a second officer's approval")
 
 
-def _hold_command(action: str, summary: str) -> None:
+def _hold_command(action: HoldAction, summary: str) -> None:
     def command(
         ctx: typer.Context,
         message_id: Annotated[str, typer.Argument(help="The message's id.")],
@@ -170,14 +180,10 @@ def _hold_command(action: str, summary: str) -> None:
     ) -> None:
         from pouch.messages import holds
 
-        function = {
-            "approve": holds.approve_hold,
-            "release": holds.release_hold,
-            "withdraw": holds.withdraw_hold,
-        }[action]
         with transaction(settings_of(ctx)) as session:
-            hold = function(
+            hold = holds.act(
                 session,
+                action=action,
                 public_id=message_id,
                 hold_id=hold_id,
                 officer_id=_officer(session, as_),

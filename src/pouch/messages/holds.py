@@ -12,6 +12,7 @@ file: the text goes through, with a notice.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from pouch.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
 from pouch.events import EventKind
 from pouch.ledger.events import format_time
-from pouch.messages import notify
+from pouch.messages import claims, notify
 from pouch.messages import service as message_service
 from pouch.messages.models import Attachment, Hold, HoldStatus, Message, MessageState
 from pouch.messages.rules import Timetable
@@ -33,11 +34,17 @@ def _time_held(message: Message) -> timedelta:
     return total
 
 
-def _get_hold(session: Session, message: Message, hold_id: int) -> Hold:
+def _hold_of(
+    session: Session, *, public_id: str, hold_id: int, status: HoldStatus, refusal: str
+) -> tuple[Message, Hold]:
+    """The message (locked) and its hold, which must be ``status``; else ``refusal``."""
+    message = message_service.get_message(session, public_id, for_update=True)
     hold = session.get(Hold, hold_id)
     if hold is None or hold.message_id != message.id:
         raise NotFound(f"message {message.public_id} has no hold {hold_id}")
-    return hold
+    if hold.status != status:
+        raise Conflict(f"hold {hold_id} is {hold.status.value}{refusal}")
+    return message, hold
 
 
 def request_hold(
@@ -92,10 +99,13 @@ def approve_hold(
     session: Session, *, public_id: str, hold_id: int, officer_id: int, now: datetime
 ) -> Hold:
     """The second officer's approval: the hold takes effect now."""
-    message = message_service.get_message(session, public_id, for_update=True)
-    hold = _get_hold(session, message, hold_id)
-    if hold.status != HoldStatus.REQUESTED:
-        raise Conflict(f"hold {hold_id} is {hold.status.value}, not waiting for approval")
+    message, hold = _hold_of(
+        session,
+        public_id=public_id,
+        hold_id=hold_id,
+        status=HoldStatus.REQUESTED,
+        refusal=", not waiting for approval",
+    )
     if hold.requested_by_user_id == officer_id:
         raise PermissionDenied("a hold must be approved by a second officer, not its requester")
     if message.state not in (MessageState.ACCEPTED, MessageState.HELD):
@@ -134,20 +144,21 @@ def withdraw_hold(
     session: Session, *, public_id: str, hold_id: int, officer_id: int, now: datetime
 ) -> Hold:
     """Take back a request that was never approved."""
-    message = message_service.get_message(session, public_id, for_update=True)
-    hold = _get_hold(session, message, hold_id)
-    if hold.status != HoldStatus.REQUESTED:
-        raise Conflict(f"hold {hold_id} is {hold.status.value}; only a request can be withdrawn")
-    hold.status = HoldStatus.WITHDRAWN
-    hold.ended_at = now
-    hold.ended_by_user_id = officer_id
-    message_service.record(
+    message, hold = _hold_of(
         session,
-        message,
-        EventKind.HOLD_WITHDRAWN,
+        public_id=public_id,
+        hold_id=hold_id,
+        status=HoldStatus.REQUESTED,
+        refusal="; only a request can be withdrawn",
+    )
+    message_service.end_hold(
+        session,
+        message=message,
+        hold=hold,
+        status=HoldStatus.WITHDRAWN,
+        kind=EventKind.HOLD_WITHDRAWN,
         at=now,
-        actor_user_id=officer_id,
-        details={"hold": hold.id},
+        officer_id=officer_id,
     )
     return hold
 
@@ -161,12 +172,10 @@ def _end_hold(
     now: datetime,
     officer_id: int | None,
 ) -> None:
-    hold.status = status
-    hold.ended_at = now
-    hold.ended_by_user_id = officer_id
+    """A hold released or expired: the message is delivered at once."""
     kind = EventKind.HOLD_RELEASED if status == HoldStatus.RELEASED else EventKind.HOLD_EXPIRED
-    message_service.record(
-        session, message, kind, at=now, actor_user_id=officer_id, details={"hold": hold.id}
+    message_service.end_hold(
+        session, message=message, hold=hold, status=status, kind=kind, at=now, officer_id=officer_id
     )
     message.state = MessageState.ACCEPTED
     message_service.deliver(session, message, at=now, actor_user_id=officer_id, how=kind)
@@ -176,23 +185,44 @@ def release_hold(
     session: Session, *, public_id: str, hold_id: int, officer_id: int, now: datetime
 ) -> Hold:
     """End a hold early; the message is delivered at once."""
-    message = message_service.get_message(session, public_id, for_update=True)
-    hold = _get_hold(session, message, hold_id)
-    if hold.status != HoldStatus.ACTIVE:
-        raise Conflict(f"hold {hold_id} is {hold.status.value}, not in force")
+    message, hold = _hold_of(
+        session,
+        public_id=public_id,
+        hold_id=hold_id,
+        status=HoldStatus.ACTIVE,
+        refusal=", not in force",
+    )
     _end_hold(session, message, hold, status=HoldStatus.RELEASED, now=now, officer_id=officer_id)
     return hold
 
 
+#: What an officer does to a hold once asked for.
+HoldAction = Literal["approve", "release", "withdraw"]
+
+
+def act(
+    session: Session,
+    *,
+    action: HoldAction,
+    public_id: str,
+    hold_id: int,
+    officer_id: int,
+    now: datetime,
+) -> Hold:
+    """Approve (a second officer), release or withdraw a hold: the API, the pages and
+    the command line name the action."""
+    function = {"approve": approve_hold, "release": release_hold, "withdraw": withdraw_hold}[action]
+    return function(session, public_id=public_id, hold_id=hold_id, officer_id=officer_id, now=now)
+
+
 def expire_holds(session: Session, *, now: datetime, limit: int = 200) -> int:
     """Deliver every message whose hold has run out. Returns how many."""
-    holds = session.scalars(
-        select(Hold)
-        .where(Hold.status == HoldStatus.ACTIVE, Hold.until <= now)
-        .order_by(Hold.until)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+    holds = claims.claim(
+        session,
+        select(Hold).where(Hold.status == HoldStatus.ACTIVE, Hold.until <= now),
+        first=Hold.until,
+        limit=limit,
+    )
     for hold in holds:
         message = message_service.get_message(session, hold.message.public_id)
         _end_hold(session, message, hold, status=HoldStatus.EXPIRED, now=now, officer_id=None)
@@ -209,9 +239,9 @@ def quarantine_attachment(
     now: datetime,
 ) -> Attachment:
     message = message_service.get_message(session, public_id, for_update=True)
-    attachment = session.get(Attachment, attachment_id)
-    if attachment is None or attachment.message_id != message.id:
-        raise NotFound(f"message {public_id} has no attachment {attachment_id}")
+    attachment = message_service.attachment_of(
+        session, message=message, attachment_id=attachment_id
+    )
     if attachment.quarantined_at is not None:
         raise Conflict("the attachment is already quarantined")
     attachment.quarantined_at = now

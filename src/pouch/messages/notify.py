@@ -14,25 +14,30 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pouch.directory import service as directory_service
 from pouch.directory.models import Office, OfficeKind
 from pouch.identity.models import Membership, Role, User
 from pouch.ledger.events import format_time
+from pouch.messages import claims
 from pouch.messages.models import Message, Notification, NotificationChannel, OfficeEndpoint
 from pouch.settings import Settings
 
 logger = logging.getLogger("pouch.notify")
 
+#: Who is told of a step: the sender office, the addressee office, the auditors.
+Audience = Literal["sender", "addressee", "auditors"]
 MAX_ATTEMPTS = 8
 SIGNATURE_HEADER = "X-Pouch-Signature"
 TIMESTAMP_HEADER = "X-Pouch-Timestamp"
@@ -67,6 +72,31 @@ def _office_endpoints(session: Session, office_id: int) -> OfficeEndpoint | None
     return session.get(OfficeEndpoint, office_id)
 
 
+@dataclass(frozen=True)
+class EndpointSet:
+    """An office's endpoints as set, and the webhook's new secret (shown once)."""
+
+    endpoint: OfficeEndpoint
+    new_secret: str | None
+
+
+def set_endpoint(
+    session: Session, *, office_id: int, webhook_url: str | None, email: str | None
+) -> EndpointSet:
+    """Where the office is told of its messages' steps: a webhook, whose signing secret
+    is made anew whenever its URL changes, and an e-mail address."""
+    directory_service.get_office(session, office_id)
+    endpoint = _office_endpoints(session, office_id) or OfficeEndpoint(office_id=office_id)
+    new_secret = None
+    if webhook_url != endpoint.webhook_url:
+        new_secret = secrets.token_urlsafe(32) if webhook_url else None
+        endpoint.webhook_secret = new_secret
+    endpoint.webhook_url = webhook_url
+    endpoint.email = email
+    session.add(endpoint)
+    return EndpointSet(endpoint=endpoint, new_secret=new_secret)
+
+
 def _auditor_emails(session: Session) -> list[str]:
     rows = session.scalars(
         select(User.email)
@@ -82,32 +112,25 @@ def _auditor_emails(session: Session) -> list[str]:
     return sorted({e for e in rows if e})
 
 
-def _to_office(
-    session: Session, office_id: int, subject: str, payload: dict[str, Any], at: datetime
-) -> None:
+@dataclass(frozen=True)
+class _Destination:
+    channel: NotificationChannel
+    target: str
+    secret: str | None  # a webhook's signing secret
+
+
+def _office_destinations(session: Session, office_id: int) -> list[_Destination]:
     endpoint = _office_endpoints(session, office_id)
     if endpoint is None:
-        return
+        return []
+    found = []
     if endpoint.webhook_url:
-        _enqueue(
-            session,
-            channel=NotificationChannel.WEBHOOK,
-            target=endpoint.webhook_url,
-            subject=subject,
-            payload=payload,
-            secret=endpoint.webhook_secret,
-            at=at,
+        found.append(
+            _Destination(NotificationChannel.WEBHOOK, endpoint.webhook_url, endpoint.webhook_secret)
         )
     if endpoint.email:
-        _enqueue(
-            session,
-            channel=NotificationChannel.EMAIL,
-            target=endpoint.email,
-            subject=subject,
-            payload=payload,
-            secret=None,
-            at=at,
-        )
+        found.append(_Destination(NotificationChannel.EMAIL, endpoint.email, None))
+    return found
 
 
 def message_step(
@@ -117,7 +140,7 @@ def message_step(
     *,
     at: datetime,
     details: dict[str, Any] | None = None,
-    audience: Iterable[str] = ("sender",),
+    audience: Iterable[Audience] = ("sender",),
 ) -> None:
     """Announce a step of ``message`` to its sender (and whoever else ``audience`` names:
     ``addressee``, ``auditors``)."""
@@ -131,21 +154,26 @@ def message_step(
     }
     subject = f"[Pouch] {kind}: {message.precedence.value} message {message.public_id}"
     targets = set(audience)
+    destinations: list[_Destination] = []
     if "sender" in targets:
-        _to_office(session, message.sender_office_id, subject, payload, at)
+        destinations += _office_destinations(session, message.sender_office_id)
     if "addressee" in targets:
-        _to_office(session, message.addressee_office_id, subject, payload, at)
+        destinations += _office_destinations(session, message.addressee_office_id)
     if "auditors" in targets:
-        for email in _auditor_emails(session):
-            _enqueue(
-                session,
-                channel=NotificationChannel.EMAIL,
-                target=email,
-                subject=subject,
-                payload=payload,
-                secret=None,
-                at=at,
-            )
+        destinations += [
+            _Destination(NotificationChannel.EMAIL, email, None)
+            for email in _auditor_emails(session)
+        ]
+    for destination in destinations:
+        _enqueue(
+            session,
+            channel=destination.channel,
+            target=destination.target,
+            subject=subject,
+            payload=payload,
+            secret=destination.secret,
+            at=at,
+        )
 
 
 def sign_webhook(secret: str, timestamp: str, body: bytes) -> str:
@@ -224,21 +252,15 @@ def _send_email(notification: Notification, relay: MailRelay, timeout: float) ->
 def send_pending(session: Session, *, senders: Senders, now: datetime, limit: int = 50) -> int:
     """Send what is due; returns how many were sent. Several workers may run:
     on PostgreSQL each claims its rows with FOR UPDATE SKIP LOCKED."""
-    query = (
-        select(Notification)
-        .where(
-            Notification.sent_at.is_(None),
-            Notification.failed.is_(False),
-            Notification.next_attempt_at <= now,
-        )
-        .order_by(Notification.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+    query = select(Notification).where(
+        Notification.sent_at.is_(None),
+        Notification.failed.is_(False),
+        Notification.next_attempt_at <= now,
     )
     if senders.relay is None:
         query = query.where(Notification.channel != NotificationChannel.EMAIL)
     sent = 0
-    for notification in session.scalars(query):
+    for notification in claims.claim(session, query, first=Notification.id, limit=limit):
         try:
             if notification.channel == NotificationChannel.WEBHOOK:
                 _send_webhook(notification, senders, now)

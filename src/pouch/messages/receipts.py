@@ -9,8 +9,6 @@ the full c2sp.org/tlog-proof.
 
 from __future__ import annotations
 
-import base64
-
 from sqlalchemy.orm import Session
 
 from pouch.errors import NotFound
@@ -31,11 +29,7 @@ def pending_receipt(message: Message, opening: Opening, *, base_url: str) -> Rec
     No checkpoint can cover an entry whose transaction has not committed yet.
     """
     return ReceiptOut(
-        opening=OpeningOut(
-            index=opening.index,
-            salt=base64.b64encode(opening.salt).decode(),
-            event=opening.event,
-        ),
+        opening=OpeningOut.of(opening),
         receipt=None,
         receipt_url=receipt_url(base_url, message, opening.index),
     )
@@ -54,11 +48,7 @@ def receipt_for(
     except ledger_service.NotIntegrated:
         proof = None
     return ReceiptOut(
-        opening=OpeningOut(
-            index=opening.index,
-            salt=base64.b64encode(opening.salt).decode(),
-            event=opening.event,
-        ),
+        opening=OpeningOut.of(opening),
         receipt=proof,
         receipt_url=receipt_url(base_url, message, index),
     )

@@ -69,6 +69,14 @@ class Timetable:
             hold_total_cap=settings.hold_total_cap,
         )
 
+    def hold_cap_minutes(self) -> dict[Precedence, int]:
+        """The longest hold per precedence, in whole minutes (a form's limit).
+
+        >>> DEFAULT_TIMETABLE.hold_cap_minutes()[Precedence.FLASH]
+        15
+        """
+        return {p: int(self.hold_cap[p].total_seconds() // 60) for p in Precedence}
+
     def deliver_by(self, precedence: Precedence, accepted_at: datetime) -> datetime:
         """The delivery deadline.
 

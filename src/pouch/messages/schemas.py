@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from pouch.directory.schemas import Language
+from pouch.ledger.events import Opening
 from pouch.messages.models import HoldStatus, Message, MessageState
 from pouch.messages.rules import Precedence
 from pouch.schema import Schema
@@ -74,6 +75,10 @@ class OpeningOut(Schema):
     index: int
     salt: str
     event: dict[str, Any]
+
+    @classmethod
+    def of(cls, opening: Opening) -> OpeningOut:
+        return cls.model_validate(opening.to_json())
 
 
 class ReceiptOut(Schema):

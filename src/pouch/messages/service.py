@@ -3,6 +3,11 @@
 Every transition is written by ``record``, which writes the message's event
 row and its ledger event in the caller's transaction: exactly one ledger
 event per state change. Services never commit.
+
+A message reached on someone's behalf (``visible``, ``addressed``, ``tracked``
+and the actions built on them) is looked up under the rules of
+``messages/access.py``: 404 to whoever may not see it, 403 to whoever sees it
+but may not act.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any, TypeVar, cast
 import filetype
 import nh3
 import rfc8785
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
 from pouch.directory import service as directory_service
@@ -33,9 +38,10 @@ from pouch.errors import (
     PouchError,
 )
 from pouch.events import EventKind
+from pouch.identity.service import Actor
 from pouch.ledger import service as ledger_service
 from pouch.ledger.events import Opening, format_time
-from pouch.messages import notify
+from pouch.messages import access, notify
 from pouch.messages.models import (
     Attachment,
     AttachmentBlob,
@@ -48,6 +54,7 @@ from pouch.messages.models import (
     OfficeSequence,
 )
 from pouch.messages.rules import Precedence, Timetable
+from pouch.messages.sequence import Listed, SequenceCheck, check_sequence
 
 MESSAGE_ID_PREFIX = "m-"
 
@@ -628,6 +635,29 @@ def active_hold(message: Message) -> Hold | None:
     return next((h for h in message.holds if h.status == HoldStatus.ACTIVE), None)
 
 
+def end_hold(
+    session: Session,
+    *,
+    message: Message,
+    hold: Hold,
+    status: HoldStatus,
+    kind: EventKind,
+    at: datetime,
+    officer_id: int | None,
+) -> None:
+    """End a hold (withdrawn, lapsed, released, expired) and record the step ``kind``."""
+    hold.status = status
+    hold.ended_at = at
+    hold.ended_by_user_id = officer_id
+    record(session, message, kind, at=at, actor_user_id=officer_id, details={"hold": hold.id})
+
+
+def is_overdue(message: Message, now: datetime) -> bool:
+    """Marked overdue, or still undelivered at its deadline (before the worker marks it)."""
+    undelivered = message.state in (MessageState.ACCEPTED, MessageState.HELD)
+    return message.overdue_at is not None or (undelivered and message.deliver_by <= now)
+
+
 def deliver(
     session: Session, message: Message, *, at: datetime, actor_user_id: int | None, how: str
 ) -> MessageEvent:
@@ -651,15 +681,14 @@ def deliver(
     # A hold still waiting for its second officer can no longer take effect.
     for hold in message.holds:
         if hold.status == HoldStatus.REQUESTED:
-            hold.status = HoldStatus.WITHDRAWN
-            hold.ended_at = at
-            record(
+            end_hold(
                 session,
-                message,
-                EventKind.HOLD_LAPSED,
+                message=message,
+                hold=hold,
+                status=HoldStatus.WITHDRAWN,
+                kind=EventKind.HOLD_LAPSED,
                 at=at,
-                actor_user_id=None,
-                details={"hold": hold.id},
+                officer_id=None,
             )
     notify.message_step(session, message, EventKind.DELIVERED, at=at)
     return event
@@ -785,6 +814,60 @@ def queue(session: Session) -> list[Message]:
     return sorted(messages, key=lambda m: (m.precedence.rank, m.deliver_by))
 
 
+@dataclass(frozen=True)
+class Floor:
+    """The watch floor: the queue, the hold requests waiting for a second officer, and
+    how many queued messages are held and how many overdue."""
+
+    queue: list[Message]
+    pending: list[tuple[Message, Hold]]
+    held: int
+    overdue: int
+
+
+def floor(session: Session, *, now: datetime) -> Floor:
+    messages = queue(session)
+    return Floor(
+        queue=messages,
+        pending=[(m, h) for m in messages for h in m.holds if h.status == HoldStatus.REQUESTED],
+        held=sum(1 for m in messages if m.state == MessageState.HELD),
+        overdue=sum(1 for m in messages if is_overdue(m, now)),
+    )
+
+
+def events_by_message(
+    session: Session, *, message_ids: Sequence[int]
+) -> dict[int, list[MessageEvent]]:
+    """The events of each message named, oldest first, in one query."""
+    events: dict[int, list[MessageEvent]] = {i: [] for i in message_ids}
+    if message_ids:
+        for event in session.scalars(
+            select(MessageEvent)
+            .where(MessageEvent.message_id.in_(message_ids))
+            .order_by(MessageEvent.id)
+        ):
+            events[event.message_id].append(event)
+    return events
+
+
+def of_offices(session: Session, *, office_ids: set[int], limit: int) -> list[Message]:
+    """The newest ``limit`` messages the offices sent or received, newest first."""
+    return list(
+        session.scalars(
+            select(Message)
+            .where(
+                or_(
+                    Message.sender_office_id.in_(office_ids),
+                    Message.addressee_office_id.in_(office_ids),
+                )
+            )
+            .options(selectinload(Message.holds))
+            .order_by(Message.accepted_at.desc(), Message.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def office_ledger(session: Session, *, office_id: int) -> list[tuple[Message, MessageEvent]]:
     """Every message accepted for an office with its accepted event, by sequence number."""
     rows = session.execute(
@@ -796,26 +879,239 @@ def office_ledger(session: Session, *, office_id: int) -> list[tuple[Message, Me
     return [(m, e) for m, e in rows]
 
 
-def count_by_state(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Message.state, func.count()).group_by(Message.state)).all()
-    return {state.value: int(count) for state, count in rows}
+def office_listing(session: Session, *, office_id: int) -> list[Listed]:
+    """What an office is shown of the messages accepted for it, by sequence number: each
+    with the opening of its ``accepted`` event, with which the office checks the log."""
+    return _listed(session, office_ledger(session, office_id=office_id))
 
 
-def held_notice(message: Message, office_names: dict[int, str]) -> str | None:
+def _listed(session: Session, rows: list[tuple[Message, MessageEvent]]) -> list[Listed]:
+    kept = ledger_service.openings(session, indexes=[event.ledger_index for _, event in rows])
+    return [
+        Listed(
+            message=message.public_id,
+            office_sequence=message.office_sequence,
+            opening=kept.get(event.ledger_index),
+        )
+        for message, event in rows
+    ]
+
+
+def issued_numbers(session: Session, *, office_id: int) -> int:
+    """How many sequence numbers the office's counter has issued."""
+    next_number = session.scalar(
+        select(OfficeSequence.next_sequence).where(OfficeSequence.office_id == office_id)
+    )
+    return int(next_number) - 1 if next_number is not None else 0
+
+
+@dataclass(frozen=True)
+class OfficeCheck:
+    """The office's sequence check against the entries the log stores, and the
+    messages it verified that are still with the operations center (not held)."""
+
+    check: SequenceCheck
+    waiting: list[Message]
+
+
+def office_check(session: Session, *, office_id: int) -> OfficeCheck:
+    """Each message accepted for the office, by the number its opening commits to, its
+    entry compared with the log's; a number the counter issued that no opening
+    carries is a gap."""
+    rows = office_ledger(session, office_id=office_id)
+    listed = _listed(session, rows)
+    stored = ledger_service.entries(
+        session, indexes=[item.opening.index for item in listed if item.opening is not None]
+    )
+
+    def in_log(item: Listed, entry: bytes) -> str | None:
+        assert item.opening is not None
+        if stored.get(item.opening.index) != entry:
+            return f"log entry {item.opening.index} is not the opened one"
+        return None
+
+    check = check_sequence(
+        office_id,
+        listed,
+        in_log=in_log,
+        issued=issued_numbers(session, office_id=office_id),
+    )
+    unverified = {m.listed.message for m in check.mismatched}
+    waiting = [
+        message
+        for message, _ in rows
+        if message.state == MessageState.ACCEPTED and message.public_id not in unverified
+    ]
+    return OfficeCheck(check=check, waiting=waiting)
+
+
+def held_notice(message: Message, names: OfficeNames) -> str | None:
     """'held since T, by <office>, until T'' while an approved hold is in force."""
     hold = active_hold(message)
     if hold is None or hold.approved_at is None or hold.until is None:
         return None
-    operations = office_names.get(-1, "the operations center")
     return (
-        f"held since {format_time(hold.approved_at)}, by {operations}, "
+        f"held since {format_time(hold.approved_at)}, by {names.operations}, "
         f"until {format_time(hold.until)}"
     )
 
 
-def office_names(session: Session) -> dict[int, str]:
-    names = {o.id: o.name for o in directory_service.list_offices(session)}
+@dataclass(frozen=True)
+class OfficeNames:
+    """The offices' names by id, and the name of the operations center, which holds
+    and routes messages (a generic name until the directory has one)."""
+
+    offices: dict[int, str]
+    operations: str = "the operations center"
+
+    def of(self, office_id: int, default: str = "?") -> str:
+        """An office's name, or ``default`` for an id the directory does not know.
+
+        >>> OfficeNames({2: "President-elect"}).of(2), OfficeNames({}).of(9)
+        ('President-elect', '?')
+        """
+        return self.offices.get(office_id, default)
+
+
+def office_names(session: Session) -> OfficeNames:
+    offices = {o.id: o.name for o in directory_service.list_offices(session)}
     operations = session.scalar(select(Office.name).where(Office.kind == OfficeKind.OPERATIONS))
-    if operations is not None:
-        names[-1] = operations
-    return names
+    if operations is None:
+        return OfficeNames(offices)
+    return OfficeNames(offices, operations)
+
+
+# -- a message as a caller may reach it (the rules are messages/access.py's) ---------
+
+
+def visible(session: Session, *, public_id: str, actor: Actor, for_update: bool = False) -> Message:
+    """The message, if the actor may know it exists; else as if there were none (404)."""
+    message = get_message(session, public_id, for_update=for_update)
+    if not access.may_see(actor, message):
+        # Not "forbidden": whether a message exists is itself not for everyone.
+        raise NotFound(f"no message {public_id!r}")
+    return message
+
+
+def addressed(
+    session: Session, *, public_id: str, actor: Actor, for_update: bool = False
+) -> Message:
+    """The message, for the principal or staff of its addressee office: 404 to whoever
+    may not see it, 403 to whoever sees it but does not answer for that office."""
+    message = visible(session, public_id=public_id, actor=actor, for_update=for_update)
+    if not access.answers_for(actor, message.addressee_office_id):
+        raise PermissionDenied("only the principal and staff of the addressee office may do this")
+    return message
+
+
+def read_by(session: Session, *, public_id: str, actor: Actor, now: datetime) -> Message:
+    """A member of the addressee office opened the message (recorded once per member)."""
+    message = addressed(session, public_id=public_id, actor=actor, for_update=True)
+    mark_read(session, message=message, user_id=actor.user_id, now=now)
+    return message
+
+
+def acknowledge_by(session: Session, *, public_id: str, actor: Actor, now: datetime) -> Message:
+    """The addressee office acknowledges the message; the sender is told."""
+    message = addressed(session, public_id=public_id, actor=actor, for_update=True)
+    acknowledge(session, message=message, user_id=actor.user_id, now=now)
+    return message
+
+
+def reply_by(
+    session: Session,
+    *,
+    public_id: str,
+    actor: Actor,
+    body: str,
+    body_format: str,
+    language: str | None,
+    precedence: Precedence,
+    subject: str | None,
+    now: datetime,
+    timetable: Timetable,
+    limits: Limits,
+) -> Accepted:
+    """A reply from the addressee office (``reply``), by one who answers for it."""
+    original = addressed(session, public_id=public_id, actor=actor)
+    return reply(
+        session,
+        original,
+        body=body,
+        body_format=body_format,
+        language=language,
+        precedence=precedence,
+        subject=subject,
+        user_id=actor.user_id,
+        now=now,
+        timetable=timetable,
+        limits=limits,
+    )
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A message opened in its addressee's inbox: whether this was the member's first
+    read, and the replies the office sent to it."""
+
+    message: Message
+    first_read: bool
+    replies: list[Message]
+
+
+def open_in_inbox(session: Session, *, public_id: str, actor: Actor, now: datetime) -> Opened:
+    """Open a message as a member of its addressee office; a delivered message's first
+    read by this member is recorded (a held one is shown, not read)."""
+    message = addressed(session, public_id=public_id, actor=actor, for_update=True)
+    first_read = False
+    if message.state in (MessageState.DELIVERED, MessageState.ACKNOWLEDGED):
+        first_read = mark_read(session, message=message, user_id=actor.user_id, now=now)
+    return Opened(
+        message=message, first_read=first_read, replies=replies_to(session, message=message)
+    )
+
+
+def tracked(session: Session, *, public_id: str, actor: Actor) -> Message:
+    """A message the actor's office sent or received, followed as its sender (404 for
+    any other)."""
+    message = get_message(session, public_id)
+    if not access.may_track(actor, message):
+        raise NotFound(f"no message {public_id!r} of your office")
+    return message
+
+
+def replies_to(session: Session, *, message: Message) -> list[Message]:
+    """The replies to a message, oldest first."""
+    return list(
+        session.scalars(
+            select(Message).where(Message.in_reply_to_id == message.id).order_by(Message.id)
+        )
+    )
+
+
+def attachment_of(session: Session, *, message: Message, attachment_id: int) -> Attachment:
+    """One of the message's attachments (404 for another message's)."""
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None or attachment.message_id != message.id:
+        raise NotFound(f"message {message.public_id} has no attachment {attachment_id}")
+    return attachment
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    attachment: Attachment
+    content: bytes
+
+
+def attachment_file(
+    session: Session, *, public_id: str, attachment_id: int, actor: Actor
+) -> AttachmentFile:
+    """An attachment with its bytes, to whoever sees its message; a quarantined one
+    only to the watch officers."""
+    message = visible(session, public_id=public_id, actor=actor)
+    attachment = attachment_of(session, message=message, attachment_id=attachment_id)
+    if not access.may_fetch(actor, attachment):
+        raise PermissionDenied(f"the attachment is quarantined: {attachment.quarantine_reason}")
+    blob = session.get(AttachmentBlob, attachment.sha256)
+    assert blob is not None, "every attachment has its blob"
+    return AttachmentFile(attachment=attachment, content=bytes(blob.data))

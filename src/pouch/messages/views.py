@@ -1,8 +1,8 @@
 """What a caller is shown of a message: the API's documents, built under the access rules.
 
-The API, the language desk's API and the command line show a message through
-these, so that what the addressee may not yet see (the content of a message
-still queued or held) is withheld in one place.
+The message API and the language desk's API show a message through these, so
+that what the addressee may not yet see (the content of a message still
+queued or held) is withheld in one place.
 """
 
 from __future__ import annotations
@@ -13,8 +13,17 @@ from pouch.identity.models import User
 from pouch.identity.service import Actor
 from pouch.messages import access
 from pouch.messages import service as message_service
-from pouch.messages.models import Message
-from pouch.messages.schemas import AttachmentOut, HoldOut, MessageOut
+from pouch.messages.models import Attachment, Hold, Message
+from pouch.messages.schemas import (
+    AttachmentOut,
+    EventOut,
+    HoldOut,
+    LedgerOpeningOut,
+    MessageOut,
+    OpeningOut,
+    StatusOut,
+)
+from pouch.messages.sequence import Listed
 
 
 def message_out(session: Session, message: Message, *, viewer: Actor | None = None) -> MessageOut:
@@ -40,41 +49,65 @@ def message_out(session: Session, message: Message, *, viewer: Actor | None = No
         acknowledged_at=message.acknowledged_at,
         overdue_at=message.overdue_at,
         held=message_service.held_notice(message, names),
-        attachments=[
-            AttachmentOut(
-                id=a.id,
-                filename=a.filename,
-                media_type=a.media_type,
-                declared_type=a.declared_type,
-                size=a.size,
-                sha256=a.sha256,
-                quarantined=a.quarantined_at is not None,
-                quarantine_reason=a.quarantine_reason,
-            )
-            for a in ([] if withheld else message.attachments)
+        attachments=[attachment_out(a) for a in ([] if withheld else message.attachments)],
+    )
+
+
+def status_out(session: Session, message: Message, *, viewer: Actor) -> StatusOut:
+    """The message as ``viewer`` may see it, every step with its log index, every hold."""
+    return StatusOut(
+        message=message_out(session, message, viewer=viewer),
+        events=[
+            EventOut(kind=e.kind, at=e.at, ledger_index=e.ledger_index, details=e.details)
+            for e in message_service.events_of(session, message)
         ],
+        holds=hold_out(session, message),
+    )
+
+
+def attachment_out(attachment: Attachment) -> AttachmentOut:
+    return AttachmentOut(
+        id=attachment.id,
+        filename=attachment.filename,
+        media_type=attachment.media_type,
+        declared_type=attachment.declared_type,
+        size=attachment.size,
+        sha256=attachment.sha256,
+        quarantined=attachment.quarantined_at is not None,
+        quarantine_reason=attachment.quarantine_reason,
     )
 
 
 def hold_out(session: Session, message: Message) -> list[HoldOut]:
+    """Every hold of the message, asked for or in force or ended."""
+    return [hold_view(session, hold) for hold in message.holds]
+
+
+def hold_view(session: Session, hold: Hold) -> HoldOut:
+    """One hold, with who asked for it and who approved it."""
     names = message_service.office_names(session)
-    out = []
-    for hold in message.holds:
-        requester = session.get(User, hold.requested_by_user_id)
-        approver = session.get(User, hold.approved_by_user_id) if hold.approved_by_user_id else None
-        out.append(
-            HoldOut(
-                id=hold.id,
-                status=hold.status,
-                reason=hold.reason,
-                duration_seconds=hold.duration_seconds,
-                requested_by=requester.display_name if requester else "?",
-                requested_at=hold.requested_at,
-                approved_by=approver.display_name if approver else None,
-                approved_at=hold.approved_at,
-                until=hold.until,
-                ended_at=hold.ended_at,
-                held_by_office=names.get(-1, "operations center"),
-            )
-        )
-    return out
+    requester = session.get(User, hold.requested_by_user_id)
+    approver = session.get(User, hold.approved_by_user_id) if hold.approved_by_user_id else None
+    return HoldOut(
+        id=hold.id,
+        status=hold.status,
+        reason=hold.reason,
+        duration_seconds=hold.duration_seconds,
+        requested_by=requester.display_name if requester else "?",
+        requested_at=hold.requested_at,
+        approved_by=approver.display_name if approver else None,
+        approved_at=hold.approved_at,
+        until=hold.until,
+        ended_at=hold.ended_at,
+        held_by_office=names.operations,
+    )
+
+
+def listed_out(listed: Listed) -> LedgerOpeningOut:
+    """One message of an office's listing, with the opening the office checks."""
+    assert listed.opening is not None, "every accepted event keeps its opening"
+    return LedgerOpeningOut(
+        office_sequence=listed.office_sequence,
+        message=listed.message,
+        opening=OpeningOut.of(listed.opening),
+    )

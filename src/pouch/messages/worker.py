@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from pouch.clock import Clock
 from pouch.db import Database
-from pouch.messages import holds, notify
+from pouch.messages import claims, holds, notify
 from pouch.messages import service as message_service
 from pouch.messages.models import Message, MessageState
 
@@ -38,26 +38,26 @@ class Done:
 
 def run_due(session: Session, *, now: datetime, limit: int = 200) -> Done:
     expired = holds.expire_holds(session, now=now, limit=limit)
-    due = session.scalars(
-        select(Message)
-        .where(Message.state == MessageState.ACCEPTED, Message.auto_deliver_at <= now)
-        .order_by(Message.auto_deliver_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+    due = claims.claim(
+        session,
+        select(Message).where(
+            Message.state == MessageState.ACCEPTED, Message.auto_deliver_at <= now
+        ),
+        first=Message.auto_deliver_at,
+        limit=limit,
+    )
     for message in due:
         message_service.deliver(session, message, at=now, actor_user_id=None, how="automatic")
-    late = session.scalars(
-        select(Message)
-        .where(
+    late = claims.claim(
+        session,
+        select(Message).where(
             Message.state.in_([MessageState.ACCEPTED, MessageState.HELD]),
             Message.deliver_by <= now,
             Message.overdue_at.is_(None),
-        )
-        .order_by(Message.deliver_by)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+        ),
+        first=Message.deliver_by,
+        limit=limit,
+    )
     for message in late:
         message_service.mark_overdue(session, message, at=now)
     # Late deliveries above were marked overdue too; count every mark made now.

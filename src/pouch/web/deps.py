@@ -1,13 +1,17 @@
 """What every route may ask for: the transaction, the clock, the actor, a permission.
 
-Permission checks are one dependency, ``Authorize``: a route states which
-roles may call it and where those roles must be held, and the check is the
-same for web sessions and API tokens.
+Permission checks are dependencies: ``Authorize`` when a route states which
+roles may call it and where those roles must be held, ``Allow`` when a
+domain's access rule (a predicate in its ``access.py``) says who may; either
+is the same check for web sessions and API tokens, and each has a variant for
+pages (``AuthorizePage``, ``AllowPage``) that sends a visitor without a
+session to log in first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
@@ -19,6 +23,7 @@ from pouch.errors import CsrfFailure, LoginRequired, NotAuthenticated, Permissio
 from pouch.identity import access as identity_access
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role
+from pouch.ledger.service import Ledger
 from pouch.messages.rules import Timetable
 from pouch.settings import Settings
 
@@ -48,6 +53,12 @@ def get_timetable(request: Request) -> Timetable:
     return timetable
 
 
+def get_ledger(request: Request) -> Ledger:
+    """The running log of this process: its signer, its tile cache."""
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
 def _transaction(request: Request) -> Iterator[Session]:
     # One transaction per request. It ends with the route function, before the
     # response is sent: a client never sees success for something not committed.
@@ -59,6 +70,7 @@ DbSession = Annotated[Session, Depends(_transaction, scope="function")]
 AppClock = Annotated[Clock, Depends(get_clock)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 AppTimetable = Annotated[Timetable, Depends(get_timetable)]
+AppLedger = Annotated[Ledger, Depends(get_ledger)]
 
 
 def _bearer(request: Request) -> str | None:
@@ -86,13 +98,22 @@ async def optional_actor(
         return identity_service.resolve_token(
             session, secret=secret, now=clock.now(), touch=request.method not in SAFE_METHODS
         )
+    actor = cookie_actor(request, session, now=clock.now())
+    if actor is not None and request.method not in SAFE_METHODS:
+        await _check_csrf(request, actor)
+    return actor
+
+
+def cookie_actor(
+    request: Request, session: Session, *, now: datetime
+) -> identity_service.Actor | None:
+    """The user of the request's session cookie, in ``session``; None without a cookie
+    or with a stale one. (A page that writes on GET opens its own transaction and
+    asks here.)"""
     cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        actor = identity_service.resolve_web_session(session, token=cookie, now=clock.now())
-        if actor is not None and request.method not in SAFE_METHODS:
-            await _check_csrf(request, actor)
-        return actor
-    return None
+    if not cookie:
+        return None
+    return identity_service.resolve_web_session(session, token=cookie, now=now)
 
 
 async def _check_csrf(request: Request, actor: identity_service.Actor) -> None:
@@ -162,6 +183,27 @@ class Authorize:
 
 class AuthorizePage(Authorize):
     """``Authorize`` for a page: a visitor without a session is sent to log in first."""
+
+    def __call__(self, actor: PageUser) -> identity_service.Actor:
+        return super().__call__(actor)
+
+
+class Allow:
+    """A route's permission as a domain's access rule: ``rule(actor)`` must hold, else
+    403 with ``refusal``."""
+
+    def __init__(self, rule: Callable[[identity_service.Actor], bool], refusal: str) -> None:
+        self.rule = rule
+        self.refusal = refusal
+
+    def __call__(self, actor: CurrentActor) -> identity_service.Actor:
+        if not self.rule(actor):
+            raise PermissionDenied(self.refusal)
+        return actor
+
+
+class AllowPage(Allow):
+    """``Allow`` for a page: a visitor without a session is sent to log in first."""
 
     def __call__(self, actor: PageUser) -> identity_service.Actor:
         return super().__call__(actor)

@@ -8,7 +8,7 @@
     month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
   });
 
-  // Same wording as pouch.messages.pages.countdown.
+  // Same wording as pouch.web.format.countdown.
   function countdown(deadline, now) {
     const seconds = Math.trunc((deadline - now) / 1000);
     const span = Math.abs(seconds);

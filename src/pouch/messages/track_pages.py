@@ -1,0 +1,97 @@
+"""Sender tracking in the browser: each message an office sent or received, its path
+step by step, and every step's receipt verified in the page itself.
+
+For the senders of an office (``access.may_use_tracking``, ``access.may_track``):
+a message of another office is 404.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from pouch.events import EventKind
+from pouch.language import translations as translations_service
+from pouch.ledger import service as ledger_service
+from pouch.messages import access, rendering
+from pouch.messages import service as message_service
+from pouch.messages.deps import TrackerPage
+from pouch.messages.models import Hold, Message, MessageEvent
+from pouch.web import render
+from pouch.web.deps import AppClock, AppLedger, DbSession
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+TRACK_LIMIT = 200
+
+#: The steps every message's path shows, in order, whatever happened.
+PATH_STEPS = (EventKind.ACCEPTED, EventKind.DELIVERED, EventKind.READ, EventKind.ACKNOWLEDGED)
+
+
+@dataclass(frozen=True)
+class MessagePath:
+    message: Message
+    outgoing: bool
+    steps: dict[EventKind, datetime | None]
+    held: Hold | None
+    overdue_at: datetime | None
+
+
+def path_of(message: Message, events: list[MessageEvent], *, outgoing: bool) -> MessagePath:
+    """The first time of each step, the hold in force and the overdue mark."""
+    steps: dict[EventKind, datetime | None] = dict.fromkeys(PATH_STEPS)
+    for event in events:
+        if event.kind in steps and steps[EventKind(event.kind)] is None:
+            steps[EventKind(event.kind)] = event.at
+    return MessagePath(
+        message=message,
+        outgoing=outgoing,
+        steps=steps,
+        held=message_service.active_hold(message),
+        overdue_at=message.overdue_at,
+    )
+
+
+@router.get("/track")
+def track(request: Request, session: DbSession, clock: AppClock, actor: TrackerPage) -> Response:
+    offices = access.tracking_offices(actor)
+    messages = message_service.of_offices(session, office_ids=offices, limit=TRACK_LIMIT)
+    events = message_service.events_by_message(session, message_ids=[m.id for m in messages])
+    context = {
+        **rendering.context(clock.now(), actor, message_service.office_names(session)),
+        "paths": [
+            path_of(m, events[m.id], outgoing=m.sender_office_id in offices) for m in messages
+        ],
+        "offices": sorted(offices),
+        "limit": TRACK_LIMIT,
+    }
+    return render.page(request, "track.html", context)
+
+
+@router.get("/track/{public_id}")
+def track_message(
+    public_id: str,
+    request: Request,
+    session: DbSession,
+    clock: AppClock,
+    ledger: AppLedger,
+    actor: TrackerPage,
+) -> Response:
+    message = message_service.tracked(session, public_id=public_id, actor=actor)
+    events = message_service.events_of(session, message)
+    latest = ledger_service.latest_checkpoint(session)
+    outgoing = message.sender_office_id in access.tracking_offices(actor)
+    context = {
+        **rendering.context(clock.now(), actor, message_service.office_names(session)),
+        "m": message,
+        "body_html": rendering.body_html(message),
+        "language": translations_service.translations_for(session, message.id),
+        "events": events,
+        "path": path_of(message, events, outgoing=outgoing),
+        "vkey": ledger.vkey,
+        "published": latest.size if latest is not None else 0,
+    }
+    return render.page(request, "track_message.html", context)

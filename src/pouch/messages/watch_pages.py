@@ -1,0 +1,176 @@
+"""The watch floor in the browser: the queue by precedence and deadline, one message,
+route and hold.
+
+Watch officers act; auditors follow the floor read-only (``access.may_read_queue``,
+``access.may_act_on_queue``, as in the API). Every page works without
+JavaScript: forms post, the action runs, and the browser is sent back (303)
+with a short notice. htmx refreshes the queue (``_queue.html``) every few
+seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from pouch.errors import invalid_input
+from pouch.language import translations as translations_service
+from pouch.messages import access, holds, rendering
+from pouch.messages import service as message_service
+from pouch.messages.deps import QueueReaderPage, WatchOfficer
+from pouch.messages.models import HoldStatus
+from pouch.messages.schemas import HoldIn
+from pouch.web import render
+from pouch.web.deps import AppClock, AppTimetable, DbSession
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+QUEUE_POLL_SECONDS = 5
+
+#: What a redirect's ``notice`` key says; only these fixed texts are ever shown.
+NOTICES = {
+    "routed": "Routed: the message is in the addressee's inbox.",
+    "hold-requested": "Hold requested. It takes effect when a second officer approves it.",
+    "hold-approved": "Hold approved. Delivery waits until it is released or expires.",
+    "hold-released": "Hold released. The message was delivered.",
+    "hold-withdrawn": "Hold request withdrawn.",
+}
+HOLD_NOTICES: dict[holds.HoldAction, str] = {
+    "approve": "hold-approved",
+    "release": "hold-released",
+    "withdraw": "hold-withdrawn",
+}
+
+
+def floor_context(
+    session: DbSession, clock: AppClock, timetable: AppTimetable, actor: QueueReaderPage
+) -> dict[str, Any]:
+    """What the floor and its queue fragment render: the queue, the holds and who asked."""
+    now = clock.now()
+    floor = message_service.floor(session, now=now)
+    holds_shown = [h for m in floor.queue for h in m.holds]
+    return {
+        **rendering.context(now, actor, message_service.office_names(session)),
+        "floor": floor,
+        "people": render.display_names(
+            session,
+            [h.requested_by_user_id for h in holds_shown]
+            + [h.approved_by_user_id for h in holds_shown],
+        ),
+        "can_act": access.may_act_on_queue(actor),
+        "hold_cap_minutes": timetable.hold_cap_minutes(),
+        "poll_seconds": QUEUE_POLL_SECONDS,
+    }
+
+
+FloorContext = Annotated[dict[str, Any], Depends(floor_context)]
+
+
+@router.get("/watch")
+def watch_floor(request: Request, context: FloorContext) -> Response:
+    return render.page(request, "watch.html", context, notices=NOTICES)
+
+
+@router.get("/watch/queue")
+def watch_queue_fragment(request: Request, context: FloorContext) -> Response:
+    """The queue alone, for htmx's polling (``_queue.html``); without a session htmx
+    gets a fragment saying to log in again, never the login page."""
+    return render.page(request, "_queue.html", context, notices=NOTICES)
+
+
+@router.get("/watch/{public_id}")
+def watch_message(
+    public_id: str,
+    request: Request,
+    session: DbSession,
+    clock: AppClock,
+    timetable: AppTimetable,
+    actor: QueueReaderPage,
+) -> Response:
+    message = message_service.get_message(session, public_id)
+    events = message_service.events_of(session, message)
+    people = render.display_names(
+        session,
+        [e.actor_user_id for e in events]
+        + [h.requested_by_user_id for h in message.holds]
+        + [h.approved_by_user_id for h in message.holds],
+    )
+    context = {
+        **rendering.context(clock.now(), actor, message_service.office_names(session)),
+        "m": message,
+        "body_html": rendering.body_html(message),
+        "language": translations_service.translations_for(session, message.id),
+        "events": events,
+        "people": people,
+        "can_act": access.may_act_on_queue(actor),
+        "hold_cap_minutes": timetable.hold_cap_minutes(),
+        "pending": [h for h in message.holds if h.status == HoldStatus.REQUESTED],
+    }
+    return render.page(request, "watch_message.html", context, notices=NOTICES)
+
+
+Back = Annotated[str, Form(max_length=300)]
+
+
+@router.post("/watch/{public_id}/route")
+def route(
+    public_id: str, session: DbSession, clock: AppClock, actor: WatchOfficer, back: Back = "/watch"
+) -> Response:
+    message_service.route(
+        session, public_id=public_id, actor_user_id=actor.user_id, now=clock.now()
+    )
+    return render.back(back, "/watch", "routed")
+
+
+@router.post("/watch/{public_id}/holds")
+def request_hold(
+    public_id: str,
+    session: DbSession,
+    clock: AppClock,
+    timetable: AppTimetable,
+    actor: WatchOfficer,
+    reason: Annotated[str, Form(max_length=2000)],
+    minutes: Annotated[int, Form()],
+    back: Back = "/watch",
+) -> Response:
+    try:
+        data = HoldIn(reason=reason, duration_minutes=minutes)
+    except ValidationError as error:
+        raise invalid_input(error.errors(), rename={"duration_minutes": "minutes"}) from None
+    holds.request_hold(
+        session,
+        public_id=public_id,
+        officer_id=actor.user_id,
+        reason=data.reason,
+        duration=timedelta(minutes=data.duration_minutes),
+        now=clock.now(),
+        timetable=timetable,
+    )
+    return render.back(back, "/watch", "hold-requested")
+
+
+@router.post("/watch/{public_id}/holds/{hold_id}/{action}")
+def hold_action(
+    public_id: str,
+    hold_id: int,
+    action: holds.HoldAction,
+    session: DbSession,
+    clock: AppClock,
+    actor: WatchOfficer,
+    back: Back = "/watch",
+) -> Response:
+    """Approve (a second officer, never the requester: the service refuses it),
+    release, or withdraw a hold."""
+    holds.act(
+        session,
+        action=action,
+        public_id=public_id,
+        hold_id=hold_id,
+        officer_id=actor.user_id,
+        now=clock.now(),
+    )
+    return render.back(back, "/watch", HOLD_NOTICES[action])
