@@ -264,7 +264,7 @@ def register_key(
         session,
         office_id=office_id,
         key_id=data.key_id,
-        public_key=intake_service.parse_public_key(data.public_key),
+        public_key=data.raw_public_key(),
         now=clock.now(),
     )
     return _back("key-registered", "keys")

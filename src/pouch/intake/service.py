@@ -4,21 +4,17 @@ accepted, a group commit's batch at a time."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 from sqlalchemy import Table, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pouch.directory import service as directory_service
-from pouch.errors import Conflict, FieldError, InvalidInput, InvalidSignature, NotFound, PouchError
+from pouch.errors import Conflict, FieldError, InvalidSignature, NotFound, PouchError
 from pouch.intake import credentials
 from pouch.intake.models import SenderKey, SignatureNonce
 from pouch.intake.signatures import RegisteredKey, SignatureVerdict
@@ -26,35 +22,6 @@ from pouch.messages import service as message_service
 from pouch.messages.rules import Timetable
 
 _NONCES = cast(Table, SignatureNonce.__table__)
-
-
-def parse_public_key(text: str) -> bytes:
-    """A raw 32-byte Ed25519 public key from base64url/base64 of the raw key, or PEM."""
-    text = text.strip()
-    if text.startswith("-----BEGIN"):
-        try:
-            key = load_pem_public_key(text.encode())
-        except ValueError:
-            raise InvalidInput(
-                "public_key is not a valid PEM public key",
-                field_errors=[FieldError("body.public_key", "invalid PEM")],
-            ) from None
-        if not isinstance(key, Ed25519PublicKey):
-            raise InvalidInput(
-                "public_key must be an Ed25519 key",
-                field_errors=[FieldError("body.public_key", "not Ed25519")],
-            )
-        return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 32:
-        raise InvalidInput(
-            "public_key must be 32 bytes of Ed25519 key in base64url, or PEM",
-            field_errors=[FieldError("body.public_key", "not a 32-byte Ed25519 key")],
-        )
-    return raw
 
 
 def register_key(
