@@ -1,7 +1,9 @@
 """Identity: users, memberships, password logins, web sessions, API tokens.
 
-Service functions take their session and a clock, never commit, and raise
-``pouch.errors`` exceptions that name the field or the reason.
+Service functions take their session and the time, never commit, and raise
+``pouch.errors`` exceptions that name the field or the reason. What an
+actor may do is asked of ``identity.access``; the API, the administration
+pages and the command line call the same functions here.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
@@ -28,6 +31,7 @@ from pouch.errors import (
     NotFound,
     PermissionDenied,
 )
+from pouch.identity import access as identity_access
 from pouch.identity.models import (
     ApiToken,
     Membership,
@@ -37,6 +41,7 @@ from pouch.identity.models import (
     User,
     WebSession,
 )
+from pouch.identity.schemas import TokenIn, UserIn, UserPatch
 from pouch.ledger import service as ledger_service
 
 TOKEN_PREFIX = "pouch_"  # noqa: S105 - a public prefix, not a secret
@@ -105,7 +110,10 @@ def create_user(
     password: str,
     email: str | None,
     now: datetime,
+    roles: Sequence[tuple[int, Role]] = (),
+    by: int | None = None,
 ) -> User:
+    """A new active user, holding ``roles`` (office, role) granted by ``by``."""
     if not USERNAME_PATTERN.fullmatch(username):
         raise InvalidInput(
             "username must be 2-63 characters: lowercase letters, digits, '.', '_' or '-'",
@@ -127,7 +135,25 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    for office_id, role in roles:
+        grant_role(session, user_id=user.id, office_id=office_id, role=role, now=now, by=by)
+    if roles:
+        session.refresh(user)  # its memberships as granted
     return user
+
+
+def add_user(session: Session, *, data: UserIn, by: int, now: datetime) -> User:
+    """A user as an administrator adds one, through the API or the administration page."""
+    return create_user(
+        session,
+        username=data.username,
+        display_name=data.display_name,
+        password=data.password.get_secret_value(),
+        email=data.email,
+        roles=[(m.office_id, m.role) for m in data.memberships],
+        by=by,
+        now=now,
+    )
 
 
 def get_user(session: Session, user_id: int) -> User:
@@ -183,6 +209,20 @@ def set_user_active(session: Session, *, user_id: int, active: bool) -> User:
 def set_password(session: Session, *, user_id: int, password: str) -> None:
     validate_new_password(password)
     get_user(session, user_id).password_hash = hash_password(password)
+
+
+def update_user(session: Session, *, user_id: int, patch: UserPatch) -> User:
+    """Rename, change the e-mail or the password, (de)activate: what ``patch`` sets."""
+    user = get_user(session, user_id)
+    if patch.display_name is not None:
+        user.display_name = patch.display_name
+    if "email" in patch.model_fields_set:
+        user.email = patch.email
+    if patch.password is not None:
+        set_password(session, user_id=user_id, password=patch.password.get_secret_value())
+    if patch.is_active is not None:
+        set_user_active(session, user_id=user_id, active=patch.is_active)
+    return user
 
 
 def _log_membership(
@@ -309,6 +349,17 @@ def approve_removal(
     return removal
 
 
+def pending_removals(session: Session) -> list[MembershipRemoval]:
+    """Removals of a last administrator waiting for a second officer, oldest first."""
+    return list(
+        session.scalars(
+            select(MembershipRemoval)
+            .where(MembershipRemoval.status == RemovalStatus.PENDING)
+            .order_by(MembershipRemoval.id)
+        )
+    )
+
+
 def authenticate_password(session: Session, *, username: str, password: str) -> User:
     """The active user with these credentials, or ``InvalidCredentials``."""
     user = session.scalar(select(User).where(User.username == username))
@@ -430,6 +481,33 @@ def issue_token(
     return secret, token
 
 
+def issue_own_token(
+    session: Session, *, actor: Actor, data: TokenIn, default_lifetime: timedelta, now: datetime
+) -> tuple[str, ApiToken]:
+    """A token for the caller: for one role in one office the caller holds (a token
+    passes on nothing more, ``identity_access.may_issue_token``), living
+    ``data.expires_in_days`` or else ``default_lifetime``. The API and the
+    administration page issue tokens so."""
+    if not identity_access.may_issue_token(actor, data.office_id, data.role):
+        raise PermissionDenied(
+            f"you do not hold the role {data.role.value} in office {data.office_id}"
+        )
+    lifetime = (
+        timedelta(days=data.expires_in_days)
+        if data.expires_in_days is not None
+        else default_lifetime
+    )
+    return issue_token(
+        session,
+        user_id=actor.user_id,
+        office_id=data.office_id,
+        role=data.role,
+        name=data.name,
+        now=now,
+        lifetime=lifetime,
+    )
+
+
 @dataclass(frozen=True)
 class TokenState:
     """What decides whether a stored API token is valid, as read now."""
@@ -530,12 +608,17 @@ def list_tokens(session: Session, *, user_id: int | None) -> list[ApiToken]:
     return list(session.scalars(query))
 
 
+def tokens_seen_by(session: Session, *, actor: Actor, everyone: bool) -> list[ApiToken]:
+    """The actor's own tokens, or with ``everyone`` (administrators of Pouch) all."""
+    if everyone and not identity_access.administers_pouch(actor):
+        raise PermissionDenied("only administrators may list everyone's tokens")
+    return list_tokens(session, user_id=None if everyone else actor.user_id)
+
+
 def revoke_token(session: Session, *, token_id: int, actor: Actor, now: datetime) -> ApiToken:
     token = session.get(ApiToken, token_id)
     # Someone else's token is "not found" to anyone but an administrator.
-    if token is None or (
-        token.user_id != actor.user_id and not actor.holds_in_operations(Role.ADMINISTRATOR)
-    ):
+    if token is None or not identity_access.may_see_token(actor, token.user_id):
         raise NotFound(f"no API token with id {token_id}")
     if token.revoked_at is None:
         token.revoked_at = now

@@ -47,6 +47,14 @@ def list_keys(session: Session, *, office_id: int) -> list[SenderKey]:
     )
 
 
+def keys_by_office(session: Session) -> dict[int, list[SenderKey]]:
+    """Every registered key, revoked or not, by office."""
+    keys: dict[int, list[SenderKey]] = {}
+    for key in session.scalars(select(SenderKey).order_by(SenderKey.id)):
+        keys.setdefault(key.office_id, []).append(key)
+    return keys
+
+
 def revoke_key(session: Session, *, office_id: int, key_id: str, now: datetime) -> SenderKey:
     key = session.scalar(
         select(SenderKey).where(SenderKey.office_id == office_id, SenderKey.key_id == key_id)
