@@ -23,7 +23,7 @@ from pouch.groupcommit import GroupCommitter
 from pouch.intake import service as intake_service
 from pouch.intake.api import _acceptances
 from pouch.intake.models import SignatureNonce
-from pouch.messages import service as message_service
+from pouch.messages import acceptance
 from tests.factories import World
 from tests.messages.test_api import (
     Sender,
@@ -88,8 +88,8 @@ def test_two_copies_with_one_nonce_in_one_group_commit_accept_one(
         futures = [committer.submit_item(acceptances, copy) for copy in copies]
     outcomes = [_outcome(future) for future in futures]
     assert (committer.batches, committer.units) == (batches + 2, units + 3)
-    accepted = [o for o in outcomes if isinstance(o, message_service.Accepted)]
-    refused = [o for o in outcomes if not isinstance(o, message_service.Accepted)]
+    accepted = [o for o in outcomes if isinstance(o, acceptance.Accepted)]
+    refused = [o for o in outcomes if not isinstance(o, acceptance.Accepted)]
     assert len(accepted) == 1 and len(refused) == 1, outcomes
     assert accepted[0].opening is not None and not accepted[0].replayed
     assert isinstance(refused[0], InvalidSignature)
@@ -128,7 +128,7 @@ def test_a_refused_submission_is_answered_in_place_and_spends_no_nonce(
     with database.transaction() as session:
         one, refused, two = accept_signed(session, submitted, app_client, clock)
     assert isinstance(refused, InvalidCredentials) and "unknown API token" in str(refused)
-    assert isinstance(one, message_service.Accepted) and isinstance(two, message_service.Accepted)
+    assert isinstance(one, acceptance.Accepted) and isinstance(two, acceptance.Accepted)
     assert (one.message.subject, two.message.subject) == ("one", "two")
     assert (one.message.office_sequence, two.message.office_sequence) == (1, 2)
     assert one.message.signature == submitted[0].verdict.to_json()
@@ -136,7 +136,7 @@ def test_a_refused_submission_is_answered_in_place_and_spends_no_nonce(
     # The refused submission's nonce was not spent: with a valid token it goes in.
     with database.transaction() as session:
         (again,) = accept_signed(session, [forged], app_client, clock)
-    assert isinstance(again, message_service.Accepted)
+    assert isinstance(again, acceptance.Accepted)
     assert again.message.office_sequence == 3
 
 

@@ -7,12 +7,13 @@ from datetime import datetime
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.identity.models import Role
+from pouch.messages import acceptance
 from pouch.messages import service as message_service
 from pouch.messages.models import Message
 from pouch.messages.rules import DEFAULT_TIMETABLE, Precedence
 from tests.factories import World
 
-LIMITS = message_service.Limits(max_attachment_bytes=1024 * 1024, max_attachments=5)
+LIMITS = acceptance.Limits(max_attachment_bytes=1024 * 1024, max_attachments=5)
 
 
 def submit(
@@ -24,14 +25,14 @@ def submit(
     body: str = "Dear President-elect, …",
     precedence: Precedence = Precedence.ROUTINE,
     body_format: str = "text",
-    attachments: tuple[message_service.AttachmentData, ...] = (),
+    attachments: tuple[acceptance.AttachmentData, ...] = (),
     idempotency_key: str | None = None,
     request_hash: str | None = None,
-) -> message_service.Accepted:
+) -> acceptance.Accepted:
     with database.transaction() as session:
-        return message_service.accept(
+        return acceptance.accept(
             session,
-            submission=message_service.Submission(
+            submission=acceptance.Submission(
                 sender_office_id=world.offices["ie-taoiseach"].id,
                 addressee_office_id=world.offices["president-elect"].id,
                 subject=subject,

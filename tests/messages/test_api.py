@@ -410,7 +410,7 @@ def signed_submission(token: Any, verdict: Any, body: bytes, client: TestClient)
 
 def accept_signed(session: Any, submitted: list[Any], client: TestClient, clock: Any) -> list[Any]:
     """``accept_signed`` as the app's group commit calls it."""
-    from pouch.messages import service as message_service
+    from pouch.messages import acceptance
     from pouch.messages.rules import Timetable
 
     settings = client.app.state.settings  # type: ignore[attr-defined]
@@ -419,7 +419,7 @@ def accept_signed(session: Any, submitted: list[Any], client: TestClient, clock:
         submitted,
         now=clock.now(),
         timetable=Timetable.from_settings(settings),
-        limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
+        limits=acceptance.Limits(settings.max_attachment_bytes, settings.max_attachments),
     )
 
 
@@ -432,9 +432,9 @@ def sender_token(database: Database, world: World, clock: ManualClock) -> Any:
 def prepared(body: bytes, client: TestClient) -> Any:
     """The submission as the endpoint prepares it before its unit of work."""
     from pouch.intake.api import _submission
-    from pouch.messages import service as message_service
+    from pouch.messages import acceptance
     from pouch.messages.schemas import MessageIn
 
     settings = client.app.state.settings  # type: ignore[attr-defined]
-    limits = message_service.Limits(settings.max_attachment_bytes, settings.max_attachments)
-    return message_service.prepare(_submission(MessageIn.model_validate_json(body)), limits)
+    limits = acceptance.Limits(settings.max_attachment_bytes, settings.max_attachments)
+    return acceptance.prepare(_submission(MessageIn.model_validate_json(body)), limits)

@@ -49,8 +49,7 @@ from pouch.intake.signatures import (
     verify_request,
 )
 from pouch.ledger.service import Ledger
-from pouch.messages import receipts
-from pouch.messages import service as message_service
+from pouch.messages import acceptance, receipts
 from pouch.messages.models import Message
 from pouch.messages.schemas import AcceptedOut, MessageIn, ReceiptOut
 from pouch.settings import Settings
@@ -139,7 +138,7 @@ def _authenticate(
     return token, verdict
 
 
-def _submission(data: MessageIn) -> message_service.Submission:
+def _submission(data: MessageIn) -> acceptance.Submission:
     """The submission with its attachments decoded; a bad one is refused by its field."""
     attachments = []
     for i, attachment in enumerate(data.attachments):
@@ -151,9 +150,9 @@ def _submission(data: MessageIn) -> message_service.Submission:
                 field_errors=[FieldError(f"body.attachments.{i}.content_base64", str(error))],
             ) from None
         attachments.append(
-            message_service.AttachmentData(attachment.filename, attachment.content_type, content)
+            acceptance.AttachmentData(attachment.filename, attachment.content_type, content)
         )
-    return message_service.Submission(
+    return acceptance.Submission(
         sender_office_id=data.sender_office_id,
         addressee_office_id=data.addressee_office_id,
         subject=data.subject,
@@ -186,7 +185,7 @@ def _acceptances(app: Any) -> Batched[intake_service.SignedSubmission, Any]:
         clock: Clock = app.state.clock
         ledger: Ledger = app.state.ledger
         base_url = settings.public_url.rstrip("/")
-        limits = message_service.Limits(settings.max_attachment_bytes, settings.max_attachments)
+        limits = acceptance.Limits(settings.max_attachment_bytes, settings.max_attachments)
         outcomes = intake_service.accept_signed(
             session, submissions, now=clock.now(), timetable=app.state.timetable, limits=limits
         )
@@ -201,7 +200,7 @@ def _acceptances(app: Any) -> Batched[intake_service.SignedSubmission, Any]:
                     base_url=base_url,
                 ),
             )
-            if isinstance(outcome, message_service.Accepted) and outcome.opening is None
+            if isinstance(outcome, acceptance.Accepted) and outcome.opening is None
             else outcome
             for outcome in outcomes
         ]
@@ -265,9 +264,9 @@ async def submit_message(
             f"the signing key {verdict.key_id!r} belongs to another office, "
             f"not to office {data.sender_office_id}"
         )
-    limits = message_service.Limits(settings.max_attachment_bytes, settings.max_attachments)
+    limits = acceptance.Limits(settings.max_attachment_bytes, settings.max_attachments)
     # Sanitizing and hashing happen here, outside the group commit's write lock.
-    prepared = message_service.prepare(_submission(data), limits)
+    prepared = acceptance.prepare(_submission(data), limits)
     base_url = settings.public_url.rstrip("/")
     submitted = intake_service.SignedSubmission(
         token_id=token.token_id,
@@ -286,7 +285,7 @@ async def submit_message(
     except InvalidSignature:
         remembered.forget(key_id=verdict.key_id)
         raise
-    if isinstance(result, message_service.Accepted):
+    if isinstance(result, acceptance.Accepted):
         assert result.opening is not None, "a new acceptance has its opening"
         receipt = receipts.pending_receipt(result.message, result.opening, base_url=base_url)
         answer, code = _accepted_out(result.message, receipt), status.HTTP_201_CREATED

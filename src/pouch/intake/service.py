@@ -18,7 +18,7 @@ from pouch.errors import Conflict, FieldError, InvalidSignature, NotFound, Pouch
 from pouch.intake import credentials
 from pouch.intake.models import SenderKey, SignatureNonce
 from pouch.intake.signatures import RegisteredKey, SignatureVerdict
-from pouch.messages import service as message_service
+from pouch.messages import acceptance
 from pouch.messages.rules import Timetable
 
 _NONCES = cast(Table, SignatureNonce.__table__)
@@ -100,7 +100,7 @@ class SignedSubmission:
     token_id: int
     user_id: int
     verdict: SignatureVerdict
-    prepared: message_service.Prepared
+    prepared: acceptance.Prepared
     idempotency_key: str | None
     request_hash: str
 
@@ -111,8 +111,8 @@ def accept_signed(
     *,
     now: datetime,
     timetable: Timetable,
-    limits: message_service.Limits,
-) -> list[message_service.Accepted | PouchError]:
+    limits: acceptance.Limits,
+) -> list[acceptance.Accepted | PouchError]:
     """Accept signed submissions in the caller's transaction, each answered in
     its place by its acceptance (or replay) or by the error refusing it alone.
 
@@ -123,7 +123,7 @@ def accept_signed(
     commit then tries each submission alone), or, for one submission,
     refuses it. A refused submission writes nothing, not even its nonce.
     """
-    outcomes: list[message_service.Accepted | PouchError | None] = [None] * len(submissions)
+    outcomes: list[acceptance.Accepted | PouchError | None] = [None] * len(submissions)
     valid: list[int] = []
     for i, submitted in enumerate(submissions):
         try:
@@ -134,10 +134,10 @@ def accept_signed(
             outcomes[i] = refusal
         else:
             valid.append(i)
-    accepted = message_service.accept_many(
+    accepted = acceptance.accept_many(
         session,
         [
-            message_service.Acceptance(
+            acceptance.Acceptance(
                 submission=s.prepared,
                 submitted_by_user_id=s.user_id,
                 signature=s.verdict.to_json(),
