@@ -26,6 +26,7 @@ from pouch.clock import Clock, SystemClock
 from pouch.db import Database
 from pouch.directory import api as directory_api
 from pouch.errors import NotFound, error_for_slug
+from pouch.groupcommit import GroupCommitter
 from pouch.identity import admin_pages as identity_admin_pages
 from pouch.identity import api as identity_api
 from pouch.identity import pages as identity_pages
@@ -59,8 +60,9 @@ def create_app(
     ledger: Ledger | None = None,
     background: bool = True,
 ) -> FastAPI:
-    """The application. ``background=False`` leaves the log's integrator and
-    group committer stopped, for tests that drive them by hand."""
+    """The application. ``background=False`` leaves the log's integrator and the
+    background workers stopped, for tests that drive them by hand; the group
+    committer, which every acceptance goes through, runs either way."""
     database = database if database is not None else Database.from_url(settings.database_url)
     clock = clock if clock is not None else SystemClock()
     if ledger is None:
@@ -70,10 +72,18 @@ def create_app(
             origin=settings.log_origin,
             clock=clock,
             batch_window=settings.log_batch_window.total_seconds(),
-            batch_size=settings.log_batch_size,
             integrate_interval=settings.log_integrate_interval.total_seconds(),
         )
     running = ledger
+    # The application's one writer of acceptances and other batched work: each
+    # commit wakes the log's integrator, and on SQLite the two take turns.
+    committer = GroupCommitter(
+        database,
+        window=settings.log_batch_window.total_seconds(),
+        max_batch=settings.log_batch_size,
+        after_commit=ledger.integrator.wake,
+        turns=ledger.turns,
+    )
     http = httpx.Client(follow_redirects=False)
     worker = Worker(
         database,
@@ -95,9 +105,10 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Acceptance always goes through the group committer; the integrator and
         # the deadline worker are background jobs that tests drive by hand.
-        running.start(integrate=background)
+        committer.start()
         language_here = background and settings.language_in_process
         if background:
+            running.start()
             worker.start()
         if language_here:
             language_worker.start()
@@ -109,6 +120,7 @@ def create_app(
             if background:
                 worker.stop()
             language_desk.close()
+            committer.stop()
             running.stop()
             http.close()
 
@@ -126,6 +138,7 @@ def create_app(
     app.state.clock = clock
     app.state.timetable = Timetable.from_settings(settings)
     app.state.ledger = ledger
+    app.state.committer = committer
     app.state.credentials = Credentials()
     app.state.worker = worker
     app.state.language_desk = language_desk

@@ -81,7 +81,7 @@ def test_two_copies_with_one_nonce_in_one_group_commit_accept_one(
 ) -> None:
     copies = two_copies(app_client, sender, world, database, clock)
     app: Any = app_client.app
-    committer: GroupCommitter = app.state.ledger.committer
+    committer: GroupCommitter = app.state.committer
     acceptances = _acceptances(app)
     with writer_held(committer):
         batches, units = committer.batches, committer.units
@@ -166,7 +166,7 @@ def test_whether_a_refused_submission_spends_its_nonce_does_not_depend_on_its_ba
         verdict = checked_verdict(database, clock, sender.headers(body), body)
         refused.append(signed_submission(token, verdict, body, app_client))
     app: Any = app_client.app
-    committer: GroupCommitter = app.state.ledger.committer
+    committer: GroupCommitter = app.state.committer
     acceptances = _acceptances(app)
     # Alone in its batch: the batched call answers the refusal in place.
     assert isinstance(_outcome(committer.submit_item(acceptances, refused[0])), InvalidInput)

@@ -36,7 +36,7 @@ from pouch.errors import (
     PermissionDenied,
     invalid_input,
 )
-from pouch.groupcommit import Batched
+from pouch.groupcommit import Batched, GroupCommitter
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role
 from pouch.intake import service as intake_service
@@ -227,7 +227,6 @@ async def submit_message(
     """Submit a message (sender offices). Needs the API token and an RFC 9421 signature."""
     settings: Settings = request.app.state.settings
     clock: Clock = request.app.state.clock
-    ledger: Ledger = request.app.state.ledger
     database: Database = request.app.state.database
     remembered: Credentials = request.app.state.credentials
     body = await request.body()
@@ -276,7 +275,8 @@ async def submit_message(
         idempotency_key=idempotency_key,
         request_hash=hashlib.sha256(body).hexdigest(),
     )
-    future = ledger.committer.submit_item(_acceptances(request.app), submitted)
+    committer: GroupCommitter = request.app.state.committer
+    future = committer.submit_item(_acceptances(request.app), submitted)
     try:
         result = await asyncio.wrap_future(future)
     except InvalidCredentials:
