@@ -31,7 +31,7 @@ from pouch.identity import admin_pages as identity_admin_pages
 from pouch.identity import api as identity_api
 from pouch.identity import pages as identity_pages
 from pouch.intake import api as intake_api
-from pouch.intake.credentials import Credentials
+from pouch.intake.flows import Intake
 from pouch.language import api as language_api
 from pouch.language import pages as language_pages
 from pouch.language.service import Desk
@@ -133,13 +133,21 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
     )
+    timetable = Timetable.from_settings(settings)
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock
-    app.state.timetable = Timetable.from_settings(settings)
+    app.state.timetable = timetable
     app.state.ledger = ledger
     app.state.committer = committer
-    app.state.credentials = Credentials()
+    app.state.intake = Intake(
+        database,
+        committer=committer,
+        ledger=ledger,
+        clock=clock,
+        timetable=timetable,
+        settings=settings,
+    )
     app.state.worker = worker
     app.state.language_desk = language_desk
     app.state.language_worker = language_worker

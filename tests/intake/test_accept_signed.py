@@ -21,20 +21,19 @@ from pouch.db import Database
 from pouch.errors import InvalidCredentials, InvalidInput, InvalidSignature
 from pouch.groupcommit import GroupCommitter
 from pouch.intake import service as intake_service
-from pouch.intake.api import _acceptances
 from pouch.intake.models import SignatureNonce
 from pouch.messages import acceptance
 from tests.factories import World
-from tests.messages.test_api import (
+from tests.intake.helpers import (
     Sender,
-    _count,
     accept_signed,
     checked_verdict,
+    intake_of,
     payload,
     sender_token,
     signed_submission,
 )
-from tests.messages.test_api import sender as sender  # the fixture
+from tests.messages.helpers import count_messages
 
 
 def _nonces(database: Database) -> int:
@@ -80,9 +79,8 @@ def test_two_copies_with_one_nonce_in_one_group_commit_accept_one(
     app_client: TestClient, sender: Sender, world: World, database: Database, clock: ManualClock
 ) -> None:
     copies = two_copies(app_client, sender, world, database, clock)
-    app: Any = app_client.app
-    committer: GroupCommitter = app.state.committer
-    acceptances = _acceptances(app)
+    committer = intake_of(app_client).committer
+    acceptances = intake_of(app_client).acceptances
     with writer_held(committer):
         batches, units = committer.batches, committer.units
         futures = [committer.submit_item(acceptances, copy) for copy in copies]
@@ -94,7 +92,7 @@ def test_two_copies_with_one_nonce_in_one_group_commit_accept_one(
     assert accepted[0].opening is not None and not accepted[0].replayed
     assert isinstance(refused[0], InvalidSignature)
     assert "nonce already used" in str(refused[0])
-    assert _count(database) == 1
+    assert count_messages(database) == 1
     assert _nonces(database) == 1
 
 
@@ -104,7 +102,7 @@ def test_one_nonce_twice_in_one_call_fails_the_call(
     copies = two_copies(app_client, sender, world, database, clock)
     with pytest.raises(IntegrityError), database.transaction() as session:
         accept_signed(session, copies, app_client, clock)
-    assert (_count(database), _nonces(database)) == (0, 0)
+    assert (count_messages(database), _nonces(database)) == (0, 0)
 
 
 def test_a_refused_submission_is_answered_in_place_and_spends_no_nonce(
@@ -132,7 +130,7 @@ def test_a_refused_submission_is_answered_in_place_and_spends_no_nonce(
     assert (one.message.subject, two.message.subject) == ("one", "two")
     assert (one.message.office_sequence, two.message.office_sequence) == (1, 2)
     assert one.message.signature == submitted[0].verdict.to_json()
-    assert (_count(database), _nonces(database)) == (2, 2)
+    assert (count_messages(database), _nonces(database)) == (2, 2)
     # The refused submission's nonce was not spent: with a valid token it goes in.
     with database.transaction() as session:
         (again,) = accept_signed(session, [forged], app_client, clock)
@@ -165,9 +163,8 @@ def test_whether_a_refused_submission_spends_its_nonce_does_not_depend_on_its_ba
         body = json.dumps(payload(world, addressee_office_id=999_999)).encode()
         verdict = checked_verdict(database, clock, sender.headers(body), body)
         refused.append(signed_submission(token, verdict, body, app_client))
-    app: Any = app_client.app
-    committer: GroupCommitter = app.state.committer
-    acceptances = _acceptances(app)
+    committer = intake_of(app_client).committer
+    acceptances = intake_of(app_client).acceptances
     # Alone in its batch: the batched call answers the refusal in place.
     assert isinstance(_outcome(committer.submit_item(acceptances, refused[0])), InvalidInput)
     spent_alone = _nonces(database)

@@ -19,16 +19,16 @@ from pouch.intake import service as intake_service
 from pouch.intake.credentials import Credentials
 from pouch.intake.signatures import verify_request
 from tests.factories import World
-from tests.messages.test_api import (
+from tests.intake.helpers import (
     URL,
     Sender,
-    _count,
-    _problem,
     accept_signed,
+    intake_of,
     payload,
+    problem_detail,
     signed_submission,
 )
-from tests.messages.test_api import sender as sender  # the fixture
+from tests.messages.helpers import count_messages
 
 Change = Callable[[Database, World, ManualClock], None]
 
@@ -86,10 +86,10 @@ def test_a_remembered_sender_is_refused_as_soon_as_its_credentials_change(
 ) -> None:
     assert sender.submit(payload(world)).status_code == 201  # token and key now remembered
     change(database, world, clock)
-    assert words in _problem(sender.submit(payload(world)), 401, slug)
+    assert words in problem_detail(sender.submit(payload(world)), 401, slug)
     # Refused again, now without the memory of it.
-    assert words in _problem(sender.submit(payload(world)), 401, slug)
-    assert _count(database) == 1
+    assert words in problem_detail(sender.submit(payload(world)), 401, slug)
+    assert count_messages(database) == 1
 
 
 def test_a_revocation_after_the_check_refuses_the_acceptance_at_commit(
@@ -126,7 +126,7 @@ def test_a_revocation_after_the_check_refuses_the_acceptance_at_commit(
         refusal = accept(session)
     assert isinstance(refusal, InvalidCredentials)
     assert "revoked" in str(refusal)
-    assert _count(database) == 0
+    assert count_messages(database) == 0
 
 
 def test_a_replay_is_refused_from_memory_and_after_a_restart_from_the_database(
@@ -135,14 +135,14 @@ def test_a_replay_is_refused_from_memory_and_after_a_restart_from_the_database(
     body = json.dumps(payload(world)).encode()
     headers = sender.headers(body)
     assert app_client.post(URL, content=body, headers=headers).status_code == 201
-    assert "nonce already used" in _problem(
+    assert "nonce already used" in problem_detail(
         app_client.post(URL, content=body, headers=headers), 401, "invalid-signature"
     )
-    app_client.app.state.credentials = Credentials()  # type: ignore[attr-defined]
-    assert "nonce already used" in _problem(
+    intake_of(app_client).credentials = Credentials()  # as after a restart
+    assert "nonce already used" in problem_detail(
         app_client.post(URL, content=body, headers=headers), 401, "invalid-signature"
     )
-    assert _count(database) == 1
+    assert count_messages(database) == 1
 
 
 def test_memory_is_bounded_and_forgets_the_least_recent() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func, select
+
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.identity.models import Role
@@ -51,6 +53,12 @@ def submit(
             timetable=DEFAULT_TIMETABLE,
             limits=LIMITS,
         )
+
+
+def count_messages(database: Database) -> int:
+    """How many messages there are, accepted or further along."""
+    with database.transaction(write=False) as session:
+        return session.scalar(select(func.count()).select_from(Message)) or 0
 
 
 def load(database: Database, public_id: str) -> Message:

@@ -29,8 +29,7 @@ from pouch.messages.models import (
 )
 from pouch.messages.rules import DEFAULT_TIMETABLE, Precedence, find_gaps
 from tests.factories import World, make_office
-from tests.messages.helpers import LIMITS, kinds, load, submit
-from tests.messages.test_api import _count
+from tests.messages.helpers import LIMITS, count_messages, kinds, load, submit
 
 
 def test_acceptance_numbers_and_logs(database: Database, clock: ManualClock, world: World) -> None:
@@ -544,7 +543,7 @@ def test_accept_many_returns_refusals_in_place_and_writes_nothing_for_them(
     assert (first.message.office_sequence, second.message.office_sequence) == (1, 1)
     assert [first.ledger_index, second.ledger_index] == [size, size + 1]
     assert _sequenced(database) == size + 2
-    assert _count(database) == 2
+    assert count_messages(database) == 2
     with database.transaction(write=False) as session:
         assert session.scalar(select(func.count()).select_from(MessageEvent)) == 2
     after = submit(database, clock, world)
@@ -557,7 +556,7 @@ def test_accept_many_refusing_every_acceptance_writes_nothing(
     size = _sequenced(database)
     outcomes = _accept_many(database, clock, [_acceptance(world, 999_999)] * 2)
     assert all(isinstance(o, InvalidInput) for o in outcomes)
-    assert (_sequenced(database), _count(database)) == (size, 0)
+    assert (_sequenced(database), count_messages(database)) == (size, 0)
 
 
 def test_accept_many_a_key_repeated_in_one_call_is_a_replay_of_the_first(
@@ -583,7 +582,7 @@ def test_accept_many_a_key_repeated_in_one_call_is_a_replay_of_the_first(
     assert again.message.office_sequence == first.message.office_sequence == 1
     assert isinstance(conflicting, Conflict) and "different request" in str(conflicting)
     assert [e.field for e in conflicting.field_errors] == ["header.idempotency-key"]
-    assert _count(database) == 2
+    assert count_messages(database) == 2
     assert _sequenced(database) == size + 2
     with database.transaction(write=False) as session:
         keyed = session.scalars(select(Message).where(Message.idempotency_key == "k-1")).all()
@@ -617,7 +616,7 @@ def test_accept_many_a_key_committed_earlier_is_replayed_or_conflicts_in_place(
     assert other_sender.message.public_id != original.message.public_id
     assert [fresh.message.office_sequence, other_sender.message.office_sequence] == [2, 3]
     assert [fresh.ledger_index, other_sender.ledger_index] == [size, size + 1]
-    assert _count(database) == 3
+    assert count_messages(database) == 3
 
 
 def test_accepted_message_is_complete_without_a_database_round_trip(
@@ -686,4 +685,4 @@ def test_accept_many_writes_a_batch_in_as_many_statements_as_one_message_per_add
     six = statements_for([president, elysee] * 3)
     assert two > 0, "the statement counter counts"
     assert six == two, "a statement per message crept into accept_many"
-    assert _count(database) == 2 + 2 + 6
+    assert count_messages(database) == 2 + 2 + 6

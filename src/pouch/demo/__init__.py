@@ -92,7 +92,7 @@ def _load_messages(session: Session, *, settings: Settings, now: datetime) -> in
         return 0
     table = Timetable.from_settings(settings)
     principal = directory_service.get_office_by_slug(session, "president-elect")
-    limits = acceptance.Limits(settings.max_attachment_bytes, settings.max_attachments)
+    limits = acceptance.Limits.from_settings(settings)
     accepted: list[str] = []
     for i, (slug, language, precedence, subject, body) in enumerate(LETTERS):
         office = directory_service.get_office_by_slug(session, slug)

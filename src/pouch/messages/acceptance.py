@@ -41,6 +41,7 @@ from pouch.messages.models import (
     OfficeSequence,
 )
 from pouch.messages.rules import Precedence, Timetable
+from pouch.settings import Settings
 
 MESSAGE_ID_PREFIX = "m-"
 
@@ -72,6 +73,10 @@ class Submission:
 class Limits:
     max_attachment_bytes: int
     max_attachments: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(settings.max_attachment_bytes, settings.max_attachments)
 
 
 def new_public_id() -> str:
