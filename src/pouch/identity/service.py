@@ -22,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Table, and_, bindparam, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from pouch.directory import service as directory_service
 from pouch.directory.models import Office, OfficeKind
 from pouch.errors import (
     Conflict,
@@ -252,10 +253,7 @@ def grant_role(
     by: int | None = None,
 ) -> Membership:
     get_user(session, user_id)
-    if session.get(Office, office_id) is None:
-        raise NotFound(
-            f"no office with id {office_id}", field_errors=[FieldError("office_id", "unknown")]
-        )
+    directory_service.check_office_ref(session, office_id)
     existing = session.scalar(
         select(Membership).where(
             Membership.user_id == user_id,
