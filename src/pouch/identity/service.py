@@ -569,8 +569,10 @@ _TOKEN_STATE = (
 
 
 def token_state(session: Session, token_id: int) -> TokenState | None:
-    """The token's state, in one query; None for a token that does not exist."""
-    row = session.execute(_TOKEN_STATE, {"token": token_id}).one_or_none()
+    """The token's state, in one query on the transaction's connection (a Core
+    statement: intake runs it inside the group commit's write lock); None for a
+    token that does not exist."""
+    row = session.connection().execute(_TOKEN_STATE, {"token": token_id}).one_or_none()
     if row is None:
         return None
     return TokenState(row.revoked_at, row.expires_at, bool(row.is_active), bool(row.holds_role))
