@@ -1,12 +1,16 @@
 """Who may administer what, and whose tokens: pure predicates over the actor.
 
 The one owner of these rules; the API, the pages, the command line and the
-identity service all ask here. An administrator *of Pouch* holds the role
-in the operations office: it manages users, roles, offices and everyone's
-tokens. An administrator of an office manages that office's sender keys
-and endpoint. A token passes on only what its holder holds: through a web
-session, any of the user's roles; through an API token, that token's one
-role.
+identity service all ask here. The gate of administration's routes is
+``ADMINISTRATOR_ROLES`` held in the operations office (``web.deps.Authorize``
+and ``AuthorizePage`` check it; ``administers_pouch`` says the same).
+
+- An administrator *of Pouch* holds the role in the operations office: it
+  manages users, roles, offices and everyone's tokens.
+- An administrator of an office manages that office's sender keys and
+  endpoint.
+- A token passes on only what its holder holds: through a web session, any
+  of the user's roles; through an API token, that token's one role.
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ if TYPE_CHECKING:
     from pouch.identity.service import Actor
 
 
+#: Who administers Pouch, held in the operations office.
+ADMINISTRATOR_ROLES = (Role.ADMINISTRATOR,)
+
+
 def administers_pouch(actor: Actor) -> bool:
     """An administrator in the operations office."""
-    return actor.holds_in_operations(Role.ADMINISTRATOR)
+    return any(actor.holds_in_operations(role) for role in ADMINISTRATOR_ROLES)
 
 
 def administers(actor: Actor, office_id: int) -> bool:

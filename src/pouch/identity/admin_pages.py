@@ -20,6 +20,7 @@ from pouch.directory import service as directory_service
 from pouch.directory.models import OfficeKind
 from pouch.directory.schemas import OfficeIn
 from pouch.errors import FieldError, InvalidInput, invalid_input
+from pouch.identity import access as identity_access
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role
 from pouch.identity.schemas import MembershipIn, TokenIn, UserIn
@@ -31,8 +32,8 @@ from pouch.web.deps import AppClock, AppSettings, Authorize, AuthorizePage, DbSe
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-Administrator = Annotated[Actor, Depends(Authorize(Role.ADMINISTRATOR))]
-AdministratorPage = Annotated[Actor, Depends(AuthorizePage(Role.ADMINISTRATOR))]
+Administrator = Annotated[Actor, Depends(Authorize(*identity_access.ADMINISTRATOR_ROLES))]
+AdministratorPage = Annotated[Actor, Depends(AuthorizePage(*identity_access.ADMINISTRATOR_ROLES))]
 S = TypeVar("S", bound=Schema)
 
 NOTICES = {

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from fastapi.responses import JSONResponse, Response
 
+from pouch.identity import access as identity_access
 from pouch.identity import service as identity_service
-from pouch.identity.models import Role
 from pouch.identity.schemas import (
     IssuedToken,
     MembershipIn,
@@ -27,7 +27,9 @@ from pouch.web.deps import AppClock, AppSettings, Authorize, DbSession
 router = APIRouter(prefix="/api", tags=["identity"])
 
 AnyUser = Annotated[identity_service.Actor, Depends(Authorize())]
-Administrator = Annotated[identity_service.Actor, Depends(Authorize(Role.ADMINISTRATOR))]
+Administrator = Annotated[
+    identity_service.Actor, Depends(Authorize(*identity_access.ADMINISTRATOR_ROLES))
+]
 
 
 @router.get("/me", response_model=MeOut)
