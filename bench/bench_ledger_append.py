@@ -8,10 +8,11 @@ with a checkpoint covering an entry published at most 1 s after its append
 (p50).
 
 Pouch runs as in production: a ``service.Ledger`` with the default settings
-(``log_batch_window``, ``log_batch_size``, ``log_integrate_interval``), its
-``GroupCommitter`` committing ``sequencer.append`` units on a fresh SQLite
-file in WAL mode with ``synchronous=FULL`` (``pouch.db.create_database_engine``),
-and its ``Integrator`` publishing checkpoints in the background. ``P``
+(``log_batch_window``, ``log_batch_size``, ``log_integrate_interval``) and,
+beside it as ``create_app`` builds it, a ``GroupCommitter`` committing
+``sequencer.append`` units on a fresh SQLite file in WAL mode with
+``synchronous=FULL`` (``pouch.db.create_database_engine``), the ledger's
+``Integrator`` publishing checkpoints in the background. ``P``
 producer threads each keep up to ``K`` appends in flight, one entry per unit.
 The entries are realistic event entries (``events.entry_for``, 85 bytes),
 made before the clock starts.
@@ -70,6 +71,7 @@ from _common import (
 )
 from pouch.clock import SystemClock
 from pouch.db import Database
+from pouch.groupcommit import GroupCommitter
 from pouch.ledger import sequencer, service
 from pouch.ledger.checkpoint import open_checkpoint
 from pouch.ledger.merkle import CompactRange, leaf_hash
@@ -128,7 +130,6 @@ def run_pouch(
         origin=ORIGIN,
         clock=clock,
         batch_window=batch_window,
-        batch_size=batch_size,
         integrate_interval=integrate_interval,
     )
     # Time each integration and when its checkpoint is committed: the same
@@ -150,7 +151,14 @@ def run_pouch(
         interval=ledger.integrator.interval,
         spacing=ledger.integrator.spacing if spacing is None else spacing,
     )
-    ledger.committer.after_commit = ledger.integrator.wake
+    # The group committer as create_app builds it beside the ledger.
+    committer = GroupCommitter(
+        database,
+        window=batch_window,
+        max_batch=batch_size,
+        after_commit=ledger.integrator.wake,
+        turns=ledger.turns,
+    )
 
     count = len(entries)
     submitted = [0.0] * count
@@ -167,7 +175,7 @@ def run_pouch(
         for j in range(first, count, producers):
             entry = entries[j]
             submitted[j] = time.perf_counter()
-            future = ledger.committer.submit(
+            future = committer.submit(
                 lambda session, entry=entry: sequencer.append(session, [entry], now=clock.now())
             )
             future.add_done_callback(lambda _, j=j: durable.__setitem__(j, time.perf_counter()))
@@ -177,6 +185,7 @@ def run_pouch(
         while window:
             settle()
 
+    committer.start()
     ledger.start()
     try:
         _wait_for(lambda: bool(published), "the first checkpoint")  # signs the empty tree
@@ -194,8 +203,9 @@ def run_pouch(
         published_end = published[-1][1]
         cpu_s = time.process_time() - cpu_start
     finally:
+        committer.stop()
         ledger.stop()
-    batches = ledger.committer.batches
+    batches = committer.batches
 
     sizes = [size for size, _ in published]
     publish_latency = []

@@ -26,11 +26,12 @@ from pouch.clock import Clock, SystemClock
 from pouch.db import Database
 from pouch.directory import api as directory_api
 from pouch.errors import NotFound, error_for_slug
+from pouch.groupcommit import GroupCommitter
 from pouch.identity import admin_pages as identity_admin_pages
 from pouch.identity import api as identity_api
 from pouch.identity import pages as identity_pages
 from pouch.intake import api as intake_api
-from pouch.intake.credentials import Credentials
+from pouch.intake.flows import Intake
 from pouch.language import api as language_api
 from pouch.language import pages as language_pages
 from pouch.language.desk import Desk
@@ -41,6 +42,7 @@ from pouch.ledger.keys import load_signer
 from pouch.ledger.service import Ledger
 from pouch.messages import api as messages_api
 from pouch.messages import inbox_pages, track_pages, watch_pages
+from pouch.messages.acceptance import Limits
 from pouch.messages.notify import Senders
 from pouch.messages.rules import Timetable
 from pouch.messages.worker import Worker
@@ -59,8 +61,9 @@ def create_app(
     ledger: Ledger | None = None,
     background: bool = True,
 ) -> FastAPI:
-    """The application. ``background=False`` leaves the log's integrator and
-    group committer stopped, for tests that drive them by hand."""
+    """The application. ``background=False`` leaves the log's integrator and the
+    background workers stopped, for tests that drive them by hand; the group
+    committer, which every acceptance goes through, runs either way."""
     database = database if database is not None else Database.from_url(settings.database_url)
     clock = clock if clock is not None else SystemClock()
     if ledger is None:
@@ -70,10 +73,18 @@ def create_app(
             origin=settings.log_origin,
             clock=clock,
             batch_window=settings.log_batch_window.total_seconds(),
-            batch_size=settings.log_batch_size,
             integrate_interval=settings.log_integrate_interval.total_seconds(),
         )
     running = ledger
+    # The application's one writer of acceptances and other batched work: each
+    # commit wakes the log's integrator, and on SQLite the two take turns.
+    committer = GroupCommitter(
+        database,
+        window=settings.log_batch_window.total_seconds(),
+        max_batch=settings.log_batch_size,
+        after_commit=ledger.integrator.wake,
+        turns=ledger.turns,
+    )
     http = httpx.Client(follow_redirects=False)
     worker = Worker(
         database,
@@ -95,9 +106,10 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Acceptance always goes through the group committer; the integrator and
         # the deadline worker are background jobs that tests drive by hand.
-        running.start(integrate=background)
+        committer.start()
         language_here = background and settings.language_in_process
         if background:
+            running.start()
             worker.start()
         if language_here:
             language_worker.start()
@@ -109,6 +121,7 @@ def create_app(
             if background:
                 worker.stop()
             language_desk.close()
+            committer.stop()
             running.stop()
             http.close()
 
@@ -121,12 +134,24 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
     )
+    timetable = Timetable.from_settings(settings)
+    limits = Limits.from_settings(settings)
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock
-    app.state.timetable = Timetable.from_settings(settings)
+    app.state.timetable = timetable
+    app.state.limits = limits
     app.state.ledger = ledger
-    app.state.credentials = Credentials()
+    app.state.committer = committer
+    app.state.intake = Intake(
+        database,
+        committer=committer,
+        ledger=ledger,
+        clock=clock,
+        timetable=timetable,
+        limits=limits,
+        settings=settings,
+    )
     app.state.worker = worker
     app.state.language_desk = language_desk
     app.state.language_worker = language_worker

@@ -14,7 +14,7 @@ from pouch.calls.models import CallRequest, PrecedenceVersion
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.identity.models import Role
-from pouch.messages import service as message_service
+from pouch.messages import acceptance
 from pouch.messages.rules import DEFAULT_TIMETABLE, Precedence
 from tests.calls.helpers import Desk, build_desk, request_body
 from tests.factories import World
@@ -72,9 +72,9 @@ def test_a_sender_office_requests_and_sees_only_its_own(
     app_client: TestClient, world: World, desk: Desk, database: Database, clock: ManualClock
 ) -> None:
     with database.transaction() as session:
-        letter = message_service.accept(
+        letter = acceptance.accept(
             session,
-            submission=message_service.Submission(
+            submission=acceptance.Submission(
                 sender_office_id=world.offices["ie-taoiseach"].id,
                 addressee_office_id=world.offices["president-elect"].id,
                 subject="A call?",
@@ -90,7 +90,7 @@ def test_a_sender_office_requests_and_sees_only_its_own(
             request_hash=None,
             now=clock.now(),
             timetable=DEFAULT_TIMETABLE,
-            limits=message_service.Limits(1024, 1),
+            limits=acceptance.Limits(1024, 1),
         ).message.public_id
     sender = world.auth(Role.SENDER)
     response = app_client.post(

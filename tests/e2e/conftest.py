@@ -25,8 +25,8 @@ from pouch.clock import SystemClock
 from pouch.db import Database
 from pouch.directory import service as directory_service
 from pouch.identity import service as identity_service
+from pouch.messages import acceptance, worker
 from pouch.messages import service as message_service
-from pouch.messages import worker
 from pouch.messages.models import Hold, Message
 from pouch.messages.rules import Precedence, Timetable
 from tests.e2e.server import LAPTOP, Server, launch, log_in, running
@@ -132,14 +132,14 @@ def submit(
     body_format: str = "text",
     precedence: Precedence = Precedence.ROUTINE,
     language: str | None = "en",
-    attachments: tuple[message_service.AttachmentData, ...] = (),
+    attachments: tuple[acceptance.AttachmentData, ...] = (),
 ) -> str:
     """Accept a message as intake would; returns its public id."""
     settings = server.settings()
     with database.transaction() as session:
-        accepted = message_service.accept(
+        accepted = acceptance.accept(
             session,
-            submission=message_service.Submission(
+            submission=acceptance.Submission(
                 sender_office_id=directory_service.get_office_by_slug(session, sender).id,
                 addressee_office_id=directory_service.get_office_by_slug(session, to).id,
                 subject=subject,
@@ -156,7 +156,7 @@ def submit(
             request_hash=None,
             now=SystemClock().now(),
             timetable=Timetable.from_settings(settings),
-            limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
+            limits=acceptance.Limits(settings.max_attachment_bytes, settings.max_attachments),
         )
         return accepted.message.public_id
 

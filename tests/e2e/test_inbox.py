@@ -13,7 +13,7 @@ from pouch.clock import SystemClock
 from pouch.db import Database
 from pouch.directory import service as directory_service
 from pouch.identity import service as identity_service
-from pouch.messages import holds
+from pouch.messages import acceptance, holds
 from pouch.messages import service as message_service
 from pouch.messages.models import Message, MessageRead, MessageState, OfficeSequence
 from tests.e2e.conftest import Visit, load_message, route, submit
@@ -147,8 +147,8 @@ def test_a_quarantined_attachment_is_withheld_and_the_text_delivered(
         served_db,
         subject="Letter with two annexes",
         attachments=(
-            message_service.AttachmentData("annex-a.txt", "text/plain", b"Annex A"),
-            message_service.AttachmentData("annex-b.exe", None, b"MZ\x90\x00 not a program"),
+            acceptance.AttachmentData("annex-a.txt", "text/plain", b"Annex A"),
+            acceptance.AttachmentData("annex-b.exe", None, b"MZ\x90\x00 not a program"),
         ),
     )
     with served_db.transaction() as session:

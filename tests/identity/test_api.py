@@ -102,5 +102,5 @@ def test_unknown_office_in_membership(app_client: TestClient, world: World) -> N
         json={"office_id": 424242, "role": "auditor"},
         headers=world.auth(Role.ADMINISTRATOR),
     )
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert response.json()["errors"] == [{"field": "office_id", "message": "unknown"}]

@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import PASSWORD, World
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the form has no csrf_token field"
-    return match.group(1)
-
-
-def _login(client: TestClient, username: str, password: str = PASSWORD) -> object:
-    form = client.get("/login")
-    return client.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": _csrf(form.text)},
-        follow_redirects=False,
-    )
+from tests.identity.helpers import csrf_of, log_in
 
 
 def test_login_sets_a_strict_session_cookie(app_client: TestClient, world: World) -> None:
-    response = _login(app_client, "principal")
-    assert response.status_code == 303  # type: ignore[attr-defined]
+    response = log_in(app_client, "principal")
+    assert response.status_code == 303
     cookie = next(
-        c
-        for c in response.headers.get_list("set-cookie")
-        if c.startswith("pouch_session=")  # type: ignore[attr-defined]
+        c for c in response.headers.get_list("set-cookie") if c.startswith("pouch_session=")
     )
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie
@@ -48,19 +30,17 @@ def test_cookie_is_secure_behind_tls(
 
     app = create_app(settings, database=database, clock=clock, background=False)  # type: ignore[arg-type]
     with TestClient(app, base_url="https://pouch.example") as client:
-        response = _login(client, "principal")
+        response = log_in(client, "principal")
         cookie = next(
-            c
-            for c in response.headers.get_list("set-cookie")
-            if c.startswith("pouch_session=")  # type: ignore[attr-defined]
+            c for c in response.headers.get_list("set-cookie") if c.startswith("pouch_session=")
         )
         assert "Secure" in cookie
 
 
 def test_wrong_password_shows_the_form_again(app_client: TestClient, world: World) -> None:
-    response = _login(app_client, "principal", "wrong password!")
-    assert response.status_code == 401  # type: ignore[attr-defined]
-    assert "Unknown user or wrong password." in response.text  # type: ignore[attr-defined]
+    response = log_in(app_client, "principal", "wrong password!")
+    assert response.status_code == 401
+    assert "Unknown user or wrong password." in response.text
     assert "pouch_session" not in app_client.cookies
 
 
@@ -74,7 +54,7 @@ def test_login_without_the_form_token_is_refused(app_client: TestClient, world: 
 
 
 def test_cookie_session_needs_csrf_for_writes(app_client: TestClient, world: World) -> None:
-    _login(app_client, "administrator")
+    log_in(app_client, "administrator")
     office = {
         "slug": "de-kanzleramt",
         "name": "Bundeskanzleramt",
@@ -84,17 +64,17 @@ def test_cookie_session_needs_csrf_for_writes(app_client: TestClient, world: Wor
     refused = app_client.post("/api/offices", json=office)
     assert refused.status_code == 403
     assert refused.json()["type"] == "/problems/csrf-failure"
-    token = _csrf(app_client.get("/").text)
+    token = csrf_of(app_client.get("/").text)
     accepted = app_client.post("/api/offices", json=office, headers={"x-csrf-token": token})
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["time_zone"] == "Europe/Berlin"
 
 
 def test_logout_needs_the_token_and_ends_the_session(app_client: TestClient, world: World) -> None:
-    _login(app_client, "auditor")
+    log_in(app_client, "auditor")
     assert app_client.post("/logout", data={"csrf_token": "forged"}).status_code == 403
     assert app_client.get("/api/me").status_code == 200
-    token = _csrf(app_client.get("/").text)
+    token = csrf_of(app_client.get("/").text)
     response = app_client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
     assert response.status_code == 303
     assert app_client.get("/api/me").status_code == 401
@@ -108,7 +88,7 @@ def test_login_never_redirects_off_site(app_client: TestClient, world: World, ta
         data={
             "username": "principal",
             "password": PASSWORD,
-            "csrf_token": _csrf(form.text),
+            "csrf_token": csrf_of(form.text),
             "next": target,
         },
         follow_redirects=False,
@@ -116,7 +96,7 @@ def test_login_never_redirects_off_site(app_client: TestClient, world: World, ta
     assert response.headers["location"] == "/"
 
 
-def test_anonymous_home_redirects_to_login(app_client: TestClient) -> None:
+def test_anonymous_home_redirects_tolog_in(app_client: TestClient) -> None:
     response = app_client.get("/", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login")

@@ -21,20 +21,19 @@ from pouch.db import Database
 from pouch.errors import InvalidCredentials, InvalidInput, InvalidSignature
 from pouch.groupcommit import GroupCommitter
 from pouch.intake import service as intake_service
-from pouch.intake.api import _acceptances
 from pouch.intake.models import SignatureNonce
-from pouch.messages import service as message_service
+from pouch.messages import acceptance
 from tests.factories import World
-from tests.messages.helpers import (
+from tests.intake.helpers import (
     Sender,
     accept_signed,
     checked_verdict,
-    count_messages,
+    intake_of,
     payload,
     sender_token,
     signed_submission,
 )
-from tests.messages.helpers import sender as sender  # the fixture
+from tests.messages.helpers import count_messages
 
 
 def _nonces(database: Database) -> int:
@@ -80,16 +79,15 @@ def test_two_copies_with_one_nonce_in_one_group_commit_accept_one(
     app_client: TestClient, sender: Sender, world: World, database: Database, clock: ManualClock
 ) -> None:
     copies = two_copies(app_client, sender, world, database, clock)
-    app: Any = app_client.app
-    committer: GroupCommitter = app.state.ledger.committer
-    acceptances = _acceptances(app)
+    committer = intake_of(app_client).committer
+    acceptances = intake_of(app_client).acceptances
     with writer_held(committer):
         batches, units = committer.batches, committer.units
         futures = [committer.submit_item(acceptances, copy) for copy in copies]
     outcomes = [_outcome(future) for future in futures]
     assert (committer.batches, committer.units) == (batches + 2, units + 3)
-    accepted = [o for o in outcomes if isinstance(o, message_service.Accepted)]
-    refused = [o for o in outcomes if not isinstance(o, message_service.Accepted)]
+    accepted = [o for o in outcomes if isinstance(o, acceptance.Accepted)]
+    refused = [o for o in outcomes if not isinstance(o, acceptance.Accepted)]
     assert len(accepted) == 1 and len(refused) == 1, outcomes
     assert accepted[0].opening is not None and not accepted[0].replayed
     assert isinstance(refused[0], InvalidSignature)
@@ -128,7 +126,7 @@ def test_a_refused_submission_is_answered_in_place_and_spends_no_nonce(
     with database.transaction() as session:
         one, refused, two = accept_signed(session, submitted, app_client, clock)
     assert isinstance(refused, InvalidCredentials) and "unknown API token" in str(refused)
-    assert isinstance(one, message_service.Accepted) and isinstance(two, message_service.Accepted)
+    assert isinstance(one, acceptance.Accepted) and isinstance(two, acceptance.Accepted)
     assert (one.message.subject, two.message.subject) == ("one", "two")
     assert (one.message.office_sequence, two.message.office_sequence) == (1, 2)
     assert one.message.signature == submitted[0].verdict.to_json()
@@ -136,7 +134,7 @@ def test_a_refused_submission_is_answered_in_place_and_spends_no_nonce(
     # The refused submission's nonce was not spent: with a valid token it goes in.
     with database.transaction() as session:
         (again,) = accept_signed(session, [forged], app_client, clock)
-    assert isinstance(again, message_service.Accepted)
+    assert isinstance(again, acceptance.Accepted)
     assert again.message.office_sequence == 3
 
 
@@ -165,9 +163,8 @@ def test_whether_a_refused_submission_spends_its_nonce_does_not_depend_on_its_ba
         body = json.dumps(payload(world, addressee_office_id=999_999)).encode()
         verdict = checked_verdict(database, clock, sender.headers(body), body)
         refused.append(signed_submission(token, verdict, body, app_client))
-    app: Any = app_client.app
-    committer: GroupCommitter = app.state.ledger.committer
-    acceptances = _acceptances(app)
+    committer = intake_of(app_client).committer
+    acceptances = intake_of(app_client).acceptances
     # Alone in its batch: the batched call answers the refusal in place.
     assert isinstance(_outcome(committer.submit_item(acceptances, refused[0])), InvalidInput)
     spent_alone = _nonces(database)

@@ -19,16 +19,16 @@ from pouch.intake import service as intake_service
 from pouch.intake.credentials import Credentials
 from pouch.intake.signatures import verify_request
 from tests.factories import World
-from tests.messages.helpers import (
+from tests.intake.helpers import (
     URL,
     Sender,
     accept_signed,
-    count_messages,
+    intake_of,
     payload,
     problem_detail,
     signed_submission,
 )
-from tests.messages.helpers import sender as sender  # the fixture
+from tests.messages.helpers import count_messages
 
 Change = Callable[[Database, World, ManualClock], None]
 
@@ -138,7 +138,7 @@ def test_a_replay_is_refused_from_memory_and_after_a_restart_from_the_database(
     assert "nonce already used" in problem_detail(
         app_client.post(URL, content=body, headers=headers), 401, "invalid-signature"
     )
-    app_client.app.state.credentials = Credentials()  # type: ignore[attr-defined]
+    intake_of(app_client).credentials = Credentials()  # as after a restart
     assert "nonce already used" in problem_detail(
         app_client.post(URL, content=body, headers=headers), 401, "invalid-signature"
     )

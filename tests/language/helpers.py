@@ -17,11 +17,11 @@ from pouch.language.desk import Desk
 from pouch.language.detect import DEFAULT_LANGUAGES, LanguageDetector
 from pouch.language.engines import FastTranslateEngine
 from pouch.language.translate import TranslationChain, TranslationEngine
-from pouch.messages import service as message_service
+from pouch.messages import acceptance
 from pouch.messages.rules import DEFAULT_TIMETABLE, Precedence
 from tests.factories import World
 
-LIMITS = message_service.Limits(max_attachment_bytes=1024 * 1024, max_attachments=5)
+LIMITS = acceptance.Limits(max_attachment_bytes=1024 * 1024, max_attachments=5)
 
 PORTUGUESE = (
     "Felicitações pela eleição",
@@ -67,9 +67,9 @@ def send(
     """Accept a letter from Dublin to the president-elect; returns the message's public id."""
     subject, body = letter
     with database.transaction() as session:
-        accepted = message_service.accept(
+        accepted = acceptance.accept(
             session,
-            submission=message_service.Submission(
+            submission=acceptance.Submission(
                 sender_office_id=world.offices["ie-taoiseach"].id,
                 addressee_office_id=world.offices["president-elect"].id,
                 subject=subject,

@@ -15,7 +15,7 @@ from pouch.errors import Conflict, InvalidInput, PayloadTooLarge, PermissionDeni
 from pouch.identity.models import Role
 from pouch.ledger import service as ledger_service
 from pouch.ledger.store import LedgerEntry
-from pouch.messages import holds, worker
+from pouch.messages import acceptance, holds, worker
 from pouch.messages import service as message_service
 from pouch.messages.models import (
     Hold,
@@ -91,8 +91,8 @@ def test_attachments_are_content_addressed_sniffed_and_capped(
         clock,
         world,
         attachments=(
-            message_service.AttachmentData("photo.txt", "text/plain", png),
-            message_service.AttachmentData("copy.png", None, png),
+            acceptance.AttachmentData("photo.txt", "text/plain", png),
+            acceptance.AttachmentData("copy.png", None, png),
         ),
     )
     with database.transaction(write=False) as session:
@@ -105,7 +105,7 @@ def test_attachments_are_content_addressed_sniffed_and_capped(
             database,
             clock,
             world,
-            attachments=(message_service.AttachmentData("big", None, bytes(2 * 1024 * 1024)),),
+            attachments=(acceptance.AttachmentData("big", None, bytes(2 * 1024 * 1024)),),
         )
 
 
@@ -412,10 +412,10 @@ def _acceptance(
     subject: str = "Greetings",
     key: str | None = None,
     request_hash: str | None = None,
-    attachments: tuple[message_service.AttachmentData, ...] = (),
-) -> message_service.Acceptance:
-    return message_service.Acceptance(
-        submission=message_service.Submission(
+    attachments: tuple[acceptance.AttachmentData, ...] = (),
+) -> acceptance.Acceptance:
+    return acceptance.Acceptance(
+        submission=acceptance.Submission(
             sender_office_id=world.offices["ie-taoiseach"].id if sender is None else sender,
             addressee_office_id=to,
             subject=subject,
@@ -433,16 +433,16 @@ def _acceptance(
 
 
 def _accept_many(
-    database: Database, clock: ManualClock, acceptances: list[message_service.Acceptance]
-) -> list[message_service.Accepted | PouchError]:
+    database: Database, clock: ManualClock, acceptances: list[acceptance.Acceptance]
+) -> list[acceptance.Accepted | PouchError]:
     with database.transaction() as session:
-        return message_service.accept_many(
+        return acceptance.accept_many(
             session, acceptances, now=clock.now(), timetable=DEFAULT_TIMETABLE, limits=LIMITS
         )
 
 
-def _accepted(outcomes: list[message_service.Accepted | PouchError]) -> list[Any]:
-    assert all(isinstance(o, message_service.Accepted) for o in outcomes), outcomes
+def _accepted(outcomes: list[acceptance.Accepted | PouchError]) -> list[Any]:
+    assert all(isinstance(o, acceptance.Accepted) for o in outcomes), outcomes
     return outcomes
 
 
@@ -515,7 +515,7 @@ def test_accept_many_returns_refusals_in_place_and_writes_nothing_for_them(
     president = world.offices["president-elect"].id
     taoiseach = world.offices["ie-taoiseach"].id
     size = _sequenced(database)
-    too_big = (message_service.AttachmentData("big", None, bytes(LIMITS.max_attachment_bytes + 1)),)
+    too_big = (acceptance.AttachmentData("big", None, bytes(LIMITS.max_attachment_bytes + 1)),)
     outcomes = _accept_many(
         database,
         clock,

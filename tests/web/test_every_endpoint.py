@@ -15,7 +15,7 @@ from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.identity.models import ApiToken, Role
 from tests.factories import World
-from tests.identity.test_permissions import TABLE, _concrete, _template
+from tests.identity.helpers import TABLE, concrete, template
 
 WRITES = [(m, p, allowed) for m, p, allowed in TABLE if m in ("POST", "PATCH", "PUT")]
 ALL = [(m, p) for m, p, _ in TABLE]
@@ -31,13 +31,13 @@ def _snapshot(database: Database) -> dict[str, int]:
         }
 
 
-def _takes_body(client: TestClient, method: str, template: str) -> bool:
+def _takes_body(client: TestClient, method: str, wanted: str) -> bool:
     paths = client.get("/api/openapi.json").json()["paths"]
     for path, operations in paths.items():
         normalized = "/".join("{}" if p.startswith("{") else p for p in path.split("/"))
-        if normalized == template and method.lower() in operations:
+        if normalized == wanted and method.lower() in operations:
             return "requestBody" in operations[method.lower()]
-    raise AssertionError(f"{method} {template} is not in the OpenAPI document")
+    raise AssertionError(f"{method} {wanted} is not in the OpenAPI document")
 
 
 @pytest.mark.parametrize(
@@ -54,9 +54,9 @@ def test_hostile_bodies(
     before = _snapshot(database)
     role = sorted(allowed)[0]
     headers = {**world.auth(role), "content-type": "application/json"}
-    template = _template(path)
-    path = _concrete(path, world)
-    if not _takes_body(app_client, method, template):
+    normalized = template(path)
+    path = concrete(path, world)
+    if not _takes_body(app_client, method, normalized):
         # The body is never read: whatever it holds changes nothing and breaks nothing.
         response = app_client.request(method, path, content=b"\x00garbage{", headers=headers)
         assert response.status_code in (400, 404, 409), response.text
@@ -96,7 +96,7 @@ def test_bad_tokens(
     method: str,
     path: str,
 ) -> None:
-    path = _concrete(path, world)
+    path = concrete(path, world)
     body = {} if method in ("POST", "PATCH", "PUT") else None
     admin = world.tokens[Role.ADMINISTRATOR]
     variants = {

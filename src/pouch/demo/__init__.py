@@ -19,7 +19,7 @@ from pouch.directory import service as directory_service
 from pouch.directory import transfer
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role, User
-from pouch.messages import holds, worker
+from pouch.messages import acceptance, holds, worker
 from pouch.messages import service as message_service
 from pouch.messages.models import Message, MessageState
 from pouch.messages.rules import Precedence, Timetable
@@ -92,7 +92,7 @@ def _load_messages(session: Session, *, settings: Settings, now: datetime) -> in
         return 0
     table = Timetable.from_settings(settings)
     principal = directory_service.get_office_by_slug(session, "president-elect")
-    limits = message_service.Limits(settings.max_attachment_bytes, settings.max_attachments)
+    limits = acceptance.Limits.from_settings(settings)
     accepted: list[str] = []
     for i, (slug, language, precedence, subject, body) in enumerate(LETTERS):
         office = directory_service.get_office_by_slug(session, slug)
@@ -102,9 +102,9 @@ def _load_messages(session: Session, *, settings: Settings, now: datetime) -> in
             if i < 34
             else timedelta(minutes=(len(LETTERS) - i) * 7)
         )
-        result = message_service.accept(
+        result = acceptance.accept(
             session,
-            submission=message_service.Submission(
+            submission=acceptance.Submission(
                 sender_office_id=office.id,
                 addressee_office_id=principal.id,
                 subject=subject,

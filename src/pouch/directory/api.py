@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
+from pouch.directory import access as directory_access
 from pouch.directory import service as directory_service
 from pouch.directory.countries import all_countries, get_country
 from pouch.directory.schemas import (
@@ -18,14 +19,13 @@ from pouch.directory.schemas import (
     PersonPatch,
 )
 from pouch.errors import NotFound
-from pouch.identity.models import Role
 from pouch.identity.service import Actor
 from pouch.web.deps import AppClock, Authorize, DbSession
 
 router = APIRouter(prefix="/api", tags=["directory"])
 
 Reader = Annotated[Actor, Depends(Authorize())]
-Editor = Annotated[Actor, Depends(Authorize(Role.ADMINISTRATOR, Role.PROTOCOL_OFFICER))]
+Editor = Annotated[Actor, Depends(Authorize(*directory_access.EDITOR_ROLES))]
 
 
 def _country_out(code: str) -> CountryOut:

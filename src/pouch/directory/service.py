@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -64,12 +65,17 @@ def create_office(session: Session, *, data: OfficeIn, now: datetime) -> Office:
     return office
 
 
+def _apply(entity: Office | Person, changes: dict[str, Any], *, nullable: frozenset[str]) -> None:
+    """Set what a patch sets; only the ``nullable`` fields may be set to null."""
+    for name, value in changes.items():
+        if value is None and name not in nullable:
+            raise InvalidInput(f"{name} cannot be null", field_errors=[FieldError(name, "null")])
+        setattr(entity, name, value)
+
+
 def update_office(session: Session, *, office_id: int, patch: OfficePatch, now: datetime) -> Office:
     office = get_office(session, office_id)
-    for name, value in patch.model_dump(exclude_unset=True).items():
-        if value is None and name not in ("email",):
-            raise InvalidInput(f"{name} cannot be null", field_errors=[FieldError(name, "null")])
-        setattr(office, name, value)
+    _apply(office, patch.model_dump(exclude_unset=True), nullable=frozenset({"email"}))
     office.updated_at = now
     return office
 
@@ -93,15 +99,17 @@ def get_person(session: Session, person_id: int) -> Person:
     return person
 
 
-def _check_office_ref(session: Session, office_id: int | None) -> None:
+def check_office_ref(session: Session, office_id: int | None, *, field: str = "office_id") -> None:
+    """An office named in a request's ``field`` must exist (None names none): else
+    the input is invalid, naming the field (a user's role, a person's office)."""
     if office_id is not None and session.get(Office, office_id) is None:
         raise InvalidInput(
-            f"no office with id {office_id}", field_errors=[FieldError("office_id", "unknown")]
+            f"no office with id {office_id}", field_errors=[FieldError(field, "unknown")]
         )
 
 
 def create_person(session: Session, *, data: PersonIn, now: datetime) -> Person:
-    _check_office_ref(session, data.office_id)
+    check_office_ref(session, data.office_id)
     person = Person(
         name=data.name,
         title=data.title,
@@ -122,11 +130,8 @@ def update_person(session: Session, *, person_id: int, patch: PersonPatch, now: 
     person = get_person(session, person_id)
     changes = patch.model_dump(exclude_unset=True)
     if "office_id" in changes:
-        _check_office_ref(session, changes["office_id"])
-    for name, value in changes.items():
-        if value is None and name != "office_id":
-            raise InvalidInput(f"{name} cannot be null", field_errors=[FieldError(name, "null")])
-        setattr(person, name, value)
+        check_office_ref(session, changes["office_id"])
+    _apply(person, changes, nullable=frozenset({"office_id"}))
     person.updated_at = now
     return person
 

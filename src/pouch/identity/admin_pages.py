@@ -9,38 +9,32 @@ on the page that answers its form, and never stored.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import SecretStr, ValidationError
-from sqlalchemy import select
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from pouch.directory import service as directory_service
 from pouch.directory.models import OfficeKind
 from pouch.directory.schemas import OfficeIn
-from pouch.errors import FieldError, InvalidInput, PermissionDenied, invalid_input
+from pouch.errors import FieldError, InvalidInput, invalid_input
+from pouch.identity import access as identity_access
 from pouch.identity import service as identity_service
-from pouch.identity.models import MembershipRemoval, RemovalStatus, Role
-from pouch.identity.schemas import TokenIn, UserIn
+from pouch.identity.models import Role
+from pouch.identity.schemas import MembershipIn, TokenIn, UserIn
 from pouch.identity.service import Actor
 from pouch.intake import service as intake_service
-from pouch.intake.models import SenderKey
 from pouch.intake.schemas import SenderKeyIn
-from pouch.web.deps import (
-    AppClock,
-    AppSettings,
-    Authorize,
-    DbSession,
-    PageUser,
-)
+from pouch.schema import Schema
+from pouch.web.deps import AppClock, AppSettings, Authorize, AuthorizePage, DbSession
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-ADMINISTRATORS = Authorize(Role.ADMINISTRATOR)
-Administrator = Annotated[Actor, Depends(ADMINISTRATORS)]
+Administrator = Annotated[Actor, Depends(Authorize(*identity_access.ADMINISTRATOR_ROLES))]
+AdministratorPage = Annotated[Actor, Depends(AuthorizePage(*identity_access.ADMINISTRATOR_ROLES))]
+S = TypeVar("S", bound=Schema)
 
 NOTICES = {
     "user-created": "User created.",
@@ -64,26 +58,25 @@ def _back(notice: str, section: str) -> Response:
     return RedirectResponse(f"/admin?notice={notice}#{section}", status_code=303)
 
 
+def _form(schema: type[S], values: dict[str, Any]) -> S:
+    """A form's values checked by the schema the API checks its body with."""
+    try:
+        return schema.model_validate(values)
+    except ValidationError as error:
+        raise invalid_input(error.errors()) from None
+
+
 def _context(session: Session, actor: Actor) -> dict[str, Any]:
     offices = directory_service.list_offices(session)
     users = identity_service.list_users(session)
-    keys: dict[int, list[SenderKey]] = {}
-    for key in session.scalars(select(SenderKey).order_by(SenderKey.id)):
-        keys.setdefault(key.office_id, []).append(key)
-    removals = list(
-        session.scalars(
-            select(MembershipRemoval)
-            .where(MembershipRemoval.status == RemovalStatus.PENDING)
-            .order_by(MembershipRemoval.id)
-        )
-    )
+    removals = identity_service.pending_removals(session)
     return {
         "actor": actor,
         "users": users,
         "usernames": {u.id: u.username for u in users},
         "offices": offices,
         "office_names": {o.id: o.name for o in offices},
-        "keys": keys,
+        "keys": intake_service.keys_by_office(session),
         "removals": removals,
         "pending_memberships": {r.membership_id for r in removals},
         "tokens": identity_service.list_tokens(session, user_id=None),
@@ -104,8 +97,7 @@ def _render(request: Request, context: dict[str, Any], *, issued: str | None = N
 
 
 @router.get("/admin")
-def admin_page(request: Request, session: DbSession, actor: PageUser) -> Response:
-    ADMINISTRATORS(actor)
+def admin_page(request: Request, session: DbSession, actor: AdministratorPage) -> Response:
     return _render(request, _context(session, actor))
 
 
@@ -124,28 +116,19 @@ def create_user(
     office_id: Annotated[int | None, Form()] = None,
     role: Annotated[Role | None, Form()] = None,
 ) -> Response:
-    try:
-        data = UserIn(
-            username=username.strip(),
-            display_name=display_name,
-            email=email.strip() or None,
-            password=SecretStr(password),
-        )
-    except ValidationError as error:
-        raise invalid_input(error.errors()) from None
-    now = clock.now()
-    user = identity_service.create_user(
-        session,
-        username=data.username,
-        display_name=data.display_name,
-        password=data.password.get_secret_value(),
-        email=data.email,
-        now=now,
+    data = _form(
+        UserIn,
+        {
+            "username": username.strip(),
+            "display_name": display_name,
+            "email": email.strip() or None,
+            "password": password,
+            "memberships": [MembershipIn(office_id=office_id, role=role)]
+            if office_id is not None and role is not None
+            else [],
+        },
     )
-    if office_id is not None and role is not None:
-        identity_service.grant_role(
-            session, user_id=user.id, office_id=office_id, role=role, now=now, by=actor.user_id
-        )
+    identity_service.add_user(session, data=data, by=actor.user_id, now=clock.now())
     return _back("user-created", "users")
 
 
@@ -230,19 +213,17 @@ def create_office(
     time_zone: Annotated[str, Form(max_length=64)] = "",
     email: Annotated[str, Form(max_length=254)] = "",
 ) -> Response:
-    try:
-        data = OfficeIn.model_validate(
-            {
-                "slug": slug.strip(),
-                "name": name,
-                "kind": kind,
-                "country_code": country_code.strip().upper(),
-                "time_zone": time_zone.strip() or None,
-                "email": email.strip() or None,
-            }
-        )
-    except ValidationError as error:
-        raise invalid_input(error.errors()) from None
+    data = _form(
+        OfficeIn,
+        {
+            "slug": slug.strip(),
+            "name": name,
+            "kind": kind,
+            "country_code": country_code.strip().upper(),
+            "time_zone": time_zone.strip() or None,
+            "email": email.strip() or None,
+        },
+    )
     directory_service.create_office(session, data=data, now=clock.now())
     return _back("office-created", "offices")
 
@@ -256,15 +237,14 @@ def register_key(
     key_id: Annotated[str, Form(max_length=100)],
     public_key: Annotated[str, Form(max_length=2000)],
 ) -> Response:
-    try:
-        data = SenderKeyIn(key_id=key_id.strip(), public_key=public_key.replace("\r\n", "\n"))
-    except ValidationError as error:
-        raise invalid_input(error.errors()) from None
+    data = _form(
+        SenderKeyIn, {"key_id": key_id.strip(), "public_key": public_key.replace("\r\n", "\n")}
+    )
     intake_service.register_key(
         session,
         office_id=office_id,
         key_id=data.key_id,
-        public_key=intake_service.parse_public_key(data.public_key),
+        public_key=data.raw_public_key(),
         now=clock.now(),
     )
     return _back("key-registered", "keys")
@@ -294,35 +274,21 @@ def issue_token(
 ) -> Response:
     """A token for the administrator's own roles; its secret is on this response only."""
     office_id, role = _parse_grant(grant)
-    try:
-        data = TokenIn.model_validate(
-            {
-                "name": name,
-                "office_id": office_id,
-                "role": role,
-                "expires_in_days": expires_in_days.strip() or None,
-            }
-        )
-    except ValidationError as error:
-        raise invalid_input(error.errors()) from None
-    if not actor.holds(data.role, data.office_id):
-        # The same rule as the API: a token only passes on what its holder holds.
-        raise PermissionDenied(
-            f"you do not hold the role {data.role.value} in office {data.office_id}"
-        )
-    lifetime = (
-        timedelta(days=data.expires_in_days)
-        if data.expires_in_days is not None
-        else settings.api_token_lifetime
+    data = _form(
+        TokenIn,
+        {
+            "name": name,
+            "office_id": office_id,
+            "role": role,
+            "expires_in_days": expires_in_days.strip() or None,
+        },
     )
-    secret, _ = identity_service.issue_token(
+    secret, _ = identity_service.issue_own_token(
         session,
-        user_id=actor.user_id,
-        office_id=data.office_id,
-        role=data.role,
-        name=data.name,
+        actor=actor,
+        data=data,
+        default_lifetime=settings.api_token_lifetime,
         now=clock.now(),
-        lifetime=lifetime,
     )
     return _render(request, _context(session, actor), issued=secret)
 

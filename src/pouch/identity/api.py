@@ -1,16 +1,15 @@
-"""JSON API for users, memberships and API tokens."""
+"""JSON API for users, memberships and API tokens: each route parses, calls one
+identity service function (the administration pages call the same), renders."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 from fastapi.responses import JSONResponse, Response
 
-from pouch.errors import PermissionDenied
+from pouch.identity import access as identity_access
 from pouch.identity import service as identity_service
-from pouch.identity.models import Role
 from pouch.identity.schemas import (
     IssuedToken,
     MembershipIn,
@@ -28,7 +27,9 @@ from pouch.web.deps import AppClock, AppSettings, Authorize, DbSession
 router = APIRouter(prefix="/api", tags=["identity"])
 
 AnyUser = Annotated[identity_service.Actor, Depends(Authorize())]
-Administrator = Annotated[identity_service.Actor, Depends(Authorize(Role.ADMINISTRATOR))]
+Administrator = Annotated[
+    identity_service.Actor, Depends(Authorize(*identity_access.ADMINISTRATOR_ROLES))
+]
 
 
 @router.get("/me", response_model=MeOut)
@@ -51,20 +52,7 @@ def list_users(session: DbSession, _: Administrator) -> list[UserOut]:
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 def create_user(data: UserIn, session: DbSession, clock: AppClock, actor: Administrator) -> UserOut:
     """Create a user with a password and roles in offices (administrators)."""
-    now = clock.now()
-    user = identity_service.create_user(
-        session,
-        username=data.username,
-        display_name=data.display_name,
-        password=data.password.get_secret_value(),
-        email=data.email,
-        now=now,
-    )
-    for m in data.memberships:
-        identity_service.grant_role(
-            session, user_id=user.id, office_id=m.office_id, role=m.role, now=now, by=actor.user_id
-        )
-    session.refresh(user)
+    user = identity_service.add_user(session, data=data, by=actor.user_id, now=clock.now())
     return UserOut.model_validate(user)
 
 
@@ -78,18 +66,9 @@ def get_user(user_id: int, session: DbSession, _: Administrator) -> UserOut:
 def update_user(user_id: int, patch: UserPatch, session: DbSession, _: Administrator) -> UserOut:
     """Rename, change the e-mail or password, or (de)activate a user (administrators).
     An office's last administrator is not deactivated (409): remove that role first."""
-    user = identity_service.get_user(session, user_id)
-    if patch.display_name is not None:
-        user.display_name = patch.display_name
-    if "email" in patch.model_fields_set:
-        user.email = patch.email
-    if patch.password is not None:
-        identity_service.set_password(
-            session, user_id=user_id, password=patch.password.get_secret_value()
-        )
-    if patch.is_active is not None:
-        identity_service.set_user_active(session, user_id=user_id, active=patch.is_active)
-    return UserOut.model_validate(user)
+    return UserOut.model_validate(
+        identity_service.update_user(session, user_id=user_id, patch=patch)
+    )
 
 
 @router.post(
@@ -147,9 +126,7 @@ def approve_removal(
 @router.get("/tokens", response_model=list[TokenOut])
 def list_tokens(session: DbSession, actor: AnyUser, all: bool = False) -> list[TokenOut]:
     """The caller's API tokens (administrators: everyone's, with all=true); never the secrets."""
-    if all and not actor.holds_in_operations(Role.ADMINISTRATOR):
-        raise PermissionDenied("only administrators may list everyone's tokens")
-    tokens = identity_service.list_tokens(session, user_id=None if all else actor.user_id)
+    tokens = identity_service.tokens_seen_by(session, actor=actor, everyone=all)
     return [TokenOut.model_validate(t) for t in tokens]
 
 
@@ -158,24 +135,12 @@ def issue_token(
     data: TokenIn, session: DbSession, clock: AppClock, settings: AppSettings, actor: AnyUser
 ) -> IssuedToken:
     """A new API token for one role in one office the caller holds; the secret is shown once."""
-    # A token can only pass on what its caller holds: no escalation through tokens.
-    if not actor.holds(data.role, data.office_id):
-        raise PermissionDenied(
-            f"you do not hold the role {data.role.value} in office {data.office_id}",
-        )
-    lifetime = (
-        timedelta(days=data.expires_in_days)
-        if data.expires_in_days is not None
-        else settings.api_token_lifetime
-    )
-    secret, token = identity_service.issue_token(
+    secret, token = identity_service.issue_own_token(
         session,
-        user_id=actor.user_id,
-        office_id=data.office_id,
-        role=data.role,
-        name=data.name,
+        actor=actor,
+        data=data,
+        default_lifetime=settings.api_token_lifetime,
         now=clock.now(),
-        lifetime=lifetime,
     )
     return IssuedToken(token=secret, **TokenOut.model_validate(token).model_dump())
 

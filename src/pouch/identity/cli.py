@@ -62,19 +62,19 @@ def users_create(
             raise typer.Exit(1)
     now = SystemClock().now()
     with transaction(settings_of(ctx)) as session:
+        roles = [
+            (directory_service.get_office_by_slug(session, office_slug).id, grant_role)
+            for grant_role, office_slug in grants
+        ]
         user = identity_service.create_user(
             session,
             username=username,
             display_name=display_name,
             password=password,
             email=email,
+            roles=roles,
             now=now,
         )
-        for grant_role, office_slug in grants:
-            office = directory_service.get_office_by_slug(session, office_slug)
-            identity_service.grant_role(
-                session, user_id=user.id, office_id=office.id, role=grant_role, now=now
-            )
     console.print(f"created user {username!r} (id {user.id})")
 
 

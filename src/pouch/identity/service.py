@@ -1,7 +1,9 @@
 """Identity: users, memberships, password logins, web sessions, API tokens.
 
-Service functions take their session and a clock, never commit, and raise
-``pouch.errors`` exceptions that name the field or the reason.
+Service functions take their session and the time, never commit, and raise
+``pouch.errors`` exceptions that name the field or the reason. What an
+actor may do is asked of ``identity.access``; the API, the administration
+pages and the command line call the same functions here.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import Table, and_, bindparam, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from pouch.directory import service as directory_service
 from pouch.directory.models import Office, OfficeKind
 from pouch.errors import (
     Conflict,
@@ -27,6 +32,7 @@ from pouch.errors import (
     NotFound,
     PermissionDenied,
 )
+from pouch.identity import access as identity_access
 from pouch.identity.models import (
     ApiToken,
     Membership,
@@ -36,6 +42,7 @@ from pouch.identity.models import (
     User,
     WebSession,
 )
+from pouch.identity.schemas import TokenIn, UserIn, UserPatch
 from pouch.ledger import service as ledger_service
 
 TOKEN_PREFIX = "pouch_"  # noqa: S105 - a public prefix, not a secret
@@ -104,7 +111,10 @@ def create_user(
     password: str,
     email: str | None,
     now: datetime,
+    roles: Sequence[tuple[int, Role]] = (),
+    by: int | None = None,
 ) -> User:
+    """A new active user, holding ``roles`` (office, role) granted by ``by``."""
     if not USERNAME_PATTERN.fullmatch(username):
         raise InvalidInput(
             "username must be 2-63 characters: lowercase letters, digits, '.', '_' or '-'",
@@ -126,7 +136,25 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    for office_id, role in roles:
+        grant_role(session, user_id=user.id, office_id=office_id, role=role, now=now, by=by)
+    if roles:
+        session.refresh(user)  # its memberships as granted
     return user
+
+
+def add_user(session: Session, *, data: UserIn, by: int, now: datetime) -> User:
+    """A user as an administrator adds one, through the API or the administration page."""
+    return create_user(
+        session,
+        username=data.username,
+        display_name=data.display_name,
+        password=data.password.get_secret_value(),
+        email=data.email,
+        roles=[(m.office_id, m.role) for m in data.memberships],
+        by=by,
+        now=now,
+    )
 
 
 def get_user(session: Session, user_id: int) -> User:
@@ -184,6 +212,20 @@ def set_password(session: Session, *, user_id: int, password: str) -> None:
     get_user(session, user_id).password_hash = hash_password(password)
 
 
+def update_user(session: Session, *, user_id: int, patch: UserPatch) -> User:
+    """Rename, change the e-mail or the password, (de)activate: what ``patch`` sets."""
+    user = get_user(session, user_id)
+    if patch.display_name is not None:
+        user.display_name = patch.display_name
+    if "email" in patch.model_fields_set:
+        user.email = patch.email
+    if patch.password is not None:
+        set_password(session, user_id=user_id, password=patch.password.get_secret_value())
+    if patch.is_active is not None:
+        set_user_active(session, user_id=user_id, active=patch.is_active)
+    return user
+
+
 def _log_membership(
     session: Session, kind: str, membership: Membership, *, by: int | None, now: datetime
 ) -> None:
@@ -211,10 +253,7 @@ def grant_role(
     by: int | None = None,
 ) -> Membership:
     get_user(session, user_id)
-    if session.get(Office, office_id) is None:
-        raise NotFound(
-            f"no office with id {office_id}", field_errors=[FieldError("office_id", "unknown")]
-        )
+    directory_service.check_office_ref(session, office_id)
     existing = session.scalar(
         select(Membership).where(
             Membership.user_id == user_id,
@@ -306,6 +345,17 @@ def approve_removal(
         session.delete(membership)
         session.flush()
     return removal
+
+
+def pending_removals(session: Session) -> list[MembershipRemoval]:
+    """Removals of a last administrator waiting for a second officer, oldest first."""
+    return list(
+        session.scalars(
+            select(MembershipRemoval)
+            .where(MembershipRemoval.status == RemovalStatus.PENDING)
+            .order_by(MembershipRemoval.id)
+        )
+    )
 
 
 def authenticate_password(session: Session, *, username: str, password: str) -> User:
@@ -429,37 +479,121 @@ def issue_token(
     return secret, token
 
 
+def issue_own_token(
+    session: Session, *, actor: Actor, data: TokenIn, default_lifetime: timedelta, now: datetime
+) -> tuple[str, ApiToken]:
+    """A token for the caller: for one role in one office the caller holds (a token
+    passes on nothing more, ``identity_access.may_issue_token``), living
+    ``data.expires_in_days`` or else ``default_lifetime``. The API and the
+    administration page issue tokens so."""
+    if not identity_access.may_issue_token(actor, data.office_id, data.role):
+        raise PermissionDenied(
+            f"you do not hold the role {data.role.value} in office {data.office_id}"
+        )
+    lifetime = (
+        timedelta(days=data.expires_in_days)
+        if data.expires_in_days is not None
+        else default_lifetime
+    )
+    return issue_token(
+        session,
+        user_id=actor.user_id,
+        office_id=data.office_id,
+        role=data.role,
+        name=data.name,
+        now=now,
+        lifetime=lifetime,
+    )
+
+
+@dataclass(frozen=True)
+class TokenState:
+    """What decides whether a stored API token is valid, as read now."""
+
+    revoked_at: datetime | None
+    expires_at: datetime
+    user_active: bool
+    holds_role: bool
+
+
+def token_refusal(state: TokenState | None, *, now: datetime) -> str | None:
+    """Why an API token is not valid at ``now`` (None when it is): unknown,
+    revoked, expired, its user deactivated, or its role in its office no
+    longer held. The one rule for tokens, at the request and at the commit.
+
+    >>> from datetime import UTC
+    >>> now = datetime(2026, 11, 5, tzinfo=UTC)
+    >>> valid = TokenState(None, now + timedelta(days=1), user_active=True, holds_role=True)
+    >>> token_refusal(valid, now=now) is None
+    True
+    >>> token_refusal(TokenState(None, now, True, True), now=now)
+    'this API token has expired'
+    >>> token_refusal(None, now=now)
+    'unknown API token'
+    """
+    if state is None:
+        return "unknown API token"
+    if state.revoked_at is not None:
+        return "this API token was revoked"
+    if state.expires_at <= now:
+        return "this API token has expired"
+    if not state.user_active:
+        return "the user of this API token is deactivated"
+    if not state.holds_role:
+        return "the user no longer holds this token's role in its office"
+    return None
+
+
+_TOKENS = cast(Table, ApiToken.__table__)
+_USERS = cast(Table, User.__table__)
+_MEMBERSHIPS = cast(Table, Membership.__table__)
+# Built once: intake reads it for every group commit of submissions.
+_TOKEN_STATE = (
+    select(
+        _TOKENS.c.revoked_at,
+        _TOKENS.c.expires_at,
+        _USERS.c.is_active,
+        exists()
+        .where(
+            and_(
+                _MEMBERSHIPS.c.user_id == _TOKENS.c.user_id,
+                _MEMBERSHIPS.c.office_id == _TOKENS.c.office_id,
+                _MEMBERSHIPS.c.role == _TOKENS.c.role,
+            )
+        )
+        .label("holds_role"),
+    )
+    .join(_USERS, _USERS.c.id == _TOKENS.c.user_id)
+    .where(_TOKENS.c.id == bindparam("token"))
+)
+
+
+def token_state(session: Session, token_id: int) -> TokenState | None:
+    """The token's state, in one query on the transaction's connection (a Core
+    statement: intake runs it inside the group commit's write lock); None for a
+    token that does not exist."""
+    row = session.connection().execute(_TOKEN_STATE, {"token": token_id}).one_or_none()
+    if row is None:
+        return None
+    return TokenState(row.revoked_at, row.expires_at, bool(row.is_active), bool(row.holds_role))
+
+
 def resolve_token(session: Session, *, secret: str, now: datetime, touch: bool = True) -> Actor:
-    """The actor a token stands for. ``touch=False`` leaves ``last_used_at`` alone,
-    for callers that must not write in this transaction."""
+    """The actor a token stands for (``token_refusal`` says which are valid).
+    ``touch=False`` leaves ``last_used_at`` alone, for callers that must not
+    write in this transaction."""
     if not secret.startswith(TOKEN_PREFIX):
         raise InvalidCredentials("the bearer token is not a Pouch API token")
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
-    if token is None:
-        raise InvalidCredentials("unknown API token")
-    if token.revoked_at is not None:
-        raise InvalidCredentials("this API token was revoked")
-    if token.expires_at <= now:
-        raise InvalidCredentials("this API token has expired")
-    user = token.user
-    if not user.is_active:
-        raise InvalidCredentials("the user of this API token is deactivated")
-    if (
-        session.scalar(
-            select(Membership.id).where(
-                Membership.user_id == user.id,
-                Membership.office_id == token.office_id,
-                Membership.role == token.role,
-            )
-        )
-        is None
-    ):
-        raise InvalidCredentials("the user no longer holds this token's role in its office")
+    refusal = token_refusal(None if token is None else token_state(session, token.id), now=now)
+    if refusal is not None:
+        raise InvalidCredentials(refusal)
+    assert token is not None
     if touch:
         token.last_used_at = now
     return Actor(
-        user_id=user.id,
-        username=user.username,
+        user_id=token.user.id,
+        username=token.user.username,
         roles=frozenset({(token.office_id, token.role)}),
         operations_offices=_operations_offices(session),
         via="token",
@@ -474,12 +608,17 @@ def list_tokens(session: Session, *, user_id: int | None) -> list[ApiToken]:
     return list(session.scalars(query))
 
 
+def tokens_seen_by(session: Session, *, actor: Actor, everyone: bool) -> list[ApiToken]:
+    """The actor's own tokens, or with ``everyone`` (administrators of Pouch) all."""
+    if everyone and not identity_access.administers_pouch(actor):
+        raise PermissionDenied("only administrators may list everyone's tokens")
+    return list_tokens(session, user_id=None if everyone else actor.user_id)
+
+
 def revoke_token(session: Session, *, token_id: int, actor: Actor, now: datetime) -> ApiToken:
     token = session.get(ApiToken, token_id)
     # Someone else's token is "not found" to anyone but an administrator.
-    if token is None or (
-        token.user_id != actor.user_id and not actor.holds_in_operations(Role.ADMINISTRATOR)
-    ):
+    if token is None or not identity_access.may_see_token(actor, token.user_id):
         raise NotFound(f"no API token with id {token_id}")
     if token.revoked_at is None:
         token.revoked_at = now

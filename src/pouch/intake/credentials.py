@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, exists, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from pouch.db import Database
 from pouch.errors import InvalidCredentials, InvalidSignature
 from pouch.identity import service as identity_service
-from pouch.identity.models import ApiToken, Membership, User
+from pouch.identity.models import ApiToken
 from pouch.intake import service as intake_service
 from pouch.intake.models import SenderKey
 from pouch.intake.signatures import RegisteredKey
@@ -134,28 +134,7 @@ class Credentials:
                 self._keys.pop(key_id, None)
 
 
-_TOKENS = cast(Table, ApiToken.__table__)
-_USERS = cast(Table, User.__table__)
-_MEMBERSHIPS = cast(Table, Membership.__table__)
 _KEYS = cast(Table, SenderKey.__table__)
-_TOKEN_STATE = (
-    select(
-        _TOKENS.c.revoked_at,
-        _TOKENS.c.expires_at,
-        _USERS.c.is_active,
-        exists()
-        .where(
-            and_(
-                _MEMBERSHIPS.c.user_id == _TOKENS.c.user_id,
-                _MEMBERSHIPS.c.office_id == _TOKENS.c.office_id,
-                _MEMBERSHIPS.c.role == _TOKENS.c.role,
-            )
-        )
-        .label("holds_role"),
-    )
-    .join(_USERS, _USERS.c.id == _TOKENS.c.user_id)
-    .where(_TOKENS.c.id == bindparam("token"))
-)
 _KEY_REVOKED = select(_KEYS.c.revoked_at).where(_KEYS.c.key_id == bindparam("key"))
 
 
@@ -171,26 +150,14 @@ def check_still_valid(session: Session, *, token_id: int, key_id: str, now: date
     checked: dict[tuple[str, object], str | None] = session.info.setdefault(
         "pouch.credentials_checked", {}
     )
-    connection = session.connection()
     if ("token", token_id) not in checked:
-        row = connection.execute(_TOKEN_STATE, {"token": token_id}).one_or_none()
-        if row is None:
-            problem: str | None = "unknown API token"
-        elif row.revoked_at is not None:
-            problem = "this API token was revoked"
-        elif row.expires_at <= now:
-            problem = "this API token has expired"
-        elif not row.is_active:
-            problem = "the user of this API token is deactivated"
-        elif not row.holds_role:
-            problem = "the user no longer holds this token's role in its office"
-        else:
-            problem = None
-        checked[("token", token_id)] = problem
+        checked[("token", token_id)] = identity_service.token_refusal(
+            identity_service.token_state(session, token_id), now=now
+        )
     if (problem := checked[("token", token_id)]) is not None:
         raise InvalidCredentials(problem)
     if ("key", key_id) not in checked:
-        revoked = connection.execute(_KEY_REVOKED, {"key": key_id}).one_or_none()
+        revoked = session.connection().execute(_KEY_REVOKED, {"key": key_id}).one_or_none()
         checked[("key", key_id)] = (
             f"unknown key {key_id!r}"
             if revoked is None

@@ -4,57 +4,24 @@ accepted, a group commit's batch at a time."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 from sqlalchemy import Table, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pouch.directory import service as directory_service
-from pouch.errors import Conflict, FieldError, InvalidInput, InvalidSignature, NotFound, PouchError
+from pouch.errors import Conflict, FieldError, InvalidSignature, NotFound, PouchError
 from pouch.intake import credentials
 from pouch.intake.models import SenderKey, SignatureNonce
 from pouch.intake.signatures import RegisteredKey, SignatureVerdict
-from pouch.messages import service as message_service
+from pouch.messages import acceptance
 from pouch.messages.rules import Timetable
 
 _NONCES = cast(Table, SignatureNonce.__table__)
-
-
-def parse_public_key(text: str) -> bytes:
-    """A raw 32-byte Ed25519 public key from base64url/base64 of the raw key, or PEM."""
-    text = text.strip()
-    if text.startswith("-----BEGIN"):
-        try:
-            key = load_pem_public_key(text.encode())
-        except ValueError:
-            raise InvalidInput(
-                "public_key is not a valid PEM public key",
-                field_errors=[FieldError("body.public_key", "invalid PEM")],
-            ) from None
-        if not isinstance(key, Ed25519PublicKey):
-            raise InvalidInput(
-                "public_key must be an Ed25519 key",
-                field_errors=[FieldError("body.public_key", "not Ed25519")],
-            )
-        return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 32:
-        raise InvalidInput(
-            "public_key must be 32 bytes of Ed25519 key in base64url, or PEM",
-            field_errors=[FieldError("body.public_key", "not a 32-byte Ed25519 key")],
-        )
-    return raw
 
 
 def register_key(
@@ -78,6 +45,14 @@ def list_keys(session: Session, *, office_id: int) -> list[SenderKey]:
             select(SenderKey).where(SenderKey.office_id == office_id).order_by(SenderKey.id)
         )
     )
+
+
+def keys_by_office(session: Session) -> dict[int, list[SenderKey]]:
+    """Every registered key, revoked or not, by office."""
+    keys: dict[int, list[SenderKey]] = {}
+    for key in session.scalars(select(SenderKey).order_by(SenderKey.id)):
+        keys.setdefault(key.office_id, []).append(key)
+    return keys
 
 
 def revoke_key(session: Session, *, office_id: int, key_id: str, now: datetime) -> SenderKey:
@@ -125,7 +100,7 @@ class SignedSubmission:
     token_id: int
     user_id: int
     verdict: SignatureVerdict
-    prepared: message_service.Prepared
+    prepared: acceptance.Prepared
     idempotency_key: str | None
     request_hash: str
 
@@ -136,8 +111,8 @@ def accept_signed(
     *,
     now: datetime,
     timetable: Timetable,
-    limits: message_service.Limits,
-) -> list[message_service.Accepted | PouchError]:
+    limits: acceptance.Limits,
+) -> list[acceptance.Accepted | PouchError]:
     """Accept signed submissions in the caller's transaction, each answered in
     its place by its acceptance (or replay) or by the error refusing it alone.
 
@@ -148,7 +123,7 @@ def accept_signed(
     commit then tries each submission alone), or, for one submission,
     refuses it. A refused submission writes nothing, not even its nonce.
     """
-    outcomes: list[message_service.Accepted | PouchError | None] = [None] * len(submissions)
+    outcomes: list[acceptance.Accepted | PouchError | None] = [None] * len(submissions)
     valid: list[int] = []
     for i, submitted in enumerate(submissions):
         try:
@@ -159,10 +134,10 @@ def accept_signed(
             outcomes[i] = refusal
         else:
             valid.append(i)
-    accepted = message_service.accept_many(
+    accepted = acceptance.accept_many(
         session,
         [
-            message_service.Acceptance(
+            acceptance.Acceptance(
                 submission=s.prepared,
                 submitted_by_user_id=s.user_id,
                 signature=s.verdict.to_json(),

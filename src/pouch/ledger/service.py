@@ -3,8 +3,11 @@
 ``record_event`` is the one function through which anything in Pouch writes
 an event: it commits to the event in the log (in the caller's transaction)
 and keeps the opening. ``Ledger`` is the running log: its signer, its tile
-cache, the integrator thread, and a group committer for appends that stand
-alone. Reads (checkpoint, proofs, receipts, tiles) take a session.
+cache and the integrator thread. Appends join the caller's transaction,
+which the application's group committer commits (``pouch.groupcommit``,
+built in ``create_app`` to wake the integrator and, on SQLite, to take
+``Ledger.turns`` with it). Reads (checkpoint, proofs, receipts, tiles) take
+a session.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from pouch.clock import Clock
 from pouch.db import Database
-from pouch.groupcommit import GroupCommitter, Turns
+from pouch.groupcommit import Turns
 from pouch.ledger import events, sequencer
 from pouch.ledger.checkpoint import open_checkpoint
 from pouch.ledger.errors import LedgerFormatError, MalformedTile
@@ -411,7 +414,6 @@ class Ledger:
         origin: str,
         clock: Clock,
         batch_window: float = 0.1,
-        batch_size: int = 256,
         integrate_interval: float = 0.5,
         faults: sequencer.Faults | None = None,
     ) -> None:
@@ -421,40 +423,28 @@ class Ledger:
         self.clock = clock
         self.cache = TileCache()
         self.faults = faults if faults is not None else sequencer.Faults.from_environment()
-        # SQLite has one writer at a time: the committer and the integrator
-        # take turns rather than poll for its lock (see ``Turns``).
-        self._turns = Turns() if database.backend == "sqlite" else None
+        # SQLite has one writer at a time: the integrator and the writers of this
+        # process (the group committer) take turns rather than poll for its lock.
+        self.turns = Turns() if database.backend == "sqlite" else None
         # Under load, one checkpoint per batch window, as appends share one
         # commit per batch window.
         self.integrator = sequencer.Integrator(
             self.integrate_now, interval=integrate_interval, spacing=batch_window
-        )
-        self.committer = GroupCommitter(
-            database,
-            window=batch_window,
-            max_batch=batch_size,
-            name="ledger-append",
-            after_commit=self.integrator.wake,
-            turns=self._turns,
         )
 
     @property
     def vkey(self) -> str:
         return self.signer.verifier.vkey
 
-    def start(self, *, integrate: bool = True) -> None:
-        """Start the group committer (submissions need it) and, unless told not to,
-        the background integrator."""
-        self.committer.start()
-        if integrate:
-            self.integrator.start()
+    def start(self) -> None:
+        """Start the background integrator."""
+        self.integrator.start()
 
     def stop(self) -> None:
-        self.committer.stop()
         self.integrator.stop()
 
     def integrate_now(self) -> sequencer.Integrated | None:
-        with self._turns or contextlib.nullcontext():
+        with self.turns or contextlib.nullcontext():
             return sequencer.integrate(
                 self.database,
                 signer=self.signer,

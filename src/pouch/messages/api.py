@@ -38,6 +38,7 @@ from pouch.settings import Settings
 from pouch.web.deps import (
     AppClock,
     AppLedger,
+    AppLimits,
     AppSettings,
     AppTimetable,
     CurrentActor,
@@ -213,6 +214,7 @@ def reply(
     clock: AppClock,
     settings: AppSettings,
     timetable: AppTimetable,
+    limits: AppLimits,
     actor: CurrentActor,
 ) -> AcceptedOut:
     """Reply from the addressee office: the reply travels the same path back."""
@@ -227,7 +229,7 @@ def reply(
         subject=data.subject,
         now=clock.now(),
         timetable=timetable,
-        limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
+        limits=limits,
     )
     message = accepted.message
     return AcceptedOut.of(

@@ -25,7 +25,7 @@ from pouch.messages.schemas import ReplyIn
 from pouch.web import render
 from pouch.web.deps import (
     AppClock,
-    AppSettings,
+    AppLimits,
     AppTimetable,
     CurrentActor,
     DbSession,
@@ -112,7 +112,7 @@ def reply(
     public_id: str,
     session: DbSession,
     clock: AppClock,
-    settings: AppSettings,
+    limits: AppLimits,
     timetable: AppTimetable,
     actor: CurrentActor,
     body: Annotated[str, Form(max_length=1_000_000)],
@@ -135,6 +135,6 @@ def reply(
         subject=None,
         now=clock.now(),
         timetable=timetable,
-        limits=message_service.Limits(settings.max_attachment_bytes, settings.max_attachments),
+        limits=limits,
     )
     return render.back(f"/inbox/{public_id}", "/inbox", "replied")

@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from pouch.events import label_of
 from pouch.identity.service import Actor
+from pouch.messages import acceptance
 from pouch.messages import service as message_service
 from pouch.messages.models import Message
 from pouch.web.format import countdown
@@ -36,4 +37,4 @@ def body_html(message: Message) -> Markup | None:
     # (by an older version, or by hand) can ever reach a browser as markup.
     if message.body_html is None:
         return None
-    return Markup(message_service.sanitize_html(message.body_html))  # noqa: S704
+    return Markup(acceptance.sanitize_html(message.body_html))  # noqa: S704

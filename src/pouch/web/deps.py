@@ -24,6 +24,7 @@ from pouch.identity import access as identity_access
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role
 from pouch.ledger.service import Ledger
+from pouch.messages.acceptance import Limits
 from pouch.messages.rules import Timetable
 from pouch.settings import Settings
 
@@ -48,6 +49,11 @@ def get_clock(request: Request) -> Clock:
     return clock
 
 
+def get_limits(request: Request) -> Limits:
+    limits: Limits = request.app.state.limits
+    return limits
+
+
 def get_timetable(request: Request) -> Timetable:
     timetable: Timetable = request.app.state.timetable
     return timetable
@@ -70,6 +76,7 @@ DbSession = Annotated[Session, Depends(_transaction, scope="function")]
 AppClock = Annotated[Clock, Depends(get_clock)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 AppTimetable = Annotated[Timetable, Depends(get_timetable)]
+AppLimits = Annotated[Limits, Depends(get_limits)]
 AppLedger = Annotated[Ledger, Depends(get_ledger)]
 
 
