@@ -90,6 +90,15 @@ def validation_failed(error: ValidationError) -> NoReturn:
     raise typer.Exit(1)
 
 
+def read_text(source: Path) -> str:
+    """A UTF-8 file the command was given; one it cannot read is an error naming it (exit 1)."""
+    try:
+        return source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        errors.print(f"[red]error:[/red] {source}: {error}")
+        raise typer.Exit(1) from None
+
+
 AsUser = Annotated[str, typer.Option("--as", help="The officer acting (a user name).")]
 
 

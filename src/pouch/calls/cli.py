@@ -18,7 +18,7 @@ from pouch.cli_support import (
     AsUser,
     acting_officer,
     console,
-    errors,
+    read_text,
     settings_of,
     sub_app,
     transaction,
@@ -293,11 +293,7 @@ def calls_precedence_set(
     """Replace the order of precedence with a new version (protocol officers, administrators)."""
     from pouch.calls import precedence as precedence_service
 
-    try:
-        text = source.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        errors.print(f"[red]error:[/red] {source}: {error}")
-        raise typer.Exit(1) from None
+    text = read_text(source)
     kind: Literal["csv", "yaml"] = "csv" if source.suffix.lower() == ".csv" else "yaml"
     with transaction(settings_of(ctx)) as session:
         by = acting_officer(

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pouch.calls import interpreting as interpreting_service
 from pouch.identity.service import Actor
 from pouch.language import access as language_access
+from pouch.web import render
 from pouch.web.deps import AuthorizePage, DbSession
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -34,7 +35,7 @@ RULES: dict[interpreting_service.Rule, str] = {
 @router.get("/interpreting")
 def interpreting_page(request: Request, session: DbSession, actor: Interpreter) -> Response:
     shown = interpreting_service.for_interpreter(session, user_id=actor.user_id)
-    response: Response = request.app.state.templates.TemplateResponse(
+    return render.page(
         request,
         "interpreting.html",
         {
@@ -46,4 +47,3 @@ def interpreting_page(request: Request, session: DbSession, actor: Interpreter) 
             "entries": shown.entries,
         },
     )
-    return response

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from pouch.calls import access, gantt
 from pouch.calls import precedence as precedence_service
@@ -23,6 +23,7 @@ from pouch.calls import runs as run_service
 from pouch.calls import scheduling as scheduling_service
 from pouch.errors import InvalidInput
 from pouch.identity.service import Actor
+from pouch.web import render
 from pouch.web.deps import AppClock, AuthorizePage, DbSession
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -39,19 +40,11 @@ NOTICES = {
 }
 
 
-def _page(request: Request, template: str, context: dict[str, Any]) -> Response:
-    notice = request.query_params.get("notice")
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, template, {"notice": NOTICES.get(notice or ""), **context}
-    )
-    return response
-
-
 @router.get("/calls")
 def calls_page(request: Request, session: DbSession, actor: Reader) -> Response:
     desk = run_service.overview(session, viewer=access.viewer_of(actor))
     busy = [(block.start, block.end, block.note) for block in desk.calendar.busy]
-    return _page(
+    return render.page(
         request,
         "calls.html",
         {
@@ -66,6 +59,7 @@ def calls_page(request: Request, session: DbSession, actor: Reader) -> Response:
             "axis_height": gantt.AXIS_HEIGHT,
             "label_width": gantt.LABEL_WIDTH,
         },
+        notices=NOTICES,
     )
 
 
@@ -80,7 +74,7 @@ def calls_schedule(session: DbSession, clock: AppClock, actor: Manager) -> Respo
         by_user_id=actor.user_id,
         now=clock.now(),
     )
-    return RedirectResponse("/calls?notice=scheduled", status_code=303)
+    return render.back("/calls", "/calls", "scheduled")
 
 
 @router.post("/calls/{public_id}/confirm")
@@ -88,7 +82,7 @@ def calls_confirm(public_id: str, session: DbSession, clock: AppClock, actor: Ma
     request_service.confirm_call(
         session, public_id=public_id, by_user_id=actor.user_id, now=clock.now()
     )
-    return RedirectResponse("/calls?notice=confirmed", status_code=303)
+    return render.back("/calls", "/calls", "confirmed")
 
 
 def _precedence_context(session: DbSession, actor: Actor) -> dict[str, Any]:
@@ -103,7 +97,9 @@ def _precedence_context(session: DbSession, actor: Actor) -> dict[str, Any]:
 
 @router.get("/calls/precedence")
 def precedence_page(request: Request, session: DbSession, actor: PrecedenceEditor) -> Response:
-    return _page(request, "calls_precedence.html", _precedence_context(session, actor))
+    return render.page(
+        request, "calls_precedence.html", _precedence_context(session, actor), notices=NOTICES
+    )
 
 
 @router.post("/calls/precedence")
@@ -128,8 +124,5 @@ def precedence_save(
         # Shown again with the text as typed, and what is wrong with it.
         context = _precedence_context(session, actor)
         context.update(text=ranking, reason=reason, error=error.detail)
-        response: Response = request.app.state.templates.TemplateResponse(
-            request, "calls_precedence.html", context, status_code=400
-        )
-        return response
-    return RedirectResponse("/calls?notice=precedence", status_code=303)
+        return render.page(request, "calls_precedence.html", context, status_code=400)
+    return render.back("/calls", "/calls", "precedence")

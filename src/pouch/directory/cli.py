@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from pouch.cli_support import console, errors, settings_of, sub_app, transaction
+from pouch.cli_support import console, read_text, settings_of, sub_app, transaction
 from pouch.clock import SystemClock
 
 directory_app = sub_app("Countries, offices and people.")
@@ -43,11 +43,7 @@ def directory_import(
     """Create or update offices and people from YAML (all or nothing)."""
     from pouch.directory import transfer
 
-    try:
-        text = source.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        errors.print(f"[red]error:[/red] {source}: {error}")
-        raise typer.Exit(1) from None
+    text = read_text(source)
     with transaction(settings_of(ctx)) as session:
         counts = transfer.import_directory(session, text=text, now=SystemClock().now())
     console.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))

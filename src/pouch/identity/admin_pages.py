@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,7 @@ from pouch.identity.service import Actor
 from pouch.intake import service as intake_service
 from pouch.intake.schemas import SenderKeyIn
 from pouch.schema import Schema
+from pouch.web import render
 from pouch.web.deps import AppClock, AppSettings, Authorize, AuthorizePage, DbSession
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -55,7 +56,7 @@ NOTICES = {
 
 
 def _back(notice: str, section: str) -> Response:
-    return RedirectResponse(f"/admin?notice={notice}#{section}", status_code=303)
+    return render.back("/admin", "/admin", notice, anchor=section)
 
 
 def _form(schema: type[S], values: dict[str, Any]) -> S:
@@ -87,10 +88,7 @@ def _context(session: Session, actor: Actor) -> dict[str, Any]:
 
 
 def _render(request: Request, context: dict[str, Any], *, issued: str | None = None) -> Response:
-    notice = NOTICES.get(request.query_params.get("notice") or "")
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, "admin.html", {**context, "notice": notice, "issued": issued}
-    )
+    response = render.page(request, "admin.html", {**context, "issued": issued}, notices=NOTICES)
     if issued is not None:
         response.headers["Cache-Control"] = "no-store"
     return response

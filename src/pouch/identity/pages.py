@@ -17,6 +17,7 @@ from pouch.directory import service as directory_service
 from pouch.errors import CsrfFailure, InvalidCredentials
 from pouch.identity import service as identity_service
 from pouch.settings import Settings
+from pouch.web import render
 from pouch.web.deps import (
     CSRF_FIELD,
     SESSION_COOKIE,
@@ -44,7 +45,7 @@ def cookie_is_secure(request: Request, settings: Settings) -> bool:
 def _login_form(request: Request, *, error: str | None = None, status_code: int = 200) -> Response:
     token = secrets.token_urlsafe(32)
     settings: Settings = request.app.state.settings
-    response: Response = request.app.state.templates.TemplateResponse(
+    response = render.page(
         request,
         "login.html",
         {"csrf_token": token, "error": error, "next": request.query_params.get("next", "/")},
@@ -120,7 +121,4 @@ def logout(request: Request, session: DbSession, actor: CurrentActor) -> Respons
 @router.get("/")
 def home(request: Request, session: DbSession, actor: PageUser) -> Response:
     offices = {o.id: o for o in directory_service.list_offices(session)}
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, "home.html", {"actor": actor, "offices": offices}
-    )
-    return response
+    return render.page(request, "home.html", {"actor": actor, "offices": offices})

@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from pouch.identity.service import Actor
 from pouch.language import access
 from pouch.language import queue as queue_service
 from pouch.language.models import TranslationStatus
+from pouch.web import render
 from pouch.web.deps import AppClock, AuthorizePage, DbSession
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -32,12 +33,6 @@ NOTICES = {
     "submitted": "Submitted: the translation is shown to its readers, credited to you.",
     "released": "Released: the translation is back in the queue.",
 }
-
-
-def _done(notice: str, translation_id: int) -> Response:
-    return RedirectResponse(
-        f"/translations?notice={notice}#translation-{translation_id}", status_code=303
-    )
 
 
 @router.get("/translations")
@@ -57,12 +52,8 @@ def translations_page(request: Request, session: DbSession, actor: QueueReader) 
         "include_machine": include_machine,
         "is_translator": access.translates(actor),
         "may_release_others": access.releases_any_claim(actor),
-        "notice": NOTICES.get(request.query_params.get("notice") or ""),
     }
-    response: Response = request.app.state.templates.TemplateResponse(
-        request, "translations.html", context
-    )
-    return response
+    return render.page(request, "translations.html", context, notices=NOTICES)
 
 
 @router.post("/translations/{translation_id}/claim")
@@ -70,7 +61,9 @@ def claim(translation_id: int, session: DbSession, clock: AppClock, actor: Trans
     queue_service.claim(
         session, translation_id=translation_id, user_id=actor.user_id, now=clock.now()
     )
-    return _done("claimed", translation_id)
+    return render.back(
+        "/translations", "/translations", "claimed", anchor=f"translation-{translation_id}"
+    )
 
 
 @router.post("/translations/{translation_id}/submit")
@@ -92,7 +85,9 @@ def submit(
         source=None,
         now=clock.now(),
     )
-    return _done("submitted", translation_id)
+    return render.back(
+        "/translations", "/translations", "submitted", anchor=f"translation-{translation_id}"
+    )
 
 
 @router.post("/translations/{translation_id}/release")
@@ -103,4 +98,6 @@ def release(translation_id: int, session: DbSession, actor: QueueReader) -> Resp
         user_id=actor.user_id,
         may_release_others=access.releases_any_claim(actor),
     )
-    return _done("released", translation_id)
+    return render.back(
+        "/translations", "/translations", "released", anchor=f"translation-{translation_id}"
+    )

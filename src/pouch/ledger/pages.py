@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from pouch.identity.models import Role
 from pouch.ledger import service as ledger_service
 from pouch.ledger.layout import bundles_for_size, tiles_for_size
+from pouch.web import render
 from pouch.web.deps import AppLedger, Authorize, DbSession, OptionalActor, page_user
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -90,7 +91,7 @@ def ledger_page(
     # The rightmost tile of each level and the newest bundle: where the log grows.
     rightmost = {t.level: t for t in tiles_for_size(size)}
     bundles = bundles_for_size(size)[-1:]
-    response: Response = request.app.state.templates.TemplateResponse(
+    return render.page(
         request,
         "ledger.html",
         {
@@ -116,4 +117,3 @@ def ledger_page(
             "public_url": request.app.state.settings.public_url.rstrip("/"),
         },
     )
-    return response

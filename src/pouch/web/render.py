@@ -58,9 +58,13 @@ def safe_back(target: str, default: str) -> str:
     return default
 
 
-def back(target: str, default: str, notice: str) -> Response:
-    """See Other to ``target`` (or ``default``, see ``safe_back``) with a notice key."""
-    return RedirectResponse(f"{safe_back(target, default)}?notice={notice}", status_code=303)
+def back(target: str, default: str, notice: str, *, anchor: str = "") -> Response:
+    """See Other to ``target`` (or ``default``, see ``safe_back``) with a notice key, and
+    to ``anchor`` on that page when given."""
+    fragment = f"#{anchor}" if anchor else ""
+    return RedirectResponse(
+        f"{safe_back(target, default)}?notice={notice}{fragment}", status_code=303
+    )
 
 
 def display_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
