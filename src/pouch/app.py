@@ -47,6 +47,7 @@ from pouch.messages.notify import Senders
 from pouch.messages.rules import Timetable
 from pouch.messages.worker import Worker
 from pouch.settings import Settings
+from pouch.web import navigation
 from pouch.web.limits import BodySizeLimit
 from pouch.web.problems import PROBLEM_JSON, install_error_handlers, problem_page
 
@@ -155,7 +156,9 @@ def create_app(
     app.state.worker = worker
     app.state.language_desk = language_desk
     app.state.language_worker = language_worker
-    app.state.templates = Jinja2Templates(directory=WEB_DIR / "templates")
+    templates = Jinja2Templates(directory=WEB_DIR / "templates")
+    templates.env.globals["menu"] = navigation.menu
+    app.state.templates = templates
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
     install_error_handlers(app)

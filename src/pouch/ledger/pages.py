@@ -14,7 +14,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from pouch.identity.models import Role
+from pouch.ledger import access as ledger_access
 from pouch.ledger import service as ledger_service
 from pouch.ledger.layout import bundles_for_size, tiles_for_size
 from pouch.web import render
@@ -23,7 +23,7 @@ from pouch.web.deps import AppLedger, Authorize, DbSession, OptionalActor, page_
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 # A public ledger page needs a setting saying so; until then it is for these roles.
-LEDGER_READERS = Authorize(Role.AUDITOR, Role.ADMINISTRATOR)
+LEDGER_READERS = Authorize(*ledger_access.READER_ROLES)
 CHART_WIDTH = 600
 CHART_HEIGHT = 160
 
