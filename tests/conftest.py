@@ -143,16 +143,52 @@ def engine(
     return migrated_engines[backend]
 
 
+#: The longest a test may keep a write transaction open, in seconds of real time
+#: (the tests' clocks are injected and do not move by themselves). Nothing slow,
+#: no network, no solver, no translation engine runs while the database is held.
+MAX_WRITE_HOLD = float(os.environ.get("POUCH_TEST_MAX_WRITE_HOLD", "2.0"))
+
+
+class WriteHolds:
+    """Watches a Database's transactions; the test fails if a write held it too long."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+
+    def __call__(self, write: bool, held: float) -> None:
+        if write:
+            self.longest = max(self.longest, held)
+
+    def check(self, request: pytest.FixtureRequest) -> None:
+        if request.node.get_closest_marker("long_write_transaction") is not None:
+            return
+        if self.longest > MAX_WRITE_HOLD:
+            pytest.fail(
+                f"a write transaction stayed open {self.longest:.2f} s (at most "
+                f"{MAX_WRITE_HOLD} s): is something slow running inside it?"
+            )
+
+
+def watched(database: Database) -> WriteHolds:
+    holds = WriteHolds()
+    database.observers.append(holds)
+    return holds
+
+
 @pytest.fixture
-def database(engine: Engine) -> Iterator[Database]:
-    """A Database whose every transaction is rolled back at the end of the test."""
+def database(engine: Engine, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A Database whose every transaction is rolled back at the end of the test, and
+    whose write transactions are watched (``MAX_WRITE_HOLD``)."""
     connection = engine.connect()
     outer = connection.begin()
+    database = Database(engine, bind=connection)
+    holds = watched(database)
     try:
-        yield Database(engine, bind=connection)
+        yield database
     finally:
         outer.rollback()
         connection.close()
+    holds.check(request)
 
 
 @pytest.fixture
@@ -211,15 +247,20 @@ def fast_password_hashing() -> Iterator[None]:
 
 @pytest.fixture
 def fresh_database(
-    backend: str, database_urls: dict[str, str | None], tmp_path: Path
+    backend: str,
+    database_urls: dict[str, str | None],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Database]:
     """A database of its own, migrated and really committed to: for tests that
     need several connections, threads or processes (locks, crashes)."""
     if backend == "sqlite":
         database = Database.from_url(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
         migrations.upgrade(database)
+        holds = watched(database)
         yield database
         database.dispose()
+        holds.check(request)
         return
     base = backend_url(backend, database_urls)
     name = f"pouch_fresh_{secrets.token_hex(4)}"
@@ -230,8 +271,10 @@ def fresh_database(
     )
     try:
         migrations.upgrade(database)
+        holds = watched(database)
         yield database
     finally:
         database.dispose()
         with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    holds.check(request)

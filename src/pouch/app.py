@@ -6,8 +6,9 @@ created here (or passed in by a test) and hung on ``app.state``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -16,9 +17,8 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import text
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from pouch import migrations
 from pouch.calls import api as calls_api
 from pouch.calls import interpreting_pages
 from pouch.calls import pages as calls_pages
@@ -43,9 +43,10 @@ from pouch.ledger.service import Ledger
 from pouch.messages import api as messages_api
 from pouch.messages import inbox_pages, track_pages, watch_pages
 from pouch.messages.acceptance import Limits
-from pouch.messages.notify import Senders
+from pouch.messages.outbox import Outbox, Transport
 from pouch.messages.rules import Timetable
 from pouch.messages.worker import Worker
+from pouch.monitoring import Loop, Metrics, readiness
 from pouch.settings import Settings
 from pouch.web import navigation
 from pouch.web.limits import BodySizeLimit
@@ -87,12 +88,30 @@ def create_app(
         turns=ledger.turns,
     )
     http = httpx.Client(follow_redirects=False)
-    worker = Worker(
+    interval = settings.worker_interval
+    worker = Worker(database, clock=clock, interval=interval.total_seconds())
+    # Notices go out from a thread of their own, outside any transaction: a slow
+    # webhook delays neither the deadline work nor acceptance.
+    outbox = Outbox(
         database,
         clock=clock,
-        interval=settings.worker_interval.total_seconds(),
-        senders=lambda: Senders.from_settings(settings, http),
+        transport=Transport.from_settings(settings, http),
+        interval=interval.total_seconds(),
+        lease=settings.notify_lease,
+        concurrency=settings.notify_concurrency,
+        per_endpoint=settings.notify_per_endpoint,
     )
+    started: list[datetime] = []
+
+    def loops() -> list[Loop]:
+        if not started:
+            return []
+        return [
+            Loop("worker", worker.last_round, interval),
+            Loop("outbox", outbox.last_round, interval),
+        ]
+
+    metrics = Metrics(database, clock=clock, loops=loops)
     # The language desk works beside delivery, in its own thread; its detector
     # is built on the first message it identifies, not here.
     language_desk = Desk.from_settings(settings)
@@ -111,7 +130,9 @@ def create_app(
         language_here = background and settings.language_in_process
         if background:
             running.start()
+            started.append(clock.now())
             worker.start()
+            outbox.start()
         if language_here:
             language_worker.start()
         try:
@@ -121,6 +142,7 @@ def create_app(
                 language_worker.stop()
             if background:
                 worker.stop()
+            outbox.close()
             language_desk.close()
             committer.stop()
             running.stop()
@@ -154,6 +176,8 @@ def create_app(
         settings=settings,
     )
     app.state.worker = worker
+    app.state.outbox = outbox
+    app.state.metrics = metrics
     app.state.language_desk = language_desk
     app.state.language_worker = language_worker
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
@@ -167,7 +191,7 @@ def create_app(
 
     # Routes are matched in order, one regular expression at a time: the
     # health checks and submissions, the busiest, come first.
-    _add_health(app)
+    _add_health(app, loops=loops, started=started)
     app.include_router(intake_api.router)
     app.include_router(identity_api.router)
     app.include_router(directory_api.router)
@@ -195,7 +219,7 @@ def create_app_from_environment() -> FastAPI:
     return create_app(Settings())
 
 
-def _add_health(app: FastAPI) -> None:
+def _add_health(app: FastAPI, *, loops: Callable[[], list[Loop]], started: list[datetime]) -> None:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         """Alive: the process answers."""
@@ -203,24 +227,22 @@ def _add_health(app: FastAPI) -> None:
 
     @app.get("/readyz", include_in_schema=False)
     def readyz(request: Request) -> Response:
-        """Ready: the database answers and its schema is at the latest migration."""
-        database: Database = request.app.state.database
-        try:
-            with database.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-                current, head = migrations.revisions(connection)
-        except Exception:  # any failure to reach the database means "not ready"
-            return JSONResponse(
-                {"status": "unavailable", "database": "unreachable"},
-                status_code=503,
-                media_type=PROBLEM_JSON,
-            )
-        if current != head:
-            return JSONResponse(
-                {"status": "unavailable", "database": "ok", "migration": current, "expected": head},
-                status_code=503,
-            )
-        return JSONResponse({"status": "ok", "database": "ok", "migration": current})
+        """Ready: the database answers, its schema is at the latest migration, and the
+        background work of this process keeps its pace (``pouch.monitoring``)."""
+        verdict = readiness(
+            request.app.state.database,
+            loops=loops(),
+            started=started[0] if started else None,
+            now=request.app.state.clock.now(),
+        )
+        if verdict.ready:
+            return JSONResponse(verdict.body)
+        return JSONResponse(verdict.body, status_code=503, media_type=PROBLEM_JSON)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics (text exposition format)."""
+        return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 def _add_problem_pages(app: FastAPI) -> None:

@@ -18,7 +18,8 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,11 +151,19 @@ class WriterTurns:
             os.close(descriptor)
 
 
+#: Told of every finished transaction: whether it wrote, and how long it held the
+#: database (seconds, from taking the writers' turn to the commit or rollback).
+TransactionObserver = Callable[[bool, float], None]
+
+
 class Database:
     """An engine and its session factory: the one way Pouch opens a transaction."""
 
     def __init__(self, engine: Engine, *, bind: Connection | None = None) -> None:
         self.engine = engine
+        # Who wants to know how long transactions hold the database: /metrics, and
+        # the tests, which fail a test that holds a write transaction too long.
+        self.observers: list[TransactionObserver] = []
         # Write transactions on a SQLite file take turns across processes
         # (``pouch serve --workers``, ``pouch language work``, the CLI).
         database = engine.url.database or ""
@@ -189,6 +198,7 @@ class Database:
         """
         turns = self.writer_turns
         with turns.turn() if write and turns is not None else contextlib.nullcontext():
+            started = time.monotonic()
             session = self._sessions()
             try:
                 if write and self.backend == "sqlite":
@@ -200,6 +210,9 @@ class Database:
                 raise
             finally:
                 session.close()
+                held = time.monotonic() - started
+                for observer in self.observers:
+                    observer(write, held)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -34,6 +34,8 @@ class EventKind(enum.StrEnum):
     CALL_CANCELLED = "call.cancelled"
     CALLS_SCHEDULED = "calls.scheduled"
     PRECEDENCE_CHANGED = "precedence.changed"
+    # Operations (pouch.messages.worker).
+    WORKER_FAILED = "worker.failed"
 
     @property
     def label(self) -> str:
@@ -64,6 +66,7 @@ LABELS: dict[EventKind, str] = {
     EventKind.CALL_CANCELLED: "Call cancelled",
     EventKind.CALLS_SCHEDULED: "Calls scheduled",
     EventKind.PRECEDENCE_CHANGED: "Order of precedence changed",
+    EventKind.WORKER_FAILED: "Background work failed on a row (it is tried again)",
 }
 
 

@@ -166,8 +166,9 @@ class Settings(BaseSettings):
     worker_interval: timedelta = Field(
         default=timedelta(seconds=5),
         description=(
-            "How often the background worker delivers what is due, expires holds, records "
-            "overdue messages and sends notifications."
+            "How often the background worker delivers what is due, expires holds and records "
+            "overdue messages, and the outbox sends notifications. /readyz answers 503 when "
+            "the worker has not finished a round for three intervals."
         ),
     )
     smtp_host: str | None = Field(
@@ -182,7 +183,34 @@ class Settings(BaseSettings):
     )
     notify_timeout: timedelta = Field(
         default=timedelta(seconds=10),
-        description="Timeout of one webhook call or SMTP conversation.",
+        description=(
+            "Timeout of each step of one webhook call or SMTP conversation; a webhook's "
+            "whole answer is waited for at most twice this."
+        ),
+    )
+    notify_allow_http: bool = Field(
+        default=False,
+        description="Allow webhooks over plain http (by default only https is sent to).",
+    )
+    notify_allow_private: bool = Field(
+        default=False,
+        description=(
+            "Allow webhooks to loopback, private, link-local and reserved addresses (by "
+            "default refused when set and at each send, after resolving the host name)."
+        ),
+    )
+    notify_concurrency: int = Field(
+        default=8, ge=1, le=64, description="Notices sent at once by one process's outbox."
+    )
+    notify_per_endpoint: int = Field(
+        default=2, ge=1, le=64, description="Notices sent at once to one webhook host."
+    )
+    notify_lease: timedelta = Field(
+        default=timedelta(minutes=5),
+        description=(
+            "How long a process holds the notices it is sending; past it (the process "
+            "died) they are sent again, with the same Idempotency-Key."
+        ),
     )
     public_ledger: bool = Field(
         default=False,

@@ -17,7 +17,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from pouch.errors import PermissionDenied
-from pouch.messages import access, holds, notify, receipts, views
+from pouch.messages import access, holds, notify, outbox, receipts, views
 from pouch.messages import service as message_service
 from pouch.messages.deps import QueueReader, WatchOfficer
 from pouch.messages.schemas import (
@@ -275,11 +275,16 @@ def office_ledger(
 
 @router.put("/offices/{office_id}/endpoint", response_model=EndpointOut)
 def set_endpoint(
-    office_id: int, data: EndpointIn, session: DbSession, _: OfficeAdmin
+    office_id: int, data: EndpointIn, session: DbSession, settings: AppSettings, _: OfficeAdmin
 ) -> EndpointOut:
-    """Where the office is notified: a webhook (signed; the secret is shown once) and e-mail."""
+    """Where the office is notified: a webhook (signed; the secret is shown once) and e-mail.
+    The webhook must be https on a public host unless the operator allows otherwise."""
     done = notify.set_endpoint(
-        session, office_id=office_id, webhook_url=data.webhook_url, email=data.email
+        session,
+        office_id=office_id,
+        webhook_url=data.webhook_url,
+        email=data.email,
+        policy=outbox.policy_of(settings),
     )
     return EndpointOut(
         office_id=office_id,

@@ -204,20 +204,36 @@ _hold_command("withdraw", "Withdraw a hold request that was never approved.")
 
 @messages_app.command("due", epilog="Example: pouch messages due")
 def messages_due(ctx: typer.Context) -> None:
-    """Do now what the background worker does: deliver what is due, expire holds,
-    record overdue messages, send notifications."""
+    """Do now what the background worker and the outbox do: deliver what is due, expire
+    holds, record overdue messages, send notifications (outside the transaction)."""
     import httpx
 
-    from pouch.messages import notify, worker
+    from pouch.db import Database
+    from pouch.messages import outbox, worker
 
     settings = settings_of(ctx)
-    now = SystemClock().now()
+    clock = SystemClock()
     with transaction(settings) as session:
-        done = worker.run_due(session, now=now)
-    with httpx.Client() as http, transaction(settings) as session:
-        senders = notify.Senders.from_settings(settings, http)
-        sent = notify.send_pending(session, senders=senders, now=now)
+        done = worker.run_due(session, now=clock.now())
+    database = Database.from_url(settings.database_url)
+    with httpx.Client(follow_redirects=False) as http:
+        sender = outbox.Outbox(
+            database,
+            clock=clock,
+            transport=outbox.Transport.from_settings(settings, http),
+            interval=settings.worker_interval.total_seconds(),
+            lease=settings.notify_lease,
+            concurrency=settings.notify_concurrency,
+            per_endpoint=settings.notify_per_endpoint,
+        )
+        try:
+            sent = sender.run_once()
+        finally:
+            sender.close()
+            database.dispose()
+    failed = f", {done.failed} rows failed (see pouch messages failures)" if done.failed else ""
     console.print(
-        f"delivered {done.delivered}, holds expired {done.expired}, "
-        f"overdue {done.overdue}, notifications sent {sent}"
+        f"delivered {done.delivered}, holds expired {done.expired}, overdue {done.overdue}, "
+        f"notifications sent {sent.sent} (to retry {sent.retried}, given up {sent.failed})"
+        f"{failed}"
     )

@@ -11,6 +11,7 @@ file: the text goes through, with a notice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -215,18 +216,23 @@ def act(
     return function(session, public_id=public_id, hold_id=hold_id, officer_id=officer_id, now=now)
 
 
-def expire_holds(session: Session, *, now: datetime, limit: int = 200) -> int:
-    """Deliver every message whose hold has run out. Returns how many."""
-    holds = claims.claim(
+def expired_holds(session: Session, *, now: datetime, limit: int) -> Sequence[int]:
+    """The ids of holds in force whose time is up, earliest first, claimed."""
+    return claims.claim(
         session,
-        select(Hold).where(Hold.status == HoldStatus.ACTIVE, Hold.until <= now),
+        select(Hold.id).where(Hold.status == HoldStatus.ACTIVE, Hold.until <= now),
         first=Hold.until,
         limit=limit,
     )
-    for hold in holds:
-        message = message_service.get_message(session, hold.message.public_id)
-        _end_hold(session, message, hold, status=HoldStatus.EXPIRED, now=now, officer_id=None)
-    return len(holds)
+
+
+def expire_hold(session: Session, *, hold_id: int, now: datetime) -> None:
+    """The hold ran out: it ends, and its message is delivered."""
+    hold = session.get(Hold, hold_id)
+    if hold is None or hold.status != HoldStatus.ACTIVE:
+        return
+    message = message_service.get_message(session, hold.message.public_id)
+    _end_hold(session, message, hold, status=HoldStatus.EXPIRED, now=now, officer_id=None)
 
 
 def quarantine_attachment(

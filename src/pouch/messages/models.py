@@ -211,20 +211,52 @@ class NotificationChannel(enum.StrEnum):
 
 
 class Notification(Base):
-    """The outbox: written in the transaction that causes it, sent after commit."""
+    """The outbox: written in the transaction that causes it, sent after commit.
+
+    A notice to an office goes to the office's endpoint as it is when the notice
+    is sent (``office_id``), so a corrected address applies to what is still
+    waiting; a notice to an auditor goes to ``target``. ``key`` names the notice
+    to its receiver (the webhook's ``Idempotency-Key``, the e-mail's Message-ID):
+    a notice sent twice (a sender that died before recording it) is recognised.
+    """
 
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_pending", "sent_at", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
     channel: Mapped[NotificationChannel] = mapped_column(_enum(NotificationChannel, 16))
+    office_id: Mapped[int | None] = mapped_column(Integer)
     target: Mapped[str] = mapped_column(String(500))
     subject: Mapped[str] = mapped_column(String(300))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    secret: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: While a sender holds the notice (claimed, not yet recorded); past it, it is due again.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed: Mapped[bool] = mapped_column(Boolean, default=False)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkFailure(Base):
+    """A row the background worker could not handle: recorded, skipped, retried later.
+
+    One row that fails (one the ORM cannot even load) never stops the worker's
+    work on the others; auditors see every failure still open.
+    """
+
+    __tablename__ = "work_failures"
+    __table_args__ = (UniqueConstraint("job", "row_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(32))
+    row_id: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer)
+    retry_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ledger_index: Mapped[int] = mapped_column(BigInteger)

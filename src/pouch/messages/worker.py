@@ -7,26 +7,36 @@ addressee office and the auditors) for every message not delivered by its
 deadline. It takes the time as an argument, so tests move a clock instead
 of sleeping. On PostgreSQL several processes may run it at once: each claims
 its rows with ``FOR UPDATE SKIP LOCKED``.
+
+One row never stops the others: each is handled in a savepoint of its own,
+and one that fails (even one the ORM cannot load) is rolled back alone,
+recorded as a ``WorkFailure`` with a ``worker.failed`` event in the log
+(auditors see both), skipped, and tried again later with backoff.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, not_, select
 from sqlalchemy.orm import Session
 
 from pouch.clock import Clock
 from pouch.db import Database
-from pouch.messages import claims, holds, notify
+from pouch.events import EventKind
+from pouch.ledger import service as ledger_service
+from pouch.messages import claims, holds
 from pouch.messages import service as message_service
-from pouch.messages.models import Message, MessageState
+from pouch.messages.models import Message, MessageState, WorkFailure
 
 logger = logging.getLogger("pouch.worker")
+
+#: The longest a failed row waits before it is tried again.
+MAX_RETRY_WAIT = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -34,66 +44,192 @@ class Done:
     delivered: int
     expired: int
     overdue: int
+    failed: int = 0
+
+
+def _not_failing(job: str, now: datetime) -> ColumnElement[bool]:
+    """No open failure of this job on this message is waiting for its next try."""
+    return not_(
+        exists().where(
+            WorkFailure.job == job,
+            WorkFailure.row_id == Message.id,
+            WorkFailure.resolved_at.is_(None),
+            WorkFailure.retry_at > now,
+        )
+    )
+
+
+def _each(
+    session: Session,
+    *,
+    job: str,
+    ids: Sequence[int],
+    act: Callable[[int], None],
+    now: datetime,
+) -> tuple[int, int]:
+    """``act`` on each row in a savepoint of its own; returns (done, failed)."""
+    done = failed = 0
+    for row_id in ids:
+        savepoint = session.begin_nested()
+        try:
+            act(row_id)
+            savepoint.commit()
+        except Exception as error:  # one row's failure is its own
+            savepoint.rollback()
+            logger.exception("%s of row %s failed", job, row_id)
+            _record_failure(session, job=job, row_id=row_id, error=error, now=now)
+            failed += 1
+            continue
+        done += 1
+        _resolve_failure(session, job=job, row_id=row_id, now=now)
+    return done, failed
+
+
+def _record_failure(
+    session: Session, *, job: str, row_id: int, error: Exception, now: datetime
+) -> None:
+    text = f"{type(error).__name__}: {error}"[:2000]
+    failure = session.scalar(
+        select(WorkFailure).where(WorkFailure.job == job, WorkFailure.row_id == row_id)
+    )
+    if failure is None or failure.resolved_at is not None:
+        # A new failure is logged once; its retries only update the record.
+        recorded = ledger_service.record_event(
+            session,
+            kind=EventKind.WORKER_FAILED,
+            at=now,
+            details={"job": job, "row": row_id, "error": text[:500]},
+        )
+        if failure is None:
+            failure = WorkFailure(job=job, row_id=row_id, first_at=now, attempts=0)
+            session.add(failure)
+        failure.first_at, failure.attempts, failure.resolved_at = now, 0, None
+        failure.ledger_index = recorded.index
+    failure.attempts += 1
+    failure.error = text
+    failure.last_at = now
+    failure.retry_at = now + min(timedelta(minutes=2**failure.attempts), MAX_RETRY_WAIT)
+    session.flush()
+
+
+def _resolve_failure(session: Session, *, job: str, row_id: int, now: datetime) -> None:
+    failure = session.scalar(
+        select(WorkFailure).where(
+            WorkFailure.job == job,
+            WorkFailure.row_id == row_id,
+            WorkFailure.resolved_at.is_(None),
+        )
+    )
+    if failure is not None:
+        failure.resolved_at = now
+
+
+def _deliver(session: Session, message_id: int, now: datetime) -> None:
+    message = session.get(Message, message_id)
+    if message is not None and message.state == MessageState.ACCEPTED:
+        message_service.deliver(session, message, at=now, actor_user_id=None, how="automatic")
+
+
+def _mark_overdue(session: Session, message_id: int, now: datetime) -> None:
+    message = session.get(Message, message_id)
+    if message is not None and message.overdue_at is None:
+        message_service.mark_overdue(session, message, at=now)
 
 
 def run_due(session: Session, *, now: datetime, limit: int = 200) -> Done:
-    expired = holds.expire_holds(session, now=now, limit=limit)
+    expired, failed_holds = _each(
+        session,
+        job="expire_hold",
+        ids=holds.expired_holds(session, now=now, limit=limit),
+        act=lambda hold_id: holds.expire_hold(session, hold_id=hold_id, now=now),
+        now=now,
+    )
+    # Ids only: a row is loaded inside its own savepoint, where failing to load is its own.
     due = claims.claim(
         session,
-        select(Message).where(
-            Message.state == MessageState.ACCEPTED, Message.auto_deliver_at <= now
+        select(Message.id).where(
+            Message.state == MessageState.ACCEPTED,
+            Message.auto_deliver_at <= now,
+            _not_failing("deliver", now),
         ),
         first=Message.auto_deliver_at,
         limit=limit,
     )
-    for message in due:
-        message_service.deliver(session, message, at=now, actor_user_id=None, how="automatic")
+    delivered, failed_deliveries = _each(
+        session, job="deliver", ids=due, act=lambda i: _deliver(session, i, now), now=now
+    )
     late = claims.claim(
         session,
-        select(Message).where(
+        select(Message.id).where(
             Message.state.in_([MessageState.ACCEPTED, MessageState.HELD]),
             Message.deliver_by <= now,
             Message.overdue_at.is_(None),
+            _not_failing("overdue", now),
         ),
         first=Message.deliver_by,
         limit=limit,
     )
-    for message in late:
-        message_service.mark_overdue(session, message, at=now)
+    _, failed_marks = _each(
+        session, job="overdue", ids=late, act=lambda i: _mark_overdue(session, i, now), now=now
+    )
     # Late deliveries above were marked overdue too; count every mark made now.
     overdue = session.scalar(
         select(func.count()).select_from(Message).where(Message.overdue_at == now)
     )
-    return Done(delivered=len(due), expired=expired, overdue=int(overdue or 0))
+    return Done(
+        delivered=delivered,
+        expired=expired,
+        overdue=int(overdue or 0),
+        failed=failed_holds + failed_deliveries + failed_marks,
+    )
+
+
+def open_failures(session: Session, *, limit: int = 200) -> list[WorkFailure]:
+    """What the worker could not do and is still trying, newest first (for auditors)."""
+    return list(
+        session.scalars(
+            select(WorkFailure)
+            .where(WorkFailure.resolved_at.is_(None))
+            .order_by(WorkFailure.last_at.desc(), WorkFailure.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def count_open_failures(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(WorkFailure).where(WorkFailure.resolved_at.is_(None))
+        )
+        or 0
+    )
 
 
 class Worker:
-    """The background loop of one process: deadlines, then notifications."""
+    """The background loop of one process: the deadline work, every interval."""
 
-    def __init__(
-        self,
-        database: Database,
-        *,
-        clock: Clock,
-        interval: float,
-        senders: Callable[[], notify.Senders],
-    ) -> None:
+    def __init__(self, database: Database, *, clock: Clock, interval: float) -> None:
         self.database = database
         self.clock = clock
         self.interval = interval
-        self._senders = senders
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: When the last round finished (the clock's time): /readyz, /metrics.
+        self.last_round: datetime | None = None
 
     def run_once(self) -> Done:
         with self.database.transaction() as session:
             done = run_due(session, now=self.clock.now())
-        with self.database.transaction() as session:
-            notify.send_pending(session, senders=self._senders(), now=self.clock.now())
+        self.last_round = self.clock.now()
         return done
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         if self._thread is None:
+            self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="pouch-worker", daemon=True)
             self._thread.start()
 
@@ -107,5 +243,5 @@ class Worker:
         while not self._stop.wait(self.interval):
             try:
                 self.run_once()
-            except Exception:  # the next round retries; a worker never dies of one bad round
+            except Exception:  # the database was away: the next round tries again
                 logger.exception("worker round failed")

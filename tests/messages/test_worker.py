@@ -1,0 +1,130 @@
+"""The deadline worker never dies of one bad row, and says when it is not keeping up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+
+from pouch.app import create_app
+from pouch.clock import ManualClock
+from pouch.db import Database
+from pouch.events import EventKind
+from pouch.ledger import service as ledger_service
+from pouch.messages import worker
+from pouch.messages.models import Message, MessageState, WorkFailure
+from pouch.settings import Settings
+from tests.factories import World
+from tests.messages.helpers import submit
+
+
+def _damage(database: Database, public_id: str) -> None:
+    """A row the ORM cannot load: a precedence no version of Pouch ever wrote."""
+    with database.transaction() as session:
+        session.execute(
+            text("UPDATE messages SET precedence = 'BOGUS' WHERE public_id = :id"),
+            {"id": public_id},
+        )
+
+
+def _states(database: Database, *public_ids: str) -> list[str]:
+    with database.transaction(write=False) as session:
+        return [
+            session.execute(
+                text("SELECT state FROM messages WHERE public_id = :id"), {"id": public_id}
+            ).scalar_one()
+            for public_id in public_ids
+        ]
+
+
+def test_one_row_the_orm_cannot_load_stops_no_other_delivery(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    first, bad, last = (submit(database, clock, world).message.public_id for _ in range(3))
+    _damage(database, bad)
+    clock.advance(timedelta(hours=3))  # past every triage window (ROUTINE: 2 h)
+    with database.transaction() as session:
+        done = worker.run_due(session, now=clock.now())
+    assert (done.delivered, done.failed) == (2, 1)
+    assert _states(database, first, bad, last) == ["delivered", "accepted", "delivered"]
+    with database.transaction(write=False) as session:
+        (failure,) = worker.open_failures(session)
+        assert failure.job == "deliver" and failure.attempts == 1
+        assert "BOGUS" in failure.error
+        # The failure is in the log, for auditors to read.
+        opening = ledger_service.opening(session, failure.ledger_index)
+        assert opening is not None and opening.event["kind"] == EventKind.WORKER_FAILED
+        assert opening.event["job"] == "deliver"
+    # Skipped until its retry is due, then tried again; still failing, still recorded.
+    with database.transaction() as session:
+        assert worker.run_due(session, now=clock.now()).failed == 0
+    clock.advance(timedelta(minutes=2))
+    with database.transaction() as session:
+        assert worker.run_due(session, now=clock.now()).failed == 1
+    with database.transaction(write=False) as session:
+        (failure,) = worker.open_failures(session)
+        assert failure.attempts == 2
+
+
+def test_a_repaired_row_is_delivered_and_its_failure_closed(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    public_id = submit(database, clock, world).message.public_id
+    _damage(database, public_id)
+    clock.advance(timedelta(hours=3))
+    with database.transaction() as session:
+        assert worker.run_due(session, now=clock.now()).failed == 1
+    with database.transaction() as session:
+        session.execute(
+            text("UPDATE messages SET precedence = 'ROUTINE' WHERE public_id = :id"),
+            {"id": public_id},
+        )
+    clock.advance(timedelta(hours=1))
+    with database.transaction() as session:
+        done = worker.run_due(session, now=clock.now())
+    assert done.delivered == 1 and done.failed == 0
+    with database.transaction(write=False) as session:
+        assert worker.open_failures(session) == []
+        closed = session.scalars(select(WorkFailure)).one()
+        assert closed.resolved_at == clock.now()
+        message = session.scalars(select(Message).where(Message.public_id == public_id)).one()
+        assert message.state == MessageState.DELIVERED
+
+
+def test_readyz_says_503_when_the_worker_has_not_finished_a_round_for_three_intervals(
+    settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    app = create_app(settings, database=database, clock=clock, background=True)
+    with TestClient(app) as client:
+        # Background work started; the clock does not move by itself, so no round is late.
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert set(ready.json()["background"]) == {"worker", "outbox"}
+        app.state.worker.stop()  # the worker dies (its thread ends)
+        app.state.worker.run_once()
+        app.state.outbox.run_once()
+        clock.advance(settings.worker_interval * 3)
+        assert client.get("/readyz").status_code == 200
+        clock.advance(timedelta(seconds=1))
+        late = client.get("/readyz")
+        assert late.status_code == 503
+        assert late.headers["content-type"] == "application/problem+json"
+        assert any(p.startswith("worker: no round finished") for p in late.json()["problems"])
+
+
+def test_metrics_count_what_operators_are_alerted_to(
+    app_client: TestClient, database: Database, clock: ManualClock, world: World
+) -> None:
+    submit(database, clock, world)
+    bad = submit(database, clock, world).message.public_id
+    _damage(database, bad)
+    clock.advance(timedelta(hours=3))
+    with database.transaction() as session:
+        worker.run_due(session, now=clock.now())
+    body = app_client.get("/metrics").text
+    assert "pouch_messages_accepted_total 2.0" in body
+    assert "pouch_messages_delivered_total 1.0" in body
+    assert "pouch_messages_overdue_total 0.0" in body
+    assert "pouch_worker_failures_open 1.0" in body
+    assert "pouch_write_transaction_seconds_count" in body
