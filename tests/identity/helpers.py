@@ -75,6 +75,8 @@ TABLE: list[tuple[str, str, frozenset[Role]]] = [
         frozenset({Role.PRINCIPAL, Role.PRINCIPAL_STAFF, Role.AUDITOR}),
     ),
     ("GET", "/api/queue", frozenset({Role.WATCH_OFFICER, Role.AUDITOR})),
+    ("GET", "/api/outbox", frozenset({Role.AUDITOR, Role.ADMINISTRATOR})),
+    ("GET", "/api/worker/failures", frozenset({Role.AUDITOR, Role.ADMINISTRATOR})),
     # Messages: whether a message exists is not for everyone, so an unknown one is
     # 404 to every role; the roles that act on a message are checked with real ones
     # in tests/messages/test_api.py.

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from pouch.clock import ManualClock
@@ -197,7 +198,7 @@ def test_steps_reach_the_sender_by_signed_webhook_and_mail_each_with_its_key(
 
 
 def test_failures_are_retried_with_backoff_then_given_up_and_shown(
-    database: Database, clock: ManualClock, world: World
+    app_client: TestClient, database: Database, clock: ManualClock, world: World
 ) -> None:
     dead = f"http://127.0.0.1:{_free_port()}/nobody-listens"
     _endpoint(database, world.offices["ie-taoiseach"].id, webhook_url=dead)
@@ -216,6 +217,13 @@ def test_failures_are_retried_with_backoff_then_given_up_and_shown(
             sender.close()
     (row,) = _notices(database)
     assert row.failed
+    shown_to = app_client.get("/api/outbox", headers=world.auth(Role.AUDITOR))
+    assert shown_to.status_code == 200, shown_to.text
+    assert [n["key"] for n in shown_to.json()] == [row.key]
+    assert (
+        app_client.get("/api/outbox?state=waiting", headers=world.auth(Role.AUDITOR)).json() == []
+    )
+    assert app_client.get("/api/outbox", headers=world.auth(Role.SENDER)).status_code == 403
     with database.transaction(write=False) as session:
         (shown,) = outbox.pending(session, failed=True)
         assert shown.id == row.id and "ConnectError" in (shown.last_error or "")

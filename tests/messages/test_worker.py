@@ -11,6 +11,7 @@ from pouch.app import create_app
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.events import EventKind
+from pouch.identity.models import Role
 from pouch.ledger import service as ledger_service
 from pouch.messages import worker
 from pouch.messages.models import Message, MessageState, WorkFailure
@@ -127,4 +128,6 @@ def test_metrics_count_what_operators_are_alerted_to(
     assert "pouch_messages_delivered_total 1.0" in body
     assert "pouch_messages_overdue_total 0.0" in body
     assert "pouch_worker_failures_open 1.0" in body
+    (failure,) = app_client.get("/api/worker/failures", headers=world.auth(Role.AUDITOR)).json()
+    assert failure["job"] == "deliver" and "BOGUS" in failure["error"]
     assert "pouch_write_transaction_seconds_count" in body

@@ -73,6 +73,14 @@ def may_fetch(actor: Actor, attachment: Attachment) -> bool:
     return attachment.quarantined_at is None or may_act_on_queue(actor)
 
 
+#: Who sees what the background work could not do: notices given up on, rows that failed.
+OPERATIONS_WATCHERS = (Role.AUDITOR, Role.ADMINISTRATOR)
+
+
+def may_read_operations(actor: Actor) -> bool:
+    return any(actor.holds_in_operations(role) for role in OPERATIONS_WATCHERS)
+
+
 def tracking_offices(actor: Actor) -> set[int]:
     """The offices whose messages the actor follows as their sender."""
     return actor.offices_with(Role.SENDER)

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import get_args
+from typing import Literal, get_args
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from pouch.errors import PermissionDenied
-from pouch.messages import access, holds, notify, outbox, receipts, views
+from pouch.messages import access, holds, notify, outbox, receipts, views, worker
 from pouch.messages import service as message_service
-from pouch.messages.deps import QueueReader, WatchOfficer
+from pouch.messages.deps import OperationsWatcher, QueueReader, WatchOfficer
 from pouch.messages.schemas import (
     AcceptedOut,
     AttachmentOut,
@@ -29,10 +29,12 @@ from pouch.messages.schemas import (
     HoldOut,
     LedgerOpeningOut,
     MessageOut,
+    NoticeOut,
     QuarantineIn,
     ReceiptOut,
     ReplyIn,
     StatusOut,
+    WorkFailureOut,
 )
 from pouch.settings import Settings
 from pouch.web.deps import (
@@ -292,3 +294,23 @@ def set_endpoint(
         email=done.endpoint.email,
         webhook_secret=done.new_secret,
     )
+
+
+@router.get("/outbox", response_model=list[NoticeOut])
+def outbox_notices(
+    session: DbSession, _: OperationsWatcher, state: Literal["waiting", "failed"] = "failed"
+) -> list[NoticeOut]:
+    """Notices not sent (auditors, administrators): those given up on, or still tried."""
+    return [
+        NoticeOut.model_validate(notice, from_attributes=True)
+        for notice in outbox.pending(session, failed=state == "failed")
+    ]
+
+
+@router.get("/worker/failures", response_model=list[WorkFailureOut])
+def worker_failures(session: DbSession, _: OperationsWatcher) -> list[WorkFailureOut]:
+    """Rows the deadline worker failed on and is still trying, newest first."""
+    return [
+        WorkFailureOut.model_validate(failure, from_attributes=True)
+        for failure in worker.open_failures(session)
+    ]

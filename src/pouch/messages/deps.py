@@ -23,6 +23,13 @@ WatchOfficer = Annotated[Actor, Depends(Allow(access.may_act_on_queue, _ACT))]
 #: Reads the queue: watch officers, and auditors read-only.
 QueueReader = Annotated[Actor, Depends(Allow(access.may_read_queue, _READ))]
 QueueReaderPage = Annotated[Actor, Depends(AllowPage(access.may_read_queue, _READ))]
+#: Auditors and administrators: the outbox and the worker's failures.
+OperationsWatcher = Annotated[
+    Actor,
+    Depends(
+        Allow(access.may_read_operations, "only auditors and administrators see the outbox")
+    ),
+]
 #: Follows the messages its office sent or received.
 TrackerPage = Annotated[
     Actor,

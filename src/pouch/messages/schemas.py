@@ -200,3 +200,32 @@ class EndpointOut(Schema):
     webhook_secret: str | None = Field(
         default=None, description="Shown once when a webhook is set: verifies X-Pouch-Signature."
     )
+
+
+class NoticeOut(Schema):
+    """A notice not sent: still tried (``failed`` false) or given up on."""
+
+    id: int
+    key: str
+    channel: str
+    office_id: int | None
+    target: str
+    subject: str
+    created_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+    failed: bool
+    last_error: str | None
+
+
+class WorkFailureOut(Schema):
+    """A row the background worker failed on and is still trying."""
+
+    job: str
+    row_id: int
+    error: str
+    first_at: datetime
+    last_at: datetime
+    attempts: int
+    retry_at: datetime
+    ledger_index: int
