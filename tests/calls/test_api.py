@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from pouch.calls import scheduling as scheduling_service
 from pouch.calls.models import CallRequest, PrecedenceVersion
 from pouch.clock import ManualClock
 from pouch.db import Database
@@ -428,3 +430,52 @@ def test_cancel_and_confirm_errors(app_client: TestClient, world: World, desk: D
     _problem(bad, "principal_office_id")
     too_long = app_client.post("/api/calls/schedule", json={"time_limit_s": 60}, headers=watch)
     _problem(too_long, "body.time_limit_s")
+
+
+def test_the_solve_holds_no_transaction_and_a_run_made_meanwhile_wins(
+    app_client: TestClient,
+    database: Database,
+    world: World,
+    desk: Desk,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _request(app_client, world, desk, "np")
+    writes: list[float] = []
+    database.observers.append(lambda write, held: writes.append(held) if write else None)
+    solve = scheduling_service.compute_schedule
+    during: list[int] = []
+
+    def slow_solve(*args: Any, **kwargs: Any) -> Any:
+        # A long solve, during which another officer's run is written: the database is
+        # free (no transaction of this request is open), and that run makes this one stale.
+        if during:  # the other officer's own solve
+            return solve(*args, **kwargs)
+        during.append(0)
+        time.sleep(1.0)
+        with database.transaction() as session:
+            during.append(
+                scheduling_service.run_schedule(
+                    session,
+                    office_id=None,
+                    method="greedy",
+                    time_limit_s=1,
+                    seed=0,
+                    by_user_id=None,
+                    now=clock.now(),
+                ).id
+            )
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(scheduling_service, "compute_schedule", slow_solve)
+    stale = app_client.post(
+        "/api/calls/schedule", json={"method": "greedy"}, headers=world.auth(Role.WATCH_OFFICER)
+    )
+    assert stale.status_code == 409, stale.text
+    assert f"schedule run {during[-1]} was made while this one was being solved" in (
+        stale.json()["detail"]
+    )
+    # Every write transaction was short: none spanned the second-long solve.
+    assert writes and max(writes) < 0.5
+    monkeypatch.setattr(scheduling_service, "compute_schedule", solve)
+    assert _schedule(app_client, world)["calls"]

@@ -45,13 +45,21 @@ from pouch.calls.schemas import (
     SlotOut,
 )
 from pouch.identity.service import Actor
-from pouch.web.deps import AppClock, AppSettings, Authorize, DbSession
+from pouch.web.deps import (
+    AppClock,
+    AppDatabase,
+    AppSettings,
+    Authorize,
+    AuthorizeUnheld,
+    DbSession,
+)
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 
 ICALENDAR = "text/calendar"
 
 Manager = Annotated[Actor, Depends(Authorize(*access.MANAGER_ROLES))]
+ManagerUnheld = Annotated[Actor, Depends(AuthorizeUnheld(*access.MANAGER_ROLES))]
 PrecedenceReader = Annotated[Actor, Depends(Authorize(*access.PRECEDENCE_READER_ROLES))]
 PrecedenceEditor = Annotated[Actor, Depends(Authorize(*access.PRECEDENCE_EDITOR_ROLES))]
 # Roles held in any office: which offices count, the viewer says (``access.viewer_of``).
@@ -368,21 +376,22 @@ def _schedule_out(view: run_service.ScheduleView) -> ScheduleOut:
 
 @router.post("/schedule", response_model=ScheduleOut, status_code=status.HTTP_201_CREATED)
 def run_schedule(
-    data: ScheduleIn, session: DbSession, clock: AppClock, actor: Manager
+    data: ScheduleIn, database: AppDatabase, clock: AppClock, actor: ManagerUnheld
 ) -> ScheduleOut:
     """Schedule every open request from now on (the solver within the time limit, or the
     greedy baseline), keeping confirmed calls where it can; every request left out gets its
-    reason (watch and protocol officers)."""
-    run = scheduling_service.run_schedule(
-        session,
+    reason (watch and protocol officers). The solve holds no transaction; a run written by
+    someone else meanwhile makes this one 409."""
+    return scheduling_service.schedule_now(
+        database,
         office_id=data.principal_office_id,
-        method=data.method,
-        time_limit_s=data.time_limit_s,
-        seed=data.seed,
+        options=scheduling_service.run_options(
+            method=data.method, time_limit_s=data.time_limit_s, seed=data.seed
+        ),
         by_user_id=actor.user_id,
-        now=clock.now(),
+        clock=clock,
+        present=lambda session, run: _schedule_out(run_service.schedule_view(session, run=run)),
     )
-    return _schedule_out(run_service.schedule_view(session, run=run))
 
 
 @router.get("/schedule", response_model=ScheduleOut)

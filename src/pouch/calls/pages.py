@@ -24,12 +24,19 @@ from pouch.calls import scheduling as scheduling_service
 from pouch.errors import InvalidInput
 from pouch.identity.service import Actor
 from pouch.web import render
-from pouch.web.deps import AppClock, AuthorizePage, DbSession
+from pouch.web.deps import (
+    AppClock,
+    AppDatabase,
+    AuthorizePage,
+    AuthorizePageUnheld,
+    DbSession,
+)
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 Reader = Annotated[Actor, Depends(AuthorizePage(*access.SCHEDULE_READER_ROLES, where="any"))]
 Manager = Annotated[Actor, Depends(AuthorizePage(*access.MANAGER_ROLES))]
+ManagerUnheld = Annotated[Actor, Depends(AuthorizePageUnheld(*access.MANAGER_ROLES))]
 PrecedenceEditor = Annotated[Actor, Depends(AuthorizePage(*access.PRECEDENCE_EDITOR_ROLES))]
 
 #: What a redirect's ``notice`` key says; only these fixed texts are ever shown.
@@ -64,15 +71,15 @@ def calls_page(request: Request, session: DbSession, actor: Reader) -> Response:
 
 
 @router.post("/calls/schedule")
-def calls_schedule(session: DbSession, clock: AppClock, actor: Manager) -> Response:
-    scheduling_service.run_schedule(
-        session,
+def calls_schedule(database: AppDatabase, clock: AppClock, actor: ManagerUnheld) -> Response:
+    # The solve holds no transaction: read, solve, write (scheduling.schedule_now).
+    scheduling_service.schedule_now(
+        database,
         office_id=None,
-        method="solver",
-        time_limit_s=5,
-        seed=0,
+        options=scheduling_service.run_options(method="solver", time_limit_s=5, seed=0),
         by_user_id=actor.user_id,
-        now=clock.now(),
+        clock=clock,
+        present=lambda _session, run: run.id,
     )
     return render.back("/calls", "/calls", "scheduled")
 

@@ -1,11 +1,13 @@
 """Scheduling: the open requests of a principal's office, planned from now.
 
-Three steps, so that a caller may solve outside a transaction (SQLite has one
-writer: a long solve must not hold its lock): :func:`prepare_schedule` reads
-the database into a pure :class:`~pouch.calls.problem.Problem`,
+Three steps, so that the solve runs outside any transaction (a long solve must
+not hold the write lock every acceptance takes): :func:`prepare_schedule`
+reads the database into a pure :class:`~pouch.calls.problem.Problem`,
 :func:`compute_schedule` runs the greedy baseline or the solver on it, and
 :func:`store_schedule` writes the run, logged as ``calls.scheduled`` (counts,
-never names). :func:`run_schedule` does the three in one session.
+never names), unless another run was written meanwhile. :func:`schedule_now`
+does the three with a transaction around each step but the solve;
+:func:`run_schedule` does them in one session, for one-off callers.
 
 Re-planning starts from now: the principal is busy from local midnight until
 now; a confirmed call keeps its slot as ``confirmed_start`` (the solver's third
@@ -18,13 +20,13 @@ interpreters are the language desk's roster (``pouch.language.roster``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pouch.calls import calendar as calendar_service
@@ -42,7 +44,10 @@ from pouch.calls.models import (
     ScheduleRun,
     UnscheduledRequest,
 )
+from pouch.clock import Clock
+from pouch.db import Database
 from pouch.directory.models import Office, Person
+from pouch.errors import Conflict
 from pouch.events import EventKind
 from pouch.language import roster as roster_service
 from pouch.language.models import Interpreter
@@ -91,6 +96,9 @@ class PreparedSchedule:
     carried_requests: tuple[core.CallRequest, ...]
     left_out: tuple[LeftOut, ...]
     skipped_interpreters: tuple[str, ...]
+    #: The office's latest run when the problem was read: a run written meanwhile
+    #: (by another officer, another process) makes this one stale.
+    basis: int | None = None
 
 
 def _core_request(
@@ -270,7 +278,18 @@ def prepare_schedule(session: Session, *, office_id: int | None, now: datetime) 
         carried_requests=tuple(carried_requests),
         left_out=tuple(left_out),
         skipped_interpreters=tuple(skipped),
+        basis=_latest_run_id(session, office.id),
     )
+
+
+def _latest_run_id(session: Session, office_id: int, *, lock: bool = False) -> int | None:
+    if lock:
+        # Writers of one office's runs take turns (PostgreSQL; SQLite has one writer).
+        session.execute(select(Office.id).where(Office.id == office_id).with_for_update())
+    latest: int | None = session.scalar(
+        select(func.max(ScheduleRun.id)).where(ScheduleRun.principal_office_id == office_id)
+    )
+    return latest
 
 
 @dataclass(frozen=True)
@@ -328,8 +347,15 @@ def store_schedule(
 
     A confirmed call still at its slot stays confirmed; one the solver had to
     move is scheduled again, to be confirmed anew. A request cancelled while
-    the run was being solved stays cancelled.
+    the run was being solved stays cancelled. A run that another was written
+    over while this one was solved is refused (409): schedule again.
     """
+    latest = _latest_run_id(session, prepared.office_id, lock=True)
+    if latest != prepared.basis:
+        raise Conflict(
+            f"schedule run {latest} was made while this one was being solved; "
+            "schedule again to plan from it"
+        )
     confirmed_starts = {
         r.id: r.confirmed_start for r in prepared.problem.requests if r.confirmed_start
     }
@@ -428,6 +454,39 @@ def store_schedule(
     return run
 
 
+T = TypeVar("T")
+
+
+def schedule_now(
+    database: Database,
+    *,
+    office_id: int | None,
+    options: RunOptions,
+    by_user_id: int | None,
+    clock: Clock,
+    present: Callable[[Session, ScheduleRun], T],
+) -> T:
+    """Plan a principal's calls from now, holding no transaction while solving: read the
+    problem in a short read transaction, solve with none open, write the run in a
+    short write transaction (refused if another run was written meanwhile), and
+    return what ``present`` makes of it there. The one function of the call desk
+    that opens its own transactions (the API, the pages, the command line)."""
+    now = clock.now()
+    with database.transaction(write=False) as session:
+        prepared = prepare_schedule(session, office_id=office_id, now=now)
+    schedule = compute_schedule(prepared, options=options)
+    with database.transaction() as session:
+        run = store_schedule(
+            session,
+            prepared=prepared,
+            schedule=schedule,
+            options=options,
+            by_user_id=by_user_id,
+            now=now,
+        )
+        return present(session, run)
+
+
 def run_schedule(
     session: Session,
     *,
@@ -439,7 +498,9 @@ def run_schedule(
     now: datetime,
     progress: ProgressCallback | None = None,
 ) -> ScheduleRun:
-    """Prepare, solve and store a run in one session."""
+    """Prepare, solve and store a run in the caller's session: for a one-off caller that
+    holds its transaction anyway (the demo's loader, tests); a server uses
+    :func:`schedule_now`."""
     options = run_options(method=method, time_limit_s=time_limit_s, seed=seed)
     prepared = prepare_schedule(session, office_id=office_id, now=now)
     schedule = compute_schedule(prepared, options=options, progress=progress)

@@ -26,9 +26,7 @@ QueueReaderPage = Annotated[Actor, Depends(AllowPage(access.may_read_queue, _REA
 #: Auditors and administrators: the outbox and the worker's failures.
 OperationsWatcher = Annotated[
     Actor,
-    Depends(
-        Allow(access.may_read_operations, "only auditors and administrators see the outbox")
-    ),
+    Depends(Allow(access.may_read_operations, "only auditors and administrators see the outbox")),
 ]
 #: Follows the messages its office sent or received.
 TrackerPage = Annotated[

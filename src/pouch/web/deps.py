@@ -6,6 +6,12 @@ domain's access rule (a predicate in its ``access.py``) says who may; either
 is the same check for web sessions and API tokens, and each has a variant for
 pages (``AuthorizePage``, ``AllowPage``) that sends a visitor without a
 session to log in first.
+
+A route's transaction (``DbSession``) lasts as long as the route; for writes
+it holds the database's write lock. A route that does long work (the
+scheduler's solve) takes ``AppDatabase`` instead, asks for its caller with
+``AuthorizeUnheld`` (resolved in a short read of its own), and opens short
+transactions around the work.
 """
 
 from __future__ import annotations
@@ -78,6 +84,7 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 AppTimetable = Annotated[Timetable, Depends(get_timetable)]
 AppLimits = Annotated[Limits, Depends(get_limits)]
 AppLedger = Annotated[Ledger, Depends(get_ledger)]
+AppDatabase = Annotated[Database, Depends(get_database)]
 
 
 def _bearer(request: Request) -> str | None:
@@ -141,6 +148,31 @@ async def _check_csrf(request: Request, actor: identity_service.Actor) -> None:
 OptionalActor = Annotated[identity_service.Actor | None, Depends(optional_actor)]
 
 
+def _actor_read_alone(request: Request, clock: AppClock) -> identity_service.Actor | None:
+    # Its own short read transaction, closed before the route runs (no last_used_at).
+    with get_database(request).transaction(write=False) as session:
+        secret = _bearer(request)
+        if secret is not None:
+            return identity_service.resolve_token(
+                session, secret=secret, now=clock.now(), touch=False
+            )
+        return cookie_actor(request, session, now=clock.now())
+
+
+async def actor_outside_transaction(
+    request: Request,
+    actor: Annotated[identity_service.Actor | None, Depends(_actor_read_alone)],
+) -> identity_service.Actor | None:
+    """The caller, as ``optional_actor`` finds it, for a route that does long work and
+    opens its own transactions: none stays open while it runs."""
+    if actor is not None and request.method not in SAFE_METHODS and _bearer(request) is None:
+        await _check_csrf(request, actor)
+    return actor
+
+
+UnheldActor = Annotated[identity_service.Actor | None, Depends(actor_outside_transaction)]
+
+
 def authenticated(actor: OptionalActor) -> identity_service.Actor:
     if actor is None:
         raise NotAuthenticated("log in, or send 'Authorization: Bearer <API token>'")
@@ -159,6 +191,19 @@ def page_user(actor: OptionalActor) -> identity_service.Actor:
 
 
 PageUser = Annotated[identity_service.Actor, Depends(page_user)]
+
+
+def unheld_user(actor: UnheldActor) -> identity_service.Actor:
+    if actor is None:
+        raise NotAuthenticated("log in, or send 'Authorization: Bearer <API token>'")
+    return actor
+
+
+def unheld_page_user(actor: UnheldActor) -> identity_service.Actor:
+    if actor is None:
+        raise LoginRequired("log in to see this page")
+    return actor
+
 
 Where = Literal["operations", "any"]
 
@@ -192,6 +237,24 @@ class AuthorizePage(Authorize):
     """``Authorize`` for a page: a visitor without a session is sent to log in first."""
 
     def __call__(self, actor: PageUser) -> identity_service.Actor:
+        return super().__call__(actor)
+
+
+class AuthorizeUnheld(Authorize):
+    """``Authorize`` for a route that opens its own transactions (``AppDatabase``)."""
+
+    def __call__(
+        self, actor: Annotated[identity_service.Actor, Depends(unheld_user)]
+    ) -> identity_service.Actor:
+        return super().__call__(actor)
+
+
+class AuthorizePageUnheld(Authorize):
+    """``AuthorizePage`` for a page action that opens its own transactions."""
+
+    def __call__(
+        self, actor: Annotated[identity_service.Actor, Depends(unheld_page_user)]
+    ) -> identity_service.Actor:
         return super().__call__(actor)
 
 
