@@ -237,3 +237,65 @@ def test_problem_type_uris_resolve(app_client: TestClient) -> None:
     assert response.status_code == 200
     assert "413" in response.text
     assert app_client.get("/problems/no-such-thing").status_code == 404
+
+
+TOO_BIG = str(2**63)
+
+
+def _integer_parameters(client: TestClient) -> list[tuple[str, str, str, str]]:
+    """Every (method, path, where, name) of an integer parameter the API documents."""
+    found = []
+    for path, operations in client.app.openapi()["paths"].items():  # type: ignore[attr-defined]
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                schemas = [parameter["schema"], *parameter["schema"].get("anyOf", [])]
+                if any(s.get("type") == "integer" for s in schemas):
+                    found.append((method.upper(), path, parameter["in"], parameter["name"]))
+    return found
+
+
+@pytest.mark.usefixtures("unchanged")
+def test_an_id_beyond_64_bits_is_a_400_naming_it_wherever_it_is_given(
+    app_client: TestClient, world: World
+) -> None:
+    parameters = _integer_parameters(app_client)
+    assert len(parameters) >= 30  # every id of the API, in paths and queries
+    for method, path, where, name in parameters:
+        url = path.replace("{public_id}", "m-none").replace("{key_id}", "k")
+        for other in (
+            "office_id",
+            "user_id",
+            "membership_id",
+            "person_id",
+            "run_id",
+            "removal_id",
+            "token_id",
+            "translation_id",
+            "interpreter_id",
+            "block_id",
+            "hold_id",
+            "attachment_id",
+            "index",
+        ):
+            if other != name:
+                url = url.replace("{" + other + "}", "1")
+        if where == "path":
+            url = url.replace("{" + name + "}", TOO_BIG)
+        else:
+            url = f"{url}?{name}={TOO_BIG}"
+        response = app_client.request(method, url, headers=world.auth(Role.ADMINISTRATOR))
+        assert response.status_code in (400, 403), (method, url, response.text)
+        if response.status_code == 400:
+            fields = [e["field"] for e in response.json()["errors"]]
+            assert f"{where}.{name}" in fields, (method, url, fields)
+
+
+@pytest.mark.usefixtures("unchanged")
+def test_an_id_beyond_64_bits_in_a_body_is_a_400(app_client: TestClient, world: World) -> None:
+    response = app_client.post(
+        f"/api/users/{world.users[Role.WATCH_OFFICER].id}/memberships",
+        json={"office_id": 2**63, "role": "auditor"},
+        headers=world.auth(Role.ADMINISTRATOR),
+    )
+    body = _problem(response, 400, "invalid-request")
+    assert body["errors"][0]["field"] == "body.office_id"  # type: ignore[index]

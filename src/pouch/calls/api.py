@@ -45,6 +45,7 @@ from pouch.calls.schemas import (
     SlotOut,
 )
 from pouch.identity.service import Actor
+from pouch.schema import RowId
 from pouch.web.deps import (
     AppClock,
     AppDatabase,
@@ -108,7 +109,7 @@ def _precedence_out(view: precedence_service.PrecedenceView) -> PrecedenceOut:
 
 @router.get("/precedence", response_model=PrecedenceOut)
 def get_precedence(
-    session: DbSession, _: PrecedenceReader, version: int | None = None
+    session: DbSession, _: PrecedenceReader, version: RowId | None = None
 ) -> PrecedenceOut:
     """The order of precedence, current or an earlier version (the call desk, auditors and
     administrators)."""
@@ -153,7 +154,7 @@ def _calendar_out(view: calendar_service.CalendarView) -> CalendarOut:
 
 
 @router.get("/calendars/{office_id}", response_model=CalendarOut)
-def get_calendar(office_id: int, session: DbSession, actor: ScheduleReader) -> CalendarOut:
+def get_calendar(office_id: RowId, session: DbSession, actor: ScheduleReader) -> CalendarOut:
     """When the principal takes calls: zone, daily window, cap, buffer, busy blocks (the
     call desk, auditors, and the principal's office)."""
     return _calendar_out(
@@ -162,7 +163,7 @@ def get_calendar(office_id: int, session: DbSession, actor: ScheduleReader) -> C
 
 
 @router.put("/calendars/{office_id}", response_model=CalendarOut)
-def set_calendar(office_id: int, data: CalendarIn, session: DbSession, _: Manager) -> CalendarOut:
+def set_calendar(office_id: RowId, data: CalendarIn, session: DbSession, _: Manager) -> CalendarOut:
     """Set the principal's zone, daily window, cap on calls per day and buffer (watch and
     protocol officers)."""
     return _calendar_out(calendar_service.set_calendar(session, office_id=office_id, data=data))
@@ -172,7 +173,7 @@ def set_calendar(office_id: int, data: CalendarIn, session: DbSession, _: Manage
     "/calendars/{office_id}/busy", response_model=BusyBlockOut, status_code=status.HTTP_201_CREATED
 )
 def add_busy_block(
-    office_id: int, data: BusyBlockIn, session: DbSession, _: Manager
+    office_id: RowId, data: BusyBlockIn, session: DbSession, _: Manager
 ) -> BusyBlockOut:
     """Block time in the principal's calendar (watch and protocol officers)."""
     block = calendar_service.add_busy_block(session, office_id=office_id, data=data)
@@ -180,7 +181,7 @@ def add_busy_block(
 
 
 @router.delete("/calendars/{office_id}/busy/{block_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_busy_block(office_id: int, block_id: int, session: DbSession, _: Manager) -> None:
+def remove_busy_block(office_id: RowId, block_id: RowId, session: DbSession, _: Manager) -> None:
     """Free a busy block again (watch and protocol officers)."""
     calendar_service.remove_busy_block(session, office_id=office_id, block_id=block_id)
 
@@ -261,7 +262,7 @@ def create_request(
 def list_requests(
     session: DbSession,
     actor: RequestReader,
-    office_id: int | None = None,
+    office_id: RowId | None = None,
     status: CallStatus | None = None,
 ) -> list[CallRequestOut]:
     """The requests the caller may see: all of them for the call desk and auditors, a
@@ -396,7 +397,7 @@ def run_schedule(
 
 @router.get("/schedule", response_model=ScheduleOut)
 def get_schedule(
-    session: DbSession, actor: ScheduleReader, office_id: int | None = None
+    session: DbSession, actor: ScheduleReader, office_id: RowId | None = None
 ) -> ScheduleOut:
     """The latest schedule: the call sheet (UTC, the principal's and the leader's local
     times, interpreters, mode) and the requests left out with why (the call desk, auditors,
@@ -411,7 +412,7 @@ def get_schedule(
     responses={200: {"content": {ICALENDAR: {}}, "description": "An iCalendar file."}},
 )
 def schedule_ical(
-    session: DbSession, settings: AppSettings, actor: ScheduleReader, office_id: int | None = None
+    session: DbSession, settings: AppSettings, actor: ScheduleReader, office_id: RowId | None = None
 ) -> Response:
     """The latest schedule as one iCalendar file (text/calendar), timed in the principal's
     zone, with the leader and interpreters as attendees."""
@@ -422,7 +423,7 @@ def schedule_ical(
 
 @router.get("/runs", response_model=list[RunOut])
 def list_runs(
-    session: DbSession, actor: ScheduleReader, office_id: int | None = None
+    session: DbSession, actor: ScheduleReader, office_id: RowId | None = None
 ) -> list[RunOut]:
     """Every run of the scheduler for a principal's office, newest first."""
     runs = run_service.list_runs(session, office_id=office_id, viewer=access.viewer_of(actor))
@@ -430,7 +431,7 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=ScheduleOut)
-def get_run(run_id: int, session: DbSession, actor: ScheduleReader) -> ScheduleOut:
+def get_run(run_id: RowId, session: DbSession, actor: ScheduleReader) -> ScheduleOut:
     """One earlier run, as the schedule it made."""
     viewer = access.viewer_of(actor)
     view = run_service.get_schedule(session, office_id=None, viewer=viewer, run_id=run_id)

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 from pouch.calls.models import CallStatus
 from pouch.calls.problem import Interpretation
 from pouch.directory.schemas import Language, TimeZone
-from pouch.schema import Schema
+from pouch.schema import RowId, Schema
 from pouch.text import Notes, check_single_line
 
 #: Why something changed, in one line: it goes into the logged event.
@@ -26,7 +26,7 @@ PublicId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 
 class RankIn(Schema):
-    person_id: int
+    person_id: RowId
     tier: int = Field(ge=1, le=1000, description="1 is the first tier.")
     position: int = Field(ge=0, le=100_000, description="Order within the tier, lower first.")
 
@@ -39,7 +39,7 @@ class PrecedenceIn(Schema):
 
 
 class RankOut(Schema):
-    person_id: int
+    person_id: RowId
     name: str
     country_code: str
     tier: int
@@ -49,7 +49,7 @@ class RankOut(Schema):
 class PrecedenceVersionOut(Schema):
     number: int
     reason: str
-    author_user_id: int | None
+    author_user_id: RowId | None
     created_at: datetime
     ledger_index: int
     leaders: int
@@ -86,7 +86,7 @@ class BusyBlockOut(Schema):
 
 
 class CalendarOut(Schema):
-    office_id: int
+    office_id: RowId
     time_zone: str
     window_start: time
     window_end: time
@@ -110,8 +110,8 @@ class HoursOut(Schema):
 
 
 class CallRequestIn(Schema):
-    leader_id: int = Field(description="The leader (a person of the directory).")
-    principal_office_id: int | None = Field(
+    leader_id: RowId = Field(description="The leader (a person of the directory).")
+    principal_office_id: RowId | None = Field(
         default=None, description="The principal's office; the only one when absent."
     )
     earliest_date: date = Field(description="First acceptable day, in the principal's zone.")
@@ -140,7 +140,7 @@ class CancelIn(Schema):
 
 
 class SlotOut(Schema):
-    run_id: int
+    run_id: RowId
     start: datetime
     end: datetime
     confirmed: bool
@@ -156,12 +156,12 @@ class LeftOutOut(Schema):
 
 class CallRequestOut(Schema):
     id: str
-    leader_id: int
+    leader_id: RowId
     leader_name: str
     leader_country: str
     leader_time_zone: str
-    principal_office_id: int
-    requested_by_office_id: int | None
+    principal_office_id: RowId
+    requested_by_office_id: RowId | None
     message_id: str | None
     earliest_date: date
     latest_date: date
@@ -182,7 +182,7 @@ class CallRequestOut(Schema):
 
 
 class ScheduleIn(Schema):
-    principal_office_id: int | None = Field(
+    principal_office_id: RowId | None = Field(
         default=None, description="The principal's office; the only one when absent."
     )
     method: Literal["solver", "greedy"] = "solver"
@@ -198,7 +198,7 @@ class ScheduleIn(Schema):
 
 class CallOut(Schema):
     request_id: str
-    leader_id: int
+    leader_id: RowId
     leader_name: str
     leader_country: str
     leader_time_zone: str
@@ -214,10 +214,10 @@ class CallOut(Schema):
 
 
 class RunOut(Schema):
-    run_id: int
-    principal_office_id: int
+    run_id: RowId
+    principal_office_id: RowId
     created_at: datetime
-    created_by_user_id: int | None
+    created_by_user_id: RowId | None
     method: str
     status: str
     gap: float | None

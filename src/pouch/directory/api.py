@@ -20,6 +20,7 @@ from pouch.directory.schemas import (
 )
 from pouch.errors import NotFound
 from pouch.identity.service import Actor
+from pouch.schema import RowId
 from pouch.web.deps import AppClock, Authorize, DbSession
 
 router = APIRouter(prefix="/api", tags=["directory"])
@@ -70,14 +71,14 @@ def create_office(data: OfficeIn, session: DbSession, clock: AppClock, _: Editor
 
 
 @router.get("/offices/{office_id}", response_model=OfficeOut)
-def get_office(office_id: int, session: DbSession, _: Reader) -> OfficeOut:
+def get_office(office_id: RowId, session: DbSession, _: Reader) -> OfficeOut:
     """One office."""
     return OfficeOut.model_validate(directory_service.get_office(session, office_id))
 
 
 @router.patch("/offices/{office_id}", response_model=OfficeOut)
 def update_office(
-    office_id: int, patch: OfficePatch, session: DbSession, clock: AppClock, _: Editor
+    office_id: RowId, patch: OfficePatch, session: DbSession, clock: AppClock, _: Editor
 ) -> OfficeOut:
     """Change an office (administrators and protocol officers)."""
     return OfficeOut.model_validate(
@@ -86,13 +87,13 @@ def update_office(
 
 
 @router.delete("/offices/{office_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_office(office_id: int, session: DbSession, _: Editor) -> None:
+def delete_office(office_id: RowId, session: DbSession, _: Editor) -> None:
     """Remove an office (administrators and protocol officers)."""
     directory_service.delete_office(session, office_id=office_id)
 
 
 @router.get("/people", response_model=list[PersonOut])
-def list_people(session: DbSession, _: Reader, office_id: int | None = None) -> list[PersonOut]:
+def list_people(session: DbSession, _: Reader, office_id: RowId | None = None) -> list[PersonOut]:
     """Leaders and officials, optionally of one office."""
     people = directory_service.list_people(session, office_id=office_id)
     return [PersonOut.model_validate(p) for p in people]
@@ -107,14 +108,14 @@ def create_person(data: PersonIn, session: DbSession, clock: AppClock, _: Editor
 
 
 @router.get("/people/{person_id}", response_model=PersonOut)
-def get_person(person_id: int, session: DbSession, _: Reader) -> PersonOut:
+def get_person(person_id: RowId, session: DbSession, _: Reader) -> PersonOut:
     """One person."""
     return PersonOut.model_validate(directory_service.get_person(session, person_id))
 
 
 @router.patch("/people/{person_id}", response_model=PersonOut)
 def update_person(
-    person_id: int, patch: PersonPatch, session: DbSession, clock: AppClock, _: Editor
+    person_id: RowId, patch: PersonPatch, session: DbSession, clock: AppClock, _: Editor
 ) -> PersonOut:
     """Change a person (administrators and protocol officers)."""
     return PersonOut.model_validate(
@@ -123,6 +124,6 @@ def update_person(
 
 
 @router.delete("/people/{person_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_person(person_id: int, session: DbSession, _: Editor) -> None:
+def delete_person(person_id: RowId, session: DbSession, _: Editor) -> None:
     """Remove a person (administrators and protocol officers)."""
     directory_service.delete_person(session, person_id=person_id)

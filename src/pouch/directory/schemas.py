@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from pouch.directory.countries import get_country
 from pouch.directory.models import OfficeKind
-from pouch.schema import Schema
+from pouch.schema import RowId, Schema
 from pouch.text import Name, Notes
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -116,7 +116,7 @@ class PersonIn(Schema):
     time_zone: TimeZone | None = Field(
         default=None, description="IANA zone; defaults to the country's capital zone"
     )
-    office_id: int | None = None
+    office_id: RowId | None = None
 
 
 class PersonPatch(Schema):
@@ -126,7 +126,7 @@ class PersonPatch(Schema):
     country_code: CountryCode | None = None
     languages: list[Language] | None = Field(default=None, max_length=20)
     time_zone: TimeZone | None = None
-    office_id: int | None = None
+    office_id: RowId | None = None
 
 
 class PersonOut(Schema):
@@ -137,6 +137,6 @@ class PersonOut(Schema):
     country_code: str
     languages: list[str]
     time_zone: str
-    office_id: int | None
+    office_id: RowId | None
     created_at: datetime
     updated_at: datetime

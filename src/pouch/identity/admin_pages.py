@@ -27,7 +27,7 @@ from pouch.identity.schemas import MembershipIn, TokenIn, UserIn
 from pouch.identity.service import Actor
 from pouch.intake import service as intake_service
 from pouch.intake.schemas import SenderKeyIn
-from pouch.schema import Schema
+from pouch.schema import RowId, Schema
 from pouch.web import render
 from pouch.web.deps import AppClock, AppSettings, Authorize, AuthorizePage, DbSession
 
@@ -144,7 +144,7 @@ def _parse_grant(value: str) -> tuple[int, Role]:
 
 @router.post("/admin/users/{user_id}/active")
 def set_active(
-    user_id: int,
+    user_id: RowId,
     session: DbSession,
     _: Administrator,
     active: Annotated[bool, Form()],
@@ -170,8 +170,8 @@ def grant_role(
 
 @router.post("/admin/users/{user_id}/roles/{membership_id}/revoke")
 def revoke_role(
-    user_id: int,
-    membership_id: int,
+    user_id: RowId,
+    membership_id: RowId,
     session: DbSession,
     clock: AppClock,
     actor: Administrator,
@@ -186,7 +186,7 @@ def revoke_role(
 
 @router.post("/admin/removals/{removal_id}/approve")
 def approve_removal(
-    removal_id: int, session: DbSession, clock: AppClock, actor: Administrator
+    removal_id: RowId, session: DbSession, clock: AppClock, actor: Administrator
 ) -> Response:
     """A second officer approves removing an office's last administrator (never the requester:
     the service refuses it)."""
@@ -250,7 +250,7 @@ def register_key(
 
 @router.post("/admin/offices/{office_id}/keys/{key_id}/revoke")
 def revoke_key(
-    office_id: int, key_id: str, session: DbSession, clock: AppClock, _: Administrator
+    office_id: RowId, key_id: str, session: DbSession, clock: AppClock, _: Administrator
 ) -> Response:
     intake_service.revoke_key(session, office_id=office_id, key_id=key_id, now=clock.now())
     return _back("key-revoked", "keys")
@@ -293,7 +293,7 @@ def issue_token(
 
 @router.post("/admin/tokens/{token_id}/revoke")
 def revoke_token(
-    token_id: int, session: DbSession, clock: AppClock, actor: Administrator
+    token_id: RowId, session: DbSession, clock: AppClock, actor: Administrator
 ) -> Response:
     identity_service.revoke_token(session, token_id=token_id, actor=actor, now=clock.now())
     return _back("token-revoked", "tokens")

@@ -22,6 +22,7 @@ from pouch.identity.schemas import (
     UserOut,
     UserPatch,
 )
+from pouch.schema import RowId
 from pouch.web.deps import AppClock, AppSettings, Authorize, DbSession
 
 router = APIRouter(prefix="/api", tags=["identity"])
@@ -57,13 +58,13 @@ def create_user(data: UserIn, session: DbSession, clock: AppClock, actor: Admini
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-def get_user(user_id: int, session: DbSession, _: Administrator) -> UserOut:
+def get_user(user_id: RowId, session: DbSession, _: Administrator) -> UserOut:
     """One user with their memberships (administrators)."""
     return UserOut.model_validate(identity_service.get_user(session, user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def update_user(user_id: int, patch: UserPatch, session: DbSession, _: Administrator) -> UserOut:
+def update_user(user_id: RowId, patch: UserPatch, session: DbSession, _: Administrator) -> UserOut:
     """Rename, change the e-mail or password, or (de)activate a user (administrators).
     An office's last administrator is not deactivated (409): remove that role first."""
     return UserOut.model_validate(
@@ -77,7 +78,7 @@ def update_user(user_id: int, patch: UserPatch, session: DbSession, _: Administr
     status_code=status.HTTP_201_CREATED,
 )
 def grant_membership(
-    user_id: int, data: MembershipIn, session: DbSession, clock: AppClock, actor: Administrator
+    user_id: RowId, data: MembershipIn, session: DbSession, clock: AppClock, actor: Administrator
 ) -> MembershipOut:
     """Give a user a role in an office; logged as a ledger event (administrators)."""
     membership = identity_service.grant_role(
@@ -97,7 +98,7 @@ def grant_membership(
     responses={202: {"model": RemovalOut, "description": "Last administrator: awaits approval."}},
 )
 def revoke_membership(
-    user_id: int, membership_id: int, session: DbSession, clock: AppClock, actor: Administrator
+    user_id: RowId, membership_id: RowId, session: DbSession, clock: AppClock, actor: Administrator
 ) -> Response:
     """Remove a role. An office's last administrator is only removed once a second
     officer approves (202 with the pending removal)."""
@@ -114,7 +115,7 @@ def revoke_membership(
 
 @router.post("/membership-removals/{removal_id}/approve", response_model=RemovalOut)
 def approve_removal(
-    removal_id: int, session: DbSession, clock: AppClock, actor: Administrator
+    removal_id: RowId, session: DbSession, clock: AppClock, actor: Administrator
 ) -> RemovalOut:
     """Approve removing an office's last administrator (not by the officer who asked)."""
     removal = identity_service.approve_removal(
@@ -146,6 +147,6 @@ def issue_token(
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_token(token_id: int, session: DbSession, clock: AppClock, actor: AnyUser) -> None:
+def revoke_token(token_id: RowId, session: DbSession, clock: AppClock, actor: AnyUser) -> None:
     """Revoke an API token at once."""
     identity_service.revoke_token(session, token_id=token_id, actor=actor, now=clock.now())

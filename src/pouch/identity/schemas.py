@@ -9,20 +9,20 @@ from pydantic import Field, SecretStr, StringConstraints
 
 from pouch.directory.schemas import Email
 from pouch.identity.models import RemovalStatus, Role
-from pouch.schema import Schema
+from pouch.schema import RowId, Schema
 from pouch.text import Name
 
 Username = Annotated[str, StringConstraints(min_length=2, max_length=63)]
 
 
 class MembershipIn(Schema):
-    office_id: int
+    office_id: RowId
     role: Role
 
 
 class MembershipOut(Schema):
     id: int
-    office_id: int
+    office_id: RowId
     role: Role
 
 
@@ -60,7 +60,7 @@ class MeOut(Schema):
 
 class TokenIn(Schema):
     name: Name
-    office_id: int
+    office_id: RowId
     role: Role
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 
@@ -69,8 +69,8 @@ class TokenOut(Schema):
     id: int
     prefix: str
     name: str
-    user_id: int
-    office_id: int
+    user_id: RowId
+    office_id: RowId
     role: Role
     created_at: datetime
     expires_at: datetime
@@ -84,11 +84,11 @@ class IssuedToken(TokenOut):
 
 class RemovalOut(Schema):
     id: int
-    user_id: int
-    office_id: int
+    user_id: RowId
+    office_id: RowId
     role: Role
     status: RemovalStatus
-    requested_by_user_id: int
+    requested_by_user_id: RowId
     requested_at: datetime
-    approved_by_user_id: int | None
+    approved_by_user_id: RowId | None
     approved_at: datetime | None

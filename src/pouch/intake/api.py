@@ -20,6 +20,7 @@ from pouch.intake import service as intake_service
 from pouch.intake.flows import Intake, SubmissionRequest
 from pouch.intake.schemas import SenderKeyIn, SenderKeyOut
 from pouch.messages.schemas import AcceptedOut
+from pouch.schema import RowId
 from pouch.web.deps import AppClock, DbSession, OfficeAdmin
 
 router = APIRouter(prefix="/api", tags=["intake"])
@@ -55,7 +56,7 @@ async def submit_message(
 
 
 @router.get("/offices/{office_id}/keys", response_model=list[SenderKeyOut])
-def list_keys(office_id: int, session: DbSession, _: OfficeAdmin) -> list[SenderKeyOut]:
+def list_keys(office_id: RowId, session: DbSession, _: OfficeAdmin) -> list[SenderKeyOut]:
     """The office's signing keys (administrators of the office or of Pouch)."""
     return [
         SenderKeyOut.model_validate(k)
@@ -65,7 +66,7 @@ def list_keys(office_id: int, session: DbSession, _: OfficeAdmin) -> list[Sender
 
 @router.post("/offices/{office_id}/keys", response_model=SenderKeyOut, status_code=201)
 def register_key(
-    office_id: int, data: SenderKeyIn, session: DbSession, clock: AppClock, _: OfficeAdmin
+    office_id: RowId, data: SenderKeyIn, session: DbSession, clock: AppClock, _: OfficeAdmin
 ) -> SenderKeyOut:
     """Register a public key the office will sign submissions with."""
     key = intake_service.register_key(
@@ -80,7 +81,7 @@ def register_key(
 
 @router.delete("/offices/{office_id}/keys/{key_id}", response_model=SenderKeyOut)
 def revoke_key(
-    office_id: int, key_id: str, session: DbSession, clock: AppClock, _: OfficeAdmin
+    office_id: RowId, key_id: str, session: DbSession, clock: AppClock, _: OfficeAdmin
 ) -> SenderKeyOut:
     """Revoke a key: submissions it signs are refused from now on."""
     return SenderKeyOut.model_validate(

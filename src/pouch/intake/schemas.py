@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StringConstraints
 
 from pouch.intake import signatures
-from pouch.schema import Schema
+from pouch.schema import RowId, Schema
 
 
 def _registrable(text: str) -> str:
@@ -40,6 +40,6 @@ class SenderKeyIn(Schema):
 class SenderKeyOut(Schema):
     id: int
     key_id: str
-    office_id: int
+    office_id: RowId
     created_at: datetime
     revoked_at: datetime | None

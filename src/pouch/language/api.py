@@ -42,6 +42,7 @@ from pouch.messages import access as message_access
 from pouch.messages import service as message_service
 from pouch.messages import views as message_views
 from pouch.messages.models import Message
+from pouch.schema import RowId
 from pouch.web.deps import AppClock, Authorize, DbSession
 
 router = APIRouter(prefix="/api", tags=["language"])
@@ -148,7 +149,7 @@ def translation_queue(
 
 
 @router.get("/translations/{translation_id}", response_model=WorkItemOut)
-def get_translation(translation_id: int, session: DbSession, _: QueueReader) -> WorkItemOut:
+def get_translation(translation_id: RowId, session: DbSession, _: QueueReader) -> WorkItemOut:
     """One translation with the original to translate (translators and watch officers)."""
     entry = queue_service.entry(session, translation_id=translation_id)
     return WorkItemOut(
@@ -160,7 +161,7 @@ def get_translation(translation_id: int, session: DbSession, _: QueueReader) -> 
 
 @router.post("/translations/{translation_id}/claim", response_model=QueueItemOut)
 def claim_translation(
-    translation_id: int, session: DbSession, clock: AppClock, actor: Translator
+    translation_id: RowId, session: DbSession, clock: AppClock, actor: Translator
 ) -> QueueItemOut:
     """Take a queued translation, or a machine one to review; another translator's claim is
     refused (409) until it is released."""
@@ -172,7 +173,7 @@ def claim_translation(
 
 @router.post("/translations/{translation_id}/release", response_model=QueueItemOut)
 def release_translation(
-    translation_id: int, session: DbSession, actor: QueueReader
+    translation_id: RowId, session: DbSession, actor: QueueReader
 ) -> QueueItemOut:
     """Give a claimed translation back to the queue (its translator, or a watch officer)."""
     row = queue_service.release(
@@ -186,7 +187,7 @@ def release_translation(
 
 @router.post("/translations/{translation_id}/submit", response_model=QueueItemOut)
 def submit_translation(
-    translation_id: int, data: SubmitIn, session: DbSession, clock: AppClock, actor: Translator
+    translation_id: RowId, data: SubmitIn, session: DbSession, clock: AppClock, actor: Translator
 ) -> QueueItemOut:
     """The final text, by the translator who claimed it: marked reviewed by them, and logged
     as translation.added with its SHA-256."""
@@ -251,14 +252,14 @@ def create_interpreter(data: InterpreterIn, session: DbSession, _: RosterEditor)
 
 
 @router.get("/interpreters/{interpreter_id}", response_model=InterpreterOut)
-def get_interpreter(interpreter_id: int, session: DbSession, _: RosterReader) -> InterpreterOut:
+def get_interpreter(interpreter_id: RowId, session: DbSession, _: RosterReader) -> InterpreterOut:
     """One interpreter of the roster."""
     return interpreter_out(roster_service.get_interpreter(session, interpreter_id))
 
 
 @router.patch("/interpreters/{interpreter_id}", response_model=InterpreterOut)
 def update_interpreter(
-    interpreter_id: int, patch: InterpreterPatch, session: DbSession, _: RosterEditor
+    interpreter_id: RowId, patch: InterpreterPatch, session: DbSession, _: RosterEditor
 ) -> InterpreterOut:
     """Change an interpreter's languages, availability, cap or details (administrators and
     protocol officers)."""
@@ -271,7 +272,7 @@ def update_interpreter(
 
 
 @router.delete("/interpreters/{interpreter_id}", status_code=status.HTTP_204_NO_CONTENT)
-def retire_interpreter(interpreter_id: int, session: DbSession, _: RosterEditor) -> None:
+def retire_interpreter(interpreter_id: RowId, session: DbSession, _: RosterEditor) -> None:
     """Take an interpreter off the roster; kept, inactive, for the calls already booked
     (administrators and protocol officers)."""
     roster_service.retire_interpreter(session, interpreter_id=interpreter_id)

@@ -19,6 +19,7 @@ from pouch.identity.service import Actor
 from pouch.language import access
 from pouch.language import queue as queue_service
 from pouch.language.models import TranslationStatus
+from pouch.schema import RowId
 from pouch.web import render
 from pouch.web.deps import AppClock, AuthorizePage, DbSession
 
@@ -57,7 +58,9 @@ def translations_page(request: Request, session: DbSession, actor: QueueReader) 
 
 
 @router.post("/translations/{translation_id}/claim")
-def claim(translation_id: int, session: DbSession, clock: AppClock, actor: Translator) -> Response:
+def claim(
+    translation_id: RowId, session: DbSession, clock: AppClock, actor: Translator
+) -> Response:
     queue_service.claim(
         session, translation_id=translation_id, user_id=actor.user_id, now=clock.now()
     )
@@ -68,7 +71,7 @@ def claim(translation_id: int, session: DbSession, clock: AppClock, actor: Trans
 
 @router.post("/translations/{translation_id}/submit")
 def submit(
-    translation_id: int,
+    translation_id: RowId,
     session: DbSession,
     clock: AppClock,
     actor: Translator,
@@ -91,7 +94,7 @@ def submit(
 
 
 @router.post("/translations/{translation_id}/release")
-def release(translation_id: int, session: DbSession, actor: QueueReader) -> Response:
+def release(translation_id: RowId, session: DbSession, actor: QueueReader) -> Response:
     queue_service.release(
         session,
         translation_id=translation_id,

@@ -11,7 +11,7 @@ from pouch.directory.schemas import Email, Language, TimeZone
 from pouch.language.models import TranslationStatus
 from pouch.messages.rules import Precedence
 from pouch.messages.schemas import Body, MessageOut, Subject
-from pouch.schema import Schema
+from pouch.schema import RowId, Schema
 from pouch.text import Name
 
 
@@ -116,7 +116,7 @@ MinutesCap = Annotated[int, Field(ge=1, le=24 * 60)]
 class InterpreterIn(Schema):
     name: Name
     email: Email | None = None
-    user_id: int | None = Field(default=None, description="The interpreter's Pouch user, if any.")
+    user_id: RowId | None = Field(default=None, description="The interpreter's Pouch user, if any.")
     language_pairs: list[LanguagePair] = Field(
         min_length=1, max_length=50, description="Pairs interpreted both ways, e.g. [['en','fr']]."
     )
@@ -133,7 +133,7 @@ class InterpreterIn(Schema):
 class InterpreterPatch(Schema):
     name: Name | None = None
     email: Email | None = None
-    user_id: int | None = None
+    user_id: RowId | None = None
     language_pairs: list[LanguagePair] | None = Field(default=None, min_length=1, max_length=50)
     availability: list[WindowIn] | None = Field(default=None, max_length=1000)
     max_minutes_per_day: MinutesCap | None = None
@@ -143,7 +143,7 @@ class InterpreterPatch(Schema):
 
 class InterpreterOut(Schema):
     id: int
-    user_id: int | None
+    user_id: RowId | None
     name: str
     email: str | None
     language_pairs: list[list[str]]

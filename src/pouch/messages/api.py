@@ -36,6 +36,7 @@ from pouch.messages.schemas import (
     StatusOut,
     WorkFailureOut,
 )
+from pouch.schema import LogIndex, RowId
 from pouch.settings import Settings
 from pouch.web.deps import (
     AppClock,
@@ -72,7 +73,7 @@ def message_status(public_id: str, session: DbSession, actor: CurrentActor) -> S
 @router.get("/messages/{public_id}/events/{index}/receipt", response_model=ReceiptOut)
 def event_receipt(
     public_id: str,
-    index: int,
+    index: LogIndex,
     ledger: AppLedger,
     session: DbSession,
     settings: AppSettings,
@@ -116,7 +117,7 @@ def request_hold(
 
 def _hold_action(action: holds.HoldAction) -> Callable[..., HoldOut]:
     def endpoint(
-        public_id: str, hold_id: int, session: DbSession, clock: AppClock, actor: WatchOfficer
+        public_id: str, hold_id: RowId, session: DbSession, clock: AppClock, actor: WatchOfficer
     ) -> HoldOut:
         hold = holds.act(
             session,
@@ -151,7 +152,7 @@ for _action in get_args(holds.HoldAction):
 )
 def quarantine(
     public_id: str,
-    attachment_id: int,
+    attachment_id: RowId,
     data: QuarantineIn,
     session: DbSession,
     clock: AppClock,
@@ -171,7 +172,7 @@ def quarantine(
 
 @router.get("/messages/{public_id}/attachments/{attachment_id}", response_class=Response)
 def download_attachment(
-    public_id: str, attachment_id: int, session: DbSession, actor: CurrentActor
+    public_id: str, attachment_id: RowId, session: DbSession, actor: CurrentActor
 ) -> Response:
     file = message_service.attachment_file(
         session, public_id=public_id, attachment_id=attachment_id, actor=actor
@@ -253,7 +254,7 @@ def watch_queue(session: DbSession, actor: QueueReader) -> list[MessageOut]:
 
 
 @router.get("/offices/{office_id}/inbox", response_model=list[MessageOut])
-def inbox(office_id: int, session: DbSession, actor: CurrentActor) -> list[MessageOut]:
+def inbox(office_id: RowId, session: DbSession, actor: CurrentActor) -> list[MessageOut]:
     """The office's inbox (its principal and staff): unread first; held messages shown as held."""
     if not access.answers_for(actor, office_id):
         raise PermissionDenied("only the principal and staff of this office read its inbox")
@@ -263,7 +264,7 @@ def inbox(office_id: int, session: DbSession, actor: CurrentActor) -> list[Messa
 
 @router.get("/offices/{office_id}/ledger", response_model=list[LedgerOpeningOut])
 def office_ledger(
-    office_id: int, session: DbSession, actor: CurrentActor
+    office_id: RowId, session: DbSession, actor: CurrentActor
 ) -> list[LedgerOpeningOut]:
     """The openings of every message accepted for the office, by sequence number: with them
     the office checks the log and finds gaps (``pouch office check``)."""
@@ -277,7 +278,7 @@ def office_ledger(
 
 @router.put("/offices/{office_id}/endpoint", response_model=EndpointOut)
 def set_endpoint(
-    office_id: int, data: EndpointIn, session: DbSession, settings: AppSettings, _: OfficeAdmin
+    office_id: RowId, data: EndpointIn, session: DbSession, settings: AppSettings, _: OfficeAdmin
 ) -> EndpointOut:
     """Where the office is notified: a webhook (signed; the secret is shown once) and e-mail.
     The webhook must be https on a public host unless the operator allows otherwise."""

@@ -22,6 +22,7 @@ from pouch.messages import service as message_service
 from pouch.messages.models import MessageState
 from pouch.messages.rules import Precedence
 from pouch.messages.schemas import ReplyIn
+from pouch.schema import RowId
 from pouch.web import render
 from pouch.web.deps import (
     AppClock,
@@ -50,7 +51,7 @@ def inbox(
     session: DbSession,
     clock: AppClock,
     actor: PageUser,
-    office: int | None = None,
+    office: RowId | None = None,
 ) -> Response:
     offices = access.inbox_offices(actor)
     if not offices:

@@ -13,7 +13,7 @@ from pouch.directory.schemas import Language
 from pouch.ledger.events import Opening
 from pouch.messages.models import HoldStatus, Message, MessageState
 from pouch.messages.rules import Precedence
-from pouch.schema import Schema
+from pouch.schema import RowId, Schema
 from pouch.text import check_multiline, check_single_line
 
 Subject = Annotated[
@@ -52,8 +52,8 @@ class AttachmentIn(Schema):
 
 
 class MessageIn(Schema):
-    sender_office_id: int
-    addressee_office_id: int
+    sender_office_id: RowId
+    addressee_office_id: RowId
     subject: Subject
     body: Body = Field(description="Plain text, or HTML when body_format is html (sanitized).")
     body_format: Annotated[str, StringConstraints(pattern=r"^(text|html)$")] = "text"
@@ -143,8 +143,8 @@ class AttachmentOut(Schema):
 
 class MessageOut(Schema):
     id: str
-    sender_office_id: int
-    addressee_office_id: int
+    sender_office_id: RowId
+    addressee_office_id: RowId
     in_reply_to: str | None
     subject: str
     body_text: str
@@ -194,7 +194,7 @@ class EndpointIn(Schema):
 
 
 class EndpointOut(Schema):
-    office_id: int
+    office_id: RowId
     webhook_url: str | None
     email: str | None
     webhook_secret: str | None = Field(
@@ -208,7 +208,7 @@ class NoticeOut(Schema):
     id: int
     key: str
     channel: str
-    office_id: int | None
+    office_id: RowId | None
     target: str
     subject: str
     created_at: datetime
@@ -222,7 +222,7 @@ class WorkFailureOut(Schema):
     """A row the background worker failed on and is still trying."""
 
     job: str
-    row_id: int
+    row_id: RowId
     error: str
     first_at: datetime
     last_at: datetime

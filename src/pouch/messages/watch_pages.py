@@ -24,6 +24,7 @@ from pouch.messages import service as message_service
 from pouch.messages.deps import QueueReaderPage, WatchOfficer
 from pouch.messages.models import HoldStatus
 from pouch.messages.schemas import HoldIn
+from pouch.schema import RowId
 from pouch.web import render
 from pouch.web.deps import AppClock, AppTimetable, DbSession
 
@@ -156,7 +157,7 @@ def request_hold(
 @router.post("/watch/{public_id}/holds/{hold_id}/{action}")
 def hold_action(
     public_id: str,
-    hold_id: int,
+    hold_id: RowId,
     action: holds.HoldAction,
     session: DbSession,
     clock: AppClock,

@@ -32,6 +32,7 @@ from pouch.identity.models import Role
 from pouch.ledger.service import Ledger
 from pouch.messages.acceptance import Limits
 from pouch.messages.rules import Timetable
+from pouch.schema import RowId
 from pouch.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -279,7 +280,7 @@ class AllowPage(Allow):
         return super().__call__(actor)
 
 
-def office_administrator(office_id: int, actor: CurrentActor) -> identity_service.Actor:
+def office_administrator(office_id: RowId, actor: CurrentActor) -> identity_service.Actor:
     """An administrator of the office in the path, or of Pouch itself."""
     if identity_access.administers(actor, office_id):
         return actor
