@@ -25,7 +25,7 @@ from pouch.calls import pages as calls_pages
 from pouch.clock import Clock, SystemClock
 from pouch.db import Database
 from pouch.directory import api as directory_api
-from pouch.errors import NotFound, error_for_slug
+from pouch.errors import IntegrityFailure, NotFound, error_for_slug
 from pouch.groupcommit import GroupCommitter
 from pouch.identity import admin_pages as identity_admin_pages
 from pouch.identity import api as identity_api
@@ -41,7 +41,7 @@ from pouch.ledger import pages as ledger_pages
 from pouch.ledger.keys import load_signer
 from pouch.ledger.service import Ledger
 from pouch.messages import api as messages_api
-from pouch.messages import inbox_pages, track_pages, watch_pages
+from pouch.messages import inbox_pages, notify, track_pages, watch_pages
 from pouch.messages.acceptance import Limits
 from pouch.messages.outbox import Outbox, Transport
 from pouch.messages.rules import Timetable
@@ -185,7 +185,16 @@ def create_app(
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
-    install_error_handlers(app)
+    def integrity_alarm(error: IntegrityFailure, path: str) -> None:
+        with database.transaction() as session:
+            notify.alarm(
+                session,
+                subject=error.detail,
+                details={"detail": error.detail, "path": path},
+                at=clock.now(),
+            )
+
+    install_error_handlers(app, on_integrity_failure=integrity_alarm)
     app.add_middleware(GZipMiddleware, minimum_size=512)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, func, select
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -70,6 +70,27 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def referring_rows(session: Session, table: Table, key: object) -> dict[str, int]:
+    """How many rows of each table still refer to the row ``key`` of ``table`` through a
+    foreign key that forbids deleting it (not ``ON DELETE CASCADE`` or ``SET NULL``).
+
+    Read from the tables' metadata, so that a domain can refuse to delete what other
+    domains refer to, and say what, without knowing them.
+    """
+    found: dict[str, int] = {}
+    for other in Base.metadata.sorted_tables:
+        for constraint in other.foreign_key_constraints:
+            if constraint.referred_table is not table:
+                continue
+            if (constraint.ondelete or "").upper() in ("CASCADE", "SET NULL"):
+                continue
+            (column,) = constraint.columns
+            count = session.scalar(select(func.count()).select_from(other).where(column == key))
+            if count:
+                found[other.name] = found.get(other.name, 0) + int(count)
+    return found
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:

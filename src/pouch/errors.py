@@ -3,6 +3,7 @@
 ::
 
     PouchError                      500 internal-error (never shown with details)
+    ├── IntegrityFailure            500 integrity-error (stored evidence damaged; auditors told)
     ├── InvalidInput                400 invalid-request (field errors)
     │   └── MalformedBody           400 malformed-body
     ├── NotAuthenticated            401 not-authenticated
@@ -70,6 +71,15 @@ class PouchError(Exception):
         if self.field_errors:
             body["errors"] = [{"field": e.field, "message": e.message} for e in self.field_errors]
         return body
+
+
+class IntegrityFailure(PouchError):
+    """What Pouch stores as evidence (a log entry, an opening) is missing or does not match:
+    the answer is withheld rather than built from it, and the auditors are alerted."""
+
+    status = 500
+    slug = "integrity-error"
+    title = "Stored evidence is damaged"
 
 
 class InvalidInput(PouchError):

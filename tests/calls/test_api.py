@@ -472,8 +472,9 @@ def test_the_solve_holds_no_transaction_and_a_run_made_meanwhile_wins(
         "/api/calls/schedule", json={"method": "greedy"}, headers=world.auth(Role.WATCH_OFFICER)
     )
     assert stale.status_code == 409, stale.text
-    assert f"schedule run {during[-1]} was made while this one was being solved" in (
-        stale.json()["detail"]
+    assert (
+        f"schedule run {during[-1]} was made while this one was being solved"
+        in (stale.json()["detail"])
     )
     # Every write transaction was short: none spanned the second-long solve.
     assert writes and max(writes) < 0.5

@@ -13,7 +13,9 @@ from pouch.directory import transfer
 from pouch.directory.models import Office, Person
 from pouch.errors import InvalidInput
 from pouch.identity.models import Role
+from tests.calls.helpers import build_desk, request
 from tests.factories import World
+from tests.messages.helpers import submit
 
 
 def test_office_and_person_lifecycle(app_client: TestClient, world: World) -> None:
@@ -179,3 +181,25 @@ def test_import_is_all_or_nothing(
         transfer.import_directory(session, text=text, now=clock.now())
     assert message in str(raised.value.detail)
     assert _count(database) == before
+
+
+def test_what_is_still_referred_to_is_not_deleted_and_the_answer_says_by_what(
+    app_client: TestClient, database: Database, clock: ManualClock, world: World
+) -> None:
+    submit(database, clock, world)
+    editor = world.auth(Role.PROTOCOL_OFFICER)
+    sender_office = world.offices["ie-taoiseach"].id
+    refused = app_client.delete(f"/api/offices/{sender_office}", headers=editor)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"] == "/problems/conflict"
+    assert "messages (1)" in refused.json()["detail"]
+    # The connection is sound afterwards, and the office still there.
+    assert app_client.get(f"/api/offices/{sender_office}", headers=editor).status_code == 200
+    with database.transaction() as session:
+        desk = build_desk(session, clock, existing=world.offices)
+        call = request(session, desk, "jp", clock)
+        leader = call.person_id
+    refused = app_client.delete(f"/api/people/{leader}", headers=editor)
+    assert refused.status_code == 409, refused.text
+    assert "call requests (1)" in refused.json()["detail"]
+    assert app_client.get(f"/api/people/{leader}", headers=editor).status_code == 200

@@ -203,7 +203,9 @@ def test_unknown_api_path_is_a_problem(app_client: TestClient) -> None:
 
 
 def test_wrong_method_is_a_problem(app_client: TestClient) -> None:
-    _problem(app_client.put("/api/me"), 405, "method-not-allowed")
+    refused = app_client.put("/api/me")
+    _problem(refused, 405, "method-not-allowed")
+    assert refused.headers["allow"] == "GET"
 
 
 def test_html_error_page_outside_api(app_client: TestClient) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from pouch.db import referring_rows
 from pouch.directory.countries import get_country
 from pouch.directory.models import Office, Person
 from pouch.directory.schemas import OfficeIn, OfficePatch, PersonIn, PersonPatch
@@ -80,8 +81,21 @@ def update_office(session: Session, *, office_id: int, patch: OfficePatch, now: 
     return office
 
 
+def _refuse_if_referred(session: Session, row: Office | Person, what: str) -> None:
+    referring = referring_rows(session, cast(Table, type(row).__table__), row.id)
+    if referring:
+        listed = ", ".join(f"{table.replace('_', ' ')} ({n})" for table, n in referring.items())
+        raise Conflict(
+            f"{what} is still referred to by {listed}: it stays on the record; "
+            "remove those first, or leave it in place"
+        )
+
+
 def delete_office(session: Session, *, office_id: int) -> None:
-    session.delete(get_office(session, office_id))
+    """Delete an office nothing refers to any more (messages, calls, people … refuse it)."""
+    office = get_office(session, office_id)
+    _refuse_if_referred(session, office, f"office {office_id}")
+    session.delete(office)
     session.flush()
 
 
@@ -137,5 +151,8 @@ def update_person(session: Session, *, person_id: int, patch: PersonPatch, now: 
 
 
 def delete_person(session: Session, *, person_id: int) -> None:
-    session.delete(get_person(session, person_id))
+    """Delete a person nothing refers to any more (call requests, rankings … refuse it)."""
+    person = get_person(session, person_id)
+    _refuse_if_referred(session, person, f"person {person_id}")
+    session.delete(person)
     session.flush()

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from pouch.clock import Clock
 from pouch.db import Database
+from pouch.errors import IntegrityFailure
 from pouch.groupcommit import Turns
 from pouch.ledger import events, sequencer
 from pouch.ledger.checkpoint import open_checkpoint
@@ -129,13 +130,16 @@ def opening(session: Session, index: int) -> events.Opening | None:
 
 
 def _opening_of(row: LedgerOpening) -> events.Opening:
-    return events.Opening.from_json(
-        {
-            "index": row.idx,
-            "salt": base64.b64encode(row.salt).decode(),
-            "event": json.loads(row.event),
-        }
-    )
+    try:
+        return events.Opening.from_json(
+            {
+                "index": row.idx,
+                "salt": base64.b64encode(row.salt).decode(),
+                "event": json.loads(row.event),
+            }
+        )
+    except (ValueError, TypeError) as error:
+        raise IntegrityFailure(f"the opening of log entry {row.idx} is damaged") from error
 
 
 #: How many indexes one query of ``openings`` or ``entries`` asks for.
@@ -230,7 +234,8 @@ def receipt(session: Session, *, index: int, cache: TileCache) -> bytes:
     if latest is None or index >= latest.size:
         raise NotIntegrated(f"entry {index} is not yet covered by a checkpoint")
     data = entry(session, index)
-    assert data is not None, "every integrated index has its entry"
+    if data is None:
+        raise IntegrityFailure(f"log entry {index} is covered by a checkpoint but not stored")
     proof = inclusion_proof(index, latest.size, TileNodeReader(session, cache))
     return build_receipt(
         index=index, proof=proof, checkpoint=latest.note, leaf_hash=leaf_hash(data)

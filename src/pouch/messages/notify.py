@@ -185,6 +185,21 @@ def message_step(
         )
 
 
+def alarm(session: Session, *, subject: str, details: dict[str, Any], at: datetime) -> None:
+    """Tell the auditors something is wrong with what Pouch stores (by e-mail)."""
+    payload = {"event": "alarm", "at": format_time(at), **details}
+    for email in _auditor_emails(session):
+        _enqueue(
+            session,
+            channel=NotificationChannel.EMAIL,
+            office_id=None,
+            target=email,
+            subject=f"[Pouch] ALARM: {subject}"[:300],
+            payload=payload,
+            at=at,
+        )
+
+
 def sign_webhook(secret: str, timestamp: str, body: bytes) -> str:
     """The value of X-Pouch-Signature for ``body`` sent at ``timestamp``.
 

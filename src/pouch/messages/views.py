@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from pouch.errors import IntegrityFailure
 from pouch.identity.models import User
 from pouch.identity.service import Actor
 from pouch.messages import access
@@ -105,7 +106,10 @@ def hold_view(session: Session, hold: Hold) -> HoldOut:
 
 def listed_out(listed: Listed) -> LedgerOpeningOut:
     """One message of an office's listing, with the opening the office checks."""
-    assert listed.opening is not None, "every accepted event keeps its opening"
+    if listed.opening is None:
+        raise IntegrityFailure(
+            f"the accepted event of message {listed.message} has lost its opening"
+        )
     return LedgerOpeningOut(
         office_sequence=listed.office_sequence,
         message=listed.message,

@@ -7,14 +7,19 @@ as a bare "internal error": exception text never reaches a client.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError as SQLAlchemyIntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pouch.errors import (
+    Conflict,
+    IntegrityFailure,
     LoginRequired,
     MalformedBody,
     MethodNotAllowed,
@@ -72,12 +77,28 @@ def render_error(request: Request, error: PouchError) -> Response:
     return response
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(
+    app: FastAPI, *, on_integrity_failure: Callable[[IntegrityFailure, str], None]
+) -> None:
+    """``on_integrity_failure(error, path)`` is told of damaged evidence (it alerts the
+    auditors, in a transaction of its own: the request's was rolled back)."""
+
     async def on_pouch_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, PouchError)
         if type(exc) is PouchError:
             logger.error("internal error on %s %s: %s", request.method, request.url.path, exc)
+        if isinstance(exc, IntegrityFailure):
+            logger.error("damaged evidence on %s %s: %s", request.method, request.url.path, exc)
+            await run_in_threadpool(on_integrity_failure, exc, request.url.path)
         return render_error(request, exc)
+
+    async def on_integrity_error(request: Request, exc: Exception) -> Response:
+        # A backstop: a write the database refused for a key or a constraint the
+        # service did not check first. Its transaction is already rolled back.
+        logger.warning("constraint refused on %s %s: %s", request.method, request.url.path, exc)
+        return render_error(
+            request, Conflict("the change conflicts with data that refers to it, or is taken")
+        )
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -93,6 +114,10 @@ def install_error_handlers(app: FastAPI) -> None:
             error = NotFound(f"nothing at {request.url.path}")
         elif exc.status_code == 405:
             error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+            response = render_error(request, error)
+            # Which methods are: the router's Allow header, as RFC 9110 asks.
+            response.headers.update(exc.headers or {})
+            return response
         elif exc.status_code == 415:
             error = UnsupportedMediaType(str(exc.detail))
         elif exc.status_code == 400:
@@ -107,6 +132,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return render_error(request, PouchError())
 
     app.add_exception_handler(PouchError, on_pouch_error)
+    app.add_exception_handler(SQLAlchemyIntegrityError, on_integrity_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(Exception, on_unexpected)
