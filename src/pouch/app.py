@@ -48,7 +48,7 @@ from pouch.messages.rules import Timetable
 from pouch.messages.worker import Worker
 from pouch.monitoring import Loop, Metrics, readiness
 from pouch.settings import Settings
-from pouch.web import navigation
+from pouch.web import navigation, openapi
 from pouch.web.limits import BodySizeLimit
 from pouch.web.problems import PROBLEM_JSON, install_error_handlers, problem_page
 
@@ -195,6 +195,7 @@ def create_app(
             )
 
     install_error_handlers(app, on_integrity_failure=integrity_alarm)
+    openapi.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=512)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 

@@ -34,6 +34,10 @@ class EventKind(enum.StrEnum):
     CALL_CANCELLED = "call.cancelled"
     CALLS_SCHEDULED = "calls.scheduled"
     PRECEDENCE_CHANGED = "precedence.changed"
+    # Identity (pouch.identity): who holds which role where (invariant 6).
+    MEMBERSHIP_GRANTED = "membership.granted"
+    MEMBERSHIP_REMOVAL_REQUESTED = "membership.removal-requested"
+    MEMBERSHIP_REVOKED = "membership.revoked"
     # Operations (pouch.messages.worker).
     WORKER_FAILED = "worker.failed"
 
@@ -66,6 +70,9 @@ LABELS: dict[EventKind, str] = {
     EventKind.CALL_CANCELLED: "Call cancelled",
     EventKind.CALLS_SCHEDULED: "Calls scheduled",
     EventKind.PRECEDENCE_CHANGED: "Order of precedence changed",
+    EventKind.MEMBERSHIP_GRANTED: "Role granted",
+    EventKind.MEMBERSHIP_REMOVAL_REQUESTED: "Removal of a role asked (a second officer approves)",
+    EventKind.MEMBERSHIP_REVOKED: "Role removed",
     EventKind.WORKER_FAILED: "Background work failed on a row (it is tried again)",
 }
 

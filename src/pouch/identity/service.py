@@ -32,6 +32,7 @@ from pouch.errors import (
     NotFound,
     PermissionDenied,
 )
+from pouch.events import EventKind
 from pouch.identity import access as identity_access
 from pouch.identity.models import (
     ApiToken,
@@ -227,7 +228,7 @@ def update_user(session: Session, *, user_id: int, patch: UserPatch) -> User:
 
 
 def _log_membership(
-    session: Session, kind: str, membership: Membership, *, by: int | None, now: datetime
+    session: Session, kind: EventKind, membership: Membership, *, by: int | None, now: datetime
 ) -> None:
     # Membership changes are ledger events (invariant 6): nobody quietly loses an inbox.
     ledger_service.record_event(
@@ -266,7 +267,7 @@ def grant_role(
     membership = Membership(user_id=user_id, office_id=office_id, role=role, created_at=now)
     session.add(membership)
     session.flush()
-    _log_membership(session, "membership.granted", membership, by=by, now=now)
+    _log_membership(session, EventKind.MEMBERSHIP_GRANTED, membership, by=by, now=now)
     return membership
 
 
@@ -317,9 +318,9 @@ def revoke_role(
         )
         session.add(removal)
         session.flush()
-        _log_membership(session, "membership.removal-requested", membership, by=by, now=now)
+        _log_membership(session, EventKind.MEMBERSHIP_REMOVAL_REQUESTED, membership, by=by, now=now)
         return removal
-    _log_membership(session, "membership.revoked", membership, by=by, now=now)
+    _log_membership(session, EventKind.MEMBERSHIP_REVOKED, membership, by=by, now=now)
     session.delete(membership)
     session.flush()
     return None
@@ -341,7 +342,7 @@ def approve_removal(
     removal.approved_by_user_id = by
     removal.approved_at = now
     if membership is not None:
-        _log_membership(session, "membership.revoked", membership, by=by, now=now)
+        _log_membership(session, EventKind.MEMBERSHIP_REVOKED, membership, by=by, now=now)
         session.delete(membership)
         session.flush()
     return removal
