@@ -24,7 +24,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 
 from pouch import migrations
@@ -176,18 +176,26 @@ def watched(database: Database) -> WriteHolds:
 
 
 @pytest.fixture
-def database(engine: Engine, request: pytest.FixtureRequest) -> Iterator[Database]:
-    """A Database whose every transaction is rolled back at the end of the test, and
-    whose write transactions are watched (``MAX_WRITE_HOLD``)."""
+def connection(engine: Engine) -> Iterator[Connection]:
+    """The test's one connection, inside an outer transaction rolled back at its end."""
     connection = engine.connect()
     outer = connection.begin()
-    database = Database(engine, bind=connection)
-    holds = watched(database)
     try:
-        yield database
+        yield connection
     finally:
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture
+def database(
+    engine: Engine, connection: Connection, request: pytest.FixtureRequest
+) -> Iterator[Database]:
+    """A Database whose every transaction is rolled back at the end of the test, and
+    whose write transactions are watched (``MAX_WRITE_HOLD``)."""
+    database = Database(engine, bind=connection)
+    holds = watched(database)
+    yield database
     holds.check(request)
 
 

@@ -301,3 +301,23 @@ def test_an_id_beyond_64_bits_in_a_body_is_a_400(app_client: TestClient, world: 
     )
     body = _problem(response, 400, "invalid-request")
     assert body["errors"][0]["field"] == "body.office_id"  # type: ignore[index]
+
+
+def test_a_patch_may_leave_a_field_out_but_not_send_it_null(
+    app_client: TestClient, world: World
+) -> None:
+    """The document says these fields are not nullable; the server holds to it."""
+    watch = world.users[Role.WATCH_OFFICER]
+    headers = world.auth(Role.ADMINISTRATOR)
+    refused = app_client.patch(f"/api/users/{watch.id}", json={"is_active": None}, headers=headers)
+    body = _problem(refused, 400, "invalid-request")
+    assert body["errors"] == [
+        {"field": "body.is_active", "message": "may be left out, but not null"}
+    ]
+    short = app_client.patch(f"/api/users/{watch.id}", json={"password": "short"}, headers=headers)
+    assert _problem(short, 400, "invalid-request")["errors"][0]["field"] == "body.password"  # type: ignore[index]
+    left_out = app_client.patch(
+        f"/api/users/{watch.id}", json={"display_name": "Walter W."}, headers=headers
+    )
+    assert left_out.status_code == 200, left_out.text
+    assert left_out.json()["is_active"] is True

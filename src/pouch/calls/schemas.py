@@ -10,7 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 from pouch.calls.models import CallStatus
 from pouch.calls.problem import Interpretation
 from pouch.directory.schemas import Language, TimeZone
-from pouch.schema import RowId, Schema
+from pouch.schema import LocalTime, RowId, Schema
 from pouch.text import Notes, check_single_line
 
 #: Why something changed, in one line: it goes into the logged event.
@@ -66,8 +66,12 @@ class CalendarIn(Schema):
     time_zone: TimeZone | None = Field(
         default=None, description="The principal's IANA zone; defaults to the office's."
     )
-    window_start: time = Field(default=time(7), description="Daily window, local: first minute.")
-    window_end: time = Field(default=time(22), description="Daily window, local: end (excluded).")
+    window_start: LocalTime = Field(
+        default=time(7), description="Daily window, local: first minute."
+    )
+    window_end: LocalTime = Field(
+        default=time(22), description="Daily window, local: end (excluded)."
+    )
     max_calls_per_day: int | None = Field(default=None, ge=1, le=100)
     buffer_minutes: int = Field(default=0, ge=0, le=240, description="Free time between calls.")
 
@@ -88,8 +92,8 @@ class BusyBlockOut(Schema):
 class CalendarOut(Schema):
     office_id: RowId
     time_zone: str
-    window_start: time
-    window_end: time
+    window_start: LocalTime
+    window_end: LocalTime
     max_calls_per_day: int | None
     buffer_minutes: int
     is_default: bool = Field(description="True while nobody has set this calendar.")
@@ -100,13 +104,13 @@ class CalendarOut(Schema):
 
 
 class HoursIn(Schema):
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
 
 
 class HoursOut(Schema):
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
 
 
 class CallRequestIn(Schema):

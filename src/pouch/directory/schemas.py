@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from pouch.directory.countries import get_country
 from pouch.directory.models import OfficeKind
-from pouch.schema import RowId, Schema
+from pouch.schema import Patchable, RowId, Schema
 from pouch.text import Name, Notes
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -53,11 +53,22 @@ def check_slug(value: str) -> str:
 
 
 CountryCode = Annotated[
-    str, StringConstraints(min_length=2, max_length=2), AfterValidator(check_country_code)
+    str,
+    StringConstraints(min_length=2, max_length=2),
+    AfterValidator(check_country_code),
+    Field(json_schema_extra={"enum": sorted(c.alpha_2 for c in pycountry.countries)}),
 ]
-TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(check_time_zone)]
+TimeZone = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    AfterValidator(check_time_zone),
+    Field(json_schema_extra={"enum": sorted(_time_zones())}),
+]
 Language = Annotated[
-    str, StringConstraints(min_length=2, max_length=3), AfterValidator(check_language)
+    str,
+    StringConstraints(min_length=2, max_length=3, pattern=r"^[A-Za-z]{2,3}$"),
+    AfterValidator(check_language),
+    Field(description="An ISO 639-1 or ISO 639-3 code, e.g. pt or yue."),
 ]
 Slug = Annotated[str, StringConstraints(min_length=2, max_length=64), AfterValidator(check_slug)]
 Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -86,12 +97,14 @@ class OfficeIn(Schema):
 
 
 class OfficePatch(Schema):
-    name: Name | None = None
-    kind: OfficeKind | None = None
-    country_code: CountryCode | None = None
-    time_zone: TimeZone | None = None
+    """What to change; a field left out stays as it is (only ``email`` may be null)."""
+
+    name: Patchable[Name] = None
+    kind: Patchable[OfficeKind] = None
+    country_code: Patchable[CountryCode] = None
+    time_zone: Patchable[TimeZone] = None
     email: Email | None = None
-    notes: Notes | None = None
+    notes: Patchable[Notes] = None
 
 
 class OfficeOut(Schema):
@@ -120,12 +133,14 @@ class PersonIn(Schema):
 
 
 class PersonPatch(Schema):
-    name: Name | None = None
-    title: Name | None = None
-    form_of_address: Name | None = None
-    country_code: CountryCode | None = None
-    languages: list[Language] | None = Field(default=None, max_length=20)
-    time_zone: TimeZone | None = None
+    """What to change; a field left out stays as it is (only ``office_id`` may be null)."""
+
+    name: Patchable[Name] = None
+    title: Patchable[Name] = None
+    form_of_address: Patchable[Name] = None
+    country_code: Patchable[CountryCode] = None
+    languages: Patchable[Annotated[list[Language], Field(max_length=20)]] = None
+    time_zone: Patchable[TimeZone] = None
     office_id: RowId | None = None
 
 

@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, StringConstraints
 
 from pouch.directory.schemas import Email
 from pouch.identity.models import RemovalStatus, Role
-from pouch.schema import RowId, Schema
+from pouch.schema import Patchable, RowId, Schema
 from pouch.text import Name
 
 Username = Annotated[str, StringConstraints(min_length=2, max_length=63)]
@@ -30,15 +30,17 @@ class UserIn(Schema):
     username: Username
     display_name: Name
     email: Email | None = None
-    password: SecretStr = Field(max_length=1024)
+    password: SecretStr = Field(min_length=12, max_length=1024)
     memberships: list[MembershipIn] = Field(default_factory=list, max_length=50)
 
 
 class UserPatch(Schema):
-    display_name: Name | None = None
+    """What to change; a field left out stays as it is (only ``email`` may be null)."""
+
+    display_name: Patchable[Name] = None
     email: Email | None = None
-    is_active: bool | None = None
-    password: SecretStr | None = Field(default=None, max_length=1024)
+    is_active: Patchable[bool] = None
+    password: Patchable[Annotated[SecretStr, Field(min_length=12, max_length=1024)]] = None
 
 
 class UserOut(Schema):

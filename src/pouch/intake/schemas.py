@@ -27,6 +27,8 @@ class SenderKeyIn(Schema):
         str,
         Field(
             max_length=2000,
+            pattern=r"^([A-Za-z0-9_-]{43}=?|-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+"
+            r"-----END PUBLIC KEY-----\s*)$",
             description="The Ed25519 public key: 32 raw bytes in base64url, or PEM.",
         ),
         AfterValidator(_registrable),

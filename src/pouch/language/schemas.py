@@ -11,7 +11,7 @@ from pouch.directory.schemas import Email, Language, TimeZone
 from pouch.language.models import TranslationStatus
 from pouch.messages.rules import Precedence
 from pouch.messages.schemas import Body, MessageOut, Subject
-from pouch.schema import RowId, Schema
+from pouch.schema import Patchable, RowId, Schema
 from pouch.text import Name
 
 
@@ -131,14 +131,19 @@ class InterpreterIn(Schema):
 
 
 class InterpreterPatch(Schema):
-    name: Name | None = None
+    """What to change; a field left out stays as it is (``email``, ``user_id``,
+    ``max_minutes_per_day`` and ``time_zone`` may be null)."""
+
+    name: Patchable[Name] = None
     email: Email | None = None
     user_id: RowId | None = None
-    language_pairs: list[LanguagePair] | None = Field(default=None, min_length=1, max_length=50)
-    availability: list[WindowIn] | None = Field(default=None, max_length=1000)
+    language_pairs: Patchable[Annotated[list[LanguagePair], Field(min_length=1, max_length=50)]] = (
+        None
+    )
+    availability: Patchable[Annotated[list[WindowIn], Field(max_length=1000)]] = None
     max_minutes_per_day: MinutesCap | None = None
     time_zone: TimeZone | None = None
-    active: bool | None = None
+    active: Patchable[bool] = None
 
 
 class InterpreterOut(Schema):

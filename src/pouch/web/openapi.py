@@ -23,7 +23,7 @@ from pouch.errors import all_error_types
 
 PROBLEM_JSON = "application/problem+json"
 #: What anyone may read without authenticating (the log is public).
-PUBLIC_PREFIXES = ("/api/log/",)
+PUBLIC_PREFIXES = ("/api/log",)
 WRITES = ("post", "put", "patch", "delete")
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -96,7 +96,11 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
         found.append("400")
     if secured:
         found += ["401", "403"]
-    if any(p["in"] in ("path", "query") for p in parameters) or method in WRITES:
+    if (
+        any(p["in"] in ("path", "query") for p in parameters)
+        or method in WRITES
+        or path.startswith("/log/")  # nothing published yet, or beyond the checkpoint
+    ):
         found.append("404")
     if method in WRITES:
         found.append("409")

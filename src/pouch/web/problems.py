@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError as SQLAlchemyIntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from pouch.errors import (
     Conflict,
@@ -77,6 +78,22 @@ def render_error(request: Request, error: PouchError) -> Response:
     return response
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _methods_of(request: Request) -> list[str]:
+    # Each method asked of the router as a request of its own: routes sit inside
+    # included routers, and only the router knows how it matches them.
+    return [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+
+
 def install_error_handlers(
     app: FastAPI, *, on_integrity_failure: Callable[[IntegrityFailure, str], None]
 ) -> None:
@@ -115,8 +132,9 @@ def install_error_handlers(
         elif exc.status_code == 405:
             error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
             response = render_error(request, error)
-            # Which methods are: the router's Allow header, as RFC 9110 asks.
-            response.headers.update(exc.headers or {})
+            # Every method the path answers to, as RFC 9110 asks (the router names
+            # only those of the first route it matched).
+            response.headers["Allow"] = ", ".join(_methods_of(request))
             return response
         elif exc.status_code == 415:
             error = UnsupportedMediaType(str(exc.detail))
