@@ -19,14 +19,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
 import httpx
+from sqlalchemy.orm import Session
 
 from pouch.clock import SystemClock
 from pouch.db import Database
@@ -38,9 +40,9 @@ from pouch.identity.models import Role
 from pouch.intake import service as intake_service
 from pouch.intake.signatures import generate_sender_key
 from pouch.ledger.note import generate_key
+from pouch.messages import destinations, notify
 
 ORIGIN = "bench.pouch.example/log"
-KEY_ID = "ie-bench-2026"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,42 @@ class Sender:
     addressee_office_id: int
 
 
+def _sender(
+    session: Session, *, slug: str, name: str, country: str, addressee_office_id: int, now: datetime
+) -> Sender:
+    office = directory_service.create_office(
+        session,
+        data=OfficeIn(slug=slug, name=name, kind=OfficeKind.FOREIGN, country_code=country),
+        now=now,
+    )
+    user = identity_service.create_user(
+        session,
+        username=f"{slug}-sender",
+        display_name=f"{name}, sender",
+        password=secrets.token_urlsafe(24),  # never used: the sender has a token
+        email=None,
+        now=now,
+    )
+    identity_service.grant_role(
+        session, user_id=user.id, office_id=office.id, role=Role.SENDER, now=now
+    )
+    token, _ = identity_service.issue_token(
+        session,
+        user_id=user.id,
+        office_id=office.id,
+        role=Role.SENDER,
+        name="bench",
+        now=now,
+        lifetime=timedelta(days=1),
+    )
+    key_id = f"{slug}-bench-2026"
+    seed, public = generate_sender_key(key_id)
+    intake_service.register_key(
+        session, office_id=office.id, key_id=key_id, public_key=public, now=now
+    )
+    return Sender(token, key_id, seed, office.id, addressee_office_id)
+
+
 def prepare(database: Database) -> Sender:
     """Offices, a sender user with an API token, and its registered key (one transaction).
 
@@ -61,16 +99,6 @@ def prepare(database: Database) -> Sender:
     """
     now = SystemClock().now()
     with database.transaction() as session:
-        sender = directory_service.create_office(
-            session,
-            data=OfficeIn(
-                slug="ie-taoiseach",
-                name="Department of the Taoiseach",
-                kind=OfficeKind.FOREIGN,
-                country_code="IE",
-            ),
-            now=now,
-        )
         principal = directory_service.create_office(
             session,
             data=OfficeIn(
@@ -81,31 +109,79 @@ def prepare(database: Database) -> Sender:
             ),
             now=now,
         )
-        user = identity_service.create_user(
+        return _sender(
             session,
-            username="ie-sender",
-            display_name="Irish sender",
-            password=secrets.token_urlsafe(24),  # never used: the sender has a token
-            email=None,
+            slug="ie-taoiseach",
+            name="Department of the Taoiseach",
+            country="IE",
+            addressee_office_id=principal.id,
             now=now,
         )
-        identity_service.grant_role(
-            session, user_id=user.id, office_id=sender.id, role=Role.SENDER, now=now
-        )
-        token, _ = identity_service.issue_token(
-            session,
-            user_id=user.id,
-            office_id=sender.id,
-            role=Role.SENDER,
-            name="bench",
-            now=now,
-            lifetime=timedelta(days=1),
-        )
-        seed, public = generate_sender_key(KEY_ID)
-        intake_service.register_key(
-            session, office_id=sender.id, key_id=KEY_ID, public_key=public, now=now
-        )
-        return Sender(token, KEY_ID, seed, sender.id, principal.id)
+
+
+#: The sender offices of ``more_senders``, in turn.
+OTHER_SENDERS = (
+    ("fr-elysee", "Palais de l'Élysée", "FR"),
+    ("de-kanzleramt", "Bundeskanzleramt", "DE"),
+    ("jp-kantei", "Prime Minister's Office of Japan", "JP"),
+    ("br-planalto", "Palácio do Planalto", "BR"),
+    ("ke-statehouse", "State House Kenya", "KE"),
+)
+
+
+def more_senders(database: Database, count: int, *, addressee_office_id: int) -> list[Sender]:
+    """``count`` more sender offices (at most five), each with its user, token and key."""
+    now = SystemClock().now()
+    with database.transaction() as session:
+        return [
+            _sender(
+                session,
+                slug=slug,
+                name=name,
+                country=country,
+                addressee_office_id=addressee_office_id,
+                now=now,
+            )
+            for slug, name, country in OTHER_SENDERS[:count]
+        ]
+
+
+def set_webhooks(database: Database, office_ids: list[int], url: str | None) -> None:
+    """Point the offices' webhooks at ``url`` (None: no webhook), as their administrators
+    would; the notices still waiting go there too."""
+    anywhere = destinations.Policy(allow_http=True, allow_private=True)
+    with database.transaction() as session:
+        for office_id in office_ids:
+            notify.set_endpoint(
+                session, office_id=office_id, webhook_url=url, email=None, policy=anywhere
+            )
+
+
+class Tarpit:
+    """A webhook receiver that never answers: it accepts each connection and holds it
+    open, reading nothing and writing nothing, until it is closed."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1024)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/pouch-webhook"
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, name="tarpit", daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            self.held.append(connection)
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.held:
+            connection.close()
 
 
 def free_port() -> int:
@@ -168,8 +244,10 @@ class PouchServer:
         port: int | None = None,
         language_process: bool = False,
         workers: int = 1,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
+        self.settings = settings or {}
         self.workers = workers
         self.language_process = language_process
         self.language: subprocess.Popen[bytes] | None = None
@@ -192,6 +270,7 @@ class PouchServer:
         )
         if self.language_process:
             env["POUCH_LANGUAGE_IN_PROCESS"] = "false"
+        env.update(self.settings)
         return env
 
     @property

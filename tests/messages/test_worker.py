@@ -131,3 +131,24 @@ def test_metrics_count_what_operators_are_alerted_to(
     (failure,) = app_client.get("/api/worker/failures", headers=world.auth(Role.AUDITOR)).json()
     assert failure["job"] == "deliver" and "BOGUS" in failure["error"]
     assert "pouch_write_transaction_seconds_count" in body
+
+
+def test_a_round_works_in_short_batches_and_leaves_nothing_due(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    """However much falls due at once, a round holds the writer for one batch at a time
+    (acceptance takes its turn between them), and still does all of it."""
+    public_ids = [submit(database, clock, world).message.public_id for _ in range(7)]
+    bad = public_ids[3]
+    _damage(database, bad)
+    clock.advance(timedelta(hours=3))
+    writes: list[float] = []
+    database.observers.append(lambda write, held: writes.append(held) if write else None)
+    done = worker.run_due_in_batches(database, clock=clock, batch=2)
+    assert (done.delivered, done.failed) == (6, 1)
+    assert len(writes) == 4  # 2 + 2 + 2 (one of them failing) + 1: four transactions
+    assert _states(database, *public_ids).count("delivered") == 6
+    # Nothing left to do: the next round takes one transaction and finds nothing.
+    writes.clear()
+    assert worker.run_due_in_batches(database, clock=clock, batch=2) == worker.Done(0, 0, 0)
+    assert len(writes) == 1

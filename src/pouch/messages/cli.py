@@ -213,9 +213,8 @@ def messages_due(ctx: typer.Context) -> None:
 
     settings = settings_of(ctx)
     clock = SystemClock()
-    with transaction(settings) as session:
-        done = worker.run_due(session, now=clock.now())
     database = Database.from_url(settings.database_url)
+    done = worker.run_due_in_batches(database, clock=clock)
     with httpx.Client(follow_redirects=False) as http:
         sender = outbox.Outbox(
             database,

@@ -8,6 +8,10 @@ deadline. It takes the time as an argument, so tests move a clock instead
 of sleeping. On PostgreSQL several processes may run it at once: each claims
 its rows with ``FOR UPDATE SKIP LOCKED``.
 
+Nothing waits on a round: it works in batches of ``BATCH`` rows, each in a
+short transaction of its own, so that acceptance (on SQLite, the one writer)
+takes its turn between them however much falls due at once.
+
 One row never stops the others: each is handled in a savepoint of its own,
 and one that fails (even one the ORM cannot load) is rolled back alone,
 recorded as a ``WorkFailure`` with a ``worker.failed`` event in the log
@@ -37,6 +41,8 @@ logger = logging.getLogger("pouch.worker")
 
 #: The longest a failed row waits before it is tried again.
 MAX_RETRY_WAIT = timedelta(hours=1)
+#: Rows of each job handled in one transaction of a round.
+BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,17 @@ class Done:
     expired: int
     overdue: int
     failed: int = 0
+    #: A job found as many rows as it could take: there may be more now.
+    more: bool = False
+
+    def __add__(self, other: Done) -> Done:
+        return Done(
+            delivered=self.delivered + other.delivered,
+            expired=self.expired + other.expired,
+            overdue=self.overdue + other.overdue,
+            failed=self.failed + other.failed,
+            more=other.more,
+        )
 
 
 def _not_failing(job: str, now: datetime) -> ColumnElement[bool]:
@@ -124,23 +141,30 @@ def _resolve_failure(session: Session, *, job: str, row_id: int, now: datetime) 
         failure.resolved_at = now
 
 
-def _deliver(session: Session, message_id: int, now: datetime) -> None:
+def _deliver(session: Session, message_id: int, now: datetime, marks: list[int]) -> None:
     message = session.get(Message, message_id)
     if message is not None and message.state == MessageState.ACCEPTED:
+        late = message.overdue_at is None and now > message.deliver_by
         message_service.deliver(session, message, at=now, actor_user_id=None, how="automatic")
+        if late:  # delivering it recorded it overdue first
+            marks.append(message_id)
 
 
-def _mark_overdue(session: Session, message_id: int, now: datetime) -> None:
+def _mark_overdue(session: Session, message_id: int, now: datetime, marks: list[int]) -> None:
     message = session.get(Message, message_id)
     if message is not None and message.overdue_at is None:
         message_service.mark_overdue(session, message, at=now)
+        marks.append(message_id)
 
 
 def run_due(session: Session, *, now: datetime, limit: int = 200) -> Done:
+    """Up to ``limit`` rows of each job whose time has come, in ``session``."""
+    marks: list[int] = []  # the messages recorded overdue, by delivery or by the mark
+    expiring = holds.expired_holds(session, now=now, limit=limit)
     expired, failed_holds = _each(
         session,
         job="expire_hold",
-        ids=holds.expired_holds(session, now=now, limit=limit),
+        ids=expiring,
         act=lambda hold_id: holds.expire_hold(session, hold_id=hold_id, now=now),
         now=now,
     )
@@ -156,7 +180,7 @@ def run_due(session: Session, *, now: datetime, limit: int = 200) -> Done:
         limit=limit,
     )
     delivered, failed_deliveries = _each(
-        session, job="deliver", ids=due, act=lambda i: _deliver(session, i, now), now=now
+        session, job="deliver", ids=due, act=lambda i: _deliver(session, i, now, marks), now=now
     )
     late = claims.claim(
         session,
@@ -170,18 +194,32 @@ def run_due(session: Session, *, now: datetime, limit: int = 200) -> Done:
         limit=limit,
     )
     _, failed_marks = _each(
-        session, job="overdue", ids=late, act=lambda i: _mark_overdue(session, i, now), now=now
-    )
-    # Late deliveries above were marked overdue too; count every mark made now.
-    overdue = session.scalar(
-        select(func.count()).select_from(Message).where(Message.overdue_at == now)
+        session,
+        job="overdue",
+        ids=late,
+        act=lambda i: _mark_overdue(session, i, now, marks),
+        now=now,
     )
     return Done(
         delivered=delivered,
         expired=expired,
-        overdue=int(overdue or 0),
+        overdue=len(marks),
         failed=failed_holds + failed_deliveries + failed_marks,
+        more=limit in (len(expiring), len(due), len(late)),
     )
+
+
+def run_due_in_batches(database: Database, *, clock: Clock, batch: int = BATCH) -> Done:
+    """Everything whose time has come, ``batch`` rows of each job per transaction, each
+    at the clock's time when it begins, until a batch leaves nothing behind."""
+    done = Done(delivered=0, expired=0, overdue=0)
+    while True:
+        with database.transaction() as session:
+            this = run_due(session, now=clock.now(), limit=batch)
+        done += this
+        # A full batch in which nothing happened would only repeat itself.
+        if not this.more or not (this.delivered or this.expired or this.overdue or this.failed):
+            return done
 
 
 def open_failures(session: Session, *, limit: int = 200) -> list[WorkFailure]:
@@ -218,8 +256,7 @@ class Worker:
         self.last_round: datetime | None = None
 
     def run_once(self) -> Done:
-        with self.database.transaction() as session:
-            done = run_due(session, now=self.clock.now())
+        done = run_due_in_batches(self.database, clock=self.clock)
         self.last_round = self.clock.now()
         return done
 
