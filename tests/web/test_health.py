@@ -45,3 +45,27 @@ def test_openapi_document(app_client: TestClient) -> None:
     document = app_client.get("/api/openapi.json").json()
     assert document["info"]["title"] == "Pouch"
     assert "/api/offices" in document["paths"]
+
+
+def test_openapi_document_states_the_errors_pouch_answers(app_client: TestClient) -> None:
+    document = app_client.get("/api/openapi.json").json()
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    assert set(document["components"]["securitySchemes"]) == {"token", "session"}
+    operations = [
+        (path, method, operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    ]
+    assert len(operations) > 70
+    for path, method, operation in operations:
+        responses = operation["responses"]
+        assert "422" not in responses, (method, path)
+        assert "Retry-After" in responses["503"]["headers"], (method, path)
+        public = not path.startswith("/api/") or path.startswith("/api/log")
+        assert ("security" in operation) is not public, (method, path)
+        if not public:
+            assert {"401", "403"} <= set(responses), (method, path)
+        if "requestBody" in operation:
+            assert {"400", "413", "415"} <= set(responses), (method, path)
+        problem = responses["503"]["content"]["application/problem+json"]["schema"]
+        assert problem == {"$ref": "#/components/schemas/Problem"}

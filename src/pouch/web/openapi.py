@@ -5,7 +5,8 @@ FastAPI documents a 422 ``HTTPValidationError`` that Pouch never sends (bad
 input is a 400 problem document, see ``errors.py``), and nothing else that can
 go wrong. This rewrites each operation's responses: 400 for one that takes
 input, 401 and 403 for one that needs a caller, 404 where a path or query
-names something, 409 for a write, 413 and 415 for one with a body, each an
+names something, 409 for a write, 413 and 415 for one with a body, 503 for
+all (the database away, or its disk full), each an
 RFC 9457 problem document (``application/problem+json``); and declares the
 two ways to authenticate: an API token (``Authorization: Bearer``) or a web
 session's cookie (which writes with the session's anti-forgery token).
@@ -60,6 +61,10 @@ REASONS = {
     "409": "The request conflicts with the current state.",
     "413": "The body is larger than the server accepts.",
     "415": "The body is not of a media type this operation reads.",
+    "503": (
+        "The database is unavailable or its disk is full: nothing was done; try again "
+        "after the Retry-After header's seconds."
+    ),
 }
 
 SECURITY_SCHEMES: dict[str, Any] = {
@@ -81,10 +86,18 @@ SECURITY_SCHEMES: dict[str, Any] = {
 
 
 def _problem(status: str) -> dict[str, Any]:
-    return {
+    response: dict[str, Any] = {
         "description": REASONS[status],
         "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
+    if status == "503":
+        response["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again.",
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        }
+    return response
 
 
 def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
@@ -106,6 +119,8 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
         found.append("409")
     if has_body:
         found += ["413", "415"]
+    # Every operation reads the database: away, or its disk full, is a 503.
+    found.append("503")
     return found
 
 
