@@ -9,6 +9,10 @@ PostgreSQL is reached with psycopg 3.
 
 Services never commit. ``Database.transaction()`` is the unit of work: it
 commits when the block ends normally and rolls back on any exception.
+
+When the database is away (PostgreSQL restarting) or its disk is full, ``outage``
+names the failure as the 503 a caller sees; the pool checks each connection before
+lending it (``pool_pre_ping``), so Pouch reconnects by itself once it is back.
 """
 
 from __future__ import annotations
@@ -27,9 +31,12 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, func, select
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
+
+from pouch.errors import DatabaseUnavailable, PouchError, StorageFull
 
 # Stable constraint names, so that Alembic migrations are the same on both backends.
 NAMING_CONVENTION = {
@@ -95,6 +102,56 @@ def referring_rows(session: Session, table: Table, key: object) -> dict[str, int
 
 def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+#: SQLite's primary result codes (an extended code's low byte) for a full disk, and
+#: for a database it cannot use just now.
+_SQLITE_FULL = {sqlite3.SQLITE_FULL}
+_SQLITE_AWAY = {
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_CANTOPEN,
+}
+#: PostgreSQL's SQLSTATEs for a full disk, and for a server shutting down, starting
+#: up or refusing connections (with class 08, connection exceptions).
+_POSTGRES_FULL = {"53100"}
+_POSTGRES_AWAY = {"57P01", "57P02", "57P03", "53300"}
+
+
+def outage(error: DBAPIError) -> PouchError | None:
+    """The database failure ``error`` as the caller should see it when it is the
+    database's condition rather than a fault of Pouch: ``StorageFull`` or
+    ``DatabaseUnavailable``; None for anything else (a 500).
+
+    >>> full = sqlite3.OperationalError("database or disk is full")
+    >>> full.sqlite_errorcode = sqlite3.SQLITE_FULL
+    >>> type(outage(OperationalError("COMMIT", None, full))).__name__
+    'StorageFull'
+    >>> typo = sqlite3.OperationalError("no such table: nowhere")
+    >>> typo.sqlite_errorcode = sqlite3.SQLITE_ERROR
+    >>> outage(OperationalError("SELECT", None, typo)) is None
+    True
+    """
+    sqlite_code = getattr(error.orig, "sqlite_errorcode", None)
+    if sqlite_code is not None:
+        if sqlite_code & 0xFF in _SQLITE_FULL:
+            return StorageFull("the disk holding the database is full")
+        if sqlite_code & 0xFF in _SQLITE_AWAY:
+            return DatabaseUnavailable("the database is busy or cannot be read")
+        return None
+    sqlstate: str | None = getattr(error.orig, "sqlstate", None)
+    if sqlstate in _POSTGRES_FULL:
+        return StorageFull("the database server's disk is full")
+    if (
+        error.connection_invalidated
+        or sqlstate in _POSTGRES_AWAY
+        or (sqlstate or "").startswith("08")
+        # No SQLSTATE at all: the server was never reached, or went away mid-answer.
+        or (sqlstate is None and isinstance(error, OperationalError | InterfaceError))
+    ):
+        return DatabaseUnavailable("the database does not answer")
+    return None
 
 
 def create_database_engine(url: str, *, echo: bool = False) -> Engine:

@@ -16,14 +16,17 @@
     ├── Conflict                    409 conflict
     ├── MethodNotAllowed            405 method-not-allowed
     ├── PayloadTooLarge             413 payload-too-large
-    └── UnsupportedMediaType        415 unsupported-media-type
+    ├── UnsupportedMediaType        415 unsupported-media-type
+    ├── DatabaseUnavailable         503 database-unavailable (Retry-After)
+    └── StorageFull                 503 storage-full (Retry-After)
 
 Under ``/api`` an error is an RFC 9457 problem details document
 (``application/problem+json``) whose ``type`` is a stable URI
 ``/problems/<slug>``; elsewhere it is an HTML page. Anything that is not a
 ``PouchError`` is logged with its traceback and shown as a bare 500: no stack
 trace, no exception text ever reaches a client. ``docs/errors.md`` lists every
-type (a test fails when one is missing).
+type (a test fails when one is missing). A 503 says when to try again in a
+``Retry-After`` header (``retry_after``).
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ class PouchError(Exception):
     status: ClassVar[int] = 500
     slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
+    #: Seconds after which trying again may succeed (``Retry-After``); None: it will not.
+    retry_after: ClassVar[int | None] = None
 
     def __init__(self, detail: str | None = None, *, field_errors: list[FieldError] | None = None):
         super().__init__(detail or self.title)
@@ -181,6 +186,29 @@ class MethodNotAllowed(PouchError):
     status = 405
     slug = "method-not-allowed"
     title = "This method is not allowed here"
+
+
+class DatabaseUnavailable(PouchError):
+    """The database does not answer just now (it restarts, is unreachable, or stayed locked
+    past its busy timeout); Pouch reconnects by itself. Try again after `Retry-After`
+    seconds: a submission may or may not have been stored, and its retry with the same
+    Idempotency-Key is never accepted twice."""
+
+    status = 503
+    slug = "database-unavailable"
+    title = "The database is unavailable for a moment"
+    retry_after = 5
+
+
+class StorageFull(PouchError):
+    """The disk that holds Pouch's database is full: nothing of the request was stored, and
+    what was accepted before is kept. Try again after `Retry-After` seconds, once an
+    operator has made room."""
+
+    status = 503
+    slug = "storage-full"
+    title = "Pouch's storage is full"
+    retry_after = 60
 
 
 def invalid_input(

@@ -62,8 +62,9 @@ REASONS = {
     "413": "The body is larger than the server accepts.",
     "415": "The body is not of a media type this operation reads.",
     "503": (
-        "The database is unavailable or its disk is full: nothing was done; try again "
-        "after the Retry-After header's seconds."
+        "The database is unavailable or its disk is full. A write cut off by the outage "
+        "may or may not have been stored: try again after the Retry-After header's "
+        "seconds, with the same Idempotency-Key where the operation takes one."
     ),
 }
 

@@ -1,7 +1,9 @@
 """Errors as responses: problem details under /api, an HTML page elsewhere.
 
 Anything that is not a ``PouchError`` is logged with its traceback and shown
-as a bare "internal error": exception text never reaches a client.
+as a bare "internal error": exception text never reaches a client. A database
+that is away or out of space is not Pouch's fault: it is a 503 saying so
+(``db.outage``), with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError as SQLAlchemyIntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from pouch.db import outage
 from pouch.errors import (
     Conflict,
     IntegrityFailure,
@@ -57,6 +61,8 @@ def render_error(request: Request, error: PouchError) -> Response:
     headers: dict[str, str] = {}
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="pouch"'
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
     if wants_problem_json(request):
         return JSONResponse(
             error.problem(instance=request.url.path),
@@ -117,6 +123,15 @@ def install_error_handlers(
             request, Conflict("the change conflicts with data that refers to it, or is taken")
         )
 
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DBAPIError)
+        error = outage(exc)
+        if error is None:
+            return await on_unexpected(request, exc)
+        # The database's condition, not a bug: one line, no traceback.
+        logger.warning("%s on %s %s: %s", error.slug, request.method, request.url.path, exc.orig)
+        return render_error(request, error)
+
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         return render_error(request, invalid_input(exc.errors()))
@@ -151,6 +166,7 @@ def install_error_handlers(
 
     app.add_exception_handler(PouchError, on_pouch_error)
     app.add_exception_handler(SQLAlchemyIntegrityError, on_integrity_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(Exception, on_unexpected)
