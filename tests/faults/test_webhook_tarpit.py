@@ -36,8 +36,8 @@ def test_a_webhook_tarpit_holds_up_neither_acceptance_nor_other_offices_notices(
         database_url=url,
         data_dir=tmp_path / "data",
         port=free_port(),
-        # Every stuck notice in flight at once, each waiting the (default) timeout.
-        notify_per_endpoint="5",
+        # The default two sends at once to the tarpit's host, each waiting 10 s: the
+        # healthy office's notices must go past them, not wait for them.
         notify_timeout="PT10S",
     )
     pouch("db", "upgrade", env=env, cwd=tmp_path)
@@ -71,6 +71,9 @@ def test_a_webhook_tarpit_holds_up_neither_acceptance_nor_other_offices_notices(
                 lambda: {a.body["message"] for a in healthy.received()} >= set(accepted),
                 what="the healthy office's notices at its receiver",
             )
+            # ... while every send to the tarpit is still open: they went past the stuck
+            # notices instead of waiting for them to time out.
+            assert tarpit.connections and all(c.closed is None for c in tarpit.connections)
             # The stuck offices' notices are not lost: each waits to be tried again (and
             # the healthy office's, once recorded as sent, no longer does).
             stuck_offices = sorted(seeded.offices[slug].id for slug in STUCK)

@@ -25,8 +25,8 @@ from pouch.db import Database
 from pouch.identity.models import Role
 from pouch.messages import destinations, notify, outbox
 from pouch.messages import service as message_service
-from pouch.messages.models import Notification, OfficeEndpoint
-from tests.factories import World
+from pouch.messages.models import Notification, NotificationChannel, OfficeEndpoint
+from tests.factories import World, build_world
 from tests.messages.helpers import submit
 
 LOCAL = destinations.Policy(allow_http=True, allow_private=True)
@@ -64,10 +64,11 @@ class Receiver:
     url: str
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     answer: bool = True
+    #: Set: a receiver that does not answer lets go of what it holds.
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 def _receiver(answer: bool) -> Iterator[Receiver]:
-    release = threading.Event()
     box: list[Receiver] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -75,7 +76,7 @@ def _receiver(answer: bool) -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             box[0].received.append(({k.lower(): v for k, v in self.headers.items()}, body))
             if not box[0].answer:
-                release.wait(30)  # a tarpit: reads the request, never answers
+                box[0].release.wait(30)  # a tarpit: reads the request, never answers
                 return
             self.send_response(204)
             self.end_headers()
@@ -89,7 +90,7 @@ def _receiver(answer: bool) -> Iterator[Receiver]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield box[0]
-    release.set()
+    box[0].release.set()
     server.shutdown()
     server.server_close()
 
@@ -387,3 +388,72 @@ def test_a_notice_for_an_office_without_its_endpoint_any_more_is_given_up(
             sender.close()
     (row,) = _notices(database)
     assert row.failed and "no webhook endpoint any more" in (row.last_error or "")
+
+
+def _notice(session: Any, office_id: int, clock: ManualClock, n: int) -> None:
+    session.add(
+        Notification(
+            key=f"key-{office_id}-{n}",
+            channel=NotificationChannel.WEBHOOK,
+            office_id=office_id,
+            target="(the office's webhook)",
+            subject=f"notice {n}",
+            payload={"event": "delivered", "n": n},
+            created_at=clock.now(),
+            next_attempt_at=clock.now(),
+            attempts=0,
+            failed=False,
+        )
+    )
+
+
+def test_a_webhook_that_never_answers_holds_only_its_own_slots(
+    fresh_database: Database, clock: ManualClock, tarpit: Receiver, webhook: Receiver
+) -> None:
+    """Five notices for an office whose webhook never answers, queued before one for
+    another office: the other office's notice goes out at once, while the tarpit holds
+    the two sends it may have (``per_endpoint``); the rest wait, unleased, in the
+    outbox. Each send records itself when it ends (pump), not at the end of a round."""
+    database = fresh_database
+    world = build_world(database, clock)
+    stuck, healthy = world.offices["ie-taoiseach"].id, world.offices["president-elect"].id
+    _endpoint(database, stuck, webhook_url=tarpit.url)
+    _endpoint(database, healthy, webhook_url=webhook.url)
+    with database.transaction() as session:
+        for n in range(5):
+            _notice(session, stuck, clock, n)
+        _notice(session, healthy, clock, 5)
+    with httpx.Client() as http:
+        sender = _outbox(database, clock, http, timeout=30)
+        try:
+            started = sender.pump()  # the batch: two to the tarpit, the healthy one
+            assert started == 3
+            deadline = time.monotonic() + 10
+            while not webhook.received or len(tarpit.received) < 2:
+                assert time.monotonic() < deadline, "the healthy notice never left"
+                time.sleep(0.02)  # polling the receivers, not waiting for a deadline
+            deadline = time.monotonic() + 10
+            while (row := _by_office(database, healthy)[0]).sent_at is None:
+                assert time.monotonic() < deadline, "the healthy notice was never recorded"
+                time.sleep(0.02)
+            # Another pump finds no room at the tarpit's host, and claims nothing there.
+            assert sender.pump() == 0
+            waiting = _by_office(database, stuck)
+            assert sum(n.lease_until is not None for n in waiting) == 2
+            assert all(n.sent_at is None and n.attempts == 0 for n in waiting)
+            assert len(tarpit.received) == 2
+        finally:
+            tarpit.release.set()
+            sender.close()
+    assert row.attempts == 1
+
+
+def _by_office(database: Database, office_id: int) -> list[Notification]:
+    with database.transaction(write=False) as session:
+        return list(
+            session.scalars(
+                select(Notification)
+                .where(Notification.office_id == office_id)
+                .order_by(Notification.id)
+            )
+        )

@@ -15,6 +15,13 @@ anything else down (acceptance takes the same write lock):
    backoff; or, after ``MAX_ATTEMPTS``, failed, which auditors see
    (``pending``, ``GET /api/outbox``).
 
+In ``pouch serve`` the outbox does not wait for a round to end (``pump``):
+each send records its own outcome the moment it ends, and the outbox claims
+only what it has room for, skipping the offices whose endpoint already has
+``per_endpoint`` sends open. A webhook that never answers holds its own slots
+until its timeout, and every other office's notices go past it. (``run_once``,
+for the CLI and the tests, is one synchronous round.)
+
 A sender that dies between 1 and 3 leaves its notices leased; once the lease
 is over they are due again and sent again with the same ``Idempotency-Key``
 (at least once; the key makes it safe for the receiver).
@@ -28,7 +35,8 @@ import smtplib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,7 +45,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import httpx
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from pouch.clock import Clock
@@ -147,10 +155,13 @@ class Transport:
 
     def endpoint_of(self, delivery: Delivery) -> str:
         """What one endpoint is, to limit how many sends go to it at once."""
-        if delivery.channel == NotificationChannel.EMAIL or delivery.address is None:
+        return self.endpoint_of_address(delivery.channel, delivery.address)
+
+    def endpoint_of_address(self, channel: NotificationChannel, address: str | None) -> str:
+        if channel == NotificationChannel.EMAIL or address is None:
             return "smtp"
         try:
-            hook = destinations.parse_webhook(delivery.address, self.policy)
+            hook = destinations.parse_webhook(address, self.policy)
         except destinations.BadDestination:
             return "invalid"
         return f"{hook.host}:{hook.port}"
@@ -237,7 +248,7 @@ def policy_of(settings: Settings) -> destinations.Policy:
     )
 
 
-def _due(now: datetime, *, email: bool) -> Any:
+def _due(now: datetime, *, email: bool, skip_offices: Collection[int]) -> Any:
     query = select(Notification).where(
         Notification.sent_at.is_(None),
         Notification.failed.is_(False),
@@ -246,15 +257,33 @@ def _due(now: datetime, *, email: bool) -> Any:
     )
     if not email:
         query = query.where(Notification.channel != NotificationChannel.EMAIL)
+    if skip_offices:
+        query = query.where(
+            or_(
+                Notification.channel != NotificationChannel.WEBHOOK,
+                Notification.office_id.is_(None),
+                Notification.office_id.not_in(sorted(skip_offices)),
+            )
+        )
     return query
 
 
 def claim(
-    session: Session, *, now: datetime, lease: timedelta, limit: int, email: bool
+    session: Session,
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    email: bool,
+    skip_offices: Collection[int] = (),
 ) -> list[Delivery]:
-    """Step 1: lease the due notices and read where each goes now."""
+    """Step 1: lease the due notices and read where each goes now; none for a webhook
+    of the offices in ``skip_offices``."""
     rows = claims.claim(
-        session, _due(now, email=email), first=Notification.next_attempt_at, limit=limit
+        session,
+        _due(now, email=email, skip_offices=skip_offices),
+        first=Notification.next_attempt_at,
+        limit=limit,
     )
     endpoints: dict[int, OfficeEndpoint | None] = {}
     claimed = []
@@ -282,6 +311,14 @@ def claim(
             )
         )
     return claimed
+
+
+def release(session: Session, ids: Collection[int]) -> None:
+    """Give back claimed notices unsent and untried: due again at once."""
+    if ids:
+        session.execute(
+            update(Notification).where(Notification.id.in_(sorted(ids))).values(lease_until=None)
+        )
 
 
 def record(session: Session, outcomes: Sequence[Outcome], *, now: datetime) -> Round:
@@ -332,10 +369,15 @@ class Outbox:
         self.interval = interval
         self.lease = lease
         self.batch = batch
+        self.concurrency = concurrency
         self.per_endpoint = per_endpoint
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="pouch-send")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # What ``pump`` has started and not yet recorded, by endpoint.
+        self._open: Counter[str] = Counter()
+        self._open_lock = threading.Lock()
+        self._wake = threading.Event()
         #: When the last round finished (the clock's time), for /readyz and /metrics.
         self.last_round: datetime | None = None
 
@@ -355,6 +397,17 @@ class Outbox:
         self.last_round = self.clock.now()
         return done
 
+    def _attempt(self, delivery: Delivery, now: datetime) -> Outcome:
+        try:
+            self.transport.send(delivery, now=now)
+        except Exception as error:  # any failure is this notice's alone
+            # Tried again with backoff (a corrected address applies), except
+            # when the office has no such endpoint any more.
+            final = delivery.address is None
+            logger.warning("notice %s not sent: %r", delivery.id, error)
+            return Outcome(delivery.id, delivery.address, f"{type(error).__name__}: {error}", final)
+        return Outcome(delivery.id, delivery.address)
+
     def send(self, claimed: Sequence[Delivery], *, now: datetime) -> list[Outcome]:
         """Step 2: every claimed notice sent, concurrently, no transaction open."""
         limits: dict[str, threading.BoundedSemaphore] = {}
@@ -365,19 +418,71 @@ class Outbox:
 
         def one(delivery: Delivery) -> Outcome:
             with _held(limits[self.transport.endpoint_of(delivery)]):
-                try:
-                    self.transport.send(delivery, now=now)
-                except Exception as error:  # any failure is this notice's alone
-                    # Tried again with backoff (a corrected address applies), except
-                    # when the office has no such endpoint any more.
-                    final = delivery.address is None
-                    logger.warning("notice %s not sent: %r", delivery.id, error)
-                    return Outcome(
-                        delivery.id, delivery.address, f"{type(error).__name__}: {error}", final
-                    )
-            return Outcome(delivery.id, delivery.address)
+                return self._attempt(delivery, now)
 
         return list(self._pool.map(one, claimed))
+
+    def pump(self) -> int:
+        """Claim what this process has room for and start sending it, each send
+        recording its own outcome when it ends; returns how many were started."""
+        with self._open_lock:
+            free = self.concurrency - sum(self._open.values())
+            room = {e: self.per_endpoint - n for e, n in self._open.items()}
+        if free <= 0:
+            return 0
+        full = {endpoint for endpoint, left in room.items() if left <= 0}
+        now = self.clock.now()
+        started: list[tuple[Delivery, str]] = []
+        with self.database.transaction() as session:
+            claimed = claim(
+                session,
+                now=now,
+                lease=self.lease,
+                limit=self.batch,
+                email=self.transport.relay is not None and "smtp" not in full,
+                skip_offices=self._offices_at(session, full) if full else (),
+            )
+            given_back = []
+            for delivery in claimed:
+                endpoint = self.transport.endpoint_of(delivery)
+                if len(started) < free and room.get(endpoint, self.per_endpoint) > 0:
+                    room[endpoint] = room.get(endpoint, self.per_endpoint) - 1
+                    started.append((delivery, endpoint))
+                else:
+                    given_back.append(delivery.id)
+            release(session, given_back)
+        for delivery, endpoint in started:
+            with self._open_lock:
+                self._open[endpoint] += 1
+            self._pool.submit(self._send_and_record, delivery, endpoint, now)
+        return len(started)
+
+    def _offices_at(self, session: Session, endpoints: set[str]) -> set[int]:
+        """The offices whose webhook is one of ``endpoints`` now."""
+        rows = session.execute(
+            select(OfficeEndpoint.office_id, OfficeEndpoint.webhook_url).where(
+                OfficeEndpoint.webhook_url.is_not(None)
+            )
+        )
+        return {
+            office_id
+            for office_id, url in rows
+            if self.transport.endpoint_of_address(NotificationChannel.WEBHOOK, url) in endpoints
+        }
+
+    def _send_and_record(self, delivery: Delivery, endpoint: str, now: datetime) -> None:
+        try:
+            outcome = self._attempt(delivery, now)
+            with self.database.transaction() as session:
+                record(session, [outcome], now=self.clock.now())
+        except Exception:  # the database was away: the lease runs out, and it is sent again
+            logger.warning("notice %s: its outcome could not be recorded", delivery.id)
+        finally:
+            with self._open_lock:
+                self._open[endpoint] -= 1
+                if self._open[endpoint] <= 0:
+                    del self._open[endpoint]
+            self._wake.set()  # room for another
 
     def start(self) -> None:
         if self._thread is None:
@@ -385,22 +490,28 @@ class Outbox:
             self._thread = threading.Thread(target=self._run, name="pouch-outbox", daemon=True)
             self._thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
     def close(self) -> None:
         self.stop()
         self._pool.shutdown(wait=True)
 
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
-                self.run_once()
-            except Exception:  # the database was away: the next round tries again
-                logger.exception("outbox round failed")
+                self.pump()
+                self.last_round = self.clock.now()
+            except Exception as error:  # the database was away: the next round tries again
+                logger.warning("outbox round failed: %r", error)
 
 
 @contextmanager

@@ -280,5 +280,6 @@ class Worker:
         while not self._stop.wait(self.interval):
             try:
                 self.run_once()
-            except Exception:  # the database was away: the next round tries again
-                logger.exception("worker round failed")
+            except Exception as error:  # the database was away: the next round tries again
+                # One line a round: an outage of minutes is not pages of tracebacks.
+                logger.warning("worker round failed: %r", error)
