@@ -2,6 +2,7 @@
 
     uv run python bench/bench_accept.py [--seconds N] [--backend sqlite|postgresql|both]
         [--concurrency C] [--rate R] [--warmup W] [--workers N] [--language process|in-process]
+        [--no-tarpit]
 
 Goal (issue 4): at least 1,000 accepted messages/s on SQLite on this 2-core
 machine, with p99 acceptance latency at most 100 ms at a paced 300/s; in the
@@ -46,6 +47,14 @@ Modes, in this order, each after ``W`` seconds of warm-up in a closed loop
   are awaited 10 s after the last was due: both count as errors, so an
   overloaded server shows as one instead of stretching the run.
 
+Then (issue 13; ``--no-tarpit`` leaves it out) five more sender offices, on a
+second server of the same database whose worker delivers each FLASH message
+(one in four) a second after it is accepted, so that it has a ``delivered``
+notice for its sender's webhook: the same full and paced modes, the five submitting in turn,
+first with no webhooks, then with their webhooks pointing at a tarpit (a socket
+that accepts and never answers, ``bench/_serve.py``). The goal: accepted/s and
+the paced p99 within 10 % of the phases without webhooks.
+
 *rate/s* is ok responses over the time from the first request to the last ok
 answer; *ratio* is accept full ÷ no-op full. The second table shows where the
 CPU went: the server process, this client, the machine as a whole, and what
@@ -89,7 +98,16 @@ from _common import (
     vm_hwm_mb,
 )
 from _http import Connection, HttpError, build_request
-from _serve import TICKS, PouchServer, Sender, machine_busy_ticks, prepare
+from _serve import (
+    TICKS,
+    PouchServer,
+    Sender,
+    Tarpit,
+    machine_busy_ticks,
+    more_senders,
+    prepare,
+    set_webhooks,
+)
 from pouch.db import Database
 from pouch.intake.signatures import sign_request
 from pouch.messages.models import Message
@@ -365,50 +383,86 @@ def _cpu(server: PouchServer) -> Iterator[dict[str, float]]:
     figures["language"] = server.language_cpu_seconds() - language_before
 
 
-async def measure_server(
-    backend: str, server: PouchServer, sender: Sender, args: argparse.Namespace
-) -> tuple[list[Row], int, int]:
-    """The three modes against one running server; returns the rows, the 201s seen,
-    and the submissions left without an answer (which may or may not be stored)."""
-    submitter = Submitter(sender, server.base_url)
-    noop = healthz(server.base_url)
+class Rotation:
+    """Several sender offices' programs: each submission from the next office in turn."""
+
+    def __init__(self, submitters: list[Submitter]) -> None:
+        self.submitters = submitters
+        self.turn = 0
+
+    @property
+    def signed_late(self) -> int:
+        return sum(s.signed_late for s in self.submitters)
+
+    @signed_late.setter
+    def signed_late(self, value: int) -> None:
+        for submitter in self.submitters:
+            submitter.signed_late = value
+
+    def prepare(self, count: int) -> None:
+        for submitter in self.submitters:
+            submitter.prepare(-(-count // len(self.submitters)))
+
+    async def submit(self, connection: Connection) -> None:
+        submitter = self.submitters[self.turn % len(self.submitters)]
+        self.turn += 1
+        await submitter.submit(connection)
+
+
+@dataclass
+class Phase:
+    mode: str
+    request: Request
+    rate: float | None  # submissions/s, paced; None: a closed loop
+    submitter: Submitter | Rotation | None = None  # who signs ahead, for submissions
+
+
+@dataclass
+class Counted:
+    """The submissions of some phases: 201s, and those left without an answer."""
+
+    accepted: int = 0
+    unanswered: int = 0
+
+
+async def run_phases(
+    backend: str, server: PouchServer, phases: list[Phase], args: argparse.Namespace
+) -> tuple[list[Row], Counted]:
+    """Each phase after the server idled and a warm-up; returns a row per phase."""
     endpoint = ("127.0.0.1", server.port)
     rows: list[Row] = []
-    accepted = unanswered = 0
-
-    submit: Request = submitter.submit
-    phases: list[tuple[str, Request, float | None]] = [
-        (f"accept full c={args.concurrency}", submit, None),
-        (f"no-op full c={args.concurrency}", noop, None),
-        (f"accept paced {args.rate:g}/s", submit, args.rate),
-    ]
-    for mode, request, rate in phases:
-        if request is submit:
+    counted = Counted()
+    for phase in phases:
+        signer = phase.submitter
+        if signer is not None:
             # Signed ahead, so that the client's CPU goes to sending, not to signing.
+            rate = phase.rate
             measured = rate * args.seconds if rate else args.presign_rate * args.seconds
-            submitter.prepare(round(args.presign_rate * args.warmup + measured))
-            submitter.signed_late = 0
+            signer.prepare(round(args.presign_rate * args.warmup + measured))
+            signer.signed_late = 0
         await drain(server)
         # A closed loop warms up: it leaves nothing queued behind it. Its
         # connections, opened one by one, carry the full phase after it.
         connections = [Connection(*endpoint) for _ in range(args.concurrency)]
         warm = await closed_loop(
-            request, connections, seconds=args.warmup, stagger=STAGGER / args.concurrency
+            phase.request, connections, seconds=args.warmup, stagger=STAGGER / args.concurrency
         )
         with _cpu(server) as cpu:
-            if rate:
-                tally = await open_loop(request, endpoint, rate=rate, seconds=args.seconds)
+            if phase.rate:
+                tally = await open_loop(
+                    phase.request, endpoint, rate=phase.rate, seconds=args.seconds
+                )
             else:
-                tally = await closed_loop(request, connections, seconds=args.seconds)
+                tally = await closed_loop(phase.request, connections, seconds=args.seconds)
         for connection in connections:
             await connection.close()
-        if request is submit:
-            accepted += warm.ok + tally.ok
-            unanswered += warm.unanswered + tally.unanswered
+        if signer is not None:
+            counted.accepted += warm.ok + tally.ok
+            counted.unanswered += warm.unanswered + tally.unanswered
         rows.append(
             Row(
                 backend,
-                mode,
+                phase.mode,
                 tally,
                 cpu["server"],
                 cpu["client"],
@@ -417,13 +471,61 @@ async def measure_server(
                 cpu["language"],
             )
         )
-        late = f", {submitter.signed_late} signed late" if request is submit else ""
+        late = f", {signer.signed_late} signed late" if signer is not None else ""
         print(
-            f"  {mode}: {tally.ok}/{tally.requests} ok, {tally.rate:,.0f}/s, "
+            f"  {phase.mode}: {tally.ok}/{tally.requests} ok, {tally.rate:,.0f}/s, "
             f"p99 {percentile(tally.latencies, 99) * 1000:.1f} ms{late}",
             flush=True,
         )
-    return rows, accepted, unanswered
+    return rows, counted
+
+
+async def measure_server(
+    backend: str, server: PouchServer, sender: Sender, args: argparse.Namespace
+) -> tuple[list[Row], Counted]:
+    """The three modes against one running server."""
+    submitter = Submitter(sender, server.base_url)
+    phases = [
+        Phase(f"accept full c={args.concurrency}", submitter.submit, None, submitter),
+        Phase(f"no-op full c={args.concurrency}", healthz(server.base_url), None),
+        Phase(f"accept paced {args.rate:g}/s", submitter.submit, args.rate, submitter),
+    ]
+    return await run_phases(backend, server, phases, args)
+
+
+async def measure_tarpit(
+    backend: str,
+    server: PouchServer,
+    database: Database,
+    senders: list[Sender],
+    tarpit: Tarpit,
+    args: argparse.Namespace,
+) -> tuple[list[Row], Counted]:
+    """Five sender offices submit in turn, full and paced, first with no webhook, then
+    with their webhooks pointing at a tarpit: each FLASH message is delivered by the
+    worker a second after it is accepted, and its ``delivered`` notice goes to the
+    sender's webhook, which never answers."""
+    rotation = Rotation([Submitter(s, server.base_url) for s in senders])
+    n = len(senders)
+
+    def both(label: str) -> list[Phase]:
+        return [
+            Phase(f"{n} {label} full c={args.concurrency}", rotation.submit, None, rotation),
+            Phase(f"{n} {label} paced {args.rate:g}/s", rotation.submit, args.rate, rotation),
+        ]
+
+    rows, quiet = await run_phases(backend, server, both("senders, no webhook"), args)
+    set_webhooks(database, [s.sender_office_id for s in senders], tarpit.url)
+    more, stuck = await run_phases(backend, server, both("senders, tarpit webhooks"), args)
+    print(
+        f"  the tarpit holds {len(tarpit.held)} connections from the outbox "
+        f"(at most {TARPIT_PER_HOST} at once per host by default, each given up after "
+        "its timeout)",
+        flush=True,
+    )
+    return rows + more, Counted(
+        quiet.accepted + stuck.accepted, quiet.unanswered + stuck.unanswered
+    )
 
 
 async def drain(server: PouchServer, *, quiet: float = 3.0, limit: float = 60.0) -> None:
@@ -462,21 +564,28 @@ def _count_messages(database: Database) -> int:
         return session.scalar(select(func.count()).select_from(Message)) or 0
 
 
-def bench_backend(
-    backend: str, database: Database, url: str, workdir: Path, args: argparse.Namespace
-) -> list[Row]:
-    sender = prepare(database)
-    database.dispose()
-    print(f"{backend}: serving {url.split('@')[-1]}", flush=True)
-    server = PouchServer(
-        url,
-        data_dir=workdir / backend,
-        language_process=args.language == "process",
-        workers=args.workers,
-    )
+#: The server's settings for the tarpit phases: the worker delivers each FLASH
+#: message (one in four) a second after it is accepted, so that it has a
+#: ``delivered`` notice for its sender's webhook, and the outbox may send to a
+#: webhook on this machine over http.
+TARPIT_SETTINGS = {
+    "POUCH_TRIAGE_FLASH": "PT1S",
+    "POUCH_WORKER_INTERVAL": "PT1S",
+    "POUCH_NOTIFY_ALLOW_HTTP": "true",
+    "POUCH_NOTIFY_ALLOW_PRIVATE": "true",
+}
+TARPIT_PER_HOST = 2  # POUCH_NOTIFY_PER_ENDPOINT's default
+
+
+def serve_and_measure(
+    backend: str,
+    server: PouchServer,
+    measure: Callable[[], Coroutine[Any, Any, tuple[list[Row], Counted]]],
+) -> tuple[list[Row], Counted]:
+    """Start the server, measure, stop it; what went wrong with it is a failure."""
     try:
         server.start()
-        rows, accepted, unanswered = _run_loop(measure_server(backend, server, sender, args))
+        rows, counted = _run_loop(measure())
         died = server.exited()
         logged = server.logged_exceptions()
         peak = sum(vm_hwm_mb(pid) for pid in server.processes()) if died is None else float("nan")
@@ -495,9 +604,50 @@ def bench_backend(
         # A client that gives up on a request leaves a ClientDisconnect behind it.
         if any("ClientDisconnect" not in line for line in logged):
             FAILURES.append(f"{backend}: pouch serve logged errors")
+    print(f"  server peak resident memory: {peak:,.0f} MiB")
+    return rows, counted
+
+
+def bench_backend(
+    backend: str, database: Database, url: str, workdir: Path, args: argparse.Namespace
+) -> list[Row]:
+    sender = prepare(database)
+    database.dispose()
+    print(f"{backend}: serving {url.split('@')[-1]}", flush=True)
+    server = PouchServer(
+        url,
+        data_dir=workdir / backend,
+        language_process=args.language == "process",
+        workers=args.workers,
+    )
+    rows, counted = serve_and_measure(
+        backend, server, lambda: measure_server(backend, server, sender, args)
+    )
+    if args.tarpit:
+        senders = more_senders(database, 5, addressee_office_id=sender.addressee_office_id)
+        database.dispose()
+        print(f"{backend}: five more senders, then their webhooks in a tarpit", flush=True)
+        tarpit = Tarpit()
+        server = PouchServer(
+            url,
+            data_dir=workdir / backend,
+            language_process=args.language == "process",
+            workers=args.workers,
+            settings=TARPIT_SETTINGS,
+        )
+        try:
+            more, also = serve_and_measure(
+                backend,
+                server,
+                lambda: measure_tarpit(backend, server, database, senders, tarpit, args),
+            )
+        finally:
+            tarpit.close()
+        rows += more
+        counted = Counted(counted.accepted + also.accepted, counted.unanswered + also.unanswered)
     stored = _count_messages(database)
     database.dispose()
-    print(f"  server peak resident memory: {peak:,.0f} MiB")
+    accepted, unanswered = counted.accepted, counted.unanswered
     consistent = accepted <= stored <= accepted + unanswered
     print(
         f"  the database holds {stored} messages for {accepted} 201s and {unanswered} "
@@ -613,12 +763,40 @@ def report(rows: list[Row], sign_us: tuple[float, float]) -> None:
             f"{paced.tally.errors} errors (goal ≤ {GOAL_P99_MS:.0f} ms and no errors: "
             f"{'met' if p99_met else 'NOT met'})."
         )
+    for backend in dict.fromkeys(r.backend for r in rows):
+        tarpit_summary(backend, [r for r in rows if r.backend == backend])
     if any(r.tally.errors for r in rows):
         print()
         print("Errors: the first kinds seen, with their counts:")
         for row in rows:
             for kind, count in row.tally.error_kinds.items():
                 print(f"- {row.backend} / {row.mode}: {count} × {kind}")
+
+
+def tarpit_summary(backend: str, rows: list[Row]) -> None:
+    """Five senders' webhooks in a tarpit against none: the issue's goal is the rate
+    (full) and the p99 (paced) within 10 % of the phases without webhooks."""
+
+    def find(label: str, kind: str) -> Row | None:
+        return next((r for r in rows if label in r.mode and f" {kind} " in r.mode), None)
+
+    quiet_full, stuck_full = find("no webhook", "full"), find("tarpit", "full")
+    quiet_paced, stuck_paced = find("no webhook", "paced"), find("tarpit", "paced")
+    if not (quiet_full and stuck_full and quiet_paced and stuck_paced):
+        return
+    rate = stuck_full.tally.rate / quiet_full.tally.rate if quiet_full.tally.rate else 0.0
+    p99_quiet = percentile(quiet_paced.tally.latencies, 99)
+    p99_stuck = percentile(stuck_paced.tally.latencies, 99)
+    p99 = p99_stuck / p99_quiet if p99_quiet else float("inf")
+    errors = stuck_full.tally.errors + stuck_paced.tally.errors
+    met = rate >= 0.9 and p99 <= 1.1 and errors == 0
+    print(
+        f"{backend}: with five webhooks in a tarpit, accepted/s is {rate:.2f}× and the paced "
+        f"p99 {p99:.2f}× those without webhooks ({stuck_full.tally.rate:,.0f} against "
+        f"{quiet_full.tally.rate:,.0f}/s; {p99_stuck * 1000:.1f} against "
+        f"{p99_quiet * 1000:.1f} ms), {errors} errors (goal within 10 %: "
+        f"{'met' if met else 'NOT met'})."
+    )
 
 
 def source_state() -> str:
@@ -670,6 +848,12 @@ def main() -> None:
         type=float,
         default=2_000.0,
         help="letters signed ahead per second of a full phase (more are signed just in time)",
+    )
+    parser.add_argument(
+        "--no-tarpit",
+        dest="tarpit",
+        action="store_false",
+        help="leave out the phases with five senders whose webhooks never answer",
     )
     args = parser.parse_args()
 
