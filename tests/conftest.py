@@ -146,7 +146,10 @@ def engine(
 #: The longest a test may keep a write transaction open, in seconds of real time
 #: (the tests' clocks are injected and do not move by themselves). Nothing slow,
 #: no network, no solver, no translation engine runs while the database is held.
-MAX_WRITE_HOLD = float(os.environ.get("POUCH_TEST_MAX_WRITE_HOLD", "2.0"))
+#: The solver's and the engines' own limits are 10 s; 5 s catches them and leaves
+#: room for a loaded CI machine, where the fault tests' load runs share two cores
+#: (a 2.78 s PostgreSQL write was seen there, with nothing slow inside it).
+MAX_WRITE_HOLD = float(os.environ.get("POUCH_TEST_MAX_WRITE_HOLD", "5.0"))
 
 
 class WriteHolds:
