@@ -38,7 +38,6 @@ from pouch.language.desk import Desk
 from pouch.language.worker import LanguageWorker
 from pouch.ledger import api as ledger_api
 from pouch.ledger import pages as ledger_pages
-from pouch.ledger.keys import load_signer
 from pouch.ledger.service import Ledger
 from pouch.messages import api as messages_api
 from pouch.messages import inbox_pages, notify, track_pages, watch_pages
@@ -69,14 +68,7 @@ def create_app(
     database = database if database is not None else Database.from_url(settings.database_url)
     clock = clock if clock is not None else SystemClock()
     if ledger is None:
-        ledger = Ledger(
-            database,
-            signer=load_signer(settings),
-            origin=settings.log_origin,
-            clock=clock,
-            batch_window=settings.log_batch_window.total_seconds(),
-            integrate_interval=settings.log_integrate_interval.total_seconds(),
-        )
+        ledger = Ledger.from_settings(settings, database=database, clock=clock)
     running = ledger
     # The application's one writer of acceptances and other batched work: each
     # commit wakes the log's integrator, and on SQLite the two take turns.

@@ -111,6 +111,27 @@ class Settings(BaseSettings):
             "nothing wakes it (entries appended by this process wake it at once)."
         ),
     )
+    witness_policy: Path | None = Field(
+        default=None,
+        description=(
+            "A witness policy file (c2sp.org/tlog-policy: `log`, `witness NAME VKEY URL`, "
+            "`group`, `quorum` lines). When set, each checkpoint is sent to the policy's "
+            "witnesses and published only once their cosignatures meet the quorum."
+        ),
+    )
+    witness_timeout: timedelta = Field(
+        default=timedelta(seconds=5),
+        description="How long a witness may take to answer one add-checkpoint request.",
+    )
+    witness_publish_without_quorum: bool = Field(
+        default=False,
+        description=(
+            "Publish a checkpoint even when the witnesses' quorum was not met, marked "
+            "`without-quorum` in /api/log and refused by every verifier holding the policy. "
+            "For a log whose witnesses are not running yet; every such checkpoint is logged "
+            "as an error."
+        ),
+    )
     deadline_flash: timedelta = Field(
         default=timedelta(minutes=10), description="FLASH: acceptance to delivery (ACP 121)."
     )

@@ -9,7 +9,7 @@ from pouch.ledger.checkpoint import open_checkpoint
 from pouch.ledger.layout import encode_tile, tiles_for_size
 from pouch.ledger.merkle import CompactRange, NodeID, leaf_hash
 from pouch.ledger.note import Ed25519Verifier
-from pouch.ledger.store import LedgerCheckpoint, LedgerEntry, LedgerTile
+from pouch.ledger.store import CHECKPOINT_ROW, LedgerCheckpoint, LedgerEntry, LedgerTile
 
 
 def full_verify(session: Session, verifier: Ed25519Verifier) -> int:
@@ -18,7 +18,7 @@ def full_verify(session: Session, verifier: Ed25519Verifier) -> int:
     Returns the verified tree size; raises AssertionError naming the first
     inconsistency.
     """
-    row = session.scalars(select(LedgerCheckpoint)).one()
+    row = session.get_one(LedgerCheckpoint, CHECKPOINT_ROW)
     entries = [
         bytes(e) for e in session.scalars(select(LedgerEntry.data).order_by(LedgerEntry.idx))
     ]

@@ -20,30 +20,30 @@ receipt_app = sub_app("Receipts (c2sp.org/tlog-proof).")
 
 
 def publish_checkpoint(settings: Settings) -> None:
-    """Publish a checkpoint over everything logged so far, so every receipt is complete."""
-    from pouch.ledger.keys import load_signer
-    from pouch.ledger.sequencer import integrate
-    from pouch.ledger.store import TileCache
+    """Publish a checkpoint over everything logged so far (cosigned by the witnesses of
+    POUCH_WITNESS_POLICY when set), so every receipt is complete."""
+    from pouch.ledger.service import Ledger
 
     database = Database.from_url(settings.database_url)
+    ledger = Ledger.from_settings(settings, database=database, clock=SystemClock())
     try:
-        integrate(
-            database,
-            signer=load_signer(settings),
-            origin=settings.log_origin,
-            clock=SystemClock(),
-            cache=TileCache(),
-        )
+        if ledger.witnessing is not None:
+            ledger.witnessing.register()
+        ledger.integrate_now()
     finally:
+        if ledger.witnessing is not None:
+            ledger.witnessing.client.close()
         database.dispose()
 
 
 def ensure_key(settings: Settings) -> None:
-    """On first run, create the log's signing key so that Pouch can start."""
-    from pouch.ledger.keys import KeyNotConfigured, ensure_signer
+    """On first run, create the log's signing key so that Pouch can start; check the
+    witness policy, if one is set, names this log's key."""
+    from pouch.ledger.keys import KeyNotConfigured, ensure_signer, load_policy
 
     try:
         signer, created = ensure_signer(settings)
+        load_policy(settings, signer.verifier)
     except KeyNotConfigured as error:
         errors.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None

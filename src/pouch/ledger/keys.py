@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 
 from pouch.ledger.errors import LedgerFormatError
-from pouch.ledger.note import Ed25519Signer, generate_key
+from pouch.ledger.note import Ed25519Signer, Ed25519Verifier, generate_key
+from pouch.ledger.policy import Policy
 from pouch.settings import Settings, key_file
 
 
@@ -72,3 +73,23 @@ def ensure_signer(settings: Settings) -> tuple[Ed25519Signer, bool]:
             raise
     generate_key_file(key_file(settings), origin=settings.log_origin)
     return load_signer(settings), True
+
+
+def load_policy(settings: Settings, log: Ed25519Verifier) -> Policy | None:
+    """The witness policy of ``POUCH_WITNESS_POLICY``, checked to name this log's key and
+    at least one witness to ask; None when unset."""
+    path = settings.witness_policy
+    if path is None:
+        return None
+    where = f"POUCH_WITNESS_POLICY ({path})"
+    try:
+        policy = Policy.parse(path.read_bytes())
+    except OSError as error:
+        raise KeyNotConfigured(f"{where}: cannot read it: {error.strerror}") from None
+    except LedgerFormatError as error:
+        raise KeyNotConfigured(f"{where}: {error}") from None
+    if all(entry.verifier != log for entry in policy.logs):
+        raise KeyNotConfigured(f"{where}: no `log` line has this log's key {log.vkey}")
+    if policy.quorum != "none" and not any(w.url for w in policy.witnesses):
+        raise KeyNotConfigured(f"{where}: no witness has a URL to send checkpoints to")
+    return policy

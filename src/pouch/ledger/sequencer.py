@@ -44,6 +44,7 @@ from pouch.ledger.note import Signer
 from pouch.ledger.store import (
     CHECKPOINT_ROW,
     HEAD_ROW,
+    PUBLISHED_ROW,
     LedgerCheckpoint,
     LedgerEntry,
     LedgerHead,
@@ -337,6 +338,19 @@ _SWAP_CHECKPOINT = (
         published_at=bindparam("now"),
     )
 )
+# Without witnesses, the signed checkpoint is published in the same transaction;
+# a published checkpoint is only ever replaced by a larger one.
+_PUBLISH_CHECKPOINT = (
+    update(_CHECKPOINT)
+    .where(_CHECKPOINT.c.id == PUBLISHED_ROW, _CHECKPOINT.c.size <= bindparam("new_size"))
+    .values(
+        size=bindparam("new_size"),
+        root=bindparam("new_root"),
+        note=bindparam("new_note"),
+        published_at=bindparam("now"),
+        witnessing="unwitnessed",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -357,9 +371,12 @@ def integrate(
     cache: TileCache,
     max_entries: int = 65_536,
     faults: Faults = NO_FAULTS,
+    publish: bool = True,
 ) -> Integrated | None:
     """Integrate what has been sequenced; None when there was nothing to do
-    (or another process holds the integrator lock)."""
+    (or another process holds the integrator lock). With ``publish`` the new
+    checkpoint is also published at once; without, it waits for witnesses
+    (``pouch.ledger.witnessing``)."""
     with database.transaction() as session:
         if not _acquire_integrator_lock(session):
             return None
@@ -407,6 +424,16 @@ def integrate(
         )
         if swapped.rowcount != 1:
             raise ConcurrentIntegration("another integrator replaced the checkpoint first")
+        if publish:
+            connection.execute(
+                _PUBLISH_CHECKPOINT,
+                {
+                    "new_size": checkpoint.size,
+                    "new_root": checkpoint.root_hash,
+                    "new_note": note.decode(),
+                    "now": clock.now(),
+                },
+            )
         # Dies here: the swap is not committed; as above, everything rolls back.
         faults.hit("integrate.swapped")
     # Committed: the tiles and the checkpoint that covers them are durable together.

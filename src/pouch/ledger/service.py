@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import httpx
 from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,7 @@ from pouch.clock import Clock
 from pouch.db import Database
 from pouch.errors import IntegrityFailure
 from pouch.groupcommit import Turns
-from pouch.ledger import events, sequencer
+from pouch.ledger import events, keys, sequencer, witnessing
 from pouch.ledger.checkpoint import open_checkpoint
 from pouch.ledger.errors import LedgerFormatError, MalformedTile
 from pouch.ledger.layout import (
@@ -43,10 +44,12 @@ from pouch.ledger.layout import (
 )
 from pouch.ledger.merkle import CompactRange, consistency_proof, inclusion_proof, leaf_hash
 from pouch.ledger.note import Ed25519Signer, Ed25519Verifier
+from pouch.ledger.policy import Policy
 from pouch.ledger.receipt import build_receipt
 from pouch.ledger.store import (
     CHECKPOINT_ROW,
     HEAD_ROW,
+    PUBLISHED_ROW,
     LedgerCheckpoint,
     LedgerEntry,
     LedgerHead,
@@ -56,6 +59,7 @@ from pouch.ledger.store import (
     read_tile,
 )
 from pouch.ledger.verify import LogInconsistent, verify_log
+from pouch.settings import Settings
 
 
 class NotIntegrated(LookupError):
@@ -181,13 +185,25 @@ _CHECKPOINT = cast(Table, LedgerCheckpoint.__table__)
 _ENTRIES = cast(Table, LedgerEntry.__table__)
 # Built once: building a statement costs more than running these.
 _LATEST = select(_CHECKPOINT.c.size, _CHECKPOINT.c.root, _CHECKPOINT.c.note).where(
+    _CHECKPOINT.c.id == PUBLISHED_ROW
+)
+_SIGNED = select(_CHECKPOINT.c.size, _CHECKPOINT.c.root, _CHECKPOINT.c.note).where(
     _CHECKPOINT.c.id == CHECKPOINT_ROW
 )
 _ENTRY = select(_ENTRIES.c.data).where(_ENTRIES.c.idx == bindparam("index"))
 
 
 def latest_checkpoint(session: Session) -> Published | None:
+    """The latest published checkpoint: what ``/log/checkpoint`` serves and receipts carry."""
     size, root, note = session.connection().execute(_LATEST).one()
+    if note is None:
+        return None
+    return Published(size=int(size), root=bytes(root), note=note.encode())
+
+
+def signed_checkpoint(session: Session) -> Published | None:
+    """The latest checkpoint the log signed, published or still waiting for witnesses."""
+    size, root, note = session.connection().execute(_SIGNED).one()
     if note is None:
         return None
     return Published(size=int(size), root=bytes(root), note=note.encode())
@@ -287,7 +303,7 @@ def bundle_body(session: Session, bundle: BundleID) -> bytes | None:
 def published_at(session: Session) -> datetime | None:
     """When the latest checkpoint was published."""
     return session.scalar(
-        select(LedgerCheckpoint.published_at).where(LedgerCheckpoint.id == CHECKPOINT_ROW)
+        select(LedgerCheckpoint.published_at).where(LedgerCheckpoint.id == PUBLISHED_ROW)
     )
 
 
@@ -421,6 +437,10 @@ class Ledger:
         batch_window: float = 0.1,
         integrate_interval: float = 0.5,
         faults: sequencer.Faults | None = None,
+        policy: Policy | None = None,
+        witness_timeout: float = 5.0,
+        publish_without_quorum: bool = False,
+        witness_transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.database = database
         self.signer = signer
@@ -431,10 +451,43 @@ class Ledger:
         # SQLite has one writer at a time: the integrator and the writers of this
         # process (the group committer) take turns rather than poll for its lock.
         self.turns = Turns() if database.backend == "sqlite" else None
+        self.policy = policy
+        self.witnessing = (
+            witnessing.Witnessing(
+                database,
+                policy=policy,
+                client=witnessing.WitnessClient(
+                    policy, timeout=witness_timeout, transport=witness_transport
+                ),
+                log=signer.verifier,
+                clock=clock,
+                cache=self.cache,
+                without_quorum=publish_without_quorum,
+                turns=self._turn,
+            )
+            if policy is not None
+            else None
+        )
         # Under load, one checkpoint per batch window, as appends share one
         # commit per batch window.
         self.integrator = sequencer.Integrator(
             self.integrate_now, interval=integrate_interval, spacing=batch_window
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, database: Database, clock: Clock) -> Ledger:
+        """The log as the settings describe it: its key, origin, pace and witnesses."""
+        signer = keys.load_signer(settings)
+        return cls(
+            database,
+            signer=signer,
+            origin=settings.log_origin,
+            clock=clock,
+            batch_window=settings.log_batch_window.total_seconds(),
+            integrate_interval=settings.log_integrate_interval.total_seconds(),
+            policy=keys.load_policy(settings, signer.verifier),
+            witness_timeout=settings.witness_timeout.total_seconds(),
+            publish_without_quorum=settings.witness_publish_without_quorum,
         )
 
     @property
@@ -443,18 +496,31 @@ class Ledger:
 
     def start(self) -> None:
         """Start the background integrator."""
+        if self.witnessing is not None:
+            self.witnessing.register()
         self.integrator.start()
 
     def stop(self) -> None:
         self.integrator.stop()
+        if self.witnessing is not None:
+            self.witnessing.client.close()
+
+    def _turn(self) -> contextlib.AbstractContextManager[None]:
+        return self.turns or contextlib.nullcontext()
 
     def integrate_now(self) -> sequencer.Integrated | None:
-        with self.turns or contextlib.nullcontext():
-            return sequencer.integrate(
+        """Integrate what was sequenced; with witnesses, then ask them to cosign the
+        latest signed checkpoint (outside any transaction) and publish it with a quorum."""
+        with self._turn():
+            done = sequencer.integrate(
                 self.database,
                 signer=self.signer,
                 origin=self.origin,
                 clock=self.clock,
                 cache=self.cache,
                 faults=self.faults,
+                publish=self.witnessing is None,
             )
+        if self.witnessing is not None:
+            self.witnessing.publish()
+        return done

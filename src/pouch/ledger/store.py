@@ -10,10 +10,18 @@ Tables:
 - ``ledger_tiles``: the hash tiles of c2sp.org/tlog-tiles, level and index,
   with their width (256 when full). Full tiles never change; the rightmost
   tile of each level is rewritten wider as the tree grows.
-- ``ledger_checkpoint``: one row, the latest signed checkpoint. It is only
-  ever replaced by compare-and-swap on (size, root), in the same transaction
-  that writes the tiles it commits to, so Pouch never signs two trees that
-  are not consistent.
+- ``ledger_checkpoint``: two rows. Row 1 is the latest checkpoint the log
+  signed; it is only ever replaced by compare-and-swap on (size, root), in
+  the same transaction that writes the tiles it commits to, so Pouch never
+  signs two trees that are not consistent. Row 2 is the latest *published*
+  checkpoint, the one ``/log/checkpoint`` serves and receipts carry: the same
+  as row 1 when no witness policy is set, otherwise row 1's checkpoint once
+  the policy's witnesses cosigned it (``witnessing`` says how it was
+  published), only ever replaced by a larger one.
+- ``ledger_witnesses``: each witness of the policy, the largest tree it
+  cosigned (or told us of), and its latest error.
+- ``ledger_witness_refusals``: every refusal or failure of a witness, kept
+  as evidence; ``alarm`` marks those that only a fork or a rollback explains.
 - ``ledger_openings``: the private half of each event entry (salt and event),
   handed to the parties entitled to it; never served publicly.
 """
@@ -26,7 +34,17 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Table, Text, bindparam, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    bindparam,
+    select,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -67,6 +85,34 @@ class LedgerCheckpoint(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Row 2 only: "unwitnessed" (no policy), "quorum", or "without-quorum".
+    witnessing: Mapped[str | None] = mapped_column(String(16))
+
+
+class LedgerWitness(Base):
+    __tablename__ = "ledger_witnesses"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    vkey: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    cosigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class LedgerWitnessRefusal(Base):
+    __tablename__ = "ledger_witness_refusals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    witness: Mapped[str] = mapped_column(String(255), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    size: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    alarm: Mapped[bool] = mapped_column(Boolean, default=False)
+    checkpoint: Mapped[str] = mapped_column(Text)
+    response: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class LedgerOpening(Base):
@@ -80,6 +126,7 @@ class LedgerOpening(Base):
 
 HEAD_ROW = 1
 CHECKPOINT_ROW = 1
+PUBLISHED_ROW = 2
 
 
 class TileCache:
