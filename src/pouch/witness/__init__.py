@@ -1,0 +1,1 @@
+"""Witnesses (c2sp.org/tlog-witness): the protocol, and ``pouch witness serve``."""
