@@ -20,7 +20,7 @@ from pouch.errors import InvalidInput, NotFound
 from pouch.ledger import service as ledger_service
 from pouch.ledger.errors import MalformedTile
 from pouch.ledger.layout import BundleID, TileID, parse_path
-from pouch.ledger.schemas import ConsistencyProof, InclusionProof, LogInfo
+from pouch.ledger.schemas import ConsistencyProof, InclusionProof, LogInfo, WitnessInfo
 from pouch.web.deps import AppLedger, DbSession
 
 tiles = APIRouter(prefix="/log", tags=["log"])
@@ -40,7 +40,8 @@ def _latest(session: Session) -> ledger_service.Published:
 
 @tiles.get("/checkpoint", response_class=Response)
 def checkpoint(session: DbSession, _: AppLedger) -> Response:
-    """The log's latest signed checkpoint (c2sp.org/tlog-checkpoint)."""
+    """The log's latest published checkpoint (c2sp.org/tlog-checkpoint), with the
+    cosignatures of its witnesses when a witness policy is set."""
     latest = _latest(session)
     return Response(
         latest.note,
@@ -88,6 +89,9 @@ def _b64(hashes: list[bytes]) -> list[str]:
 def info(session: DbSession, ledger: AppLedger) -> LogInfo:
     """The log's origin, verifier key, size and latest checkpoint."""
     latest = ledger_service.latest_checkpoint(session)
+    signed = ledger_service.signed_checkpoint(session)
+    policy = ledger.policy
+    witnesses = ledger_service.witness_states(session, policy) if policy else []
     return LogInfo(
         origin=ledger.origin,
         vkey=ledger.vkey,
@@ -95,6 +99,11 @@ def info(session: DbSession, ledger: AppLedger) -> LogInfo:
         root=base64.b64encode(latest.root).decode() if latest else None,
         checkpoint=latest.note.decode() if latest else None,
         sequenced=ledger_service.sequenced_size(session),
+        signed=signed.size if signed else 0,
+        witnessing=ledger_service.publication(session) if latest else None,
+        quorum=policy.describe_quorum() if policy else None,
+        policy=policy.text if policy else None,
+        witnesses=[WitnessInfo(**vars(state)) for state in witnesses],
     )
 
 

@@ -54,6 +54,8 @@ from pouch.ledger.store import (
     LedgerEntry,
     LedgerHead,
     LedgerOpening,
+    LedgerWitness,
+    LedgerWitnessRefusal,
     TileCache,
     TileNodeReader,
     read_tile,
@@ -207,6 +209,51 @@ def signed_checkpoint(session: Session) -> Published | None:
     if note is None:
         return None
     return Published(size=int(size), root=bytes(root), note=note.encode())
+
+
+def publication(session: Session) -> str | None:
+    """How the latest checkpoint was published (see ``witnessing``)."""
+    return session.scalar(
+        select(LedgerCheckpoint.witnessing).where(LedgerCheckpoint.id == PUBLISHED_ROW)
+    )
+
+
+@dataclass(frozen=True)
+class WitnessState:
+    name: str
+    vkey: str
+    url: str | None
+    size: int | None
+    cosigned_at: datetime | None
+    error: str | None
+    alarms: int
+
+
+def witness_states(session: Session, policy: Policy) -> list[WitnessState]:
+    """The policy's witnesses as this log last found them."""
+    rows = {row.name: row for row in session.scalars(select(LedgerWitness))}
+    alarms = dict(
+        session.execute(
+            select(LedgerWitnessRefusal.witness, func.count())
+            .where(LedgerWitnessRefusal.alarm.is_(True))
+            .group_by(LedgerWitnessRefusal.witness)
+        ).all()
+    )
+    states = []
+    for witness in policy.witnesses:
+        row = rows.get(witness.name)
+        states.append(
+            WitnessState(
+                name=witness.name,
+                vkey=witness.verifier.vkey,
+                url=witness.url,
+                size=row.size if row else None,
+                cosigned_at=row.cosigned_at if row else None,
+                error=row.error if row else None,
+                alarms=int(alarms.get(witness.name, 0)),
+            )
+        )
+    return states
 
 
 def sequenced_size(session: Session) -> int:
