@@ -155,29 +155,57 @@ def log_verify(
 
 
 @receipt_app.command(
-    "verify", epilog="Example: pouch receipt verify receipt.txt --entry entry.bin --vkey log.vkey"
+    "verify",
+    epilog=(
+        "Example: pouch receipt verify receipt.txt --entry entry.bin --vkey log.vkey "
+        "--policy witnesses.policy"
+    ),
 )
 def receipt_verify(
     receipt: Annotated[Path, typer.Argument(help="The receipt (c2sp.org/tlog-proof@v1).")],
     entry: Annotated[Path, typer.Option(help="The entry's exact bytes.")],
-    vkey: Annotated[str, typer.Option(help="The log's verifier key, or a file holding it.")],
+    vkey: Annotated[
+        str | None,
+        typer.Option(help="The log's verifier key, or a file holding it (or give --policy)."),
+    ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            help=(
+                "A witness policy (c2sp.org/tlog-policy): the checkpoint must be signed by one "
+                "of its logs and cosigned by its witnesses' quorum."
+            )
+        ),
+    ] = None,
 ) -> None:
-    """Check a receipt offline: the entry is in the log under a checkpoint the key signed."""
+    """Check a receipt offline: the entry is in the log under a checkpoint the key signed
+    (and, with --policy, the policy's witnesses cosigned)."""
     from pouch.ledger.errors import LedgerFormatError
+    from pouch.ledger.policy import Policy
     from pouch.ledger.receipt import verify_receipt
 
-    verifier = read_vkey(vkey)
+    if vkey is None and policy is None:
+        errors.print("[red]error:[/red] --vkey or --policy: give the log's key or a policy")
+        raise typer.Exit(2)
+    verifier = read_vkey(vkey) if vkey is not None else None
     try:
         data, entry_bytes = receipt.read_bytes(), entry.read_bytes()
+        policy_bytes = policy.read_bytes() if policy is not None else None
     except OSError as error:
         errors.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
     try:
-        verified = verify_receipt(data, entry_bytes, log=verifier)
+        rules = Policy.parse(policy_bytes) if policy_bytes is not None else None
+    except LedgerFormatError as error:
+        errors.print(f"[red]error:[/red] --policy {policy}: {error}")
+        raise typer.Exit(2) from None
+    try:
+        verified = verify_receipt(data, entry_bytes, log=verifier, policy=rules)
     except LedgerFormatError as error:
         errors.print(f"[red]INVALID:[/red] {error}")
         raise typer.Exit(1) from None
+    witnessed = f", cosigned by {len(verified.cosignatures)} witnesses" if rules else ""
     console.print(
         f"OK: entry {verified.index} is in {verified.checkpoint.origin} "
-        f"at tree size {verified.checkpoint.size}"
+        f"at tree size {verified.checkpoint.size}{witnessed}"
     )

@@ -35,7 +35,7 @@ from pouch.ledger.checkpoint import (
     open_checkpoint,
     parse_decimal,
 )
-from pouch.ledger.errors import MalformedReceipt
+from pouch.ledger.errors import MalformedReceipt, UnverifiedNote
 from pouch.ledger.merkle import HASH_SIZE, leaf_hash, verify_inclusion
 from pouch.ledger.note import (
     Cosignature,
@@ -44,6 +44,7 @@ from pouch.ledger.note import (
     b64decode_strict,
     parse_note,
 )
+from pouch.ledger.policy import Policy
 
 __all__ = [
     "HEADER",
@@ -181,24 +182,35 @@ def verify_receipt(
     receipt: bytes,
     entry: bytes,
     *,
-    log: Verifier,
+    log: Verifier | None = None,
     witnesses: Iterable[CosignatureVerifier] = (),
     quorum: int = 0,
     origin: str | None = None,
+    policy: Policy | None = None,
 ) -> VerifiedReceipt:
     """Check that ``entry`` is in the log, as the receipt says, per tlog-proof.
 
     ``log`` is the log's key, ``witnesses`` the trusted cosigners of which at
-    least ``quorum`` must have cosigned; ``origin`` defaults to the log key's
-    name. Raises a ``LedgerFormatError`` naming the first problem found.
+    least ``quorum`` must have cosigned; or a ``policy`` (c2sp.org/tlog-policy)
+    names the logs, the witnesses and the quorum (with ``log`` too, the
+    checkpoint must be signed by that one of its logs). ``origin`` defaults to
+    the log key's name. Raises a ``LedgerFormatError`` naming the first problem
+    found.
     """
     parsed = Receipt.parse(receipt)
     # Step 1: the leaf hash.
     leaf = leaf_hash(entry)
     # Steps 2 and 3: the origin, the log's signature, the witnesses' cosignatures.
-    signed = open_checkpoint(
-        parsed.checkpoint, log=log, witnesses=witnesses, quorum=quorum, origin=origin
-    )
+    if policy is not None:
+        signed, signer = policy.open(parsed.checkpoint, origin=origin)
+        if log is not None and (signer.name, signer.verifier.key_id) != (log.name, log.key_id):
+            raise UnverifiedNote(f"the checkpoint is signed by {signer.name}, not by {log.name}")
+    elif log is not None:
+        signed = open_checkpoint(
+            parsed.checkpoint, log=log, witnesses=witnesses, quorum=quorum, origin=origin
+        )
+    else:
+        raise ValueError("verify_receipt needs the log's key or a policy")
     # Step 4: the inclusion proof binds the leaf to the signed root.
     tree = signed.checkpoint
     verify_inclusion(
