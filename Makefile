@@ -14,9 +14,8 @@ RUN := $(UV) run --frozen
 	$(UV) sync --frozen
 	@touch $@
 
-run: .venv/.synced ## apply migrations, load the demo into var/, serve on http://127.0.0.1:8000
-	$(RUN) pouch demo
-	$(RUN) pouch serve
+run: .venv/.synced ## the demo in var/, served on http://127.0.0.1:8000, cosigned by a witness of its own
+	RUN="$(RUN)" bash scripts/run-demo
 
 test: .venv/.synced ## the whole suite (PostgreSQL variants need a server; see README)
 	$(RUN) pytest -n 2
