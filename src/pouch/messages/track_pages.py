@@ -92,6 +92,7 @@ def track_message(
         "events": events,
         "path": path_of(message, events, outgoing=outgoing),
         "vkey": ledger.vkey,
+        "policy": ledger.policy.text if ledger.policy else None,
         "published": latest.size if latest is not None else 0,
     }
     return render.page(request, "track_message.html", context)

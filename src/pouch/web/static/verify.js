@@ -1,18 +1,24 @@
-// Receipt verification in the browser, trusting nothing but the verifier key.
+// Receipt verification in the browser, trusting nothing but the keys the reader pinned.
 //
-// A Pouch receipt is JSON: {"opening": {"index", "salt", "event"}, "receipt": "<tlog-proof>"}.
+// A Pouch receipt is JSON: {"opening": {"index", "salt", "event"[, "tags"]}, "receipt": "<tlog-proof>"}.
 // The check, step by step (docs/log-format.md, c2sp.org/tlog-proof, c2sp.org/signed-note,
 // c2sp.org/tlog-checkpoint, RFC 6962 / RFC 9162 section 2.1.3.2):
 //   1. the verifier key "<name>+<key ID>+<base64(0x01 || Ed25519 public key)>", whose key ID
 //      must be SHA-256(name || "\n" || 0x01 || key)[:4];
 //   2. the log entry, recomputed from the opening: "pouch-event/v1\n<time>\n<commitment>\n",
 //      commitment = base64(SHA-256("pouch-event-commitment/v1\n" || salt || JCS(event)));
-//      its leaf hash is SHA-256(0x00 || entry);
+//      an opening with tags is a v2 entry, "pouch-event/v2\n<time>\n<commitment>\n" and
+//      one line per tag; its leaf hash is SHA-256(0x00 || entry);
 //   3. the tlog-proof: its index must be the opening's;
 //   4. the checkpoint note: a signature line by the key's name and ID that verifies (Ed25519,
 //      WebCrypto) over the note text, and an origin equal to the key's name;
-//   5. the inclusion proof, from the leaf hash to the checkpoint's root.
-// Any failure names the first step that failed and why.
+//   5. the inclusion proof, from the leaf hash to the checkpoint's root;
+//   6. with a witness policy (c2sp.org/tlog-policy), the witnesses' cosignatures
+//      (c2sp.org/tlog-cosignature: Ed25519 over "cosignature/v1\ntime <t>\n" and the note
+//      text, key ID SHA-256(name || "\n" || 0x04 || key)[:4]) must meet the policy's quorum.
+// Any failure names the first step that failed and why. The keys and the policy the reader
+// pinned are kept in this browser (localStorage), so a later check does not take the keys
+// from the server whose honesty it checks.
 (function () {
   "use strict";
 
@@ -85,7 +91,7 @@
     fail(`the event holds a ${typeof value}, which JSON cannot represent`);
   }
 
-  async function parseVerifierKey(vkey) {
+  async function parseVerifierKey(vkey, type = 0x01) {
     // The name has no "+", the ID is hex; the base64 key after them may hold "+".
     const text = String(vkey).trim();
     const first = text.indexOf("+");
@@ -97,7 +103,9 @@
     if (!name || /\s/u.test(name)) fail("the verifier key's name is empty or contains spaces");
     if (!/^[0-9a-f]{8}$/.test(idHex)) fail("the verifier key's ID is not 8 lowercase hex digits");
     const key = base64Decode(material, "the verifier key");
-    if (key.length !== 33 || key[0] !== 0x01) fail("the verifier key is not an Ed25519 key");
+    if (key.length !== 33 || key[0] !== type) {
+      fail(`the verifier key ${name} is not ${type === 0x01 ? "an Ed25519 log key" : "a witness cosignature key"}`);
+    }
     const digest = await sha256(concat(encoder.encode(name), Uint8Array.of(0x0a), key));
     if (hex(digest.slice(0, 4)) !== idHex) {
       fail(`the verifier key's ID ${idHex} does not match its name and key`);
@@ -119,7 +127,16 @@
     const commitment = await sha256(
       concat(encoder.encode("pouch-event-commitment/v1\n"), saltBytes, encoder.encode(canonicalize(event))),
     );
-    const entry = encoder.encode(`pouch-event/v1\n${event.time}\n${base64Encode(commitment)}\n`);
+    let entry;
+    if (opening.tags === undefined) {
+      entry = encoder.encode(`pouch-event/v1\n${event.time}\n${base64Encode(commitment)}\n`);
+    } else {
+      const tags = opening.tags;
+      if (!Array.isArray(tags)) fail("the opening's tags are not a list");
+      tags.forEach((tag, n) => base64Decode(tag, `the opening's tag ${n + 1}`));
+      const lines = tags.map((tag) => `${tag}\n`).join("");
+      entry = encoder.encode(`pouch-event/v2\n${event.time}\n${base64Encode(commitment)}\n${lines}`);
+    }
     return { index: BigInt(index), entry, leaf: await leafHash(entry), event };
   }
 
@@ -214,8 +231,86 @@
     return r;
   }
 
-  async function verifyReceipt(vkey, receiptText) {
+  // c2sp.org/tlog-policy: log, witness, group and quorum lines; names are opaque.
+  async function parsePolicy(text) {
+    const logs = [];
+    const witnesses = new Map();
+    const groups = new Map();
+    let quorum = null;
+    const lines = String(text).split("\n");
+    for (let n = 0; n < lines.length; n++) {
+      const where = `policy line ${n + 1}`;
+      if (/[\x00-\x08\x0b-\x1f\x7f]/.test(lines[n])) fail(`${where} holds a control character`);
+      const line = lines[n].replace(/^[ \t]+|[ \t]+$/g, "");
+      if (!line || line.startsWith("#")) continue;
+      const [keyword, ...args] = line.split(/[ \t]+/);
+      const defined = (name) => name === "none" || witnesses.has(name) || groups.has(name);
+      if (keyword === "log") {
+        if (args.length < 1 || args.length > 2) fail(`${where}: log <vkey> [<url>]`);
+        logs.push(await parseVerifierKey(args[0]));
+      } else if (keyword === "witness") {
+        if (args.length < 2 || args.length > 3) fail(`${where}: witness <name> <vkey> [<url>]`);
+        if (defined(args[0])) fail(`${where}: the name ${args[0]} is defined twice or reserved`);
+        witnesses.set(args[0], await parseVerifierKey(args[1], 0x04));
+      } else if (keyword === "group") {
+        if (args.length < 3) fail(`${where}: group <name> all|any|<k> <member>...`);
+        const [name, k, ...members] = args;
+        if (defined(name)) fail(`${where}: the name ${name} is defined twice or reserved`);
+        for (const m of members) {
+          if (m === "none" || !defined(m)) fail(`${where}: group member ${m} is not defined above`);
+        }
+        if (new Set(members).size !== members.length) fail(`${where}: a member is listed twice`);
+        const threshold = k === "all" ? members.length : k === "any" ? 1 : Number(k);
+        if (!(k === "all" || k === "any" || DECIMAL.test(k)) || threshold < 1 || threshold > members.length) {
+          fail(`${where}: threshold ${k} is not between 1 and ${members.length}`);
+        }
+        groups.set(name, { threshold, members });
+      } else if (keyword === "quorum") {
+        if (args.length !== 1 || quorum !== null) fail(`${where}: one quorum <name> line`);
+        if (!defined(args[0])) fail(`${where}: quorum ${args[0]} is not defined above`);
+        quorum = args[0];
+      } else {
+        fail(`${where}: unknown keyword ${keyword}`);
+      }
+    }
+    if (quorum === null) fail("the policy has no quorum line");
+    return { logs, witnesses, groups, quorum };
+  }
+
+  function witnessed(policy, name, cosigned) {
+    if (name === "none") return true;
+    const group = policy.groups.get(name);
+    if (!group) return cosigned.has(name);
+    return group.members.filter((m) => witnessed(policy, m, cosigned)).length >= group.threshold;
+  }
+
+  async function verifyCosignatures(policy, note) {
+    const cosigned = new Set();
+    for (const [name, key] of policy.witnesses) {
+      const mine = note.signatures.filter((s) => s.name === key.name && equal(s.id, key.id));
+      for (const s of mine) {
+        if (s.signature.length !== 72) fail(`the cosignature by ${key.text} is not 8 + 64 bytes`);
+        const time = new DataView(s.signature.buffer, s.signature.byteOffset, 8).getBigUint64(0);
+        const message = concat(encoder.encode(`cosignature/v1\ntime ${time}\n`), encoder.encode(note.text));
+        const publicKey = await crypto.subtle.importKey("raw", key.publicKey, { name: "Ed25519" }, false, ["verify"]);
+        const ok = await crypto.subtle.verify({ name: "Ed25519" }, publicKey, s.signature.slice(8), message);
+        if (!ok) fail(`the cosignature by witness ${name} (${key.text}) does not verify`);
+        cosigned.add(name);
+      }
+    }
+    if (!witnessed(policy, policy.quorum, cosigned)) {
+      const have = [...cosigned].join(", ") || "no witness";
+      fail(`the checkpoint is cosigned by ${have}, short of the policy's quorum (${policy.quorum})`);
+    }
+    return [...cosigned];
+  }
+
+  async function verifyReceipt(vkey, receiptText, policyText) {
+    const policy = policyText && String(policyText).trim() ? await parsePolicy(policyText) : null;
     const key = await parseVerifierKey(vkey);
+    if (policy && !policy.logs.some((log) => log.text === key.text && equal(log.publicKey, key.publicKey))) {
+      fail(`the policy has no log line for the key ${key.text}`);
+    }
     let receipt;
     try {
       receipt = typeof receiptText === "string" ? JSON.parse(receiptText) : receiptText;
@@ -230,6 +325,7 @@
     }
     const note = parseNote(proof.note);
     await verifySignature(key, note);
+    const witnesses = policy ? await verifyCosignatures(policy, note) : null;
     const checkpoint = parseCheckpoint(note.text, key);
     const root = await rootFromProof(opened.leaf, proof.index, checkpoint.size, proof.proof);
     if (!equal(root, checkpoint.root)) {
@@ -248,6 +344,7 @@
       origin: checkpoint.origin,
       key: key.text,
       leaf: hex(opened.leaf),
+      witnesses,
     };
   }
 
@@ -267,13 +364,18 @@
   async function run(form, output) {
     output.dataset.outcome = "running";
     try {
-      const result = await verifyReceipt(form.elements.vkey.value, form.elements.receipt.value);
+      const policy = form.elements.policy ? form.elements.policy.value : "";
+      const result = await verifyReceipt(form.elements.vkey.value, form.elements.receipt.value, policy);
+      const cosigned = result.witnesses
+        ? ` It is cosigned by the witnesses ${result.witnesses.join(", ")}, as your policy requires.`
+        : " No witness policy was given: its witnesses' cosignatures were not checked.";
       show(
         output,
         true,
         "✓ Verified",
         `The ${result.kind} event of ${result.time} is entry ${result.index} of the log ` +
-          `${result.origin}, in its checkpoint of ${result.size} entries signed by ${result.key}.`,
+          `${result.origin}, in its checkpoint of ${result.size} entries signed by ${result.key}.` +
+          cosigned,
       );
     } catch (error) {
       const reason = error instanceof VerificationError ? error.message : `unexpected error: ${error}`;
@@ -281,10 +383,72 @@
     }
   }
 
+  // The keys the reader pinned: kept in this browser, offered in place of the server's.
+  const PINNED = "pouch.verify.pinned";
+
+  function pinned() {
+    try {
+      const value = JSON.parse(localStorage.getItem(PINNED) || "null");
+      return value && typeof value.vkey === "string" ? value : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function showPinning(form) {
+    const note = document.getElementById("verify-pinned");
+    if (!note) return;
+    const saved = pinned();
+    const stated = form.dataset.serverVkey || "";
+    note.replaceChildren();
+    if (!saved) {
+      note.textContent =
+        "No keys are pinned in this browser: the form holds what this server states. " +
+        "Compare them with your office's copy, then pin them.";
+      note.dataset.state = "unpinned";
+      return;
+    }
+    form.elements.vkey.value = saved.vkey;
+    if (form.elements.policy) form.elements.policy.value = saved.policy || "";
+    note.textContent = `Checking with the keys pinned in this browser on ${saved.at}.`;
+    note.dataset.state = "pinned";
+    if (stated && stated !== saved.vkey) {
+      note.textContent +=
+        ` Warning: this server now states another log key (${stated}) than the one you pinned; ` +
+        "a receipt signed by it will not verify.";
+      note.dataset.state = "mismatch";
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     const form = document.querySelector("form[data-verify]");
     const output = document.getElementById("verify-result");
     if (!form || !output) return;
+    showPinning(form);
+    const pin = document.getElementById("verify-pin");
+    if (pin) {
+      pin.addEventListener("click", async function () {
+        try {
+          await parseVerifierKey(form.elements.vkey.value);
+          const policy = form.elements.policy ? form.elements.policy.value : "";
+          if (policy.trim()) await parsePolicy(policy);
+          const at = new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC";
+          localStorage.setItem(PINNED, JSON.stringify({ vkey: form.elements.vkey.value.trim(), policy, at }));
+          showPinning(form);
+        } catch (error) {
+          show(output, false, "✗ Not pinned", error.message);
+        }
+      });
+    }
+    const forget = document.getElementById("verify-forget");
+    if (forget) {
+      forget.addEventListener("click", function () {
+        localStorage.removeItem(PINNED);
+        form.elements.vkey.value = form.dataset.serverVkey || "";
+        if (form.elements.policy) form.elements.policy.value = form.dataset.serverPolicy || "";
+        showPinning(form);
+      });
+    }
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       run(form, output);
@@ -319,5 +483,5 @@
     return { entry: new TextDecoder().decode(opened.entry), leafHash: hex(opened.leaf) };
   }
 
-  window.PouchVerify = { verifyReceipt, canonicalize, entryFor, VerificationError };
+  window.PouchVerify = { verifyReceipt, parsePolicy, canonicalize, entryFor, VerificationError };
 })();
