@@ -146,7 +146,10 @@ class Metrics(Collector):
             depth = outbox_service.depth(session)
             failures = worker_service.count_open_failures(session)
             checkpoint = ledger_service.latest_checkpoint(session)
+            signed = ledger_service.signed_checkpoint(session)
             published = ledger_service.published_at(session)
+            witnessing = ledger_service.publication(session)
+            alarms = ledger_service.witness_alarms(session)
         yield CounterMetricFamily(
             "pouch_messages_accepted", "Messages accepted.", value=accepted or 0
         )
@@ -180,6 +183,21 @@ class Metrics(Collector):
         age = (now - published).total_seconds() if published is not None else 0.0
         yield GaugeMetricFamily(
             "pouch_checkpoint_age_seconds", "Age of the latest checkpoint.", value=age
+        )
+        yield GaugeMetricFamily(
+            "pouch_log_unpublished_entries",
+            "Entries signed by the log but not yet published (waiting for the witnesses).",
+            value=max(0, (signed.size if signed else 0) - (checkpoint.size if checkpoint else 0)),
+        )
+        yield GaugeMetricFamily(
+            "pouch_checkpoint_without_quorum",
+            "1 when the latest checkpoint was published without the witnesses' quorum.",
+            value=1 if witnessing == "without-quorum" else 0,
+        )
+        yield CounterMetricFamily(
+            "pouch_witness_alarms",
+            "Witness refusals only a fork or a rollback of the log explains.",
+            value=alarms,
         )
         lag = GaugeMetricFamily(
             "pouch_background_lag_seconds",

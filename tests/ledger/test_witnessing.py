@@ -315,5 +315,7 @@ def test_a_witness_that_knows_a_larger_tree_is_an_alarm(
         assert len(kept) == 3 and all(r.alarm and r.status == 409 for r in kept)
         assert "cosigned a tree of size 50, larger than this log's" in kept[0].reason
         assert kept[0].response == b"50\n"
+        with other.transaction(write=False) as session:
+            assert service.witness_alarms(session) == 3  # what /metrics reports
     finally:
         other.dispose()

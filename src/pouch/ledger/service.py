@@ -229,6 +229,16 @@ class WitnessState:
     alarms: int
 
 
+def witness_alarms(session: Session) -> int:
+    """How many witness refusals only a fork or a rollback of this log explains."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(LedgerWitnessRefusal)
+        .where(LedgerWitnessRefusal.alarm.is_(True))
+    )
+    return int(count or 0)
+
+
 def witness_states(session: Session, policy: Policy) -> list[WitnessState]:
     """The policy's witnesses as this log last found them."""
     rows = {row.name: row for row in session.scalars(select(LedgerWitness))}
