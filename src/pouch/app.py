@@ -38,6 +38,7 @@ from pouch.language.desk import Desk
 from pouch.language.worker import LanguageWorker
 from pouch.ledger import api as ledger_api
 from pouch.ledger import pages as ledger_pages
+from pouch.ledger.integrity import IntegrityChecker
 from pouch.ledger.service import Ledger
 from pouch.messages import api as messages_api
 from pouch.messages import inbox_pages, notify, track_pages, watch_pages
@@ -101,9 +102,28 @@ def create_app(
         return [
             Loop("worker", worker.last_round, interval),
             Loop("outbox", outbox.last_round, interval),
+            Loop(
+                "integrity",
+                integrity.last.checked_at if integrity.last else None,
+                settings.integrity_interval,
+            ),
         ]
 
-    metrics = Metrics(database, clock=clock, loops=loops)
+    # The server checks its own newest tiles and openings; what does not check
+    # makes it not ready, and says why.
+    integrity = IntegrityChecker(
+        database,
+        verifier=ledger.signer.verifier,
+        cache=ledger.cache,
+        clock=clock,
+        interval=settings.integrity_interval.total_seconds(),
+    )
+
+    def findings() -> list[str]:
+        report = integrity.last
+        return list(report.problems) if report is not None else []
+
+    metrics = Metrics(database, clock=clock, loops=loops, findings=findings)
     # The language desk works beside delivery, in its own thread; its detector
     # is built on the first message it identifies, not here.
     language_desk = Desk.from_settings(settings)
@@ -125,6 +145,7 @@ def create_app(
             started.append(clock.now())
             worker.start()
             outbox.start()
+            integrity.start()
         if language_here:
             language_worker.start()
         try:
@@ -134,6 +155,7 @@ def create_app(
                 language_worker.stop()
             if background:
                 worker.stop()
+                integrity.stop()
             outbox.close()
             language_desk.close()
             committer.stop()
@@ -170,6 +192,7 @@ def create_app(
     app.state.worker = worker
     app.state.outbox = outbox
     app.state.metrics = metrics
+    app.state.integrity = integrity
     app.state.language_desk = language_desk
     app.state.language_worker = language_worker
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
@@ -193,7 +216,7 @@ def create_app(
 
     # Routes are matched in order, one regular expression at a time: the
     # health checks and submissions, the busiest, come first.
-    _add_health(app, loops=loops, started=started)
+    _add_health(app, loops=loops, started=started, findings=findings)
     app.include_router(intake_api.router)
     app.include_router(identity_api.router)
     app.include_router(directory_api.router)
@@ -221,7 +244,13 @@ def create_app_from_environment() -> FastAPI:
     return create_app(Settings())
 
 
-def _add_health(app: FastAPI, *, loops: Callable[[], list[Loop]], started: list[datetime]) -> None:
+def _add_health(
+    app: FastAPI,
+    *,
+    loops: Callable[[], list[Loop]],
+    started: list[datetime],
+    findings: Callable[[], list[str]],
+) -> None:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         """Alive: the process answers."""
@@ -229,13 +258,15 @@ def _add_health(app: FastAPI, *, loops: Callable[[], list[Loop]], started: list[
 
     @app.get("/readyz", include_in_schema=False)
     def readyz(request: Request) -> Response:
-        """Ready: the database answers, its schema is at the latest migration, and the
-        background work of this process keeps its pace (``pouch.monitoring``)."""
+        """Ready: the database answers, its schema is at the latest migration, the
+        background work of this process keeps its pace, and the log's newest tiles and
+        openings check (``pouch.monitoring``)."""
         verdict = readiness(
             request.app.state.database,
             loops=loops(),
             started=started[0] if started else None,
             now=request.app.state.clock.now(),
+            findings=findings(),
         )
         if verdict.ready:
             return JSONResponse(verdict.body)

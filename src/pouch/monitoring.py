@@ -73,9 +73,15 @@ def loop_problem(loop: Loop, *, started: datetime, now: datetime) -> str | None:
 
 
 def readiness(
-    database: Database, *, loops: list[Loop], started: datetime | None, now: datetime
+    database: Database,
+    *,
+    loops: list[Loop],
+    started: datetime | None,
+    now: datetime,
+    findings: list[str] | None = None,
 ) -> Readiness:
-    """Whether this process should get traffic, and the reasons when it should not."""
+    """Whether this process should get traffic, and the reasons when it should not:
+    ``findings`` are what the log's own integrity check found wrong."""
     try:
         with database.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -88,6 +94,7 @@ def readiness(
             {"status": "unavailable", "database": "ok", "migration": current, "expected": head},
         )
     body: dict[str, Any] = {"status": "ok", "database": "ok", "migration": current}
+    problems = [f"integrity: {finding}" for finding in findings or []]
     if started is not None:
         body["background"] = {
             loop.name: {
@@ -96,11 +103,11 @@ def readiness(
             }
             for loop in loops
         }
-        problems = [p for loop in loops if (p := loop_problem(loop, started=started, now=now))]
-        if problems:
-            body["status"] = "unavailable"
-            body["problems"] = problems
-            return Readiness(False, body)
+        problems += [p for loop in loops if (p := loop_problem(loop, started=started, now=now))]
+    if problems:
+        body["status"] = "unavailable"
+        body["problems"] = problems
+        return Readiness(False, body)
     return Readiness(True, body)
 
 
@@ -108,11 +115,17 @@ class Metrics(Collector):
     """Pouch's metrics, computed at each scrape, and this process's own."""
 
     def __init__(
-        self, database: Database, *, clock: Clock, loops: Callable[[], list[Loop]]
+        self,
+        database: Database,
+        *,
+        clock: Clock,
+        loops: Callable[[], list[Loop]],
+        findings: Callable[[], list[str]] = list,
     ) -> None:
         self.database = database
         self.clock = clock
         self.loops = loops
+        self.findings = findings
         self.registry = CollectorRegistry()
         self.write_holds = Histogram(
             "pouch_write_transaction_seconds",
@@ -193,6 +206,11 @@ class Metrics(Collector):
             "pouch_checkpoint_without_quorum",
             "1 when the latest checkpoint was published without the witnesses' quorum.",
             value=1 if witnessing == "without-quorum" else 0,
+        )
+        yield GaugeMetricFamily(
+            "pouch_integrity_problems",
+            "What the log's own integrity check (newest tiles and openings) found wrong.",
+            value=len(self.findings()),
         )
         yield CounterMetricFamily(
             "pouch_witness_alarms",

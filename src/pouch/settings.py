@@ -111,6 +111,13 @@ class Settings(BaseSettings):
             "nothing wakes it (entries appended by this process wake it at once)."
         ),
     )
+    integrity_interval: timedelta = Field(
+        default=timedelta(minutes=1),
+        description=(
+            "How often the server checks its own newest tiles, entries and openings; what "
+            "does not check makes /readyz answer 503 and is counted in /metrics."
+        ),
+    )
     witness_policy: Path | None = Field(
         default=None,
         description=(

@@ -101,7 +101,7 @@ def test_readyz_says_503_when_the_worker_has_not_finished_a_round_for_three_inte
         # Background work started; the clock does not move by itself, so no round is late.
         ready = client.get("/readyz")
         assert ready.status_code == 200, ready.text
-        assert set(ready.json()["background"]) == {"worker", "outbox"}
+        assert set(ready.json()["background"]) == {"worker", "outbox", "integrity"}
         app.state.worker.stop()  # the worker dies (its thread ends)
         app.state.worker.run_once()
         app.state.outbox.run_once()
