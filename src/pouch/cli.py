@@ -33,6 +33,7 @@ from pouch.language.cli import language_app
 from pouch.ledger.cli import ensure_key, keys_app, log_app, publish_checkpoint, receipt_app
 from pouch.messages.cli import messages_app, office_app
 from pouch.settings import Settings
+from pouch.witness.cli import witness_app
 
 app = typer.Typer(
     name="pouch",
@@ -54,6 +55,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(directory_app, name="directory")
 app.add_typer(language_app, name="language")
 app.add_typer(calls_app, name="calls")
+app.add_typer(witness_app, name="witness")
 
 
 @app.callback()

@@ -15,7 +15,8 @@ Sections followed (C2SP/C2SP tlog-witness.md, as of 5ba5ee8):
   hash>/checkpoint``, the origin hash being the lowercase hex SHA-256 of the
   origin.
 
->>> request = AddCheckpoint(old_size=0, proof=(), checkpoint=b"o\\n0\\nr\\n\\n\\u2014 o x\\n")
+>>> note = "o\\n0\\nr\\n\\n\\u2014 o x\\n".encode()
+>>> request = AddCheckpoint(old_size=0, proof=(), checkpoint=note)
 >>> AddCheckpoint.parse(request.to_body()) == request
 True
 >>> parse_size_body(size_body(20852014))
