@@ -16,8 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select, update
+from tlog_scales.backend import HttpBackend
+from tlog_scales.reader import TilesReader
+from tlog_scales.signing import Vkey, VkeySet
 
 from pouch import migrations
+from pouch.app import create_app
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.ledger import sequencer, service
@@ -34,6 +38,7 @@ from pouch.ledger.store import (
     LedgerWitness,
     LedgerWitnessRefusal,
 )
+from pouch.settings import Settings
 from pouch.witness.loglist import LogList, new_entry
 from pouch.witness.protocol import monitoring_path
 from pouch.witness.server import create_witness_app
@@ -319,3 +324,35 @@ def test_a_witness_that_knows_a_larger_tree_is_an_alarm(
             assert service.witness_alarms(session) == 3  # what /metrics reports
     finally:
         other.dispose()
+
+
+def test_an_independent_tiles_client_reads_the_witnessed_log(
+    fresh_database: Database,
+    clock: ManualClock,
+    signer: Ed25519Signer,
+    witnesses: list[RunningWitness],
+    settings: Settings,
+) -> None:
+    """tlog-scales (another tlog-tiles implementation, not Pouch's code) reads the log over
+    HTTP: the checkpoint and its signatures, the root from the tiles, entries, proofs."""
+    ledger = make_ledger(fresh_database, signer, clock, policy_for(signer, witnesses, "2"))
+    append(fresh_database, clock, 0, 600)
+    ledger.integrate_now()
+    app = create_app(
+        settings, database=fresh_database, clock=clock, ledger=ledger, background=False
+    )
+    with serve(app) as url:  # type: ignore[arg-type]
+        reader = TilesReader(HttpBackend(url + "/log"))
+        checkpoint = reader.get_checkpoint()
+        assert (checkpoint.origin, checkpoint.size) == (ORIGIN, 600)
+        assert reader.calculate_root_hash() == checkpoint.root_hash
+        keys = [Vkey.from_string(signer.verifier.vkey)]
+        keys += [Vkey.from_string(w.signer.verifier.vkey) for w in witnesses]
+        valid = {vkey.name for vkey, _ in VkeySet(*keys).verify(checkpoint.signatures, checkpoint)}
+        assert valid == {ORIGIN, *(w.signer.name for w in witnesses)}
+        assert reader.get_entry(0) == b"entry 0" and reader.get_entry(599) == b"entry 599"
+        theirs = reader.get_consistency_proof(5, 600).node_hashes
+        ours = httpx.get(f"{url}/api/log/consistency", params={"from": 5, "to": 600}).json()
+        assert [base64.b64encode(h).decode() for h in theirs] == ours["proof"]
+        inclusion = reader.get_inclusion_proof(300, 600)
+        inclusion.check(leaf_hash(b"entry 300"), checkpoint.root_hash)
