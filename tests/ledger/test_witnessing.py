@@ -7,6 +7,7 @@ talks to it over HTTP exactly as it would to a witness on another machine.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -16,6 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select, update
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from tlog_scales.backend import HttpBackend
 from tlog_scales.reader import TilesReader
 from tlog_scales.signing import Vkey, VkeySet
@@ -27,7 +32,14 @@ from pouch.db import Database
 from pouch.ledger import sequencer, service
 from pouch.ledger.checkpoint import Checkpoint, sign_checkpoint
 from pouch.ledger.merkle import CompactRange, leaf_hash
-from pouch.ledger.note import CosignatureSigner, Ed25519Signer, generate_key, open_note
+from pouch.ledger.note import (
+    CosignatureSigner,
+    Ed25519Signer,
+    add_signatures,
+    generate_key,
+    open_note,
+    parse_note,
+)
 from pouch.ledger.policy import Policy
 from pouch.ledger.receipt import verify_receipt
 from pouch.ledger.store import (
@@ -356,3 +368,60 @@ def test_an_independent_tiles_client_reads_the_witnessed_log(
         assert [base64.b64encode(h).decode() for h in theirs] == ours["proof"]
         inclusion = reader.get_inclusion_proof(300, 600)
         inclusion.check(leaf_hash(b"entry 300"), checkpoint.root_hash)
+
+
+def _misbehaving(answer: str, witness: CosignatureSigner) -> Starlette:
+    """A witness that answers add-checkpoint wrongly: garbage, a forged cosignature, or late."""
+
+    async def add_checkpoint(request: Request) -> Response:
+        body = await request.body()
+        if answer == "slow":
+            await asyncio.sleep(2.0)  # the fault: longer than the log's timeout
+            return Response(b"", status_code=200)
+        if answer == "garbage":
+            return Response(b"hello, log\n", status_code=200)
+        if answer == "bad-size":
+            return Response(b"007\n", status_code=409, media_type="text/x.tlog.size")
+        # A cosignature line with the witness's name and key ID, over another text.
+        note = body.split(b"\n\n", 1)[1]
+        forged = parse_note(add_signatures(note, witness)).signatures[-1]
+        raw = bytearray(base64.b64decode(forged.line.split(" ")[-1]))
+        raw[-1] ^= 1
+        line = forged.line.rsplit(" ", 1)[0] + " " + base64.b64encode(bytes(raw)).decode()
+        return Response((line + "\n").encode(), status_code=200)
+
+    return Starlette(routes=[Route("/add-checkpoint", add_checkpoint, methods=["POST"])])
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("slow", "timed out"),
+        ("garbage", "response line 1 is not a note signature line"),
+        ("forged", "the cosignature does not verify"),
+        ("bad-size", "leading zero"),
+    ],
+)
+def test_a_witness_that_misbehaves_is_a_refusal_not_a_crash(
+    fresh_database: Database,
+    clock: ManualClock,
+    signer: Ed25519Signer,
+    witnesses: list[RunningWitness],
+    answer: str,
+    reason: str,
+) -> None:
+    bad = CosignatureSigner("bad.example/w", b"b" * 32, clock=lambda: T0)
+    with serve(_misbehaving(answer, bad)) as url:  # type: ignore[arg-type]
+        lines = [f"log {signer.verifier.vkey}"]
+        lines += [f"witness {w.name} {w.signer.verifier.vkey} {w.url}" for w in witnesses[:1]]
+        lines += [f"witness bad {bad.verifier.vkey} {url}", "quorum bad"]
+        ledger = make_ledger(fresh_database, signer, clock, Policy.parse("\n".join(lines) + "\n"))
+        ledger.witnessing.client._http.timeout = httpx.Timeout(0.5)  # type: ignore[union-attr]
+        append(fresh_database, clock, 0, 2)
+        ledger.integrate_now()
+    assert published(fresh_database) is None  # the quorum is the bad witness: not met
+    (kept,) = refusals(fresh_database)
+    assert kept.witness == "bad" and reason in kept.reason and not kept.alarm
+    with fresh_database.transaction(write=False) as session:
+        good = session.get_one(LedgerWitness, "embassy")
+        assert good.size == 2 and good.error is None  # the other witness was not held up

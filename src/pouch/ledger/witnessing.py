@@ -242,6 +242,14 @@ class WitnessClient:
     ) -> Answer:
         try:
             lines = parse_cosignature_lines(content)
+        except MalformedResponse as error:
+            return Answer(
+                witness.name,
+                refusal=Refusal(
+                    200, f"the answer is not cosignature lines: {error}", response=content
+                ),
+            )
+        try:
             opened = open_note(note + lines.encode(), [log, witness.verifier])
         except LedgerFormatError as error:
             return Answer(
