@@ -24,9 +24,11 @@ from starlette.routing import Route
 from tlog_scales.backend import HttpBackend
 from tlog_scales.reader import TilesReader
 from tlog_scales.signing import Vkey, VkeySet
+from typer.testing import CliRunner
 
 from pouch import migrations
 from pouch.app import create_app
+from pouch.cli import app as cli
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.ledger import sequencer, service
@@ -425,3 +427,34 @@ def test_a_witness_that_misbehaves_is_a_refusal_not_a_crash(
     with fresh_database.transaction(write=False) as session:
         good = session.get_one(LedgerWitness, "embassy")
         assert good.size == 2 and good.error is None  # the other witness was not held up
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ("quorum nobody\n", "line 1: quorum 'nobody' is not defined"),
+        ("witness w {witness} http://127.0.0.1:9\nquorum w\n", "no `log` line has this log's key"),
+        ("log {log}\nwitness w {witness}\nquorum w\n", "no witness has a URL"),
+        (None, "cannot read it"),
+    ],
+)
+def test_a_policy_pouch_cannot_use_stops_it_with_one_line(
+    tmp_path: Path, log_skey: str, policy: str | None, message: str
+) -> None:
+    log = Ed25519Signer.from_skey(log_skey)
+    witness = CosignatureSigner("w.example/w", b"w" * 32, clock=lambda: T0)
+    path = tmp_path / "witnesses.policy"
+    if policy is not None:
+        text = policy.format(log=log.verifier.vkey, witness=witness.verifier.vkey)
+        path.write_text(text, encoding="utf-8")
+    env = {
+        "POUCH_DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}",
+        "POUCH_DATA_DIR": str(tmp_path),
+        "POUCH_LOG_ORIGIN": log.name,
+        "POUCH_LOG_SIGNING_KEY": log_skey,
+        "POUCH_WITNESS_POLICY": str(path),
+    }
+    result = CliRunner().invoke(cli, ["demo"], env={"COLUMNS": "400", **env})
+    assert result.exit_code == 2, result.output
+    assert "POUCH_WITNESS_POLICY" in result.output and message in result.output
+    assert "Traceback" not in result.output
