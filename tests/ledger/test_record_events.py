@@ -20,7 +20,7 @@ def test_record_events_appends_in_order_and_stores_every_opening(
         size = ledger_service.sequenced_size(session)
         recorded = ledger_service.record_events(
             session,
-            [("first", {"n": 1}), ("second.kind", {"n": 2}), ("first", {"n": 3})],
+            [("first", {"n": 1}, ()), ("second.kind", {"n": 2}, ()), ("first", {"n": 3}, ())],
             at=clock.now(),
         )
         single = ledger_service.record_event(session, kind="alone", at=clock.now(), details={})
@@ -44,7 +44,7 @@ def test_one_bad_event_records_none_of_them(database: Database, clock: ManualClo
         size = ledger_service.sequenced_size(session)
         with pytest.raises(events.InvalidEvent, match="kind"):
             ledger_service.record_events(
-                session, [("good", {}), ("Not A Kind", {})], at=clock.now()
+                session, [("good", {}, ()), ("Not A Kind", {}, ())], at=clock.now()
             )
         # Every event is sealed before anything is appended.
         assert ledger_service.sequenced_size(session) == size

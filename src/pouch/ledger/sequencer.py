@@ -127,20 +127,31 @@ def append(
     """Sequence ``entries`` in the caller's transaction; returns their indexes."""
     if not entries:
         return []
-    for entry in entries:
-        if len(entry) > MAX_ENTRY_SIZE:
-            raise EntryTooLarge(f"an entry is {len(entry)} bytes; the limit is {MAX_ENTRY_SIZE}")
+    _check_sizes(entries)
+    return append_built(session, len(entries), lambda: entries, now=now, faults=faults)
+
+
+#: Makes the entries to append, once the head row is taken.
+Build = Callable[[], Sequence[bytes]]
+
+
+def append_built(
+    session: Session, count: int, build: Build, *, now: datetime, faults: Faults = NO_FAULTS
+) -> list[int]:
+    """Sequence the ``count`` entries that ``build`` makes once this transaction holds
+    the head row: whatever ``build`` reads or bumps (a party's counter) is then read
+    by one appender at a time, and in the order of the log."""
+    if count == 0:
+        return []
     if session.autoflush:
         session.flush()  # as session.execute would: the caller's pending writes go first
     connection = session.connection()
     driver = _driver_sql(connection.dialect)
     if driver is None:
-        return _append_core(connection, entries, now=now, faults=faults)
+        return _append_core(connection, count, build, now=now, faults=faults)
     # Appends are the log's hot path: the statements go straight to the
     # driver, since SQLAlchemy's work per statement costs more than SQLite's.
-    count = len(entries)
     when = driver.time_param(now)
-    data = [driver.data_param(e) for e in entries]
     cursor = connection.connection.cursor()
     statement = driver.assign
     try:
@@ -152,8 +163,10 @@ def append(
         start = end - count
         # Dies here: the transaction rolls back; the indexes were never handed out.
         faults.hit("append.assigned")
+        # Dies while building: the same; nothing it bumped is committed either.
+        entries = _built(build, count)
         statement = driver.write
-        rows = [(start + i, d, when) for i, d in enumerate(data)]
+        rows = [(start + i, driver.data_param(e), when) for i, e in enumerate(entries)]
         if count == 1:
             cursor.execute(statement, rows[0])
         else:
@@ -169,15 +182,37 @@ def append(
     return list(range(start, end))
 
 
+def hold_head(session: Session) -> None:
+    """Take the head row for the rest of the transaction, as an append does, without
+    appending: what is read next (a party's counter) stays as read until this
+    transaction appends."""
+    session.connection().execute(
+        update(_HEAD).where(_HEAD.c.id == HEAD_ROW).values(next_index=_HEAD.c.next_index)
+    )
+
+
+def _check_sizes(entries: Sequence[bytes]) -> None:
+    for entry in entries:
+        if len(entry) > MAX_ENTRY_SIZE:
+            raise EntryTooLarge(f"an entry is {len(entry)} bytes; the limit is {MAX_ENTRY_SIZE}")
+
+
+def _built(build: Build, count: int) -> Sequence[bytes]:
+    entries = build()
+    if len(entries) != count:
+        raise ValueError(f"{count} entries were to be built, not {len(entries)}")
+    _check_sizes(entries)
+    return entries
+
+
 _HEAD = cast(Table, LedgerHead.__table__)
 _ENTRIES = cast(Table, LedgerEntry.__table__)
 
 
 def _append_core(
-    connection: Connection, entries: Sequence[bytes], *, now: datetime, faults: Faults
+    connection: Connection, count: int, build: Build, *, now: datetime, faults: Faults
 ) -> list[int]:
-    """``append`` through SQLAlchemy, for the drivers ``_driver_sql`` does not know."""
-    count = len(entries)
+    """``append_built`` through SQLAlchemy, for the drivers ``_driver_sql`` does not know."""
     # The same steps, with the same consequences of dying between them.
     end = connection.execute(
         update(_HEAD)
@@ -187,6 +222,7 @@ def _append_core(
     ).scalar_one()
     start = end - count
     faults.hit("append.assigned")
+    entries = _built(build, count)
     connection.execute(
         insert(_ENTRIES),
         [{"idx": start + i, "data": e, "appended_at": now} for i, e in enumerate(entries)],

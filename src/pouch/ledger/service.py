@@ -16,7 +16,7 @@ import base64
 import contextlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -29,7 +29,7 @@ from pouch.clock import Clock
 from pouch.db import Database
 from pouch.errors import IntegrityFailure
 from pouch.groupcommit import Turns
-from pouch.ledger import events, keys, sequencer, witnessing
+from pouch.ledger import events, keys, sequencer, tagkeys, witnessing
 from pouch.ledger.checkpoint import open_checkpoint
 from pouch.ledger.errors import LedgerFormatError, MalformedTile
 from pouch.ledger.layout import (
@@ -77,6 +77,10 @@ class RecordedEvent:
 
 _OPENINGS = cast(Table, LedgerOpening.__table__)
 
+#: An event to record: its kind, its details, and the parties (ids) it concerns,
+#: whose tags its entry carries.
+ToRecord = tuple[str, Mapping[str, Any], Collection[int]]
+
 
 def record_event(
     session: Session,
@@ -84,48 +88,121 @@ def record_event(
     kind: str,
     at: datetime,
     details: Mapping[str, Any],
+    parties: Collection[int] = (),
     faults: sequencer.Faults = sequencer.NO_FAULTS,
 ) -> RecordedEvent:
     """Write one event to the log, in the caller's transaction.
 
     The event is ``details`` plus its ``kind`` and ``time``; the log gets the
-    salted commitment, the opening is kept for the parties entitled to it.
+    salted commitment with a tag for each of ``parties``, the opening is kept
+    for the parties entitled to it.
     """
-    (recorded,) = record_events(session, [(kind, details)], at=at, faults=faults)
+    (recorded,) = record_events(session, [(kind, details, parties)], at=at, faults=faults)
     return recorded
 
 
 def record_events(
     session: Session,
-    events_to_record: Sequence[tuple[str, Mapping[str, Any]]],
+    events_to_record: Sequence[ToRecord],
     *,
     at: datetime,
     faults: sequencer.Faults = sequencer.NO_FAULTS,
 ) -> list[RecordedEvent]:
     """Write several events at ``at`` to the log, in order, in the caller's
     transaction: one append and one insert of openings for all of them (a
-    group commit of acceptances records its events so)."""
+    group commit of acceptances records its events so), each party's counter
+    bumped once."""
     if not events_to_record:
         return []
     time = events.format_time(at)
-    made: list[tuple[dict[str, Any], bytes, bytes, bytes]] = []  # event, salt, entry, JSON
-    for kind, details in events_to_record:
+    # Every event is checked and committed to before anything is written.
+    made: list[tuple[dict[str, Any], bytes, events.Committed, list[int]]] = []
+    for kind, details, parties in events_to_record:
         event = {**details, "kind": kind, "time": time}
         salt = events.new_salt()
-        made.append((event, salt, *events.sealed(event, salt)))
-    indexes = sequencer.append(session, [entry for _, _, entry, _ in made], now=at, faults=faults)
+        made.append((event, salt, events.commit(event, salt), sorted(set(parties))))
+    tagged: list[list[bytes]] = []  # each event's tags, in its entry's order
+    built: list[bytes] = []
+
+    def build() -> list[bytes]:
+        # The head row is held now: the parties' counters are bumped last, in log order.
+        for entry_tags in tagkeys.tags_of(session.connection(), [p for *_, p in made]):
+            tagged.append(sorted(entry_tags, key=base64.b64encode))
+        built.extend(
+            committed.entry(entry_tags)
+            for (_, _, committed, _), entry_tags in zip(made, tagged, strict=True)
+        )
+        return built
+
+    indexes = sequencer.append_built(session, len(made), build, now=at, faults=faults)
     # Written now, as the entries are, rather than at the session's next flush.
     session.connection().execute(
         _OPENINGS.insert(),
         [
-            {"idx": index, "kind": event["kind"], "salt": salt, "event": event_json}
-            for index, (event, salt, _, event_json) in zip(indexes, made, strict=True)
+            {
+                "idx": index,
+                "kind": event["kind"],
+                "salt": salt,
+                "event": committed.event_json,
+                "tags": b"".join(entry_tags),
+                "parties": json.dumps(parties),
+            }
+            for index, (event, salt, committed, parties), entry_tags in zip(
+                indexes, made, tagged, strict=True
+            )
         ],
     )
     return [
-        RecordedEvent(index=index, entry=entry, opening=events.Opening(index, salt, event))
-        for index, (event, salt, entry, _) in zip(indexes, made, strict=True)
+        RecordedEvent(
+            index=index, entry=entry, opening=events.Opening(index, salt, event, tuple(entry_tags))
+        )
+        for index, (event, salt, _, _), entry_tags, entry in zip(
+            indexes, made, tagged, built, strict=True
+        )
     ]
+
+
+@dataclass(frozen=True)
+class TagKeyRotation:
+    """A party's new tag key, the counter it applies from, and the event recorded; with
+    the key in force until now (and its first counter) when it had never been handed
+    to the party (the one made at the party's first event)."""
+
+    recorded: RecordedEvent
+    key: bytes
+    from_counter: int
+    previous: tuple[bytes, int] | None
+
+
+def rotate_tag_key(
+    session: Session,
+    *,
+    party: int,
+    kind: str,
+    at: datetime,
+    details: Mapping[str, Any],
+    faults: sequencer.Faults = sequencer.NO_FAULTS,
+) -> TagKeyRotation:
+    """Give ``party`` a new tag key, recording the event ``kind``: it is tagged with
+    the old key, and says (``from_counter``) from which of the party's counters the
+    new key applies, which is the next one after it."""
+    # Held first, as an append would: the counter read here is this event's.
+    sequencer.hold_head(session)
+    connection = session.connection()
+    kept = tagkeys.current(connection, party)
+    from_counter = kept.next_counter + 1
+    recorded = record_event(
+        session,
+        kind=kind,
+        at=at,
+        details={**details, "from_counter": from_counter},
+        parties=[party],
+        faults=faults,
+    )
+    key = tagkeys.new_key()
+    tagkeys.replace(connection, party, key=key, key_from=from_counter)
+    previous = None if kept.disclosed else (kept.key, kept.key_from)
+    return TagKeyRotation(recorded=recorded, key=key, from_counter=from_counter, previous=previous)
 
 
 def opening(session: Session, index: int) -> events.Opening | None:
@@ -135,17 +212,47 @@ def opening(session: Session, index: int) -> events.Opening | None:
     return _opening_of(row)
 
 
+@dataclass(frozen=True)
+class KeptOpening:
+    """An opening as kept, with the parties its event concerns (none known for a v1 entry)."""
+
+    opening: events.Opening
+    parties: frozenset[int]
+
+
+def kept_opening(session: Session, index: int) -> KeptOpening | None:
+    row = session.get(LedgerOpening, index)
+    if row is None:
+        return None
+    opening = _opening_of(row)
+    try:
+        parties = json.loads(row.parties) if row.parties is not None else []
+        if not isinstance(parties, list) or not all(isinstance(p, int) for p in parties):
+            raise ValueError("not a list of ids")
+    except ValueError as error:
+        raise IntegrityFailure(f"the parties of log entry {row.idx} are damaged") from error
+    return KeptOpening(opening=opening, parties=frozenset(parties))
+
+
 def _opening_of(row: LedgerOpening) -> events.Opening:
     try:
-        return events.Opening.from_json(
-            {
-                "index": row.idx,
-                "salt": base64.b64encode(row.salt).decode(),
-                "event": json.loads(row.event),
-            }
-        )
+        data: dict[str, Any] = {
+            "index": row.idx,
+            "salt": base64.b64encode(row.salt).decode(),
+            "event": json.loads(row.event),
+        }
+        if row.tags is not None:
+            data["tags"] = _split_tags(row.tags)
+        return events.Opening.from_json(data)
     except (ValueError, TypeError) as error:
         raise IntegrityFailure(f"the opening of log entry {row.idx} is damaged") from error
+
+
+def _split_tags(stored: bytes) -> list[str]:
+    size = events.TAG_SIZE
+    if len(stored) % size:
+        raise ValueError(f"stored tags are {len(stored)} bytes, not a multiple of {size}")
+    return [base64.b64encode(stored[i : i + size]).decode() for i in range(0, len(stored), size)]
 
 
 #: How many indexes one query of ``openings`` or ``entries`` asks for.

@@ -22,8 +22,13 @@ Tables:
   cosigned (or told us of), and its latest error.
 - ``ledger_witness_refusals``: every refusal or failure of a witness, kept
   as evidence; ``alarm`` marks those that only a fork or a rollback explains.
-- ``ledger_openings``: the private half of each event entry (salt and event),
-  handed to the parties entitled to it; never served publicly.
+- ``ledger_openings``: the private half of each event entry (salt, event, and
+  the entry's tags), with the parties the event concerns; handed to the
+  parties entitled to it, never served publicly.
+- ``ledger_tag_keys``: each party's tag key, the counter it applies from, and
+  the party's next counter (``pouch.ledger.tags``). Bumped like the head
+  row, by appends that already hold the head row, so a party's counters are
+  gapless and in the order of the log.
 """
 
 from __future__ import annotations
@@ -122,6 +127,22 @@ class LedgerOpening(Base):
     kind: Mapped[str] = mapped_column(String(64))
     salt: Mapped[bytes] = mapped_column(LargeBinary)
     event: Mapped[bytes] = mapped_column(LargeBinary)  # RFC 8785 canonical JSON
+    # The entry's tags, concatenated in the entry's order; NULL for a v1 entry.
+    tags: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The parties the event concerns, as a JSON list of ids; NULL for a v1 entry.
+    parties: Mapped[str | None] = mapped_column(Text)
+
+
+class LedgerTagKey(Base):
+    __tablename__ = "ledger_tag_keys"
+
+    party: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tag_key: Mapped[bytes] = mapped_column(LargeBinary)
+    key_from: Mapped[int] = mapped_column(BigInteger)  # the counter the key applies from
+    next_counter: Mapped[int] = mapped_column(BigInteger)
+    # Whether the key was handed to the party: the one made at its first event is
+    # not, until the party's first rotation hands it over with the new one.
+    disclosed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 HEAD_ROW = 1

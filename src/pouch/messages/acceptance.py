@@ -466,8 +466,11 @@ def _write_accepted(
                 "overdue_at": None,
             }
         )
+    # Tagged for the addressee office and the sender office (invariant 5).
     recorded = ledger_service.record_events(
-        session, [(EventKind.ACCEPTED, said) for said in details], at=now
+        session,
+        [(EventKind.ACCEPTED, said, (said["to_office"], said["from_office"])) for said in details],
+        at=now,
     )
     for values, event in zip(messages, recorded, strict=True):
         values["accepted_index"] = event.index
