@@ -67,6 +67,12 @@ def new_public_id() -> str:
     return CALL_ID_PREFIX + secrets.token_hex(10)
 
 
+def _offices_concerned(principal_office: int, requesting_office: int | None) -> list[int]:
+    """Whose tags a call's events carry: the principal's office and the office that
+    asked for the call (none when a watch officer entered it)."""
+    return [principal_office] + ([requesting_office] if requesting_office is not None else [])
+
+
 def leader_hours(start: time | None, end: time | None) -> core.LocalHours:
     """The leader's reasonable hours, 08:00–20:00 unless the request sets them."""
     if start is None or end is None:
@@ -187,6 +193,7 @@ def create_request(
             "by": entered_by_user_id,
             "message": data.message_id,
         },
+        parties=_offices_concerned(office.id, requested_by),
     )
     row = CallRequest(
         public_id=public_id,
@@ -353,6 +360,7 @@ def cancel_request(
         kind=EventKind.CALL_CANCELLED,
         at=now,
         details={"call": public_id, "by": by_user_id, "reason": reason},
+        parties=_offices_concerned(request.principal_office_id, request.requested_by_office_id),
     )
     request.status = CallStatus.CANCELLED
     session.flush()
@@ -396,6 +404,7 @@ def confirm_call(
             "start": call.start.isoformat(),
             "by": by_user_id,
         },
+        parties=_offices_concerned(request.principal_office_id, request.requested_by_office_id),
     )
     call.confirmed = True
     request.status = CallStatus.CONFIRMED

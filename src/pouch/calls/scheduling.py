@@ -388,6 +388,7 @@ def store_schedule(
             "status": schedule.status,
             **counts,
         },
+        parties=(prepared.office_id,),
     )
     run = ScheduleRun(
         principal_office_id=prepared.office_id,

@@ -241,6 +241,7 @@ def _log_membership(
             "role": membership.role.value,
             "by": by,
         },
+        parties=(membership.office_id,),
     )
 
 

@@ -68,7 +68,14 @@ def _record(
     details: dict[str, Any] | None = None,
 ) -> tuple[MessageEvent, Opening]:
     event_details = {"message": message.public_id, **(details or {})}
-    recorded = ledger_service.record_event(session, kind=kind, at=at, details=event_details)
+    # Tagged for both offices: each finds the step in the log, whatever it is shown.
+    recorded = ledger_service.record_event(
+        session,
+        kind=kind,
+        at=at,
+        details=event_details,
+        parties=(message.addressee_office_id, message.sender_office_id),
+    )
     event = MessageEvent(
         message_id=message.id,
         kind=kind,
