@@ -38,6 +38,8 @@ class EventKind(enum.StrEnum):
     MEMBERSHIP_GRANTED = "membership.granted"
     MEMBERSHIP_REMOVAL_REQUESTED = "membership.removal-requested"
     MEMBERSHIP_REVOKED = "membership.revoked"
+    # An office's tag key (pouch.messages.office_tags): rotated by its administrator.
+    TAG_KEY_ROTATED = "tag-key.rotated"
     # Operations (pouch.messages.worker).
     WORKER_FAILED = "worker.failed"
 
@@ -73,6 +75,7 @@ LABELS: dict[EventKind, str] = {
     EventKind.MEMBERSHIP_GRANTED: "Role granted",
     EventKind.MEMBERSHIP_REMOVAL_REQUESTED: "Removal of a role asked (a second officer approves)",
     EventKind.MEMBERSHIP_REVOKED: "Role removed",
+    EventKind.TAG_KEY_ROTATED: "Office tag key rotated (the new key applies from from_counter)",
     EventKind.WORKER_FAILED: "Background work failed on a row (it is tried again)",
 }
 

@@ -77,6 +77,11 @@ TABLE: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/api/queue", frozenset({Role.WATCH_OFFICER, Role.AUDITOR})),
     ("GET", "/api/outbox", frozenset({Role.AUDITOR, Role.ADMINISTRATOR})),
     ("GET", "/api/worker/failures", frozenset({Role.AUDITOR, Role.ADMINISTRATOR})),
+    # An office's tag key and the log's openings: an unknown office, an index not
+    # logged, is 404 to every role; who may rotate a key and open an entry is checked
+    # with real ones in tests/messages/test_office_tags.py.
+    ("POST", "/api/offices/999999/tag-key", ALL),
+    ("GET", "/api/log/openings/999999", ALL),
     # Messages: whether a message exists is not for everyone, so an unknown one is
     # 404 to every role; the roles that act on a message are checked with real ones
     # in tests/messages/test_api.py.

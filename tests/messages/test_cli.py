@@ -182,3 +182,39 @@ def test_a_sender_signs_and_submits_from_the_command_line(
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_an_office_administrator_rotates_its_tag_key_from_the_command_line(
+    demo_env: dict[str, str],
+) -> None:
+    import base64
+
+    from pouch.db import Database
+    from pouch.directory import service as directory_service
+    from pouch.ledger import events, tags
+    from pouch.ledger import service as ledger_service
+
+    database = Database.from_url(demo_env["POUCH_DATABASE_URL"])
+    try:
+        with database.transaction(write=False) as session:
+            office = directory_service.get_office_by_slug(session, "president-elect").id
+        code, output = run(demo_env, "office", "tag-key", "--office", str(office), "--as", "watch1")
+        assert code == 1 and "only an administrator of this office" in output
+        code, output = run(demo_env, "office", "tag-key", "--office", str(office), "--as", "admin")
+        assert code == 0, output
+        # The first rotation: the key made at the office's first event, then the new one.
+        (first, start), (key, from_counter) = re.findall(r"key (\S+) from counter (\d+)", output)
+        assert start == "0" and "never shows them again" in output
+        history = [(base64.b64decode(first), 0), (base64.b64decode(key), int(from_counter))]
+        with database.transaction(write=False) as session:
+            size = ledger_service.sequenced_size(session)
+            log = sorted(ledger_service.entries(session, indexes=range(size)).items())
+            found = tags.find(history, log)
+            # Every event of the demo about the office, ending with the rotation.
+            assert [c for c, _ in found.found] == list(range(int(from_counter)))
+            opening = ledger_service.opening(session, found.found[-1][1])
+        assert opening is not None and opening.event["kind"] == "tag-key.rotated"
+        assert opening.event["from_counter"] == int(from_counter)
+        assert events.parse_entry(opening.entry()).tags == opening.tags
+    finally:
+        database.dispose()

@@ -101,3 +101,15 @@ def may_read_office_ledger(actor: Actor, office_id: int) -> bool:
     """Members of the office, and auditors: the openings of what was addressed to it."""
     member = any(office == office_id for office, _ in actor.roles)
     return member or actor.holds_in_operations(Role.AUDITOR)
+
+
+def holds_tag_key(actor: Actor, office_id: int) -> bool:
+    """An office's tag key is its own: only an administrator of that office receives and
+    rotates it, not an administrator of Pouch (the operator it guards against)."""
+    return actor.holds(Role.ADMINISTRATOR, office_id)
+
+
+def may_open(actor: Actor, offices: set[int] | frozenset[int]) -> bool:
+    """The opening of a log entry: to members of an office its event concerns, and to the
+    operations center's readers, as for a message (``may_see``)."""
+    return any(office in offices for office, _ in actor.roles) or is_operations_reader(actor)

@@ -17,7 +17,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from pouch.errors import PermissionDenied
-from pouch.messages import access, holds, notify, outbox, receipts, views, worker
+from pouch.messages import access, holds, notify, office_tags, outbox, receipts, views, worker
 from pouch.messages import service as message_service
 from pouch.messages.deps import OperationsWatcher, QueueReader, WatchOfficer
 from pouch.messages.schemas import (
@@ -30,10 +30,12 @@ from pouch.messages.schemas import (
     LedgerOpeningOut,
     MessageOut,
     NoticeOut,
+    OpeningOut,
     QuarantineIn,
     ReceiptOut,
     ReplyIn,
     StatusOut,
+    TagKeyOut,
     WorkFailureOut,
 )
 from pouch.schema import LogIndex, RowId
@@ -274,6 +276,26 @@ def office_ledger(
         views.listed_out(listed)
         for listed in message_service.office_listing(session, office_id=office_id)
     ]
+
+
+@router.post("/offices/{office_id}/tag-key", response_model=TagKeyOut)
+def rotate_tag_key(
+    office_id: RowId, session: DbSession, clock: AppClock, actor: CurrentActor
+) -> TagKeyOut:
+    """A new tag key for the office (its administrators only), shown once and never
+    again: with it the office finds, in the public log, every entry about it
+    (docs/log-format.md). Recorded as tag-key.rotated, tagged with the old key; the
+    first rotation also hands over the key Pouch made at the office's first event."""
+    rotation = office_tags.rotate_key(session, office_id=office_id, actor=actor, now=clock.now())
+    return views.tag_key_out(office_id, rotation)
+
+
+@router.get("/log/openings/{index}", response_model=OpeningOut, tags=["log"])
+def log_opening(index: LogIndex, session: DbSession, actor: CurrentActor) -> OpeningOut:
+    """The opening of log entry index (its salt, event and tags), to a member of an office
+    its event concerns, or an operations reader: what an office's monitor asks for
+    each entry where it found its tag. 404 for an index not logged."""
+    return OpeningOut.of(office_tags.opening_for(session, index=index, actor=actor))
 
 
 @router.put("/offices/{office_id}/endpoint", response_model=EndpointOut)

@@ -67,6 +67,45 @@ def office_check(
     console.print("no gaps")
 
 
+@office_app.command(
+    "tag-key", epilog="Example: pouch office tag-key --office 2 --as admin-ie > tag-key.txt"
+)
+def office_tag_key(
+    ctx: typer.Context,
+    office: Annotated[int, typer.Option(help="The office's id.")],
+    as_: AsUser,
+) -> None:
+    """Give an office a new tag key, shown once: keep it.
+
+    With its keys an office finds, in the public log, every entry about it, those
+    the server does not show included (docs/log-format.md). The rotation is logged
+    as tag-key.rotated, tagged with the old key; the new key applies from the
+    counter printed. The first rotation also prints the key Pouch made at the
+    office's first event, which finds the entries before. Only an administrator
+    of the office may do this.
+    """
+    import base64
+
+    from pouch.identity import service as identity_service
+    from pouch.messages import office_tags
+
+    with transaction(settings_of(ctx)) as session:
+        user = identity_service.get_user_by_username(session, as_)
+        rotation = office_tags.rotate_key(
+            session,
+            office_id=office,
+            actor=identity_service.actor_for_user(session, user),
+            now=SystemClock().now(),
+        )
+    if rotation.previous is not None:
+        key, first = rotation.previous
+        console.print(f"key {base64.b64encode(key).decode()} from counter {first}")
+    console.print(
+        f"key {base64.b64encode(rotation.key).decode()} from counter {rotation.from_counter}"
+    )
+    errors.print("Keep these keys: Pouch never shows them again.")
+
+
 def _officer(session: Session, username: str) -> int:
     """The watch officer acting: who may act on the queue, as in the API and the pages."""
     from pouch.identity import service as identity_service

@@ -75,6 +75,14 @@ class OpeningOut(Schema):
     index: int
     salt: str
     event: dict[str, Any]
+    tags: list[str] | None = Field(
+        default=None,
+        exclude_if=lambda tags: tags is None,
+        description=(
+            "The entry's tags (base64, in the entry's order), with which the entry is "
+            "rebuilt (pouch-event/v2); absent for an entry written before tags (v1)."
+        ),
+    )
 
     @classmethod
     def of(cls, opening: Opening) -> OpeningOut:
@@ -176,6 +184,27 @@ class HoldIn(Schema):
 
 class QuarantineIn(Schema):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+
+
+class PreviousTagKeyOut(Schema):
+    key: str = Field(description="The key in force until now (32 bytes, base64).")
+    from_counter: int = Field(description="The first of the office's counters it applies to.")
+
+
+class TagKeyOut(Schema):
+    """An office's new tag key, shown once: it is never served again."""
+
+    office_id: RowId
+    key: str = Field(description="The new tag key (32 bytes, base64). Keep it: it is shown once.")
+    from_counter: int = Field(
+        description="The office's counter from which entries carry tags made with this key."
+    )
+    previous: PreviousTagKeyOut | None = Field(
+        description=(
+            "The key made at the office's first event, when this is its first rotation: "
+            "it was never shown before, and finds the entries up to from_counter - 1."
+        )
+    )
 
 
 class LedgerOpeningOut(Schema):

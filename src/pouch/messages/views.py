@@ -7,11 +7,14 @@ queued or held) is withheld in one place.
 
 from __future__ import annotations
 
+import base64
+
 from sqlalchemy.orm import Session
 
 from pouch.errors import IntegrityFailure
 from pouch.identity.models import User
 from pouch.identity.service import Actor
+from pouch.ledger.service import TagKeyRotation
 from pouch.messages import access
 from pouch.messages import service as message_service
 from pouch.messages.models import Attachment, Hold, Message
@@ -22,7 +25,9 @@ from pouch.messages.schemas import (
     LedgerOpeningOut,
     MessageOut,
     OpeningOut,
+    PreviousTagKeyOut,
     StatusOut,
+    TagKeyOut,
 )
 from pouch.messages.sequence import Listed
 
@@ -114,4 +119,21 @@ def listed_out(listed: Listed) -> LedgerOpeningOut:
         office_sequence=listed.office_sequence,
         message=listed.message,
         opening=OpeningOut.of(listed.opening),
+    )
+
+
+def tag_key_out(office_id: int, rotation: TagKeyRotation) -> TagKeyOut:
+    """The office's new tag key as its administrator receives it, once."""
+
+    def b64(key: bytes) -> str:
+        return base64.b64encode(key).decode()
+
+    previous = rotation.previous
+    return TagKeyOut(
+        office_id=office_id,
+        key=b64(rotation.key),
+        from_counter=rotation.from_counter,
+        previous=PreviousTagKeyOut(key=b64(previous[0]), from_counter=previous[1])
+        if previous is not None
+        else None,
     )

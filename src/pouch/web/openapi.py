@@ -23,8 +23,10 @@ from fastapi.openapi.utils import get_openapi
 from pouch.errors import all_error_types
 
 PROBLEM_JSON = "application/problem+json"
-#: What anyone may read without authenticating (the log is public).
+#: What anyone may read without authenticating (the log is public)...
 PUBLIC_PREFIXES = ("/api/log",)
+#: ...but not the openings of its entries, which go to the parties entitled to them.
+PRIVATE_PREFIXES = ("/api/log/openings",)
 WRITES = ("post", "put", "patch", "delete")
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -101,10 +103,15 @@ def _problem(status: str) -> dict[str, Any]:
     return response
 
 
+def _secured(path: str) -> bool:
+    public = path.startswith(PUBLIC_PREFIXES) and not path.startswith(PRIVATE_PREFIXES)
+    return path.startswith("/api/") and not public
+
+
 def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     parameters = operation.get("parameters", [])
     has_body = "requestBody" in operation
-    secured = path.startswith("/api/") and not path.startswith(PUBLIC_PREFIXES)
+    secured = _secured(path)
     found = []
     if parameters or has_body:
         found.append("400")
@@ -140,7 +147,7 @@ def honest(document: dict[str, Any]) -> dict[str, Any]:
             responses.pop("422", None)
             for status in _statuses(path, method, operation):
                 responses.setdefault(status, _problem(status))
-            if path.startswith("/api/") and not path.startswith(PUBLIC_PREFIXES):
+            if _secured(path):
                 operation["security"] = [{"token": []}, {"session": []}]
     return result
 
