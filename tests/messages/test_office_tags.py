@@ -21,7 +21,7 @@ from pouch.db import Database
 from pouch.directory.models import OfficeKind
 from pouch.events import EventKind
 from pouch.identity.models import Role
-from pouch.ledger import events, tags
+from pouch.ledger import events, sequencer, tags
 from pouch.ledger import service as ledger_service
 from pouch.ledger.layout import bundles_for_size, parse_bundle
 from pouch.ledger.store import LedgerOpening, LedgerTagKey
@@ -489,3 +489,33 @@ def test_attack_c_an_overdue_event_row_deleted(
         assert evidence.opening is not None
         assert evidence.opening.event["kind"] == EventKind.OVERDUE
         assert evidence.opening.event["message"] == public_id
+
+
+def test_an_entry_written_before_tags_is_still_opened_and_found_by_nobody(
+    app_client: TestClient,
+    database: Database,
+    clock: ManualClock,
+    world: World,
+    addressee: OfficeDesk,
+) -> None:
+    accepted = submit(database, clock, world)
+    addressee.rotate(app_client)
+    # A v1 entry and its opening as migration 0007 left them: no tags, no parties.
+    event = {
+        "kind": "delivered",
+        "time": events.format_time(clock.now()),
+        "message": accepted.message.public_id,
+    }
+    salt = events.new_salt()
+    with database.transaction() as session:
+        (index,) = sequencer.append(session, [events.entry_for(event, salt)], now=clock.now())
+        session.add(
+            LedgerOpening(idx=index, kind="delivered", salt=salt, event=events.canonical(event))
+        )
+    answer = app_client.get(f"/api/log/openings/{index}", headers=addressee.member)
+    assert answer.status_code == 200, answer.text
+    assert "tags" not in answer.json()
+    opening = events.Opening.from_json(answer.json())
+    assert opening.tags is None and opening.entry().startswith(b"pouch-event/v1\n")
+    found, findings = walk(app_client, addressee)  # the walk reads the v1 entry too
+    assert index not in [f.index for f in findings] and found.missing == []
