@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pouch.cli import app
-from pouch.ledger.note import CosignatureVerifier, Ed25519Signer, generate_key
+from pouch.ledger.note import CosignatureVerifier, Ed25519Signer
 from pouch.witness.loglist import LogList
 from pouch.witness.service import Witness
 from pouch.witness.state import WitnessState
@@ -94,7 +94,12 @@ def serve_args(files: dict[str, Path], **changed: Path) -> list[str]:
     [
         ("missing key", None, "key", "{path}: no such file"),
         ("malformed key", "PRIVATE+KEY+oops", "key", "{path}: skey is not PRIVATE+KEY+"),
-        ("the log's key", generate_key("l.example/log")[0], "key", "skey has signature type 0x01"),
+        (
+            "the log's key",
+            Ed25519Signer("l.example/log", bytes(32)).skey,
+            "key",
+            "skey has signature type 0x01",
+        ),
         ("missing list", None, "logs", "{path}: no such file"),
         ("malformed list", "logs/v0\nvkey x\n", "logs", "{path}: line 2: vkey 'x' is not"),
         ("empty list", "# nothing yet\nlogs/v0\n", "logs", "{path}: lists no log to cosign for"),
