@@ -4,10 +4,16 @@ Runs on the office's side, over HTTP, trusting only the log's verifier key:
 the office's listing (``GET /api/offices/{id}/ledger``) is checked by
 ``sequence.check_sequence``, the same comparison the inbox page makes, each
 entry proven in the log by a receipt (c2sp.org/tlog-proof) under a
-checkpoint the key signed.
+checkpoint the key signed, and each message the office is shown (its inbox,
+or each message when the token does not read the inbox) hashed as its
+acceptance was (``shown_content_hash``) and compared with the content its
+``accepted`` event committed to.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -15,11 +21,62 @@ from pouch.ledger.errors import LedgerFormatError
 from pouch.ledger.events import InvalidEvent, Opening
 from pouch.ledger.note import Verifier
 from pouch.ledger.receipt import verify_receipt
+from pouch.messages import acceptance
+from pouch.messages.rules import Precedence
 from pouch.messages.sequence import Listed, SequenceCheck, check_sequence
+
+#: A message's states in which its addressee is not shown its content yet.
+WITHHELD_STATES = frozenset({"accepted", "held"})
 
 
 class OfficeCheckFailed(Exception):
     """Something the office was shown does not match the log."""
+
+
+class UnreadableView(ValueError):
+    """A message as the API shows it that cannot be hashed."""
+
+
+def shown_content_hash(view: Mapping[str, Any], *, addressee: bool) -> str | None:
+    """The content hash (``acceptance.content_hash``) of a message as the API shows it
+    (``MessageOut``), or None while its content is withheld from its ``addressee``
+    (queued or held)."""
+    if addressee and view.get("state") in WITHHELD_STATES:
+        return None
+    try:
+        html = view["body_html"]
+        submission = acceptance.Submission(
+            sender_office_id=int(view["sender_office_id"]),
+            addressee_office_id=int(view["addressee_office_id"]),
+            subject=str(view["subject"]),
+            body=str(view["body_text"]),
+            body_format="text" if html is None else "html",
+            language=view["language"],
+            precedence=Precedence(view["precedence"]),
+            security_label=view["security_label"],
+        )
+        hashes = [str(a["sha256"]) for a in view["attachments"]]
+    except (KeyError, TypeError, ValueError) as error:
+        raise UnreadableView(f"the message as shown cannot be hashed: {error!r}") from None
+    return acceptance.content_hash(submission, html, hashes)
+
+
+def _shown(
+    http: httpx.Client, base: str, office_id: int, headers: dict[str, str], messages: list[str]
+) -> dict[str, dict[str, Any]]:
+    """What the office is shown of its messages: its inbox, or, for a member who does
+    not read the inbox, each message."""
+    inbox = http.get(f"{base}/api/offices/{office_id}/inbox", headers=headers)
+    if inbox.status_code == 200:
+        return {row["id"]: row for row in inbox.json()}
+    if inbox.status_code != 403:
+        raise OfficeCheckFailed(f"the office's inbox: HTTP {inbox.status_code}")
+    shown = {}
+    for public_id in messages:
+        answer = http.get(f"{base}/api/messages/{public_id}", headers=headers)
+        if answer.status_code == 200:
+            shown[public_id] = answer.json()
+    return shown
 
 
 def check_office(
@@ -31,7 +88,7 @@ def check_office(
     client: httpx.Client | None = None,
 ) -> SequenceCheck:
     """The office's sequence check; the first listed message that does not check
-    fails it (``OfficeCheckFailed``)."""
+    fails it (``OfficeCheckFailed``), a message changed after acceptance included."""
     http = client or httpx.Client(timeout=30.0)
     base = base_url.rstrip("/")
     headers = {"Authorization": f"Bearer {token}"}
@@ -40,13 +97,17 @@ def check_office(
         raise OfficeCheckFailed(
             f"the office's ledger: HTTP {response.status_code} {response.text[:200]}"
         )
+    rows = response.json()
+    shown = _shown(http, base, office_id, headers, [row.get("message") for row in rows])
     listed = []
-    for row in response.json():
+    for row in rows:
         try:
             opening = Opening.from_json(row["opening"])
-        except (InvalidEvent, KeyError, TypeError) as error:
-            raise OfficeCheckFailed(f"a malformed opening: {error}") from None
-        listed.append(Listed(row.get("message"), row.get("office_sequence"), opening))
+            view = shown.get(row.get("message"))
+            content = shown_content_hash(view, addressee=True) if view is not None else None
+        except (InvalidEvent, UnreadableView, KeyError, TypeError) as error:
+            raise OfficeCheckFailed(f"a malformed opening or message: {error}") from None
+        listed.append(Listed(row.get("message"), row.get("office_sequence"), opening, content))
 
     def in_log(item: Listed, entry: bytes) -> str | None:
         assert item.opening is not None

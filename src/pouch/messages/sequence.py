@@ -5,7 +5,10 @@ sequence number and the opening of its ``accepted`` event. Each opening must
 be an acceptance for this office carrying that number, and its entry must be
 in the log; the numbers that pass must then run from 1 without a hole, up to
 the last number the office's counter issued when that is known. An office
-that has seen 1..37 and then 40 learns that 38 and 39 exist.
+that has seen 1..37 and then 40 learns that 38 and 39 exist. What the office
+is shown of each message (subject, body, attachments: ``content``, hashed as
+``acceptance.content_hash`` hashes it) must be what its acceptance committed
+to; a message changed after acceptance still counts as shown, and mismatches.
 
 How an entry is known to be in the log is the caller's: the inbox page
 compares it with the entry the server stores (``message_service.office_check``),
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from pouch.events import EventKind
 from pouch.ledger.events import InvalidEvent, Opening
@@ -26,11 +30,13 @@ from pouch.messages.rules import find_gaps
 @dataclass(frozen=True)
 class Listed:
     """A message as its addressee office's listing shows it (``opening`` is None when
-    the server kept no opening for its ``accepted`` event)."""
+    the server kept no opening for its ``accepted`` event), and the content hash of
+    what the office is shown of it (None when it is not shown yet, or not checked)."""
 
     message: str
     office_sequence: int
     opening: Opening | None
+    content: str | None = None
 
     @property
     def where(self) -> str:
@@ -39,10 +45,12 @@ class Listed:
 
 @dataclass(frozen=True)
 class Mismatch:
-    """A listed message whose opening does not hold, and why."""
+    """A listed message whose opening does not hold, or whose content shown is not the
+    one accepted (``what``), and why."""
 
     listed: Listed
     reason: str
+    what: Literal["opening", "content"] = "opening"
 
     def __str__(self) -> str:
         return f"{self.listed.where}: {self.reason}"
@@ -87,6 +95,28 @@ def acceptance_problem(office_id: int, listed: Listed) -> str | None:
     return None
 
 
+def content_problem(listed: Listed) -> str | None:
+    """Why what the office is shown of the message is not what was accepted, or None.
+
+    >>> from pouch.ledger.events import new_salt
+    >>> event = {"kind": "accepted", "to_office": 2, "office_sequence": 7, "content": "ab"}
+    >>> opening = Opening(0, new_salt(), event)
+    >>> content_problem(Listed("m-1", 7, opening, "ab")) is None
+    True
+    >>> content_problem(Listed("m-1", 7, opening, "cd"))
+    'what is shown (content cd) is not what was accepted (content ab): changed after acceptance'
+    """
+    if listed.content is None or listed.opening is None:
+        return None
+    accepted = listed.opening.event.get("content")
+    if accepted == listed.content:
+        return None
+    return (
+        f"what is shown (content {listed.content}) is not what was accepted "
+        f"(content {accepted}): changed after acceptance"
+    )
+
+
 def check_sequence(
     office_id: int, listed: Iterable[Listed], *, in_log: InLog, issued: int = 0
 ) -> SequenceCheck:
@@ -119,6 +149,9 @@ def check_sequence(
             mismatched.append(Mismatch(item, reason))
             continue
         numbers.append(item.office_sequence)
+        # Its number is accounted for; what it says may still have been changed.
+        if (changed := content_problem(item)) is not None:
+            mismatched.append(Mismatch(item, changed, "content"))
     gaps = find_gaps(numbers)
     highest = max(numbers, default=0)
     if issued > highest:

@@ -14,6 +14,7 @@ but may not act.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -430,6 +431,38 @@ def issued_numbers(session: Session, *, office_id: int) -> int:
     return int(next_number) - 1 if next_number is not None else 0
 
 
+def _shown_contents(session: Session, messages: Sequence[Message]) -> dict[str, str]:
+    """The content hash of each message as it is stored now (``acceptance.content_hash``
+    of its subject, body and attachments' hashes): an operator who changed a
+    message after acceptance cannot make it match its ``accepted`` event."""
+    hashes: dict[int, list[str]] = {message.id: [] for message in messages}
+    ids = list(hashes)
+    for start in range(0, len(ids), 500):
+        for message_id, sha256 in session.execute(
+            select(Attachment.message_id, Attachment.sha256)
+            .where(Attachment.message_id.in_(ids[start : start + 500]))
+            .order_by(Attachment.id)
+        ):
+            hashes[message_id].append(sha256)
+    return {
+        message.public_id: acceptance.content_hash(
+            acceptance.Submission(
+                sender_office_id=message.sender_office_id,
+                addressee_office_id=message.addressee_office_id,
+                subject=message.subject,
+                body=message.body_text,
+                body_format="text" if message.body_html is None else "html",
+                language=message.declared_language,
+                precedence=message.precedence,
+                security_label=message.security_label,
+            ),
+            message.body_html,
+            hashes[message.id],
+        )
+        for message in messages
+    }
+
+
 @dataclass(frozen=True)
 class OfficeCheck:
     """The office's sequence check against the entries the log stores, and the
@@ -441,10 +474,14 @@ class OfficeCheck:
 
 def office_check(session: Session, *, office_id: int) -> OfficeCheck:
     """Each message accepted for the office, by the number its opening commits to, its
-    entry compared with the log's; a number the counter issued that no opening
-    carries is a gap."""
+    entry compared with the log's, and what it says with what its acceptance committed
+    to; a number the counter issued that no opening carries is a gap."""
     rows = office_ledger(session, office_id=office_id)
-    listed = _listed(session, rows)
+    contents = _shown_contents(session, [message for message, _ in rows])
+    listed = [
+        dataclasses.replace(item, content=contents[item.message])
+        for item in _listed(session, rows)
+    ]
     stored = ledger_service.entries(
         session, indexes=[item.opening.index for item in listed if item.opening is not None]
     )
@@ -461,7 +498,7 @@ def office_check(session: Session, *, office_id: int) -> OfficeCheck:
         in_log=in_log,
         issued=issued_numbers(session, office_id=office_id),
     )
-    unverified = {m.listed.message for m in check.mismatched}
+    unverified = {m.listed.message for m in check.mismatched if m.what == "opening"}
     waiting = [
         message
         for message, _ in rows

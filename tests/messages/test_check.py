@@ -1,0 +1,139 @@
+"""Content hashes in an office's checks: the inbox's (on the server) and ``pouch office
+check`` (on the office's side) both recompute what the office is shown of each message
+and compare it with what its ``accepted`` event committed to."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from pouch.clock import ManualClock
+from pouch.db import Database
+from pouch.identity.models import Role
+from pouch.ledger.note import Ed25519Verifier
+from pouch.messages import acceptance
+from pouch.messages import service as message_service
+from pouch.messages.check import OfficeCheckFailed, check_office, shown_content_hash
+from pouch.messages.models import Attachment, AttachmentBlob, Message
+from tests.factories import World, make_token, make_user
+from tests.messages.helpers import submit
+
+
+def deliver(database: Database, clock: ManualClock, world: World, public_id: str) -> None:
+    with database.transaction() as session:
+        message_service.route(
+            session,
+            public_id=public_id,
+            actor_user_id=world.users[Role.WATCH_OFFICER].id,
+            now=clock.now(),
+        )
+
+
+def test_the_inbox_check_finds_a_message_changed_after_acceptance(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    office = world.offices["president-elect"].id
+    plain = submit(database, clock, world)
+    html = submit(database, clock, world, body="<p>Dear <b>friend</b></p>", body_format="html")
+    attached = submit(
+        database,
+        clock,
+        world,
+        attachments=(acceptance.AttachmentData("a.txt", "text/plain", b"the annex"),),
+    )
+    with database.transaction(write=False) as session:
+        found = message_service.office_check(session, office_id=office)
+    assert (found.check.verified, found.check.mismatched) == (3, [])
+
+    with database.transaction() as session:
+        session.execute(
+            update(Message)
+            .where(Message.public_id == plain.message.public_id)
+            .values(body_text="Not what was said.")
+        )
+        # The annex swapped for another file.
+        other = b"another annex"
+        session.add(AttachmentBlob(sha256=hashlib.sha256(other).hexdigest(), data=other))
+        session.flush()
+        session.execute(
+            update(Attachment)
+            .where(Attachment.message_id == attached.message.id)
+            .values(sha256=hashlib.sha256(other).hexdigest())
+        )
+    with database.transaction(write=False) as session:
+        found = message_service.office_check(session, office_id=office)
+    changed = {m.listed.message: m for m in found.check.mismatched}
+    assert set(changed) == {plain.message.public_id, attached.message.public_id}
+    assert all(m.what == "content" for m in changed.values())
+    assert "changed after acceptance" in changed[plain.message.public_id].reason
+    # Their numbers are accounted for: changed, not hidden.
+    assert (found.check.verified, found.check.gaps) == (3, [])
+    assert html.message.public_id not in changed
+    assert [m.office_sequence for m in found.waiting] == [1, 2, 3]
+
+
+def test_office_check_recomputes_the_content_it_is_shown(
+    app_client: TestClient, database: Database, clock: ManualClock, world: World
+) -> None:
+    office = world.offices["president-elect"].id
+    accepted = [submit(database, clock, world) for _ in range(2)]
+    deliver(database, clock, world, accepted[0].message.public_id)
+    ledger = app_client.app.state.ledger  # type: ignore[attr-defined]
+    ledger.integrate_now()
+    verifier = Ed25519Verifier.from_vkey(ledger.vkey)
+    with database.transaction() as session:
+        admin = make_user(
+            session, clock, "pe-admin", [(Role.ADMINISTRATOR, world.offices["president-elect"])]
+        )
+        admin_token = make_token(
+            session, clock, admin, Role.ADMINISTRATOR, world.offices["president-elect"]
+        )
+    # The principal reads the inbox; the office's administrator does not, and is shown
+    # each message instead. Both see the same.
+    for token in (world.tokens[Role.PRINCIPAL], admin_token):
+        report = check_office(
+            "http://testserver", office_id=office, token=token, log_key=verifier, client=app_client
+        )
+        assert (report.verified, report.gaps) == (2, [])
+
+    with database.transaction() as session:
+        session.execute(
+            update(Message)
+            .where(Message.public_id == accepted[0].message.public_id)
+            .values(subject="Withdrawn")
+        )
+    for token in (world.tokens[Role.PRINCIPAL], admin_token):
+        with pytest.raises(OfficeCheckFailed, match="changed after acceptance") as failed:
+            check_office(
+                "http://testserver",
+                office_id=office,
+                token=token,
+                log_key=verifier,
+                client=app_client,
+            )
+        assert accepted[0].message.public_id in str(failed.value)
+
+
+def test_the_content_hash_of_a_message_as_shown_is_the_accepted_one(
+    app_client: TestClient, database: Database, clock: ManualClock, world: World
+) -> None:
+    accepted = submit(
+        database,
+        clock,
+        world,
+        body="<p>Dear <b>friend</b><script>x()</script></p>",
+        body_format="html",
+        attachments=(acceptance.AttachmentData("a.bin", None, bytes(range(256))),),
+    )
+    public_id = accepted.message.public_id
+    shown = app_client.get(f"/api/messages/{public_id}", headers=world.auth(Role.SENDER)).json()
+    assert shown_content_hash(shown, addressee=False) == accepted.message.content_hash
+    # Queued, the addressee is not shown the content: nothing to hash yet.
+    queued = app_client.get(f"/api/messages/{public_id}", headers=world.auth(Role.PRINCIPAL))
+    assert shown_content_hash(queued.json(), addressee=True) is None
+    deliver(database, clock, world, public_id)
+    delivered = app_client.get(f"/api/messages/{public_id}", headers=world.auth(Role.PRINCIPAL))
+    assert shown_content_hash(delivered.json(), addressee=True) == accepted.message.content_hash
