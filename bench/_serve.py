@@ -319,6 +319,7 @@ class PouchServer:
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        said = ""
         with httpx.Client(timeout=2.0) as client:
             while True:
                 if self.process is not None and self.process.poll() is not None:
@@ -326,12 +327,16 @@ class PouchServer:
                         f"pouch serve exited ({self.process.returncode}):\n{self.tail()}"
                     )
                 try:
-                    if client.get(f"{self.base_url}/readyz").status_code == 200:
+                    ready = client.get(f"{self.base_url}/readyz")
+                    if ready.status_code == 200:
                         return
+                    said = ready.text
                 except httpx.TransportError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"pouch serve not ready after {timeout} s:\n{self.tail()}")
+                    raise RuntimeError(
+                        f"pouch serve not ready after {timeout} s ({said}):\n{self.tail()}"
+                    )
                 time.sleep(0.05)  # polling for start-up
 
     def processes(self) -> list[int]:
