@@ -479,8 +479,7 @@ def office_check(session: Session, *, office_id: int) -> OfficeCheck:
     rows = office_ledger(session, office_id=office_id)
     contents = _shown_contents(session, [message for message, _ in rows])
     listed = [
-        dataclasses.replace(item, content=contents[item.message])
-        for item in _listed(session, rows)
+        dataclasses.replace(item, content=contents[item.message]) for item in _listed(session, rows)
     ]
     stored = ledger_service.entries(
         session, indexes=[item.opening.index for item in listed if item.opening is not None]
