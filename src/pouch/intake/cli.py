@@ -59,6 +59,15 @@ def sender_send(
         str, typer.Option(help="FLASH, IMMEDIATE, PRIORITY or ROUTINE.")
     ] = "ROUTINE",
     idempotency_key: Annotated[str | None, typer.Option(help="Makes retries safe.")] = None,
+    keep: Annotated[
+        Path | None,
+        typer.Option(
+            help=(
+                "Keep a copy of what was sent and the answer in this directory, as "
+                "<message id>.json, for pouch monitor --sender … --keep to check against."
+            )
+        ),
+    ] = None,
 ) -> None:
     """Sign and submit a message (RFC 9421); prints its id and the receipt's opening."""
     import base64
@@ -77,15 +86,16 @@ def sender_send(
         seed = base64.b64decode(key_file.read_text(encoding="ascii").strip(), validate=True)
     except (OSError, ValueError) as error:
         raise typer.BadParameter(f"cannot read the key: {error}", param_hint="--key-file") from None
-    payload = json.dumps(
-        {
-            "sender_office_id": from_office,
-            "addressee_office_id": to_office,
-            "subject": subject,
-            "body": text,
-            "precedence": precedence,
-        }
-    ).encode()
+    if keep is not None and not keep.is_dir():
+        raise typer.BadParameter(f"{keep} is not a directory", param_hint="--keep")
+    submitted = {
+        "sender_office_id": from_office,
+        "addressee_office_id": to_office,
+        "subject": subject,
+        "body": text,
+        "precedence": precedence,
+    }
+    payload = json.dumps(submitted).encode()
     target = url.rstrip("/") + "/api/messages"
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     if idempotency_key:
@@ -98,6 +108,11 @@ def sender_send(
         errors.print(f"[red]refused ({response.status_code}):[/red] {response.text}")
         raise typer.Exit(1)
     accepted = response.json()
+    if keep is not None:
+        # What was sent, beside what Pouch answered: the monitor hashes the one and
+        # checks the other's opening in the log.
+        copy = json.dumps({"submitted": submitted, "accepted": accepted}, indent=1)
+        (keep / f"{accepted['id']}.json").write_text(copy + "\n", encoding="utf-8")
     console.print(
         f"accepted {accepted['id']} (sequence {accepted['office_sequence']} for the addressee)"
     )
