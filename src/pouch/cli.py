@@ -32,6 +32,7 @@ from pouch.intake.cli import sender_app
 from pouch.language.cli import language_app
 from pouch.ledger.cli import ensure_key, keys_app, log_app, publish_checkpoint, receipt_app
 from pouch.messages.cli import messages_app, office_app
+from pouch.monitor.cli import monitor
 from pouch.settings import Settings
 from pouch.witness.cli import witness_app
 
@@ -130,6 +131,16 @@ def demo(ctx: typer.Context) -> None:
         summary = demo_scenario.load(session, settings=settings, now=SystemClock().now())
     publish_checkpoint(settings)
     console.print(summary)
+
+
+# A party runs it on its own machine (pouch.monitor).
+app.command(
+    "monitor",
+    epilog=(
+        "Example: pouch monitor --url https://pouch.example --vkey log.vkey --policy "
+        "witnesses.policy --state monitor/ --office 2 --office-key tag-keys.txt --once"
+    ),
+)(monitor)
 
 
 def cli_reference() -> str:

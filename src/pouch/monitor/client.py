@@ -1,0 +1,108 @@
+"""What the monitor asks Pouch's API, as the party (its API token).
+
+An answer is either something the server said (kept as evidence: a refusal is
+an answer) or ``Unreachable``: no answer, a gateway or database outage
+(502, 503, 504), or the party's token refused (401), after which nothing of
+the poll is trusted and the state stays as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from pouch.monitor.logview import Unreachable
+from pouch.monitor.party import Answer
+
+_OUTAGE = frozenset({401, 502, 503, 504})
+
+
+class PouchApi:
+    def __init__(
+        self, base_url: str, *, token: str, client: httpx.Client, concurrency: int = 8
+    ) -> None:
+        self.base = base_url.rstrip("/")
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.concurrency = concurrency
+
+    def _get(self, path: str, *, auth: bool = True) -> httpx.Response:
+        url = self.base + path
+        try:
+            response = self.client.get(url, headers=self.headers if auth else None)
+        except httpx.HTTPError as error:
+            raise Unreachable(f"{url}: {error.__class__.__name__}: {error}") from None
+        if response.status_code in _OUTAGE:
+            what = "the monitor's token is refused" if response.status_code == 401 else "outage"
+            raise Unreachable(f"{url}: HTTP {response.status_code} ({what}) {response.text[:200]}")
+        return response
+
+    def _answer(self, path: str) -> Answer:
+        response = self._get(path)
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text
+        return Answer(response.status_code, body)
+
+    def _json(self, path: str, what: str) -> Any:
+        response = self._get(path)
+        if response.status_code != 200:
+            raise Unreachable(
+                f"{self.base}{path}: HTTP {response.status_code} for {what}: {response.text[:200]}"
+            )
+        try:
+            return response.json()
+        except ValueError:
+            raise Unreachable(f"{self.base}{path}: {what} is not JSON") from None
+
+    def consistency(self, old: int, new: int) -> Sequence[bytes]:
+        """The log's consistency proof between its trees of ``old`` and ``new`` entries."""
+        data = self._json(f"/api/log/consistency?from={old}&to={new}", "a consistency proof")
+        try:
+            return [base64.b64decode(h, validate=True) for h in data["proof"]]
+        except (KeyError, TypeError, ValueError):
+            raise Unreachable(f"{self.base}: a consistency proof that is not one") from None
+
+    def openings(self, indexes: Iterable[int]) -> dict[int, Answer]:
+        """The server's answer for each entry's opening, asked ``concurrency`` at a time."""
+        wanted = sorted(set(indexes))
+        if not wanted:
+            return {}
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            answers = list(pool.map(lambda i: self._answer(f"/api/log/openings/{i}"), wanted))
+        return dict(zip(wanted, answers, strict=True))
+
+    def office_ledger(self, office: int) -> list[dict[str, Any]]:
+        """The office's listing: each message accepted for it with its opening."""
+        rows = self._json(f"/api/offices/{office}/ledger", "the office's listing")
+        if not isinstance(rows, list):
+            raise Unreachable(f"{self.base}: the office's listing is not a list")
+        return rows
+
+    def inbox(self, office: int) -> list[dict[str, Any]] | None:
+        """The office's inbox as its principal or staff read it; None when the token's role
+        does not read it."""
+        response = self._get(f"/api/offices/{office}/inbox")
+        if response.status_code == 403:
+            return None
+        if response.status_code != 200:
+            raise Unreachable(f"{self.base}: the inbox: HTTP {response.status_code}")
+        rows = response.json()
+        if not isinstance(rows, list):
+            raise Unreachable(f"{self.base}: the inbox is not a list")
+        return rows
+
+    def messages(self, public_ids: Iterable[str], *, status: bool = False) -> dict[str, Answer]:
+        """Each message as the server shows it (or its status, with every step)."""
+        wanted = sorted(set(public_ids))
+        if not wanted:
+            return {}
+        suffix = "/status" if status else ""
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            answers = list(pool.map(lambda m: self._answer(f"/api/messages/{m}{suffix}"), wanted))
+        return dict(zip(wanted, answers, strict=True))
