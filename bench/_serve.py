@@ -39,7 +39,7 @@ from pouch.identity import service as identity_service
 from pouch.identity.models import Role
 from pouch.intake import service as intake_service
 from pouch.intake.signatures import generate_sender_key
-from pouch.ledger.note import generate_key
+from pouch.ledger.note import Ed25519Signer, generate_key
 from pouch.messages import destinations, notify
 
 ORIGIN = "bench.pouch.example/log"
@@ -245,6 +245,7 @@ class PouchServer:
         language_process: bool = False,
         workers: int = 1,
         settings: dict[str, str] | None = None,
+        skey: str | None = None,
     ) -> None:
         self.database_url = database_url
         self.settings = settings or {}
@@ -255,7 +256,11 @@ class PouchServer:
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / f"serve-{self.port}.log"
-        self.skey, self.vkey = generate_key(ORIGIN)
+        # A log keeps its key: a second server on the same database is given the first's.
+        if skey is None:
+            self.skey, self.vkey = generate_key(ORIGIN)
+        else:
+            self.skey, self.vkey = skey, Ed25519Signer.from_skey(skey).verifier.vkey
         self.process: subprocess.Popen[bytes] | None = None
 
     def environment(self) -> dict[str, str]:

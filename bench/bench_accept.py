@@ -634,6 +634,7 @@ def bench_backend(
             language_process=args.language == "process",
             workers=args.workers,
             settings=TARPIT_SETTINGS,
+            skey=server.skey,
         )
         try:
             more, also = serve_and_measure(
