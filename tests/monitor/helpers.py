@@ -121,18 +121,25 @@ class Party:
     extra: list[str] = field(default_factory=list)
     keys: bool = True  # whether it walks the log with its tag keys (--office-key)
 
-    def rotate(self) -> None:
-        """The office's administrator asks for a new tag key and keeps it in the key file."""
+    def rotate(self, *, keep: bool = True) -> str:
+        """The office's administrator asks for a new tag key and (``keep``) adds it to the
+        key file; returns the lines it got."""
         answer = httpx.post(
             f"{self.pouch.url}/api/offices/{self.office_id}/tag-key", headers=self.admin
         )
         assert answer.status_code == 200, answer.text
         body = answer.json()
-        lines = self.key_file.read_text() if self.key_file.exists() else ""
+        lines = ""
         if body["previous"] is not None:
             lines += f"{body['previous']['from_counter']} {body['previous']['key']}\n"
         lines += f"{body['from_counter']} {body['key']}\n"
-        self.key_file.write_text(lines)
+        if keep:
+            self.add_keys(lines)
+        return lines
+
+    def add_keys(self, lines: str) -> None:
+        held = self.key_file.read_text() if self.key_file.exists() else ""
+        self.key_file.write_text(held + lines)
 
     def args(self, *extra: str) -> list[str]:
         return [

@@ -37,3 +37,26 @@ def test_an_honest_pouch_passes_both_monitors_poll_after_poll(
         report = json.loads((watcher.state / "alarms.json").read_text())
         assert report["alarms"] == [] and report["complete"] is True
         assert report["added"] > 0
+
+
+def test_a_rotation_the_key_file_lacks_is_an_alarm_until_the_key_is_added(
+    pouch: Pouch, office: Party
+) -> None:
+    pouch.submit(**letter(0))
+    pouch.publish()
+    assert office.poll().code == 0
+    # The administrator rotates the key and has not yet added the new one to the file:
+    # the office finds nothing after the rotation, and says so.
+    lines = office.rotate(keep=False)
+    later = [pouch.submit(**letter(n)) for n in (1, 2)]
+    pouch.publish()
+    result = office.poll()
+    assert result.code == 1 and result.kinds() == ["unknown-rotation"], result.output
+    # The key added: the entries logged since are read again and found, none hidden.
+    office.add_keys(lines)
+    result = office.poll()
+    assert result.code == 0, result.output
+    assert "3 messages followed" in result.output
+    state = json.loads((office.state / "state.json").read_text())
+    followed = {m[0] for m in state["party"]["messages"]}
+    assert {a.message.public_id for a in later} <= followed

@@ -15,6 +15,7 @@ from pouch.monitor.party import (
     PartyState,
     Step,
     deadline_alarms,
+    rotation_alarms,
     take_opening,
     walk,
 )
@@ -98,10 +99,10 @@ def test_openings_are_rebuilt_and_understood() -> None:
         take_opening(state, index=index, counter=index, leaf=leaf, answer=answer)
         assert f"not-concerning:{index}" in state.findings, body
     leaf, answer = opened(17, event("tag-key.rotated", office=OFFICE, by=1, from_counter=40))
-    take_opening(
-        state, index=17, counter=39, leaf=leaf, answer=answer, history_starts=frozenset({0})
-    )
-    assert "unknown-rotation:17" in state.findings
+    take_opening(state, index=17, counter=39, leaf=leaf, answer=answer)
+    (unknown,) = rotation_alarms(state, KeyHistory([(KEY, 0)]))
+    assert unknown.key == "unknown-rotation:17" and unknown.evidence["from_counter"] == 40
+    assert rotation_alarms(state, KeyHistory([(KEY, 0), (NEW_KEY, 40)])) == []
     # Refused: kept to be asked again, and named with what the server said.
     take_opening(state, index=18, counter=5, leaf=bytes(32), answer=Answer(403, {"x": 1}))
     assert state.unopened[18].status == 403

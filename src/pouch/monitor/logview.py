@@ -35,6 +35,7 @@ from pouch.ledger.layout import (
     TILE_WIDTH,
     BundleID,
     TileID,
+    bundles_for_size,
     encode_tile,
     new_bundles,
     parse_bundle,
@@ -355,3 +356,19 @@ def _extend(source: TileSource, view: LogView, note: bytes, signed: SignedCheckp
         note=note, size=latest.size, edge=tuple(h for _, h in tree.nodes), pending=pending
     )
     return Poll(new_view, signed, view.size, entries, leaves)
+
+
+def reread(source: TileSource, start: int, end: int, leaves: bytes | bytearray) -> list[bytes]:
+    """The entries ``start`` to ``end - 1``, read again (a walk with a key added since),
+    each checked against the leaf hash kept when it was first verified."""
+    entries: list[bytes] = []
+    for bundle in bundles_for_size(end):
+        if bundle.entries.stop <= start:
+            continue
+        for index, entry in zip(bundle.entries, _bundle(source, bundle), strict=True):
+            if index < start:
+                continue
+            if leaf_hash(entry) != leaves[index * 32 : (index + 1) * 32]:
+                raise _malformed(bundle.path, f"entry {index} is not the one verified before")
+            entries.append(entry)
+    return entries

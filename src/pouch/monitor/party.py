@@ -17,6 +17,7 @@ service does the fetching.
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -156,22 +157,26 @@ class PartyState:
     office: int
     role: Role
     frontier: int | None = None
+    keys: list[list[Any]] = field(default_factory=list)  # [start, fingerprint] walked with
     found: dict[int, int] = field(default_factory=dict)
     unopened: dict[int, Unopened] = field(default_factory=dict)
     findings: dict[str, Alarm] = field(default_factory=dict)
     messages: dict[str, Dossier] = field(default_factory=dict)
     calls: set[str] = field(default_factory=set)
+    rotations: list[list[int]] = field(default_factory=list)  # [index, counter, from_counter]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "office": self.office,
             "role": self.role,
             "frontier": self.frontier,
+            "keys": self.keys,
             "found": sorted(self.found.items()),
             "unopened": [vars(u) for u in sorted(self.unopened.values(), key=lambda u: u.index)],
             "findings": [alarm.to_json() for alarm in self.findings.values()],
             "messages": [d.to_json() for d in self.messages.values()],
             "calls": sorted(self.calls),
+            "rotations": self.rotations,
         }
 
     @classmethod
@@ -182,11 +187,13 @@ class PartyState:
             office=int(data["office"]),
             role=data["role"],
             frontier=data["frontier"],
+            keys=data["keys"],
             found={int(c): int(i) for c, i in data["found"]},
             unopened={u["index"]: Unopened(**u) for u in data["unopened"]},
             findings={a.key: a for a in findings},
             messages={d.message: d for d in dossiers},
             calls=set(data["calls"]),
+            rotations=data["rotations"],
         )
 
     def note(self, alarm: Alarm) -> None:
@@ -194,6 +201,37 @@ class PartyState:
 
 
 # -- the walk: the party's tags in the entries added since the last poll ----------------
+
+
+def fingerprint(history: KeyHistory) -> list[list[Any]]:
+    """The key history as it is kept in the state: each key's first counter and a hash
+    of the key (never the key itself)."""
+    return [[start, hashlib.sha256(key).hexdigest()[:16]] for key, start in history.keys]
+
+
+def rewalk_from(state: PartyState, history: KeyHistory) -> int | None:
+    """When the key history changed since the last walk (a key added after a rotation),
+    the counter from which the log must be walked again, with what was found from there
+    forgotten; returns the index of the first entry to read again (None: no change)."""
+    now = fingerprint(history)
+    if state.frontier is None or now == state.keys:
+        state.keys = now
+        return None
+    before = {tuple(k) for k in state.keys}
+    changed = min((start for start, digest in now if (start, digest) not in before), default=None)
+    removed = min((start for start, _ in state.keys if [start, _] not in now), default=None)
+    counter = min(c for c in (changed, removed, state.frontier) if c is not None)
+    counter = max(counter, history.first)
+    state.keys = now
+    state.found = {c: i for c, i in state.found.items() if c < counter}
+    for key in [k for k, a in state.findings.items() if a.kind in _WALK_FINDINGS]:
+        if state.findings[key].evidence.get("counter", -1) >= counter:
+            del state.findings[key]
+    state.frontier = counter
+    return max((i for c, i in state.found.items() if c < counter), default=-1) + 1
+
+
+_WALK_FINDINGS = frozenset({"hidden-entry", "counter-repeated"})
 
 
 def walk(
@@ -205,6 +243,7 @@ def walk(
     """Find the party's tags in ``entries`` (the log's entries from index ``first``),
     record what is hidden or repeated, and return the (counter, index) pairs newly
     found, to be opened."""
+    state.keys = fingerprint(history)
     readable: list[tuple[int, bytes]] = []
     for offset, entry in enumerate(entries):
         index = first + offset
@@ -310,7 +349,6 @@ def take_opening(
     counter: int | None,
     leaf: bytes,
     answer: Answer,
-    history_starts: frozenset[int] = frozenset(),
 ) -> None:
     """Check the opening the server gave for entry ``index`` (whose leaf hash is
     ``leaf``) and add its event to the party's dossiers."""
@@ -335,7 +373,7 @@ def take_opening(
         )
         return
     state.unopened.pop(index, None)
-    _understand(state, index, counter, opening.event, history_starts)
+    _understand(state, index, counter, opening.event)
 
 
 def _mismatch(
@@ -375,11 +413,7 @@ def _not_concerning(
 
 
 def _understand(
-    state: PartyState,
-    index: int,
-    counter: int | None,
-    event: Mapping[str, Any],
-    history_starts: frozenset[int],
+    state: PartyState, index: int, counter: int | None, event: Mapping[str, Any]
 ) -> None:
     kind = event.get("kind")
     office = state.office
@@ -413,17 +447,12 @@ def _understand(
             _not_concerning(
                 state, index, counter, event, f"an event of office {event.get('office')}"
             )
-        elif kind == EventKind.TAG_KEY_ROTATED and event.get("from_counter") not in history_starts:
-            state.note(
-                Alarm(
-                    f"unknown-rotation:{index}",
-                    "unknown-rotation",
-                    f"log entry {index}: the office's tag key was rotated from counter "
-                    f"{event.get('from_counter')}, and the office's key history holds no key "
-                    "from there: someone else took its key",
-                    {"index": index, "counter": counter, "event": dict(event)},
-                )
-            )
+        elif kind == EventKind.TAG_KEY_ROTATED:
+            start = event.get("from_counter")
+            if isinstance(start, int):
+                record = [index, counter if counter is not None else -1, start]
+                if record not in state.rotations:
+                    state.rotations.append(record)
         return
     message = event.get("message")
     if isinstance(message, str) and isinstance(kind, str) and kind.islower():
@@ -478,6 +507,27 @@ def unopened_alarms(state: PartyState) -> list[Alarm]:
             },
         )
         for u in sorted(state.unopened.values(), key=lambda u: u.index)
+    ]
+
+
+def rotation_alarms(state: PartyState, history: KeyHistory | None) -> list[Alarm]:
+    """A rotation of the office's key logged from a counter its key history holds no key
+    for: from there on the office finds nothing, so someone else holds its key (or its
+    administrator has not added the new key to the file yet)."""
+    if history is None:
+        return []
+    starts = {start for _, start in history.keys}
+    return [
+        Alarm(
+            f"unknown-rotation:{index}",
+            "unknown-rotation",
+            f"log entry {index}: the office's tag key was rotated from counter {start}, and "
+            "the office's key history holds no key from there: the office finds none of "
+            "its later entries, so whoever holds that key can hide them",
+            {"index": index, "counter": counter, "from_counter": start},
+        )
+        for index, counter, start in state.rotations
+        if start not in starts
     ]
 
 

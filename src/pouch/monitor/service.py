@@ -48,7 +48,14 @@ from pouch.monitor.alarms import Alarm
 from pouch.monitor.alerts import Alerter, AlertFailed
 from pouch.monitor.client import PouchApi
 from pouch.monitor.content import kept_content_hash
-from pouch.monitor.logview import LogProblem, LogView, ServedLog, Unreachable, advance
+from pouch.monitor.logview import (
+    LogProblem,
+    LogView,
+    ServedLog,
+    Unreachable,
+    advance,
+    reread,
+)
 from pouch.monitor.party import Answer, Dossier, PartyState, Role
 from pouch.monitor.state import HASH, Saved, StateDirectory
 
@@ -167,7 +174,7 @@ class Monitor:
             work = copy.deepcopy(party)
             listing = self.api.office_ledger(config.office) if config.role == "office" else []
             bulk = self._bulk_openings(listing, poll.view.size)
-            opened = self._walk(work, poll.first, poll.entries, grown, bulk)
+            opened = self._walk(work, source, poll.first, poll.entries, grown, bulk)
             shown = self._compare(work, grown, poll.view, listing)
         except Unreachable as error:
             trouble = Alarm(
@@ -189,6 +196,7 @@ class Monitor:
                 *([trouble] if trouble is not None else []),
                 *party.findings.values(),
                 *party_logic.unopened_alarms(party),
+                *party_logic.rotation_alarms(party, config.keys),
                 *party_logic.sequence_alarms(party),
                 *shown,
                 *party_logic.deadline_alarms(party.messages.values(), now=now, grace=config.grace),
@@ -210,6 +218,7 @@ class Monitor:
     def _walk(
         self,
         work: PartyState,
+        source: ServedLog,
         first: int,
         entries: list[bytes],
         leaves: bytearray,
@@ -220,6 +229,11 @@ class Monitor:
         keys = self.config.keys
         wanted: dict[int, int | None] = {}
         if keys is not None:
+            again = party_logic.rewalk_from(work, keys)
+            if again is not None and again < first:
+                # A key added to the history (after a rotation): what it tags, read again.
+                entries = reread(source, again, first, leaves) + entries
+                first = again
             for counter, index in party_logic.walk(work, keys, first, entries):
                 wanted[index] = counter
         for index, unopened in work.unopened.items():
@@ -230,7 +244,6 @@ class Monitor:
             wanted.update({i: None for i in bulk if i not in known})
         answers = {i: Answer(200, bulk[i]) for i in wanted if i in bulk}
         answers.update(self.api.openings(i for i in wanted if i not in bulk))
-        starts = frozenset(start for _, start in keys.keys) if keys is not None else frozenset()
         for index in sorted(wanted):
             party_logic.take_opening(
                 work,
@@ -238,7 +251,6 @@ class Monitor:
                 counter=wanted[index],
                 leaf=bytes(leaves[index * HASH : (index + 1) * HASH]),
                 answer=answers[index],
-                history_starts=starts,
             )
         if keys is None:
             self._steps_from_status(work, leaves)
@@ -392,9 +404,13 @@ class Monitor:
                 )
         if self.config.keys is not None and self.config.keys.first == 0:
             tagged = set(work.found.values())
+            starts = {start for _, start in self.config.keys.keys}
+            # Past a rotation to a key the office lacks it finds nothing: that alarm says so.
+            blind = min((i for i, _, s in work.rotations if s not in starts), default=size)
             for item in in_view:
                 assert item.opening is not None
-                if item.opening.tags is not None and item.opening.index not in tagged:
+                index = item.opening.index
+                if item.opening.tags is not None and index not in tagged and index < blind:
                     alarms.append(
                         Alarm(
                             f"untagged:{item.opening.index}",
