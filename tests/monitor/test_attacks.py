@@ -12,6 +12,7 @@ party's ``pouch monitor --once`` at its next poll, with the evidence named.
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 
@@ -20,6 +21,7 @@ from sqlalchemy import delete, select, update
 from pouch.directory.models import OfficeKind
 from pouch.events import EventKind
 from pouch.ledger.checkpoint import Checkpoint, sign_checkpoint
+from pouch.ledger.events import parse_entry
 from pouch.ledger.merkle import CompactRange, leaf_hash
 from pouch.ledger.store import (
     CHECKPOINT_ROW,
@@ -121,6 +123,12 @@ def test_attack_1_a_message_deleted_before_the_office_ever_saw_it(
     assert evidence["index"] == victim.ledger_index and isinstance(evidence["counter"], int)
     assert evidence["server_answered"]["status"] == 500
     assert "integrity" in evidence["server_answered"]["body"]
+    # The entry itself, the office's tag in it and the checkpoint covering it: anyone
+    # given the office's key can check the claim.
+    entry = base64.b64decode(evidence["entry"])
+    assert leaf_hash(entry) == leaf_hash(victim.opening.entry())  # type: ignore[union-attr]
+    assert base64.b64decode(evidence["tag"]) in parse_entry(entry).tags
+    assert evidence["checkpoint"] == (office.state / "checkpoint").read_text()
     # The evidence stays until the server opens the entry; it is not alerted twice.
     again = office.poll()
     assert again.code == 1 and "(alerted before)" in again.output

@@ -143,6 +143,8 @@ class Unopened:
     counter: int | None
     status: int
     answer: str
+    #: Where it was found: the entry, the office's tag in it, the checkpoint covering it.
+    found: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -349,17 +351,22 @@ def take_opening(
     counter: int | None,
     leaf: bytes,
     answer: Answer,
+    found: Mapping[str, Any] | None = None,
 ) -> None:
     """Check the opening the server gave for entry ``index`` (whose leaf hash is
-    ``leaf``) and add its event to the party's dossiers."""
+    ``leaf``) and add its event to the party's dossiers. ``found`` is where the entry
+    was found (the entry, the office's tag, the checkpoint), kept as evidence."""
+    where = dict(found or {})
     if answer.status != 200:
-        state.unopened[index] = Unopened(index, counter, answer.status, answer.text())
+        before = state.unopened.get(index)
+        where = where or (before.found if before is not None else {})
+        state.unopened[index] = Unopened(index, counter, answer.status, answer.text(), where)
         return
     try:
         opening = Opening.from_json(answer.body)
         rebuilt = opening.entry()
     except InvalidEvent as error:
-        _mismatch(state, index, counter, leaf, answer, f"the opening is malformed ({error})")
+        _mismatch(state, index, counter, leaf, answer, f"the opening is malformed ({error})", where)
         return
     if opening.index != index or leaf_hash(rebuilt) != leaf:
         _mismatch(
@@ -370,6 +377,7 @@ def take_opening(
             answer,
             "the opening does not rebuild the entry"
             + (f" (it names entry {opening.index})" if opening.index != index else ""),
+            where,
         )
         return
     state.unopened.pop(index, None)
@@ -377,7 +385,13 @@ def take_opening(
 
 
 def _mismatch(
-    state: PartyState, index: int, counter: int | None, leaf: bytes, answer: Answer, problem: str
+    state: PartyState,
+    index: int,
+    counter: int | None,
+    leaf: bytes,
+    answer: Answer,
+    problem: str,
+    where: dict[str, Any],
 ) -> None:
     state.unopened.pop(index, None)
     state.note(
@@ -391,6 +405,7 @@ def _mismatch(
                 "index": index,
                 "counter": counter,
                 "leaf_hash": leaf.hex(),
+                **where,
                 "server_answered": {"status": answer.status, "body": answer.text()},
             },
         )
@@ -503,6 +518,7 @@ def unopened_alarms(state: PartyState) -> list[Alarm]:
             {
                 "index": u.index,
                 "counter": u.counter,
+                **u.found,
                 "server_answered": {"status": u.status, "body": u.answer},
             },
         )

@@ -23,6 +23,7 @@ A poll, in order:
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import threading
@@ -40,7 +41,7 @@ from pouch.ledger.events import InvalidEvent, Opening
 from pouch.ledger.merkle import leaf_hash
 from pouch.ledger.note import Ed25519Verifier
 from pouch.ledger.policy import Policy
-from pouch.ledger.tags import KeyHistory
+from pouch.ledger.tags import KeyHistory, tag
 from pouch.messages.check import UnreadableView, shown_content_hash
 from pouch.messages.sequence import Listed, check_sequence
 from pouch.monitor import party as party_logic
@@ -174,7 +175,9 @@ class Monitor:
             work = copy.deepcopy(party)
             listing = self.api.office_ledger(config.office) if config.role == "office" else []
             bulk = self._bulk_openings(listing, poll.view.size)
-            opened = self._walk(work, source, poll.first, poll.entries, grown, bulk)
+            opened = self._walk(
+                work, source, poll.first, poll.entries, grown, bulk, poll.view.note or b""
+            )
             shown = self._compare(work, grown, poll.view, listing)
         except Unreachable as error:
             trouble = Alarm(
@@ -223,6 +226,7 @@ class Monitor:
         entries: list[bytes],
         leaves: bytearray,
         bulk: dict[int, Any],
+        note: bytes,
     ) -> int:
         """Find the party's new entries, open them (and those refused before), and add
         what they say to the dossiers; returns how many openings were checked."""
@@ -234,8 +238,8 @@ class Monitor:
                 # A key added to the history (after a rotation): what it tags, read again.
                 entries = reread(source, again, first, leaves) + entries
                 first = again
-            for counter, index in party_logic.walk(work, keys, first, entries):
-                wanted[index] = counter
+            for number, index in party_logic.walk(work, keys, first, entries):
+                wanted[index] = number
         for index, unopened in work.unopened.items():
             wanted.setdefault(index, unopened.counter)
         if keys is None:
@@ -244,13 +248,23 @@ class Monitor:
             wanted.update({i: None for i in bulk if i not in known})
         answers = {i: Answer(200, bulk[i]) for i in wanted if i in bulk}
         answers.update(self.api.openings(i for i in wanted if i not in bulk))
+        read = dict(enumerate(entries, start=first))
         for index in sorted(wanted):
+            counter: int | None = wanted[index]
+            found: dict[str, Any] = {"checkpoint": note.decode()}
+            if index in read:
+                found["entry"] = base64.b64encode(read[index]).decode()
+            if keys is not None and counter is not None:
+                # Anyone given the key recomputes it; the office alone holds the key.
+                office_tag = tag(keys.key_for(counter), counter)
+                found["tag"] = base64.b64encode(office_tag).decode()
             party_logic.take_opening(
                 work,
                 index=index,
-                counter=wanted[index],
+                counter=counter,
                 leaf=bytes(leaves[index * HASH : (index + 1) * HASH]),
                 answer=answers[index],
+                found=found,
             )
         if keys is None:
             self._steps_from_status(work, leaves)
