@@ -198,7 +198,7 @@ def monitor(
         verdict = f"{len(report.alarms)} alarm(s)" if report.alarms else "OK"
         sys.stdout.write(
             f"{verdict}: {config.party}; log of {report.log_size} entries checked "
-            f"({report.added} new), {report.opened} openings rebuilt, "
+            f"({report.added} new), {report.opened} openings asked for, "
             f"{report.messages} messages followed\n"
         )
         sys.stdout.flush()
