@@ -13,6 +13,7 @@ waits for ``/readyz``.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import secrets
 import signal
@@ -182,6 +183,33 @@ class Tarpit:
         self.listener.close()
         for connection in self.held:
             connection.close()
+
+
+class Sink:
+    """A webhook receiver that answers every notice at once (204): the reference the
+    tarpit is compared with, the same notices sent, none of them held."""
+
+    def __init__(self) -> None:
+        class Answer(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/pouch-webhook"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="sink", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def free_port() -> int:

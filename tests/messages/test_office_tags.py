@@ -519,3 +519,43 @@ def test_an_entry_written_before_tags_is_still_opened_and_found_by_nobody(
     assert opening.tags is None and opening.entry().startswith(b"pouch-event/v1\n")
     found, findings = walk(app_client, addressee)  # the walk reads the v1 entry too
     assert index not in [f.index for f in findings] and found.missing == []
+
+
+def test_openings_in_bulk_answer_each_entry_as_the_one_by_one_endpoint(
+    app_client: TestClient,
+    database: Database,
+    clock: ManualClock,
+    world: World,
+    addressee: OfficeDesk,
+) -> None:
+    """POST /api/log/openings: what a monitor asks for the entries where it found its tags,
+    500 at a time; each entry's answer is what GET /api/log/openings/{index} says."""
+    first = submit(database, clock, world)
+    victim = submit(database, clock, world)
+    with database.transaction() as session:
+        session.execute(delete(LedgerOpening).where(LedgerOpening.idx == victim.ledger_index))
+        beyond = ledger_service.sequenced_size(session)
+        world.offices["fr-elysee"] = make_office(
+            session, clock, "fr-elysee", OfficeKind.FOREIGN, "FR"
+        )
+    asked = [first.ledger_index, victim.ledger_index, beyond]
+    answer = app_client.post("/api/log/openings", json={"indexes": asked}, headers=addressee.member)
+    assert answer.status_code == 200, answer.text
+    rows = answer.json()["answers"]
+    statuses = [(r["index"], r["status"]) for r in rows]
+    assert statuses == list(zip(asked, [200, 500, 404], strict=True))
+    assert rows[0]["opening"] == first.opening.to_json()  # type: ignore[union-attr]
+    assert "not kept" in rows[1]["problem"] and rows[1]["opening"] is None
+    assert rows[1]["type"] == "/problems/integrity-error"
+    for index, row in zip(asked, rows, strict=True):
+        alone = app_client.get(f"/api/log/openings/{index}", headers=addressee.member)
+        assert alone.status_code == row["status"]
+    stranger = desk(database, clock, world, "fr-elysee", Role.SENDER)
+    refused = app_client.post(
+        "/api/log/openings", json={"indexes": [first.ledger_index]}, headers=stranger.member
+    ).json()["answers"]
+    assert refused[0]["status"] == 403 and refused[0]["opening"] is None
+    assert app_client.post("/api/log/openings", json={"indexes": [0]}).status_code == 401
+    for bad in ({"indexes": []}, {"indexes": list(range(501))}, {"indexes": [-1]}, {}):
+        too = app_client.post("/api/log/openings", json=bad, headers=addressee.member)
+        assert too.status_code == 400 and too.json()["type"] == "/problems/invalid-request"

@@ -30,7 +30,10 @@ from pouch.messages.schemas import (
     LedgerOpeningOut,
     MessageOut,
     NoticeOut,
+    OpeningAnswer,
     OpeningOut,
+    OpeningsIn,
+    OpeningsOut,
     QuarantineIn,
     ReceiptOut,
     ReplyIn,
@@ -296,6 +299,26 @@ def log_opening(index: LogIndex, session: DbSession, actor: CurrentActor) -> Ope
     its event concerns, or an operations reader: what an office's monitor asks for
     each entry where it found its tag. 404 for an index not logged."""
     return OpeningOut.of(office_tags.opening_for(session, index=index, actor=actor))
+
+
+@router.post("/log/openings", response_model=OpeningsOut, tags=["log"])
+def log_openings(data: OpeningsIn, session: DbSession, actor: CurrentActor) -> OpeningsOut:
+    """The openings of up to 500 log entries at once, each answered as
+    GET /api/log/openings/{index} would (200 with the opening, or 403, 404, 500 with the
+    reason): how an office's monitor opens the entries where it found its tags."""
+    answers = office_tags.openings_for(session, indexes=data.indexes, actor=actor)
+    return OpeningsOut(
+        answers=[
+            OpeningAnswer(
+                index=a.index,
+                status=a.status,
+                opening=OpeningOut.of(a.opening) if a.opening is not None else None,
+                problem=a.problem,
+                type=a.type,
+            )
+            for a in answers
+        ]
+    )
 
 
 @router.put("/offices/{office_id}/endpoint", response_model=EndpointOut)

@@ -13,7 +13,7 @@ from pouch.directory.schemas import Language
 from pouch.ledger.events import Opening
 from pouch.messages.models import HoldStatus, Message, MessageState
 from pouch.messages.rules import Precedence
-from pouch.schema import RowId, Schema
+from pouch.schema import LogIndex, RowId, Schema
 from pouch.text import check_multiline, check_single_line
 
 Subject = Annotated[
@@ -87,6 +87,35 @@ class OpeningOut(Schema):
     @classmethod
     def of(cls, opening: Opening) -> OpeningOut:
         return cls.model_validate(opening.to_json())
+
+
+#: How many openings one request may ask for.
+MAX_OPENINGS_ASKED = 500
+
+
+class OpeningsIn(Schema):
+    indexes: list[LogIndex] = Field(
+        min_length=1,
+        max_length=MAX_OPENINGS_ASKED,
+        description="The log entries to open (at most 500), e.g. where a monitor found its tags.",
+    )
+
+
+class OpeningAnswer(Schema):
+    index: int
+    status: int = Field(
+        description="200 with the opening; 403 not entitled, 404 not logged, 500 the entry "
+        "is logged but its opening is not kept or is damaged (integrity-error)."
+    )
+    opening: OpeningOut | None = None
+    problem: str | None = Field(default=None, description="Why it is not opened.")
+    type: str | None = Field(
+        default=None, description="Its problem type, as the one-by-one endpoint answers it."
+    )
+
+
+class OpeningsOut(Schema):
+    answers: list[OpeningAnswer] = Field(description="One answer per index asked, in order.")
 
 
 class ReceiptOut(Schema):

@@ -19,6 +19,8 @@ from pouch.monitor.logview import Unreachable
 from pouch.monitor.party import Answer
 
 _OUTAGE = frozenset({401, 502, 503, 504})
+#: Entries asked for in one bulk request (the server takes at most 500).
+BULK = 500
 
 
 class PouchApi:
@@ -69,13 +71,57 @@ class PouchApi:
             raise Unreachable(f"{self.base}: a consistency proof that is not one") from None
 
     def openings(self, indexes: Iterable[int]) -> dict[int, Answer]:
-        """The server's answer for each entry's opening, asked ``concurrency`` at a time."""
+        """The server's answer for each entry's opening: asked in bulk, ``BULK`` entries per
+        request and ``concurrency`` requests at a time; one by one from a server without
+        the bulk endpoint. Each entry's answer (a refusal too) is kept as said."""
         wanted = sorted(set(indexes))
         if not wanted:
             return {}
+        chunks = [wanted[i : i + BULK] for i in range(0, len(wanted), BULK)]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            answers = list(pool.map(lambda i: self._answer(f"/api/log/openings/{i}"), wanted))
-        return dict(zip(wanted, answers, strict=True))
+            parts = list(pool.map(self._bulk, chunks))
+        answers: dict[int, Answer] = {}
+        for chunk, part in zip(chunks, parts, strict=True):
+            if part is None:  # no bulk endpoint: ask each entry alone
+                with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                    alone = pool.map(lambda i: self._answer(f"/api/log/openings/{i}"), chunk)
+                    answers.update(zip(chunk, alone, strict=True))
+            else:
+                answers.update(part)
+        return answers
+
+    def _bulk(self, chunk: list[int]) -> dict[int, Answer] | None:
+        url = f"{self.base}/api/log/openings"
+        try:
+            response = self.client.post(url, headers=self.headers, json={"indexes": chunk})
+        except httpx.HTTPError as error:
+            raise Unreachable(f"{url}: {error.__class__.__name__}: {error}") from None
+        if response.status_code in _OUTAGE:
+            raise Unreachable(f"{url}: HTTP {response.status_code} {response.text[:200]}")
+        if response.status_code in (404, 405):
+            return None
+        try:
+            rows = response.json()["answers"]
+            answers = {
+                int(row["index"]): Answer(
+                    int(row["status"]),
+                    row["opening"]
+                    if row["status"] == 200
+                    else {
+                        "type": row.get("type"),
+                        "status": row["status"],
+                        "detail": row.get("problem"),
+                    },
+                )
+                for row in rows
+            }
+        except (ValueError, KeyError, TypeError):
+            raise Unreachable(
+                f"{url}: HTTP {response.status_code}, not a list of openings: {response.text[:200]}"
+            ) from None
+        if set(answers) != set(chunk):
+            raise Unreachable(f"{url}: the answers do not match the entries asked for")
+        return answers
 
     def office_ledger(self, office: int) -> list[dict[str, Any]]:
         """The office's listing: each message accepted for it with its opening."""
