@@ -556,6 +556,13 @@ def test_openings_in_bulk_answer_each_entry_as_the_one_by_one_endpoint(
     ).json()["answers"]
     assert refused[0]["status"] == 403 and refused[0]["opening"] is None
     assert app_client.post("/api/log/openings", json={"indexes": [0]}).status_code == 401
-    for bad in ({"indexes": []}, {"indexes": list(range(501))}, {"indexes": [-1]}, {}):
+    for bad in (
+        {"indexes": []},
+        {"indexes": list(range(501))},
+        {"indexes": [-1]},
+        {"indexes": [False]},
+        {"indexes": ["1"]},
+        {},
+    ):
         too = app_client.post("/api/log/openings", json=bad, headers=addressee.member)
         assert too.status_code == 400 and too.json()["type"] == "/problems/invalid-request"

@@ -7,7 +7,7 @@ import binascii
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, Strict, StringConstraints, field_validator
 
 from pouch.directory.schemas import Language
 from pouch.ledger.events import Opening
@@ -94,7 +94,8 @@ MAX_OPENINGS_ASKED = 500
 
 
 class OpeningsIn(Schema):
-    indexes: list[LogIndex] = Field(
+    # Strict: JSON's true and false are not entry indexes.
+    indexes: list[Annotated[LogIndex, Strict()]] = Field(
         min_length=1,
         max_length=MAX_OPENINGS_ASKED,
         description="The log entries to open (at most 500), e.g. where a monitor found its tags.",
