@@ -341,3 +341,16 @@ def test_concurrent_integrators_never_fork_the_log(
                 new_root=final.root,
                 proof=proof,
             )
+
+
+def test_the_integrator_refuses_to_sign_the_log_with_another_key(
+    database: Database, clock: ManualClock, signer: Ed25519Signer
+) -> None:
+    _append(database, clock, _entries(0, 3))
+    assert _integrate(database, signer, clock) is not None
+    _append(database, clock, _entries(3, 2))
+    stranger = Ed25519Signer.from_skey(generate_key(ORIGIN)[0])
+    with pytest.raises(sequencer.AnotherKey, match="refusing to sign this log with another"):
+        _integrate(database, stranger, clock)
+    done = _integrate(database, signer, clock)  # the log's own key goes on
+    assert done is not None and done.checkpoint.size == 5

@@ -40,7 +40,7 @@ from pouch.db import Database
 from pouch.ledger.checkpoint import Checkpoint, sign_checkpoint
 from pouch.ledger.layout import TILE_HEIGHT, TILE_WIDTH
 from pouch.ledger.merkle import HASH_SIZE, CompactRange, leaf_hash
-from pouch.ledger.note import Signer
+from pouch.ledger.note import Signer, parse_note
 from pouch.ledger.store import (
     CHECKPOINT_ROW,
     HEAD_ROW,
@@ -67,6 +67,15 @@ class EntryTooLarge(ValueError):
 
 class ConcurrentIntegration(RuntimeError):
     """The checkpoint changed under this integrator: its work is rolled back."""
+
+
+class AnotherKey(RuntimeError):
+    """The integrator's key is not the one that signed the log's checkpoints."""
+
+
+def _signed_by(note: str, signer: Signer) -> bool:
+    signatures = parse_note(note.encode()).signatures
+    return any(s.name == signer.name and s.key_id == signer.key_id for s in signatures)
 
 
 class InjectedFault(RuntimeError):
@@ -427,6 +436,13 @@ def integrate(
         ]
         if not pending and stored_note is not None:
             return None
+        if stored_note is not None and not _signed_by(stored_note, signer):
+            # A process started with another key (a wrong key file, a new data
+            # directory) would go on signing this log under a key nobody trusts.
+            raise AnotherKey(
+                f"the log's latest checkpoint is not signed by {signer.name}+"
+                f"{signer.key_id:08x}: refusing to sign this log with another key"
+            )
         tree = CompactRange.load(old_size, TileNodeReader(session, cache))
         if tree.root() != old_root:
             raise ConcurrentIntegration(
