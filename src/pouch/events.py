@@ -38,6 +38,31 @@ class EventKind(enum.StrEnum):
     MEMBERSHIP_GRANTED = "membership.granted"
     MEMBERSHIP_REMOVAL_REQUESTED = "membership.removal-requested"
     MEMBERSHIP_REVOKED = "membership.revoked"
+    USER_CREATED = "user.created"
+    USER_RENAMED = "user.renamed"
+    USER_EMAIL_CHANGED = "user.email-changed"
+    USER_ACTIVATED = "user.activated"
+    USER_DEACTIVATED = "user.deactivated"
+    PASSWORD_RESET_STARTED = "password.reset-started"
+    PASSWORD_SET = "password.set"
+    TOKEN_ISSUED = "token.issued"
+    TOKEN_REVOKED = "token.revoked"
+    # Two people for power (pouch.identity.approvals): asked by one, done by a second.
+    POWER_REQUESTED = "power.requested"
+    POWER_APPROVED = "power.approved"
+    POWER_WITHDRAWN = "power.withdrawn"
+    # Officers' own credentials (pouch.identity.passkeys) and logins.
+    PASSKEY_REGISTERED = "passkey.registered"
+    PASSKEY_REVOKED = "passkey.revoked"
+    LOGIN_ALERT = "login.alert"
+    # The directory (pouch.directory): offices, their endpoints and keys.
+    OFFICE_CREATED = "office.created"
+    OFFICE_CHANGED = "office.changed"
+    OFFICE_RETIRED = "office.retired"
+    OFFICE_REMOVED = "office.removed"
+    ENDPOINT_CHANGED = "endpoint.changed"
+    SENDER_KEY_REGISTERED = "sender-key.registered"
+    SENDER_KEY_REVOKED = "sender-key.revoked"
     # An office's tag key (pouch.messages.office_tags): rotated by its administrator.
     TAG_KEY_ROTATED = "tag-key.rotated"
     # Operations (pouch.messages.worker).
@@ -75,6 +100,28 @@ LABELS: dict[EventKind, str] = {
     EventKind.MEMBERSHIP_GRANTED: "Role granted",
     EventKind.MEMBERSHIP_REMOVAL_REQUESTED: "Removal of a role asked (a second officer approves)",
     EventKind.MEMBERSHIP_REVOKED: "Role removed",
+    EventKind.USER_CREATED: "User created",
+    EventKind.USER_RENAMED: "User renamed",
+    EventKind.USER_EMAIL_CHANGED: "User's e-mail address changed",
+    EventKind.USER_ACTIVATED: "User activated",
+    EventKind.USER_DEACTIVATED: "User deactivated",
+    EventKind.PASSWORD_RESET_STARTED: "Password reset started (the user sets the new one)",
+    EventKind.PASSWORD_SET: "Password set by its user",
+    EventKind.TOKEN_ISSUED: "API token issued",
+    EventKind.TOKEN_REVOKED: "API token revoked",
+    EventKind.POWER_REQUESTED: "Change of power asked (a second administrator approves)",
+    EventKind.POWER_APPROVED: "Change of power approved by a second administrator",
+    EventKind.POWER_WITHDRAWN: "Change of power withdrawn",
+    EventKind.PASSKEY_REGISTERED: "Passkey registered",
+    EventKind.PASSKEY_REVOKED: "Passkey revoked",
+    EventKind.LOGIN_ALERT: "Repeated failed logins",
+    EventKind.OFFICE_CREATED: "Office created",
+    EventKind.OFFICE_CHANGED: "Office changed",
+    EventKind.OFFICE_RETIRED: "Office retired",
+    EventKind.OFFICE_REMOVED: "Office removed",
+    EventKind.ENDPOINT_CHANGED: "Office's notification endpoint changed",
+    EventKind.SENDER_KEY_REGISTERED: "Signing key registered",
+    EventKind.SENDER_KEY_REVOKED: "Signing key revoked",
     EventKind.TAG_KEY_ROTATED: "Office tag key rotated (the new key applies from from_counter)",
     EventKind.WORKER_FAILED: "Background work failed on a row (it is tried again)",
 }

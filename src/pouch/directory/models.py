@@ -39,6 +39,8 @@ class Office(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: A retired office sends and receives nothing more; it stays on the record.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     people: Mapped[list[Person]] = relationship(back_populates="office", order_by="Person.id")
 
