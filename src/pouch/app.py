@@ -27,6 +27,7 @@ from pouch.db import Database
 from pouch.directory import api as directory_api
 from pouch.errors import IntegrityFailure, NotFound, error_for_slug
 from pouch.groupcommit import GroupCommitter
+from pouch.identity import account_pages as identity_account_pages
 from pouch.identity import admin_pages as identity_admin_pages
 from pouch.identity import api as identity_api
 from pouch.identity import pages as identity_pages
@@ -231,6 +232,7 @@ def create_app(
     app.include_router(track_pages.router)
     app.include_router(ledger_pages.router)
     app.include_router(identity_admin_pages.router)
+    app.include_router(identity_account_pages.router)
     app.include_router(calls_pages.router)
     app.include_router(language_pages.router)
     app.include_router(interpreting_pages.router)

@@ -66,7 +66,15 @@ def test_office_and_person_lifecycle(app_client: TestClient, world: World) -> No
         {"field": "body.name", "message": "may be left out, but not null"}
     ]
 
-    assert app_client.delete(f"/api/offices/{office_id}", headers=editor).status_code == 204
+    # Removal is asked by one officer and done when an administrator approves it.
+    asked = app_client.delete(f"/api/offices/{office_id}", headers=editor)
+    assert asked.status_code == 202, asked.text
+    assert app_client.get(f"/api/offices/{office_id}", headers=reader).status_code == 200
+    approved = app_client.post(
+        f"/api/power-requests/{asked.json()['id']}/approve",
+        headers=world.auth(Role.ADMINISTRATOR),
+    )
+    assert approved.status_code == 200, approved.text
     assert app_client.get(f"/api/offices/{office_id}", headers=reader).status_code == 404
     # The person outlives the office, unattached.
     assert (
@@ -194,7 +202,8 @@ def test_what_is_still_referred_to_is_not_deleted_and_the_answer_says_by_what(
     refused = app_client.delete(f"/api/offices/{sender_office}", headers=editor)
     assert refused.status_code == 409, refused.text
     assert refused.json()["type"] == "/problems/conflict"
-    assert "messages (1)" in refused.json()["detail"]
+    # It has members, and messages: it stays on the record, to be retired instead.
+    assert "retire it instead" in refused.json()["detail"]
     # The connection is sound afterwards, and the office still there.
     assert app_client.get(f"/api/offices/{sender_office}", headers=editor).status_code == 200
     with database.transaction() as session:

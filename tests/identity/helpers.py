@@ -63,11 +63,21 @@ TABLE: list[tuple[str, str, frozenset[Role]]] = [
     ("PATCH", "/api/people/999999", EDITORS),
     ("DELETE", "/api/people/999999", EDITORS),
     ("POST", "/api/membership-removals/999999/approve", ADMIN),
+    ("POST", "/api/users/999999/password-reset", ADMIN),
+    ("POST", "/api/me/password", ALL),
+    ("GET", "/api/power-requests", ADMIN | {Role.AUDITOR}),
+    ("POST", "/api/power-requests/999999/approve", ADMIN),
+    ("POST", "/api/power-requests/999999/withdraw", ADMIN),
+    ("GET", "/api/audit/users", ADMIN | {Role.AUDITOR}),
+    ("GET", "/api/audit/events", ADMIN | {Role.AUDITOR}),
+    ("POST", "/api/offices/999999/retire", EDITORS),
     # Office-scoped: {principal} and {sender_office} are the world's offices.
     ("GET", "/api/offices/{sender_office}/keys", ADMIN),
     ("POST", "/api/offices/{sender_office}/keys", ADMIN),
     ("DELETE", "/api/offices/{sender_office}/keys/nokey", ADMIN),
     ("PUT", "/api/offices/{sender_office}/endpoint", ADMIN),
+    # The office's own members (here its sender), administrators and auditors.
+    ("GET", "/api/offices/{sender_office}/endpoint", ADMIN | {Role.AUDITOR, Role.SENDER}),
     ("GET", "/api/offices/{principal}/inbox", frozenset({Role.PRINCIPAL, Role.PRINCIPAL_STAFF})),
     (
         "GET",
@@ -115,6 +125,8 @@ TABLE: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/api/calls/precedence", CALL_READERS | ADMIN),
     ("PUT", "/api/calls/precedence", EDITORS),
     ("GET", "/api/calls/precedence/versions", CALL_READERS | ADMIN),
+    ("GET", "/api/calls/precedence/text", CALL_READERS | ADMIN),
+    ("PUT", "/api/calls/precedence/text", EDITORS),
     ("GET", "/api/calls/calendars/{principal}", CALL_READERS | PRINCIPAL_OFFICE),
     ("PUT", "/api/calls/calendars/{principal}", CALL_DESK),
     ("POST", "/api/calls/calendars/{principal}/busy", CALL_DESK),
@@ -135,6 +147,8 @@ TABLE: list[tuple[str, str, frozenset[Role]]] = [
 # Submission authenticates by token *and* HTTP signature: without a signature
 # every role gets 401 (tests/intake/test_api.py covers it).
 SIGNED = {("POST", "/api/messages")}
+#: Called without a login, with a secret of its own in the body (a password code).
+WITH_CODE = {("POST", "/api/password-reset")}
 
 # Endpoints anyone may call without credentials: (method, path, an example).
 # The log is public by design: it holds only commitments.

@@ -43,7 +43,9 @@ def test_deactivated_user_cannot_log_in_or_use_tokens(
 ) -> None:
     user = world.users[Role.AUDITOR]
     with database.transaction() as session:
-        identity_service.set_user_active(session, user_id=user.id, active=False)
+        identity_service.set_user_active(
+            session, user_id=user.id, active=False, by=None, now=clock.now()
+        )
     with database.transaction() as session:
         with pytest.raises(InvalidCredentials):
             identity_service.authenticate_password(
@@ -64,19 +66,27 @@ def test_an_offices_last_administrator_is_not_deactivated(
     with database.transaction() as session:
         admin = make_user(session, clock, "ie-admin", [(Role.ADMINISTRATOR, ie)])
     with database.transaction() as session, pytest.raises(Conflict) as refused:
-        identity_service.set_user_active(session, user_id=admin.id, active=False)
+        identity_service.set_user_active(
+            session, user_id=admin.id, active=False, by=None, now=clock.now()
+        )
     assert f"last administrator of office {ie.id}" in str(refused.value)
     with database.transaction() as session:
         assert identity_service.get_user(session, admin.id).is_active
         # With a second, active administrator, either may go.
         other = make_user(session, clock, "ie-admin-2", [(Role.ADMINISTRATOR, ie)])
-        identity_service.set_user_active(session, user_id=admin.id, active=False)
+        identity_service.set_user_active(
+            session, user_id=admin.id, active=False, by=None, now=clock.now()
+        )
     with database.transaction() as session, pytest.raises(Conflict):
         # ... but not both: the other is now the last active one.
-        identity_service.set_user_active(session, user_id=other.id, active=False)
+        identity_service.set_user_active(
+            session, user_id=other.id, active=False, by=None, now=clock.now()
+        )
     with database.transaction() as session:
         # Reactivating is always allowed.
-        assert identity_service.set_user_active(session, user_id=admin.id, active=True).is_active
+        assert identity_service.set_user_active(
+            session, user_id=admin.id, active=True, by=None, now=clock.now()
+        ).is_active
 
 
 def test_user_validation(database: Database, clock: ManualClock) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, status
+from fastapi.responses import JSONResponse
 
 from pouch.directory import access as directory_access
 from pouch.directory import service as directory_service
@@ -19,6 +20,8 @@ from pouch.directory.schemas import (
     PersonPatch,
 )
 from pouch.errors import NotFound
+from pouch.identity import approvals
+from pouch.identity.schemas import PowerRequestOut
 from pouch.identity.service import Actor
 from pouch.schema import RowId
 from pouch.web.deps import AppClock, Authorize, DbSession
@@ -27,6 +30,16 @@ router = APIRouter(prefix="/api", tags=["directory"])
 
 Reader = Annotated[Actor, Depends(Authorize())]
 Editor = Annotated[Actor, Depends(Authorize(*directory_access.EDITOR_ROLES))]
+ASKED: dict[int | str, dict[str, Any]] = {
+    202: {"model": PowerRequestOut, "description": "Waits for a second administrator."}
+}
+
+
+def _asked(asked: approvals.Asked) -> JSONResponse:
+    return JSONResponse(
+        PowerRequestOut.model_validate(asked.request).model_dump(mode="json"),
+        status_code=status.HTTP_202_ACCEPTED,
+    )
 
 
 def _country_out(code: str) -> CountryOut:
@@ -63,10 +76,11 @@ def list_offices(session: DbSession, _: Reader) -> list[OfficeOut]:
 
 
 @router.post("/offices", response_model=OfficeOut, status_code=status.HTTP_201_CREATED)
-def create_office(data: OfficeIn, session: DbSession, clock: AppClock, _: Editor) -> OfficeOut:
-    """Add an office (administrators and protocol officers)."""
+def create_office(data: OfficeIn, session: DbSession, clock: AppClock, actor: Editor) -> OfficeOut:
+    """Add an office (administrators and protocol officers); logged. There is one
+    principal's office (409 for a second)."""
     return OfficeOut.model_validate(
-        directory_service.create_office(session, data=data, now=clock.now())
+        directory_service.create_office(session, data=data, now=clock.now(), by=actor.user_id)
     )
 
 
@@ -76,20 +90,46 @@ def get_office(office_id: RowId, session: DbSession, _: Reader) -> OfficeOut:
     return OfficeOut.model_validate(directory_service.get_office(session, office_id))
 
 
-@router.patch("/offices/{office_id}", response_model=OfficeOut)
+@router.patch("/offices/{office_id}", response_model=OfficeOut, responses=ASKED)
 def update_office(
-    office_id: RowId, patch: OfficePatch, session: DbSession, clock: AppClock, _: Editor
-) -> OfficeOut:
-    """Change an office (administrators and protocol officers)."""
-    return OfficeOut.model_validate(
-        directory_service.update_office(session, office_id=office_id, patch=patch, now=clock.now())
+    office_id: RowId, patch: OfficePatch, session: DbSession, clock: AppClock, actor: Editor
+) -> OfficeOut | JSONResponse:
+    """Change an office (administrators and protocol officers); each change is logged and
+    told to the office. A change of kind waits for a second administrator (202)."""
+    done = approvals.change_office(
+        session, office_id=office_id, patch=patch, by=actor.user_id, now=clock.now()
     )
+    if isinstance(done, approvals.Asked):
+        return _asked(done)
+    return OfficeOut.model_validate(done)
 
 
-@router.delete("/offices/{office_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_office(office_id: RowId, session: DbSession, _: Editor) -> None:
-    """Remove an office (administrators and protocol officers)."""
-    directory_service.delete_office(session, office_id=office_id)
+@router.delete(
+    "/offices/{office_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=PowerRequestOut,
+)
+def delete_office(
+    office_id: RowId, session: DbSession, clock: AppClock, actor: Editor
+) -> PowerRequestOut:
+    """Ask to remove an office (administrators and protocol officers): done when a second
+    administrator approves. Never the operations office, nor one with members or
+    anything on the record (409): retire those instead."""
+    asked = approvals.remove_office(session, office_id=office_id, by=actor.user_id, now=clock.now())
+    return PowerRequestOut.model_validate(asked.request)
+
+
+@router.post("/offices/{office_id}/retire", response_model=OfficeOut)
+def retire_office(
+    office_id: RowId, session: DbSession, clock: AppClock, actor: Editor
+) -> OfficeOut:
+    """Retire an office: it stays on the record and sends nothing more (its tokens and
+    signing keys are revoked); logged and told to the office."""
+    return OfficeOut.model_validate(
+        directory_service.retire_office(
+            session, office_id=office_id, by=actor.user_id, now=clock.now()
+        )
+    )
 
 
 @router.get("/people", response_model=list[PersonOut])

@@ -118,6 +118,7 @@ class OfficeOut(Schema):
     notes: str
     created_at: datetime
     updated_at: datetime
+    retired_at: datetime | None = None
 
 
 class PersonIn(Schema):

@@ -21,6 +21,7 @@ from pouch.directory.models import OfficeKind
 from pouch.directory.schemas import OfficeIn
 from pouch.errors import FieldError, InvalidInput, invalid_input
 from pouch.identity import access as identity_access
+from pouch.identity import approvals
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role
 from pouch.identity.schemas import MembershipIn, TokenIn, UserIn
@@ -38,7 +39,16 @@ AdministratorPage = Annotated[Actor, Depends(AuthorizePage(*identity_access.ADMI
 S = TypeVar("S", bound=Schema)
 
 NOTICES = {
-    "user-created": "User created.",
+    "user-created": "User created; a code to set their own password went to their e-mail.",
+    "power-asked": (
+        "That change gives power: it waits for a second administrator's approval "
+        "(under Changes awaiting a second administrator)."
+    ),
+    "power-approved": "Approved: the change is made, and in the ledger.",
+    "power-withdrawn": "Request withdrawn.",
+    "reset-started": (
+        "Password reset started: a one-time code went to the user's own e-mail address."
+    ),
     "user-activated": "User reactivated.",
     "user-deactivated": "User deactivated and logged out everywhere.",
     "role-granted": "Role granted; the change is in the ledger.",
@@ -72,6 +82,7 @@ def _context(session: Session, actor: Actor) -> dict[str, Any]:
     users = identity_service.list_users(session)
     removals = identity_service.pending_removals(session)
     return {
+        "power_requests": approvals.list_requests(session, pending_only=True),
         "actor": actor,
         "users": users,
         "usernames": {u.id: u.username for u in users},
@@ -109,7 +120,7 @@ def create_user(
     actor: Administrator,
     username: Annotated[str, Form(max_length=63)],
     display_name: Annotated[str, Form(max_length=200)],
-    password: Annotated[str, Form(max_length=1024)],
+    settings: AppSettings,
     email: Annotated[str, Form(max_length=254)] = "",
     office_id: Annotated[int | None, Form()] = None,
     role: Annotated[Role | None, Form()] = None,
@@ -120,14 +131,27 @@ def create_user(
             "username": username.strip(),
             "display_name": display_name,
             "email": email.strip() or None,
-            "password": password,
             "memberships": [MembershipIn(office_id=office_id, role=role)]
             if office_id is not None and role is not None
             else [],
         },
     )
-    identity_service.add_user(session, data=data, by=actor.user_id, now=clock.now())
+    done = approvals.create_user(
+        session, data=data, by=actor.user_id, now=clock.now(), base_url=settings.public_url
+    )
+    if isinstance(done, approvals.Asked):
+        return _back("power-asked", "power")
     return _back("user-created", "users")
+
+
+@router.post("/admin/users/{user_id}/password-reset")
+def start_password_reset(
+    user_id: RowId, session: DbSession, clock: AppClock, settings: AppSettings, actor: Administrator
+) -> Response:
+    identity_service.start_password_reset(
+        session, user_id=user_id, by=actor.user_id, now=clock.now(), base_url=settings.public_url
+    )
+    return _back("reset-started", "users")
 
 
 def _parse_grant(value: str) -> tuple[int, Role]:
@@ -146,11 +170,19 @@ def _parse_grant(value: str) -> tuple[int, Role]:
 def set_active(
     user_id: RowId,
     session: DbSession,
-    _: Administrator,
+    clock: AppClock,
+    actor: Administrator,
     active: Annotated[bool, Form()],
 ) -> Response:
-    identity_service.set_user_active(session, user_id=user_id, active=active)
-    return _back("user-activated" if active else "user-deactivated", "users")
+    if active:
+        identity_service.set_user_active(
+            session, user_id=user_id, active=True, by=actor.user_id, now=clock.now()
+        )
+        return _back("user-activated", "users")
+    done = approvals.deactivate_user(session, user_id=user_id, by=actor.user_id, now=clock.now())
+    if isinstance(done, approvals.Asked):
+        return _back("power-asked", "power")
+    return _back("user-deactivated", "users")
 
 
 @router.post("/admin/roles")
@@ -162,10 +194,40 @@ def grant_role(
     office_id: Annotated[int, Form()],
     role: Annotated[Role, Form()],
 ) -> Response:
-    identity_service.grant_role(
-        session, user_id=user_id, office_id=office_id, role=role, now=clock.now(), by=actor.user_id
+    done = approvals.grant_role(
+        session, user_id=user_id, office_id=office_id, role=role, by=actor.user_id, now=clock.now()
     )
+    if isinstance(done, approvals.Asked):
+        return _back("power-asked", "power")
     return _back("role-granted", "users")
+
+
+@router.post("/admin/power/{request_id}/approve")
+def approve_power(
+    request_id: RowId,
+    session: DbSession,
+    clock: AppClock,
+    settings: AppSettings,
+    actor: Administrator,
+) -> Response:
+    """A second administrator approves a change of power (never the one who asked: the
+    service refuses it)."""
+    approvals.approve(
+        session,
+        request_id=request_id,
+        by=actor.user_id,
+        now=clock.now(),
+        base_url=settings.public_url,
+    )
+    return _back("power-approved", "power")
+
+
+@router.post("/admin/power/{request_id}/withdraw")
+def withdraw_power(
+    request_id: RowId, session: DbSession, clock: AppClock, actor: Administrator
+) -> Response:
+    approvals.withdraw(session, request_id=request_id, by=actor.user_id, now=clock.now())
+    return _back("power-withdrawn", "power")
 
 
 @router.post("/admin/users/{user_id}/roles/{membership_id}/revoke")
@@ -203,7 +265,7 @@ def approve_removal(
 def create_office(
     session: DbSession,
     clock: AppClock,
-    _: Administrator,
+    actor: Administrator,
     slug: Annotated[str, Form(max_length=64)],
     name: Annotated[str, Form(max_length=200)],
     kind: Annotated[str, Form(max_length=16)],
@@ -222,7 +284,7 @@ def create_office(
             "email": email.strip() or None,
         },
     )
-    directory_service.create_office(session, data=data, now=clock.now())
+    directory_service.create_office(session, data=data, now=clock.now(), by=actor.user_id)
     return _back("office-created", "offices")
 
 
@@ -230,7 +292,7 @@ def create_office(
 def register_key(
     session: DbSession,
     clock: AppClock,
-    _: Administrator,
+    actor: Administrator,
     office_id: Annotated[int, Form()],
     key_id: Annotated[str, Form(max_length=100)],
     public_key: Annotated[str, Form(max_length=2000)],
@@ -238,21 +300,26 @@ def register_key(
     data = _form(
         SenderKeyIn, {"key_id": key_id.strip(), "public_key": public_key.replace("\r\n", "\n")}
     )
-    intake_service.register_key(
+    done = approvals.register_key(
         session,
+        actor=actor,
         office_id=office_id,
         key_id=data.key_id,
         public_key=data.raw_public_key(),
         now=clock.now(),
     )
+    if isinstance(done, approvals.Asked):
+        return _back("power-asked", "power")
     return _back("key-registered", "keys")
 
 
 @router.post("/admin/offices/{office_id}/keys/{key_id}/revoke")
 def revoke_key(
-    office_id: RowId, key_id: str, session: DbSession, clock: AppClock, _: Administrator
+    office_id: RowId, key_id: str, session: DbSession, clock: AppClock, actor: Administrator
 ) -> Response:
-    intake_service.revoke_key(session, office_id=office_id, key_id=key_id, now=clock.now())
+    intake_service.revoke_key(
+        session, office_id=office_id, key_id=key_id, now=clock.now(), by=actor.user_id
+    )
     return _back("key-revoked", "keys")
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, StringConstraints
 
 from pouch.directory.schemas import Email
-from pouch.identity.models import RemovalStatus, Role
+from pouch.identity.models import PowerStatus, RemovalStatus, Role
 from pouch.schema import Patchable, RowId, Schema
 from pouch.text import Name
 
@@ -27,20 +27,77 @@ class MembershipOut(Schema):
 
 
 class UserIn(Schema):
+    """A new user. No password: the user sets their own with the code Pouch e-mails them."""
+
     username: Username
     display_name: Name
     email: Email | None = None
-    password: SecretStr = Field(min_length=12, max_length=1024)
     memberships: list[MembershipIn] = Field(default_factory=list, max_length=50)
 
 
 class UserPatch(Schema):
-    """What to change; a field left out stays as it is (only ``email`` may be null)."""
+    """What to change; a field left out stays as it is (only ``email`` may be null).
+    No password: nobody sets another person's (``POST /api/users/{id}/password-reset``)."""
 
     display_name: Patchable[Name] = None
     email: Email | None = None
     is_active: Patchable[bool] = None
-    password: Patchable[Annotated[SecretStr, Field(min_length=12, max_length=1024)]] = None
+
+
+Password = Annotated[SecretStr, Field(min_length=12, max_length=1024)]
+
+
+class PasswordResetOut(Schema):
+    user_id: RowId
+    sent_to: str = Field(description="The user's e-mail address, partly hidden.")
+    expires_at: datetime
+
+
+class PasswordResetIn(Schema):
+    """The code the user received, and the password they choose."""
+
+    code: Annotated[str, StringConstraints(min_length=8, max_length=200)]
+    password: Password
+
+
+class PasswordChangeIn(Schema):
+    current_password: Annotated[SecretStr, Field(max_length=1024)]
+    new_password: Password
+
+
+class PasswordChangeOut(Schema):
+    sessions_ended: int
+
+
+class PowerRequestOut(Schema):
+    """A change of power waiting for (or decided by) a second administrator."""
+
+    id: int
+    action: str
+    summary: str
+    payload: dict[str, Any]
+    status: PowerStatus
+    requested_by_user_id: RowId
+    requested_at: datetime
+    decided_by_user_id: RowId | None
+    decided_at: datetime | None
+    result: dict[str, Any] | None
+
+
+class IdentityEventOut(Schema):
+    """One change to identity or the directory, as its log entry's opening tells it."""
+
+    index: int
+    kind: str
+    label: str
+    time: str
+    event: dict[str, Any]
+
+
+class EndpointView(Schema):
+    office_id: RowId
+    webhook_url: str | None
+    email: str | None
 
 
 class UserOut(Schema):

@@ -34,21 +34,28 @@ from pouch.errors import (
 )
 from pouch.events import EventKind
 from pouch.identity import access as identity_access
+from pouch.identity import record
 from pouch.identity.models import (
     ApiToken,
     Membership,
     MembershipRemoval,
+    PasswordReset,
     RemovalStatus,
     Role,
     User,
     WebSession,
 )
 from pouch.identity.schemas import TokenIn, UserIn, UserPatch
-from pouch.ledger import service as ledger_service
+from pouch.messages.models import NotificationChannel
 
 TOKEN_PREFIX = "pouch_"  # noqa: S105 - a public prefix, not a secret
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 MIN_PASSWORD_LENGTH = 12
+#: How long a password reset's one-time code stays good.
+RESET_LIFETIME = timedelta(hours=24)
+#: A password nobody can log in with (argon2 never verifies it): a new user's,
+#: until they set their own with the code Pouch sends them.
+NO_PASSWORD = "!unset"  # noqa: S105 - not an argon2 hash: verifies nothing
 
 # argon2id with the library's defaults (RFC 9106's second recommended option).
 _hasher = PasswordHasher()
@@ -80,6 +87,7 @@ class Actor:
     via: str = "session"
     token_id: int | None = None
     csrf_token: str | None = None
+    session_id: int | None = None
 
     def holds(self, role: Role, office_id: int | None = None) -> bool:
         if office_id is None:
@@ -109,19 +117,22 @@ def create_user(
     *,
     username: str,
     display_name: str,
-    password: str,
+    password: str | None,
     email: str | None,
     now: datetime,
     roles: Sequence[tuple[int, Role]] = (),
     by: int | None = None,
 ) -> User:
-    """A new active user, holding ``roles`` (office, role) granted by ``by``."""
+    """A new active user, holding ``roles`` (office, role) granted by ``by`` (None: the
+    operator at the machine). Without ``password`` nobody can log in as the user until
+    they set their own (``start_password_reset`` sends them the code)."""
     if not USERNAME_PATTERN.fullmatch(username):
         raise InvalidInput(
             "username must be 2-63 characters: lowercase letters, digits, '.', '_' or '-'",
             field_errors=[FieldError("username", "2-63 of a-z 0-9 . _ -, starting alphanumeric")],
         )
-    validate_new_password(password)
+    if password is not None:
+        validate_new_password(password)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(
             f"a user named {username!r} exists already",
@@ -131,12 +142,21 @@ def create_user(
         username=username,
         display_name=display_name,
         email=email,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password) if password is not None else NO_PASSWORD,
         is_active=True,
         created_at=now,
     )
     session.add(user)
     session.flush()
+    record.change(
+        session,
+        EventKind.USER_CREATED,
+        at=now,
+        by=by,
+        details={"user": user.id, "username": username, "display_name": display_name},
+        offices=sorted({office_id for office_id, _ in roles}),
+        tell_users=[user.id],
+    )
     for office_id, role in roles:
         grant_role(session, user_id=user.id, office_id=office_id, role=role, now=now, by=by)
     if roles:
@@ -144,18 +164,23 @@ def create_user(
     return user
 
 
-def add_user(session: Session, *, data: UserIn, by: int, now: datetime) -> User:
-    """A user as an administrator adds one, through the API or the administration page."""
-    return create_user(
+def add_user(session: Session, *, data: UserIn, by: int, now: datetime, base_url: str) -> User:
+    """A user as an administrator adds one, through the API or the administration page:
+    with no password. The user sets their own with the code sent to their e-mail
+    address; nobody else ever knows it."""
+    user = create_user(
         session,
         username=data.username,
         display_name=data.display_name,
-        password=data.password.get_secret_value(),
+        password=None,
         email=data.email,
         roles=[(m.office_id, m.role) for m in data.memberships],
         by=by,
         now=now,
     )
+    if user.email:
+        start_password_reset(session, user_id=user.id, by=by, now=now, base_url=base_url)
+    return user
 
 
 def get_user(session: Session, user_id: int) -> User:
@@ -178,7 +203,9 @@ def list_users(session: Session) -> list[User]:
     )
 
 
-def set_user_active(session: Session, *, user_id: int, active: bool) -> User:
+def set_user_active(
+    session: Session, *, user_id: int, active: bool, by: int | None, now: datetime
+) -> User:
     """Activate or deactivate a user. An office's last active administrator
     is not deactivated: that would remove the office's last administrator
     without the second officer that removal needs (invariant 6)."""
@@ -200,48 +227,235 @@ def set_user_active(session: Session, *, user_id: int, active: bool) -> User:
                 "role first (a second officer approves it), or make someone else administrator",
                 field_errors=[FieldError("is_active", "the office's last administrator")],
             )
+    if user.is_active == active:
+        return user
     user.is_active = active
     if not active:
         # A deactivated user is logged out everywhere at once.
-        for web_session in session.scalars(select(WebSession).where(WebSession.user_id == user_id)):
+        end_sessions(session, user_id=user_id)
+    record.change(
+        session,
+        EventKind.USER_ACTIVATED if active else EventKind.USER_DEACTIVATED,
+        at=now,
+        by=by,
+        details={"user": user_id, "username": user.username},
+        offices=record.offices_of(session, user_id),
+        tell_users=[user_id],
+    )
+    return user
+
+
+def end_sessions(session: Session, *, user_id: int, keep: int | None = None) -> int:
+    """Log the user out of every browser (but the session ``keep``); how many ended."""
+    ended = 0
+    for web_session in session.scalars(select(WebSession).where(WebSession.user_id == user_id)):
+        if web_session.id != keep:
             session.delete(web_session)
-    return user
+            ended += 1
+    return ended
 
 
-def set_password(session: Session, *, user_id: int, password: str) -> None:
-    validate_new_password(password)
-    get_user(session, user_id).password_hash = hash_password(password)
+def _revoke_all_tokens(session: Session, *, user_id: int, now: datetime) -> int:
+    revoked = 0
+    for token in session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    ):
+        token.revoked_at = now
+        revoked += 1
+    return revoked
 
 
-def update_user(session: Session, *, user_id: int, patch: UserPatch) -> User:
-    """Rename, change the e-mail or the password, (de)activate: what ``patch`` sets."""
+def update_user(
+    session: Session, *, user_id: int, patch: UserPatch, by: int | None, now: datetime
+) -> User:
+    """Rename, change the e-mail, (de)activate: what ``patch`` sets, each change logged
+    and told to the user (a changed e-mail address at the old address too). Nobody sets
+    another person's password: ``start_password_reset`` sends the user a code."""
     user = get_user(session, user_id)
-    if patch.display_name is not None:
-        user.display_name = patch.display_name
-    if "email" in patch.model_fields_set:
-        user.email = patch.email
-    if patch.password is not None:
-        set_password(session, user_id=user_id, password=patch.password.get_secret_value())
+    offices = record.offices_of(session, user_id)
+    if patch.display_name is not None and patch.display_name != user.display_name:
+        old_name, user.display_name = user.display_name, patch.display_name
+        record.change(
+            session,
+            EventKind.USER_RENAMED,
+            at=now,
+            by=by,
+            details={"user": user_id, "from": old_name, "to": user.display_name},
+            offices=offices,
+            tell_users=[user_id],
+        )
+    if "email" in patch.model_fields_set and patch.email != user.email:
+        old_email, user.email = user.email, patch.email
+        record.change(
+            session,
+            EventKind.USER_EMAIL_CHANGED,
+            at=now,
+            by=by,
+            details={"user": user_id, "from": old_email, "to": user.email},
+            offices=offices,
+            tell_users=[user_id],
+            tell_addresses=[(NotificationChannel.EMAIL, old_email)] if old_email else [],
+        )
     if patch.is_active is not None:
-        set_user_active(session, user_id=user_id, active=patch.is_active)
+        set_user_active(session, user_id=user_id, active=patch.is_active, by=by, now=now)
     return user
+
+
+# --- passwords: each person sets their own -----------------------------------
+
+
+def hidden_email(email: str) -> str:
+    """Enough of an address for an administrator to recognise it, not to use it.
+
+    >>> hidden_email("walter.watch@ops.example")
+    'w***@ops.example'
+    """
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}***{at}{domain}" if at else "***"
+
+
+def start_password_reset(
+    session: Session, *, user_id: int, by: int | None, now: datetime, base_url: str
+) -> str:
+    """Start a reset of the user's password: a one-time code, good for
+    ``RESET_LIFETIME``, sent to the user's own e-mail address (never shown to the
+    administrator who starts it). Returns the code, for the operator's console
+    (``pouch users reset-password``) only. Earlier codes of the user stop working."""
+    user = get_user(session, user_id)
+    if by is not None and not user.email:
+        raise Conflict(
+            f"user {user.username!r} has no e-mail address to send the code to: set one, "
+            "or the operator starts the reset at the machine (pouch users reset-password)",
+            field_errors=[FieldError("email", "none")],
+        )
+    for earlier in session.scalars(
+        select(PasswordReset).where(
+            PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None)
+        )
+    ):
+        earlier.used_at = now
+    code = secrets.token_urlsafe(24)
+    session.add(
+        PasswordReset(
+            user_id=user_id,
+            code_hash=hash_secret(code),
+            started_by_user_id=by,
+            created_at=now,
+            expires_at=now + RESET_LIFETIME,
+        )
+    )
+    session.flush()
+    record.change(
+        session,
+        EventKind.PASSWORD_RESET_STARTED,
+        at=now,
+        by=by,
+        details={"user": user_id, "username": user.username},
+        offices=record.offices_of(session, user_id),
+    )
+    if user.email:
+        link = f"{base_url.rstrip('/')}/password?code={code}"
+        record.tell_with_secret(
+            session,
+            email=user.email,
+            subject="[Pouch] Set your password",
+            payload={
+                "event": "password.code",
+                "user": user.username,
+                "code": code,
+                "link": link,
+                "expires": (now + RESET_LIFETIME).isoformat(),
+                "note": "Only you receive this code. Nobody at Pouch will ask you for it.",
+            },
+            at=now,
+        )
+    return code
+
+
+def complete_password_reset(session: Session, *, code: str, password: str, now: datetime) -> User:
+    """The user sets their own password with the code: every session and API token of
+    theirs ends (whoever held them, the user logs in anew)."""
+    reset = session.scalar(
+        select(PasswordReset).where(PasswordReset.code_hash == hash_secret(code))
+    )
+    if reset is None or reset.used_at is not None or reset.expires_at <= now:
+        raise InvalidInput(
+            "this code is unknown, used or expired: ask an administrator for a new one",
+            field_errors=[FieldError("code", "unknown, used or expired")],
+        )
+    validate_new_password(password)
+    user = get_user(session, reset.user_id)
+    reset.used_at = now
+    user.password_hash = hash_password(password)
+    sessions = end_sessions(session, user_id=user.id)
+    tokens = _revoke_all_tokens(session, user_id=user.id, now=now)
+    record.change(
+        session,
+        EventKind.PASSWORD_SET,
+        at=now,
+        by=user.id,
+        details={
+            "user": user.id,
+            "via": "reset",
+            "sessions_ended": sessions,
+            "tokens_revoked": tokens,
+        },
+        offices=record.offices_of(session, user.id),
+        tell_users=[user.id],
+    )
+    return user
+
+
+def change_own_password(
+    session: Session,
+    *,
+    user_id: int,
+    current: str,
+    new: str,
+    keep_session: int | None,
+    now: datetime,
+) -> int:
+    """The user changes their password, knowing the current one: their other sessions
+    end (this one, ``keep_session``, goes on). Returns how many ended."""
+    user = get_user(session, user_id)
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise InvalidInput(
+            "the current password is wrong",
+            field_errors=[FieldError("current_password", "wrong")],
+        ) from None
+    validate_new_password(new, field_name="new_password")
+    user.password_hash = hash_password(new)
+    ended = end_sessions(session, user_id=user_id, keep=keep_session)
+    record.change(
+        session,
+        EventKind.PASSWORD_SET,
+        at=now,
+        by=user_id,
+        details={"user": user_id, "via": "change", "sessions_ended": ended},
+        offices=record.offices_of(session, user_id),
+        tell_users=[user_id],
+    )
+    return ended
 
 
 def _log_membership(
     session: Session, kind: EventKind, membership: Membership, *, by: int | None, now: datetime
 ) -> None:
     # Membership changes are ledger events (invariant 6): nobody quietly loses an inbox.
-    ledger_service.record_event(
+    record.change(
         session,
-        kind=kind,
+        kind,
         at=now,
+        by=by,
         details={
             "office": membership.office_id,
             "user": membership.user_id,
             "role": membership.role.value,
-            "by": by,
         },
-        parties=(membership.office_id,),
+        offices=(membership.office_id,),
+        tell_users=[membership.user_id],
     )
 
 
@@ -289,17 +503,57 @@ def _is_last_administrator(session: Session, membership: Membership) -> bool:
     return not others
 
 
+#: Who reads the principal's inbox: the last of them is not cut off by one person.
+PRINCIPAL_READERS = (Role.PRINCIPAL, Role.PRINCIPAL_STAFF)
+
+
+def _is_last_principal_reader(session: Session, membership: Membership) -> bool:
+    if membership.role not in PRINCIPAL_READERS:
+        return False
+    office = session.get(Office, membership.office_id)
+    if office is None or office.kind != OfficeKind.PRINCIPAL:
+        return False
+    others = session.scalar(
+        select(func.count(func.distinct(Membership.user_id)))
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.office_id == membership.office_id,
+            Membership.role.in_(PRINCIPAL_READERS),
+            Membership.user_id != membership.user_id,
+            User.is_active.is_(True),
+        )
+    )
+    return not others
+
+
+def needs_second_officer(session: Session, membership: Membership) -> bool:
+    """Removing this membership would leave its office without an administrator, or the
+    principal's office without a reader: a second officer must approve (invariant 6)."""
+    return _is_last_administrator(session, membership) or _is_last_principal_reader(
+        session, membership
+    )
+
+
+def is_last_principal_reader(session: Session, user_id: int) -> bool:
+    """Deactivating this user would leave the principal's office with nobody to read it."""
+    return any(
+        _is_last_principal_reader(session, membership)
+        for membership in session.scalars(select(Membership).where(Membership.user_id == user_id))
+    )
+
+
 def revoke_role(
     session: Session, *, user_id: int, membership_id: int, by: int | None = None, now: datetime
 ) -> MembershipRemoval | None:
-    """Remove a membership; for an office's last administrator, only ask for it.
+    """Remove a membership; for an office's last administrator, or the principal's
+    office's last reader, only ask for it.
 
     Returns None when done, or the pending removal a second officer must approve.
     """
     membership = session.get(Membership, membership_id)
     if membership is None or membership.user_id != user_id:
         raise NotFound(f"user {user_id} has no membership {membership_id}")
-    if by is not None and _is_last_administrator(session, membership):
+    if by is not None and needs_second_officer(session, membership):
         pending = session.scalar(
             select(MembershipRemoval).where(
                 MembershipRemoval.membership_id == membership.id,
@@ -379,7 +633,9 @@ def _operations_offices(session: Session) -> frozenset[int]:
     return frozenset(session.scalars(select(Office.id).where(Office.kind == OfficeKind.OPERATIONS)))
 
 
-def actor_for_user(session: Session, user: User, *, csrf_token: str | None = None) -> Actor:
+def actor_for_user(
+    session: Session, user: User, *, csrf_token: str | None = None, session_id: int | None = None
+) -> Actor:
     roles = frozenset(
         (m.office_id, m.role)
         for m in session.scalars(select(Membership).where(Membership.user_id == user.id))
@@ -391,6 +647,7 @@ def actor_for_user(session: Session, user: User, *, csrf_token: str | None = Non
         operations_offices=_operations_offices(session),
         via="session",
         csrf_token=csrf_token,
+        session_id=session_id,
     )
 
 
@@ -420,7 +677,9 @@ def resolve_web_session(session: Session, *, token: str, now: datetime) -> Actor
     )
     if web_session is None or web_session.expires_at <= now or not web_session.user.is_active:
         return None
-    return actor_for_user(session, web_session.user, csrf_token=web_session.csrf_token)
+    return actor_for_user(
+        session, web_session.user, csrf_token=web_session.csrf_token, session_id=web_session.id
+    )
 
 
 def end_web_session(session: Session, *, token: str) -> None:
@@ -478,6 +737,22 @@ def issue_token(
     )
     session.add(token)
     session.flush()
+    record.change(
+        session,
+        EventKind.TOKEN_ISSUED,
+        at=now,
+        by=user_id,
+        details={
+            "user": user_id,
+            "token": token.id,
+            "prefix": token.prefix,
+            "office": office_id,
+            "role": role.value,
+            "expires": token.expires_at.isoformat(),
+        },
+        offices=[office_id],
+        tell_users=[user_id],
+    )
     return secret, token
 
 
@@ -624,4 +899,13 @@ def revoke_token(session: Session, *, token_id: int, actor: Actor, now: datetime
         raise NotFound(f"no API token with id {token_id}")
     if token.revoked_at is None:
         token.revoked_at = now
+        record.change(
+            session,
+            EventKind.TOKEN_REVOKED,
+            at=now,
+            by=actor.user_id,
+            details={"user": token.user_id, "token": token.id, "prefix": token.prefix},
+            offices=[token.office_id],
+            tell_users=[token.user_id],
+        )
     return token

@@ -16,6 +16,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import JSONResponse
 
+from pouch.identity import approvals
+from pouch.identity.schemas import PowerRequestOut
 from pouch.intake import service as intake_service
 from pouch.intake.flows import Intake, SubmissionRequest
 from pouch.intake.schemas import SenderKeyIn, SenderKeyOut
@@ -64,26 +66,41 @@ def list_keys(office_id: RowId, session: DbSession, _: OfficeAdmin) -> list[Send
     ]
 
 
-@router.post("/offices/{office_id}/keys", response_model=SenderKeyOut, status_code=201)
+@router.post(
+    "/offices/{office_id}/keys",
+    response_model=SenderKeyOut,
+    status_code=201,
+    responses={202: {"model": PowerRequestOut, "description": "Waits for a second administrator."}},
+)
 def register_key(
-    office_id: RowId, data: SenderKeyIn, session: DbSession, clock: AppClock, _: OfficeAdmin
-) -> SenderKeyOut:
-    """Register a public key the office will sign submissions with."""
-    key = intake_service.register_key(
+    office_id: RowId, data: SenderKeyIn, session: DbSession, clock: AppClock, actor: OfficeAdmin
+) -> SenderKeyOut | JSONResponse:
+    """Register a public key the office will sign submissions with; logged and told to
+    the office. Registered by an administrator of Pouch rather than of the office, it
+    waits for a second administrator (202)."""
+    done = approvals.register_key(
         session,
+        actor=actor,
         office_id=office_id,
         key_id=data.key_id,
         public_key=data.raw_public_key(),
         now=clock.now(),
     )
-    return SenderKeyOut.model_validate(key)
+    if isinstance(done, approvals.Asked):
+        return JSONResponse(
+            PowerRequestOut.model_validate(done.request).model_dump(mode="json"),
+            status_code=status.HTTP_202_ACCEPTED,
+        )
+    return SenderKeyOut.model_validate(done)
 
 
 @router.delete("/offices/{office_id}/keys/{key_id}", response_model=SenderKeyOut)
 def revoke_key(
-    office_id: RowId, key_id: str, session: DbSession, clock: AppClock, _: OfficeAdmin
+    office_id: RowId, key_id: str, session: DbSession, clock: AppClock, actor: OfficeAdmin
 ) -> SenderKeyOut:
-    """Revoke a key: submissions it signs are refused from now on."""
+    """Revoke a key: submissions it signs are refused from now on; logged."""
     return SenderKeyOut.model_validate(
-        intake_service.revoke_key(session, office_id=office_id, key_id=key_id, now=clock.now())
+        intake_service.revoke_key(
+            session, office_id=office_id, key_id=key_id, now=clock.now(), by=actor.user_id
+        )
     )

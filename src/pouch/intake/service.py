@@ -4,6 +4,7 @@ accepted, a group commit's batch at a time."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from pouch.directory import service as directory_service
 from pouch.errors import Conflict, FieldError, InvalidSignature, NotFound, PouchError
+from pouch.events import EventKind
+from pouch.identity import record
 from pouch.intake import credentials
 from pouch.intake.models import SenderKey, SignatureNonce
 from pouch.intake.signatures import RegisteredKey, SignatureVerdict
@@ -24,18 +27,48 @@ from pouch.messages.rules import Timetable
 _NONCES = cast(Table, SignatureNonce.__table__)
 
 
-def register_key(
-    session: Session, *, office_id: int, key_id: str, public_key: bytes, now: datetime
-) -> SenderKey:
-    directory_service.get_office(session, office_id)
+def check_key_id_free(session: Session, key_id: str) -> None:
     if session.scalar(select(SenderKey.id).where(SenderKey.key_id == key_id)) is not None:
         raise Conflict(
             f"a key {key_id!r} is registered already",
             field_errors=[FieldError("body.key_id", "taken")],
         )
+
+
+def _key_details(key: SenderKey) -> dict[str, object]:
+    return {
+        "office": key.office_id,
+        "key_id": key.key_id,
+        # The key itself: an office reading this event knows which key signs in its name.
+        "public_key": base64.b64encode(key.public_key).decode(),
+    }
+
+
+def register_key(
+    session: Session,
+    *,
+    office_id: int,
+    key_id: str,
+    public_key: bytes,
+    now: datetime,
+    by: int | None = None,
+) -> SenderKey:
+    """Register a key that signs submissions in the office's name: logged, and told to
+    the office (``identity.approvals.register_key`` decides who may do it alone)."""
+    directory_service.get_office(session, office_id)
+    check_key_id_free(session, key_id)
     key = SenderKey(office_id=office_id, key_id=key_id, public_key=public_key, created_at=now)
     session.add(key)
     session.flush()
+    record.change(
+        session,
+        EventKind.SENDER_KEY_REGISTERED,
+        at=now,
+        by=by,
+        details=_key_details(key),
+        offices=[office_id],
+        tell_offices=[office_id],
+    )
     return key
 
 
@@ -55,7 +88,9 @@ def keys_by_office(session: Session) -> dict[int, list[SenderKey]]:
     return keys
 
 
-def revoke_key(session: Session, *, office_id: int, key_id: str, now: datetime) -> SenderKey:
+def revoke_key(
+    session: Session, *, office_id: int, key_id: str, now: datetime, by: int | None = None
+) -> SenderKey:
     key = session.scalar(
         select(SenderKey).where(SenderKey.office_id == office_id, SenderKey.key_id == key_id)
     )
@@ -63,6 +98,15 @@ def revoke_key(session: Session, *, office_id: int, key_id: str, now: datetime) 
         raise NotFound(f"office {office_id} has no key {key_id!r}")
     if key.revoked_at is None:
         key.revoked_at = now
+        record.change(
+            session,
+            EventKind.SENDER_KEY_REVOKED,
+            at=now,
+            by=by,
+            details=_key_details(key),
+            offices=[office_id],
+            tell_offices=[office_id],
+        )
     return key
 
 

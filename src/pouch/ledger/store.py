@@ -124,7 +124,7 @@ class LedgerOpening(Base):
     __tablename__ = "ledger_openings"
 
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    kind: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64), index=True)
     salt: Mapped[bytes] = mapped_column(LargeBinary)
     event: Mapped[bytes] = mapped_column(LargeBinary)  # RFC 8785 canonical JSON
     # The entry's tags, concatenated in the entry's order; NULL for a v1 entry.

@@ -113,3 +113,14 @@ def may_open(actor: Actor, offices: set[int] | frozenset[int]) -> bool:
     """The opening of a log entry: to members of an office its event concerns, and to the
     operations center's readers, as for a message (``may_see``)."""
     return any(office in offices for office, _ in actor.roles) or is_operations_reader(actor)
+
+
+def may_read_endpoint(actor: Actor, office_id: int) -> bool:
+    """Where an office's notices go: its members, and the operations center's
+    administrators and auditors."""
+    member = any(office == office_id for office, _ in actor.roles)
+    return (
+        member
+        or actor.holds_in_operations(Role.ADMINISTRATOR)
+        or actor.holds_in_operations(Role.AUDITOR)
+    )

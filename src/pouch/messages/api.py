@@ -321,18 +321,40 @@ def log_openings(data: OpeningsIn, session: DbSession, actor: CurrentActor) -> O
     )
 
 
+@router.get("/offices/{office_id}/endpoint", response_model=EndpointOut)
+def get_endpoint(office_id: RowId, session: DbSession, actor: CurrentActor) -> EndpointOut:
+    """Where the office's notices go now: to its own members, administrators of Pouch and
+    auditors (an office checks nobody pointed them elsewhere)."""
+    if not access.may_read_endpoint(actor, office_id):
+        raise PermissionDenied("only the office's members, administrators and auditors see this")
+    endpoint = notify.endpoint_of(session, office_id)
+    return EndpointOut(
+        office_id=office_id,
+        webhook_url=endpoint.webhook_url if endpoint else None,
+        email=endpoint.email if endpoint else None,
+    )
+
+
 @router.put("/offices/{office_id}/endpoint", response_model=EndpointOut)
 def set_endpoint(
-    office_id: RowId, data: EndpointIn, session: DbSession, settings: AppSettings, _: OfficeAdmin
+    office_id: RowId,
+    data: EndpointIn,
+    session: DbSession,
+    settings: AppSettings,
+    clock: AppClock,
+    actor: OfficeAdmin,
 ) -> EndpointOut:
     """Where the office is notified: a webhook (signed; the secret is shown once) and e-mail.
-    The webhook must be https on a public host unless the operator allows otherwise."""
+    The webhook must be https on a public host unless the operator allows otherwise. A
+    change is logged and told to the office at its old and new addresses."""
     done = notify.set_endpoint(
         session,
         office_id=office_id,
         webhook_url=data.webhook_url,
         email=data.email,
         policy=outbox.policy_of(settings),
+        by=actor.user_id,
+        now=clock.now(),
     )
     return EndpointOut(
         office_id=office_id,

@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 from pouch.directory import service as directory_service
 from pouch.directory.models import Office, OfficeKind
 from pouch.errors import FieldError, InvalidInput
+from pouch.events import EventKind
+from pouch.identity import record
 from pouch.identity.models import Membership, Role, User
 from pouch.ledger.events import format_time
 from pouch.messages import destinations
@@ -84,10 +86,14 @@ def set_endpoint(
     webhook_url: str | None,
     email: str | None,
     policy: destinations.Policy,
+    by: int | None = None,
+    now: datetime | None = None,
 ) -> EndpointSet:
     """Where the office is told of its messages' steps: a webhook, whose signing secret
     is made anew whenever its URL changes, and an e-mail address. A webhook Pouch
-    may not send to (``destinations.parse_webhook``) is refused, naming the field."""
+    may not send to (``destinations.parse_webhook``) is refused, naming the field.
+    A change is logged and told to the office at its new and at its old addresses
+    (``by``, at ``now``): nobody diverts an office's notices unseen."""
     directory_service.get_office(session, office_id)
     if webhook_url is not None:
         try:
@@ -98,6 +104,7 @@ def set_endpoint(
                 field_errors=[FieldError("body.webhook_url", str(error))],
             ) from None
     endpoint = _office_endpoints(session, office_id) or OfficeEndpoint(office_id=office_id)
+    old_webhook, old_email = endpoint.webhook_url, endpoint.email
     new_secret = None
     if webhook_url != endpoint.webhook_url:
         new_secret = secrets.token_urlsafe(32) if webhook_url else None
@@ -105,7 +112,34 @@ def set_endpoint(
     endpoint.webhook_url = webhook_url
     endpoint.email = email
     session.add(endpoint)
+    session.flush()
+    if now is not None and (old_webhook, old_email) != (webhook_url, email):
+        old: list[tuple[NotificationChannel, str]] = []
+        if old_webhook and old_webhook != webhook_url:
+            old.append((NotificationChannel.WEBHOOK, old_webhook))
+        if old_email and old_email != email:
+            old.append((NotificationChannel.EMAIL, old_email))
+        record.change(
+            session,
+            EventKind.ENDPOINT_CHANGED,
+            at=now,
+            by=by,
+            details={
+                "office": office_id,
+                "webhook_url": {"from": old_webhook, "to": webhook_url},
+                "email": {"from": old_email, "to": email},
+            },
+            offices=[office_id],
+            tell_offices=[office_id],
+            tell_addresses=old,
+        )
     return EndpointSet(endpoint=endpoint, new_secret=new_secret)
+
+
+def endpoint_of(session: Session, office_id: int) -> OfficeEndpoint | None:
+    """Where the office's notices go now (the office reads its own)."""
+    directory_service.get_office(session, office_id)
+    return _office_endpoints(session, office_id)
 
 
 def _auditor_emails(session: Session) -> list[str]:

@@ -87,11 +87,14 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_password_resets_user_id"), "password_resets", ["user_id"], unique=False
     )
+    # Auditors list identity's events by kind.
+    op.create_index(op.f("ix_ledger_openings_kind"), "ledger_openings", ["kind"], unique=False)
     with op.batch_alter_table("offices", schema=None) as batch_op:
         batch_op.add_column(sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_ledger_openings_kind"), table_name="ledger_openings")
     with op.batch_alter_table("offices", schema=None) as batch_op:
         batch_op.drop_column("retired_at")
     op.drop_index(op.f("ix_password_resets_user_id"), table_name="password_resets")
