@@ -154,3 +154,29 @@ def test_keys_generate_and_show(cli_env: dict[str, str], tmp_path: Path) -> None
         env, "keys", "generate", "--origin", "bad name", "--output", str(tmp_path / "x")
     )
     assert code == 1 and "name" in output
+
+
+def test_the_operator_starts_a_reset_the_user_finishes(cli_env: dict[str, str]) -> None:
+    import re
+
+    from pouch.db import Database, create_database_engine
+    from pouch.identity import service as identity_service
+
+    run(cli_env, "demo")
+    code, output = run(cli_env, "users", "reset-password", "watch1")
+    assert code == 0, output
+    found = re.search(r"one-time code for 'watch1' \(good for 24 hours\): (\S+)", output)
+    assert found, output
+    database = Database(create_database_engine(cli_env["POUCH_DATABASE_URL"]))
+    from datetime import UTC, datetime
+
+    with database.transaction() as session:
+        identity_service.complete_password_reset(
+            session, code=found.group(1), password="chosen by watch1 alone", now=datetime.now(UTC)
+        )
+    with database.transaction() as session:
+        assert identity_service.authenticate_password(
+            session, username="watch1", password="chosen by watch1 alone"
+        )
+    code, output = run(cli_env, "users", "reset-password", "nobody")
+    assert code == 1 and "no user named 'nobody'" in output

@@ -45,3 +45,12 @@ def may_issue_token(actor: Actor, office_id: int, role: Role) -> bool:
 def may_see_token(actor: Actor, owner_user_id: int) -> bool:
     """One's own tokens; an administrator of Pouch, everyone's."""
     return owner_user_id == actor.user_id or administers_pouch(actor)
+
+
+#: Who reads the audit of identity (users, roles, every change on the record).
+AUDIT_ROLES = (Role.AUDITOR, *ADMINISTRATOR_ROLES)
+
+
+def audits_identity(actor: Actor) -> bool:
+    """An auditor or administrator in the operations office."""
+    return any(actor.holds_in_operations(role) for role in AUDIT_ROLES)

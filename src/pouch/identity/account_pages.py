@@ -18,7 +18,6 @@ from pouch.errors import CsrfFailure, InvalidInput
 from pouch.identity import access as identity_access
 from pouch.identity import approvals, audit
 from pouch.identity import service as identity_service
-from pouch.identity.models import Role
 from pouch.web import render
 from pouch.web.deps import CSRF_FIELD, AppClock, AuthorizePage, DbSession
 
@@ -26,8 +25,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 PASSWORD_CSRF_COOKIE = "pouch_password_csrf"  # noqa: S105 - a cookie name
 AuditorPage = Annotated[
-    identity_service.Actor,
-    Depends(AuthorizePage(Role.AUDITOR, *identity_access.ADMINISTRATOR_ROLES)),
+    identity_service.Actor, Depends(AuthorizePage(*identity_access.AUDIT_ROLES))
 ]
 
 

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse, Response
 from pouch.identity import access as identity_access
 from pouch.identity import approvals, audit
 from pouch.identity import service as identity_service
-from pouch.identity.models import Role
 from pouch.identity.schemas import (
     IdentityEventOut,
     IssuedToken,
@@ -39,9 +38,7 @@ AnyUser = Annotated[identity_service.Actor, Depends(Authorize())]
 Administrator = Annotated[
     identity_service.Actor, Depends(Authorize(*identity_access.ADMINISTRATOR_ROLES))
 ]
-Auditor = Annotated[
-    identity_service.Actor, Depends(Authorize(Role.AUDITOR, *identity_access.ADMINISTRATOR_ROLES))
-]
+Auditor = Annotated[identity_service.Actor, Depends(Authorize(*identity_access.AUDIT_ROLES))]
 ASKED: dict[int | str, dict[str, Any]] = {
     202: {"model": PowerRequestOut, "description": "Waits for a second administrator."}
 }

@@ -99,3 +99,27 @@ def users_list(ctx: typer.Context) -> None:
                 roles,
             )
     console.print(table)
+
+
+@users_app.command(
+    "reset-password",
+    epilog="Example: pouch users reset-password watch1",
+)
+def users_reset_password(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="The user whose password is reset.")],
+) -> None:
+    """Start a password reset at the machine (the operator's, for a user without e-mail):
+    prints the one-time code to hand to the user in person; the user sets the password
+    at /password. Logged as done by the operator; the user's sessions end when they set it."""
+    from pouch.identity import service as identity_service
+
+    settings = settings_of(ctx)
+    now = SystemClock().now()
+    with transaction(settings) as session:
+        user = identity_service.get_user_by_username(session, username)
+        code = identity_service.start_password_reset(
+            session, user_id=user.id, by=None, now=now, base_url=settings.public_url
+        )
+    console.print(f"one-time code for {username!r} (good for 24 hours): {code}")
+    console.print(f"the user sets a password at {settings.public_url.rstrip('/')}/password")

@@ -33,6 +33,7 @@ MENU = (
     Entry("/translations", "Translations", language_access.reads_queue),
     Entry("/interpreting", "Interpreting", language_access.interprets),
     Entry("/admin", "Administration", identity_access.administers_pouch),
+    Entry("/audit", "Audit", identity_access.audits_identity),
 )
 
 
