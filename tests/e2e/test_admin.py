@@ -14,41 +14,103 @@ from sqlalchemy import select
 
 from pouch.db import Database
 from pouch.identity.models import MembershipRemoval, RemovalStatus
+from pouch.messages.models import Notification
 from tests.e2e.conftest import Visit
 from tests.e2e.server import Server, log_in
 
 NEW_PASSWORD = "a long enough password"
 
 
+OPS = "Operations Center, Department of State"
+
+
 def _create_user(page: Page, username: str, office: str, role: str) -> None:
+    """Asked by the page's administrator: an operations user waits for a second one."""
     page.goto("/admin")
     page.get_by_text("Create a user").click()
     page.get_by_label("User name").fill(username)
     page.get_by_label("Display name").fill(username.title())
-    page.get_by_label("Initial password").fill(NEW_PASSWORD)
     form = page.locator("form[action='/admin/users']")
+    form.get_by_label("E-mail (optional)").fill(f"{username}@mail.example")
     form.get_by_label("Office").select_option(label=office)
     form.get_by_label("Role").select_option(role)
     page.get_by_role("button", name="Create user").click()
-    expect(page.get_by_role("status")).to_have_text("User created.")
+
+
+def _code_sent_to(database: Database, address: str) -> str:
+    """The one-time code in the e-mail Pouch wrote to ``address`` (the user's mailbox)."""
+    with database.transaction(write=False) as session:
+        mails = session.scalars(
+            select(Notification).where(Notification.target == address).order_by(Notification.id)
+        ).all()
+        codes = [m.payload["code"] for m in mails if "code" in m.payload]
+    assert codes, f"no code was sent to {address}"
+    return str(codes[-1])
+
+
+def _set_password(page: Page, code: str) -> None:
+    page.goto(f"/password?code={code}")
+    page.get_by_label("New password").fill(NEW_PASSWORD)
+    page.get_by_label("The same again").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Set password").click()
+    expect(page.get_by_role("status")).to_contain_text("Your password is set")
+
+
+def _approve(page: Page, summary: str) -> None:
+    page.goto("/admin")
+    card = page.locator("#power li.card", has_text=summary)
+    card.get_by_role("button", name=re.compile("^Approve")).click()
+    expect(page.get_by_role("status")).to_contain_text("Approved")
+
+
+def test_two_administrators_make_an_officer_who_sets_their_own_password(
+    visit: Visit, served_db: Database
+) -> None:
+    page = visit("admin").page
+    _create_user(page, "e2e-watch", OPS, "watch_officer")
+    expect(page.get_by_role("status")).to_contain_text("waits for a second administrator")
+    card = page.locator("#power li.card", has_text="create user e2e-watch")
+    expect(card).to_contain_text("a second administrator must approve")
+    expect(card.get_by_role("button", name=re.compile("^Approve"))).to_have_count(0)
+    expect(page.locator("#user-e2e-watch")).to_have_count(0)
+    second = visit("admin2").page
+    _approve(second, "create user e2e-watch")
+    expect(second.locator("#user-e2e-watch")).to_contain_text("watch officer in Operations")
+    # The new officer sets the password from the code in their own mail; nobody else knew it.
+    newcomer = visit(None).page
+    _set_password(newcomer, _code_sent_to(served_db, "e2e-watch@mail.example"))
+    log_in(newcomer, "e2e-watch", NEW_PASSWORD)
+    newcomer.goto("/watch")
+    expect(newcomer.get_by_role("heading", level=1)).to_be_visible()
+    # An auditor reads every step on the record, with who did it.
+    audit = visit("auditor").page
+    audit.goto("/audit")
+    changes = audit.locator("#audit-events")
+    expect(changes).to_contain_text("Change of power approved by a second administrator")
+    expect(changes).to_contain_text("Password set by its user")
+    created = changes.locator("tr", has_text="User created").filter(has_text="e2e-watch")
+    expect(created).to_contain_text("admin2")
 
 
 def test_the_administrator_manages_users_roles_offices_keys_and_tokens(
-    visit: Visit, server: Server
+    visit: Visit, server: Server, served_db: Database
 ) -> None:
     page = visit("admin").page
-    _create_user(page, "e2e-officer", "Operations Center, Department of State", "watch_officer")
+    # A user of a foreign office gives no power over Pouch: created at once.
+    _create_user(page, "e2e-officer", "Office of the Taoiseach", "sender")
+    expect(page.get_by_role("status")).to_contain_text("User created")
+    _set_password(visit(None).page, _code_sent_to(served_db, "e2e-officer@mail.example"))
     row = page.locator("#user-e2e-officer")
-    expect(row).to_contain_text("watch officer in Operations Center")
+    expect(row).to_contain_text("sender in Office of the Taoiseach")
 
     page.get_by_text("Grant a role").click()
     grant = page.locator("form[action='/admin/roles']")
     grant.get_by_label("User").select_option(label="e2e-officer")
-    grant.get_by_label("Office").select_option(label="Operations Center, Department of State")
+    grant.get_by_label("Office").select_option(label="Office of the Taoiseach")
     grant.get_by_label("Role").select_option("auditor")
     grant.get_by_role("button", name="Grant role").click()
     expect(page.get_by_role("status")).to_contain_text("Role granted")
-    expect(row).to_contain_text("auditor in Operations Center")
+    expect(row).to_contain_text("auditor in Office of the Taoiseach")
     row.get_by_role("button", name=re.compile("^Revoke auditor")).click()
     expect(page.get_by_role("status")).to_contain_text("Role revoked")
     expect(row).not_to_contain_text("auditor in")
@@ -79,7 +141,11 @@ def test_the_administrator_manages_users_roles_offices_keys_and_tokens(
     keys.get_by_label("Key ID").fill("dublin-e2e-2026")
     keys.get_by_label(re.compile("^Public key")).fill(base64.urlsafe_b64encode(public).decode())
     keys.get_by_role("button", name="Register key").click()
-    expect(page.get_by_role("status")).to_contain_text("Sender key registered")
+    # A key that signs in another office's name waits for a second administrator.
+    expect(page.get_by_role("status")).to_contain_text("waits for a second administrator")
+    expect(page.locator("#keys li", has_text="dublin-e2e-2026")).to_have_count(0)
+    _approve(visit("admin2").page, "register signing key dublin-e2e-2026")
+    page.goto("/admin")
     key = page.locator("#keys li", has_text="dublin-e2e-2026")
     key.get_by_role("button", name=re.compile("^Revoke")).click()
     expect(page.get_by_role("status")).to_contain_text("Sender key revoked")
@@ -111,7 +177,7 @@ def test_removing_the_last_administrator_needs_a_second_officer(
 ) -> None:
     first = visit("admin")
     page = first.page
-    _create_user(page, "e2e-admin", "Operations Center, Department of State", "administrator")
+    page.goto("/admin")
     row = page.locator("#user-admin")
     row.get_by_role("button", name=re.compile("^Revoke administrator in President-elect")).click()
     expect(page.get_by_role("status")).to_contain_text("last administrator")
@@ -130,8 +196,7 @@ def test_removing_the_last_administrator_needs_a_second_officer(
     assert refused.status == 403
     assert "second officer" in refused.text()
 
-    second = visit(None).page
-    log_in(second, "e2e-admin", NEW_PASSWORD)
+    second = visit("admin2").page
     second.goto("/admin")
     second.locator("#removals li.card", has_text="Remove admin").get_by_role(
         "button", name="Approve removal"

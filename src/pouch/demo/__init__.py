@@ -30,6 +30,8 @@ DEMO_PASSWORD = "pouch-demo-2026"  # noqa: S105 - published on purpose; the demo
 #: (username, display name, [(role, office slug)]) for every role of design.md.
 DEMO_USERS: list[tuple[str, str, list[tuple[Role, str]]]] = [
     ("admin", "Alex Admin", [(Role.ADMINISTRATOR, "ops"), (Role.ADMINISTRATOR, "president-elect")]),
+    # A second administrator: granting power takes two (design.md, invariant 6).
+    ("admin2", "Blair Admin", [(Role.ADMINISTRATOR, "ops")]),
     ("watch1", "Wanda Watch", [(Role.WATCH_OFFICER, "ops")]),
     ("watch2", "Walter Watch", [(Role.WATCH_OFFICER, "ops")]),
     ("principal", "Jordan Avery", [(Role.PRINCIPAL, "president-elect")]),
