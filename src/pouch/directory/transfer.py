@@ -97,7 +97,10 @@ def import_directory(session: Session, *, text: str, now: datetime) -> dict[str,
             counts["offices_created"] += 1
         else:
             patch = OfficePatch.model_validate(data.model_dump(exclude={"slug"}, exclude_none=True))
-            directory_service.update_office(session, office_id=office.id, patch=patch, now=now)
+            # The operator at the machine: logged as by nobody, kind changes included.
+            directory_service.update_office(
+                session, office_id=office.id, patch=patch, now=now, kind_approved=True
+            )
             counts["offices_updated"] += 1
         _import_people(
             session, people, office=office, where=f"{where}.people", now=now, counts=counts
