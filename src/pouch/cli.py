@@ -3,19 +3,28 @@
 Settings are built once, in the root callback, and passed to every command
 through the Typer context. Commands are thin: they parse arguments, open one
 transaction, call one service, and print. Each domain keeps its commands in
-its own ``cli.py`` (``pouch.messages.cli`` …); what they share is in
-``pouch.cli_support``. Only the operator's commands live here: ``serve``,
-``db`` and ``demo``.
+its own ``cli.py`` (``pouch.messages.cli`` …).
+
+Two kinds of command. The operator's, run on the server, open the database
+(``pouch.cli_support``): ``serve``, ``db``, ``keys``, ``demo``, ``directory``,
+``log``, ``users create``, and the workers (``messages due``, ``language
+process``/``work``, from each domain's ``operator_cli.py``). The officer's act
+as the person logged in with ``pouch login`` (here, with ``logout`` and
+``whoami``), through the HTTP API (``pouch.cli_client``): the command line
+has no rights of its own.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from pydantic import ValidationError
 
-from pouch import migrations
+from pouch import cli_client, migrations
 from pouch.calls.cli import calls_app
 from pouch.cli_support import (
     console,
@@ -30,8 +39,10 @@ from pouch.directory.cli import directory_app
 from pouch.identity.cli import users_app
 from pouch.intake.cli import sender_app
 from pouch.language.cli import language_app
+from pouch.language.operator_cli import add_operator_commands as add_language_operator_commands
 from pouch.ledger.cli import ensure_key, keys_app, log_app, publish_checkpoint, receipt_app
 from pouch.messages.cli import messages_app, office_app
+from pouch.messages.operator_cli import add_operator_commands as add_messages_operator_commands
 from pouch.monitor.cli import monitor
 from pouch.settings import Settings
 from pouch.witness.cli import witness_app
@@ -57,6 +68,8 @@ app.add_typer(directory_app, name="directory")
 app.add_typer(language_app, name="language")
 app.add_typer(calls_app, name="calls")
 app.add_typer(witness_app, name="witness")
+add_messages_operator_commands(messages_app)
+add_language_operator_commands(language_app)
 
 
 @app.callback()
@@ -131,6 +144,77 @@ def demo(ctx: typer.Context) -> None:
         summary = demo_scenario.load(session, settings=settings, now=SystemClock().now())
     publish_checkpoint(settings)
     console.print(summary)
+
+
+@app.command(epilog="Example: pouch login --url https://pouch.example.gov")
+def login(
+    url: Annotated[str, typer.Option(help="Pouch's address, as your browser shows it.")],
+    token_stdin: Annotated[
+        bool,
+        typer.Option("--token-stdin", help="Read the token from standard input, not a prompt."),
+    ] = False,
+) -> None:
+    """Keep your API token, so that the officer commands act as you.
+
+    Make the token on the web (your tokens page under /admin, or POST /api/tokens),
+    for the role you act in; it is checked with Pouch, then kept in your
+    configuration directory ($XDG_CONFIG_HOME/pouch/credentials.json, mode 0600).
+    POUCH_URL and POUCH_TOKEN, when set, are used instead.
+    """
+    import getpass
+
+    try:
+        base = cli_client.normal_url(url)
+    except cli_client.CliProblem as problem:
+        cli_client.report(problem)
+        raise typer.Exit(1) from None
+    if token_stdin:
+        token = sys.stdin.readline().strip()
+    else:
+        token = getpass.getpass("API token (made on the web; not shown): ").strip()
+    if not token:
+        errors.print("error: no token given", markup=False, highlight=False)
+        raise typer.Exit(1)
+    host = urlsplit(base).hostname or ""
+    if base.startswith("http://") and host not in ("localhost", "127.0.0.1", "::1"):
+        errors.print(
+            f"warning: {base} is plain HTTP: your token crosses the network unencrypted",
+            markup=False,
+            highlight=False,
+        )
+    credentials = cli_client.Credentials(base, token)
+    with cli_client.officer(environ={"POUCH_URL": base, "POUCH_TOKEN": token}) as api:
+        who = _who(api)
+    path = cli_client.save(credentials, os.environ)
+    console.print(f"logged in to {base} as {who}; token kept in {path}", markup=False)
+
+
+@app.command(epilog="Example: pouch logout")
+def logout() -> None:
+    """Forget the token kept by pouch login (it stays valid: revoke it on the web)."""
+    path = cli_client.remove(os.environ)
+    if path is None:
+        console.print("not logged in", markup=False)
+        return
+    console.print(f"logged out: removed {path}", markup=False)
+
+
+@app.command(epilog="Example: pouch whoami")
+def whoami() -> None:
+    """Who the officer commands act as: the user and the role of the token kept."""
+    with cli_client.officer() as api:
+        who = _who(api)
+    console.print(f"{who} at {api.credentials.url}", markup=False)
+
+
+def _who(api: cli_client.Api) -> str:
+    """'watch1 (watch_officer of Operations Center)', as GET /api/me says."""
+    me = api.get("/api/me")
+    roles = []
+    for grant in me["roles"]:
+        office = api.get(f"/api/offices/{grant['office_id']}")
+        roles.append(f"{grant['role']} of {office['name']}")
+    return f"{me['username']} ({', '.join(roles) or 'no role'})"
 
 
 # A party runs it on its own machine (pouch.monitor).

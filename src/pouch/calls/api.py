@@ -38,6 +38,7 @@ from pouch.calls.schemas import (
     PrecedenceIn,
     PrecedenceOut,
     PrecedenceVersionOut,
+    RankingTextIn,
     RankOut,
     RunOut,
     ScheduleIn,
@@ -58,6 +59,7 @@ from pouch.web.deps import (
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 
 ICALENDAR = "text/calendar"
+YAML = "application/yaml"
 
 Manager = Annotated[Actor, Depends(Authorize(*access.MANAGER_ROLES))]
 ManagerUnheld = Annotated[Actor, Depends(AuthorizeUnheld(*access.MANAGER_ROLES))]
@@ -124,6 +126,37 @@ def set_precedence(
     (protocol officers and administrators)."""
     view = precedence_service.set_precedence(
         session, data=data, author_user_id=actor.user_id, now=clock.now()
+    )
+    return _precedence_out(view)
+
+
+@router.get(
+    "/precedence/text",
+    response_class=Response,
+    responses={200: {"content": {YAML: {}}, "description": "The ranking as YAML."}},
+)
+def get_precedence_text(
+    session: DbSession, _: PrecedenceReader, version: RowId | None = None
+) -> Response:
+    """The order of precedence as the YAML file PUT /api/calls/precedence/text reads (what
+    `pouch calls precedence show --output` writes)."""
+    view = precedence_service.get_precedence(session, number=version)
+    return Response(precedence_service.ranking_to_yaml(view), media_type=YAML)
+
+
+@router.put("/precedence/text", response_model=PrecedenceOut)
+def set_precedence_text(
+    data: RankingTextIn, session: DbSession, clock: AppClock, actor: PrecedenceEditor
+) -> PrecedenceOut:
+    """Replace the order of precedence from a ranking file, YAML or CSV, leaders named by id
+    or exact name (protocol officers and administrators; `pouch calls precedence set`)."""
+    view = precedence_service.set_from_text(
+        session,
+        text=data.text,
+        format=data.format,
+        reason=data.reason,
+        author_user_id=actor.user_id,
+        now=clock.now(),
     )
     return _precedence_out(view)
 

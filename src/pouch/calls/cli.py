@@ -1,35 +1,24 @@
-"""``pouch calls``: the call desk from the command line."""
+"""``pouch calls``: the call desk from the command line.
+
+Each command acts as the person logged in (``pouch login``), through the HTTP
+API under ``/api/calls``, which applies that person's rights and logs that
+person's name; none opens the database.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from pouch.calls import access
-from pouch.cli_support import (
-    AsUser,
-    acting_officer,
-    console,
-    read_text,
-    settings_of,
-    sub_app,
-    transaction,
-    validation_failed,
-)
-from pouch.clock import SystemClock
-
-if TYPE_CHECKING:
-    from pouch.calls import runs as run_service_module
-
-ChoiceT = TypeVar("ChoiceT", bound=StrEnum)
+from pouch.cli_client import Api, CliProblem, officer, utc
+from pouch.cli_common import console, read_text, sub_app
 
 calls_app = sub_app(
     "The call desk: requests, the order of precedence, schedules, call sheets, calendars."
@@ -40,24 +29,24 @@ OfficeSlug = Annotated[
     str | None,
     typer.Option("--office", help="The principal's office (slug); the only one when omitted."),
 ]
+CallId = Annotated[str, typer.Argument(help="The call request's id.")]
 
-
-def _call_desk_officer(session: Session, username: str) -> int:
-    """The acting user, who must manage the call desk (``access.manages_calls``)."""
-    return acting_officer(
-        session, username, access.MANAGER_ROLES, "a watch officer or protocol officer"
-    )
-
-
-def _choice(kind: type[ChoiceT], value: str | None, hint: str) -> ChoiceT | None:
-    """The option's value as one of ``kind``'s members, or None when it was not given."""
-    if value is None or value == "":
-        return None
-    try:
-        return kind(value)
-    except ValueError:
-        choices = ", ".join(member.value for member in kind)
-        raise typer.BadParameter(f"one of {choices}", param_hint=hint) from None
+#: The API's names of a call request's fields, as the options name them.
+REQUEST_FLAGS = {
+    "body.leader_id": "--leader",
+    "body.principal_office_id": "--office",
+    "body.earliest_date": "--from",
+    "body.latest_date": "--to",
+    "body.talk_minutes": "--minutes",
+    "body.languages": "--languages",
+    "body.interpretation": "--interpretation",
+    "body.urgency": "--urgency",
+    "body.notes": "--notes",
+    "body.leader_hours": "--leader-hours",
+    "body.leader_hours.start": "--leader-hours",
+    "body.leader_hours.end": "--leader-hours",
+    "body.message_id": "--message",
+}
 
 
 def _parse_date(value: str, hint: str) -> date:
@@ -69,26 +58,69 @@ def _parse_date(value: str, hint: str) -> date:
         ) from None
 
 
-def _print_schedule(view: run_service_module.ScheduleView) -> None:
-    from pouch.calls.sheet import CALL_SHEET_COLUMNS
+def _office_id(api: Api, slug: str | None) -> int | None:
+    """The office's id for its slug; None leaves the choice of the only principal's office
+    to the server."""
+    if slug is None:
+        return None
+    for office in api.get("/api/offices"):
+        if office["slug"] == slug:
+            return int(office["id"])
+    raise CliProblem(f"--office: no office {slug!r}")
 
-    run = view.run
-    gap = f", gap {run.gap:.1%}" if run.gap is not None else ""
+
+def _leader_id(api: Api, key: str) -> tuple[int, str]:
+    """A person by id, or by exact name (case apart), as the directory lists them."""
+    people = api.get("/api/people")
+    if key.strip().isdigit():
+        for person in people:
+            if person["id"] == int(key):
+                return int(person["id"]), str(person["name"])
+        raise CliProblem(f"--leader: no person with id {key.strip()}")
+    wanted = unicodedata.normalize("NFC", key.strip()).casefold()
+    matches = [p for p in people if unicodedata.normalize("NFC", p["name"]).casefold() == wanted]
+    if not matches:
+        raise CliProblem(f"--leader: no person named {key!r}")
+    if len(matches) > 1:
+        ids = ", ".join(str(p["id"]) for p in matches)
+        raise CliProblem(f"--leader: several people are named {key!r} (ids {ids}): give the id")
+    return int(matches[0]["id"]), str(matches[0]["name"])
+
+
+def _print_schedule(view: dict[str, Any]) -> None:
+    from pouch.calls.problem import Interpretation
+    from pouch.calls.sheet import CALL_SHEET_COLUMNS, CallSheetRow
+
+    run = view["run"]
+    gap = f", gap {run['gap']:.1%}" if run["gap"] is not None else ""
+    principal_zone = ZoneInfo(view["principal_time_zone"])
     console.print(
-        f"schedule run {run.id} ({run.method}, {run.status}{gap}, {run.wall_time_s:.1f} s): "
-        f"{len(view.calls)} calls, {len(view.left_out)} left out; weighted score "
-        f"{run.weighted_score}, precedence inversions {run.inversions}, confirmed calls moved "
-        f"{run.moves}; times in UTC, the principal's ({view.principal_time_zone}) and the leader's"
+        f"schedule run {run['run_id']} ({run['method']}, {run['status']}{gap}, "
+        f"{run['wall_time_s']:.1f} s): {len(view['calls'])} calls, {len(view['left_out'])} "
+        f"left out; weighted score {run['weighted_score']}, precedence inversions "
+        f"{run['inversions']}, confirmed calls moved {run['moves']}; times in UTC, the "
+        f"principal's ({view['principal_time_zone']}) and the leader's"
     )
     table = Table("call", *CALL_SHEET_COLUMNS, "status", title="Call sheet")
-    for call in view.calls:
-        status = "confirmed" if call.confirmed else "to confirm"
-        table.add_row(call.request.public_id, *call.row.cells(), status)
+    for call in view["calls"]:
+        start = utc(call["start"])
+        row = CallSheetRow(
+            request_id=call["request_id"],
+            leader_name=call["leader_name"],
+            start_utc=start,
+            end_utc=utc(call["end"]),
+            principal_local=start.astimezone(principal_zone),
+            leader_local=start.astimezone(ZoneInfo(call["leader_time_zone"])),
+            interpreters=tuple(call["interpreters"]),
+            mode=Interpretation(call["mode"]),
+        )
+        status = "confirmed" if call["confirmed"] else "to confirm"
+        table.add_row(call["request_id"], *row.cells(), status)
     console.print(table)
-    if view.left_out:
+    if view["left_out"]:
         left = Table("call", "leader", "reason", "why", title="Left out")
-        for out in view.left_out:
-            left.add_row(out.request_id, out.leader_name, out.reason, out.detail or "")
+        for out in view["left_out"]:
+            left.add_row(out["request_id"], out["leader_name"], out["reason"], out["detail"] or "")
         console.print(left)
 
 
@@ -96,16 +128,14 @@ def _print_schedule(view: run_service_module.ScheduleView) -> None:
     "request",
     epilog=(
         "Example: pouch calls request --leader 'Hiroshi Tanabe' --from 2026-11-09 "
-        "--to 2026-11-13 --minutes 30 --interpretation consecutive --as watch1"
+        "--to 2026-11-13 --minutes 30 --interpretation consecutive"
     ),
 )
 def calls_request(
-    ctx: typer.Context,
     leader: Annotated[str, typer.Option(help="The leader: a person's id or exact name.")],
     from_date: Annotated[str, typer.Option("--from", help="First day (principal's zone).")],
     to_date: Annotated[str, typer.Option("--to", help="Last day (principal's zone).")],
     minutes: Annotated[int, typer.Option(help="Talk time, before interpretation.")],
-    as_: AsUser,
     interpretation: Annotated[
         str | None,
         typer.Option(help="none, consecutive or simultaneous (default: as the languages need)."),
@@ -123,163 +153,119 @@ def calls_request(
     office: OfficeSlug = None,
 ) -> None:
     """Enter a call request for a leader, as the call desk."""
-    from pouch.calls import parties as party_service
-    from pouch.calls import requests as request_service
-    from pouch.calls.problem import Interpretation
-    from pouch.calls.schemas import CallRequestIn, HoursIn
-
-    mode = _choice(Interpretation, interpretation, "--interpretation")
     hours = None
     if leader_hours is not None:
         start, sep, end = leader_hours.partition("-")
         if not sep:
             raise typer.BadParameter("give hours as HH:MM-HH:MM", param_hint="--leader-hours")
         hours = {"start": start.strip(), "end": end.strip()}
-    with transaction(settings_of(ctx)) as session:
-        by = _call_desk_officer(session, as_)
-        person = party_service.find_leader(session, leader)
-        principal = party_service.principal_office_by_slug(session, office)
-        try:
-            data = CallRequestIn(
-                leader_id=person.id,
-                principal_office_id=principal.id,
-                earliest_date=_parse_date(from_date, "--from"),
-                latest_date=_parse_date(to_date, "--to"),
-                talk_minutes=minutes,
-                languages=languages.split(",") if languages else None,
-                interpretation=mode,
-                urgency=urgency,
-                notes=notes,
-                leader_hours=HoursIn.model_validate(hours) if hours else None,
-                message_id=message,
-            )
-        except ValidationError as error:
-            validation_failed(error)
-        request = request_service.create_request(
-            session, data=data, sender_offices=None, entered_by_user_id=by, now=SystemClock().now()
-        )
+    earliest = _parse_date(from_date, "--from")
+    latest = _parse_date(to_date, "--to")
+    with officer(REQUEST_FLAGS) as api:
+        leader_id, _ = _leader_id(api, leader)
+        body = {
+            "leader_id": leader_id,
+            "principal_office_id": _office_id(api, office),
+            "earliest_date": earliest.isoformat(),
+            "latest_date": latest.isoformat(),
+            "talk_minutes": minutes,
+            "languages": languages.split(",") if languages else None,
+            "interpretation": interpretation or None,
+            "urgency": urgency,
+            "notes": notes,
+            "leader_hours": hours,
+            "message_id": message,
+        }
+        request = api.post("/api/calls/requests", body)
     console.print(
-        f"requested {request.public_id}: {person.name}, {request.earliest_date} to "
-        f"{request.latest_date}, {request.talk_minutes} min ({request.interpretation})"
+        f"requested {request['id']}: {request['leader_name']}, {request['earliest_date']} to "
+        f"{request['latest_date']}, {request['talk_minutes']} min ({request['interpretation']})"
     )
 
 
 @calls_app.command("requests", epilog="Example: pouch calls requests --status unscheduled")
 def calls_requests(
-    ctx: typer.Context,
     status: Annotated[
         str | None,
         typer.Option(help="Only requests in this state: requested, scheduled, confirmed, …"),
     ] = None,
 ) -> None:
     """List call requests with their place in the latest schedule, or why they were left out."""
-    from pouch.calls import requests as request_service
-    from pouch.calls.models import CallStatus
-
-    wanted = _choice(CallStatus, status, "--status")
     table = Table("call", "leader", "window", "minutes", "mode", "status", "when (UTC) or why")
-    with transaction(settings_of(ctx)) as session:
-        for view in request_service.list_requests(session, viewer=access.DESK, status=wanted):
-            request = view.request
-            when = ""
-            if view.call is not None:
-                when = f"{view.call.start:%Y-%m-%d %H:%M}"
-            elif view.left_out is not None:
-                when = f"{view.left_out.reason}: {view.left_out.detail}"
-            table.add_row(
-                request.public_id,
-                view.leader.name,
-                f"{request.earliest_date} to {request.latest_date}",
-                str(request.talk_minutes),
-                request.interpretation,
-                request.status.value,
-                when,
-            )
+    with officer({"query.status": "--status"}) as api:
+        requests = api.get("/api/calls/requests", status=status or None)
+    for request in requests:
+        when = ""
+        if request["call"] is not None:
+            when = f"{utc(request['call']['start']):%Y-%m-%d %H:%M}"
+        elif request["left_out"] is not None:
+            when = f"{request['left_out']['reason']}: {request['left_out']['detail']}"
+        table.add_row(
+            request["id"],
+            request["leader_name"],
+            f"{request['earliest_date']} to {request['latest_date']}",
+            str(request["talk_minutes"]),
+            request["interpretation"],
+            request["status"],
+            when,
+        )
     console.print(table)
 
 
-@calls_app.command(
-    "confirm", epilog="Example: pouch calls confirm c-0123456789abcdef0123 --as watch1"
-)
-def calls_confirm(
-    ctx: typer.Context,
-    call: Annotated[str, typer.Argument(help="The call request's id.")],
-    as_: AsUser,
-) -> None:
+@calls_app.command("confirm", epilog="Example: pouch calls confirm c-0123456789abcdef0123")
+def calls_confirm(call: CallId) -> None:
     """Confirm a call at its time in the latest schedule; re-planning keeps it there if it can."""
-    from pouch.calls import requests as request_service
-
-    with transaction(settings_of(ctx)) as session:
-        request_service.confirm_call(
-            session,
-            public_id=call,
-            by_user_id=_call_desk_officer(session, as_),
-            now=SystemClock().now(),
-        )
+    with officer() as api:
+        api.post(f"/api/calls/requests/{call}/confirm")
     console.print(f"{call} confirmed")
 
 
 @calls_app.command(
-    "cancel",
-    epilog="Example: pouch calls cancel c-0123456789abcdef0123 --reason 'Withdrawn' --as watch1",
+    "cancel", epilog="Example: pouch calls cancel c-0123456789abcdef0123 --reason 'Withdrawn'"
 )
-def calls_cancel(
-    ctx: typer.Context,
-    call: Annotated[str, typer.Argument(help="The call request's id.")],
-    reason: Annotated[str, typer.Option(help="Why; logged.")],
-    as_: AsUser,
-) -> None:
+def calls_cancel(call: CallId, reason: Annotated[str, typer.Option(help="Why; logged.")]) -> None:
     """Cancel a call request; its call leaves the call sheet and the calendars."""
-    from pouch.calls import requests as request_service
-
-    with transaction(settings_of(ctx)) as session:
-        request_service.cancel_request(
-            session,
-            public_id=call,
-            by_user_id=_call_desk_officer(session, as_),
-            reason=reason,
-            now=SystemClock().now(),
-        )
+    with officer({"body.reason": "--reason"}) as api:
+        api.post(f"/api/calls/requests/{call}/cancel", {"reason": reason})
     console.print(f"{call} cancelled")
 
 
 @precedence_app.command("show", epilog="Example: pouch calls precedence show --output ranking.yaml")
 def calls_precedence_show(
-    ctx: typer.Context,
     version: Annotated[int | None, typer.Option(help="An earlier version's number.")] = None,
     output: Annotated[
         Path | None, typer.Option(help="Write it as YAML for 'precedence set' instead.")
     ] = None,
 ) -> None:
     """Show the order of precedence: tiers, and leaders in order within each."""
-    from pouch.calls import precedence as precedence_service
-
-    with transaction(settings_of(ctx)) as session:
-        view = precedence_service.get_precedence(session, number=version)
-    if output is not None:
-        output.write_text(precedence_service.ranking_to_yaml(view), encoding="utf-8")
-        console.print(f"wrote {output}")
-        return
+    with officer({"query.version": "--version"}) as api:
+        if output is not None:
+            text = api.send("GET", "/api/calls/precedence/text", params={"version": version}).text
+            output.write_text(text, encoding="utf-8")
+            console.print(f"wrote {output}")
+            return
+        view = api.get("/api/calls/precedence", version=version)
     console.print(
-        f"version {view.version.number} of {view.version.created_at:%Y-%m-%d %H:%M} UTC: "
-        f"{view.version.reason}"
+        f"version {view['number']} of {utc(view['created_at']):%Y-%m-%d %H:%M} UTC: "
+        f"{view['reason']}"
     )
     table = Table("tier", "position", "person", "leader", "country")
-    for rank, person in view.ranks:
+    for rank in view["ranks"]:
         table.add_row(
-            str(rank.tier), str(rank.position), str(person.id), person.name, person.country_code
+            str(rank["tier"]),
+            str(rank["position"]),
+            str(rank["person_id"]),
+            rank["name"],
+            rank["country_code"],
         )
     console.print(table)
 
 
 @precedence_app.command(
     "set",
-    epilog=(
-        "Example: pouch calls precedence set ranking.yaml --reason 'After the summit' --as protocol"
-    ),
+    epilog="Example: pouch calls precedence set ranking.yaml --reason 'After the summit'",
 )
 def calls_precedence_set(
-    ctx: typer.Context,
     source: Annotated[
         Path,
         typer.Argument(
@@ -288,113 +274,60 @@ def calls_precedence_set(
         ),
     ],
     reason: Annotated[str, typer.Option(help="Why the order changes; logged.")],
-    as_: AsUser,
 ) -> None:
     """Replace the order of precedence with a new version (protocol officers, administrators)."""
-    from pouch.calls import precedence as precedence_service
-
     text = read_text(source)
-    kind: Literal["csv", "yaml"] = "csv" if source.suffix.lower() == ".csv" else "yaml"
-    with transaction(settings_of(ctx)) as session:
-        by = acting_officer(
-            session,
-            as_,
-            access.PRECEDENCE_EDITOR_ROLES,
-            "a protocol officer or administrator",
-        )
-        view = precedence_service.set_from_text(
-            session,
-            text=text,
-            format=kind,
-            reason=reason,
-            author_user_id=by,
-            now=SystemClock().now(),
+    kind = "csv" if source.suffix.lower() == ".csv" else "yaml"
+    flags = {"body.reason": "--reason", "body.text": str(source), "file": str(source)}
+    with officer(flags) as api:
+        view = api.put(
+            "/api/calls/precedence/text", {"reason": reason, "format": kind, "text": text}
         )
     console.print(
-        f"order of precedence version {view.version.number}: {len(view.ranks)} leaders "
-        f"(log index {view.version.ledger_index})"
+        f"order of precedence version {view['number']}: {len(view['ranks'])} leaders "
+        f"(log index {view['ledger_index']})"
     )
 
 
-@calls_app.command(
-    "schedule",
-    epilog="Example: pouch calls schedule --time-limit 10 --seed 1 --as watch1",
-)
+@calls_app.command("schedule", epilog="Example: pouch calls schedule --time-limit 10 --seed 1")
 def calls_schedule(
-    ctx: typer.Context,
-    as_: AsUser,
     method: Annotated[
         str, typer.Option(help="solver (CP-SAT) or greedy (the baseline).")
     ] = "solver",
     time_limit: Annotated[
-        float, typer.Option(min=0, max=600, help="The solver's budget, in seconds.")
+        float, typer.Option(min=0, max=10, help="The solver's budget, in seconds.")
     ] = 10.0,
     seed: Annotated[int, typer.Option(min=0, help="Same seed, same schedule.")] = 0,
     office: OfficeSlug = None,
 ) -> None:
-    """Schedule every open request from now on, showing the solver's progress; prints the call
-    sheet and the requests left out, each with its reason."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from pouch.calls import parties as party_service
-    from pouch.calls import runs as run_service
-    from pouch.calls import scheduling as scheduling_service
-    from pouch.calls.solver import SolveProgress
-
+    """Schedule every open request from now on; prints the call sheet and the requests left
+    out, each with its reason."""
     if method not in ("solver", "greedy"):
         raise typer.BadParameter("solver or greedy", param_hint="--method")
-    settings = settings_of(ctx)
-    now = SystemClock().now()
-    # Three steps, so that the solve holds no database lock: read, solve, write.
-    with transaction(settings) as session:
-        by = _call_desk_officer(session, as_)
-        options = scheduling_service.run_options(
-            method="greedy" if method == "greedy" else "solver", time_limit_s=time_limit, seed=seed
-        )
-        principal = party_service.principal_office_by_slug(session, office)
-        prepared = scheduling_service.prepare_schedule(session, office_id=principal.id, now=now)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(
-            f"{method}: {len(prepared.problem.requests)} requests", total=time_limit
-        )
-
-        def progress(update: SolveProgress) -> None:
-            bar.update(
-                task,
-                completed=min(update.elapsed_s, time_limit),
-                description=f"{update.stage}: {update.objective} (bound {update.bound})",
-            )
-
-        schedule = scheduling_service.compute_schedule(prepared, options=options, progress=progress)
-    with transaction(settings) as session:
-        run = scheduling_service.store_schedule(
-            session, prepared=prepared, schedule=schedule, options=options, by_user_id=by, now=now
-        )
-        view = run_service.schedule_view(session, run=run)
+    flags = {"body.time_limit_s": "--time-limit", "body.seed": "--seed", "body.method": "--method"}
+    with officer(flags) as api:
+        body = {
+            "principal_office_id": _office_id(api, office),
+            "method": method,
+            "time_limit_s": time_limit,
+            "seed": seed,
+        }
+        with Console(stderr=True).status(f"{method}: scheduling on the server …"):
+            # The solve runs on the server within its budget; reading its answer may wait.
+            view = api.post("/api/calls/schedule", body, timeout=time_limit + 120)
     _print_schedule(view)
 
 
 @calls_app.command("sheet", epilog="Example: pouch calls sheet")
-def calls_sheet(ctx: typer.Context, office: OfficeSlug = None) -> None:
+def calls_sheet(office: OfficeSlug = None) -> None:
     """Print the latest call sheet and the requests left out, with their reasons."""
-    from pouch.calls import parties as party_service
-    from pouch.calls import runs as run_service
-
-    with transaction(settings_of(ctx)) as session:
-        principal = party_service.principal_office_by_slug(session, office)
-        view = run_service.get_schedule(session, office_id=principal.id, viewer=access.DESK)
+    with officer() as api:
+        view = api.get("/api/calls/schedule", office_id=_office_id(api, office))
     _print_schedule(view)
 
 
 @calls_app.command("ical", epilog="Example: pouch calls ical --output calls.ics")
 def calls_ical(
-    ctx: typer.Context,
     output: Annotated[Path, typer.Option(help="The .ics file to write.")],
     call: Annotated[
         str | None, typer.Option(help="Only this call request's call (its id).")
@@ -402,21 +335,11 @@ def calls_ical(
     office: OfficeSlug = None,
 ) -> None:
     """Write the latest schedule, or one call, as an iCalendar file (RFC 5545)."""
-    from pouch.calls import ical as ical_service
-    from pouch.calls import parties as party_service
-    from pouch.calls import runs as run_service
-
-    settings = settings_of(ctx)
-    domain = ical_service.domain_of(settings.public_url)
-    with transaction(settings) as session:
+    with officer() as api:
         if call is not None:
-            content = ical_service.call_ical(
-                session, public_id=call, viewer=access.DESK, domain=domain
-            )
+            content = api.content(f"/api/calls/requests/{call}/ical")
         else:
-            principal = party_service.principal_office_by_slug(session, office)
-            view = run_service.get_schedule(session, office_id=principal.id, viewer=access.DESK)
-            content = ical_service.schedule_ical(view, domain=domain)
+            content = api.content("/api/calls/schedule/ical", office_id=_office_id(api, office))
     output.write_bytes(content)
     events = content.count(b"BEGIN:VEVENT")
     console.print(f"wrote {output} ({events} call{'s' if events != 1 else ''})")

@@ -38,6 +38,17 @@ class PrecedenceIn(Schema):
     )
 
 
+class RankingTextIn(Schema):
+    """A ranking file, as ``pouch calls precedence set`` reads it from disk."""
+
+    reason: Reason = Field(description="Why the order changes; logged with the author.")
+    format: Literal["yaml", "csv"] = Field(
+        default="yaml",
+        description="yaml ('tiers:', lists of leaders in order) or csv (person,tier,position).",
+    )
+    text: str = Field(max_length=1_000_000, description="The file; a leader by id or exact name.")
+
+
 class RankOut(Schema):
     person_id: RowId
     name: str

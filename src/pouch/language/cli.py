@@ -1,18 +1,21 @@
-"""``pouch language``: the language desk from the command line."""
+"""``pouch language``: the language desk from the command line.
+
+``detect`` and ``translate`` run the desk's engines on this machine and act for
+nobody; ``queue`` is read as the person logged in (``pouch login``), through
+the API. The worker's commands, the operator's, are in ``operator_cli.py``.
+"""
 
 from __future__ import annotations
 
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from pouch.cli_support import console, errors, settings_of, sub_app, transaction
-from pouch.clock import SystemClock
-from pouch.db import Database
+from pouch.cli_client import officer, utc
+from pouch.cli_common import console, errors, settings_of, sub_app
 
 language_app = sub_app("The language desk: identify, translate, and the translators' queue.")
 
@@ -104,86 +107,29 @@ def language_translate(
 
 @language_app.command("queue", epilog="Example: pouch language queue --machine")
 def language_queue(
-    ctx: typer.Context,
     machine: Annotated[
         bool, typer.Option("--machine", help="Also list machine translations nobody reviewed.")
     ] = False,
 ) -> None:
-    """List the translations waiting for a translator, most urgent message first."""
+    """List the translations waiting for a translator, most urgent message first (as the
+    person logged in: translators, watch officers)."""
     from rich.text import Text
-
-    from pouch.language import queue as queue_service
 
     table = Table(
         "id", "message", "precedence", "pair", "status", "translator", "since (UTC)", "why"
     )
-    with transaction(settings_of(ctx)) as session:
-        for entry in queue_service.entries(session, include_machine=machine):
-            item = entry.translation
-            table.add_row(
-                str(item.id),
-                entry.message.public_id,
-                entry.message.precedence.value,
-                f"{item.source}->{item.target}",
-                item.status.value,
-                Text(item.translator or ""),
-                item.created_at.strftime("%Y-%m-%d %H:%M"),
-                Text(item.error or item.made_by),
-            )
+    with officer() as api:
+        entries = api.get("/api/translations/queue", include_machine=machine)
+    for entry in entries:
+        item = entry["translation"]
+        table.add_row(
+            str(item["id"]),
+            entry["message"],
+            entry["precedence"],
+            f"{item['source']}->{item['target']}",
+            item["status"],
+            Text(item["translator"] or ""),
+            f"{utc(item['created_at']):%Y-%m-%d %H:%M}",
+            Text(item["error"] or item["made_by"]),
+        )
     console.print(table)
-
-
-@language_app.command("process", epilog="Example: pouch language process --limit 100")
-def language_process(
-    ctx: typer.Context,
-    limit: Annotated[
-        int, typer.Option(min=1, help="Most messages to look at in this round.")
-    ] = 100,
-) -> None:
-    """Identify and translate the messages the desk has not looked at yet: one round of what
-    the background worker does."""
-    from pouch.language.desk import Desk
-    from pouch.language.worker import run_round
-
-    settings = settings_of(ctx)
-    desk = Desk.from_settings(settings)
-    database = Database.from_url(settings.database_url)
-    try:
-        done = run_round(database, desk=desk, clock=SystemClock(), limit=limit)
-    finally:
-        database.dispose()
-        desk.close()
-    console.print(f"language desk: {done}", markup=False, highlight=False)
-
-
-@language_app.command("work", epilog="Example: POUCH_LANGUAGE_IN_PROCESS=false pouch language work")
-def language_work(ctx: typer.Context) -> None:
-    """Run the language desk's worker as a process of its own, until interrupted: what
-    `pouch serve` does in a thread unless POUCH_LANGUAGE_IN_PROCESS is false."""
-    import signal
-
-    from pouch.language.desk import Desk
-    from pouch.language.worker import LanguageWorker
-
-    settings = settings_of(ctx)
-    desk = Desk.from_settings(settings)
-    database = Database.from_url(settings.database_url)
-    worker = LanguageWorker(
-        database,
-        desk=desk,
-        clock=SystemClock(),
-        interval=settings.language_interval.total_seconds(),
-    )
-    stopped = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopped.set())
-    console.print("language desk: working; Ctrl-C stops", markup=False, highlight=False)
-    worker.start()
-    try:
-        while not stopped.wait(1.0):  # a timed wait lets the signal handler run
-            pass
-    finally:
-        worker.stop()
-        database.dispose()
-        desk.close()
-    console.print("language desk: stopped", markup=False, highlight=False)
