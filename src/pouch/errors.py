@@ -17,6 +17,7 @@
     ├── MethodNotAllowed            405 method-not-allowed
     ├── PayloadTooLarge             413 payload-too-large
     ├── UnsupportedMediaType        415 unsupported-media-type
+    ├── TooManyAttempts             429 too-many-attempts (Retry-After)
     ├── DatabaseUnavailable         503 database-unavailable (Retry-After)
     └── StorageFull                 503 storage-full (Retry-After)
 
@@ -186,6 +187,20 @@ class MethodNotAllowed(PouchError):
     status = 405
     slug = "method-not-allowed"
     title = "This method is not allowed here"
+
+
+class TooManyAttempts(PouchError):
+    """Too many failed logins for this user or from this address: no password is checked
+    until `Retry-After` seconds have passed (the wait doubles with each further failure)."""
+
+    status = 429
+    slug = "too-many-attempts"
+    title = "Too many failed attempts; wait before trying again"
+
+    def __init__(self, detail: str | None = None, *, wait_seconds: int) -> None:
+        super().__init__(detail)
+        #: What ``Retry-After`` says for this refusal (the class's ``retry_after`` is fixed).
+        self.wait_seconds = wait_seconds
 
 
 class DatabaseUnavailable(PouchError):

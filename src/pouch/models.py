@@ -10,6 +10,7 @@ from pouch.calls import models as call_models
 from pouch.db import Base
 from pouch.directory import models as directory_models
 from pouch.identity import models as identity_models
+from pouch.identity import throttle as identity_throttle
 from pouch.intake import models as intake_models
 from pouch.language import models as language_models
 from pouch.ledger import store as ledger_store
@@ -21,6 +22,7 @@ __all__ = [
     "call_models",
     "directory_models",
     "identity_models",
+    "identity_throttle",
     "intake_models",
     "language_models",
     "ledger_store",

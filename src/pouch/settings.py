@@ -71,6 +71,47 @@ class Settings(BaseSettings):
         default=timedelta(days=90),
         description="Default lifetime of a new API token (ISO 8601 duration or seconds).",
     )
+    # Login throttling (pouch.identity.throttle): a growing wait after failures.
+    login_attempts: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Failed logins in a row for one user name before each further attempt must "
+            "wait (POUCH_LOGIN_DELAY, doubling with each failure); a success resets the count."
+        ),
+    )
+    login_attempts_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Failed logins from one client address (any user) before it must wait.",
+    )
+    login_delay: timedelta = Field(
+        default=timedelta(seconds=30),
+        description="The first wait once the failures are used up; it doubles with each more.",
+    )
+    login_max_delay: timedelta = Field(
+        default=timedelta(minutes=15),
+        description="The longest wait between login attempts, however many failures.",
+    )
+    login_forget_after: timedelta = Field(
+        default=timedelta(days=1),
+        description="A user's or address's failures are forgotten after this long without one.",
+    )
+    login_alert_after: int = Field(
+        default=10,
+        ge=1,
+        description=(
+            "Failed logins in a row for one user name at which the auditors are alerted "
+            "(an e-mail and a login.alert event)."
+        ),
+    )
+    login_alert_users: int = Field(
+        default=5,
+        ge=2,
+        description=(
+            "User names tried in vain from one client address at which the auditors are alerted."
+        ),
+    )
     log_origin: str = Field(
         default="localhost/pouch",
         description=(

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from pouch.directory import service as directory_service
-from pouch.errors import CsrfFailure, InvalidCredentials
+from pouch.errors import CsrfFailure, InvalidCredentials, TooManyAttempts
 from pouch.identity import service as identity_service
+from pouch.identity import throttle
 from pouch.settings import Settings
 from pouch.web import render
 from pouch.web.deps import (
@@ -87,10 +88,24 @@ def login(
 ) -> Response:
     if not identity_service.csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
         raise CsrfFailure("the login form expired or was not sent by this site; reload it")
+    # Throttled per user name and per address (pouch.identity.throttle): a refused
+    # attempt checks no password and does not count.
+    address = throttle.address_key(request.client.host if request.client else None)
+    policy = throttle.Policy.from_settings(settings)
+    try:
+        throttle.check(session, username=username, address=address, now=clock.now(), policy=policy)
+    except TooManyAttempts as refused:
+        response = _login_form(request, error=f"{refused.detail.capitalize()}.", status_code=429)
+        response.headers["Retry-After"] = str(refused.wait_seconds)
+        return response
     try:
         user = identity_service.authenticate_password(session, username=username, password=password)
     except InvalidCredentials:
+        throttle.record_failure(
+            session, username=username, address=address, now=clock.now(), policy=policy
+        )
         return _login_form(request, error="Unknown user or wrong password.", status_code=401)
+    throttle.record_success(session, username=username)
     token, _ = identity_service.start_web_session(
         session, user=user, now=clock.now(), lifetime=settings.session_lifetime
     )

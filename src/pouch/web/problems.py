@@ -30,6 +30,7 @@ from pouch.errors import (
     MethodNotAllowed,
     NotFound,
     PouchError,
+    TooManyAttempts,
     UnsupportedMediaType,
     invalid_input,
 )
@@ -63,6 +64,8 @@ def render_error(request: Request, error: PouchError) -> Response:
         headers["WWW-Authenticate"] = 'Bearer realm="pouch"'
     if error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, TooManyAttempts):
+        headers["Retry-After"] = str(error.wait_seconds)
     if wants_problem_json(request):
         return JSONResponse(
             error.problem(instance=request.url.path),
