@@ -10,6 +10,7 @@ from pouch.calls import models as call_models
 from pouch.db import Base
 from pouch.directory import models as directory_models
 from pouch.identity import models as identity_models
+from pouch.identity import passkey_models
 from pouch.identity import throttle as identity_throttle
 from pouch.intake import models as intake_models
 from pouch.language import models as language_models
@@ -28,4 +29,5 @@ __all__ = [
     "ledger_store",
     "message_models",
     "metadata",
+    "passkey_models",
 ]
