@@ -22,7 +22,6 @@ import httpx
 import pytest
 import typer
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from pouch.app import create_app
 from pouch.cli import app
@@ -34,9 +33,7 @@ from pouch.settings import Settings
 from tests.factories import World, build_world, make_token, make_user
 from tests.messages.helpers import submit
 from tests.monitor.helpers import serve
-
-#: A database no command may need: connecting to it fails at once.
-NOWHERE = "postgresql+psycopg://nobody@127.0.0.1:9/nowhere"
+from tests.officers import NOWHERE, person
 
 
 @dataclass
@@ -54,41 +51,6 @@ def pouch(fresh_database: Database, clock: ManualClock, settings: Settings) -> I
     served = create_app(settings, database=fresh_database, clock=clock, background=False)
     with serve(served) as url:
         yield Served(url, fresh_database, clock, world, served.state.ledger.vkey)
-
-
-class Person:
-    """Someone at a shell: a configuration directory of their own."""
-
-    def __init__(self, home: Path, **environment: str) -> None:
-        self.config = home / "config"
-        self.environment = environment
-
-    def env(self) -> dict[str, str | None]:
-        return {
-            "XDG_CONFIG_HOME": str(self.config),
-            "POUCH_DATABASE_URL": NOWHERE,
-            "POUCH_URL": None,
-            "POUCH_TOKEN": None,
-            "COLUMNS": "400",  # wide enough that Rich never wraps a cell
-            **self.environment,
-        }
-
-    def run(self, *args: str, stdin: str | None = None) -> tuple[int, str]:
-        result = CliRunner().invoke(app, list(args), env=self.env(), input=stdin)
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        return result.exit_code, " ".join(result.output.split())
-
-    def login(self, url: str, token: str) -> tuple[int, str]:
-        return self.run("login", "--url", url, "--token-stdin", stdin=token + "\n")
-
-    @property
-    def credentials(self) -> Path:
-        return self.config / "pouch" / "credentials.json"
-
-
-def person(tmp_path: Path, name: str, **environment: str) -> Person:
-    return Person(tmp_path / name, **environment)
 
 
 def test_login_keeps_the_token_private_and_whoami_names_the_user(

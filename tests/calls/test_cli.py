@@ -1,35 +1,48 @@
-"""The call desk from the command line, on the demo scenario (a SQLite file)."""
+"""The call desk from the command line, on the demo scenario (a SQLite file) served over
+HTTP: each officer logged in with a token of their own, no database in reach."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from typer.testing import CliRunner
 
-from pouch.cli import app
+from pouch.identity.models import Role
+from tests.officers import Demo, Person, served_demo
 
 CALL_ID = re.compile(r"c-[0-9a-f]{20}")
 
 
 @pytest.fixture(scope="module")
-def demo_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("calls-demo")
-    env = {"POUCH_DATABASE_URL": f"sqlite:///{root / 'demo.sqlite3'}", "POUCH_DATA_DIR": str(root)}
-    result = CliRunner().invoke(app, ["demo"], env=env)
-    assert result.exit_code == 0, result.output
-    assert "Call desk: 30 call requests" in " ".join(result.output.split())
-    return env
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    with served_demo(tmp_path_factory.mktemp("calls-demo")) as served:
+        assert "Call desk: 30 call requests" in served.summary
+        yield served
 
 
-def run(env: dict[str, str], *args: str) -> tuple[int, str]:
-    # Wide enough that Rich never wraps a table cell.
-    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "400", **env})
-    return result.exit_code, " ".join(result.output.split())
+@pytest.fixture(scope="module")
+def watch1(demo: Demo) -> Person:
+    return demo.officer("watch1", Role.WATCH_OFFICER)
+
+
+@pytest.fixture(scope="module")
+def watch2(demo: Demo) -> Person:
+    return demo.officer("watch2", Role.WATCH_OFFICER)
+
+
+@pytest.fixture(scope="module")
+def protocol(demo: Demo) -> Person:
+    return demo.officer("protocol", Role.PROTOCOL_OFFICER)
+
+
+@pytest.fixture(scope="module")
+def principal(demo: Demo) -> Person:
+    return demo.officer("principal", Role.PRINCIPAL, "president-elect")
 
 
 def _statuses(output: str) -> dict[str, str]:
@@ -43,8 +56,8 @@ def _days_ahead(days: int) -> str:
     return (today + timedelta(days=days)).isoformat()
 
 
-def test_the_demo_sheet_lists_calls_and_the_requests_left_out(demo_env: dict[str, str]) -> None:
-    code, output = run(demo_env, "calls", "sheet")
+def test_the_demo_sheet_lists_calls_and_the_requests_left_out(watch1: Person) -> None:
+    code, output = watch1.run("calls", "sheet")
     assert code == 0, output
     for column in ("UTC", "Principal's time", "Leader's time", "Interpreters", "Mode"):
         assert column in output
@@ -53,39 +66,31 @@ def test_the_demo_sheet_lists_calls_and_the_requests_left_out(demo_env: dict[str
     assert " EST " in output or " EDT " in output
 
 
-def test_precedence_show_set_round_trip(demo_env: dict[str, str], tmp_path: Path) -> None:
-    code, output = run(demo_env, "calls", "precedence", "show")
+def test_precedence_show_set_round_trip(watch1: Person, protocol: Person, tmp_path: Path) -> None:
+    code, output = watch1.run("calls", "precedence", "show")
     assert code == 0 and "Marc-André Tremblay" in output and "Lin Mei-hua" in output
     ranking = tmp_path / "ranking.yaml"
-    code, output = run(demo_env, "calls", "precedence", "show", "--output", str(ranking))
+    code, output = watch1.run("calls", "precedence", "show", "--output", str(ranking))
     assert code == 0 and ranking.read_text(encoding="utf-8").count("\n  - ") >= 27
-    code, output = run(
-        demo_env, "calls", "precedence", "set", str(ranking), "--reason", "Again", "--as", "watch1"
-    )
-    assert code == 1 and "not a protocol officer or administrator" in output
-    code, output = run(
-        demo_env,
+    code, output = watch1.run("calls", "precedence", "set", str(ranking), "--reason", "Again")
+    assert code == 1 and "administrator, protocol_officer" in output
+    code, output = protocol.run(
         "calls",
         "precedence",
         "set",
         str(ranking),
         "--reason",
         "Unchanged, re-read",
-        "--as",
-        "protocol",
     )
     assert code == 0 and "30 leaders" in output, output
     table = tmp_path / "ranking.csv"
     table.write_text("person,tier,position\nNobody Known,1,1\n", encoding="utf-8")
-    code, output = run(
-        demo_env, "calls", "precedence", "set", str(table), "--reason", "x", "--as", "protocol"
-    )
+    code, output = protocol.run("calls", "precedence", "set", str(table), "--reason", "x")
     assert code == 1 and "line 2: no person named 'Nobody Known'" in output
 
 
-def test_request_then_schedule_with_the_solver(demo_env: dict[str, str], tmp_path: Path) -> None:
-    code, output = run(
-        demo_env,
+def test_request_then_schedule_with_the_solver(watch1: Person, principal: Person) -> None:
+    code, output = watch1.run(
         "calls",
         "request",
         "--leader",
@@ -98,12 +103,9 @@ def test_request_then_schedule_with_the_solver(demo_env: dict[str, str], tmp_pat
         "20",
         "--leader-hours",
         "04:00-06:00",
-        "--as",
-        "watch1",
     )
     assert code == 1 and "no common hour: leader 04:00–06:00 Europe/Dublin" in output
-    code, output = run(
-        demo_env,
+    code, output = watch1.run(
         "calls",
         "request",
         "--leader",
@@ -116,54 +118,48 @@ def test_request_then_schedule_with_the_solver(demo_env: dict[str, str], tmp_pat
         "20",
         "--notes",
         "A second call",
-        "--as",
-        "watch1",
     )
     assert code == 0, output
     new = CALL_ID.search(output)
     assert new is not None
-    code, output = run(demo_env, "calls", "sheet")
+    code, output = watch1.run("calls", "sheet")
     confirmed_before = {c for c, status in _statuses(output).items() if status == "confirmed"}
-    code, output = run(
-        demo_env, "calls", "schedule", "--time-limit", "0.5", "--seed", "3", "--as", "watch1"
-    )
+    code, output = watch1.run("calls", "schedule", "--time-limit", "0.5", "--seed", "3")
     assert code == 0, output
     assert "(cp-sat," in output and "Call sheet" in output and new.group(0) in output
     assert "confirmed calls moved 0" in output
     after = _statuses(output)
     assert len(confirmed_before) == 2
     assert all(after[call] == "confirmed" for call in confirmed_before), after
-    code, output = run(demo_env, "calls", "schedule", "--method", "greedy", "--as", "principal")
-    assert code == 1 and "not a watch officer or protocol officer" in output
+    code, output = principal.run("calls", "schedule", "--method", "greedy")
+    assert code == 1 and "protocol_officer, watch_officer" in output
 
 
-def test_confirm_cancel_list_and_ical(demo_env: dict[str, str], tmp_path: Path) -> None:
-    code, output = run(demo_env, "calls", "schedule", "--method", "greedy", "--as", "watch1")
+def test_confirm_cancel_list_and_ical(watch1: Person, watch2: Person, tmp_path: Path) -> None:
+    code, output = watch1.run("calls", "schedule", "--method", "greedy")
     assert code == 0 and "(greedy," in output
-    code, output = run(demo_env, "calls", "requests", "--status", "scheduled")
+    code, output = watch1.run("calls", "requests", "--status", "scheduled")
     scheduled = CALL_ID.findall(output)
     assert scheduled, output
-    code, output = run(demo_env, "calls", "confirm", scheduled[0], "--as", "watch2")
+    code, output = watch2.run("calls", "confirm", scheduled[0])
     assert code == 0 and f"{scheduled[0]} confirmed" in output
-    code, output = run(demo_env, "calls", "confirm", scheduled[0], "--as", "watch2")
+    code, output = watch2.run("calls", "confirm", scheduled[0])
     assert code == 1 and "already confirmed" in output
-    code, output = run(
-        demo_env, "calls", "cancel", scheduled[1], "--reason", "Withdrawn", "--as", "watch1"
-    )
+    code, output = watch1.run("calls", "cancel", scheduled[1], "--reason", "Withdrawn")
     assert code == 0 and "cancelled" in output
-    code, output = run(demo_env, "calls", "requests", "--status", "unscheduled")
+    code, output = watch1.run("calls", "requests", "--status", "unscheduled")
     assert "no-interpreter" in output and "Dawit Tesfaye" in output
-    code, output = run(demo_env, "calls", "requests", "--status", "lost")
-    assert code == 2 and "one of requested" in output
+    code, output = watch1.run("calls", "requests", "--status", "lost")
+    assert code == 1 and "error: --status: Input should be 'requested'" in output, output
     whole = tmp_path / "calls.ics"
-    code, output = run(demo_env, "calls", "ical", "--output", str(whole))
+    code, output = watch1.run("calls", "ical", "--output", str(whole))
     assert code == 0 and "wrote" in output
     calendar = icalendar.Calendar.from_ical(whole.read_bytes())
     uids = {str(e["uid"]) for e in calendar.walk("VEVENT")}
     assert any(scheduled[0] in uid for uid in uids)
     assert not any(scheduled[1] in uid for uid in uids)  # cancelled
     one = tmp_path / "one.ics"
-    code, output = run(demo_env, "calls", "ical", "--output", str(one), "--call", scheduled[0])
+    code, output = watch1.run("calls", "ical", "--output", str(one), "--call", scheduled[0])
     assert code == 0 and "(1 call)" in output
     [event] = icalendar.Calendar.from_ical(one.read_bytes()).walk("VEVENT")
     assert str(event["status"]) == "CONFIRMED"
