@@ -52,6 +52,7 @@ from pouch.settings import Settings
 from pouch.web import navigation, openapi
 from pouch.web.limits import BodySizeLimit
 from pouch.web.problems import PROBLEM_JSON, install_error_handlers, problem_page
+from pouch.web.security import SecurityHeaders
 
 WEB_DIR = Path(__file__).parent / "web"
 
@@ -214,6 +215,8 @@ def create_app(
     openapi.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=512)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: every answer, a refused body's too, carries the security headers.
+    app.add_middleware(SecurityHeaders, public_url=settings.public_url)
 
     # Routes are matched in order, one regular expression at a time: the
     # health checks and submissions, the busiest, come first.

@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from pouch.events import label_of
 from pouch.identity.service import Actor
-from pouch.messages import acceptance
+from pouch.messages import sanitize
 from pouch.messages import service as message_service
 from pouch.messages.models import Message
 from pouch.web.format import countdown
@@ -32,9 +32,10 @@ def context(now: datetime, actor: Actor, names: message_service.OfficeNames) -> 
 
 
 def body_html(message: Message) -> Markup | None:
-    """The HTML body as markup, sanitized again on the way out."""
+    """The HTML body as markup, sanitized again on the way out, its images as links."""
     # Sanitized at acceptance; sanitized again here so that nothing stored
-    # (by an older version, or by hand) can ever reach a browser as markup.
+    # (by an older version, or by hand) can ever reach a browser as markup, and
+    # no image in it is fetched by the reader's browser (``sanitize``).
     if message.body_html is None:
         return None
-    return Markup(acceptance.sanitize_html(message.body_html))  # noqa: S704
+    return Markup(sanitize.for_reader(message.body_html))  # noqa: S704
