@@ -242,6 +242,13 @@ def test_offices_kind_removal_and_endpoint(
     sender = app_client.get("/api/me", headers=world.auth(Role.SENDER))
     assert sender.status_code == 401  # its tokens went with it
     assert re.search("revoked", sender.text)
+    # Nothing more comes from it (nor would go to it), even past its tokens.
+    from pouch.errors import InvalidInput
+    from tests.messages.helpers import submit
+
+    with pytest.raises(InvalidInput, match="retired") as refused_message:
+        submit(database, clock, world)
+    assert refused_message.value.field_errors[0].field == "body.sender_office_id"
 
 
 def test_the_principals_last_reader_is_not_cut_off_by_one_person(

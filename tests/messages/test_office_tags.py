@@ -534,10 +534,10 @@ def test_openings_in_bulk_answer_each_entry_as_the_one_by_one_endpoint(
     victim = submit(database, clock, world)
     with database.transaction() as session:
         session.execute(delete(LedgerOpening).where(LedgerOpening.idx == victim.ledger_index))
-        beyond = ledger_service.sequenced_size(session)
         world.offices["fr-elysee"] = make_office(
             session, clock, "fr-elysee", OfficeKind.FOREIGN, "FR"
         )
+        beyond = ledger_service.sequenced_size(session)  # past office.created too
     asked = [first.ledger_index, victim.ledger_index, beyond]
     answer = app_client.post("/api/log/openings", json={"indexes": asked}, headers=addressee.member)
     assert answer.status_code == 200, answer.text

@@ -135,7 +135,9 @@ _IDS_OF = select(_MESSAGES.c.public_id, _MESSAGES.c.id).where(
 _USED_KEYS = select(_MESSAGES.c.sender_office_id, _MESSAGES.c.idempotency_key).where(
     _MESSAGES.c.idempotency_key.in_(bindparam("keys", expanding=True))
 )
-_OFFICE_KIND = select(_OFFICES.c.kind).where(_OFFICES.c.id == bindparam("office"))
+_OFFICE_KIND = select(_OFFICES.c.kind, _OFFICES.c.retired_at.is_not(None)).where(
+    _OFFICES.c.id == bindparam("office")
+)
 _PUBLIC_ID = select(_MESSAGES.c.public_id).where(_MESSAGES.c.id == bindparam("message"))
 
 
@@ -162,16 +164,22 @@ def _next_sequences(session: Session, office_ids: Sequence[int]) -> list[int]:
     return numbers
 
 
-def _office_kind(session: Session, office_id: int) -> OfficeKind | None:
-    """An office's kind, read once per transaction: offices are not deleted while
-    messages name them, and a batch of acceptances asks about the same few."""
-    kinds: dict[int, OfficeKind] = session.info.setdefault("pouch.office_kinds", {})
-    if office_id not in kinds:
-        kind = session.connection().execute(_OFFICE_KIND, {"office": office_id}).scalar()
-        if kind is None:
+def _office(session: Session, office_id: int) -> tuple[OfficeKind, bool] | None:
+    """An office's kind and whether it is retired, read once per transaction: offices
+    are not deleted while messages name them, and a batch of acceptances asks about
+    the same few."""
+    offices: dict[int, tuple[OfficeKind, bool]] = session.info.setdefault("pouch.offices", {})
+    if office_id not in offices:
+        row = session.connection().execute(_OFFICE_KIND, {"office": office_id}).first()
+        if row is None:
             return None
-        kinds[office_id] = OfficeKind(kind)
-    return kinds[office_id]
+        offices[office_id] = (OfficeKind(row[0]), bool(row[1]))
+    return offices[office_id]
+
+
+def _office_kind(session: Session, office_id: int) -> OfficeKind | None:
+    found = _office(session, office_id)
+    return found[0] if found is not None else None
 
 
 def _check_offices(session: Session, submission: Submission) -> None:
@@ -196,6 +204,16 @@ def _check_offices(session: Session, submission: Submission) -> None:
             "messages go to a principal's or a foreign office, not to the operations center",
             field_errors=[FieldError("body.addressee_office_id", "an operations office")],
         )
+    for office_id, field in (
+        (submission.addressee_office_id, "body.addressee_office_id"),
+        (submission.sender_office_id, "body.sender_office_id"),
+    ):
+        found = _office(session, office_id)
+        if found is not None and found[1]:
+            raise InvalidInput(
+                f"office {office_id} is retired: it sends and receives nothing more",
+                field_errors=[FieldError(field, "a retired office")],
+            )
 
 
 class Accepted:
