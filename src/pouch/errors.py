@@ -11,7 +11,8 @@
     │   ├── InvalidCredentials      401 invalid-credentials
     │   └── InvalidSignature        401 invalid-signature
     ├── PermissionDenied            403 permission-denied
-    │   └── CsrfFailure             403 csrf-failure
+    │   ├── CsrfFailure             403 csrf-failure
+    │   └── DecisionNotSigned       403 decision-not-signed
     ├── NotFound                    404 not-found
     ├── Conflict                    409 conflict
     ├── MethodNotAllowed            405 method-not-allowed
@@ -147,6 +148,14 @@ class CsrfFailure(PermissionDenied):
 
     slug = "csrf-failure"
     title = "The form's anti-forgery token is missing or wrong"
+
+
+class DecisionNotSigned(PermissionDenied):
+    """An officer's decision came without a valid WebAuthn assertion of that officer's passkey
+    where one is required (``POUCH_SIGNED_DECISIONS``)."""
+
+    slug = "decision-not-signed"
+    title = "The decision must be confirmed with your passkey"
 
 
 class NotFound(PouchError):

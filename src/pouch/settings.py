@@ -112,6 +112,31 @@ class Settings(BaseSettings):
             "User names tried in vain from one client address at which the auditors are alerted."
         ),
     )
+    # Officers' passkeys and signed decisions (pouch.identity.passkeys).
+    operations_password_login: bool = Field(
+        default=True,
+        description=(
+            "Whether members of the operations office who have registered a passkey may still "
+            "log in with their password. When false they log in with a passkey only; staff "
+            "without a passkey keep the password, to log in and enrol one."
+        ),
+    )
+    signed_decisions: Literal["off", "when-enrolled", "required"] = Field(
+        default="when-enrolled",
+        description=(
+            "When an officer's decision (hold, approve, release, withdraw, route, quarantine) "
+            "must carry the officer's WebAuthn assertion: `off` never, `when-enrolled` when "
+            "the officer has a passkey, `required` always (an officer without one cannot act)."
+        ),
+    )
+    demo_authenticator: bool = Field(
+        default=False,
+        description=(
+            "Demo only (`make run`): the watch pages sign decisions with software keys that "
+            "`pouch demo` made for its officers in <data_dir>/demo-passkeys, instead of the "
+            "browser's authenticator. Refused unless public_url is on localhost."
+        ),
+    )
     log_origin: str = Field(
         default="localhost/pouch",
         description=(
