@@ -10,19 +10,33 @@ take 403. Each route parses, makes one service call, and answers what
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Literal, get_args
+from datetime import datetime, timedelta
+from typing import Any, Literal, get_args
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from pouch.errors import PermissionDenied
-from pouch.messages import access, holds, notify, office_tags, outbox, receipts, views, worker
+from pouch.identity import passkeys
+from pouch.identity import service as identity_service
+from pouch.messages import (
+    access,
+    decisions,
+    holds,
+    notify,
+    office_tags,
+    outbox,
+    receipts,
+    views,
+    worker,
+)
 from pouch.messages import service as message_service
 from pouch.messages.deps import OperationsWatcher, QueueReader, WatchOfficer
 from pouch.messages.schemas import (
     AcceptedOut,
     AttachmentOut,
+    DecisionChallengeIn,
+    DecisionChallengeOut,
     EndpointIn,
     EndpointOut,
     HoldIn,
@@ -37,6 +51,7 @@ from pouch.messages.schemas import (
     QuarantineIn,
     ReceiptOut,
     ReplyIn,
+    SignedIn,
     StatusOut,
     TagKeyOut,
     WorkFailureOut,
@@ -89,11 +104,79 @@ def event_receipt(
     return receipts.receipt_for(session, message, index, ledger=ledger, base_url=_base(settings))
 
 
+def _signed(
+    session: DbSession,
+    settings: Settings,
+    actor: identity_service.Actor,
+    decision: passkeys.Decision,
+    assertion: dict[str, Any] | None,
+    now: datetime,
+) -> str | None:
+    return decisions.confirm(
+        session,
+        settings=settings,
+        decision=decision,
+        officer_id=actor.user_id,
+        assertion=assertion,
+        now=now,
+    )
+
+
+@router.post("/decisions/challenge", response_model=DecisionChallengeOut, tags=["decisions"])
+def decision_challenge(
+    data: DecisionChallengeIn,
+    session: DbSession,
+    clock: AppClock,
+    settings: AppSettings,
+    actor: WatchOfficer,
+) -> DecisionChallengeOut:
+    """The challenge an officer's passkey signs to confirm a decision: the SHA-256 of the
+    canonical JSON of the action, message, hold, fields, officer, server time and nonce,
+    valid for 5 minutes and once. Sign it with navigator.credentials.get(options) and send
+    the PublicKeyCredential as the action's ``assertion``. ``sign`` is false when the
+    decision goes unsigned (POUCH_SIGNED_DECISIONS, or the officer has no passkey)."""
+    answer = decisions.challenge(
+        session,
+        settings=settings,
+        decision=passkeys.Decision(
+            action=data.action, message=data.message, hold=data.hold, fields=data.fields
+        ),
+        officer_id=actor.user_id,
+        now=clock.now(),
+    )
+    return DecisionChallengeOut.model_validate(answer)
+
+
+@router.get("/decisions/{sha256}", tags=["decisions"])
+def decision_bundle(sha256: str, session: DbSession, actor: CurrentActor) -> dict[str, Any]:
+    """A signed decision, to anyone entitled to its event: the kept assertion, the opening
+    of the decision's event (which logs the assertion's SHA-256) and the opening of the
+    officer's passkey.registered (the public key). ``pouch decision verify`` checks it
+    offline."""
+    return decisions.bundle(session, sha256=sha256.lower(), actor=actor)
+
+
 @router.post("/messages/{public_id}/route", response_model=MessageOut)
-def route(public_id: str, session: DbSession, clock: AppClock, actor: WatchOfficer) -> MessageOut:
+def route(
+    public_id: str,
+    session: DbSession,
+    clock: AppClock,
+    settings: AppSettings,
+    actor: WatchOfficer,
+    data: SignedIn | None = None,
+) -> MessageOut:
     """Deliver a message from the queue now."""
+    now = clock.now()
+    signed = _signed(
+        session,
+        settings,
+        actor,
+        passkeys.Decision(action="route", message=public_id),
+        data.assertion if data else None,
+        now,
+    )
     message = message_service.route(
-        session, public_id=public_id, actor_user_id=actor.user_id, now=clock.now()
+        session, public_id=public_id, actor_user_id=actor.user_id, now=now, assertion=signed
     )
     return views.message_out(session, message)
 
@@ -105,32 +188,58 @@ def request_hold(
     session: DbSession,
     clock: AppClock,
     timetable: AppTimetable,
+    settings: AppSettings,
     actor: WatchOfficer,
 ) -> HoldOut:
     """Ask for a hold; it takes effect only when a second officer approves it."""
+    now = clock.now()
+    decision = passkeys.Decision(
+        action="hold.request",
+        message=public_id,
+        fields={"reason": data.reason, "minutes": data.duration_minutes},
+    )
     hold = holds.request_hold(
         session,
         public_id=public_id,
         officer_id=actor.user_id,
         reason=data.reason,
         duration=timedelta(minutes=data.duration_minutes),
-        now=clock.now(),
+        now=now,
         timetable=timetable,
+        assertion=_signed(session, settings, actor, decision, data.assertion, now),
     )
     return views.hold_view(session, hold)
 
 
+HOLD_DECISIONS: dict[holds.HoldAction, passkeys.DecisionAction] = {
+    "approve": "hold.approve",
+    "release": "hold.release",
+    "withdraw": "hold.withdraw",
+}
+
+
 def _hold_action(action: holds.HoldAction) -> Callable[..., HoldOut]:
     def endpoint(
-        public_id: str, hold_id: RowId, session: DbSession, clock: AppClock, actor: WatchOfficer
+        public_id: str,
+        hold_id: RowId,
+        session: DbSession,
+        clock: AppClock,
+        settings: AppSettings,
+        actor: WatchOfficer,
+        data: SignedIn | None = None,
     ) -> HoldOut:
+        now = clock.now()
+        decision = passkeys.Decision(action=HOLD_DECISIONS[action], message=public_id, hold=hold_id)
         hold = holds.act(
             session,
             action=action,
             public_id=public_id,
             hold_id=hold_id,
             officer_id=actor.user_id,
-            now=clock.now(),
+            now=now,
+            assertion=_signed(
+                session, settings, actor, decision, data.assertion if data else None, now
+            ),
         )
         return views.hold_view(session, hold)
 
@@ -161,16 +270,24 @@ def quarantine(
     data: QuarantineIn,
     session: DbSession,
     clock: AppClock,
+    settings: AppSettings,
     actor: WatchOfficer,
 ) -> AttachmentOut:
     """Hold back one attachment; the message itself still goes through, with a notice."""
+    now = clock.now()
+    decision = passkeys.Decision(
+        action="attachment.quarantine",
+        message=public_id,
+        fields={"attachment": attachment_id, "reason": data.reason},
+    )
     attachment = holds.quarantine_attachment(
         session,
         public_id=public_id,
         attachment_id=attachment_id,
         officer_id=actor.user_id,
         reason=data.reason,
-        now=clock.now(),
+        now=now,
+        assertion=_signed(session, settings, actor, decision, data.assertion, now),
     )
     return views.attachment_out(attachment)
 

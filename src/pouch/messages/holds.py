@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +25,11 @@ from pouch.messages import claims, notify
 from pouch.messages import service as message_service
 from pouch.messages.models import Attachment, Hold, HoldStatus, Message, MessageState
 from pouch.messages.rules import Timetable
+
+
+def _signed(details: dict[str, Any], assertion: str | None) -> dict[str, Any]:
+    """An officer's decision logs the hash of the assertion that confirmed it, if any."""
+    return details if assertion is None else {**details, "assertion": assertion}
 
 
 def _time_held(message: Message) -> timedelta:
@@ -57,8 +62,10 @@ def request_hold(
     duration: timedelta,
     now: datetime,
     timetable: Timetable,
+    assertion: str | None = None,
 ) -> Hold:
-    """Ask for a hold (or, on a held message, for its renewal)."""
+    """Ask for a hold (or, on a held message, for its renewal). ``assertion`` is the hash
+    of the officer's signed decision (``identity.passkeys.confirm``), logged with it."""
     message = message_service.get_message(session, public_id, for_update=True)
     if message.state not in (MessageState.ACCEPTED, MessageState.HELD):
         raise Conflict(f"message {public_id} is already {message.state.value}: nothing to hold")
@@ -87,17 +94,26 @@ def request_hold(
         EventKind.HOLD_REQUESTED,
         at=now,
         actor_user_id=officer_id,
-        details={
-            "hold": hold.id,
-            "minutes": duration.total_seconds() / 60,
-            "renews": hold.renews_hold_id,
-        },
+        details=_signed(
+            {
+                "hold": hold.id,
+                "minutes": duration.total_seconds() / 60,
+                "renews": hold.renews_hold_id,
+            },
+            assertion,
+        ),
     )
     return hold
 
 
 def approve_hold(
-    session: Session, *, public_id: str, hold_id: int, officer_id: int, now: datetime
+    session: Session,
+    *,
+    public_id: str,
+    hold_id: int,
+    officer_id: int,
+    now: datetime,
+    assertion: str | None = None,
 ) -> Hold:
     """The second officer's approval: the hold takes effect now."""
     message, hold = _hold_of(
@@ -128,7 +144,7 @@ def approve_hold(
         EventKind.HOLD_APPROVED,
         at=now,
         actor_user_id=officer_id,
-        details={"hold": hold.id, "until": format_time(hold.until)},
+        details=_signed({"hold": hold.id, "until": format_time(hold.until)}, assertion),
     )
     notify.message_step(
         session,
@@ -142,7 +158,13 @@ def approve_hold(
 
 
 def withdraw_hold(
-    session: Session, *, public_id: str, hold_id: int, officer_id: int, now: datetime
+    session: Session,
+    *,
+    public_id: str,
+    hold_id: int,
+    officer_id: int,
+    now: datetime,
+    assertion: str | None = None,
 ) -> Hold:
     """Take back a request that was never approved."""
     message, hold = _hold_of(
@@ -160,6 +182,7 @@ def withdraw_hold(
         kind=EventKind.HOLD_WITHDRAWN,
         at=now,
         officer_id=officer_id,
+        assertion=assertion,
     )
     return hold
 
@@ -172,18 +195,32 @@ def _end_hold(
     status: HoldStatus,
     now: datetime,
     officer_id: int | None,
+    assertion: str | None = None,
 ) -> None:
     """A hold released or expired: the message is delivered at once."""
     kind = EventKind.HOLD_RELEASED if status == HoldStatus.RELEASED else EventKind.HOLD_EXPIRED
     message_service.end_hold(
-        session, message=message, hold=hold, status=status, kind=kind, at=now, officer_id=officer_id
+        session,
+        message=message,
+        hold=hold,
+        status=status,
+        kind=kind,
+        at=now,
+        officer_id=officer_id,
+        assertion=assertion,
     )
     message.state = MessageState.ACCEPTED
     message_service.deliver(session, message, at=now, actor_user_id=officer_id, how=kind)
 
 
 def release_hold(
-    session: Session, *, public_id: str, hold_id: int, officer_id: int, now: datetime
+    session: Session,
+    *,
+    public_id: str,
+    hold_id: int,
+    officer_id: int,
+    now: datetime,
+    assertion: str | None = None,
 ) -> Hold:
     """End a hold early; the message is delivered at once."""
     message, hold = _hold_of(
@@ -193,7 +230,15 @@ def release_hold(
         status=HoldStatus.ACTIVE,
         refusal=", not in force",
     )
-    _end_hold(session, message, hold, status=HoldStatus.RELEASED, now=now, officer_id=officer_id)
+    _end_hold(
+        session,
+        message,
+        hold,
+        status=HoldStatus.RELEASED,
+        now=now,
+        officer_id=officer_id,
+        assertion=assertion,
+    )
     return hold
 
 
@@ -209,11 +254,19 @@ def act(
     hold_id: int,
     officer_id: int,
     now: datetime,
+    assertion: str | None = None,
 ) -> Hold:
     """Approve (a second officer), release or withdraw a hold: the API, the pages and
     the command line name the action."""
     function = {"approve": approve_hold, "release": release_hold, "withdraw": withdraw_hold}[action]
-    return function(session, public_id=public_id, hold_id=hold_id, officer_id=officer_id, now=now)
+    return function(
+        session,
+        public_id=public_id,
+        hold_id=hold_id,
+        officer_id=officer_id,
+        now=now,
+        assertion=assertion,
+    )
 
 
 def expired_holds(session: Session, *, now: datetime, limit: int) -> Sequence[int]:
@@ -243,6 +296,7 @@ def quarantine_attachment(
     officer_id: int,
     reason: str,
     now: datetime,
+    assertion: str | None = None,
 ) -> Attachment:
     message = message_service.get_message(session, public_id, for_update=True)
     attachment = message_service.attachment_of(
@@ -258,7 +312,7 @@ def quarantine_attachment(
         EventKind.ATTACHMENT_QUARANTINED,
         at=now,
         actor_user_id=officer_id,
-        details={"attachment": attachment.sha256},
+        details=_signed({"attachment": attachment.sha256}, assertion),
     )
     notify.message_step(
         session,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, Strict, StringConstraints, field_validator
 
@@ -207,13 +207,70 @@ class StatusOut(Schema):
     holds: list[HoldOut]
 
 
+#: An officer's WebAuthn assertion confirming a decision: the browser's PublicKeyCredential
+#: as JSON (id, rawId, type, response.authenticatorData, clientDataJSON, signature, all
+#: base64url), made over the challenge of POST /api/decisions/challenge.
+Assertion = Annotated[
+    dict[str, Any] | None,
+    Field(
+        description=(
+            "The officer's WebAuthn assertion over this decision's challenge (POST "
+            "/api/decisions/challenge), as the browser's PublicKeyCredential JSON; needed "
+            "when POUCH_SIGNED_DECISIONS asks for it."
+        )
+    ),
+]
+
+
 class HoldIn(Schema):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
     duration_minutes: int = Field(ge=1, le=72 * 60)
+    assertion: Assertion = None
 
 
 class QuarantineIn(Schema):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+    assertion: Assertion = None
+
+
+class SignedIn(Schema):
+    """The body of a decision with no fields of its own (route, approve, release, withdraw)."""
+
+    assertion: Assertion = None
+
+
+DecisionName = Literal[
+    "hold.request",
+    "hold.approve",
+    "hold.release",
+    "hold.withdraw",
+    "route",
+    "attachment.quarantine",
+]
+
+
+class DecisionChallengeIn(Schema):
+    """The decision about to be made, with the fields its action will carry: for
+    hold.request {reason, minutes}; for attachment.quarantine {attachment, reason}; none
+    for the others."""
+
+    action: DecisionName
+    message: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    hold: RowId | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class DecisionChallengeOut(Schema):
+    sign: bool = Field(description="Whether to sign: false when the decision goes unsigned.")
+    required: bool
+    action: str | None = Field(
+        default=None, description="The canonical JSON whose SHA-256 is the challenge."
+    )
+    challenge: str | None = None
+    expires_at: str | None = None
+    options: dict[str, Any] | None = Field(
+        default=None, description="PublicKeyCredentialRequestOptions for navigator.credentials.get."
+    )
 
 
 class PreviousTagKeyOut(Schema):

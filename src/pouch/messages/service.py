@@ -170,12 +170,17 @@ def end_hold(
     kind: EventKind,
     at: datetime,
     officer_id: int | None,
+    assertion: str | None = None,
 ) -> None:
-    """End a hold (withdrawn, lapsed, released, expired) and record the step ``kind``."""
+    """End a hold (withdrawn, lapsed, released, expired) and record the step ``kind``
+    (with the hash of the officer's signed ``assertion``, when the decision was signed)."""
     hold.status = status
     hold.ended_at = at
     hold.ended_by_user_id = officer_id
-    record(session, message, kind, at=at, actor_user_id=officer_id, details={"hold": hold.id})
+    details: dict[str, Any] = {"hold": hold.id}
+    if assertion is not None:
+        details["assertion"] = assertion
+    record(session, message, kind, at=at, actor_user_id=officer_id, details=details)
 
 
 def is_overdue(message: Message, now: datetime) -> bool:
@@ -185,9 +190,16 @@ def is_overdue(message: Message, now: datetime) -> bool:
 
 
 def deliver(
-    session: Session, message: Message, *, at: datetime, actor_user_id: int | None, how: str
+    session: Session,
+    message: Message,
+    *,
+    at: datetime,
+    actor_user_id: int | None,
+    how: str,
+    assertion: str | None = None,
 ) -> MessageEvent:
-    """Put the message in its addressee's inbox; ``how`` says why now."""
+    """Put the message in its addressee's inbox; ``how`` says why now (``assertion``: the
+    hash of the officer's signed decision to route it)."""
     if message.state not in (MessageState.ACCEPTED, MessageState.HELD):
         raise Conflict(f"message {message.public_id} is already {message.state.value}")
     if at > message.deliver_by:
@@ -196,13 +208,11 @@ def deliver(
         mark_overdue(session, message, at=at)
     message.state = MessageState.DELIVERED
     message.delivered_at = at
+    details: dict[str, Any] = {"how": how}
+    if assertion is not None:
+        details["assertion"] = assertion
     event = record(
-        session,
-        message,
-        EventKind.DELIVERED,
-        at=at,
-        actor_user_id=actor_user_id,
-        details={"how": how},
+        session, message, EventKind.DELIVERED, at=at, actor_user_id=actor_user_id, details=details
     )
     # A hold still waiting for its second officer can no longer take effect.
     for hold in message.holds:
@@ -243,12 +253,21 @@ def mark_overdue(session: Session, message: Message, *, at: datetime) -> None:
     )
 
 
-def route(session: Session, *, public_id: str, actor_user_id: int, now: datetime) -> Message:
+def route(
+    session: Session,
+    *,
+    public_id: str,
+    actor_user_id: int,
+    now: datetime,
+    assertion: str | None = None,
+) -> Message:
     """A watch officer delivers a message from the queue now."""
     message = get_message(session, public_id, for_update=True)
     if message.state == MessageState.HELD:
         raise Conflict("the message is held: release the hold to deliver it")
-    deliver(session, message, at=now, actor_user_id=actor_user_id, how="routed")
+    deliver(
+        session, message, at=now, actor_user_id=actor_user_id, how="routed", assertion=assertion
+    )
     return message
 
 
