@@ -199,6 +199,22 @@ def test_the_server_decides_who_may_act(pouch: Served, tmp_path: Path) -> None:
     assert {e.actor_user_id for e in routed} == {pouch.world.users[Role.WATCH_OFFICER].id}
 
 
+def test_a_decision_the_server_wants_signed_is_refused_with_its_reason(
+    fresh_database: Database, clock: ManualClock, settings: Settings, tmp_path: Path
+) -> None:
+    world = build_world(fresh_database, clock)
+    public_id = submit(fresh_database, clock, world).message.public_id
+    signing = settings.model_copy(update={"signed_decisions": "required"})
+    served = create_app(signing, database=fresh_database, clock=clock, background=False)
+    with serve(served) as url:
+        watch = person(tmp_path, "watch")
+        assert watch.login(url, world.tokens[Role.WATCH_OFFICER])[0] == 0
+        code, output = watch.run("messages", "route", public_id)
+        assert code == 1 and output.startswith("error: decisions must be signed")
+        assert "take this decision in the browser" in output
+        assert watch.run("messages", "queue")[0] == 0  # reading needs no signature
+
+
 def test_as_is_gone(tmp_path: Path) -> None:
     code, output = person(tmp_path, "someone").run(
         "messages", "route", "m-0123456789abcdef0123", "--as", "watch1"

@@ -275,6 +275,13 @@ def report(problem: CliProblem, flags: Mapping[str, str] | None = None) -> None:
     lines = problem.lines(flags) if isinstance(problem, ApiProblem) else problem.lines()
     for line in lines:
         errors.print(f"error: {line}", markup=False, highlight=False)
+    if isinstance(problem, ApiProblem) and problem.type.endswith("/decision-not-signed"):
+        errors.print(
+            "(the command line cannot sign with your passkey: take this decision in the "
+            "browser, on the message's page)",
+            markup=False,
+            highlight=False,
+        )
     if isinstance(problem, ApiProblem) and problem.status == 401:
         errors.print(
             "(the server refused the token: make a new one on the web and run pouch login)",
