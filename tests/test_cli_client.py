@@ -16,8 +16,8 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import click
 import httpx
 import pytest
 import typer
@@ -270,9 +270,11 @@ OFFICER_COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
 }
 
 
-def _commands(group: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    if isinstance(group, click.Group):
-        for name, command in group.commands.items():
+def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    # Duck-typed: Typer may bring a click of its own (typer._click).
+    subcommands = getattr(group, "commands", None)
+    if isinstance(subcommands, dict):
+        for name, command in subcommands.items():
             yield from _commands(command, (*path, name))
     else:
         yield path
@@ -304,3 +306,68 @@ def test_every_officer_command_works_with_no_database(pouch: Served, tmp_path: P
         if code == 1:
             assert output.startswith(("error:", "FAILED:")), (command, output)
     assert os.environ.get("POUCH_DATABASE_URL") != NOWHERE
+
+
+# --- the client module on its own ---------------------------------------------------
+
+
+def test_the_configuration_directory_follows_xdg(tmp_path: Path) -> None:
+    from pouch import cli_client
+
+    assert cli_client.config_dir({"XDG_CONFIG_HOME": str(tmp_path), "HOME": "/h"}) == (
+        tmp_path / "pouch"
+    )
+    # A relative XDG_CONFIG_HOME is invalid by the specification: ignored.
+    assert cli_client.config_dir({"XDG_CONFIG_HOME": "rel", "HOME": "/h"}) == Path(
+        "/h/.config/pouch"
+    )
+
+
+def test_saving_tightens_a_directory_others_could_enter(tmp_path: Path) -> None:
+    from pouch import cli_client
+
+    environ = {"XDG_CONFIG_HOME": str(tmp_path)}
+    (tmp_path / "pouch").mkdir(mode=0o755)
+    path = cli_client.save(cli_client.Credentials("https://pouch.example", "pouch_a"), environ)
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert cli_client.load(environ) == cli_client.Credentials("https://pouch.example", "pouch_a")
+    path.write_text("not json")
+    with pytest.raises(cli_client.NotLoggedIn, match="unreadable"):
+        cli_client.load(environ)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (httpx.Response(502, text="<html>Bad gateway</html>"), "HTTP 502 from"),
+        (httpx.Response(302, headers={"location": "https://sso.example/"}), "redirects to"),
+        (
+            httpx.Response(
+                400,
+                json={
+                    "type": "/problems/invalid-request",
+                    "detail": "body.reason: too short",
+                    "errors": [{"field": "body.reason", "message": "too short"}],
+                },
+            ),
+            "--reason: too short",
+        ),
+    ],
+)
+def test_answers_become_one_clear_line(answer: httpx.Response, expected: str) -> None:
+    from pouch import cli_client
+
+    api = cli_client.Api(
+        cli_client.Credentials("https://pouch.example", "pouch_a"),
+        transport=httpx.MockTransport(lambda request: answer),
+    )
+    with pytest.raises(cli_client.CliProblem) as caught:
+        api.get("/api/queue")
+    problem = caught.value
+    lines = (
+        problem.lines({"body.reason": "--reason"})
+        if isinstance(problem, cli_client.ApiProblem)
+        else problem.lines()
+    )
+    assert expected in " ".join(lines)
+    api.close()
