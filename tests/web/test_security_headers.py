@@ -117,7 +117,7 @@ FORBIDDEN = {
     "event handler attribute": re.compile(r"\son[a-z]+\s*=", re.I),
     "style attribute": re.compile(r"\sstyle\s*=", re.I),
     "style element": re.compile(r"<style", re.I),
-    "javascript: URL": re.compile(r"javascript:", re.I),
+    "javascript: URL": re.compile(r"(?:href|src|action)\s*=\s*[\"']?\s*javascript:", re.I),
     "htmx eval (hx-on, hx-vars, js:)": re.compile(r"hx-on|hx-vars|[\"']js:", re.I),
     "htmx trigger filter (eval)": re.compile(r"hx-trigger=\"[^\"]*\[", re.I),
 }

@@ -1,5 +1,5 @@
 """The inbox in the browser: an office's messages, unread first, with its sequence
-check; a message opened (the first read recorded), acknowledged, answered.
+check; a message opened, read (a POST: a GET records nothing), acknowledged, answered.
 
 For the principal and staff of the addressee office (``access.answers_for``,
 as in the API): a message the reader may not see is 404, one addressed to
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from pouch.errors import LoginRequired, PermissionDenied, invalid_input
+from pouch.errors import PermissionDenied, invalid_input
 from pouch.language import translations as translations_service
 from pouch.messages import access, rendering
 from pouch.messages import service as message_service
@@ -31,10 +31,9 @@ from pouch.web.deps import (
     CurrentActor,
     DbSession,
     PageUser,
-    cookie_actor,
-    get_database,
 )
 from pouch.web.format import gap_sentence
+from pouch.web.problems import is_htmx
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -42,6 +41,8 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 NOTICES = {
     "acknowledged": "Acknowledged. The sender is told.",
     "replied": "Reply accepted. It travels back through the watch floor like any message.",
+    "read": "Your first reading is recorded; the sender is told it was read.",
+    "read-before": "You had read it before; that first reading stands.",
 }
 
 
@@ -74,30 +75,45 @@ def inbox(
 
 
 @router.get("/inbox/{public_id}")
-def inbox_message(public_id: str, request: Request, clock: AppClock) -> Response:
-    """Open a message; the member's first read is recorded (and the sender told).
+def inbox_message(
+    public_id: str, request: Request, session: DbSession, clock: AppClock, actor: PageUser
+) -> Response:
+    """Show a message. Nothing is recorded by a GET: the page's "Mark as read" form posts
+    the read, by itself (htmx, on load) when the browser came from Pouch's own pages or
+    from the address bar, and at the click of its button otherwise (a link in an e-mail,
+    another site)."""
+    opened = message_service.in_inbox(session, public_id=public_id, actor=actor)
+    message = opened.message
+    context = {
+        **rendering.context(clock.now(), actor, message_service.office_names(session)),
+        "m": message,
+        "body_html": rendering.body_html(message),
+        "language": translations_service.translations_for(session, message.id),
+        "read": opened.read,
+        "read_by_itself": request.headers.get("sec-fetch-site") in _OWN_NAVIGATION,
+        "replies": opened.replies,
+        "precedences": list(Precedence),
+    }
+    # Rendered inside the transaction: the template reads the message's rows.
+    return render.page(request, "inbox_message.html", context, notices=NOTICES)
 
-    A GET that writes, so it opens its one transaction for writing itself
-    (``DbSession`` is read-only for GET) and resolves the session cookie in it.
-    """
-    now = clock.now()
-    with get_database(request).transaction() as session:
-        actor = cookie_actor(request, session, now=now)
-        if actor is None:
-            raise LoginRequired("log in to read this message")
-        opened = message_service.open_in_inbox(session, public_id=public_id, actor=actor, now=now)
-        message = opened.message
-        context = {
-            **rendering.context(now, actor, message_service.office_names(session)),
-            "m": message,
-            "body_html": rendering.body_html(message),
-            "language": translations_service.translations_for(session, message.id),
-            "first_read": opened.first_read,
-            "replies": opened.replies,
-            "precedences": list(Precedence),
-        }
-        # Rendered inside the transaction: the template reads the message's rows.
-        return render.page(request, "inbox_message.html", context, notices=NOTICES)
+
+#: ``Sec-Fetch-Site`` of a navigation that is the reader's own: from a page of Pouch, or
+#: typed or bookmarked (``none``). A browser too old to send it gets the button.
+_OWN_NAVIGATION = frozenset({"same-origin", "none"})
+
+
+@router.post("/inbox/{public_id}/read")
+def mark_read(
+    public_id: str, request: Request, session: DbSession, clock: AppClock, actor: CurrentActor
+) -> Response:
+    """Record the member's reading (the first only; the sender is told)."""
+    first = message_service.read_in_inbox(
+        session, public_id=public_id, actor=actor, now=clock.now()
+    )
+    if is_htmx(request):
+        return render.page(request, "_read.html", {"first": first})
+    return render.back(f"/inbox/{public_id}", "/inbox", "read" if first else "read-before")
 
 
 @router.post("/inbox/{public_id}/acknowledge")

@@ -631,24 +631,33 @@ def reply_by(
 
 @dataclass(frozen=True)
 class Opened:
-    """A message opened in its addressee's inbox: whether this was the member's first
-    read, and the replies the office sent to it."""
+    """A message as its addressee's inbox shows it: whether this member has read it, and
+    the replies the office sent to it."""
 
     message: Message
-    first_read: bool
+    read: bool
     replies: list[Message]
 
 
-def open_in_inbox(session: Session, *, public_id: str, actor: Actor, now: datetime) -> Opened:
-    """Open a message as a member of its addressee office; a delivered message's first
-    read by this member is recorded (a held one is shown, not read)."""
-    message = addressed(session, public_id=public_id, actor=actor, for_update=True)
-    first_read = False
-    if message.state in (MessageState.DELIVERED, MessageState.ACKNOWLEDGED):
-        first_read = mark_read(session, message=message, user_id=actor.user_id, now=now)
-    return Opened(
-        message=message, first_read=first_read, replies=replies_to(session, message=message)
+def in_inbox(session: Session, *, public_id: str, actor: Actor) -> Opened:
+    """A message shown to a member of its addressee office. Nothing is recorded: showing
+    is a GET, which prefetchers and link scanners make too; ``read_in_inbox`` records."""
+    message = addressed(session, public_id=public_id, actor=actor)
+    read = session.scalar(
+        select(MessageRead.id).where(
+            MessageRead.message_id == message.id, MessageRead.user_id == actor.user_id
+        )
     )
+    return Opened(
+        message=message, read=read is not None, replies=replies_to(session, message=message)
+    )
+
+
+def read_in_inbox(session: Session, *, public_id: str, actor: Actor, now: datetime) -> bool:
+    """A member of the addressee office read the message (a POST from its page); returns
+    whether this was the member's first read, the one recorded and told to the sender."""
+    message = addressed(session, public_id=public_id, actor=actor, for_update=True)
+    return mark_read(session, message=message, user_id=actor.user_id, now=now)
 
 
 def tracked(session: Session, *, public_id: str, actor: Actor) -> Message:

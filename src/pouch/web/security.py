@@ -58,7 +58,7 @@ DOCS_CONTENT_SECURITY_POLICY = "; ".join(
         "form-action 'self'",
     ]
 )
-DOCS_PATHS = frozenset({"/api/docs", "/api/docs/oauth2-redirect"})
+DOCS_PATHS = frozenset({"/api/docs", "/docs/oauth2-redirect"})
 
 HSTS = "max-age=31536000"
 
