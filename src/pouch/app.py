@@ -31,6 +31,7 @@ from pouch.identity import account_pages as identity_account_pages
 from pouch.identity import admin_pages as identity_admin_pages
 from pouch.identity import api as identity_api
 from pouch.identity import pages as identity_pages
+from pouch.identity import passkey_api, passkey_pages
 from pouch.intake import api as intake_api
 from pouch.intake.flows import Intake
 from pouch.language import api as language_api
@@ -236,6 +237,8 @@ def create_app(
     app.include_router(ledger_pages.router)
     app.include_router(identity_admin_pages.router)
     app.include_router(identity_account_pages.router)
+    app.include_router(passkey_api.router)
+    app.include_router(passkey_pages.router)
     app.include_router(calls_pages.router)
     app.include_router(language_pages.router)
     app.include_router(interpreting_pages.router)

@@ -37,6 +37,7 @@ from pouch.cli_support import (
 from pouch.clock import SystemClock
 from pouch.directory.cli import directory_app
 from pouch.identity.cli import users_app
+from pouch.identity.decision_cli import decision_app
 from pouch.intake.cli import sender_app
 from pouch.language.cli import language_app
 from pouch.language.operator_cli import add_operator_commands as add_language_operator_commands
@@ -68,6 +69,7 @@ app.add_typer(directory_app, name="directory")
 app.add_typer(language_app, name="language")
 app.add_typer(calls_app, name="calls")
 app.add_typer(witness_app, name="witness")
+app.add_typer(decision_app, name="decision")
 add_messages_operator_commands(messages_app)
 add_language_operator_commands(language_app)
 

@@ -142,6 +142,13 @@ TABLE: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/api/calls/schedule/ical", CALL_READERS | PRINCIPAL_OFFICE),
     ("GET", "/api/calls/runs", CALL_READERS | PRINCIPAL_OFFICE),
     ("GET", "/api/calls/runs/999999", CALL_READERS | PRINCIPAL_OFFICE),
+    # One's own passkeys; signed decisions (tests/identity/test_passkeys.py).
+    ("GET", "/api/passkeys", ALL),
+    ("POST", "/api/passkeys/options", ALL),
+    ("POST", "/api/passkeys", ALL),
+    ("DELETE", "/api/passkeys/999999", ALL),
+    ("POST", "/api/decisions/challenge", frozenset({Role.WATCH_OFFICER})),
+    ("GET", "/api/decisions/" + "0" * 64, ALL),
 ]
 
 # Submission authenticates by token *and* HTTP signature: without a signature
@@ -161,6 +168,8 @@ PUBLIC = [
     ("GET", "/api/log/receipt/{}", "/api/log/receipt/0"),
     ("GET", "/log/checkpoint", "/log/checkpoint"),
     ("GET", "/log/tile/{}", "/log/tile/0/000.p/1"),
+    # A passkey login's options: a one-time challenge, before anyone is logged in.
+    ("POST", "/api/login/passkey/options", "/api/login/passkey/options"),
 ]
 
 

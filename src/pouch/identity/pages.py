@@ -15,8 +15,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from pouch.directory import service as directory_service
 from pouch.errors import CsrfFailure, InvalidCredentials, TooManyAttempts
+from pouch.identity import passkeys, throttle
 from pouch.identity import service as identity_service
-from pouch.identity import throttle
 from pouch.settings import Settings
 from pouch.web import render
 from pouch.web.deps import (
@@ -98,6 +98,16 @@ def login(
         response = _login_form(request, error=f"{refused.detail.capitalize()}.", status_code=429)
         response.headers["Retry-After"] = str(refused.wait_seconds)
         return response
+    if passkeys.password_refused(
+        session, username=username, operations_password=settings.operations_password_login
+    ):
+        # POUCH_OPERATIONS_PASSWORD_LOGIN=false: an officer with a passkey logs in with it
+        # (refused before the password is checked: the answer says nothing of it).
+        return _login_form(
+            request,
+            error="Log in with your passkey: this account may not use its password.",
+            status_code=403,
+        )
     try:
         user = identity_service.authenticate_password(session, username=username, password=password)
     except InvalidCredentials:

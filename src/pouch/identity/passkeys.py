@@ -405,12 +405,15 @@ def is_operations_staff(session: Session, user_id: int) -> bool:
     )
 
 
-def password_login_allowed(session: Session, *, user_id: int, operations_password: bool) -> bool:
+def password_refused(session: Session, *, username: str, operations_password: bool) -> bool:
     """``POUCH_OPERATIONS_PASSWORD_LOGIN=false`` refuses the password to operations staff who
     have a passkey; those without one keep it, to log in and enrol one."""
     if operations_password:
-        return True
-    return not (is_operations_staff(session, user_id) and has_passkey(session, user_id))
+        return False
+    user_id = session.scalar(select(User.id).where(User.username == username))
+    if user_id is None:
+        return False
+    return is_operations_staff(session, user_id) and has_passkey(session, user_id)
 
 
 # --- signed decisions --------------------------------------------------------

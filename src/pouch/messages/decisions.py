@@ -91,14 +91,13 @@ def challenge(
     policy = settings.signed_decisions
     if policy == "off" or not passkeys.has_passkey(session, officer_id):
         return {"sign": False, "required": policy == "required"}
+    rp = passkeys.relying_party(settings.public_url)
     issued = passkeys.issue_decision(
-        session,
-        decision=decision,
-        officer_id=officer_id,
-        rp=passkeys.relying_party(settings.public_url),
-        now=now,
+        session, decision=decision, officer_id=officer_id, rp=rp, now=now
     )
-    return {"sign": True, "required": True, **issued}
+    # The demo's pages sign with the officer's software key (identity/demo_keys.py).
+    demo = settings.demo_authenticator and rp.local
+    return {"sign": True, "required": True, "demo": demo, **issued}
 
 
 def bundle(session: Session, *, sha256: str, actor: Actor) -> dict[str, Any]:

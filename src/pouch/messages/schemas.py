@@ -263,6 +263,10 @@ class DecisionChallengeIn(Schema):
 class DecisionChallengeOut(Schema):
     sign: bool = Field(description="Whether to sign: false when the decision goes unsigned.")
     required: bool
+    demo: bool = Field(
+        default=False,
+        description="Sign with the demo's software key (POUCH_DEMO_AUTHENTICATOR) instead.",
+    )
     action: str | None = Field(
         default=None, description="The canonical JSON whose SHA-256 is the challenge."
     )

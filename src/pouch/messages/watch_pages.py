@@ -10,23 +10,27 @@ seconds.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from pouch.errors import invalid_input
+from pouch.errors import FieldError, InvalidInput, invalid_input
+from pouch.identity import passkeys
+from pouch.identity.service import Actor
 from pouch.language import translations as translations_service
-from pouch.messages import access, holds, rendering
+from pouch.messages import access, decisions, holds, rendering
 from pouch.messages import service as message_service
 from pouch.messages.deps import QueueReaderPage, WatchOfficer
 from pouch.messages.models import HoldStatus
 from pouch.messages.schemas import HoldIn
 from pouch.schema import RowId
+from pouch.settings import Settings
 from pouch.web import render
-from pouch.web.deps import AppClock, AppTimetable, DbSession
+from pouch.web.deps import AppClock, AppSettings, AppTimetable, DbSession
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -39,6 +43,11 @@ NOTICES = {
     "hold-approved": "Hold approved. Delivery waits until it is released or expires.",
     "hold-released": "Hold released. The message was delivered.",
     "hold-withdrawn": "Hold request withdrawn.",
+}
+HOLD_DECISIONS: dict[holds.HoldAction, passkeys.DecisionAction] = {
+    "approve": "hold.approve",
+    "release": "hold.release",
+    "withdraw": "hold.withdraw",
 }
 HOLD_NOTICES: dict[holds.HoldAction, str] = {
     "approve": "hold-approved",
@@ -115,14 +124,58 @@ def watch_message(
 
 
 Back = Annotated[str, Form(max_length=300)]
+#: The officer's WebAuthn assertion as JSON, put in the form by static/passkeys.js.
+AssertionField = Annotated[str, Form(max_length=20_000)]
+
+
+def _signed(
+    session: DbSession,
+    settings: Settings,
+    actor: Actor,
+    decision: passkeys.Decision,
+    assertion: str,
+    now: datetime,
+) -> str | None:
+    """The hash of the officer's checked assertion, as the API's routes do it."""
+    parsed: Any = None
+    if assertion.strip():
+        try:
+            parsed = json.loads(assertion)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise InvalidInput(
+                "the form's assertion is not JSON",
+                field_errors=[FieldError("assertion", "not the browser's credential as JSON")],
+            )
+    return decisions.confirm(
+        session,
+        settings=settings,
+        decision=decision,
+        officer_id=actor.user_id,
+        assertion=parsed,
+        now=now,
+    )
 
 
 @router.post("/watch/{public_id}/route")
 def route(
-    public_id: str, session: DbSession, clock: AppClock, actor: WatchOfficer, back: Back = "/watch"
+    public_id: str,
+    session: DbSession,
+    clock: AppClock,
+    settings: AppSettings,
+    actor: WatchOfficer,
+    back: Back = "/watch",
+    assertion: AssertionField = "",
 ) -> Response:
+    now = clock.now()
+    decision = passkeys.Decision(action="route", message=public_id)
     message_service.route(
-        session, public_id=public_id, actor_user_id=actor.user_id, now=clock.now()
+        session,
+        public_id=public_id,
+        actor_user_id=actor.user_id,
+        now=now,
+        assertion=_signed(session, settings, actor, decision, assertion, now),
     )
     return render.back(back, "/watch", "routed")
 
@@ -134,22 +187,31 @@ def request_hold(
     clock: AppClock,
     timetable: AppTimetable,
     actor: WatchOfficer,
+    settings: AppSettings,
     reason: Annotated[str, Form(max_length=2000)],
     minutes: Annotated[int, Form()],
     back: Back = "/watch",
+    assertion: AssertionField = "",
 ) -> Response:
     try:
         data = HoldIn(reason=reason, duration_minutes=minutes)
     except ValidationError as error:
         raise invalid_input(error.errors(), rename={"duration_minutes": "minutes"}) from None
+    now = clock.now()
+    decision = passkeys.Decision(
+        action="hold.request",
+        message=public_id,
+        fields={"reason": data.reason, "minutes": data.duration_minutes},
+    )
     holds.request_hold(
         session,
         public_id=public_id,
         officer_id=actor.user_id,
         reason=data.reason,
         duration=timedelta(minutes=data.duration_minutes),
-        now=clock.now(),
+        now=now,
         timetable=timetable,
+        assertion=_signed(session, settings, actor, decision, assertion, now),
     )
     return render.back(back, "/watch", "hold-requested")
 
@@ -161,17 +223,22 @@ def hold_action(
     action: holds.HoldAction,
     session: DbSession,
     clock: AppClock,
+    settings: AppSettings,
     actor: WatchOfficer,
     back: Back = "/watch",
+    assertion: AssertionField = "",
 ) -> Response:
     """Approve (a second officer, never the requester: the service refuses it),
     release, or withdraw a hold."""
+    now = clock.now()
+    decision = passkeys.Decision(action=HOLD_DECISIONS[action], message=public_id, hold=hold_id)
     holds.act(
         session,
         action=action,
         public_id=public_id,
         hold_id=hold_id,
         officer_id=actor.user_id,
-        now=clock.now(),
+        now=now,
+        assertion=_signed(session, settings, actor, decision, assertion, now),
     )
     return render.back(back, "/watch", HOLD_NOTICES[action])

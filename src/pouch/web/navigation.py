@@ -34,6 +34,12 @@ MENU = (
     Entry("/interpreting", "Interpreting", language_access.interprets),
     Entry("/admin", "Administration", identity_access.administers_pouch),
     Entry("/audit", "Audit", identity_access.audits_identity),
+    # Operations staff sign their decisions with their passkeys (identity/passkeys.py).
+    Entry(
+        "/passkeys",
+        "Passkeys",
+        lambda actor: any(actor.operations_offices & {o} for o, _ in actor.roles),
+    ),
 )
 
 
