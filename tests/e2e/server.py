@@ -66,7 +66,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _environment(data_dir: Path, database_url: str, port: int) -> dict[str, str]:
+def _environment(
+    data_dir: Path, database_url: str, port: int, host_name: str = "127.0.0.1"
+) -> dict[str, str]:
     # Only this server's settings: nothing POUCH_* leaks in from the caller's shell.
     env = {k: v for k, v in os.environ.items() if not k.startswith("POUCH_")}
     env.update(
@@ -74,7 +76,7 @@ def _environment(data_dir: Path, database_url: str, port: int) -> dict[str, str]
         POUCH_DATA_DIR=str(data_dir),
         POUCH_HOST="127.0.0.1",
         POUCH_PORT=str(port),
-        POUCH_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        POUCH_PUBLIC_URL=f"http://{host_name}:{port}",
         # The pages are under test, not language identification: the small models load in
         # a fraction of the time and memory of the accurate ones.
         POUCH_LANGUAGE_LOW_ACCURACY="true",
@@ -83,11 +85,12 @@ def _environment(data_dir: Path, database_url: str, port: int) -> dict[str, str]
 
 
 @contextmanager
-def running(data_dir: Path) -> Iterator[Server]:
-    """The demo served on a free port until the block ends."""
+def running(data_dir: Path, *, host_name: str = "127.0.0.1") -> Iterator[Server]:
+    """The demo served on a free port until the block ends, known to its users as
+    ``host_name`` (WebAuthn takes a domain such as localhost, not an address)."""
     port = free_port()
     database_url = f"sqlite:///{data_dir / 'pouch.sqlite3'}"
-    env = _environment(data_dir, database_url, port)
+    env = _environment(data_dir, database_url, port, host_name)
     load_demo(data_dir, env)
     log = (data_dir / "server.log").open("wb")
     process = subprocess.Popen(
@@ -97,7 +100,7 @@ def running(data_dir: Path) -> Iterator[Server]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    server = Server(f"http://127.0.0.1:{port}", database_url, data_dir, process, log)
+    server = Server(f"http://{host_name}:{port}", database_url, data_dir, process, log)
     try:
         _wait_until_up(server)
         yield server
@@ -151,5 +154,5 @@ def log_in(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
     page.goto("/login")
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(re.compile(r"/$"))

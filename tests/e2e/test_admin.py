@@ -122,7 +122,7 @@ def test_the_administrator_manages_users_roles_offices_keys_and_tokens(
     stranger.goto("/login")
     stranger.get_by_label("User name").fill("e2e-officer")
     stranger.get_by_label("Password").fill(NEW_PASSWORD)
-    stranger.get_by_role("button", name="Log in").click()
+    stranger.get_by_role("button", name="Log in", exact=True).click()
     expect(stranger.get_by_role("alert")).to_contain_text("Unknown user or wrong password")
 
     page.get_by_text("Create an office").click()

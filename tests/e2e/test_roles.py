@@ -52,7 +52,7 @@ def test_a_visitor_is_sent_to_log_in_and_back(visit: Visit) -> None:
     expect(log_in_page).to_be_focused()
     page.get_by_label("User name").fill("sender-fr")
     page.get_by_label("Password").fill("pouch-demo-2026")
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     expect(page).to_have_url("/track")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Tracking")
     # The keyboard's first stop skips the navigation.

@@ -17,6 +17,7 @@ from pouch.demo.calls import load_calls
 from pouch.demo.letters import LETTERS
 from pouch.directory import service as directory_service
 from pouch.directory import transfer
+from pouch.identity import demo_keys, passkeys
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role, User
 from pouch.messages import acceptance, holds, worker
@@ -72,6 +73,7 @@ def load(session: Session, *, settings: Settings, now: datetime) -> str:
             identity_service.grant_role(
                 session, user_id=user.id, office_id=office.id, role=role, now=now
             )
+    passkeys_note = _enrol_passkeys(session, settings=settings, now=now)
     messages = _load_messages(session, settings=settings, now=now)
     language = language_demo.load(session, settings=settings, now=now)
     calls = load_calls(session, now=now)
@@ -80,6 +82,47 @@ def load(session: Session, *, settings: Settings, now: datetime) -> str:
         f"created, {counts['offices_updated']} offices updated; {created} users created; "
         f"{messages} messages accepted. {language} {calls} "
         f"Log in as admin, watch1, principal, sender-ie … with the demo password."
+        f"{passkeys_note}"
+    )
+
+
+#: The officers whose decisions the demo signs with its software authenticator.
+DEMO_SIGNERS = ("watch1", "watch2")
+
+
+def _enrol_passkeys(session: Session, *, settings: Settings, now: datetime) -> str:
+    """Under POUCH_DEMO_AUTHENTICATOR (``make run``, localhost only), enrol the watch
+    officers with software keys kept in <data_dir>/demo-passkeys: the watch pages then
+    sign their decisions with them in any browser. Never a real credential."""
+    if not settings.demo_authenticator:
+        return ""
+    rp = passkeys.relying_party(settings.public_url)
+    if not rp.local:
+        return (
+            f" POUCH_DEMO_AUTHENTICATOR refused: {settings.public_url} is not on localhost;"
+            " no demo passkeys."
+        )
+    enrolled = 0
+    for username in DEMO_SIGNERS:
+        user_id = _user_id(session, username)
+        kept = demo_keys.load(settings.data_dir, username)
+        registered = {p.credential_id for p in passkeys.active_passkeys(session, user_id)}
+        if kept is not None and kept["credential_id"] in registered:
+            continue
+        credential_id, public_key = demo_keys.make(settings.data_dir, username)
+        passkeys.enrol_public_key(
+            session,
+            user_id=user_id,
+            credential_id=credential_id,
+            public_key=public_key,
+            name="demo software key",
+            rp=rp,
+            now=now,
+        )
+        enrolled += 1
+    return (
+        f" Demo passkeys: {', '.join(DEMO_SIGNERS)} sign their decisions with software keys in "
+        f"{settings.data_dir / demo_keys.FOLDER} ({enrolled} enrolled now)."
     )
 
 
