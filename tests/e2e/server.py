@@ -85,12 +85,14 @@ def _environment(
 
 
 @contextmanager
-def running(data_dir: Path, *, host_name: str = "127.0.0.1") -> Iterator[Server]:
+def running(
+    data_dir: Path, *, host_name: str = "127.0.0.1", settings: dict[str, str] | None = None
+) -> Iterator[Server]:
     """The demo served on a free port until the block ends, known to its users as
     ``host_name`` (WebAuthn takes a domain such as localhost, not an address)."""
     port = free_port()
     database_url = f"sqlite:///{data_dir / 'pouch.sqlite3'}"
-    env = _environment(data_dir, database_url, port, host_name)
+    env = {**_environment(data_dir, database_url, port, host_name), **(settings or {})}
     load_demo(data_dir, env)
     log = (data_dir / "server.log").open("wb")
     process = subprocess.Popen(

@@ -4,7 +4,9 @@ officer approves with their own; the event logs the assertion's hash, and the of
 verifier accepts the decision and refuses it altered.
 
 A server of its own, known as localhost (WebAuthn takes a domain, not an address), so
-that the officers enrolled here do not sign in the other tests' server.
+that the officers enrolled here do not sign in the other tests' server. It runs as
+`make run` does, with the demo's software authenticator for watch1 and watch2: the
+officers enrolled with the virtual authenticator are new ones.
 """
 
 from __future__ import annotations
@@ -18,29 +20,55 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from pouch.clock import SystemClock
 from pouch.db import Database
+from pouch.directory import service as directory_service
 from pouch.events import EventKind
+from pouch.identity import service as identity_service
 from pouch.identity.decision_check import (
     DecisionInvalid,
     canonical,
     record_hash,
     verify_bundle,
 )
+from pouch.identity.models import Role
 from pouch.messages import service as message_service
 from pouch.messages.models import HoldStatus
 from tests.e2e.conftest import holds_of, submit
-from tests.e2e.server import LAPTOP, Server, log_in, running
+from tests.e2e.server import DEMO_PASSWORD, LAPTOP, Server, log_in, running
 
 
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running(tmp_path_factory.mktemp("e2e-passkeys"), host_name="localhost") as served:
+    with running(
+        tmp_path_factory.mktemp("e2e-passkeys"),
+        host_name="localhost",
+        settings={"POUCH_DEMO_AUTHENTICATOR": "true"},
+    ) as served:
         yield served
 
 
 @pytest.fixture(scope="module")
 def local_db(local_server: Server) -> Iterator[Database]:
     database = Database.from_url(local_server.database_url)
+    with database.transaction() as session:
+        ops = directory_service.get_office_by_slug(session, "ops")
+        for username in ("watch-a", "watch-b"):
+            user = identity_service.create_user(
+                session,
+                username=username,
+                display_name=username.title(),
+                password=DEMO_PASSWORD,
+                email=None,
+                now=SystemClock().now(),
+            )
+            identity_service.grant_role(
+                session,
+                user_id=user.id,
+                office_id=ops.id,
+                role=Role.WATCH_OFFICER,
+                now=SystemClock().now(),
+            )
     yield database
     database.dispose()
 
@@ -105,14 +133,14 @@ def test_officers_enrol_log_in_and_sign_a_hold_with_their_passkeys(
     second = Officer(browser, local_server)
     try:
         # Enrol: logged in with the password, "Your passkeys", Add.
-        log_in(first.page, "watch1")
+        log_in(first.page, "watch-a")
         first.enrol("Wanda's laptop")
         # Log out, then in again with the passkey alone.
         first.page.get_by_role("button", name="Log out").click()
         first.page.wait_for_url(re.compile(r"/login"))
         first.page.get_by_role("button", name="Log in with a passkey").click()
         first.page.wait_for_url(re.compile(r"/$"))
-        expect(first.page.locator(".who")).to_have_text("watch1")
+        expect(first.page.locator(".who")).to_have_text("watch-a")
 
         # Request a hold: the page has the authenticator sign the decision.
         public_id = submit(local_server, local_db, subject="Annex to verify before delivery")
@@ -126,7 +154,7 @@ def test_officers_enrol_log_in_and_sign_a_hold_with_their_passkeys(
         assert re.fullmatch(r"[0-9a-f]{64}", requested["assertion"])
 
         # A second officer, with a passkey of their own, approves.
-        log_in(second.page, "watch2")
+        log_in(second.page, "watch-b")
         second.enrol("Walter's laptop")
         second.page.goto(f"/watch/{public_id}")
         second.page.get_by_role("button", name="Approve hold").click()
@@ -165,3 +193,25 @@ def test_officers_enrol_log_in_and_sign_a_hold_with_their_passkeys(
     finally:
         first.close()
         second.close()
+
+
+def test_the_demo_authenticator_signs_for_the_demo_officers_in_any_browser(
+    browser: Browser, local_server: Server, local_db: Database
+) -> None:
+    """`make run`: watch1 has no authenticator of its own here; the page signs with the
+    software key `pouch demo` enrolled, and the decision verifies like any other."""
+    officer = Officer(browser, local_server)
+    officer.cdp.send("WebAuthn.disable")  # no authenticator at all in this browser
+    try:
+        log_in(officer.page, "watch1")
+        public_id = submit(local_server, local_db, subject="Route me, demo officer")
+        officer.page.goto(f"/watch/{public_id}")
+        officer.page.get_by_role("button", name="Route now").click()
+        expect(officer.page.get_by_role("status").first).to_contain_text("Routed")
+        routed = logged(local_db, public_id, EventKind.DELIVERED)
+        bundle = officer.page.request.get(f"/api/decisions/{routed['assertion']}").json()
+        verified = verify_bundle(bundle)
+        assert verified.action["action"] == "route"
+        assert bundle["registration"]["event"]["name"] == "demo software key"
+    finally:
+        officer.close()

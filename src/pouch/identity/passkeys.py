@@ -25,6 +25,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -51,7 +52,7 @@ from pouch.errors import (
     PermissionDenied,
 )
 from pouch.events import EventKind
-from pouch.identity import record
+from pouch.identity import demo_keys, record
 from pouch.identity.decision_check import (
     DECISION_STEPS,
     action_challenge,
@@ -325,6 +326,14 @@ def _user(session: Session, user_id: int) -> User:
     if user is None:
         raise NotFound(f"no user {user_id}")
     return user
+
+
+def demo_enrolled(session: Session, *, officer_id: int, data_dir: Path) -> bool:
+    """Whether the officer's passkey is the demo's software key (``pouch demo``)."""
+    user = session.get(User, officer_id)
+    kept = demo_keys.load(data_dir, user.username) if user is not None else None
+    registered = {p.credential_id for p in active_passkeys(session, officer_id)}
+    return kept is not None and kept.get("credential_id") in registered
 
 
 # --- login -------------------------------------------------------------------

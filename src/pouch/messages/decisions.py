@@ -95,8 +95,13 @@ def challenge(
     issued = passkeys.issue_decision(
         session, decision=decision, officer_id=officer_id, rp=rp, now=now
     )
-    # The demo's pages sign with the officer's software key (identity/demo_keys.py).
-    demo = settings.demo_authenticator and rp.local
+    # The demo's pages sign with the officer's software key (identity/demo_keys.py), for
+    # the officers `pouch demo` enrolled so; others use their own authenticators.
+    demo = (
+        settings.demo_authenticator
+        and rp.local
+        and passkeys.demo_enrolled(session, officer_id=officer_id, data_dir=settings.data_dir)
+    )
     return {"sign": True, "required": True, "demo": demo, **issued}
 
 
