@@ -15,7 +15,11 @@ decision_app = sub_app("Officers' signed decisions (passkeys).")
 
 
 @decision_app.command(
-    "verify", epilog="Example: curl -H 'Authorization: Bearer …' …/api/decisions/SHA256 > d.json"
+    "verify",
+    epilog=(
+        "Example: pouch decision verify decision.json  "
+        "(saved from GET /api/decisions/SHA256 with your token)"
+    ),
 )
 def decision_verify(
     bundle: Annotated[
