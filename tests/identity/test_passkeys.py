@@ -534,3 +534,44 @@ def test_relying_party_comes_from_the_public_url() -> None:
         False,
     )
     assert passkeys.relying_party("http://localhost:8000").local
+
+
+def test_the_demo_authenticator_is_for_localhost_and_the_demo_officers_only(
+    make_client: ClientFactory, settings: Settings, database: Database, clock: ManualClock
+) -> None:
+    from pouch import demo
+    from pouch.identity import demo_keys
+
+    with database.transaction() as session:
+        ops = make_office(session, clock, "ops", OfficeKind.OPERATIONS, "US")
+        for username in demo.DEMO_SIGNERS:
+            make_user(session, clock, username, [(Role.WATCH_OFFICER, ops)])
+    remote = settings.model_copy(
+        update={"demo_authenticator": True, "public_url": "https://pouch.mfa.example"}
+    )
+    with database.transaction() as session:
+        note = demo._enrol_passkeys(session, settings=remote, now=clock.now())
+    assert "refused" in note
+    assert demo_keys.load(settings.data_dir, "watch1") is None
+    local = settings.model_copy(update={"demo_authenticator": True})
+    with database.transaction() as session:
+        assert "2 enrolled now" in demo._enrol_passkeys(session, settings=local, now=clock.now())
+    with database.transaction() as session:
+        # Loading the demo again enrols nobody twice.
+        assert "0 enrolled now" in demo._enrol_passkeys(session, settings=local, now=clock.now())
+        assert len(passkeys.active_passkeys(session, session.scalar(select(Passkey.user_id)))) == 1
+    kept = demo_keys.load(settings.data_dir, "watch1")
+    assert kept is not None
+    assert (settings.data_dir / "demo-passkeys" / "watch1.json").stat().st_mode & 0o077 == 0
+
+    for client, served in [(make_client(demo_authenticator=True), True), (make_client(), False)]:
+        form = client.get("/login")
+        client.post(
+            "/login",
+            data={"username": "watch1", "password": PASSWORD, "csrf_token": csrf_of(form.text)},
+        )
+        answer = client.get("/demo/authenticator")
+        assert answer.status_code == (200 if served else 404)
+        if served:
+            assert answer.json()["credential_id"] == kept["credential_id"]
+            assert answer.json()["rp_id"] == RP_ID
