@@ -29,6 +29,9 @@ OFFERED = {
     "translator": {"Translations"},
     "interpreter": {"Interpreting"},
 }
+# Operations staff are offered their passkeys ("Your passkeys", for any signed-in user).
+for _username in ("admin", "watch1", "auditor", "protocol", "translator", "interpreter"):
+    OFFERED[_username] = OFFERED[_username] | {"Passkeys"}
 
 
 @pytest.mark.parametrize("username", sorted(OFFERED))
