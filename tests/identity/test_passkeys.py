@@ -575,3 +575,73 @@ def test_the_demo_authenticator_is_for_localhost_and_the_demo_officers_only(
         if served:
             assert answer.json()["credential_id"] == kept["credential_id"]
             assert answer.json()["rp_id"] == RP_ID
+
+
+def test_the_watch_pages_take_the_assertion_as_a_form_field(
+    app_client: TestClient, world: World, database: Database, clock: ManualClock
+) -> None:
+    officer = world.auth(Role.WATCH_OFFICER)
+    key = enrol(app_client, officer)
+    public_id = submit(database, clock, world).message.public_id
+    form = app_client.get("/login")
+    app_client.post(
+        "/login",
+        data={
+            "username": world.users[Role.WATCH_OFFICER].username,
+            "password": PASSWORD,
+            "csrf_token": csrf_of(form.text),
+        },
+    )
+    csrf = csrf_of(app_client.get(f"/watch/{public_id}").text)
+    page = app_client.get(f"/watch/{public_id}").text
+    assert f'data-decision="route" data-message="{public_id}"' in page
+    assert "passkeys.js" in page
+    unsigned = app_client.post(
+        f"/watch/{public_id}/route", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert unsigned.status_code == 403
+    garbled = app_client.post(
+        f"/watch/{public_id}/route",
+        data={"csrf_token": csrf, "assertion": "{not json"},
+        follow_redirects=False,
+    )
+    assert garbled.status_code == 400
+    challenge = app_client.post(
+        "/api/decisions/challenge",
+        json={"action": "route", "message": public_id},
+        headers={"X-CSRF-Token": csrf},
+    ).json()
+    routed = app_client.post(
+        f"/watch/{public_id}/route",
+        data={"csrf_token": csrf, "assertion": json.dumps(key.get(challenge["challenge"]))},
+        follow_redirects=False,
+    )
+    assert routed.status_code == 303, routed.text
+    assert logged_details(database, public_id, EventKind.DELIVERED)["assertion"]
+
+
+def test_stale_challenges_are_swept_and_refused(
+    app_client: TestClient, world: World, database: Database, clock: ManualClock
+) -> None:
+    from datetime import timedelta
+
+    from pouch.identity.passkey_models import PasskeyChallenge
+
+    officer = world.auth(Role.WATCH_OFFICER)
+    key = enrol(app_client, officer)
+    public_id = submit(database, clock, world).message.public_id
+    issued = app_client.post(
+        "/api/decisions/challenge", json={"action": "route", "message": public_id}, headers=officer
+    ).json()
+    clock.advance(passkeys.CHALLENGE_LIFETIME + timedelta(seconds=1))
+    late = app_client.post(
+        f"/api/messages/{public_id}/route",
+        json={"assertion": key.get(issued["challenge"])},
+        headers=officer,
+    )
+    assert late.status_code == 403
+    assert "expired" in late.json()["detail"]
+    app_client.post("/api/login/passkey/options")
+    with database.transaction(write=False) as session:
+        left = list(session.scalars(select(PasskeyChallenge)))
+    assert [c.purpose for c in left] == ["login"]

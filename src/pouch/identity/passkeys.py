@@ -30,7 +30,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import webauthn
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from webauthn.helpers import options_to_json_dict
 from webauthn.helpers.exceptions import WebAuthnException
@@ -116,6 +116,8 @@ def _new_challenge(
     action: str | None = None,
 ) -> bytes:
     value = challenge if challenge is not None else secrets.token_bytes(32)
+    # Stale challenges are of no use to anyone: each new one sweeps them away.
+    session.execute(delete(PasskeyChallenge).where(PasskeyChallenge.expires_at <= now))
     session.add(
         PasskeyChallenge(
             challenge=b64url(value),
