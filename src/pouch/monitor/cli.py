@@ -193,6 +193,9 @@ def monitor(
         shown = report.alarms if all_alarms else report.new
         if shown:
             sys.stdout.write(render(shown, already=report.already) + "\n")
+        for index, kind, by, time in report.changes:
+            actor = "the operator at the machine" if by is None else f"user {by}"
+            sys.stdout.write(f"change on the record: {kind} by {actor} at {time} (entry {index})\n")
         for failure in report.alert_failures:
             sys.stderr.write(f"alert not sent: {failure}\n")
         verdict = f"{len(report.alarms)} alarm(s)" if report.alarms else "OK"

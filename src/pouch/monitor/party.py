@@ -52,6 +52,46 @@ _OFFICE_EVENTS = frozenset(
         EventKind.MEMBERSHIP_REMOVAL_REQUESTED,
         EventKind.MEMBERSHIP_REVOKED,
         EventKind.TAG_KEY_ROTATED,
+        EventKind.OFFICE_CREATED,
+        EventKind.OFFICE_CHANGED,
+        EventKind.OFFICE_RETIRED,
+        EventKind.OFFICE_REMOVED,
+        EventKind.ENDPOINT_CHANGED,
+        EventKind.SENDER_KEY_REGISTERED,
+        EventKind.SENDER_KEY_REVOKED,
+        EventKind.TOKEN_ISSUED,
+        EventKind.TOKEN_REVOKED,
+    }
+)
+#: Changes to identity and the directory (invariant 6): the office is shown each one
+#: about it, with its actor, so that nobody changes who acts for it unseen.
+_IDENTITY_EVENTS = frozenset(
+    {
+        EventKind.USER_CREATED,
+        EventKind.USER_RENAMED,
+        EventKind.USER_EMAIL_CHANGED,
+        EventKind.USER_ACTIVATED,
+        EventKind.USER_DEACTIVATED,
+        EventKind.PASSWORD_RESET_STARTED,
+        EventKind.PASSWORD_SET,
+        EventKind.POWER_REQUESTED,
+        EventKind.POWER_APPROVED,
+        EventKind.POWER_WITHDRAWN,
+        EventKind.PASSKEY_REGISTERED,
+        EventKind.PASSKEY_REVOKED,
+        EventKind.LOGIN_ALERT,
+        EventKind.MEMBERSHIP_GRANTED,
+        EventKind.MEMBERSHIP_REMOVAL_REQUESTED,
+        EventKind.MEMBERSHIP_REVOKED,
+        EventKind.OFFICE_CREATED,
+        EventKind.OFFICE_CHANGED,
+        EventKind.OFFICE_RETIRED,
+        EventKind.OFFICE_REMOVED,
+        EventKind.ENDPOINT_CHANGED,
+        EventKind.SENDER_KEY_REGISTERED,
+        EventKind.SENDER_KEY_REVOKED,
+        EventKind.TOKEN_ISSUED,
+        EventKind.TOKEN_REVOKED,
     }
 )
 _ANSWER_LIMIT = 2000  # characters of a server's answer kept as evidence
@@ -166,6 +206,7 @@ class PartyState:
     messages: dict[str, Dossier] = field(default_factory=dict)
     calls: set[str] = field(default_factory=set)
     rotations: list[list[int]] = field(default_factory=list)  # [index, counter, from_counter]
+    changes: list[list[Any]] = field(default_factory=list)  # [index, kind, by, time]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -179,6 +220,7 @@ class PartyState:
             "messages": [d.to_json() for d in self.messages.values()],
             "calls": sorted(self.calls),
             "rotations": self.rotations,
+            "changes": self.changes,
         }
 
     @classmethod
@@ -196,6 +238,7 @@ class PartyState:
             messages={d.message: d for d in dossiers},
             calls=set(data["calls"]),
             rotations=data["rotations"],
+            changes=data.get("changes", []),  # state kept before identity was logged
         )
 
     def note(self, alarm: Alarm) -> None:
@@ -457,12 +500,17 @@ def _understand(
         if str(event.get("call")) not in state.calls:
             _not_concerning(state, index, counter, event, "a call the office never requested")
         return
+    if kind in _OFFICE_EVENTS and event.get("office") != office:
+        _not_concerning(state, index, counter, event, f"an event of office {event.get('office')}")
+        return
+    if kind in _IDENTITY_EVENTS:
+        change = [index, kind, event.get("by"), str(event.get("time"))]
+        if change not in state.changes:
+            state.changes.append(change)
+            state.changes.sort()
+        return
     if kind in _OFFICE_EVENTS:
-        if event.get("office") != office:
-            _not_concerning(
-                state, index, counter, event, f"an event of office {event.get('office')}"
-            )
-        elif kind == EventKind.TAG_KEY_ROTATED:
+        if kind == EventKind.TAG_KEY_ROTATED:
             start = event.get("from_counter")
             if isinstance(start, int):
                 record = [index, counter if counter is not None else -1, start]

@@ -99,6 +99,9 @@ class Report:
     opened: int = 0
     messages: int = 0
     alert_failures: list[str] = field(default_factory=list)
+    #: Changes to identity and the directory about the party found in this poll's new
+    #: entries: [index, kind, by, time].
+    changes: list[list[Any]] = field(default_factory=list)
 
     @property
     def already(self) -> frozenset[str]:
@@ -214,6 +217,7 @@ class Monitor:
             added=added,
             opened=opened,
             messages=len(party.messages),
+            changes=[c for c in party.changes if c[0] >= view.size - added],
         )
 
     # -- the party's entries ---------------------------------------------------------
