@@ -144,10 +144,10 @@ TABLE: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/api/calls/runs/999999", CALL_READERS | PRINCIPAL_OFFICE),
     # One's own passkeys; signed decisions (tests/identity/test_passkeys.py).
     ("GET", "/api/passkeys", ALL),
-    ("POST", "/api/passkeys/options", ALL),
+    ("POST", "/api/passkey-options", ALL),
     ("POST", "/api/passkeys", ALL),
     ("DELETE", "/api/passkeys/999999", ALL),
-    ("POST", "/api/decisions/challenge", frozenset({Role.WATCH_OFFICER})),
+    ("POST", "/api/decision-challenges", frozenset({Role.WATCH_OFFICER})),
     ("GET", "/api/decisions/" + "0" * 64, ALL),
 ]
 

@@ -74,7 +74,7 @@ def second_officer(database: Database, clock: ManualClock, world: World) -> dict
 
 def enrol(client: TestClient, headers: dict[str, str]) -> SoftAuthenticator:
     authenticator = SoftAuthenticator(origin=ORIGIN, rp_id=RP_ID)
-    options = client.post("/api/passkeys/options", headers=headers)
+    options = client.post("/api/passkey-options", headers=headers)
     assert options.status_code == 200, options.text
     assert options.json()["rp"]["id"] == RP_ID
     assert options.json()["authenticatorSelection"]["userVerification"] == "required"
@@ -94,7 +94,7 @@ def signed(
     authenticator: SoftAuthenticator,
     decision: dict[str, Any],
 ) -> dict[str, Any]:
-    issued = client.post("/api/decisions/challenge", json=decision, headers=headers)
+    issued = client.post("/api/decision-challenges", json=decision, headers=headers)
     assert issued.status_code == 200, issued.text
     body = issued.json()
     assert body["sign"] is True
@@ -129,7 +129,7 @@ def test_enrolment_is_on_the_record_with_the_public_key(
         assert stored is not None
         assert event["public_key"] == b64url(stored.public_key)
     # The same authenticator cannot be enrolled twice, nor by answering an old challenge.
-    options = app_client.post("/api/passkeys/options", headers=officer).json()
+    options = app_client.post("/api/passkey-options", headers=officer).json()
     assert options["excludeCredentials"][0]["id"] == authenticator.id
 
 
@@ -138,7 +138,7 @@ def test_a_registration_for_another_origin_or_an_unknown_challenge_is_refused(
 ) -> None:
     officer = world.auth(Role.WATCH_OFFICER)
     authenticator = SoftAuthenticator(origin="https://evil.example", rp_id=RP_ID)
-    options = app_client.post("/api/passkeys/options", headers=officer).json()
+    options = app_client.post("/api/passkey-options", headers=officer).json()
     answer = app_client.post(
         "/api/passkeys", json={"credential": authenticator.create(options)}, headers=officer
     )
@@ -348,7 +348,7 @@ def test_when_a_decision_must_be_signed(
         answer = client.post(f"/api/messages/{public_id}/route", headers=headers)
         outcomes[who] = answer.status_code
         challenge = client.post(
-            "/api/decisions/challenge",
+            "/api/decision-challenges",
             json={"action": "route", "message": public_id},
             headers=headers,
         ).json()
@@ -607,7 +607,7 @@ def test_the_watch_pages_take_the_assertion_as_a_form_field(
     )
     assert garbled.status_code == 400
     challenge = app_client.post(
-        "/api/decisions/challenge",
+        "/api/decision-challenges",
         json={"action": "route", "message": public_id},
         headers={"X-CSRF-Token": csrf},
     ).json()
@@ -631,7 +631,7 @@ def test_stale_challenges_are_swept_and_refused(
     key = enrol(app_client, officer)
     public_id = submit(database, clock, world).message.public_id
     issued = app_client.post(
-        "/api/decisions/challenge", json={"action": "route", "message": public_id}, headers=officer
+        "/api/decision-challenges", json={"action": "route", "message": public_id}, headers=officer
     ).json()
     clock.advance(passkeys.CHALLENGE_LIFETIME + timedelta(seconds=1))
     late = app_client.post(

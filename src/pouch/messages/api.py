@@ -122,7 +122,7 @@ def _signed(
     )
 
 
-@router.post("/decisions/challenge", response_model=DecisionChallengeOut, tags=["decisions"])
+@router.post("/decision-challenges", response_model=DecisionChallengeOut, tags=["decisions"])
 def decision_challenge(
     data: DecisionChallengeIn,
     session: DbSession,

@@ -209,13 +209,13 @@ class StatusOut(Schema):
 
 #: An officer's WebAuthn assertion confirming a decision: the browser's PublicKeyCredential
 #: as JSON (id, rawId, type, response.authenticatorData, clientDataJSON, signature, all
-#: base64url), made over the challenge of POST /api/decisions/challenge.
+#: base64url), made over the challenge of POST /api/decision-challenges.
 Assertion = Annotated[
     dict[str, Any] | None,
     Field(
         description=(
             "The officer's WebAuthn assertion over this decision's challenge (POST "
-            "/api/decisions/challenge), as the browser's PublicKeyCredential JSON; needed "
+            "/api/decision-challenges), as the browser's PublicKeyCredential JSON; needed "
             "when POUCH_SIGNED_DECISIONS asks for it."
         )
     ),

@@ -2,11 +2,11 @@
 // and confirm an officer's decision with one. No inline script: the pages mark what
 // this file acts on with data- attributes.
 //
-// - form[data-passkey-enrol]: POST /api/passkeys/options, navigator.credentials.create,
+// - form[data-passkey-enrol]: POST /api/passkey-options, navigator.credentials.create,
 //   POST /api/passkeys.
 // - button[data-passkey-login]: POST /api/login/passkey/options,
 //   navigator.credentials.get, POST /login/passkey.
-// - form[data-decision]: before the form is sent, POST /api/decisions/challenge with
+// - form[data-decision]: before the form is sent, POST /api/decision-challenges with
 //   the decision (data-decision, data-message, data-hold, and the form's reason,
 //   minutes, attachment); when the answer says to sign, navigator.credentials.get over
 //   its challenge, and the form goes with the assertion in its "assertion" field.
@@ -144,7 +144,7 @@
   async function enrol(form) {
     const csrf = csrfOf(form);
     say(form, "Follow your browser's prompt…");
-    const options = await postJSON("/api/passkeys/options", {}, csrf);
+    const options = await postJSON("/api/passkey-options", {}, csrf);
     const credential = await navigator.credentials.create(creationOptions(options));
     const nameField = form.querySelector("input[name=name]");
     await postJSON("/api/passkeys", {
@@ -186,7 +186,7 @@
   }
 
   async function sign(form) {
-    const answer = await postJSON("/api/decisions/challenge", decisionOf(form), csrfOf(form));
+    const answer = await postJSON("/api/decision-challenges", decisionOf(form), csrfOf(form));
     if (!answer.sign) return null;
     say(form, "Confirm with your passkey…");
     if (answer.demo) return demoAssertion(answer.challenge);
