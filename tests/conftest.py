@@ -66,22 +66,27 @@ def _admin_conninfo(url: str) -> str:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer | None]:
     given = os.environ.get("POUCH_TEST_DATABASE_URL")
-    if given:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if given and worker is None:
         yield PostgresServer(url=given, created=None)
         return
+    # Each xdist worker gets a database of its own: two workers' tests sharing
+    # one would queue on the log's head row and deadlock on each other's rows.
+    server = given or LOCAL_POSTGRES
+    base = make_url(server).database or "pouch_test"
+    name = f"{base}_{worker}" if given else f"pouch_test_{secrets.token_hex(4)}"
     try:
-        with psycopg.connect(
-            _admin_conninfo(LOCAL_POSTGRES), autocommit=True, connect_timeout=2
-        ) as conn:
-            name = f"pouch_test_{secrets.token_hex(4)}"
+        with psycopg.connect(_admin_conninfo(server), autocommit=True, connect_timeout=2) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.Error as error:
-        _postgres_problem.append(f"no PostgreSQL at 127.0.0.1:5432 ({error.__class__.__name__})")
+        where = make_url(server).host or "127.0.0.1"
+        _postgres_problem.append(f"no PostgreSQL at {where} ({error.__class__.__name__})")
         yield None
         return
-    url = make_url(LOCAL_POSTGRES).set(database=name).render_as_string(hide_password=False)
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
     yield PostgresServer(url=url, created=name)
-    with psycopg.connect(_admin_conninfo(LOCAL_POSTGRES), autocommit=True) as conn:
+    with psycopg.connect(_admin_conninfo(server), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
