@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -261,6 +262,26 @@ def fast_password_hashing() -> Iterator[None]:
     identity_service._hasher = production
 
 
+@contextmanager
+def empty_database(
+    backend: str, database_urls: dict[str, str | None], directory: Path
+) -> Iterator[str]:
+    """The URL of a database of its own, not yet migrated, dropped at the end of the block
+    (SQLite: a file in ``directory``)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'fresh.sqlite3'}"
+        return
+    base = backend_url(backend, database_urls)
+    name = f"pouch_fresh_{secrets.token_hex(4)}"
+    with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def fresh_database(
     backend: str,
@@ -270,27 +291,12 @@ def fresh_database(
 ) -> Iterator[Database]:
     """A database of its own, migrated and really committed to: for tests that
     need several connections, threads or processes (locks, crashes)."""
-    if backend == "sqlite":
-        database = Database.from_url(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
-        migrations.upgrade(database)
-        holds = watched(database)
-        yield database
-        database.dispose()
-        holds.check(request)
-        return
-    base = backend_url(backend, database_urls)
-    name = f"pouch_fresh_{secrets.token_hex(4)}"
-    with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database = Database.from_url(
-        make_url(base).set(database=name).render_as_string(hide_password=False)
-    )
-    try:
-        migrations.upgrade(database)
-        holds = watched(database)
-        yield database
-    finally:
-        database.dispose()
-        with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_database(backend, database_urls, tmp_path) as url:
+        database = Database.from_url(url)
+        try:
+            migrations.upgrade(database)
+            holds = watched(database)
+            yield database
+        finally:
+            database.dispose()
     holds.check(request)

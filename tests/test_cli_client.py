@@ -15,6 +15,7 @@ import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,14 @@ import httpx
 import pytest
 import typer
 from sqlalchemy import select
+from sqlalchemy import text as sqltext
 
 from pouch.app import create_app
 from pouch.cli import app
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.identity.models import Role
+from pouch.messages import worker
 from pouch.messages.models import Message, MessageEvent
 from pouch.settings import Settings
 from tests.factories import World, build_world, make_token, make_user
@@ -182,6 +185,28 @@ def test_two_officers_hold_and_approve_each_as_themselves(pouch: Served, tmp_pat
     assert actors["hold.released"] == second.id
 
 
+def test_the_workers_failing_rows_are_listed_for_auditors(pouch: Served, tmp_path: Path) -> None:
+    public_id = submit(pouch.database, pouch.clock, pouch.world).message.public_id
+    with pouch.database.transaction() as session:  # a row the ORM cannot load
+        session.execute(
+            sqltext("UPDATE messages SET precedence = 'BOGUS' WHERE public_id = :id"),
+            {"id": public_id},
+        )
+    auditor = person(tmp_path, "auditor")
+    assert auditor.login(pouch.url, pouch.world.tokens[Role.AUDITOR])[0] == 0
+    code, output = auditor.run("messages", "failures")
+    assert (code, output.strip()) == (0, "The worker has no failing rows.")
+    pouch.clock.advance(timedelta(hours=3))
+    with pouch.database.transaction() as session:
+        assert worker.run_due(session, now=pouch.clock.now()).failed == 1
+    code, output = auditor.run("messages", "failures")
+    assert code == 0 and "deliver" in output and "BOGUS" in output, output
+    watch = person(tmp_path, "watch")
+    assert watch.login(pouch.url, pouch.world.tokens[Role.WATCH_OFFICER])[0] == 0
+    code, output = watch.run("messages", "failures")
+    assert code == 1 and output.startswith("error: "), output
+
+
 def test_the_server_decides_who_may_act(pouch: Served, tmp_path: Path) -> None:
     public_id = submit(pouch.database, pouch.clock, pouch.world).message.public_id
     principal = person(tmp_path, "principal")
@@ -240,6 +265,7 @@ NOT_OFFICER = {
 OFFICER_COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("whoami",): (),
     ("messages", "queue"): (),
+    ("messages", "failures"): (),
     ("messages", "show"): ("m-00000000000000000000",),
     ("messages", "route"): ("m-00000000000000000000",),
     ("messages", "hold"): ("m-00000000000000000000", "--minutes", "5", "--reason", "check"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,12 +30,29 @@ from pouch.messages import acceptance, worker
 from pouch.messages import service as message_service
 from pouch.messages.models import Hold, Message
 from pouch.messages.rules import Precedence, Timetable
+from tests.conftest import empty_database
 from tests.e2e.server import LAPTOP, Server, launch, log_in, running
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with running(tmp_path_factory.mktemp("e2e")) as served:
+        yield served
+
+
+@contextmanager
+def served_demo(
+    backend: str,
+    database_urls: dict[str, str | None],
+    data_dir: Path,
+    **options: Any,
+) -> Iterator[Server]:
+    """The demo served on a database of its own on ``backend``, for the modules that
+    walk an attack on both backends (the session's ``server`` is SQLite)."""
+    with (
+        empty_database(backend, database_urls, data_dir) as url,
+        running(data_dir, database_url=url, **options) as served,
+    ):
         yield served
 
 

@@ -86,12 +86,17 @@ def _environment(
 
 @contextmanager
 def running(
-    data_dir: Path, *, host_name: str = "127.0.0.1", settings: dict[str, str] | None = None
+    data_dir: Path,
+    *,
+    database_url: str | None = None,
+    host_name: str = "127.0.0.1",
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Server]:
     """The demo served on a free port until the block ends, known to its users as
-    ``host_name`` (WebAuthn takes a domain such as localhost, not an address)."""
+    ``host_name`` (WebAuthn takes a domain such as localhost, not an address), on
+    ``database_url`` (an empty database; by default a SQLite file in ``data_dir``)."""
     port = free_port()
-    database_url = f"sqlite:///{data_dir / 'pouch.sqlite3'}"
+    database_url = database_url or f"sqlite:///{data_dir / 'pouch.sqlite3'}"
     env = {**_environment(data_dir, database_url, port, host_name), **(settings or {})}
     load_demo(data_dir, env)
     log = (data_dir / "server.log").open("wb")

@@ -1,12 +1,21 @@
 """Administration: users, roles, the two-officer removal of a last administrator,
-offices, sender keys and API tokens."""
+offices, sender keys and API tokens.
+
+These are the insider's attacks of issue 15 (an administrator making an officer
+alone, setting someone's password, removing the last administrator), so the
+module walks them on both backends: a demo served on SQLite and one on
+PostgreSQL, each the module's own.
+"""
 
 from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from playwright.sync_api import Page, expect
@@ -15,10 +24,39 @@ from sqlalchemy import select
 from pouch.db import Database
 from pouch.identity.models import MembershipRemoval, RemovalStatus
 from pouch.messages.models import Notification
-from tests.e2e.conftest import Visit
+from tests.conftest import BACKENDS
+from tests.e2e.conftest import Visit, served_demo
 from tests.e2e.server import Server, log_in
 
 NEW_PASSWORD = "a long enough password"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest,
+    server: Server,
+    tmp_path_factory: pytest.TempPathFactory,
+    database_urls: dict[str, str | None],
+) -> Iterator[Server]:
+    """On SQLite the session's server; on PostgreSQL one of the module's own."""
+    if request.param == "sqlite":
+        yield server
+        return
+    with served_demo(request.param, database_urls, tmp_path_factory.mktemp("e2e-admin")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def served_db(server: Server) -> Iterator[Database]:
+    database = Database.from_url(server.database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="module")
+def login_states(server: Server) -> dict[str, Any]:
+    """Each server's own sessions."""
+    return {}
 
 
 OPS = "Operations Center, Department of State"

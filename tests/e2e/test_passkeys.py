@@ -6,7 +6,8 @@ verifier accepts the decision and refuses it altered.
 A server of its own, known as localhost (WebAuthn takes a domain, not an address), so
 that the officers enrolled here do not sign in the other tests' server. It runs as
 `make run` does, with the demo's software authenticator for watch1 and watch2: the
-officers enrolled with the virtual authenticator are new ones.
+officers enrolled with the virtual authenticator are new ones. One on SQLite and one on
+PostgreSQL: an officer's signature is issue 15's answer to acting as someone else.
 """
 
 from __future__ import annotations
@@ -34,13 +35,20 @@ from pouch.identity.decision_check import (
 from pouch.identity.models import Role
 from pouch.messages import service as message_service
 from pouch.messages.models import HoldStatus
-from tests.e2e.conftest import holds_of, submit
-from tests.e2e.server import DEMO_PASSWORD, LAPTOP, Server, log_in, running
+from tests.conftest import BACKENDS
+from tests.e2e.conftest import holds_of, served_demo, submit
+from tests.e2e.server import DEMO_PASSWORD, LAPTOP, Server, log_in
 
 
-@pytest.fixture(scope="module")
-def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running(
+@pytest.fixture(scope="module", params=BACKENDS)
+def local_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    database_urls: dict[str, str | None],
+) -> Iterator[Server]:
+    with served_demo(
+        request.param,
+        database_urls,
         tmp_path_factory.mktemp("e2e-passkeys"),
         host_name="localhost",
         settings={"POUCH_DEMO_AUTHENTICATOR": "true"},

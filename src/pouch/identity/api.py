@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 
+from pouch.errors import InvalidInput
 from pouch.identity import access as identity_access
-from pouch.identity import approvals, audit
+from pouch.identity import approvals, audit, throttle
 from pouch.identity import service as identity_service
 from pouch.identity.schemas import (
     IdentityEventOut,
@@ -31,6 +32,8 @@ from pouch.identity.schemas import (
 )
 from pouch.schema import RowId
 from pouch.web.deps import AppClock, AppSettings, Authorize, DbSession
+from pouch.web.openapi import THROTTLED
+from pouch.web.problems import render_error
 
 router = APIRouter(prefix="/api", tags=["identity"])
 
@@ -136,18 +139,37 @@ def complete_password_reset(data: PasswordResetIn, session: DbSession, clock: Ap
     )
 
 
-@router.post("/me/password", response_model=PasswordChangeOut)
+@router.post("/me/password", response_model=PasswordChangeOut, responses=THROTTLED)
 def change_password(
-    data: PasswordChangeIn, session: DbSession, clock: AppClock, actor: AnyUser
-) -> PasswordChangeOut:
-    """Change one's own password, knowing the current one; one's other sessions end."""
+    data: PasswordChangeIn,
+    request: Request,
+    session: DbSession,
+    clock: AppClock,
+    settings: AppSettings,
+    actor: AnyUser,
+) -> PasswordChangeOut | Response:
+    """Change one's own password, knowing the current one; one's other sessions end. A
+    wrong current password counts as a failed login (the same throttle, the same alerts)."""
+    now = clock.now()
+    username = identity_service.get_user(session, actor.user_id).username
+    address = throttle.address_key(request.client.host if request.client else None)
+    policy = throttle.Policy.from_settings(settings)
+    throttle.check(session, username=username, address=address, now=now, policy=policy)
+    try:
+        identity_service.verify_own_password(
+            session, user_id=actor.user_id, password=data.current_password.get_secret_value()
+        )
+    except InvalidInput as wrong:
+        # Answered, not raised: the failure is counted in this transaction, which commits.
+        throttle.record_failure(session, username=username, address=address, now=now, policy=policy)
+        return render_error(request, wrong)
+    throttle.record_success(session, username=username)
     ended = identity_service.change_own_password(
         session,
         user_id=actor.user_id,
-        current=data.current_password.get_secret_value(),
         new=data.new_password.get_secret_value(),
         keep_session=actor.session_id,
-        now=clock.now(),
+        now=now,
     )
     return PasswordChangeOut(sessions_ended=ended)
 

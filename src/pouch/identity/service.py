@@ -406,25 +406,31 @@ def complete_password_reset(session: Session, *, code: str, password: str, now: 
     return user
 
 
-def change_own_password(
-    session: Session,
-    *,
-    user_id: int,
-    current: str,
-    new: str,
-    keep_session: int | None,
-    now: datetime,
-) -> int:
-    """The user changes their password, knowing the current one: their other sessions
-    end (this one, ``keep_session``, goes on). Returns how many ended."""
+def verify_own_password(session: Session, *, user_id: int, password: str) -> None:
+    """Raise ``InvalidInput`` on ``current_password`` unless ``password`` is the user's
+    (the caller counts a failure as a failed login: pouch.identity.throttle)."""
     user = get_user(session, user_id)
     try:
-        _hasher.verify(user.password_hash, current)
+        _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         raise InvalidInput(
             "the current password is wrong",
             field_errors=[FieldError("current_password", "wrong")],
         ) from None
+
+
+def change_own_password(
+    session: Session,
+    *,
+    user_id: int,
+    new: str,
+    keep_session: int | None,
+    now: datetime,
+) -> int:
+    """The user, who has just given the current password (``verify_own_password``),
+    changes it: their other sessions end (this one, ``keep_session``, goes on).
+    Returns how many ended."""
+    user = get_user(session, user_id)
     validate_new_password(new, field_name="new_password")
     user.password_hash = hash_password(new)
     ended = end_sessions(session, user_id=user_id, keep=keep_session)

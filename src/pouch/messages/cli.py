@@ -151,6 +151,29 @@ def messages_show(message_id: MessageId) -> None:
     console.print(table)
 
 
+@messages_app.command("failures", epilog="Example: pouch messages failures")
+def messages_failures() -> None:
+    """List the rows the background worker failed on and is still trying (auditors and
+    administrators): each is also a ``worker.failed`` event in the log."""
+    with officer() as api:
+        failures = api.get("/api/worker/failures")
+    if not failures:
+        console.print("The worker has no failing rows.")
+        return
+    table = Table("job", "row", "tries", "first (UTC)", "next try (UTC)", "log index", "error")
+    for f in failures:
+        table.add_row(
+            f["job"],
+            str(f["row_id"]),
+            str(f["attempts"]),
+            f"{utc(f['first_at']):%Y-%m-%d %H:%M}",
+            f"{utc(f['retry_at']):%Y-%m-%d %H:%M}",
+            str(f["ledger_index"]),
+            f["error"],
+        )
+    console.print(table)
+
+
 @messages_app.command("route", epilog="Example: pouch messages route m-0123…")
 def messages_route(message_id: MessageId) -> None:
     """Deliver a message from the queue now (watch officers)."""

@@ -63,6 +63,10 @@ REASONS = {
     "409": "The request conflicts with the current state.",
     "413": "The body is larger than the server accepts.",
     "415": "The body is not of a media type this operation reads.",
+    "429": (
+        "Too many failed attempts for this user or from this address: nothing is "
+        "checked until the Retry-After header's seconds have passed."
+    ),
     "503": (
         "The database is unavailable or its disk is full. A write cut off by the outage "
         "may or may not have been stored: try again after the Retry-After header's "
@@ -93,7 +97,7 @@ def _problem(status: str) -> dict[str, Any]:
         "description": REASONS[status],
         "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
-    if status == "503":
+    if status in ("429", "503"):
         response["headers"] = {
             "Retry-After": {
                 "description": "Seconds to wait before trying again.",
@@ -101,6 +105,11 @@ def _problem(status: str) -> dict[str, Any]:
             }
         }
     return response
+
+
+#: For an operation that checks a password and so is throttled like the login
+#: (``responses=THROTTLED``): its 429 is documented as the others are.
+THROTTLED: dict[int | str, dict[str, Any]] = {429: {"description": REASONS["429"]}}
 
 
 def _secured(path: str) -> bool:
@@ -147,6 +156,8 @@ def honest(document: dict[str, Any]) -> dict[str, Any]:
             responses.pop("422", None)
             for status in _statuses(path, method, operation):
                 responses.setdefault(status, _problem(status))
+            if "429" in responses:  # declared by the route (THROTTLED): as a problem
+                responses["429"] = _problem("429")
             if _secured(path):
                 operation["security"] = [{"token": []}, {"session": []}]
     return result
