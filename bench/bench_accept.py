@@ -787,8 +787,9 @@ def report(rows: list[Row], sign_us: tuple[float, float]) -> None:
 
 
 def tarpit_summary(backend: str, rows: list[Row]) -> None:
-    """Five senders' webhooks in a tarpit against the same webhooks answering at once (the
-    issue's goal: the rate, full, and the p99, paced, within 10 %), and against none."""
+    """Five senders' webhooks in a tarpit against the phases without them (the issue's
+    goal: the rate, full, and the p99, paced, within 10 %), and against the same webhooks
+    answering at once."""
 
     def find(label: str, kind: str) -> Row | None:
         return next((r for r in rows if label in r.mode and f" {kind} " in r.mode), None)
@@ -796,7 +797,7 @@ def tarpit_summary(backend: str, rows: list[Row]) -> None:
     stuck_full, stuck_paced = find("tarpit", "full"), find("tarpit", "paced")
     if not (stuck_full and stuck_paced):
         return
-    for label, goal in (("answering webhooks", True), ("no webhook", False)):
+    for label, goal in (("no webhook", True), ("answering webhooks", False)):
         full, paced = find(label, "full"), find(label, "paced")
         if not (full and paced):
             continue

@@ -413,7 +413,8 @@ def test_a_webhook_that_never_answers_holds_only_its_own_slots(
     """Five notices for an office whose webhook never answers, queued before one for
     another office: the other office's notice goes out at once, while the tarpit holds
     the two sends it may have (``per_endpoint``); the rest wait, unleased, in the
-    outbox. Each send records itself when it ends (pump), not at the end of a round."""
+    outbox. Each send hands in its outcome when it ends, recorded at the outbox's next
+    turn (pump), not at the end of a round."""
     database = fresh_database
     world = build_world(database, clock)
     stuck, healthy = world.offices["ie-taoiseach"].id, world.offices["president-elect"].id
@@ -435,9 +436,10 @@ def test_a_webhook_that_never_answers_holds_only_its_own_slots(
             deadline = time.monotonic() + 10
             while (row := _by_office(database, healthy)[0]).sent_at is None:
                 assert time.monotonic() < deadline, "the healthy notice was never recorded"
+                # The next turn records it; it finds no room at the tarpit's host, and
+                # claims nothing there.
+                assert sender.pump() == 0
                 time.sleep(0.02)
-            # Another pump finds no room at the tarpit's host, and claims nothing there.
-            assert sender.pump() == 0
             waiting = _by_office(database, stuck)
             assert sum(n.lease_until is not None for n in waiting) == 2
             assert all(n.sent_at is None and n.attempts == 0 for n in waiting)
@@ -446,6 +448,47 @@ def test_a_webhook_that_never_answers_holds_only_its_own_slots(
             tarpit.release.set()
             sender.close()
     assert row.attempts == 1
+
+
+def test_answers_ending_together_are_recorded_in_one_transaction(
+    fresh_database: Database, clock: ManualClock, webhook: Receiver
+) -> None:
+    """Eight sends that end between two turns cost the writer one transaction, not eight:
+    acceptance shares that writer (SQLite has one), and prompt webhooks answer by the
+    hundred a second under load."""
+    database = fresh_database
+    world = build_world(database, clock)
+    office = world.offices["ie-taoiseach"].id
+    _endpoint(database, office, webhook_url=webhook.url)
+    with database.transaction() as session:
+        for n in range(8):
+            _notice(session, office, clock, n)
+    writes: list[float] = []
+    database.observers.append(lambda write, held: writes.append(held) if write else None)
+    with httpx.Client() as http:
+        sender = outbox.Outbox(
+            database,
+            clock=clock,
+            transport=outbox.Transport(http=http, relay=None, timeout=5, policy=LOCAL),
+            interval=5,
+            lease=timedelta(minutes=5),
+            per_endpoint=8,
+        )
+        try:
+            assert sender.pump() == 8
+            deadline = time.monotonic() + 10
+            while sender.open_sends():
+                assert time.monotonic() < deadline, "the sends never ended"
+                time.sleep(0.02)  # polling the sends, not waiting for a deadline
+            assert len(webhook.received) == 8
+            assert all(n.sent_at is None for n in _by_office(database, office))
+            del writes[:]
+            assert sender.pump() == 0  # nothing left to claim; eight outcomes recorded
+            assert len(writes) == 1
+        finally:
+            sender.close()
+    rows = _by_office(database, office)
+    assert [(n.sent_at, n.attempts, n.lease_until) for n in rows] == [(clock.now(), 1, None)] * 8
 
 
 def _by_office(database: Database, office_id: int) -> list[Notification]:

@@ -16,11 +16,14 @@ anything else down (acceptance takes the same write lock):
    (``pending``, ``GET /api/outbox``).
 
 In ``pouch serve`` the outbox does not wait for a round to end (``pump``):
-each send records its own outcome the moment it ends, and the outbox claims
-only what it has room for, skipping the offices whose endpoint already has
-``per_endpoint`` sends open. A webhook that never answers holds its own slots
-until its timeout, and every other office's notices go past it. (``run_once``,
-for the CLI and the tests, is one synchronous round.)
+each send hands in its outcome the moment it ends and wakes the outbox, which
+records every outcome handed in since its last turn and claims what it has
+room for, in one short transaction, skipping the offices whose endpoint
+already has ``per_endpoint`` sends open. Turns are at least ``gap`` apart, so
+that a hundred answers a second cost a few transactions, not a hundred, in
+the writer acceptance shares. A webhook that never answers holds its own
+slots until its timeout, and every other office's notices go past it.
+(``run_once``, for the CLI and the tests, is one synchronous round.)
 
 A sender that dies between 1 and 3 leaves its notices leased; once the lease
 is over they are due again and sent again with the same ``Idempotency-Key``
@@ -362,6 +365,7 @@ class Outbox:
         batch: int = 50,
         concurrency: int = 8,
         per_endpoint: int = 2,
+        gap: float = 0.05,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -371,12 +375,15 @@ class Outbox:
         self.batch = batch
         self.concurrency = concurrency
         self.per_endpoint = per_endpoint
+        self.gap = gap
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="pouch-send")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # What ``pump`` has started and not yet recorded, by endpoint.
         self._open: Counter[str] = Counter()
         self._open_lock = threading.Lock()
+        # Outcomes handed in by sends that ended, recorded at the next turn.
+        self._finished: list[Outcome] = []
         self._wake = threading.Event()
         #: When the last round finished (the clock's time), for /readyz and /metrics.
         self.last_round: datetime | None = None
@@ -423,39 +430,55 @@ class Outbox:
         return list(self._pool.map(one, claimed))
 
     def pump(self) -> int:
-        """Claim what this process has room for and start sending it, each send
-        recording its own outcome when it ends; returns how many were started."""
+        """Record the outcomes handed in since the last turn, claim what this process has
+        room for and start sending it; returns how many sends were started."""
         with self._open_lock:
+            finished, self._finished = self._finished, []
             free = self.concurrency - sum(self._open.values())
             room = {e: self.per_endpoint - n for e, n in self._open.items()}
-        if free <= 0:
+        if free <= 0 and not finished:
             return 0
         full = {endpoint for endpoint, left in room.items() if left <= 0}
         now = self.clock.now()
         started: list[tuple[Delivery, str]] = []
-        with self.database.transaction() as session:
-            claimed = claim(
-                session,
-                now=now,
-                lease=self.lease,
-                limit=self.batch,
-                email=self.transport.relay is not None and "smtp" not in full,
-                skip_offices=self._offices_at(session, full) if full else (),
-            )
-            given_back = []
-            for delivery in claimed:
-                endpoint = self.transport.endpoint_of(delivery)
-                if len(started) < free and room.get(endpoint, self.per_endpoint) > 0:
-                    room[endpoint] = room.get(endpoint, self.per_endpoint) - 1
-                    started.append((delivery, endpoint))
-                else:
-                    given_back.append(delivery.id)
-            release(session, given_back)
+        try:
+            with self.database.transaction() as session:
+                if finished:
+                    record(session, finished, now=now)
+                if free <= 0:
+                    return 0
+                claimed = claim(
+                    session,
+                    now=now,
+                    lease=self.lease,
+                    limit=self.batch,
+                    email=self.transport.relay is not None and "smtp" not in full,
+                    skip_offices=self._offices_at(session, full) if full else (),
+                )
+                given_back = []
+                for delivery in claimed:
+                    endpoint = self.transport.endpoint_of(delivery)
+                    if len(started) < free and room.get(endpoint, self.per_endpoint) > 0:
+                        room[endpoint] = room.get(endpoint, self.per_endpoint) - 1
+                        started.append((delivery, endpoint))
+                    else:
+                        given_back.append(delivery.id)
+                release(session, given_back)
+        except Exception:
+            # The database was away: those outcomes are lost with the transaction, and
+            # their leases run out; the notices are sent again with the same key.
+            logger.warning("outbox: %d outcomes could not be recorded", len(finished))
+            raise
         for delivery, endpoint in started:
             with self._open_lock:
                 self._open[endpoint] += 1
-            self._pool.submit(self._send_and_record, delivery, endpoint, now)
+            self._pool.submit(self._send_and_hand_in, delivery, endpoint, now)
         return len(started)
+
+    def open_sends(self) -> int:
+        """Sends started and not yet ended (their outcomes are recorded at the next turn)."""
+        with self._open_lock:
+            return sum(self._open.values())
 
     def _offices_at(self, session: Session, endpoints: set[str]) -> set[int]:
         """The offices whose webhook is one of ``endpoints`` now."""
@@ -470,19 +493,18 @@ class Outbox:
             if self.transport.endpoint_of_address(NotificationChannel.WEBHOOK, url) in endpoints
         }
 
-    def _send_and_record(self, delivery: Delivery, endpoint: str, now: datetime) -> None:
+    def _send_and_hand_in(self, delivery: Delivery, endpoint: str, now: datetime) -> None:
+        outcome: Outcome | None = None
         try:
             outcome = self._attempt(delivery, now)
-            with self.database.transaction() as session:
-                record(session, [outcome], now=self.clock.now())
-        except Exception:  # the database was away: the lease runs out, and it is sent again
-            logger.warning("notice %s: its outcome could not be recorded", delivery.id)
         finally:
-            with self._open_lock:
+            with self._open_lock:  # handed in before the send counts as ended
+                if outcome is not None:
+                    self._finished.append(outcome)
                 self._open[endpoint] -= 1
                 if self._open[endpoint] <= 0:
                     del self._open[endpoint]
-            self._wake.set()  # room for another
+            self._wake.set()  # an outcome to record, and room for another
 
     def start(self) -> None:
         if self._thread is None:
@@ -493,6 +515,14 @@ class Outbox:
     def close(self) -> None:
         self.stop()
         self._pool.shutdown(wait=True)
+        with self._open_lock:
+            finished, self._finished = self._finished, []
+        if finished:
+            try:
+                with self.database.transaction() as session:
+                    record(session, finished, now=self.clock.now())
+            except Exception:  # the leases run out; sent again with the same key
+                logger.warning("outbox: %d outcomes could not be recorded", len(finished))
 
     def stop(self) -> None:
         self._stop.set()
@@ -512,6 +542,9 @@ class Outbox:
                 self.last_round = self.clock.now()
             except Exception as error:  # the database was away: the next round tries again
                 logger.warning("outbox round failed: %r", error)
+            # Turns at least ``gap`` apart: the outcomes of sends ending meanwhile are
+            # recorded together at the next one.
+            self._stop.wait(self.gap)
 
 
 @contextmanager
