@@ -51,9 +51,12 @@ Then (issue 13; ``--no-tarpit`` leaves it out) five more sender offices, on a
 second server of the same database whose worker delivers each FLASH message
 (one in four) a second after it is accepted, so that it has a ``delivered``
 notice for its sender's webhook: the same full and paced modes, the five submitting in turn,
-first with no webhooks, then with their webhooks pointing at a tarpit (a socket
-that accepts and never answers, ``bench/_serve.py``). The goal: accepted/s and
-the paced p99 within 10 % of the phases without webhooks.
+first with no webhooks, then with webhooks that answer at once (a reference),
+then with their webhooks pointing at a tarpit (a socket that accepts and never
+answers, ``bench/_serve.py``), then once more without webhooks and with the
+tarpit: two rounds, interleaved, pooled for each comparison. The goal:
+accepted/s and the paced p99 within 10 % of the phases without webhooks; the
+two rounds without webhooks, compared, show the run's own noise.
 
 *rate/s* is ok responses over the time from the first request to the last ok
 answer; *ratio* is accept full ÷ no-op full. The second table shows where the
@@ -516,7 +519,11 @@ async def measure_tarpit(
         ]
 
     offices = [s.sender_office_id for s in senders]
-    rows, quiet = await run_phases(backend, server, both("senders, no webhook"), args)
+    # Two rounds, interleaved: no webhook, tarpit, no webhook, tarpit (the answering
+    # reference between the first two). The second round cancels the drift of a database
+    # that grows phase by phase, and pools twice the samples for each p99; the two
+    # no-webhook rounds against each other show the run's own noise.
+    rows, quiet = await run_phases(backend, server, both("senders, no webhook, round 1"), args)
     # The reference for the tarpit: the same notices, to webhooks that answer at once.
     sink = Sink()
     try:
@@ -526,18 +533,25 @@ async def measure_tarpit(
         )
     finally:
         sink.close()
-    set_webhooks(database, offices, tarpit.url)
-    more, stuck = await run_phases(backend, server, both("senders, tarpit webhooks"), args)
+    accepted = quiet.accepted + prompt.accepted
+    unanswered = quiet.unanswered + prompt.unanswered
+    more: list[Row] = []
+    for n, webhook in ((1, tarpit.url), (2, None), (2, tarpit.url)):
+        set_webhooks(database, offices, webhook)
+        label = "tarpit webhooks" if webhook else "no webhook"
+        done, counted = await run_phases(
+            backend, server, both(f"senders, {label}, round {n}"), args
+        )
+        more += done
+        accepted += counted.accepted
+        unanswered += counted.unanswered
     print(
         f"  the tarpit holds {len(tarpit.held)} connections from the outbox "
         f"(at most {TARPIT_PER_HOST} at once per host by default, each given up after "
         "its timeout)",
         flush=True,
     )
-    return rows + answered + more, Counted(
-        quiet.accepted + prompt.accepted + stuck.accepted,
-        quiet.unanswered + prompt.unanswered + stuck.unanswered,
-    )
+    return rows + answered + more, Counted(accepted, unanswered)
 
 
 async def drain(server: PouchServer, *, quiet: float = 3.0, limit: float = 60.0) -> None:
@@ -786,33 +800,75 @@ def report(rows: list[Row], sign_us: tuple[float, float]) -> None:
                 print(f"- {row.backend} / {row.mode}: {count} × {kind}")
 
 
+@dataclass
+class Pooled:
+    """Rounds of one phase taken together: every ok answer over every round's time."""
+
+    ok: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    @classmethod
+    def of(cls, rows: list[Row]) -> Pooled:
+        return cls(
+            ok=sum(r.tally.ok for r in rows),
+            seconds=sum(r.tally.last - r.tally.first for r in rows),
+            latencies=[x for r in rows for x in r.tally.latencies],
+            errors=sum(r.tally.errors for r in rows),
+        )
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies, 99)
+
+
 def tarpit_summary(backend: str, rows: list[Row]) -> None:
-    """Five senders' webhooks in a tarpit against the phases without them (the issue's
-    goal: the rate, full, and the p99, paced, within 10 %), and against the same webhooks
-    answering at once."""
+    """Five senders' webhooks in a tarpit against the phases without them, both rounds
+    pooled (the issue's goal: the rate, full, and the p99, paced, within 10 %); the two
+    no-webhook rounds against each other (the noise); and the tarpit against the same
+    webhooks answering at once."""
 
-    def find(label: str, kind: str) -> Row | None:
-        return next((r for r in rows if label in r.mode and f" {kind} " in r.mode), None)
+    def pooled(label: str, kind: str) -> Pooled | None:
+        found = [r for r in rows if label in r.mode and f" {kind} " in r.mode]
+        return Pooled.of(found) if found else None
 
-    stuck_full, stuck_paced = find("tarpit", "full"), find("tarpit", "paced")
-    if not (stuck_full and stuck_paced):
+    def compare(name: str, stuck: tuple[Pooled, Pooled], ref: tuple[Pooled, Pooled]) -> str:
+        rate = stuck[0].rate / ref[0].rate if ref[0].rate else 0.0
+        p99 = stuck[1].p99 / ref[1].p99 if ref[1].p99 else float("inf")
+        return (
+            f"{backend}: {name}, accepted/s is {rate:.2f}× and the paced p99 {p99:.2f}× "
+            f"({stuck[0].rate:,.0f} against {ref[0].rate:,.0f}/s; {stuck[1].p99 * 1000:.1f} "
+            f"against {ref[1].p99 * 1000:.1f} ms)"
+        )
+
+    def pair(label: str) -> tuple[Pooled, Pooled] | None:
+        full, paced = pooled(label, "full"), pooled(label, "paced")
+        return (full, paced) if full and paced else None
+
+    stuck = pair("tarpit")
+    quiet = pair("no webhook")
+    if stuck is None or quiet is None:
         return
-    for label, goal in (("no webhook", True), ("answering webhooks", False)):
-        full, paced = find(label, "full"), find(label, "paced")
-        if not (full and paced):
-            continue
-        rate = stuck_full.tally.rate / full.tally.rate if full.tally.rate else 0.0
-        p99_ref = percentile(paced.tally.latencies, 99)
-        p99_stuck = percentile(stuck_paced.tally.latencies, 99)
-        p99 = p99_stuck / p99_ref if p99_ref else float("inf")
-        errors = stuck_full.tally.errors + stuck_paced.tally.errors
-        met = rate >= 0.9 and p99 <= 1.1 and errors == 0
-        verdict = f" (goal within 10 %: {'met' if met else 'NOT met'})" if goal else ""
+    rate = stuck[0].rate / quiet[0].rate if quiet[0].rate else 0.0
+    p99 = stuck[1].p99 / quiet[1].p99 if quiet[1].p99 else float("inf")
+    errors = stuck[0].errors + stuck[1].errors
+    met = rate >= 0.9 and p99 <= 1.1 and errors == 0
+    print(
+        compare("with five webhooks in a tarpit (both rounds) against none", stuck, quiet)
+        + f", {errors} errors (goal within 10 %: {'met' if met else 'NOT met'})."
+    )
+    first, second = pair("no webhook, round 1"), pair("no webhook, round 2")
+    if first and second:
+        print(compare("the noise: no webhook, round 2 against round 1", second, first) + ".")
+    answering = pair("answering webhooks")
+    if answering:
         print(
-            f"{backend}: with five webhooks in a tarpit, accepted/s is {rate:.2f}× and the "
-            f"paced p99 {p99:.2f}× those with {label} ({stuck_full.tally.rate:,.0f} against "
-            f"{full.tally.rate:,.0f}/s; {p99_stuck * 1000:.1f} against "
-            f"{p99_ref * 1000:.1f} ms), {errors} errors{verdict}."
+            compare("with five webhooks in a tarpit against answering ones", stuck, answering) + "."
         )
 
 
