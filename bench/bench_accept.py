@@ -536,11 +536,11 @@ async def measure_tarpit(
     accepted = quiet.accepted + prompt.accepted
     unanswered = quiet.unanswered + prompt.unanswered
     more: list[Row] = []
-    for n, webhook in ((1, tarpit.url), (2, None), (2, tarpit.url)):
+    for round_, webhook in ((1, tarpit.url), (2, None), (2, tarpit.url)):
         set_webhooks(database, offices, webhook)
         label = "tarpit webhooks" if webhook else "no webhook"
         done, counted = await run_phases(
-            backend, server, both(f"senders, {label}, round {n}"), args
+            backend, server, both(f"senders, {label}, round {round_}"), args
         )
         more += done
         accepted += counted.accepted
