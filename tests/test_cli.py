@@ -34,6 +34,19 @@ def test_demo_is_idempotent_and_lists_users(cli_env: dict[str, str]) -> None:
     assert "watch_officer@ops" in output and "sender@ie-taoiseach" in output
 
 
+def test_demo_says_where_and_how_to_log_in(cli_env: dict[str, str]) -> None:
+    """On another port with nothing else set, the demo points at that port, and names
+    its published password; one the operator chose is never printed."""
+    code, output = run({**cli_env, "POUCH_PORT": "8101"}, "demo")
+    assert code == 0, output
+    assert "Log in at http://127.0.0.1:8101/login as admin" in output
+    assert "with the password pouch-demo-2026." in output
+    chosen = {**cli_env, "POUCH_ADMIN_PASSWORD": "a password of my own"}
+    code, output = run(chosen, "demo")
+    assert code == 0 and "with the password in POUCH_ADMIN_PASSWORD." in output
+    assert "a password of my own" not in output
+
+
 def test_users_create_with_roles(cli_env: dict[str, str]) -> None:
     run(cli_env, "demo")
     code, output = run(
@@ -180,3 +193,35 @@ def test_the_operator_starts_a_reset_the_user_finishes(cli_env: dict[str, str]) 
         )
     code, output = run(cli_env, "users", "reset-password", "nobody")
     assert code == 1 and "no user named 'nobody'" in output
+
+
+def test_a_missing_database_is_named_with_the_setting_and_the_command_to_run(
+    tmp_path: Path,
+) -> None:
+    """Run from the wrong folder: no empty database is left behind, no traceback."""
+    missing = tmp_path / "elsewhere" / "pouch.sqlite3"
+    code, output = run({"POUCH_DATABASE_URL": f"sqlite:///{missing}"}, "users", "list")
+    assert code == 1
+    assert output.startswith(f"error: there is no database at {missing} ")
+    assert f"(POUCH_DATABASE_URL=sqlite:///{missing})" in output
+    assert "pouch db upgrade" in output and "Traceback" not in output
+    assert not missing.exists() and not missing.parent.exists()
+
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()
+    code, output = run({"POUCH_DATABASE_URL": f"sqlite:///{empty}"}, "directory", "export")
+    assert code == 1 and output.startswith("error: the database has no Pouch tables")
+    code, output = run({"POUCH_DATABASE_URL": f"sqlite:///{empty}"}, "db", "upgrade")
+    assert code == 0, output
+    code, output = run({"POUCH_DATABASE_URL": f"sqlite:///{empty}"}, "users", "list")
+    assert code == 0, output
+
+
+def test_tables_do_not_wrap_when_piped(cli_env: dict[str, str]) -> None:
+    run(cli_env, "demo")
+    result = CliRunner().invoke(app, ["users", "list"], env={**cli_env, "COLUMNS": None})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) > 80  # as long as the table is, not cut at 80
+    # One line per user: every row of the table holds its user's whole entry.
+    assert sum("sender@ie-taoiseach" in line for line in lines) == 1

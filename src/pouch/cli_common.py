@@ -9,6 +9,7 @@ contract in pyproject.toml keeps it so.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from pouch.ledger.note import Ed25519Verifier
 
 
+#: The width of output that goes to a pipe or a file: wide enough that no table wraps.
+PIPED_WIDTH = 1000
+
+
 class _Console:
     """A Rich console made at each use, so that it sizes itself to the terminal (or
     ``COLUMNS``) of the command being run, not of the process that imported this."""
@@ -32,7 +37,12 @@ class _Console:
     def print(
         self, *objects: object, markup: bool | None = None, highlight: bool | None = None
     ) -> None:
-        Console(stderr=self._stderr).print(*objects, markup=markup, highlight=highlight)
+        console = Console(stderr=self._stderr)
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            # Piped or redirected: lines as long as they are, for grep and files, not
+            # wrapped at Rich's 80 columns (COLUMNS still decides when it is set).
+            console = Console(stderr=self._stderr, width=PIPED_WIDTH)
+        console.print(*objects, markup=markup, highlight=highlight)
 
 
 console = _Console()

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, TypeAdapter, field_validator
+from pydantic import Field, SecretStr, TypeAdapter, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,7 +41,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="Port `pouch serve` listens on.")
     public_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="The URL at which users and senders reach Pouch; used in links and receipts.",
+        description=(
+            "The URL at which users and senders reach Pouch; used in links and receipts. "
+            "Unset, it follows `host` and `port` (`http://127.0.0.1:8101` for "
+            "`POUCH_PORT=8101`); behind a proxy or TLS, set it."
+        ),
     )
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024,
@@ -317,8 +321,9 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = Field(
         default=None,
         description=(
-            "Password of the `admin` user that `pouch demo` creates. When unset, the demo "
-            "uses the published demo password `pouch-demo` (never use the demo in production)."
+            "Password of the users that `pouch demo` creates (admin, watch1, principal, …). "
+            "When unset, the demo uses the published demo password `pouch-demo-2026`, and "
+            "says so (never use the demo in production)."
         ),
     )
 
@@ -392,6 +397,20 @@ class Settings(BaseSettings):
             "message waits for a translator."
         ),
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _public_url_follows_the_server(cls, data: Any) -> Any:
+        """Unset, the public URL is where ``pouch serve`` listens: links and receipts
+        then work on another port without a second setting to keep in step."""
+        if isinstance(data, dict) and not data.get("public_url"):
+            host = str(data.get("host") or "127.0.0.1")
+            if host in ("0.0.0.0", "::"):  # noqa: S104 - every address: this machine's own
+                host = "127.0.0.1"
+            if ":" in host:
+                host = f"[{host}]"
+            data = {**data, "public_url": f"http://{host}:{data.get('port') or 8000}"}
+        return data
 
     @field_validator("language_set")
     @classmethod

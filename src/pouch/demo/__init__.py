@@ -73,6 +73,12 @@ def load(session: Session, *, settings: Settings, now: datetime) -> str:
             identity_service.grant_role(
                 session, user_id=user.id, office_id=office.id, role=role, now=now
             )
+    # The demo's own password is public (docs/settings.md); one the operator chose is not.
+    told = (
+        "the password in POUCH_ADMIN_PASSWORD"
+        if settings.admin_password is not None
+        else f"the password {DEMO_PASSWORD}"
+    )
     passkeys_note = _enrol_passkeys(session, settings=settings, now=now)
     messages = _load_messages(session, settings=settings, now=now)
     language = language_demo.load(session, settings=settings, now=now)
@@ -81,7 +87,8 @@ def load(session: Session, *, settings: Settings, now: datetime) -> str:
         f"demo loaded: {counts['offices_created']} offices and {counts['people_created']} people "
         f"created, {counts['offices_updated']} offices updated; {created} users created; "
         f"{messages} messages accepted. {language} {calls} "
-        f"Log in as admin, watch1, principal, sender-ie … with the demo password."
+        f"\nLog in at {settings.public_url.rstrip('/')}/login as admin, watch1, principal, "
+        f"sender-ie … with {told}."
         f"{passkeys_note}"
     )
 
