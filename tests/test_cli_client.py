@@ -207,6 +207,38 @@ def test_the_workers_failing_rows_are_listed_for_auditors(pouch: Served, tmp_pat
     assert code == 1 and output.startswith("error: "), output
 
 
+def test_an_office_is_named_by_its_id_or_its_slug(pouch: Served, tmp_path: Path) -> None:
+    admin = person(tmp_path, "admin")
+    assert admin.login(pouch.url, pouch.world.tokens[Role.ADMINISTRATOR])[0] == 0
+    code, output = admin.run("office", "tag-key", "--office", "ops")
+    assert code == 0 and output.startswith("key "), output
+    code, output = admin.run("office", "tag-key", "--office", str(pouch.world.offices["ops"].id))
+    assert code == 0 and output.startswith("key "), output
+    code, output = admin.run("office", "tag-key", "--office", "atlantis")
+    assert code == 1
+    assert output.startswith("error: --office: no office 'atlantis': give its id or its slug")
+
+
+def test_listing_commands_print_the_apis_json_for_scripts(pouch: Served, tmp_path: Path) -> None:
+    public_id = submit(pouch.database, pouch.clock, pouch.world).message.public_id
+    watch = person(tmp_path, "watch")
+    assert watch.login(pouch.url, pouch.world.tokens[Role.WATCH_OFFICER])[0] == 0
+    code, output = watch.run("messages", "queue", "--json")
+    assert code == 0, output
+    assert [m["id"] for m in json.loads(output)] == [public_id]
+    code, output = watch.run("messages", "show", public_id, "--json")
+    assert code == 0 and json.loads(output)["message"]["id"] == public_id
+    assert json.loads(output)["events"][0]["kind"] == "accepted"
+    for command in (("calls", "requests"), ("language", "queue")):
+        code, output = watch.run(*command, "--json")
+        assert code == 0, (command, output)
+        assert isinstance(json.loads(output), list | dict), command
+    auditor = person(tmp_path, "auditor")
+    assert auditor.login(pouch.url, pouch.world.tokens[Role.AUDITOR])[0] == 0
+    code, output = auditor.run("messages", "failures", "--json")
+    assert (code, json.loads(output)) == (0, [])
+
+
 def test_the_server_decides_who_may_act(pouch: Served, tmp_path: Path) -> None:
     public_id = submit(pouch.database, pouch.clock, pouch.world).message.public_id
     principal = person(tmp_path, "principal")

@@ -23,12 +23,12 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -268,6 +268,37 @@ def utc(value: str) -> datetime:
     """A time the API sent (ISO 8601 with its offset), in UTC."""
     moment = datetime.fromisoformat(value)
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+#: ``--json`` on the commands that list: the API's own JSON on stdout, for scripts.
+AsJson = Annotated[
+    bool, typer.Option("--json", help="Print the API's JSON instead of a table, for scripts.")
+]
+
+
+def print_json(data: Any) -> None:
+    """``data`` as indented JSON on stdout, never wrapped or coloured."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def office_id(value: str, offices: Callable[[], list[dict[str, Any]]], *, option: str) -> int:
+    """An office named on the command line by its id or by its slug (``president-elect``);
+    ``offices`` lists the directory (``GET /api/offices``), asked only for a slug.
+
+    >>> office_id("2", lambda: [], option="--office")
+    2
+    >>> office_id("ie-taoiseach", lambda: [{"id": 3, "slug": "ie-taoiseach"}], option="--to")
+    3
+    """
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    for office in offices():
+        if office.get("slug") == value:
+            return int(office["id"])
+    raise CliProblem(
+        f"{option}: no office {value!r}: give its id or its slug (GET /api/offices lists them)"
+    )
 
 
 def report(problem: CliProblem, flags: Mapping[str, str] | None = None) -> None:

@@ -3,6 +3,7 @@ HTTP: each officer logged in with a token of their own, no database in reach."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -64,6 +65,12 @@ def test_the_demo_sheet_lists_calls_and_the_requests_left_out(watch1: Person) ->
     assert "Marc-André Tremblay" in output and "Akiko Mori" in output and "confirmed" in output
     assert "Left out" in output and "no interpreter for Amharic" in output
     assert " EST " in output or " EDT " in output
+    # For scripts, the same sheet as the API's JSON.
+    code, output = watch1.run("calls", "sheet", "--json")
+    assert code == 0, output
+    sheet = json.loads(output)
+    assert "Marc-André Tremblay" in json.dumps(sheet, ensure_ascii=False)
+    assert "no interpreter for Amharic" in json.dumps(sheet, ensure_ascii=False)
 
 
 def test_precedence_show_set_round_trip(watch1: Person, protocol: Person, tmp_path: Path) -> None:

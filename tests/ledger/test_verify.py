@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,13 @@ from typer.testing import CliRunner
 
 from pouch.cli import app
 from pouch.ledger.note import Ed25519Verifier
-from pouch.ledger.verify import DirectorySource, LogInconsistent, verify_log
+from pouch.ledger.verify import (
+    DirectorySource,
+    HttpSource,
+    LogInconsistent,
+    LogUnreachable,
+    verify_log,
+)
 
 TESSERA = Path(__file__).parent / "data" / "tessera-log"
 TESSERA_VKEY = "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx"
@@ -131,3 +138,16 @@ def test_tessera_log_verifies_from_a_url() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_log_that_cannot_be_reached_is_not_called_inconsistent(tmp_path: Path) -> None:
+    """A refused connection or a server error is no verdict: exit 3, not 1."""
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/log"
+    with pytest.raises(LogUnreachable):
+        verify_log(HttpSource(url), Ed25519Verifier.from_vkey(TESSERA_VKEY))
+    code, output = run("log", "verify", "--url", url, "--vkey", TESSERA_VKEY)
+    assert code == 3, output
+    assert output.startswith("error: cannot reach the log") and "INCONSISTENT" not in output

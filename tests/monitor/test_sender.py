@@ -45,7 +45,7 @@ def send(
         [
             "sender", "send", "--url", pouch.url, "--key-id", "ie-monitor",
             "--key-file", str(seed_file), "--from", str(office.id),
-            "--to", str(pouch.office_id("president-elect")), "--subject", "  Congratulations ",
+            "--to", "president-elect", "--subject", "  Congratulations ",  # by slug
             "--body", "A Uachtaráin tofa, comhghairdeas.", "--precedence", precedence,
             "--token", token, "--keep", str(kept),
         ],

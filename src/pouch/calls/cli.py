@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pouch.cli_client import Api, CliProblem, officer, utc
+from pouch.cli_client import Api, AsJson, CliProblem, officer, print_json, utc
 from pouch.cli_common import console, read_text, sub_app
 
 calls_app = sub_app(
@@ -189,11 +189,15 @@ def calls_requests(
         str | None,
         typer.Option(help="Only requests in this state: requested, scheduled, confirmed, …"),
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """List call requests with their place in the latest schedule, or why they were left out."""
     table = Table("call", "leader", "window", "minutes", "mode", "status", "when (UTC) or why")
     with officer({"query.status": "--status"}) as api:
         requests = api.get("/api/calls/requests", status=status or None)
+    if as_json:
+        print_json(requests)
+        return
     for request in requests:
         when = ""
         if request["call"] is not None:
@@ -319,10 +323,13 @@ def calls_schedule(
 
 
 @calls_app.command("sheet", epilog="Example: pouch calls sheet")
-def calls_sheet(office: OfficeSlug = None) -> None:
+def calls_sheet(office: OfficeSlug = None, as_json: AsJson = False) -> None:
     """Print the latest call sheet and the requests left out, with their reasons."""
     with officer() as api:
         view = api.get("/api/calls/schedule", office_id=_office_id(api, office))
+    if as_json:
+        print_json(view)
+        return
     _print_schedule(view)
 
 

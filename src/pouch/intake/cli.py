@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from pouch.cli_client import CliProblem, office_id, report
 from pouch.cli_support import console, errors, sub_app
 
 sender_app = sub_app("A sender office's tools: keys and signed submission.")
@@ -42,15 +43,16 @@ def sender_keygen(
     "send",
     epilog=(
         "Example: pouch sender send --url http://127.0.0.1:8000 --key-id ie-2026 "
-        "--key-file ie-2026.seed --from 3 --to 2 --subject Hello --body 'Dear …'"
+        "--key-file ie-2026.seed --from ie-taoiseach --to president-elect --subject Hello "
+        "--body 'Dear …'"
     ),
 )
 def sender_send(
     url: Annotated[str, typer.Option(help="Pouch's base URL.")],
     key_id: Annotated[str, typer.Option(help="The registered key's name.")],
     key_file: Annotated[Path, typer.Option(help="The private key written by keygen.")],
-    from_office: Annotated[int, typer.Option("--from", help="The sender office's id.")],
-    to_office: Annotated[int, typer.Option("--to", help="The addressee office's id.")],
+    from_office: Annotated[str, typer.Option("--from", help="The sender office's id or slug.")],
+    to_office: Annotated[str, typer.Option("--to", help="The addressee office's id or slug.")],
     subject: Annotated[str, typer.Option(help="One line.")],
     token: Annotated[str, typer.Option(help="The sender's API token.", envvar="POUCH_TOKEN")],
     body: Annotated[str | None, typer.Option(help="The text (or use --body-file).")] = None,
@@ -88,9 +90,31 @@ def sender_send(
         raise typer.BadParameter(f"cannot read the key: {error}", param_hint="--key-file") from None
     if keep is not None and not keep.is_dir():
         raise typer.BadParameter(f"{keep} is not a directory", param_hint="--keep")
+    listed: list[dict[str, Any]] = []
+
+    def offices() -> list[dict[str, Any]]:
+        if not listed:  # asked once, and only when a slug is given
+            answer = httpx.get(
+                url.rstrip("/") + "/api/offices",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+            if answer.status_code == 200:
+                listed.extend(answer.json())
+        return listed
+
+    try:
+        sender_office = office_id(from_office, offices, option="--from")
+        addressee_office = office_id(to_office, offices, option="--to")
+    except CliProblem as problem:
+        report(problem)
+        raise typer.Exit(1) from None
+    except httpx.HTTPError as error:
+        report(CliProblem(f"cannot reach Pouch at {url}: {error}"))
+        raise typer.Exit(1) from None
     submitted = {
-        "sender_office_id": from_office,
-        "addressee_office_id": to_office,
+        "sender_office_id": sender_office,
+        "addressee_office_id": addressee_office,
         "subject": subject,
         "body": text,
         "precedence": precedence,

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pouch.cli_client import officer, utc
+from pouch.cli_client import AsJson, officer, print_json, utc
 from pouch.cli_common import console, errors, settings_of, sub_app
 
 language_app = sub_app("The language desk: identify, translate, and the translators' queue.")
@@ -110,6 +110,7 @@ def language_queue(
     machine: Annotated[
         bool, typer.Option("--machine", help="Also list machine translations nobody reviewed.")
     ] = False,
+    as_json: AsJson = False,
 ) -> None:
     """List the translations waiting for a translator, most urgent message first (as the
     person logged in: translators, watch officers)."""
@@ -120,6 +121,9 @@ def language_queue(
     )
     with officer() as api:
         entries = api.get("/api/translations/queue", include_machine=machine)
+    if as_json:
+        print_json(entries)
+        return
     for entry in entries:
         item = entry["translation"]
         table.add_row(

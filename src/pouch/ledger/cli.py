@@ -92,9 +92,17 @@ def keys_show(ctx: typer.Context) -> None:
     sys.stdout.write(signer.verifier.vkey + "\n")
 
 
+#: ``pouch log verify``'s exit code when the log's server could not be read: not a
+#: verdict (1 is INCONSISTENT, 2 a usage error).
+UNREACHABLE = 3
+
+
 @log_app.command(
     "verify",
-    epilog="Example: pouch log verify --url http://127.0.0.1:8000/log --vkey log.vkey",
+    epilog=(
+        "Example: pouch log verify --url http://127.0.0.1:8000/log --vkey log.vkey. "
+        "Exit codes: 0 verified, 1 INCONSISTENT, 2 usage error, 3 the log cannot be reached."
+    ),
 )
 def log_verify(
     directory: Annotated[
@@ -109,7 +117,13 @@ def log_verify(
     """Verify a whole tiles log: signature, every tile from the entries, the root, and growth."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from pouch.ledger.verify import DirectorySource, HttpSource, LogInconsistent, verify_log
+    from pouch.ledger.verify import (
+        DirectorySource,
+        HttpSource,
+        LogInconsistent,
+        LogUnreachable,
+        verify_log,
+    )
 
     if (directory is None) == (url is None):
         raise typer.BadParameter("give exactly one of --dir and --url", param_hint="--dir/--url")
@@ -143,6 +157,14 @@ def log_verify(
             bar.stop()
             errors.print(f"[red]INCONSISTENT:[/red] {error}")
             raise typer.Exit(1) from None
+        except LogUnreachable as error:
+            bar.stop()
+            errors.print(
+                f"error: cannot reach the log ({error}); nothing was verified, try again",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(UNREACHABLE) from None
     extends = (
         f"; extends the earlier checkpoint of {result.since.size} entries"
         if result.since is not None

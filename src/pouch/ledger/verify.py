@@ -32,6 +32,11 @@ from pouch.ledger.merkle import CompactRange, leaf_hash
 from pouch.ledger.note import Verifier
 
 
+class LogUnreachable(Exception):
+    """The log's server did not answer, or answered with an error other than 404:
+    nothing was learned, which is not evidence of anything."""
+
+
 class LogInconsistent(Exception):
     """The log contradicts itself or its checkpoint; the message says where."""
 
@@ -67,11 +72,13 @@ class HttpSource:
         try:
             response = self.client.get(self.prefix + path)
         except httpx.HTTPError as error:
-            raise LogInconsistent(f"{self.prefix}{path}: cannot fetch ({error})") from None
+            raise LogUnreachable(
+                f"{self.prefix}{path}: {error.__class__.__name__}: {error}"
+            ) from None
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise LogInconsistent(f"{self.prefix}{path}: HTTP {response.status_code}")
+            raise LogUnreachable(f"{self.prefix}{path}: HTTP {response.status_code}")
         return response.content
 
 

@@ -15,7 +15,18 @@ import httpx
 import typer
 from rich.table import Table
 
-from pouch.cli_client import TIMEOUT, CliProblem, Unreachable, load, officer, report, utc
+from pouch.cli_client import (
+    TIMEOUT,
+    AsJson,
+    CliProblem,
+    Unreachable,
+    load,
+    office_id,
+    officer,
+    print_json,
+    report,
+    utc,
+)
 from pouch.cli_common import console, errors, read_vkey, sub_app
 
 office_app = sub_app("An office's own checks.")
@@ -26,10 +37,10 @@ MessageId = Annotated[str, typer.Argument(help="The message's id.")]
 
 @office_app.command(
     "check",
-    epilog="Example: pouch office check --office 2 --vkey log.vkey",
+    epilog="Example: pouch office check --office president-elect --vkey log.vkey",
 )
 def office_check(
-    office: Annotated[int, typer.Option(help="The office's id.")],
+    office: Annotated[str, typer.Option(help="The office's id or slug.")],
     vkey: Annotated[str, typer.Option(help="The log's verifier key, or a file holding it.")],
     url: Annotated[
         str | None, typer.Option(help="Pouch's base URL (default: as pouch login kept it).")
@@ -65,9 +76,21 @@ def office_check(
         raise typer.Exit(1) from None
     try:
         with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as http:
+
+            def offices() -> list[dict[str, Any]]:
+                listed = http.get(
+                    member.url.rstrip("/") + "/api/offices",
+                    headers={"Authorization": f"Bearer {member.token}"},
+                )
+                return list(listed.json()) if listed.status_code == 200 else []
+
+            office_ref = office_id(office, offices, option="--office")
             result = check_office(
-                member.url, office_id=office, token=member.token, log_key=verifier, client=http
+                member.url, office_id=office_ref, token=member.token, log_key=verifier, client=http
             )
+    except CliProblem as problem:
+        report(problem)
+        raise typer.Exit(1) from None
     except OfficeCheckFailed as error:
         errors.print(f"[red]FAILED:[/red] {error}")
         raise typer.Exit(1) from None
@@ -85,8 +108,10 @@ def office_check(
     console.print("no gaps")
 
 
-@office_app.command("tag-key", epilog="Example: pouch office tag-key --office 2 > tag-key.txt")
-def office_tag_key(office: Annotated[int, typer.Option(help="The office's id.")]) -> None:
+@office_app.command(
+    "tag-key", epilog="Example: pouch office tag-key --office ie-taoiseach > tag-key.txt"
+)
+def office_tag_key(office: Annotated[str, typer.Option(help="The office's id or slug.")]) -> None:
     """Give an office a new tag key, shown once: keep it.
 
     With its keys an office finds, in the public log, every entry about it, those
@@ -97,7 +122,8 @@ def office_tag_key(office: Annotated[int, typer.Option(help="The office's id.")]
     of the office may do this (log in with a token of that role).
     """
     with officer() as api:
-        rotation = api.post(f"/api/offices/{office}/tag-key")
+        office_ref = office_id(office, lambda: list(api.get("/api/offices")), option="--office")
+        rotation = api.post(f"/api/offices/{office_ref}/tag-key")
     previous = rotation["previous"]
     if previous is not None:
         console.print(f"key {previous['key']} from counter {previous['from_counter']}")
@@ -112,11 +138,14 @@ def _overdue(message: dict[str, Any], now: datetime) -> bool:
 
 
 @messages_app.command("queue", epilog="Example: pouch messages queue")
-def messages_queue() -> None:
+def messages_queue(as_json: AsJson = False) -> None:
     """List undelivered messages, most urgent and nearest deadline first."""
     table = Table("id", "precedence", "from", "subject", "deliver by (UTC)", "state", "overdue")
     with officer() as api:
         queue = api.get("/api/queue")
+        if as_json:
+            print_json(queue)
+            return
         names = {office["id"]: office["name"] for office in api.get("/api/offices")}
     now = datetime.now(UTC)
     for m in queue:
@@ -133,11 +162,14 @@ def messages_queue() -> None:
 
 
 @messages_app.command("show", epilog="Example: pouch messages show m-0123456789abcdef0123")
-def messages_show(message_id: MessageId) -> None:
+def messages_show(message_id: MessageId, as_json: AsJson = False) -> None:
     """Show a message's steps, each with its time and log index."""
     table = Table("time (UTC)", "step", "log index", "details")
     with officer() as api:
         status = api.get(f"/api/messages/{message_id}/status")
+    if as_json:
+        print_json(status)
+        return
     message = status["message"]
     console.print(f"{message['id']}: {message['subject']} [{message['state']}]")
     for event in status["events"]:
@@ -152,11 +184,14 @@ def messages_show(message_id: MessageId) -> None:
 
 
 @messages_app.command("failures", epilog="Example: pouch messages failures")
-def messages_failures() -> None:
+def messages_failures(as_json: AsJson = False) -> None:
     """List the rows the background worker failed on and is still trying (auditors and
     administrators): each is also a ``worker.failed`` event in the log."""
     with officer() as api:
         failures = api.get("/api/worker/failures")
+    if as_json:
+        print_json(failures)
+        return
     if not failures:
         console.print("The worker has no failing rows.")
         return
