@@ -140,7 +140,12 @@ def _wait_until_up(server: Server) -> None:
     deadline = time.monotonic() + 120  # start-up only; a loaded CI machine is slow
     while True:  # start-up, not a business deadline
         try:
-            if httpx.get(f"{server.base_url}/readyz", timeout=1).status_code == 200:
+            # Bound by this process (uvicorn says so), not another test's server that took
+            # the port picked for this one.
+            if (
+                "Uvicorn running on" in server.log_text()
+                and httpx.get(f"{server.base_url}/readyz", timeout=1).status_code == 200
+            ):
                 return
         except httpx.TransportError:
             pass

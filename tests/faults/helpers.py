@@ -149,6 +149,10 @@ class Served:
         def answers() -> bool:
             if process.poll() is not None:
                 pytest.fail(f"pouch serve exited {process.returncode}:\n{self.output()}")
+            # Its own port: another test's server may have taken the port picked for this
+            # one, and would answer /healthz too; uvicorn says so only once it has bound it.
+            if "Uvicorn running on" not in self.output():
+                return False
             try:
                 return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
             except httpx.TransportError:

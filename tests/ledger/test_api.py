@@ -206,18 +206,21 @@ def test_verify_a_running_pouch_over_http(tmp_path: Path, log_skey: str) -> None
         "POUCH_LOG_ORIGIN": signer.name,
         "POUCH_LOG_SIGNING_KEY": log_skey,
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pouch.cli", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    served_log = tmp_path / "serve.log"
+    with served_log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "pouch.cli", "serve"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120  # start-up only; a loaded CI machine is slow
-        while True:  # wait for start-up
+        while True:  # wait for start-up, on a port this process bound (uvicorn says so)
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                bound = "Uvicorn running on" in served_log.read_text(errors="replace")
+                if bound and httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

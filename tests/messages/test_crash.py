@@ -122,9 +122,12 @@ class Server:
             while True:
                 if self.process.poll() is not None:
                     pytest.fail(f"pouch serve exited ({self.process.returncode}):\n{self.output()}")
+                # Only once this process has bound the port (uvicorn says so): another
+                # test's server may have taken the port picked for this one.
+                bound = "Uvicorn running on" in self.output()
                 try:
                     response = client.get(f"{self.base_url}/readyz")
-                    if response.status_code == 200 and response.json()["status"] == "ok":
+                    if bound and response.status_code == 200 and response.json()["status"] == "ok":
                         return
                 except httpx.TransportError:
                     pass
