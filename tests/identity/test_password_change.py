@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -21,7 +22,9 @@ NEW = "a new and long enough password"
 WRONG = "not the password 123"
 
 
-def _change(client: TestClient, current: str, *, csrf: str | None = None, **headers: str):  # type: ignore[no-untyped-def]
+def _change(
+    client: TestClient, current: str, *, csrf: str | None = None, **headers: str
+) -> httpx.Response:
     if csrf:
         headers["X-CSRF-Token"] = csrf
     return client.post(

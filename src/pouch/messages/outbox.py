@@ -441,34 +441,30 @@ class Outbox:
         full = {endpoint for endpoint, left in room.items() if left <= 0}
         now = self.clock.now()
         started: list[tuple[Delivery, str]] = []
-        try:
-            with self.database.transaction() as session:
-                if finished:
-                    record(session, finished, now=now)
-                if free <= 0:
-                    return 0
-                claimed = claim(
-                    session,
-                    now=now,
-                    lease=self.lease,
-                    limit=self.batch,
-                    email=self.transport.relay is not None and "smtp" not in full,
-                    skip_offices=self._offices_at(session, full) if full else (),
-                )
-                given_back = []
-                for delivery in claimed:
-                    endpoint = self.transport.endpoint_of(delivery)
-                    if len(started) < free and room.get(endpoint, self.per_endpoint) > 0:
-                        room[endpoint] = room.get(endpoint, self.per_endpoint) - 1
-                        started.append((delivery, endpoint))
-                    else:
-                        given_back.append(delivery.id)
-                release(session, given_back)
-        except Exception:
-            # The database was away: those outcomes are lost with the transaction, and
-            # their leases run out; the notices are sent again with the same key.
-            logger.warning("outbox: %d outcomes could not be recorded", len(finished))
-            raise
+        # If the database is away, the outcomes are lost with the transaction and their
+        # leases run out: the notices are sent again with the same key.
+        with self.database.transaction() as session:
+            if finished:
+                record(session, finished, now=now)
+            if free <= 0:
+                return 0
+            claimed = claim(
+                session,
+                now=now,
+                lease=self.lease,
+                limit=self.batch,
+                email=self.transport.relay is not None and "smtp" not in full,
+                skip_offices=self._offices_at(session, full) if full else (),
+            )
+            given_back = []
+            for delivery in claimed:
+                endpoint = self.transport.endpoint_of(delivery)
+                if len(started) < free and room.get(endpoint, self.per_endpoint) > 0:
+                    room[endpoint] = room.get(endpoint, self.per_endpoint) - 1
+                    started.append((delivery, endpoint))
+                else:
+                    given_back.append(delivery.id)
+            release(session, given_back)
         for delivery, endpoint in started:
             with self._open_lock:
                 self._open[endpoint] += 1
