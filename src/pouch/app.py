@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from pouch import tls
 from pouch.calls import api as calls_api
 from pouch.calls import interpreting_pages
 from pouch.calls import pages as calls_pages
@@ -83,7 +84,7 @@ def create_app(
         after_commit=ledger.integrator.wake,
         turns=ledger.turns,
     )
-    http = httpx.Client(follow_redirects=False)
+    http = httpx.Client(follow_redirects=False, verify=tls.client_context())
     interval = settings.worker_interval
     worker = Worker(database, clock=clock, interval=interval.total_seconds())
     # Notices go out from a thread of their own, outside any transaction: a slow

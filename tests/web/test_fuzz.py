@@ -35,6 +35,7 @@ from pouch.intake.signatures import generate_sender_key, sign_request
 from pouch.settings import Settings
 from tests.factories import World
 from tests.identity.helpers import TABLE, template
+from tests.web.helpers import shell_app
 
 #: Whom each operation is tried as: the first of these its permission allows.
 PREFERENCE = (
@@ -90,13 +91,7 @@ def _load() -> OpenApiSchema:
     # The document as the application serves it, from one that touches no data: read
     # at collection, so that each operation is a test of its own (spread over the
     # workers); each test's own application is bound to its case (``_bind``).
-    from pouch.ledger.note import generate_key
-
-    shell = Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url="sqlite://", log_signing_key=generate_key("localhost/pouch")[0]
-    )
-    app = create_app(shell, database=Database.from_url("sqlite://"), background=False)
-    loaded = schemathesis.openapi.from_asgi("/api/openapi.json", app)
+    loaded = schemathesis.openapi.from_asgi("/api/openapi.json", shell_app())
     asgi.shutdown_lifespans()
     return loaded
 

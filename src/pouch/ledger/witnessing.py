@@ -43,6 +43,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from pouch import tls
 from pouch.clock import Clock
 from pouch.db import Database
 from pouch.ledger.checkpoint import Checkpoint
@@ -129,6 +130,7 @@ class WitnessClient:
             timeout=timeout,
             transport=transport,
             follow_redirects=False,
+            verify=tls.client_context(),
             headers={"User-Agent": "pouch-log (c2sp.org/tlog-witness)"},
         )
         self._pool = ThreadPoolExecutor(
