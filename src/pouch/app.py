@@ -51,7 +51,7 @@ from pouch.messages.rules import Timetable
 from pouch.messages.worker import Worker
 from pouch.monitoring import Loop, Metrics, readiness
 from pouch.settings import Settings
-from pouch.web import navigation, openapi
+from pouch.web import apidocs, navigation, openapi
 from pouch.web.limits import BodySizeLimit
 from pouch.web.problems import PROBLEM_JSON, install_error_handlers, problem_page
 from pouch.web.security import SecurityHeaders
@@ -172,7 +172,7 @@ def create_app(
         summary="The correspondence and call desk where no message can be silently withheld.",
         version="0.1.0",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
     )
     timetable = Timetable.from_settings(settings)
@@ -215,6 +215,7 @@ def create_app(
 
     install_error_handlers(app, on_integrity_failure=integrity_alarm)
     openapi.install(app)
+    apidocs.install(app, openapi_url="/api/openapi.json")
     app.add_middleware(GZipMiddleware, minimum_size=512)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Outermost: every answer, a refused body's too, carries the security headers.

@@ -7,6 +7,7 @@ import http.server
 import re
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -233,3 +234,33 @@ def _reads(database: Database, public_id: str) -> int:
             )
             or 0
         )
+
+
+def test_the_api_docs_work_offline_within_their_policy(visit: Visit, server: Server) -> None:
+    """A ministry's network may reach nothing outside: /api/docs lists every operation
+    with every request outside Pouch refused, and the page's policy refuses nothing."""
+    watched = Watched(visit(None))
+    page = watched.page
+    outside: list[str] = []
+
+    def only_pouch(route: Any) -> None:
+        if route.request.url.startswith(server.base_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_pouch)
+    page.goto("/api/docs")
+    expect(page.locator(".opblock").first).to_be_visible(timeout=20_000)
+    # Every operation of the document is listed, the submission among them.
+    document = page.request.get("/api/openapi.json").json()
+    operations = sum(len(ops) for ops in document["paths"].values())
+    listed = page.locator(".opblock-summary").evaluate_all(
+        """blocks => blocks.map(b => b.querySelector('.opblock-summary-method').textContent
+            + ' ' + b.querySelector('[data-path]').dataset.path)"""
+    )
+    assert len(set(listed)) == operations  # an operation with two tags is shown twice
+    expect(page.locator(".opblock-post").filter(has_text="/api/messages").first).to_be_visible()
+    assert outside == []
+    assert watched.refused() == []

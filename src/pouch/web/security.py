@@ -17,9 +17,11 @@ Every response carries them (pages, fragments, the API, static files, errors):
   through a trusted proxy's ``X-Forwarded-Proto``), or when ``POUCH_PUBLIC_URL``
   is https.
 
-The API documentation page (``/api/docs``) is FastAPI's Swagger UI, which loads
-its script and style from a CDN and starts with an inline script: it gets a
-policy of its own that allows just that, and nothing else does.
+The API documentation page (``/api/docs``) is Swagger UI, served by Pouch with
+its own start-up script file (``web.apidocs``): its scripts come from Pouch alone
+too, but React sets style attributes and Swagger UI draws a few images as
+``data:`` URLs, so that page's policy allows inline styles and ``data:`` images,
+and no other page's does.
 """
 
 from __future__ import annotations
@@ -43,14 +45,14 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 
-#: Swagger UI as FastAPI serves it: its bundle from the CDN, started by an inline script.
-_SWAGGER_CDN = "https://cdn.jsdelivr.net"
+#: Swagger UI, served by Pouch: its style attributes and ``data:`` images.
 DOCS_CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
-        f"script-src 'self' 'unsafe-inline' {_SWAGGER_CDN}",
-        f"style-src 'self' 'unsafe-inline' {_SWAGGER_CDN}",
-        "img-src 'self' data: https://fastapi.tiangolo.com",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
@@ -58,7 +60,7 @@ DOCS_CONTENT_SECURITY_POLICY = "; ".join(
         "form-action 'self'",
     ]
 )
-DOCS_PATHS = frozenset({"/api/docs", "/docs/oauth2-redirect"})
+DOCS_PATHS = frozenset({"/api/docs"})
 
 HSTS = "max-age=31536000"
 
