@@ -78,6 +78,8 @@ class Visitor:
     page: Page
     dialogs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: Whether the person answers OK to the page's questions (``confirm``).
+    confirms: bool = False
 
     def csrf(self) -> str:
         return str(self.page.locator("input[name=csrf_token]").first.get_attribute("value"))
@@ -120,7 +122,10 @@ def visit(browser: Browser, server: Server, login_states: dict[str, Any]) -> Ite
 
         def on_dialog(dialog: Any) -> None:
             visitor.dialogs.append(dialog.message)
-            dialog.dismiss()
+            if visitor.confirms:
+                dialog.accept()
+            else:
+                dialog.dismiss()
 
         page.on("dialog", on_dialog)
         page.on("pageerror", lambda error: visitor.errors.append(str(error)))

@@ -133,7 +133,8 @@ def test_two_administrators_make_an_officer_who_sets_their_own_password(
 def test_the_administrator_manages_users_roles_offices_keys_and_tokens(
     visit: Visit, server: Server, served_db: Database
 ) -> None:
-    page = visit("admin").page
+    admin = visit("admin")
+    page = admin.page
     # A user of a foreign office gives no power over Pouch: created at once.
     _create_user(page, "e2e-officer", "Office of the Taoiseach", "sender")
     expect(page.get_by_role("status")).to_contain_text("User created")
@@ -149,7 +150,16 @@ def test_the_administrator_manages_users_roles_offices_keys_and_tokens(
     grant.get_by_role("button", name="Grant role").click()
     expect(page.get_by_role("status")).to_contain_text("Role granted")
     expect(row).to_contain_text("auditor in Office of the Taoiseach")
-    row.get_by_role("button", name=re.compile("^Revoke auditor")).click()
+    # Each destructive button asks first; Cancel changes nothing.
+    revoke = row.get_by_role("button", name=re.compile("^Revoke auditor"))
+    revoke.click()
+    assert admin.dialogs == ["Revoke the role auditor in Office of the Taoiseach from e2e-officer?"]
+    expect(row).to_contain_text("auditor in Office of the Taoiseach")
+    row.get_by_role("button", name=re.compile("^Deactivate")).click()
+    assert admin.dialogs[-1].startswith("Deactivate e2e-officer?")
+    expect(row).to_contain_text("Active")
+    admin.confirms = True
+    revoke.click()
     expect(page.get_by_role("status")).to_contain_text("Role revoked")
     expect(row).not_to_contain_text("auditor in")
 
@@ -214,6 +224,7 @@ def test_removing_the_last_administrator_needs_a_second_officer(
     visit: Visit, served_db: Database
 ) -> None:
     first = visit("admin")
+    first.confirms = True
     page = first.page
     page.goto("/admin")
     row = page.locator("#user-admin")

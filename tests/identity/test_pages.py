@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -100,3 +102,22 @@ def test_anonymous_home_redirects_tolog_in(app_client: TestClient) -> None:
     response = app_client.get("/", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login")
+
+
+def test_an_error_page_keeps_the_viewer_s_navigation(app_client: TestClient, world: World) -> None:
+    """A wrong link or a refused page is a page of Pouch's like any other: the menu of
+    the user's pages stays, so that the way on is one click away."""
+    assert log_in(app_client, "watch-officer").status_code == 303
+    missing = app_client.get("/no-such-page")
+    assert missing.status_code == 404
+    nav = re.search(r'<nav aria-label="Main".*?</nav>', missing.text, re.S)
+    assert nav is not None, "the error page has no navigation"
+    assert 'href="/watch"' in nav.group(0)
+    refused = app_client.get("/admin")
+    assert refused.status_code == 403
+    assert 'aria-label="Main"' in refused.text
+    # Anonymous, the error page offers no menu (and names nobody).
+    app_client.cookies.clear()
+    anonymous = app_client.get("/no-such-page")
+    assert anonymous.status_code == 404
+    assert 'aria-label="Main"' not in anonymous.text

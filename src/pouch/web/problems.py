@@ -34,6 +34,8 @@ from pouch.errors import (
     UnsupportedMediaType,
     invalid_input,
 )
+from pouch.identity.service import Actor
+from pouch.web.deps import SESSION_COOKIE, cookie_actor
 
 logger = logging.getLogger("pouch.web")
 
@@ -56,9 +58,10 @@ def login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
 
-def render_error(request: Request, error: PouchError) -> Response:
+def render_error(request: Request, error: PouchError, *, viewer: Actor | None = None) -> Response:
     """Problem JSON under /api; for htmx a fragment it swaps in (``_error.html``); a
-    page asked for without a login, a redirect to log in; else a whole page."""
+    page asked for without a login, a redirect to log in; else a whole page, with the
+    ``viewer``'s navigation when they are known."""
     headers: dict[str, str] = {}
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="pouch"'
@@ -80,11 +83,30 @@ def render_error(request: Request, error: PouchError) -> Response:
     response: Response = templates.TemplateResponse(
         request,
         "_error.html" if htmx else "error.html",
-        {"error": error, "type_uri": error.type_uri()},
+        {"error": error, "type_uri": error.type_uri(), "actor": viewer},
         status_code=error.status,
         headers=headers,
     )
     return response
+
+
+def _viewer(request: Request) -> Actor | None:
+    # In a read transaction of its own: the request's was rolled back, or never began.
+    try:
+        with request.app.state.database.transaction(write=False) as session:
+            return cookie_actor(request, session, now=request.app.state.clock.now())
+    except (DBAPIError, PouchError):
+        return None
+
+
+async def respond(request: Request, error: PouchError) -> Response:
+    """``render_error``, with the navigation of the logged-in user on a whole page (an
+    error page is a page of Pouch's like any other: the way on is in its menu)."""
+    whole_page = not wants_problem_json(request) and not is_htmx(request)
+    reachable = error.status != 503  # the database is away or full: do not wait on it
+    known = whole_page and reachable and SESSION_COOKIE in request.cookies
+    viewer = await run_in_threadpool(_viewer, request) if known else None
+    return render_error(request, error, viewer=viewer)
 
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -116,13 +138,13 @@ def install_error_handlers(
         if isinstance(exc, IntegrityFailure):
             logger.error("damaged evidence on %s %s: %s", request.method, request.url.path, exc)
             await run_in_threadpool(on_integrity_failure, exc, request.url.path)
-        return render_error(request, exc)
+        return await respond(request, exc)
 
     async def on_integrity_error(request: Request, exc: Exception) -> Response:
         # A backstop: a write the database refused for a key or a constraint the
         # service did not check first. Its transaction is already rolled back.
         logger.warning("constraint refused on %s %s: %s", request.method, request.url.path, exc)
-        return render_error(
+        return await respond(
             request, Conflict("the change conflicts with data that refers to it, or is taken")
         )
 
@@ -133,11 +155,11 @@ def install_error_handlers(
             return await on_unexpected(request, exc)
         # The database's condition, not a bug: one line, no traceback.
         logger.warning("%s on %s %s: %s", error.slug, request.method, request.url.path, exc.orig)
-        return render_error(request, error)
+        return await respond(request, error)
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return render_error(request, invalid_input(exc.errors()))
+        return await respond(request, invalid_input(exc.errors()))
 
     async def on_http_exception(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -149,7 +171,7 @@ def install_error_handlers(
             error = NotFound(f"nothing at {request.url.path}")
         elif exc.status_code == 405:
             error = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
-            response = render_error(request, error)
+            response = await respond(request, error)
             # Every method the path answers to, as RFC 9110 asks (the router names
             # only those of the first route it matched).
             response.headers["Allow"] = ", ".join(_methods_of(request))
@@ -161,11 +183,11 @@ def install_error_handlers(
             error = MalformedBody(str(exc.detail))
         else:
             error = PouchError()
-        return render_error(request, error)
+        return await respond(request, error)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return render_error(request, PouchError())
+        return await respond(request, PouchError())
 
     app.add_exception_handler(PouchError, on_pouch_error)
     app.add_exception_handler(SQLAlchemyIntegrityError, on_integrity_error)

@@ -23,7 +23,12 @@
     return seconds >= 0 ? `${text} left` : `overdue by ${text}`;
   }
 
+  // A viewer whose own zone is UTC is shown each time once, not "in UTC and UTC".
+  const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const viewerInUtc = !viewerZone || /^(Etc\/)?(UTC|UCT|GMT|Universal|Zulu)$/.test(viewerZone);
+
   function addLocalTimes(root) {
+    if (viewerInUtc) return;
     for (const time of root.querySelectorAll("time[datetime]:not([data-local])")) {
       const instant = new Date(time.getAttribute("datetime"));
       if (Number.isNaN(instant.getTime())) continue;
@@ -61,11 +66,18 @@
     if (source && source.id === "queue-region" && !mayRefresh()) event.preventDefault();
   });
 
+  // A destructive form asks first (data-confirm says what will happen). Without
+  // JavaScript the form posts at once: the server's own rules still apply.
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    const question = form instanceof HTMLFormElement ? form.dataset.confirm : undefined;
+    if (question && !window.confirm(question)) event.preventDefault();
+  }, true);
+
   document.addEventListener("DOMContentLoaded", function () {
-    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    for (const el of document.querySelectorAll("[data-viewer-zone]")) {
+    for (const el of viewerInUtc ? [] : document.querySelectorAll("[data-viewer-zone]")) {
       const name = el.querySelector("[data-zone-name]");
-      if (name && zone) name.textContent = zone;
+      if (name) name.textContent = viewerZone;
       el.hidden = false;
     }
     for (const el of document.querySelectorAll(".js-only")) el.hidden = false;
