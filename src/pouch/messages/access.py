@@ -39,6 +39,13 @@ def may_see(actor: Actor, message: Message) -> bool:
     )
 
 
+def names_everyone(actor: Actor) -> bool:
+    """Who is told which person took each step of a message: the operations center's
+    readers and the principal's office it serves. A foreign office is told its own
+    people's names, and otherwise only which side acted (``messages.attribution``)."""
+    return is_operations_reader(actor) or bool(inbox_offices(actor))
+
+
 def answers_for(actor: Actor, office_id: int) -> bool:
     """The principal or staff of the office: reads its inbox, acknowledges, replies."""
     return any(actor.holds(role, office_id) for role in ADDRESSEE_ROLES)

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pouch.events import EventKind
 from pouch.language import translations as translations_service
 from pouch.ledger import service as ledger_service
-from pouch.messages import access, rendering
+from pouch.messages import access, attribution, rendering
 from pouch.messages import service as message_service
 from pouch.messages.deps import TrackerPage
 from pouch.messages.models import Hold, Message, MessageEvent
@@ -84,12 +84,21 @@ def track_message(
     events = message_service.events_of(session, message)
     latest = ledger_service.latest_checkpoint(session)
     outgoing = message.sender_office_id in access.tracking_offices(actor)
+    office_names = message_service.office_names(session)
     context = {
-        **rendering.context(clock.now(), actor, message_service.office_names(session)),
+        **rendering.context(clock.now(), actor, office_names),
         "m": message,
         "body_html": rendering.body_html(message),
         "language": translations_service.translations_for(session, message.id),
         "events": events,
+        "steps": attribution.attribute(
+            session,
+            message,
+            events,
+            viewer_offices={office for office, _ in actor.roles},
+            names_everyone=access.names_everyone(actor),
+            office_names=office_names,
+        ),
         "path": path_of(message, events, outgoing=outgoing),
         "vkey": ledger.vkey,
         "policy": ledger.policy.text if ledger.policy else None,

@@ -22,7 +22,7 @@ from pouch.errors import FieldError, InvalidInput, invalid_input
 from pouch.identity import passkeys
 from pouch.identity.service import Actor
 from pouch.language import translations as translations_service
-from pouch.messages import access, decisions, holds, rendering
+from pouch.messages import access, attribution, decisions, holds, rendering
 from pouch.messages import service as message_service
 from pouch.messages.deps import QueueReaderPage, WatchOfficer
 from pouch.messages.models import HoldStatus
@@ -105,16 +105,24 @@ def watch_message(
     events = message_service.events_of(session, message)
     people = render.display_names(
         session,
-        [e.actor_user_id for e in events]
-        + [h.requested_by_user_id for h in message.holds]
-        + [h.approved_by_user_id for h in message.holds],
+        [h.requested_by_user_id for h in message.holds]
+        + [h.approved_by_user_id for h in message.holds]
+        + [h.ended_by_user_id for h in message.holds],
     )
+    office_names = message_service.office_names(session)
     context = {
-        **rendering.context(clock.now(), actor, message_service.office_names(session)),
+        **rendering.context(clock.now(), actor, office_names),
         "m": message,
         "body_html": rendering.body_html(message),
         "language": translations_service.translations_for(session, message.id),
-        "events": events,
+        "steps": attribution.attribute(
+            session,
+            message,
+            events,
+            viewer_offices={office for office, _ in actor.roles},
+            names_everyone=access.names_everyone(actor),
+            office_names=office_names,
+        ),
         "people": people,
         "can_act": access.may_act_on_queue(actor),
         "hold_cap_minutes": timetable.hold_cap_minutes(),
