@@ -13,9 +13,9 @@ from pouch.db import Database
 from pouch.identity.models import Role
 from pouch.language.desk import Round
 from pouch.language.engines import FastTranslateEngine
-from pouch.messages import service as message_service
 from tests.factories import World, make_token, make_user
 from tests.language.helpers import FRENCH, PORTUGUESE, send, shared_detector
+from tests.messages.helpers import route
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -31,13 +31,7 @@ def process(client: TestClient) -> Round:
 
 def deliver(database: Database, clock: ManualClock, world: World, public_id: str) -> None:
     """A watch officer routes the message: from now on its addressee may read it."""
-    with database.transaction() as session:
-        message_service.route(
-            session,
-            public_id=public_id,
-            actor_user_id=world.users[Role.WATCH_OFFICER].id,
-            now=clock.now(),
-        )
+    route(database, clock, world, public_id)
 
 
 def translations(client: TestClient, public_id: str, headers: dict[str, str]) -> Any:

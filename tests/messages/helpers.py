@@ -76,3 +76,14 @@ def kinds(database: Database, public_id: str) -> list[str]:
 
 def at(clock: ManualClock) -> datetime:
     return clock.now()
+
+
+def route(database: Database, clock: ManualClock, world: World, public_id: str) -> None:
+    """The world's watch officer routes the message to its addressee now."""
+    with database.transaction() as session:
+        message_service.route(
+            session,
+            public_id=public_id,
+            actor_user_id=world.users[Role.WATCH_OFFICER].id,
+            now=clock.now(),
+        )

@@ -11,22 +11,15 @@ from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.directory.models import OfficeKind
 from pouch.identity.models import Role
-from pouch.messages import service as message_service
 from tests.factories import World, make_office, make_token, make_user
-from tests.messages.helpers import submit
+from tests.messages.helpers import route, submit
 
 QUEUE_READERS = {Role.WATCH_OFFICER, Role.AUDITOR}
 
 
 def _delivered(database: Database, clock: ManualClock, world: World) -> str:
     public_id = submit(database, clock, world).message.public_id
-    with database.transaction() as session:
-        message_service.route(
-            session,
-            public_id=public_id,
-            actor_user_id=world.users[Role.WATCH_OFFICER].id,
-            now=clock.now(),
-        )
+    route(database, clock, world, public_id)
     return public_id
 
 

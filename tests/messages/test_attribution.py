@@ -17,7 +17,7 @@ from pouch.messages import service as message_service
 from pouch.messages.rules import DEFAULT_TIMETABLE, Precedence
 from tests.factories import World, make_user
 from tests.identity.helpers import log_in
-from tests.messages.helpers import submit
+from tests.messages.helpers import route, submit
 
 
 def _steps(html: str) -> list[str]:
@@ -30,13 +30,7 @@ def _steps(html: str) -> list[str]:
 
 def _routed_and_read(database: Database, clock: ManualClock, world: World) -> str:
     public_id = submit(database, clock, world, subject="Attributed").message.public_id
-    with database.transaction() as session:
-        message_service.route(
-            session,
-            public_id=public_id,
-            actor_user_id=world.users[Role.WATCH_OFFICER].id,
-            now=clock.now(),
-        )
+    route(database, clock, world, public_id)
     with database.transaction() as session:
         message = message_service.get_message(session, public_id)
         message_service.mark_read(

@@ -19,17 +19,11 @@ from pouch.messages import service as message_service
 from pouch.messages.check import OfficeCheckFailed, check_office, shown_content_hash
 from pouch.messages.models import Attachment, AttachmentBlob, Message
 from tests.factories import World, make_token, make_user
-from tests.messages.helpers import submit
+from tests.messages.helpers import route, submit
 
 
 def deliver(database: Database, clock: ManualClock, world: World, public_id: str) -> None:
-    with database.transaction() as session:
-        message_service.route(
-            session,
-            public_id=public_id,
-            actor_user_id=world.users[Role.WATCH_OFFICER].id,
-            now=clock.now(),
-        )
+    route(database, clock, world, public_id)
 
 
 def test_the_inbox_check_finds_a_message_changed_after_acceptance(

@@ -27,7 +27,7 @@ from pouch.messages import destinations, notify, outbox
 from pouch.messages import service as message_service
 from pouch.messages.models import Notification, NotificationChannel, OfficeEndpoint
 from tests.factories import World, build_world
-from tests.messages.helpers import submit
+from tests.messages.helpers import route, submit
 
 LOCAL = destinations.Policy(allow_http=True, allow_private=True)
 
@@ -136,13 +136,7 @@ def _endpoint(database: Database, office_id: int, **fields: str | None) -> None:
 
 def _deliver_one(database: Database, clock: ManualClock, world: World) -> str:
     public_id = submit(database, clock, world).message.public_id
-    with database.transaction() as session:
-        message_service.route(
-            session,
-            public_id=public_id,
-            actor_user_id=world.users[Role.WATCH_OFFICER].id,
-            now=clock.now(),
-        )
+    route(database, clock, world, public_id)
     return public_id
 
 

@@ -29,7 +29,7 @@ from pouch.messages.models import (
 )
 from pouch.messages.rules import DEFAULT_TIMETABLE, Precedence, find_gaps
 from tests.factories import World, make_office
-from tests.messages.helpers import LIMITS, count_messages, kinds, load, submit
+from tests.messages.helpers import LIMITS, count_messages, kinds, load, route, submit
 
 
 def test_acceptance_numbers_and_logs(database: Database, clock: ManualClock, world: World) -> None:
@@ -127,13 +127,7 @@ def test_automatic_delivery_after_triage(
 def test_route_read_acknowledge_reply(database: Database, clock: ManualClock, world: World) -> None:
     accepted = submit(database, clock, world)
     public_id = accepted.message.public_id
-    with database.transaction() as session:
-        message_service.route(
-            session,
-            public_id=public_id,
-            actor_user_id=world.users[Role.WATCH_OFFICER].id,
-            now=clock.now(),
-        )
+    route(database, clock, world, public_id)
     with database.transaction() as session:
         message = message_service.get_message(session, public_id)
         assert message_service.mark_read(

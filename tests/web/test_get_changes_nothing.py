@@ -26,6 +26,7 @@ from pouch.messages.models import MessageRead
 from pouch.models import metadata
 from tests.factories import World
 from tests.identity.helpers import csrf_of, log_in
+from tests.messages.helpers import route as route_message
 from tests.messages.helpers import submit
 
 
@@ -63,13 +64,7 @@ def _state(database: Database) -> dict[str, int]:
 def _delivered(database: Database, clock: ManualClock, world: World, body: str) -> str:
     accepted = submit(database, clock, world, body=body, body_format="html")
     public_id = accepted.message.public_id
-    with database.transaction() as session:
-        message_service.route(
-            session,
-            public_id=public_id,
-            actor_user_id=world.users[Role.WATCH_OFFICER].id,
-            now=clock.now(),
-        )
+    route_message(database, clock, world, public_id)
     return public_id
 
 
