@@ -5,7 +5,8 @@ Watch officers act; auditors follow the floor read-only (``access.may_read_queue
 ``access.may_act_on_queue``, as in the API). Every page works without
 JavaScript: forms post, the action runs, and the browser is sent back (303)
 with a short notice. htmx refreshes the queue (``_queue.html``) every few
-seconds.
+seconds; the live feed (``messages.live``, ``GET /watch/stream``) refreshes it at
+once on each new step.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sse_starlette import EventSourceResponse
 
-from pouch.errors import FieldError, InvalidInput, invalid_input
+from pouch.errors import FieldError, InvalidInput, LoginRequired, PermissionDenied, invalid_input
 from pouch.identity import passkeys
 from pouch.identity.service import Actor
 from pouch.language import translations as translations_service
-from pouch.messages import access, attribution, decisions, holds, rendering
+from pouch.messages import access, attribution, decisions, holds, live, rendering
 from pouch.messages import service as message_service
 from pouch.messages.deps import QueueReaderPage, WatchOfficer
 from pouch.messages.models import HoldStatus
@@ -30,7 +33,7 @@ from pouch.messages.schemas import HoldIn
 from pouch.schema import RowId
 from pouch.settings import Settings
 from pouch.web import render
-from pouch.web.deps import AppClock, AppSettings, AppTimetable, DbSession
+from pouch.web.deps import AppClock, AppSettings, AppTimetable, DbSession, UnheldActor
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -90,6 +93,34 @@ def watch_queue_fragment(request: Request, context: FloorContext) -> Response:
     """The queue alone, for htmx's polling (``_queue.html``); without a session htmx
     gets a fragment saying to log in again, never the login page."""
     return render.page(request, "_queue.html", context, notices=NOTICES)
+
+
+#: How often the live feed reads new steps (every process polls the same database).
+LIVE_INTERVAL_SECONDS = 1.0
+#: The id of the last step the browser received, sent again when it reconnects.
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)]
+
+
+@router.get("/watch/stream")
+async def watch_stream(
+    request: Request, actor: UnheldActor, last_event_id: LastEventId = None
+) -> EventSourceResponse:
+    """Server-Sent Events: each new step of any message (``messages.live``), resumable
+    with ``Last-Event-ID``; the page refreshes its queue and raises alerts from them.
+    The caller is checked in a transaction of its own: none stays open while it streams."""
+    if actor is None:
+        raise LoginRequired("log in to follow the watch floor")
+    if not access.may_read_queue(actor):
+        raise PermissionDenied("the watch floor is for watch officers and auditors")
+    database = request.app.state.database
+    after = await run_in_threadpool(
+        live.resume_from, last_event_id, lambda: live.newest_id(database)
+    )
+    return EventSourceResponse(
+        live.feed(database, after=after, interval=LIVE_INTERVAL_SECONDS),
+        ping=15,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get("/watch/{public_id}")

@@ -66,6 +66,89 @@
     if (source && source.id === "queue-region" && !mayRefresh()) event.preventDefault();
   });
 
+  // The watch floor's live feed (messages.live): each new step refreshes the queue at
+  // once; a FLASH or overdue message raises a notification (once the officer allowed
+  // them), a count in the title until the officer next touches the page, and a tone
+  // when sound is on. A lost connection says so; the browser reconnects by itself and
+  // the server resumes after the last step received (Last-Event-ID).
+  function startLive() {
+    const source = document.querySelector("[data-live-source]");
+    if (!source || !window.EventSource) return;
+    const banner = document.querySelector("[data-live-banner]");
+    const sound = document.querySelector("[data-live-sound]");
+    const optIn = document.querySelector("[data-live-notify]");
+    const baseTitle = document.title;
+    let unseen = 0;
+    let refreshing = null;
+
+    const showCount = () => {
+      document.title = unseen ? `(${unseen}) ${baseTitle}` : baseTitle;
+    };
+    const seen = () => { if (unseen) { unseen = 0; showCount(); } };
+    document.addEventListener("pointerdown", seen);
+    document.addEventListener("keydown", seen);
+
+    if (sound) {
+      sound.checked = localStorage.getItem("pouch.sound") === "on";
+      sound.addEventListener("change", () => {
+        localStorage.setItem("pouch.sound", sound.checked ? "on" : "off");
+      });
+    }
+    if (optIn && "Notification" in window) {
+      const offer = () => { optIn.hidden = Notification.permission !== "default"; };
+      offer();
+      optIn.addEventListener("click", () => { Notification.requestPermission().then(offer); });
+    }
+
+    function tone() {
+      try {
+        const audio = new AudioContext();
+        const oscillator = audio.createOscillator();
+        oscillator.frequency.value = 880;
+        oscillator.connect(audio.destination);
+        oscillator.start();
+        oscillator.stop(audio.currentTime + 0.3);
+      } catch (error) { /* no audio here: the title and notification remain */ }
+    }
+
+    function raise(step) {
+      unseen += 1;
+      showCount();
+      const what = step.kind === "overdue" ? "Overdue" : "FLASH";
+      if ("Notification" in window && Notification.permission === "granted") {
+        new Notification(`${what}: ${step.subject}`, { tag: step.message });
+      }
+      if (sound && sound.checked) tone();
+    }
+
+    // A burst of steps makes one refresh; none while the officer is inside the queue
+    // (the next poll brings it then).
+    function refreshQueue() {
+      if (refreshing) return;
+      refreshing = setTimeout(() => {
+        refreshing = null;
+        if (mayRefresh() && window.htmx) {
+          window.htmx.ajax("GET", "/watch/queue", { target: "#queue-region", swap: "outerHTML" });
+        }
+      }, 150);
+    }
+
+    const events = new EventSource(source.dataset.liveSource);
+    events.addEventListener("open", () => {
+      if (banner) banner.hidden = true;
+      source.dataset.liveState = "open";
+    });
+    events.addEventListener("error", () => {
+      if (banner) banner.hidden = false;
+      source.dataset.liveState = "lost";
+    });
+    events.addEventListener("step", (event) => {
+      const step = JSON.parse(event.data);
+      refreshQueue();
+      if (step.alert) raise(step);
+    });
+  }
+
   // A destructive form asks first (data-confirm says what will happen). Without
   // JavaScript the form posts at once: the server's own rules still apply.
   document.addEventListener("submit", function (event) {
@@ -83,6 +166,7 @@
     for (const el of document.querySelectorAll(".js-only")) el.hidden = false;
     tick();
     setInterval(tick, 1000);
+    startLive();
   });
   document.addEventListener("htmx:afterSettle", function () { tick(); });
 })();
