@@ -33,6 +33,29 @@ def test_the_protocol_officer_saves_a_new_order_of_precedence(visit: Visit) -> N
     page.goto("/calls/precedence")
     expect(page.locator("table.data tbody tr")).to_have_count(before + 1)
     expect(page.locator("table.data")).to_contain_text("Reviewed after the state visit")
+    # A ranking that does not parse is refused as an error, kept for correcting, never
+    # shown in the style of a success.
+    page.get_by_label("Ranking (YAML)").fill("ranking: [unclosed")
+    page.get_by_label("Why it changes").fill("A typo")
+    page.get_by_role("button", name="Save as a new version").click()
+    refused = page.get_by_test_id("precedence-error")
+    expect(refused).to_be_visible()
+    alert = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--alert')")
+    shown = refused.evaluate("e => getComputedStyle(e).color")
+    swatch = page.evaluate(
+        """(c) => {
+            const e = document.createElement('span');
+            e.style.color = c;
+            document.body.append(e);
+            const v = getComputedStyle(e).color;
+            e.remove();
+            return v;
+        }""",
+        alert.strip(),
+    )
+    assert shown == swatch, (shown, swatch)
+    expect(page.get_by_label("Ranking (YAML)")).to_have_value("ranking: [unclosed")
+    expect(page.locator("table.data tbody tr")).to_have_count(before + 1)
 
 
 def test_the_principal_reads_the_schedule_but_cannot_edit_the_precedence(visit: Visit) -> None:

@@ -121,3 +121,41 @@ def test_an_error_page_keeps_the_viewer_s_navigation(app_client: TestClient, wor
     anonymous = app_client.get("/no-such-page")
     assert anonymous.status_code == 404
     assert 'aria-label="Main"' not in anonymous.text
+
+
+def test_a_refused_admin_form_comes_back_as_typed_with_each_problem_beside_its_field(
+    app_client: TestClient, world: World
+) -> None:
+    """Not a dead end: the page again, the form open, what was typed kept, the reason
+    beside the field, and nothing saved."""
+    assert log_in(app_client, "administrator").status_code == 303
+    csrf = csrf_of(app_client.get("/admin").text)
+    typed = {
+        "csrf_token": csrf,
+        "slug": "ie-taoiseach",  # taken
+        "name": "Roinn an Taoisigh <b>bis</b>",
+        "kind": "foreign",
+        "country_code": "IE",
+        "time_zone": "",
+        "email": "",
+    }
+    response = app_client.post("/admin/offices", data=typed, follow_redirects=False)
+    assert response.status_code == 409
+    page = response.text
+    assert re.search(r'<details class="create" open>\s*<summary>Create an office', page)
+    assert 'role="alert">Not saved: an office &#39;ie-taoiseach&#39; exists already' in page
+    assert re.search(r'name="slug"[^>]*value="ie-taoiseach" aria-invalid="true"', page, re.S)
+    assert '<span class="error" id="new-office-slug-error">taken</span>' in page
+    # What was typed comes back escaped, as text.
+    assert 'value="Roinn an Taoisigh &lt;b&gt;bis&lt;/b&gt;"' in page
+    names = [o["name"] for o in app_client.get("/api/offices").json()]
+    assert "Roinn an Taoisigh <b>bis</b>" not in names
+
+    bad_user = {"csrf_token": csrf, "username": "No Spaces", "display_name": "X", "email": ""}
+    response = app_client.post("/admin/users", data=bad_user, follow_redirects=False)
+    assert response.status_code == 400
+    assert re.search(r'<details class="create" open>\s*<summary>Create a user', response.text)
+    assert re.search(
+        r'name="username"[^>]*value="No Spaces" aria-invalid="true"', response.text, re.S
+    )
+    assert 'id="new-user-username-error"' in response.text

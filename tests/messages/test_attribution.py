@@ -117,3 +117,24 @@ def test_a_held_card_names_its_officers_and_reason_and_a_release_its_officer(
     page = app_client.get(f"/watch/{public_id}").text
     assert re.search(r"ended <time[^>]*>[^<]*</time>[^<]*by Watch-Two", page), page
     assert "Hold released: by Watch-Two (" in " ".join(_steps(page))
+
+
+def test_the_floor_lists_what_was_delivered_in_the_last_day_newest_first(
+    app_client: TestClient, database: Database, clock: ManualClock, world: World
+) -> None:
+    old = submit(database, clock, world, subject="Delivered two days ago").message.public_id
+    route(database, clock, world, old)
+    clock.advance(timedelta(days=2))
+    first = submit(database, clock, world, subject="Delivered this morning").message.public_id
+    route(database, clock, world, first)
+    clock.advance(timedelta(hours=3))
+    second = submit(database, clock, world, subject="Delivered just now").message.public_id
+    route(database, clock, world, second)
+    queued = submit(database, clock, world, subject="Still in the queue").message.public_id
+    assert log_in(app_client, "watch-officer").status_code == 303
+    page = app_client.get("/watch").text
+    recent = re.search(r'<section aria-labelledby="recent-h">.*?</section>', page, re.S)
+    assert recent is not None
+    listed = re.findall(r'<li id="recent-([^"]+)">', recent.group(0))
+    assert listed == [second, first]
+    assert old not in listed and queued not in listed

@@ -9,6 +9,7 @@ on the page that answers its form, and never stored.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from pouch.directory import service as directory_service
 from pouch.directory.models import OfficeKind
 from pouch.directory.schemas import OfficeIn
-from pouch.errors import FieldError, InvalidInput, invalid_input
+from pouch.errors import Conflict, FieldError, InvalidInput, PouchError, invalid_input
 from pouch.identity import access as identity_access
 from pouch.identity import approvals
 from pouch.identity import service as identity_service
@@ -77,6 +78,45 @@ def _form(schema: type[S], values: dict[str, Any]) -> S:
         raise invalid_input(error.errors()) from None
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A form sent back as it was typed, with why it was refused next to each field."""
+
+    form: str
+    error: PouchError
+    values: dict[str, str]
+
+    def value(self, form: str, field: str) -> str:
+        return self.values.get(field, "") if form == self.form else ""
+
+    def problem(self, form: str, field: str) -> str | None:
+        """Why ``field`` of ``form`` was refused (matched on the last part of the
+        error's dotted location: ``body.username`` or ``memberships.0.role``)."""
+        if form != self.form:
+            return None
+        for error in getattr(self.error, "field_errors", []) or []:
+            if error.field.split(".")[-1] == field:
+                return str(error.message)
+        return None
+
+
+def _refused(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    *,
+    form: str,
+    error: PouchError,
+    values: dict[str, str],
+) -> Response:
+    """The admin page again, the form open with what was typed and what was wrong
+    (nothing of the refused change was written: its transaction is rolled back)."""
+    session.rollback()
+    context = {**_context(session, actor), "refusal": Refusal(form, error, values)}
+    response = render.page(request, "admin.html", context, status_code=error.status)
+    return response
+
+
 def _context(session: Session, actor: Actor) -> dict[str, Any]:
     offices = directory_service.list_offices(session)
     users = identity_service.list_users(session)
@@ -115,6 +155,7 @@ def admin_page(request: Request, session: DbSession, actor: AdministratorPage) -
 
 @router.post("/admin/users")
 def create_user(
+    request: Request,
     session: DbSession,
     clock: AppClock,
     actor: Administrator,
@@ -125,20 +166,24 @@ def create_user(
     office_id: Annotated[int | None, Form()] = None,
     role: Annotated[Role | None, Form()] = None,
 ) -> Response:
-    data = _form(
-        UserIn,
-        {
-            "username": username.strip(),
-            "display_name": display_name,
-            "email": email.strip() or None,
-            "memberships": [MembershipIn(office_id=office_id, role=role)]
-            if office_id is not None and role is not None
-            else [],
-        },
-    )
-    done = approvals.create_user(
-        session, data=data, by=actor.user_id, now=clock.now(), base_url=settings.public_url
-    )
+    try:
+        data = _form(
+            UserIn,
+            {
+                "username": username.strip(),
+                "display_name": display_name,
+                "email": email.strip() or None,
+                "memberships": [MembershipIn(office_id=office_id, role=role)]
+                if office_id is not None and role is not None
+                else [],
+            },
+        )
+        done = approvals.create_user(
+            session, data=data, by=actor.user_id, now=clock.now(), base_url=settings.public_url
+        )
+    except (InvalidInput, Conflict) as error:
+        typed = {"username": username, "display_name": display_name, "email": email}
+        return _refused(request, session, actor, form="new-user", error=error, values=typed)
     if isinstance(done, approvals.Asked):
         return _back("power-asked", "power")
     return _back("user-created", "users")
@@ -263,6 +308,7 @@ def approve_removal(
 
 @router.post("/admin/offices")
 def create_office(
+    request: Request,
     session: DbSession,
     clock: AppClock,
     actor: Administrator,
@@ -273,18 +319,29 @@ def create_office(
     time_zone: Annotated[str, Form(max_length=64)] = "",
     email: Annotated[str, Form(max_length=254)] = "",
 ) -> Response:
-    data = _form(
-        OfficeIn,
-        {
-            "slug": slug.strip(),
+    try:
+        data = _form(
+            OfficeIn,
+            {
+                "slug": slug.strip(),
+                "name": name,
+                "kind": kind,
+                "country_code": country_code.strip().upper(),
+                "time_zone": time_zone.strip() or None,
+                "email": email.strip() or None,
+            },
+        )
+        directory_service.create_office(session, data=data, now=clock.now(), by=actor.user_id)
+    except (InvalidInput, Conflict) as error:
+        typed = {
+            "slug": slug,
             "name": name,
             "kind": kind,
-            "country_code": country_code.strip().upper(),
-            "time_zone": time_zone.strip() or None,
-            "email": email.strip() or None,
-        },
-    )
-    directory_service.create_office(session, data=data, now=clock.now(), by=actor.user_id)
+            "country_code": country_code,
+            "time_zone": time_zone,
+            "email": email,
+        }
+        return _refused(request, session, actor, form="new-office", error=error, values=typed)
     return _back("office-created", "offices")
 
 

@@ -51,6 +51,7 @@ class Message(Base):
         UniqueConstraint("sender_office_id", "idempotency_key", name="uq_messages_idempotency"),
         Index("ix_messages_due", "state", "auto_deliver_at"),
         Index("ix_messages_deadline", "state", "deliver_by"),
+        Index("ix_messages_delivered_at", "delivered_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

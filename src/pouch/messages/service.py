@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -368,6 +368,25 @@ class Floor:
     pending: list[tuple[Message, Hold]]
     held: int
     overdue: int
+    recent: list[Message]
+
+
+#: How far back the floor's "recently delivered" looks, and how many it lists.
+RECENT = timedelta(hours=24)
+RECENT_LIMIT = 20
+
+
+def recently_delivered(session: Session, *, now: datetime) -> list[Message]:
+    """The messages delivered in the last ``RECENT``, newest first (at most
+    ``RECENT_LIMIT``): what left the queue, and when."""
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.delivered_at >= now - RECENT)
+            .order_by(Message.delivered_at.desc(), Message.id.desc())
+            .limit(RECENT_LIMIT)
+        )
+    )
 
 
 def floor(session: Session, *, now: datetime) -> Floor:
@@ -377,6 +396,7 @@ def floor(session: Session, *, now: datetime) -> Floor:
         pending=[(m, h) for m in messages for h in m.holds if h.status == HoldStatus.REQUESTED],
         held=sum(1 for m in messages if m.state == MessageState.HELD),
         overdue=sum(1 for m in messages if is_overdue(m, now)),
+        recent=recently_delivered(session, now=now),
     )
 
 
