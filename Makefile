@@ -22,7 +22,7 @@ run: .venv/.synced ## the demo in var/, served on http://127.0.0.1:8000, cosigne
 	RUN="$(RUN)" bash scripts/run-demo
 
 test: .venv/.synced ## the whole suite (PostgreSQL variants need a server; see README)
-	$(RUN) pytest -n 2 --durations=30
+	$(RUN) pytest -n 2 --dist worksteal --durations=30
 
 check: .venv/.synced ## lint, format, type checks and the dependency rules (import-linter)
 	$(RUN) ruff check src tests bench
