@@ -186,6 +186,8 @@ def test_a_hold_request_can_be_withdrawn_and_a_hold_released(
     page.locator("summary", has_text="Request hold").click()
     page.get_by_label("Reason").fill("Second thoughts after all")
     page.get_by_role("button", name="Request hold").click()
+    # The request is recorded before the second officer looks for it.
+    expect(page.get_by_role("status")).to_contain_text("Hold requested")
     other = visit("watch2").page
     other.goto(f"/watch/{public_id}")
     other.get_by_role("button", name="Approve hold").click()

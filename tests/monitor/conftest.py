@@ -46,9 +46,16 @@ def office(pouch: Pouch, tmp_path: Path) -> Party:
 
 @pytest.fixture
 def sender(pouch: Pouch, tmp_path: Path) -> Party:
-    """The Irish office, watching what it sent with its sender's token."""
+    """The Irish office, watching what it sent with its sender's token (and naming itself
+    by its slug, as a person would)."""
     watcher = party(
-        pouch, tmp_path, "ie-taoiseach", Role.SENDER, "--sender", pouch.world.tokens[Role.SENDER]
+        pouch,
+        tmp_path,
+        "ie-taoiseach",
+        Role.SENDER,
+        "--sender",
+        pouch.world.tokens[Role.SENDER],
+        by_slug=True,
     )
     watcher.rotate()
     return watcher

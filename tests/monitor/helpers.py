@@ -120,6 +120,7 @@ class Party:
     key_file: Path
     extra: list[str] = field(default_factory=list)
     keys: bool = True  # whether it walks the log with its tag keys (--office-key)
+    named: str | None = None  # the office as given after the flag (its id when None)
 
     def rotate(self, *, keep: bool = True) -> str:
         """The office's administrator asks for a new tag key and (``keep``) adds it to the
@@ -151,7 +152,7 @@ class Party:
             "--state",
             str(self.state),
             self.flag,
-            str(self.office_id),
+            self.named or str(self.office_id),
             "--token",
             self.token,
             *(["--office-key", str(self.key_file)] if self.keys else []),
@@ -194,7 +195,9 @@ def run_monitor(clock: ManualClock, args: list[str], env: dict[str, str] | None 
     return Result(result.exit_code, result.output)
 
 
-def party(pouch: Pouch, tmp: Path, slug: str, role: Role, flag: str, token: str) -> Party:
+def party(
+    pouch: Pouch, tmp: Path, slug: str, role: Role, flag: str, token: str, *, by_slug: bool = False
+) -> Party:
     """An administrator for the office ``slug`` (who gets its tag keys) and its monitor,
     which uses ``token``."""
     office = pouch.world.offices[slug]
@@ -211,6 +214,7 @@ def party(pouch: Pouch, tmp: Path, slug: str, role: Role, flag: str, token: str)
         admin={"Authorization": f"Bearer {admin_token}"},
         state=home / "state",
         key_file=home / "tag-keys.txt",
+        named=slug if by_slug else None,
     )
 
 

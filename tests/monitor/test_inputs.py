@@ -85,6 +85,8 @@ def test_each_bad_input_is_exit_2_with_one_line_naming_its_flag(
             {"--policy": str(tmp_path / "other.policy")},
         ],
         "--office/--sender": [{"--sender": "3"}, {"--office": None}],
+        # A slug is looked up in the directory: Pouch cannot be reached here.
+        "--office": [{"--office": "atlantis"}],
         "--url": [{"--url": "ftp://pouch.example"}, {"--url": "pouch.example"}],
         "--state": [{"--state": str(files["file"])}],
         "--keep": [{"--keep": str(files["file"])}],

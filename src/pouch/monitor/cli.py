@@ -13,10 +13,11 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
+from pouch import cli_client
 from pouch.cli_support import settings_of
 from pouch.clock import Clock, SystemClock
 from pouch.monitor.alarms import render
@@ -55,10 +56,10 @@ def monitor(
         typer.Option(help="An API token of a member of the office.", envvar="POUCH_TOKEN"),
     ],
     office: Annotated[
-        int | None, typer.Option(help="Monitor as this addressee office (its id).")
+        str | None, typer.Option(help="Monitor as this addressee office (its id or slug).")
     ] = None,
     sender: Annotated[
-        int | None, typer.Option(help="Monitor as this sender office (its id).")
+        str | None, typer.Option(help="Monitor as this sender office (its id or slug).")
     ] = None,
     policy: Annotated[
         Path | None,
@@ -175,10 +176,28 @@ def monitor(
         alerters.append(
             MailAlerter(alert_email, relay=relay, timeout=settings.notify_timeout.total_seconds())
         )
+    named, flag = (office, "--office") if office is not None else (sender, "--sender")
+    assert named is not None
+
+    def directory() -> list[dict[str, Any]]:
+        answer = client.get(
+            f"{base}/api/offices", headers={"Authorization": f"Bearer {token.strip()}"}
+        )
+        if answer.status_code != 200:
+            _bad(flag, f"the directory could not be read to find {named!r} ({answer.status_code})")
+        listed: list[dict[str, Any]] = answer.json()
+        return listed
+
+    try:
+        office_id = cli_client.office_id(named, directory, option=flag)
+    except cli_client.CliProblem as problem:
+        _bad(flag, str(problem).removeprefix(f"{flag}: "))
+    except httpx.HTTPError as error:
+        _bad(flag, f"Pouch could not be reached to find {named!r}: {error}")
     config = Config(
         url=base,
         log_key=log_key,
-        office=office if office is not None else sender,  # type: ignore[arg-type]
+        office=office_id,
         role="office" if office is not None else "sender",
         token=token.strip(),
         policy=rules,
