@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -278,10 +279,10 @@ def route_handlers_built_once() -> Iterator[None]:
     # By the route's id, the route kept alive beside it so that no other takes its id.
     built: dict[int, list[tuple[object, dict[str, object], object]]] = {}
 
-    def from_api_route(cls: type, *, original_route: object, include_context: object) -> object:
+    def from_api_route(cls: type, *, original_route: object, include_context: Any) -> object:
         inclusion = {
             f.name: getattr(include_context, f.name)
-            for f in fields(include_context)  # type: ignore[arg-type]
+            for f in fields(include_context)
             if f.name != "dependency_overrides_provider"
         }
         known = built.setdefault(id(original_route), [])

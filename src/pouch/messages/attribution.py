@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pouch.identity.models import Membership, User
+from pouch.identity.service import Actor
+from pouch.messages import access
 from pouch.messages.models import Message, MessageEvent
 from pouch.messages.service import OfficeNames
 
@@ -156,3 +158,22 @@ def attribute(
         )
         for event in events
     ]
+
+
+def for_reader(
+    session: Session,
+    message: Message,
+    events: list[MessageEvent],
+    *,
+    reader: Actor,
+    office_names: OfficeNames,
+) -> list[Attributed]:
+    """``attribute`` as ``reader`` may know it (``access.names_everyone``)."""
+    return attribute(
+        session,
+        message,
+        events,
+        viewer_offices={office for office, _ in reader.roles},
+        names_everyone=access.names_everyone(reader),
+        office_names=office_names,
+    )

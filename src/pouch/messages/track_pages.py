@@ -91,13 +91,8 @@ def track_message(
         "body_html": rendering.body_html(message),
         "language": translations_service.translations_for(session, message.id),
         "events": events,
-        "steps": attribution.attribute(
-            session,
-            message,
-            events,
-            viewer_offices={office for office, _ in actor.roles},
-            names_everyone=access.names_everyone(actor),
-            office_names=office_names,
+        "steps": attribution.for_reader(
+            session, message, events, reader=actor, office_names=office_names
         ),
         "path": path_of(message, events, outgoing=outgoing),
         "vkey": ledger.vkey,

@@ -146,13 +146,8 @@ def watch_message(
         "m": message,
         "body_html": rendering.body_html(message),
         "language": translations_service.translations_for(session, message.id),
-        "steps": attribution.attribute(
-            session,
-            message,
-            events,
-            viewer_offices={office for office, _ in actor.roles},
-            names_everyone=access.names_everyone(actor),
-            office_names=office_names,
+        "steps": attribution.for_reader(
+            session, message, events, reader=actor, office_names=office_names
         ),
         "people": people,
         "can_act": access.may_act_on_queue(actor),
