@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from pouch.errors import PermissionDenied
@@ -27,6 +27,7 @@ from pouch.messages import (
     office_tags,
     outbox,
     receipts,
+    search,
     views,
     worker,
 )
@@ -43,6 +44,7 @@ from pouch.messages.schemas import (
     HoldOut,
     LedgerOpeningOut,
     MessageOut,
+    MessagePageOut,
     NoticeOut,
     OpeningAnswer,
     OpeningOut,
@@ -51,6 +53,7 @@ from pouch.messages.schemas import (
     QuarantineIn,
     ReceiptOut,
     ReplyIn,
+    SearchIn,
     SignedIn,
     StatusOut,
     TagKeyOut,
@@ -74,6 +77,25 @@ router = APIRouter(prefix="/api", tags=["messages"])
 
 def _base(settings: Settings) -> str:
     return settings.public_url.rstrip("/")
+
+
+@router.get("/messages", response_model=MessagePageOut)
+def find_messages(
+    query: Annotated[SearchIn, Query()], session: DbSession, actor: CurrentActor
+) -> MessagePageOut:
+    """Search and list the messages the caller may see (``messages.search``), a page at a
+    time: pass the answer's ``next`` as ``after`` for the following page."""
+    page = search.find(
+        session,
+        scope=search.for_reader(actor),
+        criteria=query.criteria(),
+        sort=query.sort,
+        after=query.after,
+        limit=query.limit,
+    )
+    return MessagePageOut(
+        items=[views.message_out(session, m, viewer=actor) for m in page.rows], next=page.next
+    )
 
 
 @router.get("/messages/{public_id}", response_model=MessageOut)

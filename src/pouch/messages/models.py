@@ -52,6 +52,8 @@ class Message(Base):
         Index("ix_messages_due", "state", "auto_deliver_at"),
         Index("ix_messages_deadline", "state", "deliver_by"),
         Index("ix_messages_delivered_at", "delivered_at"),
+        # Every list's default order, newest first (``messages.search``).
+        Index("ix_messages_accepted_at", "accepted_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

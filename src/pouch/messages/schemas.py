@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, Strict, StringConstraints, field_validator
 
+from pouch import keyset
 from pouch.directory.schemas import Language
 from pouch.ledger.events import Opening
 from pouch.messages.models import HoldStatus, Message, MessageState
 from pouch.messages.rules import Precedence
+from pouch.messages.search import MAX_PAGE_SIZE, PAGE_SIZE, Criteria, Sort
 from pouch.schema import LogIndex, RowId, Schema
 from pouch.text import check_multiline, check_single_line
 
@@ -349,3 +351,47 @@ class WorkFailureOut(Schema):
     attempts: int
     retry_at: datetime
     ledger_index: int
+
+
+class SearchIn(Schema):
+    """A search for messages (``GET /api/messages``, the find page, the inbox and tracking
+    filters): every part optional; without ``q`` or a filter, every message the caller
+    may see, newest first."""
+
+    q: Annotated[str, StringConstraints(max_length=200)] = Field(
+        "",
+        description="Words that must each begin a word of the subject, body or a "
+        "translation (the subject only, for a message whose content the caller may "
+        "not see yet). Punctuation and operators are ignored.",
+    )
+    office: RowId | None = Field(None, description="The other office: sender or addressee.")
+    precedence: Precedence | None = None
+    state: MessageState | None = None
+    language: Language | None = Field(
+        None, description="The message's language, as its sender declared it or as detected."
+    )
+    since: date | None = Field(None, description="Accepted on or after this day (UTC).")
+    until: date | None = Field(None, description="Accepted on or before this day (UTC).")
+    sort: Sort = Sort.NEWEST
+    after: Annotated[str, StringConstraints(max_length=keyset.MAX_CURSOR_LENGTH)] | None = Field(
+        None, description="The `next` of the page before: the page after it."
+    )
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE
+
+    def criteria(self) -> Criteria:
+        return Criteria(
+            text=self.q,
+            office=self.office,
+            precedence=self.precedence,
+            state=self.state,
+            language=self.language.lower() if self.language else None,
+            since=self.since,
+            until=self.until,
+        )
+
+
+class MessagePageOut(Schema):
+    """One page of messages; ``next`` is the cursor of the following page (null: the last)."""
+
+    items: list[MessageOut]
+    next: str | None

@@ -1,0 +1,298 @@
+"""Finding messages: full-text search over subject, body and translations, filters, an
+order, and pages by keyset (``pouch.keyset``), within what the reader may see.
+
+The index is the database's own (migration 0012: FTS5 on SQLite, ``tsvector`` with
+GIN on PostgreSQL), kept current by triggers. The words typed are reduced to
+letters and digits and each must begin a word of the message ("emb" finds
+"embassy"); nothing a reader types reaches the index's query language as syntax.
+
+What a search may match follows the access rules (``messages.access``): an
+addressee knows that a queued or held message exists and its subject, never its
+body, so in such a message only the subject is matched. Otherwise a search
+would answer "does the withheld letter mention X?" one word at a time.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    true,
+)
+from sqlalchemy.orm import Session, selectinload
+
+from pouch import keyset
+from pouch.identity.service import Actor
+from pouch.language.models import LanguageDetection
+from pouch.messages import access
+from pouch.messages.models import Message, MessageRead, MessageState
+from pouch.messages.rules import Precedence
+
+#: The index's table (``migrations/versions/0012_message_search.py``).
+INDEX_TABLE = "message_search"
+#: The most words a search takes, and the longest word: enough for any name or phrase.
+MAX_WORDS = 12
+MAX_WORD_LENGTH = 64
+#: Rows per page, by default and at most.
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+_UNDELIVERED = (MessageState.ACCEPTED, MessageState.HELD)
+
+
+class Sort(enum.StrEnum):
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    #: The watch floor's order: most urgent first, then nearest deadline.
+    PRECEDENCE = "precedence"
+    #: The inbox's order: what the reader has not read first, each part newest first.
+    UNREAD = "unread"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which messages a reader may find (``where``), and of those, whose content (body
+    and translations) a search may match (``content``; elsewhere the subject only)."""
+
+    where: ColumnElement[bool]
+    #: None: the content of every message in ``where``.
+    content: ColumnElement[bool] | None
+    #: Whose readings the ``unread`` order counts (the inbox's reader).
+    reader_id: int | None = None
+
+
+def everything() -> Scope:
+    """The operations center's readers: every message, every word of it."""
+    return Scope(where=true(), content=None)
+
+
+def queue() -> Scope:
+    """The watch floor's queue: what is not delivered yet."""
+    return Scope(where=Message.state.in_(_UNDELIVERED), content=None)
+
+
+def inbox(office_id: int, *, reader_id: int) -> Scope:
+    """An office's inbox: delivered or held for it; a held message's subject only."""
+    return Scope(
+        where=and_(
+            Message.addressee_office_id == office_id,
+            Message.state.in_(
+                [MessageState.DELIVERED, MessageState.ACKNOWLEDGED, MessageState.HELD]
+            ),
+        ),
+        content=Message.state.not_in(_UNDELIVERED),
+        reader_id=reader_id,
+    )
+
+
+def offices(office_ids: set[int]) -> Scope:
+    """What the offices sent or received: all of what they sent, and of what they
+    received, the content once delivered (``access.content_withheld``)."""
+    ids = sorted(office_ids)
+    return Scope(
+        where=or_(Message.sender_office_id.in_(ids), Message.addressee_office_id.in_(ids)),
+        content=or_(Message.sender_office_id.in_(ids), Message.state.not_in(_UNDELIVERED)),
+    )
+
+
+def for_reader(actor: Actor) -> Scope:
+    """Everything the actor may know exists (``access.may_see``)."""
+    if access.is_operations_reader(actor):
+        return replace(everything(), reader_id=actor.user_id)
+    return replace(offices({office for office, _ in actor.roles}), reader_id=actor.user_id)
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """What a reader asks for; every part optional."""
+
+    text: str = ""
+    #: The other office: the message's sender or addressee.
+    office: int | None = None
+    precedence: Precedence | None = None
+    state: MessageState | None = None
+    #: The message's language, as declared by its sender or as detected.
+    language: str | None = None
+    #: Accepted on or after this day, on or before that one (UTC days).
+    since: date | None = None
+    until: date | None = None
+
+    @property
+    def words(self) -> list[str]:
+        return words_of(self.text)
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether anything narrows the list (a page says "no message matches")."""
+        return bool(
+            self.words
+            or self.office
+            or self.precedence
+            or self.state
+            or self.language
+            or self.since
+            or self.until
+        )
+
+
+def words_of(text: str) -> list[str]:
+    """The words a search looks for: runs of letters and digits, lower-cased, at most
+    ``MAX_WORDS`` of at most ``MAX_WORD_LENGTH`` characters.
+
+    >>> words_of('  "Kyiv" OR embassy* -- NEAR(x) ')
+    ['kyiv', 'or', 'embassy', 'near', 'x']
+    """
+    found = re.findall(r"[^\W_]+", text.casefold())
+    return [word[:MAX_WORD_LENGTH] for word in found[:MAX_WORDS]]
+
+
+def fts5_query(words: list[str], *, subject_only: bool) -> str:
+    """An FTS5 query: each word as a quoted prefix, all required.
+
+    >>> fts5_query(["kyiv", "emb"], subject_only=True)
+    'subject : ("kyiv"* AND "emb"*)'
+    """
+    terms = " AND ".join(f'"{word}"*' for word in words)
+    return f"subject : ({terms})" if subject_only else f"content : ({terms})"
+
+
+def tsquery(words: list[str]) -> str:
+    """A PostgreSQL ``to_tsquery`` text: each word a prefix, all required.
+
+    >>> tsquery(["kyiv", "emb"])
+    'kyiv:* & emb:*'
+    """
+    return " & ".join(f"{word}:*" for word in words)
+
+
+def _matches(dialect: str, words: list[str], *, subject_only: bool) -> ColumnElement[bool]:
+    """The messages whose subject (or whole content) has every word."""
+    index = table(
+        INDEX_TABLE, column("rowid"), column("message_id"), column("subject"), column("content")
+    )
+    if dialect == "postgresql":
+        vector = index.c.subject if subject_only else index.c.content
+        query = func.to_tsquery(
+            literal_column("'simple'::regconfig"), bindparam(None, tsquery(words))
+        )
+        found = select(index.c.message_id).where(vector.op("@@")(query))
+    else:
+        text: BindParameter[str] = bindparam(None, fts5_query(words, subject_only=subject_only))
+        found = select(index.c.rowid).where(literal_column(INDEX_TABLE).op("MATCH")(text))
+    return Message.id.in_(found)
+
+
+def _rank() -> ColumnElement[int]:
+    return case(*((Message.precedence == p, p.rank) for p in Precedence), else_=len(Precedence))
+
+
+def keys(sort: Sort, scope: Scope) -> list[keyset.Key]:
+    """A sort's order as keyset keys; the last is the message's id, unique."""
+    newest = [
+        keyset.Key(Message.accepted_at, "datetime", descending=True),
+        keyset.Key(Message.id, "int", descending=True),
+    ]
+    match sort:
+        case Sort.OLDEST:
+            return [keyset.Key(Message.accepted_at, "datetime"), keyset.Key(Message.id, "int")]
+        case Sort.PRECEDENCE:
+            return [
+                keyset.Key(_rank(), "int"),
+                keyset.Key(Message.deliver_by, "datetime"),
+                keyset.Key(Message.id, "int"),
+            ]
+        case Sort.UNREAD if scope.reader_id is not None:
+            read = exists().where(
+                MessageRead.message_id == Message.id, MessageRead.user_id == scope.reader_id
+            )
+            return [keyset.Key(case((read, 1), else_=0), "int"), *newest]
+        case _:
+            return newest
+
+
+def statement(dialect: str, scope: Scope, criteria: Criteria) -> Select[Any]:
+    """The messages in ``scope`` that meet ``criteria``, in no order yet."""
+    found = select(Message).where(scope.where)
+    words = criteria.words
+    if words:
+        content = _matches(dialect, words, subject_only=False)
+        if scope.content is None:
+            found = found.where(content)
+        else:
+            subject = _matches(dialect, words, subject_only=True)
+            found = found.where(or_(and_(scope.content, content), subject))
+    if criteria.office is not None:
+        found = found.where(
+            or_(
+                Message.sender_office_id == criteria.office,
+                Message.addressee_office_id == criteria.office,
+            )
+        )
+    if criteria.precedence is not None:
+        found = found.where(Message.precedence == criteria.precedence)
+    if criteria.state is not None:
+        found = found.where(Message.state == criteria.state)
+    if criteria.language is not None:
+        detected = exists().where(
+            LanguageDetection.message_id == Message.id,
+            LanguageDetection.language == criteria.language,
+        )
+        found = found.where(or_(Message.declared_language == criteria.language, detected))
+    if criteria.since is not None:
+        found = found.where(Message.accepted_at >= _day_start(criteria.since))
+    if criteria.until is not None:
+        found = found.where(Message.accepted_at < _day_start(criteria.until) + timedelta(days=1))
+    return found
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def find(
+    session: Session,
+    *,
+    scope: Scope,
+    criteria: Criteria,
+    sort: Sort = Sort.NEWEST,
+    after: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> keyset.Page[Message]:
+    """One page of the messages in ``scope`` meeting ``criteria`` in ``sort``'s order,
+    starting after the cursor ``after`` (from the previous page's ``next``)."""
+    order = keys(sort, scope)
+    dialect = session.get_bind().dialect.name
+    found = keyset.ordered(statement(dialect, scope, criteria), order, after)
+    found = found.options(selectinload(Message.holds)).limit(limit + 1)
+    return keyset.page(list(session.execute(found).all()), order, limit=limit)
+
+
+def read_ids(session: Session, *, reader_id: int, messages: list[Message]) -> set[int]:
+    """Which of the messages the reader has opened."""
+    if not messages:
+        return set()
+    return set(
+        session.scalars(
+            select(MessageRead.message_id).where(
+                MessageRead.user_id == reader_id,
+                MessageRead.message_id.in_([m.id for m in messages]),
+            )
+        )
+    )

@@ -1,0 +1,272 @@
+"""Finding messages (``messages.search``) on both databases: words in the subject, body
+and translations, filters, keyset pages, and what a search must not reveal."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from pouch import keyset
+from pouch.clock import ManualClock
+from pouch.db import Database
+from pouch.errors import InvalidInput
+from pouch.identity.models import Role
+from pouch.language import desk as desk_service
+from pouch.language import queue
+from pouch.language.models import Translation
+from pouch.messages import search
+from pouch.messages import service as message_service
+from pouch.messages.models import MessageState
+from pouch.messages.rules import Precedence
+from tests.factories import World
+from tests.language.helpers import IRISH, make_desk, send
+from tests.messages.helpers import route, submit
+
+
+def found(
+    database: Database,
+    scope: search.Scope,
+    criteria: search.Criteria,
+    sort: search.Sort = search.Sort.NEWEST,
+) -> list[str]:
+    """Every subject found, following the pages to the end (pages of two)."""
+    subjects: list[str] = []
+    after = None
+    with database.transaction(write=False) as session:
+        while True:
+            page = search.find(
+                session, scope=scope, criteria=criteria, sort=sort, after=after, limit=2
+            )
+            subjects += [m.subject for m in page.rows]
+            if page.next is None:
+                return subjects
+            after = page.next
+
+
+def words(text: str) -> search.Criteria:
+    return search.Criteria(text=text)
+
+
+def test_words_are_found_in_subject_and_body_as_prefixes_all_required(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    submit(database, clock, world, subject="Congratulations", body="From the embassy in Kyiv")
+    clock.advance(timedelta(minutes=1))
+    submit(database, clock, world, subject="Embassy reception", body="An invitation.")
+    clock.advance(timedelta(minutes=1))
+    submit(database, clock, world, subject="Лист з Києва", body="Вітаємо з перемогою")
+    everything = search.everything()
+    assert found(database, everything, words("embassy")) == [
+        "Embassy reception",
+        "Congratulations",
+    ]
+    assert found(database, everything, words("EMB")) == ["Embassy reception", "Congratulations"]
+    assert found(database, everything, words("embassy kyiv")) == ["Congratulations"]
+    assert found(database, everything, words("embassy paris")) == []
+    assert found(database, everything, words("перемог")) == ["Лист з Києва"]
+    assert found(database, everything, words("києва")) == ["Лист з Києва"]
+    assert found(database, everything, search.Criteria()) == [
+        "Лист з Києва",
+        "Embassy reception",
+        "Congratulations",
+    ]
+    assert found(database, everything, search.Criteria(), search.Sort.OLDEST) == [
+        "Congratulations",
+        "Embassy reception",
+        "Лист з Києва",
+    ]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        '"',
+        "embassy\"' OR 1=1 --",
+        "NEAR(embassy kyiv)",
+        "subject: embassy",
+        "* AND OR NOT ^",
+        "emb*ssy & | ! ( ) :*",
+        "\x00\u202e",
+        "x" * 200,
+    ],
+)
+def test_what_is_typed_never_reaches_the_index_as_syntax(
+    database: Database, clock: ManualClock, world: World, hostile: str
+) -> None:
+    submit(database, clock, world, subject="Embassy", body="From the embassy in Kyiv")
+    with database.transaction(write=False) as session:
+        page = search.find(session, scope=search.everything(), criteria=words(hostile))
+    text = ["embassy", "from", "the", "embassy", "in", "kyiv"]
+    expected = all(any(t.startswith(w) for t in text) for w in search.words_of(hostile))
+    assert [m.subject for m in page.rows] == (["Embassy"] if expected else [])
+
+
+def test_a_finished_translation_is_searchable(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    """A translator's submitted text is found, in the words of the translation."""
+    public_id = send(database, clock, world, IRISH, language="ga")
+    translator = world.users[Role.TRANSLATOR].id
+    with database.transaction() as session:
+        desk_service.process(session, desk=make_desk(), now=clock.now())
+        row_id = session.scalars(select(Translation.id)).one()
+    assert found(database, search.everything(), words("congratulations")) == []
+    with database.transaction() as session:
+        queue.claim(session, translation_id=row_id, user_id=translator, now=clock.now())
+        queue.submit(
+            session,
+            translation_id=row_id,
+            user_id=translator,
+            subject="Congratulations on your election",
+            body="Mr President-elect, on behalf of the people of Ireland, congratulations.",
+            source=None,
+            now=clock.now(),
+        )
+    with database.transaction(write=False) as session:
+        page = search.find(session, scope=search.everything(), criteria=words("ireland congrat"))
+    assert [m.public_id for m in page.rows] == [public_id]
+
+
+def test_an_addressee_finds_a_queued_message_by_its_subject_never_by_its_body(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    """Otherwise a search would answer, word by word, what a held letter says."""
+    public_id = submit(
+        database, clock, world, subject="Visit", body="The minister resigns tomorrow"
+    ).message.public_id
+    with database.transaction() as session:
+        message = message_service.get_message(session, public_id)
+        message.state = MessageState.HELD
+    principal = world.users[Role.PRINCIPAL].id
+    inbox = search.inbox(world.offices["president-elect"].id, reader_id=principal)
+    sender = search.offices({world.offices["ie-taoiseach"].id})
+    addressee = search.offices({world.offices["president-elect"].id})
+    assert found(database, inbox, words("visit")) == ["Visit"]
+    assert found(database, inbox, words("resigns")) == []
+    assert found(database, addressee, words("resigns")) == []
+    assert found(database, sender, words("resigns")) == ["Visit"]
+    assert found(database, search.everything(), words("resigns")) == ["Visit"]
+    with database.transaction() as session:
+        message_service.get_message(session, public_id).state = MessageState.ACCEPTED
+    route(database, clock, world, public_id)
+    assert found(database, inbox, words("resigns")) == ["Visit"]
+    assert found(database, addressee, words("resigns")) == ["Visit"]
+
+
+def test_filters_narrow_by_office_precedence_state_language_and_day(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    submit(database, clock, world, subject="Routine", precedence=Precedence.ROUTINE)
+    clock.advance(timedelta(days=2))
+    flash = submit(database, clock, world, subject="Flash", precedence=Precedence.FLASH)
+    route(database, clock, world, flash.message.public_id)
+    send(database, clock, world, IRISH, language="ga")
+    everything = search.everything()
+    today = clock.now().date()
+    assert found(database, everything, search.Criteria(precedence=Precedence.FLASH)) == ["Flash"]
+    assert found(database, everything, search.Criteria(state=MessageState.DELIVERED)) == ["Flash"]
+    assert found(database, everything, search.Criteria(language="ga")) == [IRISH[0]]
+    assert found(database, everything, search.Criteria(since=today)) == [IRISH[0], "Flash"]
+    assert found(database, everything, search.Criteria(until=today - timedelta(days=1))) == [
+        "Routine"
+    ]
+    assert found(database, everything, search.Criteria(until=today - timedelta(days=3))) == []
+    dublin = world.offices["ie-taoiseach"].id
+    ops = world.offices["ops"].id
+    assert len(found(database, everything, search.Criteria(office=dublin))) == 3
+    assert found(database, everything, search.Criteria(office=ops)) == []
+
+
+def test_pages_follow_the_order_and_a_new_message_shifts_nothing(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    """Keyset pages: a message accepted while someone pages appears on no page twice and
+    hides none (an offset would have shifted every row by one)."""
+    for number in range(5):
+        clock.advance(timedelta(seconds=1))
+        submit(database, clock, world, subject=f"Letter {number}")
+    with database.transaction(write=False) as session:
+        first = search.find(session, scope=search.everything(), criteria=search.Criteria(), limit=2)
+    assert [m.subject for m in first.rows] == ["Letter 4", "Letter 3"]
+    clock.advance(timedelta(seconds=1))
+    submit(database, clock, world, subject="Letter 5")
+    rest: list[str] = []
+    after = first.next
+    with database.transaction(write=False) as session:
+        while after is not None:
+            page = search.find(
+                session, scope=search.everything(), criteria=search.Criteria(), after=after, limit=2
+            )
+            rest += [m.subject for m in page.rows]
+            after = page.next
+    assert rest == ["Letter 2", "Letter 1", "Letter 0"]
+
+
+def test_the_watch_floor_order_is_precedence_then_deadline(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    for precedence in (Precedence.ROUTINE, Precedence.FLASH, Precedence.PRIORITY):
+        submit(database, clock, world, subject=precedence.value, precedence=precedence)
+    clock.advance(timedelta(minutes=1))
+    submit(database, clock, world, subject="second flash", precedence=Precedence.FLASH)
+    assert found(database, search.queue(), search.Criteria(), search.Sort.PRECEDENCE) == [
+        "FLASH",
+        "second flash",
+        "PRIORITY",
+        "ROUTINE",
+    ]
+
+
+def test_the_inbox_order_puts_what_the_reader_has_not_read_first(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    ids = []
+    for number in range(3):
+        clock.advance(timedelta(seconds=1))
+        ids.append(submit(database, clock, world, subject=f"Letter {number}").message.public_id)
+        route(database, clock, world, ids[-1])
+    principal = world.users[Role.PRINCIPAL].id
+    with database.transaction() as session:
+        message = message_service.get_message(session, ids[2])
+        message_service.mark_read(session, message=message, user_id=principal, now=clock.now())
+    inbox = search.inbox(world.offices["president-elect"].id, reader_id=principal)
+    assert found(database, inbox, search.Criteria(), search.Sort.UNREAD) == [
+        "Letter 1",
+        "Letter 0",
+        "Letter 2",
+    ]
+    staff = search.inbox(
+        world.offices["president-elect"].id, reader_id=world.users[Role.PRINCIPAL_STAFF].id
+    )
+    assert found(database, staff, search.Criteria(), search.Sort.UNREAD) == [
+        "Letter 2",
+        "Letter 1",
+        "Letter 0",
+    ]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "not base64 at all!",
+        keyset.encode(["2026-01-01T00:00:00+00:00"]),
+        keyset.encode([1, 2]),
+        keyset.encode(["yesterday", 3]),
+        keyset.encode(["2026-01-01T00:00:00+00:00", "3"]),
+        keyset.encode(["2026-01-01T00:00:00+00:00", True]),
+        keyset.encode(["2026-01-01T00:00:00+00:00", 2**64]),
+        "e30",  # {}
+        "A" * 500,
+    ],
+)
+def test_a_cursor_that_is_not_this_lists_is_refused_by_name(
+    database: Database, cursor: str
+) -> None:
+    with database.transaction(write=False) as session, pytest.raises(InvalidInput) as refused:
+        search.find(session, scope=search.everything(), criteria=search.Criteria(), after=cursor)
+    assert [e.field for e in refused.value.field_errors] == ["after"]
+    assert re.search("start again", refused.value.detail)
