@@ -44,7 +44,7 @@ from pouch.ledger import pages as ledger_pages
 from pouch.ledger.integrity import IntegrityChecker
 from pouch.ledger.service import Ledger
 from pouch.messages import api as messages_api
-from pouch.messages import inbox_pages, notify, track_pages, watch_pages
+from pouch.messages import find_pages, inbox_pages, notify, track_pages, watch_pages
 from pouch.messages.acceptance import Limits
 from pouch.messages.outbox import Outbox, Transport
 from pouch.messages.rules import Timetable
@@ -236,6 +236,7 @@ def create_app(
     app.include_router(watch_pages.router)
     app.include_router(inbox_pages.router)
     app.include_router(track_pages.router)
+    app.include_router(find_pages.router)
     app.include_router(ledger_pages.router)
     app.include_router(identity_admin_pages.router)
     app.include_router(identity_account_pages.router)

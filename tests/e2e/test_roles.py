@@ -18,6 +18,7 @@ PAGES = {
     "Calls": "/calls",
     "Translations": "/translations",
     "Interpreting": "/interpreting",
+    "Find": "/find",
 }
 OFFERED = {
     "admin": {"Ledger", "Administration", "Audit"},
@@ -30,6 +31,9 @@ OFFERED = {
     "translator": {"Translations"},
     "interpreter": {"Interpreting"},
 }
+# Whoever may see messages finds them (each only those it may see).
+for _username in ("admin", "watch1", "principal", "staff", "auditor", "sender-ie", "translator"):
+    OFFERED[_username] = OFFERED[_username] | {"Find"}
 # Operations staff are offered their passkeys ("Your passkeys", for any signed-in user).
 for _username in ("admin", "watch1", "auditor", "protocol", "translator", "interpreter"):
     OFFERED[_username] = OFFERED[_username] | {"Passkeys"}

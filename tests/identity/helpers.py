@@ -93,6 +93,8 @@ TABLE: list[tuple[str, str, frozenset[Role]]] = [
     ("POST", "/api/offices/999999/tag-key", ALL),
     ("GET", "/api/log/openings/999999", ALL),
     ("POST", "/api/log/openings", ALL),
+    # Anyone finds messages; each finds only those it may see (tests/messages/test_search.py).
+    ("GET", "/api/messages", ALL),
     # Messages: whether a message exists is not for everyone, so an unknown one is
     # 404 to every role; the roles that act on a message are checked with real ones
     # in tests/messages/test_api.py.

@@ -71,3 +71,24 @@ def test_the_queue_has_the_same_readers_in_the_api_and_the_pages(
     for path in ("/api/queue", "/watch", "/watch/queue"):
         response = app_client.get(path, headers=world.auth(role))
         assert response.status_code == expected, (path, role, response.text)
+
+
+def test_the_addressee_reads_nothing_of_a_message_not_yet_delivered(
+    app_client: TestClient, database: Database, clock: ManualClock, world: World
+) -> None:
+    # Accepted and queued: the principal's office sees it exists and when it is due,
+    # never its text, as with a hold; the API answers the same.
+    body = "Only once delivered: the minister's private line."
+    public_id = submit(database, clock, world, body=body).message.public_id
+    principal = world.auth(Role.PRINCIPAL)
+    page = app_client.get(f"/inbox/{public_id}", headers=principal)
+    assert page.status_code == 200, page.text
+    assert "not-delivered" in page.text
+    assert "private line" not in page.text
+    assert (
+        "private line" not in app_client.get(f"/api/messages/{public_id}", headers=principal).text
+    )
+    route(database, clock, world, public_id)
+    delivered = app_client.get(f"/inbox/{public_id}", headers=principal)
+    assert "private line" in delivered.text
+    assert "not-delivered" not in delivered.text

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from pouch import keyset
@@ -110,8 +111,13 @@ def test_a_finished_translation_is_searchable(
     """A translator's submitted text is found, in the words of the translation."""
     public_id = send(database, clock, world, IRISH, language="ga")
     translator = world.users[Role.TRANSLATOR].id
+    # As the desk's worker does: read, analyse with no transaction open, record.
+    with database.transaction(write=False) as session:
+        pending = desk_service.pending(session, limit=10, max_chars=50_000)
+    outcomes = [desk_service.analyse(make_desk(), item) for item in pending]
     with database.transaction() as session:
-        desk_service.process(session, desk=make_desk(), now=clock.now())
+        for outcome in outcomes:
+            desk_service.record_outcome(session, outcome, now=clock.now())
         row_id = session.scalars(select(Translation.id)).one()
     assert found(database, search.everything(), words("congratulations")) == []
     with database.transaction() as session:
@@ -270,3 +276,61 @@ def test_a_cursor_that_is_not_this_lists_is_refused_by_name(
         search.find(session, scope=search.everything(), criteria=search.Criteria(), after=cursor)
     assert [e.field for e in refused.value.field_errors] == ["after"]
     assert re.search("start again", refused.value.detail)
+
+
+def test_the_api_pages_a_search_within_what_the_caller_may_see(
+    app_client: TestClient, database: Database, clock: ManualClock, world: World
+) -> None:
+    for number in range(3):
+        clock.advance(timedelta(seconds=1))
+        submit(database, clock, world, subject=f"Embassy letter {number}", body="Nothing else")
+    held = submit(database, clock, world, subject="Visit", body="The minister resigns")
+    first = app_client.get(
+        "/api/messages", params={"q": "embassy", "limit": 2}, headers=world.auth(Role.AUDITOR)
+    )
+    assert first.status_code == 200, first.text
+    assert [m["subject"] for m in first.json()["items"]] == ["Embassy letter 2", "Embassy letter 1"]
+    rest = app_client.get(
+        "/api/messages",
+        params={"q": "embassy", "limit": 2, "after": first.json()["next"]},
+        headers=world.auth(Role.AUDITOR),
+    ).json()
+    assert [m["subject"] for m in rest["items"]] == ["Embassy letter 0"]
+    assert rest["next"] is None
+    # The addressee sees the queued letter exists, never its body, and cannot find it by it.
+    principal = world.auth(Role.PRINCIPAL)
+    shown = app_client.get("/api/messages", params={"q": "visit"}, headers=principal).json()
+    assert [(m["id"], m["body_text"]) for m in shown["items"]] == [(held.message.public_id, "")]
+    assert (
+        app_client.get("/api/messages", params={"q": "resigns"}, headers=principal).json()["items"]
+        == []
+    )
+    # A sender finds what its office sent or received.
+    assert (
+        len(app_client.get("/api/messages", headers=world.auth(Role.SENDER)).json()["items"]) == 4
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"q": "x" * 201}, "query.q"),
+        ({"office": "0"}, "query.office"),
+        ({"office": str(2**63)}, "query.office"),
+        ({"precedence": "URGENT"}, "query.precedence"),
+        ({"state": "lost"}, "query.state"),
+        ({"language": "english"}, "query.language"),
+        ({"since": "yesterday"}, "query.since"),
+        ({"limit": "1000"}, "query.limit"),
+        ({"sort": "random"}, "query.sort"),
+        ({"after": "%%%"}, "after"),
+        ({"unknown": "1"}, "query.unknown"),
+    ],
+)
+def test_the_api_refuses_a_bad_search_by_name(
+    app_client: TestClient, world: World, params: dict[str, str], field: str
+) -> None:
+    answer = app_client.get("/api/messages", params=params, headers=world.auth(Role.AUDITOR))
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert field in [e["field"] for e in answer.json()["errors"]]

@@ -65,6 +65,23 @@ def content_withheld(actor: Actor, message: Message) -> bool:
     return message.sender_office_id not in offices and not is_operations_reader(actor)
 
 
+def may_search(actor: Actor) -> bool:
+    """Who finds messages: whoever may see some (``may_see``); each finds only those."""
+    return is_operations_reader(actor) or bool(inbox_offices(actor) or tracking_offices(actor))
+
+
+def page_of(actor: Actor, message: Message) -> str | None:
+    """The page where the actor reads the message, if it has one: the watch floor's, the
+    inbox's or tracking's."""
+    if may_read_queue(actor):
+        return f"/watch/{message.public_id}"
+    if message.addressee_office_id in inbox_offices(actor):
+        return f"/inbox/{message.public_id}"
+    if may_track(actor, message):
+        return f"/track/{message.public_id}"
+    return None
+
+
 def may_read_queue(actor: Actor) -> bool:
     """The watch floor's queue, read-only: watch officers and auditors."""
     return any(actor.holds_in_operations(role) for role in QUEUE_READERS)

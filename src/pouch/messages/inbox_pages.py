@@ -17,9 +17,8 @@ from pydantic import ValidationError
 
 from pouch.errors import PermissionDenied, invalid_input
 from pouch.language import translations as translations_service
-from pouch.messages import access, rendering
+from pouch.messages import access, filters, rendering, search
 from pouch.messages import service as message_service
-from pouch.messages.models import MessageState
 from pouch.messages.rules import Precedence
 from pouch.messages.schemas import ReplyIn
 from pouch.schema import RowId
@@ -61,13 +60,18 @@ def inbox(
         office = offices[0]
     elif not access.answers_for(actor, office):
         raise PermissionDenied("only the principal and staff of this office read its inbox")
-    rows = message_service.inbox(session, office_id=office, user_id=actor.user_id)
+    asked = filters.read(request, default_sort=search.Sort.UNREAD, keep=("office",))
+    page = asked.find(session, search.inbox(office, reader_id=actor.user_id))
+    read = search.read_ids(session, reader_id=actor.user_id, messages=page.rows)
     context = {
         **rendering.context(clock.now(), actor, message_service.office_names(session)),
         "office": office,
         "offices": offices,
-        "rows": rows,
-        "unread": sum(1 for m, read in rows if not read and m.state != MessageState.HELD),
+        "rows": [(m, m.id in read) for m in page.rows],
+        "page": page,
+        "filters": asked,
+        "form": filters.choices(sorts=tuple(search.Sort)),
+        "unread": search.unread(session, office_id=office, reader_id=actor.user_id),
         "office_check": message_service.office_check(session, office_id=office),
         "gap_sentence": gap_sentence,
     }
@@ -87,6 +91,8 @@ def inbox_message(
     context = {
         **rendering.context(clock.now(), actor, message_service.office_names(session)),
         "m": message,
+        # Queued, not yet delivered: its addressee sees that it exists, never its text.
+        "withheld": access.content_withheld(actor, message),
         "body_html": rendering.body_html(message),
         "language": translations_service.translations_for(session, message.id),
         "read": opened.read,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -377,6 +378,14 @@ class SearchIn(Schema):
         None, description="The `next` of the page before: the page after it."
     )
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _iso_day(cls, value: object) -> object:
+        # A day as YYYY-MM-DD only: pydantic would read "0" as a Unix time.
+        if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError("a day as YYYY-MM-DD")
+        return value
 
     def criteria(self) -> Criteria:
         return Criteria(

@@ -284,6 +284,23 @@ def find(
     return keyset.page(list(session.execute(found).all()), order, limit=limit)
 
 
+def unread(session: Session, *, office_id: int, reader_id: int) -> int:
+    """How many messages delivered to the office the reader has not opened."""
+    opened = exists().where(MessageRead.message_id == Message.id, MessageRead.user_id == reader_id)
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(
+                Message.addressee_office_id == office_id,
+                Message.state.in_([MessageState.DELIVERED, MessageState.ACKNOWLEDGED]),
+                ~opened,
+            )
+        )
+        or 0
+    )
+
+
 def read_ids(session: Session, *, reader_id: int, messages: list[Message]) -> set[int]:
     """Which of the messages the reader has opened."""
     if not messages:

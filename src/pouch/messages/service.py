@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from pouch.directory import service as directory_service
@@ -413,24 +413,6 @@ def events_by_message(
         ):
             events[event.message_id].append(event)
     return events
-
-
-def of_offices(session: Session, *, office_ids: set[int], limit: int) -> list[Message]:
-    """The newest ``limit`` messages the offices sent or received, newest first."""
-    return list(
-        session.scalars(
-            select(Message)
-            .where(
-                or_(
-                    Message.sender_office_id.in_(office_ids),
-                    Message.addressee_office_id.in_(office_ids),
-                )
-            )
-            .options(selectinload(Message.holds))
-            .order_by(Message.accepted_at.desc(), Message.id.desc())
-            .limit(limit)
-        )
-    )
 
 
 def office_ledger(session: Session, *, office_id: int) -> list[tuple[Message, MessageEvent]]:

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pouch.events import EventKind
 from pouch.language import translations as translations_service
 from pouch.ledger import service as ledger_service
-from pouch.messages import access, attribution, rendering
+from pouch.messages import access, attribution, filters, rendering, search
 from pouch.messages import service as message_service
 from pouch.messages.deps import TrackerPage
 from pouch.messages.models import Hold, Message, MessageEvent
@@ -24,8 +24,6 @@ from pouch.web import render
 from pouch.web.deps import AppClock, AppLedger, DbSession
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-
-TRACK_LIMIT = 200
 
 #: The steps every message's path shows, in order, whatever happened.
 PATH_STEPS = (EventKind.ACCEPTED, EventKind.DELIVERED, EventKind.READ, EventKind.ACKNOWLEDGED)
@@ -58,7 +56,9 @@ def path_of(message: Message, events: list[MessageEvent], *, outgoing: bool) -> 
 @router.get("/track")
 def track(request: Request, session: DbSession, clock: AppClock, actor: TrackerPage) -> Response:
     offices = access.tracking_offices(actor)
-    messages = message_service.of_offices(session, office_ids=offices, limit=TRACK_LIMIT)
+    asked = filters.read(request, default_sort=search.Sort.NEWEST)
+    page = asked.find(session, search.offices(offices))
+    messages = page.rows
     events = message_service.events_by_message(session, message_ids=[m.id for m in messages])
     context = {
         **rendering.context(clock.now(), actor, message_service.office_names(session)),
@@ -66,7 +66,9 @@ def track(request: Request, session: DbSession, clock: AppClock, actor: TrackerP
             path_of(m, events[m.id], outgoing=m.sender_office_id in offices) for m in messages
         ],
         "offices": sorted(offices),
-        "limit": TRACK_LIMIT,
+        "page": page,
+        "filters": asked,
+        "form": filters.choices(),
     }
     return render.page(request, "track.html", context)
 

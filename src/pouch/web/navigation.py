@@ -29,6 +29,7 @@ MENU = (
     Entry("/inbox", "Inbox", lambda actor: bool(message_access.inbox_offices(actor))),
     Entry("/calls", "Calls", calls_access.reads_schedules),
     Entry("/track", "Tracking", lambda actor: bool(message_access.tracking_offices(actor))),
+    Entry("/find", "Find", message_access.may_search),
     Entry("/ledger", "Ledger", ledger_access.reads_ledger_page),
     Entry("/translations", "Translations", language_access.reads_queue),
     Entry("/interpreting", "Interpreting", language_access.interprets),

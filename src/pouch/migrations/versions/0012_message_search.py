@@ -32,8 +32,19 @@ down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The content column: subject, body and every finished translation (written out in
-# each statement: SQL text is never assembled from parts).
+# The content column: subject, body and every finished translation. A translation
+# finished or corrected rewrites its message's row.
+_TRANSLATED = """CREATE TRIGGER message_search_translation_<name>
+        AFTER <event> ON translations WHEN new.text IS NOT NULL BEGIN
+            DELETE FROM message_search WHERE rowid = new.message_id;
+            INSERT INTO message_search (rowid, subject, content)
+            SELECT m.id, m.subject,
+            m.subject || ' ' || m.body_text || coalesce((
+            SELECT ' ' || group_concat(t.text, ' ') FROM translations t
+            WHERE t.message_id = m.id AND t.text IS NOT NULL), '')
+            FROM messages m WHERE m.id = new.message_id;
+        END"""
+
 _SQLITE = [
     "CREATE VIRTUAL TABLE message_search USING fts5("
     "subject, content, tokenize = 'unicode61 remove_diacritics 0')",
@@ -50,26 +61,10 @@ _SQLITE = [
     """CREATE TRIGGER message_search_removed AFTER DELETE ON messages BEGIN
         DELETE FROM message_search WHERE rowid = old.id;
     END""",
-    """CREATE TRIGGER message_search_translation_insert
-        AFTER INSERT ON translations WHEN new.text IS NOT NULL BEGIN
-            DELETE FROM message_search WHERE rowid = new.message_id;
-            INSERT INTO message_search (rowid, subject, content)
-            SELECT m.id, m.subject,
-            m.subject || ' ' || m.body_text || coalesce((
-            SELECT ' ' || group_concat(t.text, ' ') FROM translations t
-            WHERE t.message_id = m.id AND t.text IS NOT NULL), '')
-            FROM messages m WHERE m.id = new.message_id;
-        END""",
-    """CREATE TRIGGER message_search_translation_update
-        AFTER UPDATE OF text ON translations WHEN new.text IS NOT NULL BEGIN
-            DELETE FROM message_search WHERE rowid = new.message_id;
-            INSERT INTO message_search (rowid, subject, content)
-            SELECT m.id, m.subject,
-            m.subject || ' ' || m.body_text || coalesce((
-            SELECT ' ' || group_concat(t.text, ' ') FROM translations t
-            WHERE t.message_id = m.id AND t.text IS NOT NULL), '')
-            FROM messages m WHERE m.id = new.message_id;
-        END""",
+    *(
+        _TRANSLATED.replace("<name>", name).replace("<event>", event)
+        for name, event in (("insert", "INSERT"), ("update", "UPDATE OF text"))
+    ),
 ]
 
 _POSTGRESQL = [
