@@ -51,9 +51,20 @@ def words(text: str) -> search.Criteria:
     return search.Criteria(text=text)
 
 
+#: Both ways a search reads the messages on SQLite: from the matches (words in few
+#: messages), and along the list's order keeping the matches (words in many).
+BOTH_WAYS = pytest.mark.parametrize("common", [search.COMMON, 1], ids=["few", "many"])
+
+
+@BOTH_WAYS
 def test_words_are_found_in_subject_and_body_as_prefixes_all_required(
-    database: Database, clock: ManualClock, world: World
+    database: Database,
+    clock: ManualClock,
+    world: World,
+    common: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(search, "COMMON", common)
     submit(database, clock, world, subject="Congratulations", body="From the embassy in Kyiv")
     clock.advance(timedelta(minutes=1))
     submit(database, clock, world, subject="Embassy reception", body="An invitation.")
@@ -136,10 +147,16 @@ def test_a_finished_translation_is_searchable(
     assert [m.public_id for m in page.rows] == [public_id]
 
 
+@BOTH_WAYS
 def test_an_addressee_finds_a_queued_message_by_its_subject_never_by_its_body(
-    database: Database, clock: ManualClock, world: World
+    database: Database,
+    clock: ManualClock,
+    world: World,
+    common: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Otherwise a search would answer, word by word, what a held letter says."""
+    monkeypatch.setattr(search, "COMMON", common)
     public_id = submit(
         database, clock, world, subject="Visit", body="The minister resigns tomorrow"
     ).message.public_id

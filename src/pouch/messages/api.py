@@ -93,8 +93,10 @@ def find_messages(
         after=query.after,
         limit=query.limit,
     )
+    names = message_service.office_names(session)
     return MessagePageOut(
-        items=[views.message_out(session, m, viewer=actor) for m in page.rows], next=page.next
+        items=[views.message_out(session, m, viewer=actor, names=names) for m in page.rows],
+        next=page.next,
     )
 
 
@@ -394,7 +396,8 @@ def reply(
 @router.get("/queue", response_model=list[MessageOut])
 def watch_queue(session: DbSession, actor: QueueReader) -> list[MessageOut]:
     """The watch floor's queue: undelivered messages, most urgent first."""
-    return [views.message_out(session, m) for m in message_service.queue(session)]
+    names = message_service.office_names(session)
+    return [views.message_out(session, m, names=names) for m in message_service.queue(session)]
 
 
 @router.get("/offices/{office_id}/inbox", response_model=list[MessageOut])
@@ -403,7 +406,8 @@ def inbox(office_id: RowId, session: DbSession, actor: CurrentActor) -> list[Mes
     if not access.answers_for(actor, office_id):
         raise PermissionDenied("only the principal and staff of this office read its inbox")
     rows = message_service.inbox(session, office_id=office_id, user_id=actor.user_id)
-    return [views.message_out(session, m, viewer=actor) for m, _ in rows]
+    names = message_service.office_names(session)
+    return [views.message_out(session, m, viewer=actor, names=names) for m, _ in rows]
 
 
 @router.get("/offices/{office_id}/ledger", response_model=list[LedgerOpeningOut])

@@ -54,12 +54,16 @@ class Message(Base):
         Index("ix_messages_delivered_at", "delivered_at"),
         # Every list's default order, newest first (``messages.search``).
         Index("ix_messages_accepted_at", "accepted_at", "id"),
+        # An inbox's order, newest first.
+        Index("ix_messages_addressee_accepted", "addressee_office_id", "accepted_at", "id"),
+        # The watch floor's order: one precedence at a time, nearest deadline first.
+        Index("ix_messages_precedence", "precedence", "deliver_by", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     sender_office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
-    addressee_office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    addressee_office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"))
     in_reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     subject: Mapped[str] = mapped_column(String(300))

@@ -182,24 +182,55 @@ def tsquery(words: list[str]) -> str:
     return " & ".join(f"{word}:*" for word in words)
 
 
-def _matches(dialect: str, words: list[str], *, subject_only: bool) -> ColumnElement[bool]:
-    """The messages whose subject (or whole content) has every word."""
-    index = table(
+#: On SQLite, a search whose words are in more messages than this reads the list in its
+#: order and keeps what matches (the first page is soon full); one in fewer reads the
+#: matches and orders them. SQLite cannot tell which is cheaper (an FTS5 table gives
+#: no counts), so the search counts, up to this many; PostgreSQL's planner knows from
+#: its statistics how common a word is.
+COMMON = 5_000
+
+
+def _index() -> Any:
+    return table(
         INDEX_TABLE, column("rowid"), column("message_id"), column("subject"), column("content")
     )
+
+
+def _matching_ids(dialect: str, words: list[str], *, subject_only: bool) -> Select[Any]:
+    """The ids of the messages whose subject (or whole content) has every word."""
+    index = _index()
     if dialect == "postgresql":
         vector = index.c.subject if subject_only else index.c.content
         query = func.to_tsquery(
             literal_column("'simple'::regconfig"), bindparam(None, tsquery(words))
         )
-        found = select(index.c.message_id).where(vector.op("@@")(query))
-    else:
-        text: BindParameter[str] = bindparam(None, fts5_query(words, subject_only=subject_only))
-        found = select(index.c.rowid).where(literal_column(INDEX_TABLE).op("MATCH")(text))
+        return select(index.c.message_id).where(vector.op("@@")(query))
+    text: BindParameter[str] = bindparam(None, fts5_query(words, subject_only=subject_only))
+    return select(index.c.rowid).where(literal_column(INDEX_TABLE).op("MATCH")(text))
+
+
+def _matches(
+    dialect: str, words: list[str], *, subject_only: bool, common: bool
+) -> ColumnElement[bool]:
+    """The messages whose subject (or whole content) has every word. For ``common``
+    words, written so that SQLite cannot look the matches up by id (the unary ``+``)
+    and reads the messages in the list's order instead."""
+    found = _matching_ids(dialect, words, subject_only=subject_only)
+    if common:
+        return literal_column(f"+{Message.__tablename__}.id").in_(found)
     return Message.id.in_(found)
 
 
-def _rank() -> ColumnElement[int]:
+def _common(session: Session, words: list[str]) -> bool:
+    """Whether, on SQLite, the words are in at least ``COMMON`` messages."""
+    if not words or session.get_bind().dialect.name != "sqlite":
+        return False
+    first = _matching_ids("sqlite", words, subject_only=False).limit(COMMON).subquery()
+    return (session.scalar(select(func.count()).select_from(first)) or 0) >= COMMON
+
+
+def precedence_rank() -> ColumnElement[int]:
+    """A message's precedence as a number to order by: 0 for FLASH."""
     return case(*((Message.precedence == p, p.rank) for p in Precedence), else_=len(Precedence))
 
 
@@ -214,7 +245,7 @@ def keys(sort: Sort, scope: Scope) -> list[keyset.Key]:
             return [keyset.Key(Message.accepted_at, "datetime"), keyset.Key(Message.id, "int")]
         case Sort.PRECEDENCE:
             return [
-                keyset.Key(_rank(), "int"),
+                keyset.Key(precedence_rank(), "int"),
                 keyset.Key(Message.deliver_by, "datetime"),
                 keyset.Key(Message.id, "int"),
             ]
@@ -227,17 +258,21 @@ def keys(sort: Sort, scope: Scope) -> list[keyset.Key]:
             return newest
 
 
-def statement(dialect: str, scope: Scope, criteria: Criteria) -> Select[Any]:
-    """The messages in ``scope`` that meet ``criteria``, in no order yet."""
-    found = select(Message).where(scope.where)
+def statement(
+    dialect: str, scope: Scope, criteria: Criteria, *, common: bool = False
+) -> Select[Any]:
+    """The ids of the messages in ``scope`` that meet ``criteria``, in no order yet.
+    ``common``: the words are in many messages (``_common``)."""
+    found = select(Message.id).where(scope.where)
     words = criteria.words
     if words:
-        content = _matches(dialect, words, subject_only=False)
-        if scope.content is None:
-            found = found.where(content)
-        else:
-            subject = _matches(dialect, words, subject_only=True)
-            found = found.where(or_(and_(scope.content, content), subject))
+        # Every message whose subject has the words has them in its content too: one
+        # list of matches, that the database can start from, narrowed where the body
+        # may not be searched to those whose subject has them.
+        found = found.where(_matches(dialect, words, subject_only=False, common=common))
+        if scope.content is not None:
+            subject = _matches(dialect, words, subject_only=True, common=common)
+            found = found.where(or_(scope.content, subject))
     if criteria.office is not None:
         found = found.where(
             or_(
@@ -277,11 +312,86 @@ def find(
 ) -> keyset.Page[Message]:
     """One page of the messages in ``scope`` meeting ``criteria`` in ``sort``'s order,
     starting after the cursor ``after`` (from the previous page's ``next``)."""
-    order = keys(sort, scope)
     dialect = session.get_bind().dialect.name
-    found = keyset.ordered(statement(dialect, scope, criteria), order, after)
-    found = found.options(selectinload(Message.holds)).limit(limit + 1)
-    return keyset.page(list(session.execute(found).all()), order, limit=limit)
+    found = statement(dialect, scope, criteria, common=_common(session, criteria.words))
+    return page_of(session, found, scope=scope, sort=sort, after=after, limit=limit)
+
+
+def page_of(
+    session: Session,
+    found: Select[Any],
+    *,
+    scope: Scope,
+    sort: Sort,
+    after: str | None,
+    limit: int = PAGE_SIZE,
+) -> keyset.Page[Message]:
+    """One page of the messages whose ids ``found`` selects, in ``sort``'s order.
+
+    The order and the page are found on ids and keys alone, then only the page's
+    messages are read: sorting whole rows (bodies of kilobytes) is what costs.
+    """
+    order = keys(sort, scope)
+    parts = _parts(sort, scope)
+    if parts is not None:
+        ids = _by_parts(session, found, parts, order=order, after=after, limit=limit)
+    else:
+        rows = session.execute(keyset.ordered(found, order, after).limit(limit + 1)).all()
+        ids = keyset.page(rows, order, limit=limit)
+    by_id = {
+        message.id: message
+        for message in session.scalars(
+            select(Message)
+            .where(Message.id.in_(ids.rows))
+            .options(selectinload(Message.holds), selectinload(Message.attachments))
+        )
+    }
+    return keyset.Page([by_id[i] for i in ids.rows], ids.next)
+
+
+def _parts(sort: Sort, scope: Scope) -> list[ColumnElement[bool]] | None:
+    """For an order whose first key takes a few values (read or not, the precedence),
+    the condition of each value in turn: such a list is read as one list per value,
+    each in the order of the keys that follow, from an index. One sort on the first
+    key would look at every message found before the first page."""
+    match sort:
+        case Sort.UNREAD if scope.reader_id is not None:
+            opened = exists().where(
+                MessageRead.message_id == Message.id, MessageRead.user_id == scope.reader_id
+            )
+            return [~opened, opened]
+        case Sort.PRECEDENCE:
+            return [Message.precedence == p for p in sorted(Precedence, key=lambda p: p.rank)]
+        case _:
+            return None
+
+
+def _by_parts(
+    session: Session,
+    found: Select[Any],
+    parts: list[ColumnElement[bool]],
+    *,
+    order: list[keyset.Key],
+    after: str | None,
+    limit: int,
+) -> keyset.Page[int]:
+    """A page of ``order`` (whose first key is the number of the part a row is in), read
+    part by part from the cursor's."""
+    rest = order[1:]
+    start = keyset.decode(after, order) if after is not None else None
+    rows: list[tuple[Any, ...]] = []
+    for number, where in enumerate(parts):
+        wanted = limit + 1 - len(rows)
+        if wanted <= 0:
+            break
+        if start is not None and number < start[0]:
+            continue
+        listed = found.where(where).add_columns(*(key.column for key in rest))
+        listed = listed.order_by(*(key.ordered() for key in rest))
+        if start is not None and number == start[0]:
+            listed = listed.where(keyset.after(rest, start[1:]))
+        rows += [(row[0], number, *row[1:]) for row in session.execute(listed.limit(wanted))]
+    return keyset.page(rows, order, limit=limit)
 
 
 def unread(session: Session, *, office_id: int, reader_id: int) -> int:

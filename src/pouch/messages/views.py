@@ -32,9 +32,17 @@ from pouch.messages.schemas import (
 from pouch.messages.sequence import Listed
 
 
-def message_out(session: Session, message: Message, *, viewer: Actor | None = None) -> MessageOut:
-    """The message as ``viewer`` may see it (no viewer: an operations reader)."""
-    names = message_service.office_names(session)
+def message_out(
+    session: Session,
+    message: Message,
+    *,
+    viewer: Actor | None = None,
+    names: message_service.OfficeNames | None = None,
+) -> MessageOut:
+    """The message as ``viewer`` may see it (no viewer: an operations reader). A list
+    passes the offices' ``names``, read once for all its messages."""
+    if names is None:
+        names = message_service.office_names(session)
     withheld = viewer is not None and access.content_withheld(viewer, message)
     return MessageOut(
         id=message.public_id,
