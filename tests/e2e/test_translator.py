@@ -73,7 +73,7 @@ def test_a_translator_claims_and_submits_and_the_principal_reads_it(
     translation_id = _queued_translation(served_db, public_id)
 
     page = visit("translator").page
-    page.goto("/translations")
+    page.goto("/translations?language=de")
     expect(page.get_by_role("heading", level=1)).to_have_text("Translations")
     item = page.locator(f"#translation-{translation_id}")
     # The original beside the (empty) draft.
@@ -86,7 +86,7 @@ def test_a_translator_claims_and_submits_and_the_principal_reads_it(
 
     # Another translator is refused the same item, and is not offered the forms.
     other = visit(_second_translator(served_db)).page
-    other.goto("/translations")
+    other.goto("/translations?language=de")
     theirs = other.locator(f"#translation-{translation_id}")
     expect(theirs).to_contain_text("Tomás Translator is translating it")
     expect(theirs.get_by_role("button", name="Claim")).to_have_count(0)
@@ -127,7 +127,7 @@ def test_a_translator_releases_a_claim_without_javascript(
     )
     translation_id = _queued_translation(served_db, public_id)
     page = visit("translator", javascript=False).page
-    page.goto("/translations")
+    page.goto("/translations?language=de")
     item = page.locator(f"#translation-{translation_id}")
     item.get_by_role("button", name="Claim").click()
     page.locator(f"#translation-{translation_id}").get_by_role("button", name="Release").click()

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from pouch import keyset
 from pouch.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
 from pouch.language import roster
 from pouch.language.models import Translation, TranslationStatus
@@ -31,6 +33,7 @@ from pouch.language.translations import (
 )
 from pouch.ledger.events import format_time
 from pouch.messages.models import Message
+from pouch.messages.search import precedence_rank
 
 
 @dataclass(frozen=True)
@@ -39,24 +42,62 @@ class QueueEntry:
     message: Message
 
 
+#: Translations per page of the queue.
+PAGE_SIZE = 25
+
+#: The queue's order: the most urgent message first, then the nearest deadline.
+ORDER = [
+    keyset.Key(precedence_rank(), "int"),
+    keyset.Key(Message.deliver_by, "datetime"),
+    keyset.Key(Translation.id, "int"),
+]
+
+
+def _waiting(*, include_machine: bool, language: str | None) -> Select[Any]:
+    statuses = [TranslationStatus.QUEUED, TranslationStatus.CLAIMED]
+    if include_machine:
+        statuses.append(TranslationStatus.MACHINE)
+    found = (
+        select(Translation)
+        .join(Message, Message.id == Translation.message_id)
+        .where(Translation.status.in_(statuses))
+    )
+    if language is not None:
+        found = found.where(or_(Translation.source == language, Translation.target == language))
+    return found
+
+
 def entries(session: Session, *, include_machine: bool = False) -> list[QueueEntry]:
     """Translations waiting for a person (and being done by one), most urgent message first.
 
     With ``include_machine``, also the machine translations nobody has reviewed.
     """
-    statuses = [TranslationStatus.QUEUED, TranslationStatus.CLAIMED]
-    if include_machine:
-        statuses.append(TranslationStatus.MACHINE)
-    rows = session.execute(
-        select(Translation, Message)
-        .join(Message, Message.id == Translation.message_id)
-        .where(Translation.status.in_(statuses))
-    ).all()
-    entries = [QueueEntry(view(session, row), message) for row, message in rows]
-    return sorted(
-        entries,
-        key=lambda e: (e.message.precedence.rank, e.message.deliver_by, e.translation.id),
+    found = _waiting(include_machine=include_machine, language=None)
+    rows = session.scalars(found.order_by(*(key.ordered() for key in ORDER))).all()
+    return [entry_of(session, row) for row in rows]
+
+
+def page(
+    session: Session,
+    *,
+    include_machine: bool = False,
+    language: str | None = None,
+    after: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> keyset.Page[QueueEntry]:
+    """A page of ``entries``, from or to ``language`` if given, after the cursor ``after``."""
+    found = keyset.ordered(
+        _waiting(include_machine=include_machine, language=language), ORDER, after
     )
+    rows = keyset.page(session.execute(found.limit(limit + 1)).all(), ORDER, limit=limit)
+    return keyset.Page([entry_of(session, row) for row in rows.rows], rows.next)
+
+
+def languages(session: Session, *, include_machine: bool = False) -> list[str]:
+    """The languages of what waits, from or to: the choices of the queue's filter."""
+    found = _waiting(include_machine=include_machine, language=None).subquery()
+    pairs = session.execute(select(found.c.source, found.c.target).distinct()).all()
+    return sorted({code for pair in pairs for code in pair})
 
 
 def entry_of(session: Session, row: Translation) -> QueueEntry:

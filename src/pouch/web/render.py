@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -58,13 +59,19 @@ def safe_back(target: str, default: str) -> str:
     return default
 
 
-def back(target: str, default: str, notice: str, *, anchor: str = "") -> Response:
-    """See Other to ``target`` (or ``default``, see ``safe_back``) with a notice key, and
-    to ``anchor`` on that page when given."""
+def back(
+    target: str,
+    default: str,
+    notice: str,
+    *,
+    anchor: str = "",
+    params: Mapping[str, str] | None = None,
+) -> Response:
+    """See Other to ``target`` (or ``default``, see ``safe_back``) with a notice key and
+    ``params``, and to ``anchor`` on that page when given."""
     fragment = f"#{anchor}" if anchor else ""
-    return RedirectResponse(
-        f"{safe_back(target, default)}?notice={notice}{fragment}", status_code=303
-    )
+    query = urlencode({**(params or {}), "notice": notice})
+    return RedirectResponse(f"{safe_back(target, default)}?{query}{fragment}", status_code=303)
 
 
 def display_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
