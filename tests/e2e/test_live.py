@@ -14,7 +14,7 @@ from sqlalchemy import select
 from pouch.db import Database
 from pouch.messages.models import Message, MessageEvent
 from pouch.messages.rules import Precedence
-from tests.e2e.conftest import Visit, submit
+from tests.e2e.conftest import Visit, route, submit
 from tests.e2e.server import Server
 
 #: Every notification the page makes, recorded (the browser shows none headless).
@@ -95,18 +95,25 @@ def _events(response: httpx.Response, wanted: int) -> list[dict[str, str]]:
     return events
 
 
+def _first_step(database: Database, public_id: str) -> int:
+    """The id of the message's first step: the feed's ``Last-Event-ID`` before it."""
+    with database.transaction(write=False) as session:
+        found = session.scalar(
+            select(MessageEvent.id)
+            .join(Message, Message.id == MessageEvent.message_id)
+            .where(Message.public_id == public_id)
+            .order_by(MessageEvent.id)
+        )
+    assert found is not None
+    return int(found)
+
+
 def test_a_browser_that_reconnects_misses_no_step(
     visit: Visit, server: Server, served_db: Database
 ) -> None:
     cookies = _session_cookie(visit, server)
     public_id = submit(server, served_db, subject="Sent while the browser was away")
-    with served_db.transaction(write=False) as session:
-        accepted = session.scalar(
-            select(MessageEvent.id)
-            .join(Message, Message.id == MessageEvent.message_id)
-            .where(Message.public_id == public_id)
-        )
-    assert accepted is not None
+    accepted = _first_step(served_db, public_id)
     with (
         httpx.Client(base_url=server.base_url, cookies=cookies, timeout=10) as client,
         client.stream(
@@ -130,3 +137,61 @@ def test_only_the_floor_s_readers_may_follow_it(visit: Visit, server: Server) ->
     cookies = {c["name"]: c["value"] for c in state["cookies"]}
     refused = httpx.get(f"{server.base_url}/watch/stream", cookies=cookies)
     assert refused.status_code == 403
+
+
+def test_the_inbox_shows_a_delivered_letter_at_once(
+    visit: Visit, server: Server, served_db: Database
+) -> None:
+    page = visit("principal").page
+    page.goto("/inbox")
+    live = page.locator("[data-live-source]")
+    expect(live).to_have_attribute("data-live-state", "open")
+    title = page.title()
+    public_id = submit(server, served_db, subject="Live: a letter from Dublin for the inbox")
+    route(served_db, public_id)
+    # The inbox has no poll of its own: only the feed can bring it.
+    card = page.locator("#inbox-messages").get_by_role("link", name="Live: a letter from Dublin")
+    expect(card).to_be_visible(timeout=4_000)
+    expect(page).to_have_title(f"(1) {title}")
+
+
+def test_tracking_shows_each_step_of_the_sender_s_message_at_once(
+    visit: Visit, server: Server, served_db: Database
+) -> None:
+    page = visit("sender-ie").page
+    page.goto("/track")
+    expect(page.locator("[data-live-source]")).to_have_attribute("data-live-state", "open")
+    subject = "Live: tracked from acceptance to delivery"
+    public_id = submit(server, served_db, subject=subject)
+    card = page.locator("#track-list li.card").filter(has_text=subject)
+    expect(card).to_be_visible(timeout=4_000)
+    route(served_db, public_id)
+    expect(card.locator("li.done[data-step='delivered']")).to_have_count(1, timeout=4_000)
+
+
+def test_an_office_s_feed_carries_only_its_messages_and_none_of_their_text(
+    visit: Visit, server: Server, served_db: Database
+) -> None:
+    elsewhere = submit(server, served_db, subject="For Paris, not for this inbox", to="fr-elysee")
+    ours = submit(server, served_db, subject="For the president-elect")
+    first = _first_step(served_db, elsewhere)
+    with served_db.transaction(write=False) as session:
+        office = session.scalar(
+            select(Message.addressee_office_id).where(Message.public_id == ours)
+        )
+    assert office is not None
+    state = visit("principal").page.context.storage_state()
+    cookies = {c["name"]: c["value"] for c in state["cookies"]}
+    with (
+        httpx.Client(base_url=server.base_url, cookies=cookies, timeout=10) as client,
+        client.stream(
+            "GET", f"/inbox/stream?office={office}", headers={"Last-Event-ID": str(first - 1)}
+        ) as response,
+    ):
+        assert response.status_code == 200
+        event = _events(response, 1)[0]
+    assert json.loads(event["data"]) == {"kind": "accepted", "message": ours}
+    # Another office's inbox, and tracking, are not the principal's to follow.
+    other = httpx.get(f"{server.base_url}/inbox/stream?office={office + 1}", cookies=cookies)
+    assert other.status_code == 403
+    assert httpx.get(f"{server.base_url}/track/stream", cookies=cookies).status_code == 403

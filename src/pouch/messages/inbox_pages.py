@@ -14,10 +14,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sse_starlette import EventSourceResponse
 
-from pouch.errors import PermissionDenied, invalid_input
+from pouch.errors import LoginRequired, PermissionDenied, invalid_input
 from pouch.language import translations as translations_service
-from pouch.messages import access, filters, rendering, search
+from pouch.messages import access, filters, live, rendering, search
 from pouch.messages import service as message_service
 from pouch.messages.rules import Precedence
 from pouch.messages.schemas import ReplyIn
@@ -30,6 +31,7 @@ from pouch.web.deps import (
     CurrentActor,
     DbSession,
     PageUser,
+    UnheldActor,
 )
 from pouch.web.format import gap_sentence
 from pouch.web.problems import is_htmx
@@ -76,6 +78,21 @@ def inbox(
         "gap_sentence": gap_sentence,
     }
     return render.page(request, "inbox.html", context, notices=NOTICES)
+
+
+@router.get("/inbox/stream")
+async def inbox_stream(
+    request: Request, actor: UnheldActor, office: RowId, last_event_id: live.LastEventId = None
+) -> EventSourceResponse:
+    """Server-Sent Events: each new step of a message to or from the office, resumable
+    with ``Last-Event-ID``; the page reads its list again on each (``messages.live``)."""
+    if actor is None:
+        raise LoginRequired("log in to follow the inbox")
+    if not access.answers_for(actor, office):
+        raise PermissionDenied("only the principal and staff of this office read its inbox")
+    return await live.stream(
+        request.app.state.database, last_event_id=last_event_id, offices=frozenset({office})
+    )
 
 
 @router.get("/inbox/{public_id}")

@@ -12,16 +12,18 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sse_starlette import EventSourceResponse
 
+from pouch.errors import LoginRequired, PermissionDenied
 from pouch.events import EventKind
 from pouch.language import translations as translations_service
 from pouch.ledger import service as ledger_service
-from pouch.messages import access, attribution, filters, rendering, search
+from pouch.messages import access, attribution, filters, live, rendering, search
 from pouch.messages import service as message_service
 from pouch.messages.deps import TrackerPage
 from pouch.messages.models import Hold, Message, MessageEvent
 from pouch.web import render
-from pouch.web.deps import AppClock, AppLedger, DbSession
+from pouch.web.deps import AppClock, AppLedger, DbSession, UnheldActor
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -71,6 +73,22 @@ def track(request: Request, session: DbSession, clock: AppClock, actor: TrackerP
         "form": filters.choices(),
     }
     return render.page(request, "track.html", context)
+
+
+@router.get("/track/stream")
+async def track_stream(
+    request: Request, actor: UnheldActor, last_event_id: live.LastEventId = None
+) -> EventSourceResponse:
+    """Server-Sent Events: each new step of a message the caller's offices sent or were
+    sent, resumable with ``Last-Event-ID``; the page reads its list again on each."""
+    if actor is None:
+        raise LoginRequired("log in to follow your messages")
+    offices = access.tracking_offices(actor)
+    if not offices:
+        raise PermissionDenied("tracking is for the senders of an office")
+    return await live.stream(
+        request.app.state.database, last_event_id=last_event_id, offices=frozenset(offices)
+    )
 
 
 @router.get("/track/{public_id}")

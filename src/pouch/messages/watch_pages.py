@@ -15,8 +15,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Header, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
@@ -95,15 +94,9 @@ def watch_queue_fragment(request: Request, context: FloorContext) -> Response:
     return render.page(request, "_queue.html", context, notices=NOTICES)
 
 
-#: How often the live feed reads new steps (every process polls the same database).
-LIVE_INTERVAL_SECONDS = 1.0
-#: The id of the last step the browser received, sent again when it reconnects.
-LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)]
-
-
 @router.get("/watch/stream")
 async def watch_stream(
-    request: Request, actor: UnheldActor, last_event_id: LastEventId = None
+    request: Request, actor: UnheldActor, last_event_id: live.LastEventId = None
 ) -> EventSourceResponse:
     """Server-Sent Events: each new step of any message (``messages.live``), resumable
     with ``Last-Event-ID``; the page refreshes its queue and raises alerts from them.
@@ -112,15 +105,7 @@ async def watch_stream(
         raise LoginRequired("log in to follow the watch floor")
     if not access.may_read_queue(actor):
         raise PermissionDenied("the watch floor is for watch officers and auditors")
-    database = request.app.state.database
-    after = await run_in_threadpool(
-        live.resume_from, last_event_id, lambda: live.newest_id(database)
-    )
-    return EventSourceResponse(
-        live.feed(database, after=after, interval=LIVE_INTERVAL_SECONDS),
-        ping=15,
-        headers={"Cache-Control": "no-store"},
-    )
+    return await live.stream(request.app.state.database, last_event_id=last_event_id)
 
 
 @router.get("/watch/{public_id}")

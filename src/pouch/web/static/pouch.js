@@ -133,6 +133,39 @@
       }, 150);
     }
 
+    // An inbox or a tracking page reads itself again (a GET changes nothing) and swaps
+    // in its live regions, unless the reader is typing or has a detail open there.
+    const regionIds = (source.dataset.liveRefresh || "").split(" ").filter(Boolean);
+    let missed = false;
+    function busy(region) {
+      const active = document.activeElement;
+      const inside = active && active !== document.body && region.contains(active);
+      return inside || region.querySelector("details[open]") !== null;
+    }
+    function refreshRegions() {
+      if (refreshing) return;
+      refreshing = setTimeout(async () => {
+        refreshing = null;
+        const regions = regionIds.map((id) => document.getElementById(id)).filter(Boolean);
+        if (regions.some(busy)) { missed = true; return; }
+        missed = false;
+        try {
+          const response = await fetch(window.location.href, { credentials: "same-origin" });
+          if (!response.ok) return;
+          const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+          for (const region of regions) {
+            const replacement = fresh.getElementById(region.id);
+            if (replacement) region.replaceWith(replacement);
+          }
+          source.dataset.liveRefreshed = String(Number(source.dataset.liveRefreshed || 0) + 1);
+          tick();
+        } catch (error) { missed = true; /* offline: the banner says so */ }
+      }, 150);
+    }
+    // What was skipped while the reader was busy comes when they leave the region.
+    document.addEventListener("focusout", () => { if (missed) refreshRegions(); });
+    const counted = (source.dataset.liveCount || "").split(" ").filter(Boolean);
+
     const events = new EventSource(source.dataset.liveSource);
     events.addEventListener("open", () => {
       if (banner) banner.hidden = true;
@@ -144,8 +177,9 @@
     });
     events.addEventListener("step", (event) => {
       const step = JSON.parse(event.data);
-      refreshQueue();
+      if (regionIds.length) refreshRegions(); else refreshQueue();
       if (step.alert) raise(step);
+      else if (counted.includes(step.kind)) { unseen += 1; showCount(); }
     });
   }
 
