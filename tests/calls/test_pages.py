@@ -103,3 +103,103 @@ def test_the_precedence_editor(app_client: TestClient, world: World, desk: Desk)
         ("Dawit Tesfaye", 2),
     ]
     assert "After the summit" in app_client.get("/calls/precedence").text
+
+
+def _ranked(app_client: TestClient, world: World) -> list[tuple[str, int, int]]:
+    ranking = app_client.get(
+        "/api/calls/precedence", headers=world.auth(Role.PROTOCOL_OFFICER)
+    ).json()
+    return [(r["name"], r["tier"], r["position"]) for r in ranking["ranks"]]
+
+
+def _rows(page: str) -> list[tuple[str, str, str]]:
+    """The list editor's rows as shown: (person id, tier, order)."""
+    return re.findall(
+        r'name="person" value="(\d+)">.*?name="tier"[^>]*value="([^"]*)".*?'
+        r'name="position"[^>]*value="([^"]*)"',
+        page,
+        flags=re.S,
+    )
+
+
+def test_the_precedence_list_editor_reorders_removes_and_adds(
+    app_client: TestClient, world: World, desk: Desk
+) -> None:
+    csrf = _login(app_client, "protocol-officer")
+    first = app_client.post(
+        "/calls/precedence",
+        data={
+            "csrf_token": csrf,
+            "ranking": "tiers:\n  - [Hiroshi Tanabe, Hélène Marchand]\n  - [Dawit Tesfaye]\n",
+            "reason": "To start from",
+        },
+        follow_redirects=False,
+    )
+    assert first.status_code == 303, first.text
+    page = app_client.get("/calls/precedence").text
+    rows = _rows(page)
+    assert [(t, o) for _, t, o in rows] == [("1", "1"), ("1", "2"), ("2", "1")]
+    (tanabe, _, _), (marchand, _, _), (tesfaye, _, _) = rows
+    newcomer = re.search(r'<option value="(\d+)">Sushila Adhikari', page)
+    assert newcomer is not None
+    # Marchand before Tanabe (orders, not places: 7 before 9), Tesfaye removed, Adhikari
+    # added to the first tier, last in it.
+    saved = app_client.post(
+        "/calls/precedence/list",
+        data={
+            "csrf_token": csrf,
+            "person": [tanabe, marchand, tesfaye],
+            "tier": ["1", "1", "2"],
+            "position": ["9", "7", "1"],
+            "remove": [tesfaye],
+            "add_person": newcomer.group(1),
+            "add_tier": "1",
+            "reason": "After the state visit",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    assert _ranked(app_client, world) == [
+        ("Hélène Marchand", 1, 1),
+        ("Hiroshi Tanabe", 1, 2),
+        ("Sushila Adhikari", 1, 3),
+    ]
+
+
+def test_the_precedence_list_editor_marks_each_problem_and_keeps_the_input(
+    app_client: TestClient, world: World, desk: Desk
+) -> None:
+    csrf = _login(app_client, "protocol-officer")
+    page = app_client.get("/calls/precedence").text
+    leaders = re.findall(r'<option value="(\d+)">([^<,]+)', page)[:2]
+    (one, _), (two, _) = leaders
+    refused = app_client.post(
+        "/calls/precedence/list",
+        data={
+            "csrf_token": csrf,
+            "person": [one, two],
+            "tier": ["first", "2"],
+            "position": ["1", "1"],
+            "reason": "A try",
+        },
+    )
+    assert refused.status_code == 400
+    assert "Not saved: correct what is marked below." in refused.text
+    assert f'id="rank-{one}-error">the tier is a whole number' in refused.text
+    assert f'id="rank-{two}-error"' not in refused.text
+    # As typed: the wrong tier and the reason come back for correcting.
+    assert _rows(refused.text) == [(one, "first", "1"), (two, "2", "1")]
+    assert 'value="A try"' in refused.text
+    no_reason = app_client.post(
+        "/calls/precedence/list",
+        data={"csrf_token": csrf, "person": [one], "tier": ["1"], "position": ["1"], "reason": " "},
+    )
+    assert no_reason.status_code == 400 and 'id="reason-error"' in no_reason.text
+    torn = app_client.post(
+        "/calls/precedence/list",
+        data={"csrf_token": csrf, "person": [one, two], "tier": ["1"], "position": ["1"]},
+    )
+    assert torn.status_code == 400
+    # Nothing was saved: there is still no order of precedence.
+    current = app_client.get("/api/calls/precedence", headers=world.auth(Role.PROTOCOL_OFFICER))
+    assert current.status_code == 404

@@ -23,6 +23,7 @@ def test_the_protocol_officer_saves_a_new_order_of_precedence(visit: Visit) -> N
     page = visit("protocol").page
     page.goto("/calls/precedence")
     expect(page.get_by_role("heading", level=1)).to_have_text("Order of precedence")
+    page.get_by_text("Edit as a file (YAML)").click()
     ranking = page.get_by_label("Ranking (YAML)")
     text = ranking.input_value()
     assert text.strip(), "the current ranking is shown for editing"
@@ -33,6 +34,7 @@ def test_the_protocol_officer_saves_a_new_order_of_precedence(visit: Visit) -> N
     page.goto("/calls/precedence")
     expect(page.locator("table.data tbody tr")).to_have_count(before + 1)
     expect(page.locator("table.data")).to_contain_text("Reviewed after the state visit")
+    page.get_by_text("Edit as a file (YAML)").click()
     # A ranking that does not parse is refused as an error, kept for correcting, never
     # shown in the style of a success.
     page.get_by_label("Ranking (YAML)").fill("ranking: [unclosed")
@@ -62,3 +64,31 @@ def test_the_principal_reads_the_schedule_but_cannot_edit_the_precedence(visit: 
     page = visit("principal").page
     assert page.goto("/calls").status == 200  # type: ignore[union-attr]
     assert page.goto("/calls/precedence").status == 403  # type: ignore[union-attr]
+
+
+def test_the_protocol_officer_reorders_leaders_with_up_and_down(visit: Visit) -> None:
+    page = visit("protocol").page
+    page.goto("/calls/precedence")
+    rows = page.locator(".ranking-row")
+    names = rows.locator(".ranking-name")
+    first, second = names.nth(0).inner_text(), names.nth(1).inner_text()
+    # Down: the first leader changes place with the second, and the move is announced.
+    page.get_by_role("button", name=f"Move {first} down").click()
+    expect(names.nth(0)).to_have_text(second)
+    expect(names.nth(1)).to_have_text(first)
+    expect(page.locator("[data-ranking-status]")).to_have_text(f"{first}: tier 1, 2 in the tier.")
+    expect(rows.nth(1).get_by_label("Order")).to_have_value("2")
+    # The last of the first tier, moved down, joins the second tier at its head.
+    tier_one = rows.filter(has=page.locator("[data-rank-tier][value='1']"))
+    last = tier_one.last.locator(".ranking-name").inner_text()
+    page.get_by_role("button", name=f"Move {last} down").click()
+    moved = rows.filter(has_text=last)
+    expect(moved.get_by_label("Tier")).to_have_value("2")
+    page.get_by_label("Why the order changes").fill("Reordered with the arrows")
+    page.get_by_role("button", name="Save the order as a new version").click()
+    expect(page.get_by_role("status")).to_contain_text("The new order of precedence is in force")
+    page.goto("/calls/precedence")
+    expect(names.nth(0)).to_have_text(second)
+    expect(names.nth(1)).to_have_text(first)
+    expect(rows.filter(has_text=last).get_by_label("Tier")).to_have_value("2")
+    expect(page.locator("table.data")).to_contain_text("Reordered with the arrows")

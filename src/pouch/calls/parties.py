@@ -48,6 +48,11 @@ def principal_office_by_slug(session: Session, slug: str | None) -> Office:
     return principal_office(session, office.id, field="office")
 
 
+def people(session: Session) -> list[Person]:
+    """Everyone the directory knows, by name: whom an order of precedence may rank."""
+    return list(session.scalars(select(Person).order_by(Person.name, Person.id)))
+
+
 def find_leader(session: Session, key: str, *, field: str = "leader") -> Person:
     """A person by id, or by exact name (case apart)."""
     if key.strip().isdigit():

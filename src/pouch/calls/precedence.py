@@ -220,6 +220,26 @@ def ranking_from_text(
     return ranks
 
 
+def ranking_from_list(entries: list[tuple[int, int, int]]) -> list[RankIn]:
+    """A ranking from the editor's list of (person, tier, order), as written: ordered by
+    tier, then order, then where each was written; tiers renumbered 1, 2, … in that
+    order and positions 1, 2, … within each, so gaps and ties mean nothing.
+
+    >>> [(r.person_id, r.tier, r.position) for r in ranking_from_list(
+    ...     [(7, 3, 1), (8, 1, 5), (9, 1, 5), (10, 3, 0)])]
+    [(8, 1, 1), (9, 1, 2), (10, 2, 1), (7, 2, 2)]
+    """
+    written = sorted(enumerate(entries), key=lambda e: (e[1][1], e[1][2], e[0]))
+    tiers: dict[int, int] = {}
+    filled: dict[int, int] = {}
+    ranks = []
+    for _, (person_id, tier, _) in written:
+        number = tiers.setdefault(tier, len(tiers) + 1)
+        filled[number] = filled.get(number, 0) + 1
+        ranks.append(RankIn(person_id=person_id, tier=number, position=filled[number]))
+    return ranks
+
+
 def ranking_to_yaml(view: PrecedenceView) -> str:
     """The ranking in the YAML form :func:`ranking_from_text` reads."""
     tiers: dict[int, list[str]] = {}

@@ -183,6 +183,39 @@
     });
   }
 
+  // The precedence editor: ↑ and ↓ move a leader within its tier; past the first or
+  // the last of a tier it joins the tier beside. Orders are written again 1, 2, … in
+  // each tier, as the saved version will number them, and the move is announced.
+  function renumber(list) {
+    const counts = {};
+    for (const row of list.querySelectorAll(".ranking-row")) {
+      const tier = row.querySelector("[data-rank-tier]").value;
+      counts[tier] = (counts[tier] || 0) + 1;
+      row.querySelector("[data-rank-position]").value = counts[tier];
+    }
+  }
+  document.addEventListener("click", function (event) {
+    const button = event.target instanceof Element ? event.target.closest("[data-move]") : null;
+    if (!button) return;
+    const row = button.closest(".ranking-row");
+    const up = button.dataset.move === "up";
+    const beside = up ? row.previousElementSibling : row.nextElementSibling;
+    if (!beside || !beside.classList.contains("ranking-row")) return;
+    const tier = row.querySelector("[data-rank-tier]");
+    const theirs = beside.querySelector("[data-rank-tier]").value;
+    if (theirs !== tier.value) tier.value = theirs;
+    else if (up) beside.before(row);
+    else beside.after(row);
+    renumber(row.parentElement);
+    button.focus();
+    const status = document.querySelector("[data-ranking-status]");
+    if (status) {
+      const name = row.querySelector(".ranking-name").textContent;
+      const place = row.querySelector("[data-rank-position]").value;
+      status.textContent = `${name}: tier ${tier.value}, ${place} in the tier.`;
+    }
+  });
+
   // A destructive form asks first (data-confirm says what will happen). Without
   // JavaScript the form posts at once: the server's own rules still apply.
   document.addEventListener("submit", function (event) {
