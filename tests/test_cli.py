@@ -225,3 +225,23 @@ def test_tables_do_not_wrap_when_piped(cli_env: dict[str, str]) -> None:
     assert max(len(line) for line in lines) > 80  # as long as the table is, not cut at 80
     # One line per user: every row of the table holds its user's whole entry.
     assert sum("sender@ie-taoiseach" in line for line in lines) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("{", "is not a downloaded receipt"),
+        ('{"receipt": 5}', "it has no receipt"),
+        ('{"receipt": "x", "opening": {}}', "an opening is an object"),
+        ('{"receipt": "x", "opening": {"index": 1, "salt": "%%", "event": {}}}', "base64"),
+        ("c2sp.org/tlog-proof@v1\n", "--entry: a proof alone needs the entry's bytes"),
+    ],
+)
+def test_receipt_verify_names_what_is_wrong_with_the_file(
+    tmp_path: Path, content: str, said: str
+) -> None:
+    receipt = tmp_path / "receipt.json"
+    receipt.write_text(content)
+    vkey = "localhost/pouch+bf92ddfe+Adtp0asf03PdHgbTJ+YBiDdwbxEbxfXcEAjJmCSK+Hm+"
+    code, output = run({}, "receipt", "verify", str(receipt), "--vkey", vkey)
+    assert code in (1, 2) and said in output, output

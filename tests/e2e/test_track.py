@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
+from typer.testing import CliRunner
 
+from pouch.cli import app
 from pouch.db import Database
 from pouch.ledger.events import Opening
 from pouch.ledger.note import Ed25519Verifier, generate_key
@@ -74,6 +76,28 @@ def test_the_sender_follows_each_step_and_verifies_its_receipt(
     opening = Opening.from_json(saved["opening"])
     assert opening.index == accepted_index and opening.event["kind"] == "accepted"
     verify_receipt(saved["receipt"].encode(), opening.entry(), log=Ed25519Verifier.from_vkey(vkey))
+    # The command line takes the downloaded file as it is, and says what it proves.
+    cli = CliRunner().invoke(
+        app,
+        ["receipt", "verify", str(download.value.path()), "--vkey", vkey],
+        env={"COLUMNS": "300"},
+    )
+    assert cli.exit_code == 0, cli.output
+    assert f"OK: entry {accepted_index} is in localhost/pouch" in cli.output
+    assert f"The event: accepted of {public_id}" in cli.output
+    forged = Path(download.value.path()).with_suffix(".forged.json")
+    forged.write_text(
+        json.dumps(
+            dict(
+                saved,
+                opening=dict(saved["opening"], event={**opening.event, "precedence": "FLASH"}),
+            )
+        )
+    )
+    refused = CliRunner().invoke(
+        app, ["receipt", "verify", str(forged), "--vkey", vkey], env={"COLUMNS": "300"}
+    )
+    assert refused.exit_code == 1 and "INVALID" in refused.output, refused.output
 
     # In the page: the real receipt verifies...
     accepted.get_by_role("button", name=re.compile("^Verify here")).click()

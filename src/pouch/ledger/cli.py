@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -179,13 +180,25 @@ def log_verify(
 @receipt_app.command(
     "verify",
     epilog=(
-        "Example: pouch receipt verify receipt.txt --entry entry.bin --vkey log.vkey "
-        "--policy witnesses.policy"
+        "Example: pouch receipt verify receipt-m-….json --vkey log.vkey\n\n"
+        "Or, with the proof and the entry apart: pouch receipt verify receipt.txt "
+        "--entry entry.bin --vkey log.vkey --policy witnesses.policy"
     ),
 )
 def receipt_verify(
-    receipt: Annotated[Path, typer.Argument(help="The receipt (c2sp.org/tlog-proof@v1).")],
-    entry: Annotated[Path, typer.Option(help="The entry's exact bytes.")],
+    receipt: Annotated[
+        Path,
+        typer.Argument(
+            help=(
+                "The receipt: the file a tracking page downloads (the opening and the proof, "
+                "JSON), or a c2sp.org/tlog-proof@v1 proof alone (then give --entry)."
+            )
+        ),
+    ],
+    entry: Annotated[
+        Path | None,
+        typer.Option(help="The entry's exact bytes (for a proof alone)."),
+    ] = None,
     vkey: Annotated[
         str | None,
         typer.Option(help="The log's verifier key, or a file holding it (or give --policy)."),
@@ -201,8 +214,10 @@ def receipt_verify(
     ] = None,
 ) -> None:
     """Check a receipt offline: the entry is in the log under a checkpoint the key signed
-    (and, with --policy, the policy's witnesses cosigned)."""
+    (and, with --policy, the policy's witnesses cosigned). A downloaded receipt carries
+    the event itself: the entry is computed from it, so the check covers what it says."""
     from pouch.ledger.errors import LedgerFormatError
+    from pouch.ledger.events import Opening
     from pouch.ledger.policy import Policy
     from pouch.ledger.receipt import verify_receipt
 
@@ -211,11 +226,27 @@ def receipt_verify(
         raise typer.Exit(2)
     verifier = read_vkey(vkey) if vkey is not None else None
     try:
-        data, entry_bytes = receipt.read_bytes(), entry.read_bytes()
+        data = receipt.read_bytes()
+        entry_bytes = entry.read_bytes() if entry is not None else None
         policy_bytes = policy.read_bytes() if policy is not None else None
     except OSError as error:
         errors.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
+    opening: Opening | None = None
+    if data.lstrip().startswith(b"{"):
+        try:
+            document = json.loads(data)
+            if not isinstance(document, dict) or not isinstance(document.get("receipt"), str):
+                raise ValueError("it has no receipt")
+            opening = Opening.from_json(document.get("opening"))
+        except (ValueError, LedgerFormatError) as error:
+            errors.print(f"[red]INVALID:[/red] {receipt} is not a downloaded receipt: {error}")
+            raise typer.Exit(1) from None
+        data = document["receipt"].encode()
+        entry_bytes = opening.entry() if entry_bytes is None else entry_bytes
+    if entry_bytes is None:
+        errors.print("[red]error:[/red] --entry: a proof alone needs the entry's bytes")
+        raise typer.Exit(2)
     try:
         rules = Policy.parse(policy_bytes) if policy_bytes is not None else None
     except LedgerFormatError as error:
@@ -223,9 +254,19 @@ def receipt_verify(
         raise typer.Exit(2) from None
     try:
         verified = verify_receipt(data, entry_bytes, log=verifier, policy=rules)
+        if opening is not None and opening.index != verified.index:
+            raise LedgerFormatError(
+                f"the opening is of entry {opening.index}, the proof of entry {verified.index}"
+            )
     except LedgerFormatError as error:
         errors.print(f"[red]INVALID:[/red] {error}")
         raise typer.Exit(1) from None
+    if opening is not None:
+        event = opening.event
+        console.print(
+            f"The event: {event.get('kind')} of {event.get('message', '-')} "
+            f"at {event.get('time', '-')}"
+        )
     witnessed = f", cosigned by {len(verified.cosignatures)} witnesses" if rules else ""
     console.print(
         f"OK: entry {verified.index} is in {verified.checkpoint.origin} "
