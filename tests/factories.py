@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from pouch.clock import Clock
@@ -100,3 +102,20 @@ def build_world(database: Database, clock: Clock) -> World:
             world.users[role] = user
             world.tokens[role] = make_token(session, clock, user, role, office)
     return world
+
+
+def log_in_form(client: TestClient, username: str) -> str:
+    """Log in through the login form as a person would; returns the session's
+    anti-forgery token, for the page forms that follow."""
+    form = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    client.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    page = client.get("/").text
+    mine = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert mine is not None, "the login failed"
+    return mine.group(1)

@@ -11,29 +11,13 @@ from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.identity.models import Role
 from tests.calls.helpers import Desk, build_desk, request_body
-from tests.factories import PASSWORD, World
+from tests.factories import World, log_in_form
 
 
 @pytest.fixture
 def desk(database: Database, clock: ManualClock, world: World) -> Desk:
     with database.transaction() as session:
         return build_desk(session, clock, existing=world.offices)
-
-
-def _login(client: TestClient, username: str) -> str:
-    """Log in; returns the session's anti-forgery token."""
-    form = client.get("/login").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
-    assert token is not None
-    client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": token.group(1)},
-        follow_redirects=False,
-    )
-    page = client.get("/").text
-    mine = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert mine is not None
-    return mine.group(1)
 
 
 def test_the_calls_page_draws_the_schedule(
@@ -46,7 +30,7 @@ def test_the_calls_page_draws_the_schedule(
             headers=world.auth(Role.WATCH_OFFICER),
         )
         assert response.status_code == 201, response.text
-    csrf = _login(app_client, "watch-officer")
+    csrf = log_in_form(app_client, "watch-officer")
     empty = app_client.get("/calls")
     assert empty.status_code == 200 and "No schedule yet" in empty.text
     ran = app_client.post("/calls/schedule", data={"csrf_token": csrf}, follow_redirects=False)
@@ -68,16 +52,16 @@ def test_the_calls_page_draws_the_schedule(
 
 def test_who_sees_the_calls_page(app_client: TestClient, world: World, desk: Desk) -> None:
     assert app_client.get("/calls", follow_redirects=False).status_code == 303
-    _login(app_client, "principal")
+    log_in_form(app_client, "principal")
     page = app_client.get("/calls")
     assert page.status_code == 200 and "Run the scheduler" not in page.text
     assert app_client.get("/calls/precedence").status_code == 403
-    _login(app_client, "sender")
+    log_in_form(app_client, "sender")
     assert app_client.get("/calls").status_code == 403
 
 
 def test_the_precedence_editor(app_client: TestClient, world: World, desk: Desk) -> None:
-    csrf = _login(app_client, "protocol-officer")
+    csrf = log_in_form(app_client, "protocol-officer")
     assert "tiers:" in app_client.get("/calls/precedence").text
     bad = app_client.post(
         "/calls/precedence",
@@ -125,7 +109,7 @@ def _rows(page: str) -> list[tuple[str, str, str]]:
 def test_the_precedence_list_editor_reorders_removes_and_adds(
     app_client: TestClient, world: World, desk: Desk
 ) -> None:
-    csrf = _login(app_client, "protocol-officer")
+    csrf = log_in_form(app_client, "protocol-officer")
     first = app_client.post(
         "/calls/precedence",
         data={
@@ -169,7 +153,7 @@ def test_the_precedence_list_editor_reorders_removes_and_adds(
 def test_the_precedence_list_editor_marks_each_problem_and_keeps_the_input(
     app_client: TestClient, world: World, desk: Desk
 ) -> None:
-    csrf = _login(app_client, "protocol-officer")
+    csrf = log_in_form(app_client, "protocol-officer")
     page = app_client.get("/calls/precedence").text
     leaders = re.findall(r'<option value="(\d+)">([^<,]+)', page)[:2]
     (one, _), (two, _) = leaders

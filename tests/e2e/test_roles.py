@@ -19,6 +19,7 @@ PAGES = {
     "Translations": "/translations",
     "Interpreting": "/interpreting",
     "Find": "/find",
+    "Account": "/account",
 }
 OFFERED = {
     "admin": {"Ledger", "Administration", "Audit"},
@@ -37,6 +38,9 @@ for _username in ("admin", "watch1", "principal", "staff", "auditor", "sender-ie
 # Operations staff are offered their passkeys ("Your passkeys", for any signed-in user).
 for _username in ("admin", "watch1", "auditor", "protocol", "translator", "interpreter"):
     OFFERED[_username] = OFFERED[_username] | {"Passkeys"}
+# Everyone has an account page: their offices' ids and their API tokens.
+for _username in OFFERED:
+    OFFERED[_username] = OFFERED[_username] | {"Account"}
 
 
 @pytest.mark.parametrize("username", sorted(OFFERED))

@@ -1,5 +1,6 @@
-"""Pages for one's own account and for auditors: set one's password with the code one
-received, and the audit of identity (users, roles, every change on the record).
+"""Pages for one's own account and for auditors: one's offices (with the ids and
+slugs programs use) and API tokens, set one's password with the code one received,
+and the audit of identity (users, roles, every change on the record).
 
 The password form is served before any session exists: like the login form it
 is protected by a double-submit token in a short-lived cookie, and the code
@@ -13,13 +14,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
-from pouch.errors import CsrfFailure, InvalidInput
+from pouch.directory import service as directory_service
+from pouch.directory.models import OfficeKind
+from pouch.errors import CsrfFailure, FieldError, InvalidInput, PermissionDenied, invalid_input
 from pouch.identity import access as identity_access
 from pouch.identity import approvals, audit
 from pouch.identity import service as identity_service
+from pouch.identity.schemas import TokenIn
+from pouch.schema import RowId
 from pouch.web import render
-from pouch.web.deps import CSRF_FIELD, AppClock, AuthorizePage, DbSession
+from pouch.web.deps import CSRF_FIELD, AppClock, AppSettings, AuthorizePage, DbSession
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -27,6 +34,101 @@ PASSWORD_CSRF_COOKIE = "pouch_password_csrf"  # noqa: S105 - a cookie name
 AuditorPage = Annotated[
     identity_service.Actor, Depends(AuthorizePage(*identity_access.AUDIT_ROLES))
 ]
+AccountPage = Annotated[identity_service.Actor, Depends(AuthorizePage())]
+
+#: What a redirect's ``notice`` key says; only these fixed texts are ever shown.
+NOTICES = {"token-revoked": "Token revoked: programs using it are refused from now on."}
+
+
+def _account(
+    request: Request,
+    session: Session,
+    actor: identity_service.Actor,
+    *,
+    issued: str | None = None,
+    refused: InvalidInput | None = None,
+    kept: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    offices = {o.id: o for o in directory_service.list_offices(session)}
+    mine = sorted({office for office, _ in actor.roles})
+    context = {
+        "actor": actor,
+        "offices": [
+            (offices[o], sorted(r.value for office, r in actor.roles if office == o))
+            for o in mine
+            if o in offices
+        ],
+        "addressees": [o for o in offices.values() if o.kind == OfficeKind.PRINCIPAL],
+        "tokens": identity_service.tokens_seen_by(session, actor=actor, everyone=False),
+        "office_names": {o.id: o.name for o in offices.values()},
+        "my_roles": sorted(actor.roles, key=lambda pair: (pair[0], pair[1].value)),
+        "issued": issued,
+        "refused": {e.field.rsplit(".", 1)[-1]: e.message for e in refused.field_errors}
+        if refused
+        else {},
+        "refusal": refused.detail if refused else None,
+        "kept": kept or {},
+    }
+    response = render.page(request, "account.html", context, status_code=status, notices=NOTICES)
+    response.headers["Cache-Control"] = "no-store"  # an issued secret is on it
+    return response
+
+
+@router.get("/account")
+def account_page(request: Request, session: DbSession, actor: AccountPage) -> Response:
+    """One's offices, with the ids and slugs programs name them by, and one's API tokens."""
+    return _account(request, session, actor)
+
+
+@router.post("/account/tokens")
+def issue_token(
+    request: Request,
+    session: DbSession,
+    clock: AppClock,
+    settings: AppSettings,
+    actor: AccountPage,
+    name: Annotated[str, Form(max_length=100)] = "",
+    grant: Annotated[str, Form(max_length=80)] = "",
+    expires_in_days: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """A token for one of one's own roles; its secret is shown on this response only.
+    A refusal comes back with the form as typed and the problem beside its field."""
+    kept = {"name": name, "grant": grant, "expires_in_days": expires_in_days}
+    office, _, role = grant.partition(":")
+    try:
+        try:
+            data = TokenIn.model_validate(
+                {
+                    "name": name,
+                    "office_id": office,
+                    "role": role,
+                    "expires_in_days": expires_in_days.strip() or None,
+                }
+            )
+        except ValidationError as error:
+            raise invalid_input(error.errors()) from None
+        secret, _ = identity_service.issue_own_token(
+            session,
+            actor=actor,
+            data=data,
+            default_lifetime=settings.api_token_lifetime,
+            now=clock.now(),
+        )
+    except InvalidInput as error:
+        return _account(request, session, actor, refused=error, kept=kept, status=400)
+    except PermissionDenied as error:
+        refusal = InvalidInput(str(error), field_errors=[FieldError("grant", str(error))])
+        return _account(request, session, actor, refused=refusal, kept=kept, status=400)
+    return _account(request, session, actor, issued=secret)
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def revoke_token(
+    token_id: RowId, session: DbSession, clock: AppClock, actor: AccountPage
+) -> Response:
+    identity_service.revoke_token(session, token_id=token_id, actor=actor, now=clock.now())
+    return render.back("/account", "/account", "token-revoked", anchor="tokens")
 
 
 def _password_form(

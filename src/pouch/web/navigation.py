@@ -35,6 +35,8 @@ MENU = (
     Entry("/interpreting", "Interpreting", language_access.interprets),
     Entry("/admin", "Administration", identity_access.administers_pouch),
     Entry("/audit", "Audit", identity_access.audits_identity),
+    # Everyone: one's offices (their ids and slugs) and API tokens.
+    Entry("/account", "Account", lambda actor: True),
     # Operations staff sign their decisions with their passkeys (identity/passkeys.py).
     Entry(
         "/passkeys",

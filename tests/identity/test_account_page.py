@@ -1,0 +1,93 @@
+"""The account page: one's offices with the ids and slugs programs use, and one's API
+tokens, made and revoked in the browser (a sender office serves itself)."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from pouch.identity.models import Role
+from tests.factories import World, log_in_form
+
+
+def test_a_sender_sees_the_office_ids_and_makes_and_revokes_a_token(
+    app_client: TestClient, world: World
+) -> None:
+    csrf = log_in_form(app_client, "sender")
+    dublin, principal = world.offices["ie-taoiseach"], world.offices["president-elect"]
+    page = app_client.get("/account")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert re.search(rf'data-office="ie-taoiseach".*?<code>{dublin.id}</code>', page.text, re.S)
+    assert f"(id <code>{principal.id}</code>, slug <code>president-elect</code>)" in page.text
+
+    made = app_client.post(
+        "/account/tokens",
+        data={
+            "csrf_token": csrf,
+            "name": "submission server",
+            "grant": f"{dublin.id}:sender",
+            "expires_in_days": "30",
+        },
+    )
+    assert made.status_code == 200, made.text
+    secret = re.search(r'data-testid="issued-token">(pouch_[^<]+)<', made.text)
+    assert secret is not None
+    bearer = {"Authorization": f"Bearer {secret.group(1)}"}
+    program = TestClient(app_client.app, base_url="http://testserver")  # no session cookie
+    me = program.get("/api/me", headers=bearer)
+    assert me.status_code == 200 and me.json()["username"] == "sender"
+    # Shown once: the page lists the token by name and prefix, never the secret again.
+    listed = app_client.get("/account").text
+    assert 'data-token="submission server"' in listed and secret.group(1) not in listed
+
+    token_id = re.search(
+        r'data-token="submission server">.*?action="/account/tokens/(\d+)/revoke"', listed, re.S
+    )
+    assert token_id is not None
+    revoked = app_client.post(
+        f"/account/tokens/{token_id.group(1)}/revoke",
+        data={"csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert revoked.status_code == 303
+    assert revoked.headers["location"] == "/account?notice=token-revoked#tokens"
+    assert program.get("/api/me", headers=bearer).status_code == 401
+
+
+def test_a_refused_token_comes_back_as_typed_with_the_problem_beside_its_field(
+    app_client: TestClient, world: World
+) -> None:
+    csrf = log_in_form(app_client, "sender")
+    dublin = world.offices["ie-taoiseach"].id
+    cases = [
+        ({"name": "", "grant": f"{dublin}:sender"}, "token-name-error"),
+        ({"name": "ok", "grant": f"{dublin}:sender", "expires_in_days": "0"}, "token-days-error"),
+        ({"name": "ok", "grant": f"{world.offices['ops'].id}:administrator"}, "token-grant-error"),
+        ({"name": "ok", "grant": "not a grant"}, "token-grant-error"),
+    ]
+    for fields, error_id in cases:
+        answer = app_client.post("/account/tokens", data={"csrf_token": csrf, **fields})
+        assert answer.status_code == 400, (fields, answer.text)
+        assert f'id="{error_id}"' in answer.text, (fields, answer.text)
+        assert "Not made:" in answer.text
+        if fields["name"]:
+            assert f'value="{fields["name"]}"' in answer.text
+    assert 'data-token="ok"' not in app_client.get("/account").text  # nothing was made
+
+
+def test_someone_else_s_token_cannot_be_revoked_from_the_account_page(
+    app_client: TestClient, world: World
+) -> None:
+    """The watch officer's token is unknown to the sender (404), and stays valid."""
+    mine = app_client.get("/api/tokens", headers=world.auth(Role.WATCH_OFFICER)).json()
+    assert mine, "the world's watch officer has a token"
+    csrf = log_in_form(app_client, "sender")
+    answer = app_client.post(f"/account/tokens/{mine[0]['id']}/revoke", data={"csrf_token": csrf})
+    assert answer.status_code == 404
+    assert app_client.get("/api/me", headers=world.auth(Role.WATCH_OFFICER)).status_code == 200
+
+
+def test_the_account_page_needs_a_login(app_client: TestClient) -> None:
+    answer = app_client.get("/account", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
