@@ -21,7 +21,13 @@ unexport PYTHONDONTWRITEBYTECODE
 run: .venv/.synced ## the demo in var/, served on http://127.0.0.1:8000, cosigned by a witness of its own
 	RUN="$(RUN)" bash scripts/run-demo
 
-test: .venv/.synced ## the whole suite (PostgreSQL variants need a server; see README)
+# axe-core for the browser tests' accessibility checks, pinned by its package-lock.json.
+AXE := tests/e2e/axe/node_modules/.installed
+$(AXE): tests/e2e/axe/package.json tests/e2e/axe/package-lock.json
+	npm ci --prefix tests/e2e/axe --silent --no-audit --no-fund
+	@touch $@
+
+test: .venv/.synced $(AXE) ## the whole suite (PostgreSQL variants need a server; see README)
 	$(RUN) pytest -n 2 --dist worksteal --durations=30
 
 check: .venv/.synced ## lint, format, type checks and the dependency rules (import-linter)
@@ -40,4 +46,4 @@ screenshots: .venv/.synced ## every page at laptop and phone width into docs/scr
 	$(RUN) python -m tests.e2e.screenshots
 
 clean:
-	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache tests/e2e/axe/node_modules

@@ -89,12 +89,18 @@ Visit = Callable[..., Visitor]
 
 
 @pytest.fixture(scope="session")
-def login_states() -> dict[str, Any]:
+def login_states() -> dict[tuple[str, str], Any]:
+    """Each user's logged-in browser state, by server: a module with servers of its own
+    (test_admin's) makes pytest start the session's server again after it (a fixture
+    overridden with parameters), and a login kept for the first server would be a
+    stranger's cookie to the second."""
     return {}
 
 
 @pytest.fixture
-def visit(browser: Browser, server: Server, login_states: dict[str, Any]) -> Iterator[Visit]:
+def visit(
+    browser: Browser, server: Server, login_states: dict[tuple[str, str], Any]
+) -> Iterator[Visit]:
     """``visit("watch1")`` is watch1 logged in at a laptop; ``visit(None)`` is anonymous."""
     contexts = []
     visitors: list[Visitor] = []
@@ -113,7 +119,7 @@ def visit(browser: Browser, server: Server, login_states: dict[str, Any]) -> Ite
             locale="en-US",
             java_script_enabled=javascript,
             accept_downloads=True,
-            storage_state=login_states.get(username) if username else None,
+            storage_state=login_states.get((server.base_url, username)) if username else None,
         )
         contexts.append(context)
         page = context.new_page()
@@ -129,9 +135,9 @@ def visit(browser: Browser, server: Server, login_states: dict[str, Any]) -> Ite
 
         page.on("dialog", on_dialog)
         page.on("pageerror", lambda error: visitor.errors.append(str(error)))
-        if username is not None and username not in login_states:
+        if username is not None and (server.base_url, username) not in login_states:
             log_in(page, username)
-            login_states[username] = context.storage_state()
+            login_states[server.base_url, username] = context.storage_state()
         return visitor
 
     yield open_as

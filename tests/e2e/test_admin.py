@@ -54,7 +54,7 @@ def served_db(server: Server) -> Iterator[Database]:
 
 
 @pytest.fixture(scope="module")
-def login_states(server: Server) -> dict[str, Any]:
+def login_states(server: Server) -> dict[tuple[str, str], Any]:
     """Each server's own sessions."""
     return {}
 
