@@ -47,7 +47,17 @@ def test_the_calls_page_draws_the_schedule(
         f"/calls/{call.group(1)}/confirm", data={"csrf_token": csrf}, follow_redirects=False
     )
     assert confirmed.status_code == 303
-    assert "; confirmed</title>" in app_client.get("/calls").text
+    confirmed_page = app_client.get("/calls").text
+    assert "; confirmed</title>" in confirmed_page
+    # Readable without hovering: a legend that does not rest on colour alone, the
+    # confirmed call marked in its label, and the call sheet named as the chart in words.
+    legend = re.search(r'data-testid="gantt-legend">(.*?)</ul>', confirmed_page, re.S)
+    assert legend is not None
+    assert "to confirm (dashed edge)" in legend.group(1) and "solid edge" in legend.group(1)
+    assert "The principal is busy" in legend.group(1)
+    assert 'call sheet</a>' in confirmed_page and 'href="#sheet-h"' in confirmed_page
+    labels = re.findall(r'<text class="name"[^>]*>([^<]*)</text>', confirmed_page)
+    assert sum(label.startswith("✓ ") for label in labels) == 1, labels
 
 
 def test_who_sees_the_calls_page(app_client: TestClient, world: World, desk: Desk) -> None:
