@@ -55,7 +55,7 @@ def test_the_calls_page_draws_the_schedule(
     assert legend is not None
     assert "to confirm (dashed edge)" in legend.group(1) and "solid edge" in legend.group(1)
     assert "The principal is busy" in legend.group(1)
-    assert 'call sheet</a>' in confirmed_page and 'href="#sheet-h"' in confirmed_page
+    assert "call sheet</a>" in confirmed_page and 'href="#sheet-h"' in confirmed_page
     labels = re.findall(r'<text class="name"[^>]*>([^<]*)</text>', confirmed_page)
     assert sum(label.startswith("✓ ") for label in labels) == 1, labels
 
