@@ -34,6 +34,7 @@ from pouch.identity import api as identity_api
 from pouch.identity import pages as identity_pages
 from pouch.identity import passkey_api, passkey_pages
 from pouch.intake import api as intake_api
+from pouch.intake import pages as intake_pages
 from pouch.intake.flows import Intake
 from pouch.language import api as language_api
 from pouch.language import pages as language_pages
@@ -236,6 +237,7 @@ def create_app(
     app.include_router(watch_pages.router)
     app.include_router(inbox_pages.router)
     app.include_router(track_pages.router)
+    app.include_router(intake_pages.router)
     app.include_router(find_pages.router)
     app.include_router(ledger_pages.router)
     app.include_router(identity_admin_pages.router)

@@ -20,6 +20,7 @@ PAGES = {
     "Interpreting": "/interpreting",
     "Find": "/find",
     "Account": "/account",
+    "Write": "/compose",
 }
 OFFERED = {
     "admin": {"Ledger", "Administration", "Audit"},
@@ -27,7 +28,7 @@ OFFERED = {
     "principal": {"Inbox", "Calls"},
     "staff": {"Inbox", "Calls"},
     "auditor": {"Watch floor", "Ledger", "Calls", "Audit"},
-    "sender-ie": {"Tracking"},
+    "sender-ie": {"Tracking", "Write"},
     "protocol": {"Calls"},
     "translator": {"Translations"},
     "interpreter": {"Interpreting"},

@@ -7,7 +7,11 @@ import re
 
 from fastapi.testclient import TestClient
 
+from pouch.db import Database
+from pouch.identity import approvals
 from pouch.identity.models import Role
+from pouch.intake import service as intake_service
+from pouch.intake.signatures import encode_public_key, public_key_of
 from tests.factories import World, log_in_form
 
 
@@ -91,3 +95,48 @@ def test_someone_else_s_token_cannot_be_revoked_from_the_account_page(
 def test_the_account_page_needs_a_login(app_client: TestClient) -> None:
     answer = app_client.get("/account", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
+def test_a_sender_asks_for_a_signing_key_and_an_administrator_decides(
+    app_client: TestClient, database: Database, world: World
+) -> None:
+    csrf = log_in_form(app_client, "sender")
+    dublin = world.offices["ie-taoiseach"].id
+    public = encode_public_key(public_key_of(bytes(range(32))))
+    asked = app_client.post(
+        "/account/keys",
+        data={
+            "csrf_token": csrf,
+            "office_id": str(dublin),
+            "key_id": "ie-2027",
+            "public_key": public,
+        },
+        follow_redirects=False,
+    )
+    assert asked.status_code == 303, asked.text
+    assert asked.headers["location"] == "/account?notice=key-asked#signing"
+    page = app_client.get("/account").text
+    assert re.search(
+        r'data-key="ie-2027" data-key-waiting>.*?waiting for an administrator', page, re.S
+    )
+    with database.transaction(write=False) as session:
+        (request,) = approvals.list_requests(session, pending_only=True)
+        assert request.action == approvals.Action.REGISTER_KEY.value
+        assert request.payload["office"] == dublin and request.payload["key_id"] == "ie-2027"
+        assert intake_service.list_keys(session, office_id=dublin) == []  # not before approval
+
+    refusals = [
+        (
+            {"office_id": str(dublin), "key_id": "ie-2028", "public_key": "not a key"},
+            "public-key-error",
+        ),
+        ({"office_id": str(dublin), "key_id": "bad key id!", "public_key": public}, "key-id-error"),
+        (
+            {"office_id": str(world.offices["ops"].id), "key_id": "ie-2029", "public_key": public},
+            "Not sent",
+        ),
+    ]
+    for fields, said in refusals:
+        answer = app_client.post("/account/keys", data={"csrf_token": csrf, **fields})
+        assert answer.status_code == 400 and said in answer.text, (fields, answer.text)
+        assert f'value="{fields["key_id"]}"' in answer.text  # kept as typed

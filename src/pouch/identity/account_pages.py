@@ -10,6 +10,7 @@ itself is the credential.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -18,12 +19,23 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from pouch.directory import service as directory_service
-from pouch.directory.models import OfficeKind
-from pouch.errors import CsrfFailure, FieldError, InvalidInput, PermissionDenied, invalid_input
+from pouch.directory.models import Office, OfficeKind
+from pouch.errors import (
+    Conflict,
+    CsrfFailure,
+    FieldError,
+    InvalidInput,
+    PermissionDenied,
+    invalid_input,
+)
 from pouch.identity import access as identity_access
 from pouch.identity import approvals, audit
 from pouch.identity import service as identity_service
+from pouch.identity.models import PowerRequest, Role
 from pouch.identity.schemas import TokenIn
+from pouch.intake import service as intake_service
+from pouch.intake.models import SenderKey
+from pouch.intake.schemas import SenderKeyIn
 from pouch.schema import RowId
 from pouch.web import render
 from pouch.web.deps import CSRF_FIELD, AppClock, AppSettings, AuthorizePage, DbSession
@@ -37,7 +49,10 @@ AuditorPage = Annotated[
 AccountPage = Annotated[identity_service.Actor, Depends(AuthorizePage())]
 
 #: What a redirect's ``notice`` key says; only these fixed texts are ever shown.
-NOTICES = {"token-revoked": "Token revoked: programs using it are refused from now on."}
+NOTICES = {
+    "token-revoked": "Token revoked: programs using it are refused from now on.",
+    "key-asked": "Key sent: it signs your office's messages once an administrator approves it.",
+}
 
 
 def _account(
@@ -48,6 +63,7 @@ def _account(
     issued: str | None = None,
     refused: InvalidInput | None = None,
     kept: dict[str, str] | None = None,
+    form: str = "token",
     status: int = 200,
 ) -> Response:
     offices = {o.id: o for o in directory_service.list_offices(session)}
@@ -63,16 +79,44 @@ def _account(
         "tokens": identity_service.tokens_seen_by(session, actor=actor, everyone=False),
         "office_names": {o.id: o.name for o in offices.values()},
         "my_roles": sorted(actor.roles, key=lambda pair: (pair[0], pair[1].value)),
+        "signing": _signing_keys(session, actor),
         "issued": issued,
         "refused": {e.field.rsplit(".", 1)[-1]: e.message for e in refused.field_errors}
         if refused
         else {},
         "refusal": refused.detail if refused else None,
         "kept": kept or {},
+        "refused_form": form,
     }
     response = render.page(request, "account.html", context, status_code=status, notices=NOTICES)
     response.headers["Cache-Control"] = "no-store"  # an issued secret is on it
     return response
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    """A sender office's signing keys, and those waiting for an administrator."""
+
+    office: Office
+    keys: list[SenderKey]
+    waiting: list[PowerRequest]
+
+
+def _signing_keys(session: Session, actor: identity_service.Actor) -> list[SigningKeys]:
+    """For each office the actor sends for: its keys and its keys asked for."""
+    asked = [
+        r
+        for r in approvals.list_requests(session, pending_only=True)
+        if r.action == approvals.Action.REGISTER_KEY.value
+    ]
+    return [
+        SigningKeys(
+            office=directory_service.get_office(session, office_id),
+            keys=intake_service.list_keys(session, office_id=office_id),
+            waiting=[r for r in asked if r.payload.get("office") == office_id],
+        )
+        for office_id in sorted(actor.offices_with(Role.SENDER))
+    ]
 
 
 @router.get("/account")
@@ -121,6 +165,48 @@ def issue_token(
         refusal = InvalidInput(str(error), field_errors=[FieldError("grant", str(error))])
         return _account(request, session, actor, refused=refusal, kept=kept, status=400)
     return _account(request, session, actor, issued=secret)
+
+
+@router.post("/account/keys")
+def ask_for_key(
+    request: Request,
+    session: DbSession,
+    clock: AppClock,
+    actor: AccountPage,
+    office_id: Annotated[str, Form(max_length=20)] = "",
+    key_id: Annotated[str, Form(max_length=100)] = "",
+    public_key: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """A signing key for a sender's office, made in the browser (or by ``pouch sender
+    keygen``): registered once an administrator approves it (``approvals.register_key``)."""
+    kept = {"key_id": key_id, "public_key": public_key}
+    try:
+        try:
+            data = SenderKeyIn.model_validate({"key_id": key_id, "public_key": public_key.strip()})
+            office = int(office_id) if office_id.isdecimal() else 0
+        except ValidationError as error:
+            raise invalid_input(error.errors()) from None
+        if office not in actor.offices_with(Role.SENDER):
+            raise InvalidInput(
+                "choose an office you send for",
+                field_errors=[FieldError("office_id", "choose an office you send for")],
+            )
+        approvals.register_key(
+            session,
+            actor=actor,
+            office_id=office,
+            key_id=data.key_id,
+            public_key=data.raw_public_key(),
+            now=clock.now(),
+        )
+    except (InvalidInput, Conflict) as error:
+        refusal = (
+            error
+            if isinstance(error, InvalidInput)
+            else InvalidInput(str(error), field_errors=[FieldError("key_id", str(error))])
+        )
+        return _account(request, session, actor, refused=refusal, kept=kept, form="key", status=400)
+    return render.back("/account", "/account", "key-asked", anchor="signing")
 
 
 @router.post("/account/tokens/{token_id}/revoke")

@@ -233,8 +233,10 @@ def register_key(
     now: datetime,
 ) -> SenderKey | Asked:
     """An office's administrator registers its own keys at once; a key registered for an
-    office by someone who is not its administrator (an administrator of Pouch) waits
-    for a second administrator: it could sign in that office's name."""
+    office by someone who is not its administrator waits for an administrator: by an
+    administrator of Pouch, for a second one (it could sign in that office's name); by
+    a sender of the office (from its account page, a key made in its browser), for an
+    administrator to approve it."""
     office = directory_service.get_office(session, office_id)
     if actor.holds(Role.ADMINISTRATOR, office_id):
         return intake_service.register_key(
@@ -245,8 +247,8 @@ def register_key(
             now=now,
             by=actor.user_id,
         )
-    if not identity_access.administers_pouch(actor):
-        raise PermissionDenied(f"you do not administer office {office_id}")
+    if not (identity_access.administers_pouch(actor) or actor.holds(Role.SENDER, office_id)):
+        raise PermissionDenied(f"you do not administer office {office_id} nor send for it")
     intake_service.check_key_id_free(session, key_id)
     return _ask(
         session,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pouch.calls import access as calls_access
 from pouch.identity import access as identity_access
 from pouch.identity.service import Actor
+from pouch.intake import access as intake_access
 from pouch.language import access as language_access
 from pouch.ledger import access as ledger_access
 from pouch.messages import access as message_access
@@ -29,6 +30,7 @@ MENU = (
     Entry("/inbox", "Inbox", lambda actor: bool(message_access.inbox_offices(actor))),
     Entry("/calls", "Calls", calls_access.reads_schedules),
     Entry("/track", "Tracking", lambda actor: bool(message_access.tracking_offices(actor))),
+    Entry("/compose", "Write", intake_access.sends_for_an_office),
     Entry("/find", "Find", message_access.may_search),
     Entry("/ledger", "Ledger", ledger_access.reads_ledger_page),
     Entry("/translations", "Translations", language_access.reads_queue),
