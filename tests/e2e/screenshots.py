@@ -85,6 +85,8 @@ def _shots(ids: dict[str, str]) -> list[tuple[str, str | None, str, Callable[[Pa
         ("precedence", "protocol", "/calls/precedence", nothing),
         ("translations", "translator", "/translations", nothing),
         ("interpreting", "interpreter", "/interpreting", nothing),
+        ("find", "watch1", "/find?q=congratulations&sort=newest", nothing),
+        ("account", "sender-ie", "/account", nothing),
     ]
 
 
