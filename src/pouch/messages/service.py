@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from pouch.directory import service as directory_service
@@ -30,7 +30,7 @@ from pouch.events import EventKind
 from pouch.identity.service import Actor
 from pouch.ledger import service as ledger_service
 from pouch.ledger.events import Opening, format_time
-from pouch.messages import acceptance, access, notify
+from pouch.messages import acceptance, access, notify, search
 from pouch.messages.models import (
     Attachment,
     AttachmentBlob,
@@ -361,10 +361,15 @@ def queue(session: Session) -> list[Message]:
 
 @dataclass(frozen=True)
 class Floor:
-    """The watch floor: the queue, the hold requests waiting for a second officer, and
-    how many queued messages are held and how many overdue."""
+    """The watch floor: a page of the queue (most urgent first) and the cursor of the
+    next, the hold requests waiting for a second officer, how many messages are queued,
+    held and overdue, and what was delivered lately."""
 
     queue: list[Message]
+    next: str | None
+    #: This page's cursor (None: the first page).
+    after: str | None
+    total: int
     pending: list[tuple[Message, Hold]]
     held: int
     overdue: int
@@ -374,6 +379,9 @@ class Floor:
 #: How far back the floor's "recently delivered" looks, and how many it lists.
 RECENT = timedelta(hours=24)
 RECENT_LIMIT = 20
+#: Queued messages per page of the floor: however long the backlog, the floor reads and
+#: draws one page (its counts are the database's).
+QUEUE_PAGE = 50
 
 
 def recently_delivered(session: Session, *, now: datetime) -> list[Message]:
@@ -389,13 +397,40 @@ def recently_delivered(session: Session, *, now: datetime) -> list[Message]:
     )
 
 
-def floor(session: Session, *, now: datetime) -> Floor:
-    messages = queue(session)
+def floor(
+    session: Session, *, now: datetime, after: str | None = None, limit: int = QUEUE_PAGE
+) -> Floor:
+    page = search.find(
+        session,
+        scope=search.queue(),
+        criteria=search.Criteria(),
+        sort=search.Sort.PRECEDENCE,
+        after=after,
+        limit=limit,
+    )
+    undelivered = Message.state.in_([MessageState.ACCEPTED, MessageState.HELD])
+    late = or_(Message.overdue_at.is_not(None), Message.deliver_by <= now)
+    total, held, overdue = session.execute(
+        select(
+            func.count(),
+            func.count().filter(Message.state == MessageState.HELD),
+            func.count().filter(late),
+        ).where(undelivered)
+    ).one()
+    pending = session.execute(
+        select(Message, Hold)
+        .join(Hold, Hold.message_id == Message.id)
+        .where(undelivered, Hold.status == HoldStatus.REQUESTED)
+        .order_by(Hold.requested_at, Hold.id)
+    ).all()
     return Floor(
-        queue=messages,
-        pending=[(m, h) for m in messages for h in m.holds if h.status == HoldStatus.REQUESTED],
-        held=sum(1 for m in messages if m.state == MessageState.HELD),
-        overdue=sum(1 for m in messages if is_overdue(m, now)),
+        queue=page.rows,
+        next=page.next,
+        after=after,
+        total=int(total),
+        pending=[(m, h) for m, h in pending],
+        held=int(held),
+        overdue=int(overdue),
         recent=recently_delivered(session, now=now),
     )
 

@@ -127,8 +127,11 @@
       if (refreshing) return;
       refreshing = setTimeout(() => {
         refreshing = null;
-        if (mayRefresh() && window.htmx) {
-          window.htmx.ajax("GET", "/watch/queue", { target: "#queue-region", swap: "outerHTML" });
+        const region = document.getElementById("queue-region");
+        if (region && mayRefresh() && window.htmx) {
+          // The page of the queue the officer is on (hx-get carries its cursor).
+          const url = region.getAttribute("hx-get") || "/watch/queue";
+          window.htmx.ajax("GET", url, { target: "#queue-region", swap: "outerHTML" });
         }
       }, 150);
     }
