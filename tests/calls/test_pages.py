@@ -56,8 +56,16 @@ def test_the_calls_page_draws_the_schedule(
     assert "to confirm (dashed edge)" in legend.group(1) and "solid edge" in legend.group(1)
     assert "The principal is busy" in legend.group(1)
     assert "call sheet</a>" in confirmed_page and 'href="#sheet-h"' in confirmed_page
-    labels = re.findall(r'<text class="name"[^>]*>([^<]*)</text>', confirmed_page)
-    assert sum(label.startswith("✓ ") for label in labels) == 1, labels
+    bars = re.findall(
+        r'<rect class="(call(?: confirmed)?)"[^>]*>.*?</rect>\s*'
+        r'<text class="name"[^>]*>([^<]*)</text>',
+        confirmed_page,
+        re.S,
+    )
+    assert [kind for kind, _ in bars].count("call confirmed") == 1, bars
+    # A bar too narrow for its name has none; one with a name says whether it is confirmed.
+    for kind, label in bars:
+        assert not label or label.startswith("✓ ") == (kind == "call confirmed"), bars
 
 
 def test_who_sees_the_calls_page(app_client: TestClient, world: World, desk: Desk) -> None:

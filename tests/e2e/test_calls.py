@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import httpx
 from playwright.sync_api import expect
 
+from pouch.calls import requests as request_service
+from pouch.clock import SystemClock
+from pouch.db import Database
+from pouch.identity import service as identity_service
 from tests.e2e.conftest import Visit
+from tests.e2e.server import Server
 
 
 def test_the_watch_officer_sees_the_schedule_as_a_timeline(visit: Visit) -> None:
@@ -92,3 +98,31 @@ def test_the_protocol_officer_reorders_leaders_with_up_and_down(visit: Visit) ->
     expect(names.nth(1)).to_have_text(first)
     expect(rows.filter(has_text=last).get_by_label("Tier")).to_have_value("2")
     expect(page.locator("table.data")).to_contain_text("Reordered with the arrows")
+
+
+def test_the_call_sheet_follows_a_confirmation_made_elsewhere(
+    visit: Visit, server: Server, served_db: Database
+) -> None:
+    page = visit("watch1").page
+    page.goto("/calls")
+    expect(page.locator("[data-live-source]")).to_have_attribute("data-live-state", "open")
+    confirm = page.locator("form[action^='/calls/c-'][action$='/confirm']").first
+    action = confirm.get_attribute("action")
+    assert action is not None, "the demo has calls to confirm"
+    public_id = action.split("/")[2]
+    with served_db.transaction() as session:
+        officer = identity_service.get_user_by_username(session, "watch2")
+        request_service.confirm_call(
+            session, public_id=public_id, by_user_id=officer.id, now=SystemClock().now()
+        )
+    # No reload: the feed says the desk changed, and the page reads itself again.
+    expect(page.locator(f"form[action='{action}']")).to_have_count(0, timeout=8_000)
+    expect(page.locator("[data-live-source]")).to_have_attribute("data-live-refreshed", "1")
+
+
+def test_only_the_desk_and_the_principal_follow_the_calls(visit: Visit, server: Server) -> None:
+    anonymous = httpx.get(f"{server.base_url}/calls/stream", follow_redirects=False)
+    assert anonymous.status_code == 303
+    state = visit("sender-ie").page.context.storage_state()
+    cookies = {c["name"]: c["value"] for c in state["cookies"]}
+    assert httpx.get(f"{server.base_url}/calls/stream", cookies=cookies).status_code == 403

@@ -14,18 +14,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sse_starlette import EventSourceResponse
 
 from pouch.calls import access, gantt
+from pouch.calls import live as calls_live
 from pouch.calls import parties as party_service
 from pouch.calls import precedence as precedence_service
 from pouch.calls import requests as request_service
 from pouch.calls import runs as run_service
 from pouch.calls import scheduling as scheduling_service
 from pouch.calls.schemas import PrecedenceIn
-from pouch.errors import InvalidInput
+from pouch.db import Database
+from pouch.errors import InvalidInput, LoginRequired, PermissionDenied
 from pouch.identity.service import Actor
 from pouch.web import render
 from pouch.web.deps import (
@@ -34,6 +38,7 @@ from pouch.web.deps import (
     AuthorizePage,
     AuthorizePageUnheld,
     DbSession,
+    UnheldActor,
 )
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -69,8 +74,40 @@ def calls_page(request: Request, session: DbSession, actor: Reader) -> Response:
             "row_height": gantt.ROW_HEIGHT,
             "axis_height": gantt.AXIS_HEIGHT,
             "label_width": gantt.LABEL_WIDTH,
+            "stamp": calls_live.stamp(session, office_id=desk.office.id),
         },
         notices=NOTICES,
+    )
+
+
+#: The stamp the browser last saw, sent again when it reconnects (``calls.live``).
+LastStamp = Annotated[str | None, Header(alias="Last-Event-ID", max_length=200)]
+
+
+@router.get("/calls/stream")
+async def calls_stream(
+    request: Request,
+    actor: UnheldActor,
+    since: Annotated[str, Query(max_length=200)] = "",
+    last_event_id: LastStamp = None,
+) -> EventSourceResponse:
+    """Server-Sent Events: one each time the call desk changes (``calls.live``); the
+    page reads itself again. Resumed from the last stamp the browser saw."""
+    if actor is None:
+        raise LoginRequired("log in to follow the calls")
+    if not access.reads_schedules(actor):
+        raise PermissionDenied("the calls are for the call desk and the principal's office")
+    database: Database = request.app.state.database
+
+    def office() -> int:
+        with database.transaction(write=False) as session:
+            return party_service.principal_office(session, None, field="office").id
+
+    office_id = await run_in_threadpool(office)
+    return EventSourceResponse(
+        calls_live.changes(database, office_id=office_id, since=last_event_id or since),
+        ping=15,
+        headers={"Cache-Control": "no-store"},
     )
 
 

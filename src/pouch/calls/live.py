@@ -1,0 +1,67 @@
+"""The call-day sheet live: an event whenever the principal's office's call desk
+changes (a request, a run of the scheduler, a call confirmed or cancelled), as
+Server-Sent Events.
+
+What the desk looks like is summed up in a stamp (the newest request, run and
+confirmation, and how many of each state), read every ``interval`` seconds from
+the database every process writes: a change by any process or host changes it.
+The stamp is the event's SSE id, so a browser that reconnects sends the last one
+it saw (``Last-Event-ID``) and hears at once of a change it missed; a page starts
+from the stamp it was drawn at. The event says only "read the page again": what
+the reader sees is the page's own business (``calls.access``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import anyio
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pouch.calls.models import CallRequest, ScheduledCall, ScheduleRun
+from pouch.db import Database
+
+#: How often the sheet's feed reads the stamp.
+INTERVAL_SECONDS = 2.0
+
+
+def stamp(session: Session, *, office_id: int) -> str:
+    """The desk's state in a few numbers: changes whenever anything on the sheet does."""
+    requests = session.execute(
+        select(CallRequest.status, func.count(), func.max(CallRequest.id))
+        .where(CallRequest.principal_office_id == office_id)
+        .group_by(CallRequest.status)
+        .order_by(CallRequest.status)
+    ).all()
+    run = session.scalar(
+        select(func.max(ScheduleRun.id)).where(ScheduleRun.principal_office_id == office_id)
+    )
+    confirmed = session.scalar(
+        select(func.count())
+        .select_from(ScheduledCall)
+        .where(ScheduledCall.run_id == run, ScheduledCall.confirmed.is_(True))
+    )
+    parts = [f"r{run or 0}", f"c{confirmed or 0}"]
+    parts += [f"{status.value[:2]}{count}-{newest}" for status, count, newest in requests]
+    return ".".join(parts)
+
+
+async def changes(
+    database: Database, *, office_id: int, since: str, interval: float = INTERVAL_SECONDS
+) -> AsyncIterator[dict[str, str]]:
+    """An event each time the stamp differs from the last one sent (at first, ``since``)."""
+
+    def read() -> str:
+        with database.transaction(write=False) as session:
+            return stamp(session, office_id=office_id)
+
+    last = since
+    while True:
+        now = await run_in_threadpool(read)
+        if now != last:
+            last = now
+            yield {"id": now, "event": "step", "data": json.dumps({"kind": "calls"})}
+        await anyio.sleep(interval)
