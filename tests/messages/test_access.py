@@ -92,3 +92,25 @@ def test_the_addressee_reads_nothing_of_a_message_not_yet_delivered(
     delivered = app_client.get(f"/inbox/{public_id}", headers=principal)
     assert "private line" in delivered.text
     assert "not-delivered" not in delivered.text
+
+
+def test_the_sender_reads_a_reply_once_delivered_and_is_told_until_then(
+    app_client: TestClient, database: Database, clock: ManualClock, world: World
+) -> None:
+    original = _delivered(database, clock, world)
+    answer = app_client.post(
+        f"/api/messages/{original}/replies",
+        json={"body": "Thank you: the President-elect will call on Thursday."},
+        headers=world.auth(Role.PRINCIPAL),
+    )
+    assert answer.status_code == 201, answer.text
+    reply = answer.json()["id"]
+    sender = world.auth(Role.SENDER)
+    queued = app_client.get(f"/track/{reply}", headers=sender)
+    assert queued.status_code == 200
+    assert 'data-testid="not-delivered"' in queued.text
+    assert "call on Thursday" not in queued.text
+    route(database, clock, world, reply)
+    delivered = app_client.get(f"/track/{reply}", headers=sender)
+    assert "call on Thursday" in delivered.text
+    assert 'data-testid="not-delivered"' not in delivered.text
