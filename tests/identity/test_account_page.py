@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from pouch.db import Database
 from pouch.identity import approvals
+from pouch.identity import service as identity_service
 from pouch.identity.models import Role
 from pouch.intake import service as intake_service
 from pouch.intake.signatures import encode_public_key, public_key_of
@@ -140,3 +142,31 @@ def test_a_sender_asks_for_a_signing_key_and_an_administrator_decides(
         answer = app_client.post("/account/keys", data={"csrf_token": csrf, **fields})
         assert answer.status_code == 400 and said in answer.text, (fields, answer.text)
         assert f'value="{fields["key_id"]}"' in answer.text  # kept as typed
+
+
+def test_tokens_are_listed_newest_first_a_page_at_a_time(
+    app_client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    csrf = log_in_form(app_client, "sender")
+    dublin = world.offices["ie-taoiseach"].id
+    for number in range(5):
+        made = app_client.post(
+            "/account/tokens",
+            data={"csrf_token": csrf, "name": f"program {number}", "grant": f"{dublin}:sender"},
+        )
+        assert made.status_code == 200, made.text
+    monkeypatch.setattr(identity_service, "TOKEN_PAGE", 2)
+    names, url = [], "/account"
+    while url:
+        page = app_client.get(url).text
+        names.append(re.findall(r'<tr data-token="([^"]+)">', page))
+        older = re.search(
+            r'href="(/account\?tokens_before=\d+)#tokens" data-testid="older-tokens"', page
+        )
+        url = older.group(1) if older else ""
+    # The world's own token for the sender (named "test") is the oldest.
+    assert names == [
+        ["program 4", "program 3"],
+        ["program 2", "program 1"],
+        ["program 0", "test"],
+    ]

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -65,9 +65,16 @@ def _account(
     kept: dict[str, str] | None = None,
     form: str = "token",
     status: int = 200,
+    tokens_before: int | None = None,
 ) -> Response:
     offices = {o.id: o for o in directory_service.list_offices(session)}
     mine = sorted({office for office, _ in actor.roles})
+    tokens, older = identity_service.token_page(
+        session,
+        user_id=actor.user_id,
+        before=tokens_before,
+        limit=identity_service.TOKEN_PAGE,
+    )
     context = {
         "actor": actor,
         "offices": [
@@ -76,7 +83,8 @@ def _account(
             if o in offices
         ],
         "addressees": [o for o in offices.values() if o.kind == OfficeKind.PRINCIPAL],
-        "tokens": identity_service.tokens_seen_by(session, actor=actor, everyone=False),
+        "tokens": tokens,
+        "tokens_paged": (tokens_before, older),
         "office_names": {o.id: o.name for o in offices.values()},
         "my_roles": sorted(actor.roles, key=lambda pair: (pair[0], pair[1].value)),
         "signing": _signing_keys(session, actor),
@@ -120,9 +128,15 @@ def _signing_keys(session: Session, actor: identity_service.Actor) -> list[Signi
 
 
 @router.get("/account")
-def account_page(request: Request, session: DbSession, actor: AccountPage) -> Response:
-    """One's offices, with the ids and slugs programs name them by, and one's API tokens."""
-    return _account(request, session, actor)
+def account_page(
+    request: Request,
+    session: DbSession,
+    actor: AccountPage,
+    tokens_before: Annotated[RowId | None, Query()] = None,
+) -> Response:
+    """One's offices, with the ids and slugs programs name them by, and one's API tokens
+    (newest first, a page at a time)."""
+    return _account(request, session, actor, tokens_before=tokens_before)
 
 
 @router.post("/account/tokens")

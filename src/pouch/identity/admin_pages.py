@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -117,10 +117,13 @@ def _refused(
     return response
 
 
-def _context(session: Session, actor: Actor) -> dict[str, Any]:
+def _context(session: Session, actor: Actor, *, tokens_before: int | None = None) -> dict[str, Any]:
     offices = directory_service.list_offices(session)
     users = identity_service.list_users(session)
     removals = identity_service.pending_removals(session)
+    tokens, older = identity_service.token_page(
+        session, user_id=None, before=tokens_before, limit=identity_service.TOKEN_PAGE
+    )
     return {
         "power_requests": approvals.list_requests(session, pending_only=True),
         "actor": actor,
@@ -131,7 +134,8 @@ def _context(session: Session, actor: Actor) -> dict[str, Any]:
         "keys": intake_service.keys_by_office(session),
         "removals": removals,
         "pending_memberships": {r.membership_id for r in removals},
-        "tokens": identity_service.list_tokens(session, user_id=None),
+        "tokens": tokens,
+        "tokens_paged": (tokens_before, older),
         "roles": list(Role),
         "kinds": list(OfficeKind),
         "my_roles": sorted(actor.roles),
@@ -146,8 +150,13 @@ def _render(request: Request, context: dict[str, Any], *, issued: str | None = N
 
 
 @router.get("/admin")
-def admin_page(request: Request, session: DbSession, actor: AdministratorPage) -> Response:
-    return _render(request, _context(session, actor))
+def admin_page(
+    request: Request,
+    session: DbSession,
+    actor: AdministratorPage,
+    tokens_before: Annotated[RowId | None, Query()] = None,
+) -> Response:
+    return _render(request, _context(session, actor, tokens_before=tokens_before))
 
 
 # -- users and roles ---------------------------------------------------------------

@@ -891,6 +891,25 @@ def list_tokens(session: Session, *, user_id: int | None) -> list[ApiToken]:
     return list(session.scalars(query))
 
 
+#: Tokens per page of a list of them (the administration and account pages).
+TOKEN_PAGE = 50
+
+
+def token_page(
+    session: Session, *, user_id: int | None, before: int | None, limit: int = TOKEN_PAGE
+) -> tuple[list[ApiToken], int | None]:
+    """A page of tokens, newest first, made before the token ``before`` (None: the
+    newest), and the id to ask the next page with (None on the last). The compose page
+    makes a token an hour per writer: the lists grow, the page does not."""
+    query = select(ApiToken).order_by(ApiToken.id.desc()).limit(limit + 1)
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    if before is not None:
+        query = query.where(ApiToken.id < before)
+    rows = list(session.scalars(query))
+    return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
+
+
 def tokens_seen_by(session: Session, *, actor: Actor, everyone: bool) -> list[ApiToken]:
     """The actor's own tokens, or with ``everyone`` (administrators of Pouch) all."""
     if everyone and not identity_access.administers_pouch(actor):
