@@ -253,6 +253,15 @@ class Settings(BaseSettings):
         default=timedelta(hours=72),
         description="Most time one message may spend held, renewals included.",
     )
+    watch_page_size: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description=(
+            "Queued messages the watch floor shows per page, most urgent first (the counts "
+            "above the queue are always of all of them)."
+        ),
+    )
     max_attachment_bytes: int = Field(
         default=5 * 1024 * 1024, ge=1, description="Largest attachment accepted, in bytes."
     )

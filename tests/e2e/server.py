@@ -80,6 +80,8 @@ def _environment(
         # The pages are under test, not language identification: the small models load in
         # a fraction of the time and memory of the accurate ones.
         POUCH_LANGUAGE_LOW_ACCURACY="true",
+        # Every test's letters on the floor's one page, however many the suite has sent.
+        POUCH_WATCH_PAGE_SIZE="1000",
     )
     return env
 

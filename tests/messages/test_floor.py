@@ -15,8 +15,15 @@ from pouch.identity.models import Role
 from pouch.messages import service as message_service
 from pouch.messages.models import MessageState
 from pouch.messages.rules import Precedence
+from pouch.settings import Settings
 from tests.factories import World
 from tests.messages.helpers import submit
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Pages of two queued messages (``POUCH_WATCH_PAGE_SIZE``)."""
+    return settings.model_copy(update={"watch_page_size": 2})
 
 
 def _cards(html: str) -> list[str]:
@@ -28,7 +35,6 @@ def test_the_floor_draws_a_page_of_the_queue_and_counts_all_of_it(
     database: Database,
     clock: ManualClock,
     world: World,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sent = {}
     for number, precedence in enumerate(
@@ -46,7 +52,6 @@ def test_the_floor_draws_a_page_of_the_queue_and_counts_all_of_it(
     with database.transaction() as session:
         held = message_service.get_message(session, next(iter(sent)))
         held.state = MessageState.HELD
-    monkeypatch.setattr(message_service, "QUEUE_PAGE", 2)
     watch = world.auth(Role.WATCH_OFFICER)
     pages, url = [], "/watch"
     while url:

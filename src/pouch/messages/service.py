@@ -379,9 +379,6 @@ class Floor:
 #: How far back the floor's "recently delivered" looks, and how many it lists.
 RECENT = timedelta(hours=24)
 RECENT_LIMIT = 20
-#: Queued messages per page of the floor: however long the backlog, the floor reads and
-#: draws one page (its counts are the database's).
-QUEUE_PAGE = 50
 
 
 def recently_delivered(session: Session, *, now: datetime) -> list[Message]:
@@ -397,9 +394,10 @@ def recently_delivered(session: Session, *, now: datetime) -> list[Message]:
     )
 
 
-def floor(
-    session: Session, *, now: datetime, after: str | None = None, limit: int = QUEUE_PAGE
-) -> Floor:
+def floor(session: Session, *, now: datetime, after: str | None = None, limit: int = 50) -> Floor:
+    """The floor with a page of ``limit`` queued messages after the cursor ``after``:
+    however long the backlog, one page is read and drawn (the counts are the
+    database's; ``POUCH_WATCH_PAGE_SIZE``)."""
     page = search.find(
         session,
         scope=search.queue(),

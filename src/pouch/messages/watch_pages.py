@@ -63,13 +63,14 @@ def floor_context(
     session: DbSession,
     clock: AppClock,
     timetable: AppTimetable,
+    settings: AppSettings,
     actor: QueueReaderPage,
 ) -> dict[str, Any]:
     """What the floor and its queue fragment render: a page of the queue (``after``: the
     cursor of the page before), the holds and who asked."""
     now = clock.now()
     after = request.query_params.get("after") or None
-    floor = message_service.floor(session, now=now, after=after, limit=message_service.QUEUE_PAGE)
+    floor = message_service.floor(session, now=now, after=after, limit=settings.watch_page_size)
     holds_shown = [h for m in floor.queue for h in m.holds] + [h for _, h in floor.pending]
     return {
         **rendering.context(now, actor, message_service.office_names(session)),
