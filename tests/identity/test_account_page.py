@@ -170,3 +170,24 @@ def test_tokens_are_listed_newest_first_a_page_at_a_time(
         ["program 2", "program 1"],
         ["program 0", "test"],
     ]
+
+
+def test_the_administration_page_lists_users_a_page_at_a_time(
+    app_client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(identity_service, "USER_PAGE", 3)
+    log_in_form(app_client, "administrator")
+    shown, url = [], "/admin"
+    while url:
+        page = app_client.get(url)
+        assert page.status_code == 200, page.text
+        shown.append(re.findall(r'<tr id="user-([^"]+)">', page.text))
+        more = re.search(
+            r'href="(/admin\?users_after=\d+)#users" data-testid="more-users"', page.text
+        )
+        url = more.group(1) if more else ""
+        # The forms still offer every user, whichever page of the table is shown.
+        assert page.text.count('<option value="') >= len(world.users)
+    assert all(len(names) <= 3 for names in shown) and len(shown) > 1
+    everyone = [name for names in shown for name in names]
+    assert sorted(everyone) == sorted(u.username for u in world.users.values())

@@ -117,10 +117,19 @@ def _refused(
     return response
 
 
-def _context(session: Session, actor: Actor, *, tokens_before: int | None = None) -> dict[str, Any]:
+def _context(
+    session: Session,
+    actor: Actor,
+    *,
+    tokens_before: int | None = None,
+    users_after: int | None = None,
+) -> dict[str, Any]:
     offices = directory_service.list_offices(session)
     users = identity_service.list_users(session)
     removals = identity_service.pending_removals(session)
+    shown, more = identity_service.user_page(
+        session, after=users_after, limit=identity_service.USER_PAGE
+    )
     tokens, older = identity_service.token_page(
         session, user_id=None, before=tokens_before, limit=identity_service.TOKEN_PAGE
     )
@@ -128,6 +137,8 @@ def _context(session: Session, actor: Actor, *, tokens_before: int | None = None
         "power_requests": approvals.list_requests(session, pending_only=True),
         "actor": actor,
         "users": users,
+        "users_shown": shown,
+        "users_paged": (users_after, more),
         "usernames": {u.id: u.username for u in users},
         "offices": offices,
         "office_names": {o.id: o.name for o in offices},
@@ -155,8 +166,10 @@ def admin_page(
     session: DbSession,
     actor: AdministratorPage,
     tokens_before: Annotated[RowId | None, Query()] = None,
+    users_after: Annotated[RowId | None, Query()] = None,
 ) -> Response:
-    return _render(request, _context(session, actor, tokens_before=tokens_before))
+    context = _context(session, actor, tokens_before=tokens_before, users_after=users_after)
+    return _render(request, context)
 
 
 # -- users and roles ---------------------------------------------------------------

@@ -203,6 +203,22 @@ def list_users(session: Session) -> list[User]:
     )
 
 
+#: Users per page of the administration page's table of users.
+USER_PAGE = 100
+
+
+def user_page(
+    session: Session, *, after: int | None, limit: int = USER_PAGE
+) -> tuple[list[User], int | None]:
+    """A page of users in the order they were made, after the user ``after`` (None: the
+    first), and the id to ask the next page with (None on the last)."""
+    query = select(User).options(selectinload(User.memberships)).order_by(User.id)
+    if after is not None:
+        query = query.where(User.id > after)
+    rows = list(session.scalars(query.limit(limit + 1)))
+    return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
+
+
 def set_user_active(
     session: Session, *, user_id: int, active: bool, by: int | None, now: datetime
 ) -> User:
