@@ -57,3 +57,25 @@ def test_growth_counts_entries_by_the_end_of_each_hour(
         points = ledger_service.growth(session)
     start = clock.now().replace(minute=0)
     assert points == [(start, 2), (start + timedelta(hours=2), 3)]
+
+
+def test_growth_since_a_time_lists_only_the_hours_after_it_and_counts_those_before(
+    database: Database, clock: ManualClock
+) -> None:
+    start = clock.now().replace(minute=0)
+    with database.transaction() as session:
+        sequencer.append(session, [b"a", b"b"], now=clock.now())
+        sequencer.append(session, [b"c"], now=clock.now() + timedelta(hours=2, minutes=5))
+        sequencer.append(session, [b"d", b"e"], now=clock.now() + timedelta(days=10))
+        week = ledger_service.growth(session, since=clock.now() + timedelta(days=9))
+        everything = ledger_service.growth(session, since=clock.now() - timedelta(days=1))
+        nothing = ledger_service.growth(session, since=clock.now() + timedelta(days=11))
+        assert ledger_service.first_appended_since(session, clock.now() + timedelta(hours=1)) == 2
+    # The three entries before the window are counted in its first point, not listed.
+    assert week == [(start + timedelta(days=10), 5)]
+    assert everything == [
+        (start, 2),
+        (start + timedelta(hours=2), 3),
+        (start + timedelta(days=10), 5),
+    ]
+    assert nothing == []

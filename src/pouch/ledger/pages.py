@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -18,12 +18,14 @@ from pouch.ledger import access as ledger_access
 from pouch.ledger import service as ledger_service
 from pouch.ledger.layout import bundles_for_size, tiles_for_size
 from pouch.web import render
-from pouch.web.deps import AppLedger, Authorize, DbSession, OptionalActor, page_user
+from pouch.web.deps import AppClock, AppLedger, Authorize, DbSession, OptionalActor, page_user
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 # A public ledger page needs a setting saying so; until then it is for these roles.
 LEDGER_READERS = Authorize(*ledger_access.READER_ROLES)
+#: How far back the page's growth chart and table look.
+GROWTH_WINDOW = timedelta(days=7)
 CHART_WIDTH = 600
 CHART_HEIGHT = 160
 
@@ -79,6 +81,7 @@ def ledger_page(
     request: Request,
     session: DbSession,
     ledger: AppLedger,
+    clock: AppClock,
     actor: OptionalActor,
     full: bool = False,
 ) -> Response:
@@ -87,7 +90,7 @@ def ledger_page(
     verifier, cache = ledger.signer.verifier, ledger.cache
     latest = ledger_service.latest_checkpoint(session)
     size = latest.size if latest is not None else 0
-    points = ledger_service.growth(session)
+    points = ledger_service.growth(session, since=clock.now() - GROWTH_WINDOW)
     # The rightmost tile of each level and the newest bundle: where the log grows.
     rightmost = {t.level: t for t in tiles_for_size(size)}
     bundles = bundles_for_size(size)[-1:]

@@ -471,17 +471,38 @@ def published_at(session: Session) -> datetime | None:
     )
 
 
-def growth(session: Session) -> list[tuple[datetime, int]]:
-    """(each hour with entries, entries appended by its end): the log's size over time."""
+def growth(session: Session, *, since: datetime | None = None) -> list[tuple[datetime, int]]:
+    """(each hour with entries, entries appended by its end): the log's size over time;
+    with ``since``, from that time on only (the hours before are counted, not listed),
+    so that the page of a log a year old groups a week of entries, not a year."""
     hour = _hour_bucket(session)
-    rows = session.execute(select(hour, func.count()).group_by(hour).order_by(hour)).all()
-    points = []
+    listed = select(hour, func.count()).group_by(hour).order_by(hour)
     total = 0
+    if since is not None:
+        total = first_appended_since(session, since)
+        listed = listed.where(LedgerEntry.idx >= total)
+    rows = session.execute(listed).all()
+    points = []
     for text, count in rows:
         total += int(count)
         start = datetime.strptime(str(text), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
         points.append((start, total))
     return points
+
+
+def first_appended_since(session: Session, since: datetime) -> int:
+    """The index of the first entry appended at or after ``since`` (the log's size when
+    none was): entries are appended in order, so a binary search over the index finds
+    it in a few dozen lookups by primary key, however long the log."""
+    low, high = 0, sequenced_size(session)
+    while low < high:
+        middle = (low + high) // 2
+        at = session.scalar(select(LedgerEntry.appended_at).where(LedgerEntry.idx == middle))
+        if at is not None and at >= since:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def _hour_bucket(session: Session) -> Any:
