@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pouch.db import Database
+from pouch.directory import service as directory_service
 from pouch.identity import approvals
 from pouch.identity import service as identity_service
 from pouch.identity.models import Role
@@ -172,22 +173,29 @@ def test_tokens_are_listed_newest_first_a_page_at_a_time(
     ]
 
 
-def test_the_administration_page_lists_users_a_page_at_a_time(
-    app_client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("listed", ["users", "offices"])
+def test_the_administration_page_lists_users_and_offices_a_page_at_a_time(
+    app_client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch, listed: str
 ) -> None:
-    monkeypatch.setattr(identity_service, "USER_PAGE", 3)
+    if listed == "users":
+        monkeypatch.setattr(identity_service, "USER_PAGE", 3)
+        everyone = [u.username for u in world.users.values()]
+        row, anchor = "user", "users"
+    else:
+        monkeypatch.setattr(directory_service, "OFFICE_PAGE", 2)
+        everyone = [o.slug for o in world.offices.values()]
+        row, anchor = "office", "offices"
     log_in_form(app_client, "administrator")
     shown, url = [], "/admin"
     while url:
         page = app_client.get(url)
         assert page.status_code == 200, page.text
-        shown.append(re.findall(r'<tr id="user-([^"]+)">', page.text))
+        shown.append(re.findall(rf'<tr id="{row}-([^"]+)">', page.text))
         more = re.search(
-            r'href="(/admin\?users_after=\d+)#users" data-testid="more-users"', page.text
+            rf'href="(/admin\?{anchor}_after=\d+)#{anchor}" data-testid="more-', page.text
         )
         url = more.group(1) if more else ""
-        # The forms still offer every user, whichever page of the table is shown.
-        assert page.text.count('<option value="') >= len(world.users)
-    assert all(len(names) <= 3 for names in shown) and len(shown) > 1
-    everyone = [name for names in shown for name in names]
-    assert sorted(everyone) == sorted(u.username for u in world.users.values())
+        # The forms still offer every user and office, whichever page of a table is shown.
+        assert page.text.count('<option value="') >= len(world.users) + len(world.offices)
+    assert len(shown) > 1 and all(len(names) <= 3 for names in shown)
+    assert sorted(name for names in shown for name in names) == sorted(everyone)

@@ -33,6 +33,22 @@ def list_offices(session: Session) -> list[Office]:
     return list(session.scalars(select(Office).order_by(Office.id)))
 
 
+#: Offices per page of the administration page's table of offices.
+OFFICE_PAGE = 100
+
+
+def office_page(
+    session: Session, *, after: int | None, limit: int = OFFICE_PAGE
+) -> tuple[list[Office], int | None]:
+    """A page of offices in the order they were made, after the office ``after`` (None:
+    the first), and the id to ask the next page with (None on the last)."""
+    query = select(Office).order_by(Office.id)
+    if after is not None:
+        query = query.where(Office.id > after)
+    rows = list(session.scalars(query.limit(limit + 1)))
+    return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
+
+
 def get_office(session: Session, office_id: int) -> Office:
     office = session.get(Office, office_id)
     if office is None:

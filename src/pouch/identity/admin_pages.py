@@ -123,10 +123,14 @@ def _context(
     *,
     tokens_before: int | None = None,
     users_after: int | None = None,
+    offices_after: int | None = None,
 ) -> dict[str, Any]:
     offices = directory_service.list_offices(session)
     users = identity_service.list_users(session)
     removals = identity_service.pending_removals(session)
+    offices_shown, more_offices = directory_service.office_page(
+        session, after=offices_after, limit=directory_service.OFFICE_PAGE
+    )
     shown, more = identity_service.user_page(
         session, after=users_after, limit=identity_service.USER_PAGE
     )
@@ -139,6 +143,8 @@ def _context(
         "users": users,
         "users_shown": shown,
         "users_paged": (users_after, more),
+        "offices_shown": offices_shown,
+        "offices_paged": (offices_after, more_offices),
         "usernames": {u.id: u.username for u in users},
         "offices": offices,
         "office_names": {o.id: o.name for o in offices},
@@ -167,8 +173,15 @@ def admin_page(
     actor: AdministratorPage,
     tokens_before: Annotated[RowId | None, Query()] = None,
     users_after: Annotated[RowId | None, Query()] = None,
+    offices_after: Annotated[RowId | None, Query()] = None,
 ) -> Response:
-    context = _context(session, actor, tokens_before=tokens_before, users_after=users_after)
+    context = _context(
+        session,
+        actor,
+        tokens_before=tokens_before,
+        users_after=users_after,
+        offices_after=offices_after,
+    )
     return _render(request, context)
 
 
