@@ -231,3 +231,9 @@ def docs_vectors() -> list[dict[str, Any]]:
     block = text.split("<!-- vectors -->", 1)[1].split("<!-- /vectors -->", 1)[0]
     vectors: list[dict[str, Any]] = json.loads(block.strip().removeprefix("```json").rstrip("`"))
     return vectors
+
+
+def session_cookies(visit: Visit, username: str) -> dict[str, str]:
+    """The cookies of ``username``'s logged-in browser, for a plain HTTP client."""
+    state = visit(username).page.context.storage_state()
+    return {c["name"]: c["value"] for c in state["cookies"]}

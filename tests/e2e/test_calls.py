@@ -9,7 +9,7 @@ from pouch.calls import requests as request_service
 from pouch.clock import SystemClock
 from pouch.db import Database
 from pouch.identity import service as identity_service
-from tests.e2e.conftest import Visit
+from tests.e2e.conftest import Visit, session_cookies
 from tests.e2e.server import Server
 
 
@@ -123,6 +123,5 @@ def test_the_call_sheet_follows_a_confirmation_made_elsewhere(
 def test_only_the_desk_and_the_principal_follow_the_calls(visit: Visit, server: Server) -> None:
     anonymous = httpx.get(f"{server.base_url}/calls/stream", follow_redirects=False)
     assert anonymous.status_code == 303
-    state = visit("sender-ie").page.context.storage_state()
-    cookies = {c["name"]: c["value"] for c in state["cookies"]}
+    cookies = session_cookies(visit, "sender-ie")
     assert httpx.get(f"{server.base_url}/calls/stream", cookies=cookies).status_code == 403

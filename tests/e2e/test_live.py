@@ -14,7 +14,7 @@ from sqlalchemy import select
 from pouch.db import Database
 from pouch.messages.models import Message, MessageEvent
 from pouch.messages.rules import Precedence
-from tests.e2e.conftest import Visit, route, submit
+from tests.e2e.conftest import Visit, route, session_cookies, submit
 from tests.e2e.server import Server
 
 #: Every notification the page makes, recorded (the browser shows none headless).
@@ -73,11 +73,6 @@ def test_a_lost_connection_is_said_and_recovers_by_itself(visit: Visit) -> None:
     expect(banner).to_be_hidden()
 
 
-def _session_cookie(visit: Visit, server: Server) -> dict[str, str]:
-    state = visit("watch1").page.context.storage_state()
-    return {c["name"]: c["value"] for c in state["cookies"]}
-
-
 def _events(response: httpx.Response, wanted: int) -> list[dict[str, str]]:
     """The first ``wanted`` events of an SSE stream (pings skipped)."""
     events: list[dict[str, str]] = []
@@ -111,7 +106,7 @@ def _first_step(database: Database, public_id: str) -> int:
 def test_a_browser_that_reconnects_misses_no_step(
     visit: Visit, server: Server, served_db: Database
 ) -> None:
-    cookies = _session_cookie(visit, server)
+    cookies = session_cookies(visit, "watch1")
     public_id = submit(server, served_db, subject="Sent while the browser was away")
     accepted = _first_step(served_db, public_id)
     with (
@@ -133,8 +128,7 @@ def test_only_the_floor_s_readers_may_follow_it(visit: Visit, server: Server) ->
     anonymous = httpx.get(f"{server.base_url}/watch/stream", follow_redirects=False)
     assert anonymous.status_code == 303
     assert re.match(r"/login", anonymous.headers["location"])
-    state = visit("principal").page.context.storage_state()
-    cookies = {c["name"]: c["value"] for c in state["cookies"]}
+    cookies = session_cookies(visit, "principal")
     refused = httpx.get(f"{server.base_url}/watch/stream", cookies=cookies)
     assert refused.status_code == 403
 
@@ -180,8 +174,7 @@ def test_an_office_s_feed_carries_only_its_messages_and_none_of_their_text(
             select(Message.addressee_office_id).where(Message.public_id == ours)
         )
     assert office is not None
-    state = visit("principal").page.context.storage_state()
-    cookies = {c["name"]: c["value"] for c in state["cookies"]}
+    cookies = session_cookies(visit, "principal")
     with (
         httpx.Client(base_url=server.base_url, cookies=cookies, timeout=10) as client,
         client.stream(

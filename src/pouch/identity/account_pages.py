@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from pouch.directory import service as directory_service
@@ -26,6 +26,7 @@ from pouch.errors import (
     FieldError,
     InvalidInput,
     PermissionDenied,
+    PouchError,
     invalid_input,
 )
 from pouch.identity import access as identity_access
@@ -127,6 +128,25 @@ def _signing_keys(session: Session, actor: identity_service.Actor) -> list[Signi
     ]
 
 
+S = TypeVar("S", bound=BaseModel)
+
+
+def _checked(schema: type[S], values: dict[str, Any]) -> S:
+    """A form's values checked by the schema the API checks its body with."""
+    try:
+        return schema.model_validate(values)
+    except ValidationError as error:
+        raise invalid_input(error.errors()) from None
+
+
+def _refusal(error: PouchError, field: str) -> InvalidInput:
+    """A refusal as the form shows it: a field found wrong as it is; anything else (a
+    role not held, a name taken) beside ``field``."""
+    if isinstance(error, InvalidInput):
+        return error
+    return InvalidInput(str(error), field_errors=[FieldError(field, str(error))])
+
+
 @router.get("/account")
 def account_page(
     request: Request,
@@ -155,17 +175,15 @@ def issue_token(
     kept = {"name": name, "grant": grant, "expires_in_days": expires_in_days}
     office, _, role = grant.partition(":")
     try:
-        try:
-            data = TokenIn.model_validate(
-                {
-                    "name": name,
-                    "office_id": office,
-                    "role": role,
-                    "expires_in_days": expires_in_days.strip() or None,
-                }
-            )
-        except ValidationError as error:
-            raise invalid_input(error.errors()) from None
+        data = _checked(
+            TokenIn,
+            {
+                "name": name,
+                "office_id": office,
+                "role": role,
+                "expires_in_days": expires_in_days.strip() or None,
+            },
+        )
         secret, _ = identity_service.issue_own_token(
             session,
             actor=actor,
@@ -173,11 +191,9 @@ def issue_token(
             default_lifetime=settings.api_token_lifetime,
             now=clock.now(),
         )
-    except InvalidInput as error:
-        return _account(request, session, actor, refused=error, kept=kept, status=400)
-    except PermissionDenied as error:
-        refusal = InvalidInput(str(error), field_errors=[FieldError("grant", str(error))])
-        return _account(request, session, actor, refused=refusal, kept=kept, status=400)
+    except (InvalidInput, PermissionDenied) as error:
+        refused = _refusal(error, "grant")
+        return _account(request, session, actor, refused=refused, kept=kept, status=400)
     return _account(request, session, actor, issued=secret)
 
 
@@ -195,11 +211,8 @@ def ask_for_key(
     keygen``): registered once an administrator approves it (``approvals.register_key``)."""
     kept = {"key_id": key_id, "public_key": public_key}
     try:
-        try:
-            data = SenderKeyIn.model_validate({"key_id": key_id, "public_key": public_key.strip()})
-            office = int(office_id) if office_id.isdecimal() else 0
-        except ValidationError as error:
-            raise invalid_input(error.errors()) from None
+        data = _checked(SenderKeyIn, {"key_id": key_id, "public_key": public_key.strip()})
+        office = int(office_id) if office_id.isdecimal() else 0
         if office not in actor.offices_with(Role.SENDER):
             raise InvalidInput(
                 "choose an office you send for",
@@ -214,12 +227,8 @@ def ask_for_key(
             now=clock.now(),
         )
     except (InvalidInput, Conflict) as error:
-        refusal = (
-            error
-            if isinstance(error, InvalidInput)
-            else InvalidInput(str(error), field_errors=[FieldError("key_id", str(error))])
-        )
-        return _account(request, session, actor, refused=refusal, kept=kept, form="key", status=400)
+        refused = _refusal(error, "key_id")
+        return _account(request, session, actor, refused=refused, kept=kept, form="key", status=400)
     return render.back("/account", "/account", "key-asked", anchor="signing")
 
 

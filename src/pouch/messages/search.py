@@ -198,13 +198,9 @@ _INDEX = table(
 )
 
 
-def _index() -> Any:
-    return _INDEX
-
-
 def _matching_ids(dialect: str, words: list[str], *, subject_only: bool) -> Select[Any]:
     """The ids of the messages whose subject (or whole content) has every word."""
-    index = _index()
+    index = _INDEX
     if dialect == "postgresql":
         vector = index.c.subject if subject_only else index.c.content
         query = func.to_tsquery(
@@ -229,7 +225,7 @@ def _matches(
             # Each message read is looked up in the index by its id: a scalar subquery,
             # which PostgreSQL cannot turn into a hash of every match (as it does with
             # IN and EXISTS), read only for the messages the list reaches.
-            index = _index()
+            index = _INDEX
             vector = index.c.subject if subject_only else index.c.content
             query = func.to_tsquery(
                 literal_column("'simple'::regconfig"), bindparam(None, tsquery(words))
