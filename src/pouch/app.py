@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from pouch import tls
+from pouch import listen, tls
 from pouch.calls import api as calls_api
 from pouch.calls import interpreting_pages
 from pouch.calls import pages as calls_pages
@@ -45,7 +45,7 @@ from pouch.ledger import pages as ledger_pages
 from pouch.ledger.integrity import IntegrityChecker
 from pouch.ledger.service import Ledger
 from pouch.messages import api as messages_api
-from pouch.messages import find_pages, inbox_pages, live, notify, track_pages, watch_pages
+from pouch.messages import find_pages, inbox_pages, notify, track_pages, watch_pages
 from pouch.messages.acceptance import Limits
 from pouch.messages.outbox import Outbox, Transport
 from pouch.messages.rules import Timetable
@@ -163,7 +163,7 @@ def create_app(
                 integrity.stop()
             outbox.close()
             language_desk.close()
-            live.close_listeners()
+            listen.close_listeners()
             committer.stop()
             running.stop()
             http.close()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import anyio
 import pytest
 
+from pouch import listen
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.messages import live
@@ -26,7 +27,7 @@ def _first_step(database: Database, *, after: int, write: threading.Timer) -> tu
     """The first event of a feed started after step ``after``, and how long it took
     from the moment the step was written."""
     wakeup, interval = live.wakeup_for(database, interval=0.2)
-    if isinstance(wakeup, live.StepListener):
+    if isinstance(wakeup, listen.Listener):
         interval = LONG_POLL
         wakeup.start()
         assert wakeup.listening.wait(10), "the listener did not connect"
@@ -62,7 +63,7 @@ def test_a_step_written_elsewhere_reaches_a_waiting_feed(
     try:
         event, waited = _first_step(fresh_database, after=after, write=write)
     finally:
-        live.close_listeners()
+        listen.close_listeners()
     step = json.loads(event["data"])
     assert (step["kind"], step["subject"]) == ("accepted", subject)
     assert int(event["id"]) > after
@@ -70,14 +71,14 @@ def test_a_step_written_elsewhere_reaches_a_waiting_feed(
         # Notified: within seconds, where the poll would have taken 30.
         assert waited < 5, waited
     else:
-        assert isinstance(live.wakeup_for(fresh_database, interval=0.2)[0], live.Poll)
+        assert isinstance(live.wakeup_for(fresh_database, interval=0.2)[0], listen.Poll)
 
 
 @pytest.mark.parametrize("generation_moved", [True, False])
 def test_news_during_a_read_is_not_missed(generation_moved: bool) -> None:
     """A notification heard while the feed was reading (the generation moved since it
     looked) sends it to read again at once, not after its poll."""
-    listener = live.StepListener("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    listener = listen.Listener("postgresql+psycopg://nobody@127.0.0.1:1/none", live.CHANNEL)
     listener.start = lambda: None  # type: ignore[method-assign]  # no connection here
     seen = listener.generation
     if generation_moved:

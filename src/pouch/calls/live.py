@@ -3,8 +3,10 @@ changes (a request, a run of the scheduler, a call confirmed or cancelled), as
 Server-Sent Events.
 
 What the desk looks like is summed up in a stamp (the newest request, run and
-confirmation, and how many of each state), read every ``interval`` seconds from
-the database every process writes: a change by any process or host changes it.
+confirmation, and how many of each state), read from the database every process
+writes, so a change by any process or host changes it: on PostgreSQL as soon as
+the database notifies ``pouch_calls`` (a trigger on the desk's tables, migration
+0015), on SQLite every ``interval`` seconds (``pouch.listen``).
 The stamp is the event's SSE id, so a browser that reconnects sends the last one
 it saw (``Last-Event-ID``) and hears at once of a change it missed; a page starts
 from the stamp it was drawn at. The event says only "read the page again": what
@@ -16,16 +18,18 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-import anyio
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pouch import listen
 from pouch.calls.models import CallRequest, ScheduledCall, ScheduleRun
 from pouch.db import Database
 
-#: How often the sheet's feed reads the stamp.
+#: How often the sheet's feed reads the stamp when the database cannot notify.
 INTERVAL_SECONDS = 2.0
+#: The channel PostgreSQL notifies when the desk's tables are written (migration 0015).
+CHANNEL = "pouch_calls"
 
 
 def stamp(session: Session, *, office_id: int) -> str:
@@ -50,9 +54,17 @@ def stamp(session: Session, *, office_id: int) -> str:
 
 
 async def changes(
-    database: Database, *, office_id: int, since: str, interval: float = INTERVAL_SECONDS
+    database: Database,
+    *,
+    office_id: int,
+    since: str,
+    interval: float = INTERVAL_SECONDS,
+    wakeup: listen.Wakeup | None = None,
 ) -> AsyncIterator[dict[str, str]]:
-    """An event each time the stamp differs from the last one sent (at first, ``since``)."""
+    """An event each time the stamp differs from the last one sent (at first, ``since``),
+    read whenever the ``wakeup`` has news and at least every ``interval`` seconds."""
+    if wakeup is None:
+        wakeup, interval = listen.wakeup_for(database, channel=CHANNEL, interval=interval)
 
     def read() -> str:
         with database.transaction(write=False) as session:
@@ -60,8 +72,9 @@ async def changes(
 
     last = since
     while True:
+        seen = wakeup.generation
         now = await run_in_threadpool(read)
         if now != last:
             last = now
             yield {"id": now, "event": "step", "data": json.dumps({"kind": "calls"})}
-        await anyio.sleep(interval)
+        await wakeup.wait_past(seen, interval)

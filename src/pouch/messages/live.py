@@ -12,30 +12,25 @@ then reads the message as its reader may see it.
 
 When to read again: on PostgreSQL, as soon as the database says steps were written
 (``NOTIFY pouch_steps``, sent by a trigger once per writing statement, migration
-0014, whichever process wrote them), heard by one listening connection per process
-(``StepListener``), with a slow poll behind it in case that connection is lost; on
-SQLite, by polling every ``interval`` (``Poll``). Either way the rows are the truth:
-a notification only says "read now".
+0014, whichever process wrote them); on SQLite, by polling every ``interval``
+(``pouch.listen``). Either way the rows are the truth: a notification only says
+"read now".
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Protocol
+from typing import Annotated
 
-import anyio
-import psycopg
 from fastapi import Header
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, or_, select
-from sqlalchemy.engine import make_url
 from sse_starlette import EventSourceResponse
 
+from pouch import listen
 from pouch.db import Database
 from pouch.events import EventKind
 from pouch.messages.models import Message, MessageEvent
@@ -138,115 +133,11 @@ def resume_from(last_event_id: str | None, newest: Callable[[], int]) -> int:
 
 #: The channel PostgreSQL notifies when steps are written (migration 0014).
 CHANNEL = "pouch_steps"
-#: With notifications, a feed still reads at least this often: a listening connection
-#: lost costs a delay, never a step.
-NOTIFIED_POLL_SECONDS = 15.0
 
 
-class Wakeup(Protocol):
-    """When a feed should read again."""
-
-    #: Grows with each "steps were written"; read before reading the rows.
-    generation: int
-
-    async def wait_past(self, generation: int, timeout: float) -> None:
-        """Return once there is news after ``generation``, or after ``timeout``."""
-
-
-class Poll:
-    """SQLite's: no news but the clock; read again every ``timeout``."""
-
-    generation = 0
-
-    async def wait_past(self, generation: int, timeout: float) -> None:
-        await anyio.sleep(timeout)
-
-
-class StepListener:
-    """One ``LISTEN pouch_steps`` connection for this process, in a thread of its own,
-    waking every feed waiting in any event loop when PostgreSQL says steps were
-    written. It reconnects by itself; each (re)connection counts as news, since a
-    step may have been written while nobody listened."""
-
-    def __init__(self, url: str) -> None:
-        self.conninfo = make_url(url).set(drivername="postgresql").render_as_string(False)
-        self.generation = 0
-        self.listening = threading.Event()
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="pouch-steps", daemon=True)
-                self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    self.listening.set()
-                    self._news()
-                    while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=1.0):
-                            self._news()
-            except psycopg.Error:
-                self.listening.clear()
-                self._stop.wait(1.0)
-        self.listening.clear()
-
-    def _news(self) -> None:
-        with self._lock:
-            self.generation += 1
-            waiters = list(self._waiters)
-        for loop, event in waiters:
-            loop.call_soon_threadsafe(event.set)
-
-    async def wait_past(self, generation: int, timeout: float) -> None:
-        self.start()
-        event = asyncio.Event()
-        waiter = (asyncio.get_running_loop(), event)
-        with self._lock:
-            if self.generation != generation:
-                return
-            self._waiters.add(waiter)
-        try:
-            with anyio.move_on_after(timeout):
-                await event.wait()
-        finally:
-            with self._lock:
-                self._waiters.discard(waiter)
-
-
-_listeners: dict[str, StepListener] = {}
-_listeners_lock = threading.Lock()
-
-
-def wakeup_for(database: Database, *, interval: float) -> tuple[Wakeup, float]:
-    """The wakeup of ``database`` and how long a feed waits at most between reads."""
-    if database.engine.dialect.name != "postgresql":
-        return Poll(), interval
-    url = database.engine.url.render_as_string(hide_password=False)
-    with _listeners_lock:
-        listener = _listeners.setdefault(url, StepListener(url))
-    return listener, max(interval, NOTIFIED_POLL_SECONDS)
-
-
-def close_listeners() -> None:
-    """Stop every listening connection of this process (at shutdown)."""
-    with _listeners_lock:
-        listeners = list(_listeners.values())
-        _listeners.clear()
-    for listener in listeners:
-        listener.close()
+def wakeup_for(database: Database, *, interval: float) -> tuple[listen.Wakeup, float]:
+    """The wakeup of the steps' feeds and how long one waits at most between reads."""
+    return listen.wakeup_for(database, channel=CHANNEL, interval=interval)
 
 
 async def feed(
@@ -255,7 +146,7 @@ async def feed(
     after: int,
     interval: float,
     offices: frozenset[int] | None = None,
-    wakeup: Wakeup | None = None,
+    wakeup: listen.Wakeup | None = None,
 ) -> AsyncIterator[dict[str, str]]:
     """Each step after ``after`` as it is written (of the ``offices``' messages when
     given), read outside the event loop (the database calls block) whenever the
