@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import icalendar
 import pytest
+from dateutil import tz
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -404,6 +406,10 @@ def test_icalendar_endpoints_serve_text_calendar_that_parses_back(
     # The principal's local time, the same instant as the sheet's UTC.
     assert str(event["dtstart"].dt.tzinfo) == "America/New_York"
     assert event["dtstart"].dt == datetime.fromisoformat(start)
+    # And as a client that reads the file's own VTIMEZONE (dateutil's) reads it.
+    zone = tz.tzical(io.StringIO(one.text)).get("America/New_York")
+    wall = event["dtstart"].dt.replace(tzinfo=None)
+    assert wall.replace(tzinfo=zone) == datetime.fromisoformat(start)
 
 
 def test_cancel_and_confirm_errors(app_client: TestClient, world: World, desk: Desk) -> None:

@@ -8,10 +8,8 @@ sender office gets its call's file once the call is confirmed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from urllib.parse import urlsplit
 
-import icalendar
 from sqlalchemy.orm import Session
 
 from pouch.calls import problem as core
@@ -37,11 +35,7 @@ def _ics(
 ) -> bytes:
     # As sheet.schedule_calendar, plus STATUS (tentative until confirmed) and the
     # run as SEQUENCE, so that a subscribed calendar takes a re-plan as an update.
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", sheet.PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
+    events = []
     for call in calls:
         assignment = core.Assignment(
             call.request.public_id, call.row.start_utc, call.row.end_utc, call.interpreter_ids
@@ -49,14 +43,8 @@ def _ics(
         event = sheet.call_event(view.problem, assignment, stamp=view.run.created_at, domain=domain)
         event.add("status", "CONFIRMED" if call.confirmed else "TENTATIVE")
         event.add("sequence", view.run.id)
-        calendar.add_component(event)
-    grid = view.problem.grid
-    calendar.add_missing_timezones(
-        first_date=(grid.start - timedelta(days=1)).date(),
-        last_date=(grid.end + timedelta(days=1)).date(),
-    )
-    ical: bytes = calendar.to_ical()
-    return ical
+        events.append(event)
+    return sheet.calendar_file(view.problem, events)
 
 
 def schedule_ical(view: run_service.ScheduleView, *, domain: str) -> bytes:

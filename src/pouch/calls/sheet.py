@@ -11,6 +11,7 @@ the output is the same for the same schedule.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from pouch.calls.problem import Assignment, Interpretation, Problem, Schedule
+from pouch.calls.vtimezone import vtimezone
 
 CALL_SHEET_COLUMNS = ("UTC", "Principal's time", "Leader", "Leader's time", "Interpreters", "Mode")
 PRODID = "-//Pouch//Call desk//EN"
@@ -147,18 +149,20 @@ def call_event(
     return event
 
 
-def _calendar(problem: Problem, events: list[icalendar.Event]) -> bytes:
+def calendar_file(problem: Problem, events: Sequence[icalendar.Event]) -> bytes:
+    """An iCalendar file of ``events`` (timed in the principal's zone) with that zone's
+    VTIMEZONE for the days of the problem's grid (``vtimezone``)."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    for event in events:
-        calendar.add_component(event)
     grid = problem.grid
     first = (grid.start - timedelta(days=1)).date()
     last = (grid.end + timedelta(days=1)).date()
-    calendar.add_missing_timezones(first_date=first, last_date=last)
+    calendar.add_component(vtimezone(problem.principal.time_zone, first, last))
+    for event in events:
+        calendar.add_component(event)
     ical: bytes = calendar.to_ical()
     return ical
 
@@ -167,14 +171,14 @@ def call_calendar(
     problem: Problem, assignment: Assignment, *, stamp: datetime, domain: str = "pouch.invalid"
 ) -> bytes:
     """An iCalendar file with one call."""
-    return _calendar(problem, [call_event(problem, assignment, stamp=stamp, domain=domain)])
+    return calendar_file(problem, [call_event(problem, assignment, stamp=stamp, domain=domain)])
 
 
 def schedule_calendar(
     problem: Problem, schedule: Schedule, *, stamp: datetime, domain: str = "pouch.invalid"
 ) -> bytes:
     """An iCalendar file with every scheduled call."""
-    return _calendar(
+    return calendar_file(
         problem,
         [call_event(problem, a, stamp=stamp, domain=domain) for a in schedule.assignments],
     )
