@@ -25,6 +25,7 @@ import typer
 from pydantic import ValidationError
 
 from pouch import cli_client, migrations
+from pouch.calls.calendar_cli import add_desk_commands
 from pouch.calls.cli import calls_app
 from pouch.cli_support import (
     console,
@@ -67,6 +68,7 @@ app.add_typer(sender_app, name="sender")
 app.add_typer(users_app, name="users")
 app.add_typer(directory_app, name="directory")
 app.add_typer(language_app, name="language")
+add_desk_commands(calls_app)
 app.add_typer(calls_app, name="calls")
 app.add_typer(witness_app, name="witness")
 app.add_typer(decision_app, name="decision")

@@ -486,3 +486,132 @@ def test_the_solve_holds_no_transaction_and_a_run_made_meanwhile_wins(
     assert writes and max(writes) < 0.5
     monkeypatch.setattr(scheduling_service, "compute_schedule", solve)
     assert _schedule(app_client, world)["calls"]
+
+
+# --- the rules a realistic month asked for -------------------------------------------
+
+
+def test_the_principals_days_off_and_the_rank_policy_through_the_api(
+    app_client: TestClient, world: World, desk: Desk
+) -> None:
+    calendar = f"/api/calls/calendars/{desk.principal.id}"
+    watch = world.auth(Role.WATCH_OFFICER)
+    default = app_client.get(calendar, headers=watch).json()
+    assert (default["days_off_country"], default["rank_policy"]) == (None, "precedence")
+    wrong_part = app_client.put(
+        calendar, json={"days_off_country": "US", "days_off_subdivision": "BY"}, headers=watch
+    )
+    assert (
+        "'BY' is not a subdivision of US" in _problem(wrong_part, "days_off_subdivision")["detail"]
+    )
+    _problem(app_client.put(calendar, json={"rank_policy": "loudest"}, headers=watch))
+    kept = app_client.put(
+        calendar,
+        json={"days_off_country": "US", "days_off_subdivision": "NY", "max_calls_per_day": 1},
+        headers=watch,
+    )
+    assert kept.status_code == 200, kept.text
+    assert (kept.json()["days_off_country"], kept.json()["days_off_subdivision"]) == ("US", "NY")
+    # Wednesday 11 November is Veterans Day: a request for that day alone is refused.
+    holiday = app_client.post(
+        REQUESTS,
+        json=request_body(desk, "jp", earliest_date="2026-11-11", latest_date="2026-11-11"),
+        headers=watch,
+    )
+    assert (
+        "principal's day off every day the hours meet"
+        in _problem(holiday, "earliest_date")["detail"]
+    )
+    assert "Veterans Day" in holiday.json()["detail"]
+    # One call a day, two requests for Monday: the Élysée ranks above Dublin, Dublin is urgent.
+    ranks = [
+        {"person_id": desk.leaders[key].id, "tier": 1, "position": position}
+        for key, position in (("fr", 1), ("ie", 2))
+    ]
+    app_client.put(
+        "/api/calls/precedence",
+        json={"reason": "Transition week", "ranks": ranks},
+        headers=world.auth(Role.PROTOCOL_OFFICER),
+    ).raise_for_status()
+    monday = {"earliest_date": "2026-11-09", "latest_date": "2026-11-09"}
+    paris = _request(app_client, world, desk, "fr", **monday)
+    dublin = _request(app_client, world, desk, "ie", urgency=9, **monday)
+    placed = {c["request_id"] for c in _schedule(app_client, world)["calls"]}
+    assert placed == {paris}
+    app_client.put(
+        calendar,
+        json={"days_off_country": "US", "max_calls_per_day": 1, "rank_policy": "urgency"},
+        headers=watch,
+    ).raise_for_status()
+    schedule = _schedule(app_client, world)
+    assert {c["request_id"] for c in schedule["calls"]} == {dublin}
+    [left] = schedule["left_out"]
+    assert (left["request_id"], left["reason"]) == (paris, "crowded-out")
+
+
+def test_a_leaders_busy_times_own_dates_and_regional_holidays_at_intake(
+    app_client: TestClient, world: World, desk: Desk
+) -> None:
+    watch = world.auth(Role.WATCH_OFFICER)
+    every_day = [{"start": "2026-11-09T00:00:00Z", "end": "2026-11-14T00:00:00Z"}]
+    always_busy = app_client.post(
+        REQUESTS, json=request_body(desk, "ie", leader_busy=every_day), headers=watch
+    )
+    assert "leader busy at every common hour" in _problem(always_busy, "leader_busy")["detail"]
+    naive = app_client.post(
+        REQUESTS,
+        json=request_body(
+            desk, "ie", leader_busy=[{"start": "2026-11-09T09:00", "end": "2026-11-09T10:00"}]
+        ),
+        headers=watch,
+    )
+    _problem(naive, "body.leader_busy.0.start")
+    morning = [{"start": "2026-11-09T09:00:00+01:00", "end": "2026-11-09T12:00:00+01:00"}]
+    made = app_client.post(
+        REQUESTS,
+        json=request_body(desk, "jp", leader_busy=morning, dates_in_leader_zone=True),
+        headers=watch,
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["leader_busy"] == [
+        {"start": "2026-11-09T08:00:00Z", "end": "2026-11-09T11:00:00Z"}
+    ]
+    assert made.json()["dates_in_leader_zone"] is True and made.json()["notice"] is None
+    # A leader in England keeps Easter Monday (29 March 2027); one in Scotland does not.
+    protocol = world.auth(Role.PROTOCOL_OFFICER)
+    person = {
+        "name": "Alex Morgan",
+        "title": "First Minister",
+        "form_of_address": "First Minister",
+        "country_code": "GB",
+        "languages": ["en"],
+    }
+    bad = app_client.post("/api/people", json={**person, "subdivision": "BY"}, headers=protocol)
+    assert "not a subdivision of GB" in _problem(bad, "subdivision")["detail"]
+    english = app_client.post(
+        "/api/people", json={**person, "subdivision": "ENG"}, headers=protocol
+    )
+    assert english.status_code == 201 and english.json()["subdivision"] == "ENG"
+    easter_monday = {
+        "leader_id": english.json()["id"],
+        "earliest_date": "2027-03-29",
+        "latest_date": "2027-03-29",
+        "talk_minutes": 30,
+    }
+    refused = app_client.post(REQUESTS, json=easter_monday, headers=watch)
+    assert "Easter Monday" in _problem(refused, "earliest_date")["detail"]
+    scottish = app_client.patch(
+        f"/api/people/{english.json()['id']}",
+        json={"subdivision": "SCT"},
+        headers=protocol,
+    )
+    assert scottish.json()["subdivision"] == "SCT"
+    waits = app_client.post(REQUESTS, json=easter_monday, headers=watch)
+    assert waits.status_code == 201, waits.text
+    # Beyond the 100-day horizon from Thursday 5 November 2026: accepted, and told so.
+    assert waits.json()["notice"] == (
+        "the window opens on 2027-03-29, beyond the 100-day planning horizon (until "
+        "2027-02-12): the request waits, and runs place it from 2026-12-20 on"
+    )
+    listed = app_client.get(f"{REQUESTS}/{waits.json()['id']}", headers=watch).json()
+    assert listed["notice"] is None

@@ -171,3 +171,117 @@ def test_confirm_cancel_list_and_ical(watch1: Person, watch2: Person, tmp_path: 
     [event] = icalendar.Calendar.from_ical(one.read_bytes()).walk("VEVENT")
     assert str(event["status"]) == "CONFIRMED"
     assert event["dtstart"].params["TZID"] == "America/New_York"
+
+
+def test_the_calendar_busy_blocks_and_interpreters_from_the_command_line(
+    watch1: Person, principal: Person
+) -> None:
+    code, output = watch1.run("calls", "calendar", "show", "--json")
+    assert code == 0, output
+    before = json.loads(output)
+    try:
+        code, output = watch1.run(
+            "calls", "calendar", "set", "--days-off", "GB/XX", "--rank-policy", "urgency"
+        )
+        assert code == 1 and "--days-off: 'XX' is not a subdivision of GB" in output, output
+        code, output = watch1.run("calls", "calendar", "set", "--rank-policy", "loudest")
+        assert code == 1 and "--rank-policy" in output, output
+        code, output = watch1.run(
+            "calls", "calendar", "set", "--days-off", "us/ny", "--rank-policy", "urgency"
+        )
+        assert code == 0, output
+        assert "days off of US/NY" in output and "urgency first" in output
+        # What was not given stays as it was.
+        assert f"{before['window_start'][:5]}–{before['window_end'][:5]}" in output
+        code, output = watch1.run(
+            "calls",
+            "busy",
+            "add",
+            "2031-01-06T09:00-05:00/2031-01-06T12:00-05:00",
+            "--note",
+            "Trip",
+        )
+        assert code == 0 and "2031-01-06 14:00 to 2031-01-06 17:00 UTC" in output, output
+        block = re.search(r"busy block (\d+)", output)
+        assert block is not None
+        code, output = principal.run("calls", "calendar", "show")
+        assert code == 0 and "Trip" in output and "2031-01-06 14:00" in output
+        code, output = principal.run("calls", "busy", "remove", block.group(1))
+        assert code == 1 and "watch_officer" in output
+        code, output = watch1.run("calls", "busy", "add", "2031-01-06T09:00/2031-01-06T12:00")
+        assert code == 2 and "with offsets" in output
+        code, output = watch1.run("calls", "busy", "remove", block.group(1))
+        assert code == 0 and "removed" in output
+        code, output = watch1.run("calls", "calendar", "show", "--json")
+        assert json.loads(output)["busy"] == before["busy"]
+    finally:
+        flags = ["--days-off", before["days_off_country"] or "none"]
+        flags += ["--rank-policy", before["rank_policy"]]
+        assert watch1.run("calls", "calendar", "set", *flags)[0] == 0
+
+
+def test_interpreters_from_the_command_line(watch1: Person, protocol: Person) -> None:
+    code, output = protocol.run(
+        "calls",
+        "interpreters",
+        "add",
+        "--name",
+        "Ngozi Okafor",
+        "--pairs",
+        "ha-en,yo-en",
+        "--available",
+        "2031-01-06T12:00Z/2031-01-06T20:00Z",
+        "--max-minutes",
+        "180",
+    )
+    assert code == 0, output
+    found = re.search(r"interpreter (\d+): Ngozi Okafor", output)
+    assert found is not None
+    ident = found.group(1)
+    code, output = protocol.run(
+        "calls", "interpreters", "available", ident, "2031-01-07T12:00Z/2031-01-07T20:00Z"
+    )
+    assert code == 0 and "2 windows" in output, output
+    code, output = watch1.run("calls", "interpreters", "list", "--json")
+    entry = next(e for e in json.loads(output) if e["id"] == int(ident))
+    assert entry["language_pairs"] == [["en", "ha"], ["en", "yo"]]  # stored in order
+    assert [w["start"] for w in entry["availability"]] == [
+        "2031-01-06T12:00:00Z",
+        "2031-01-07T12:00:00Z",
+    ]
+    code, output = protocol.run("calls", "interpreters", "add", "--name", "X", "--pairs", "ha")
+    assert code == 2 and "--pairs" in output
+    code, output = watch1.run("calls", "interpreters", "list")
+    assert code == 0 and "Ngozi Okafor" in output and "en–ha, en–yo" in output
+    code, output = watch1.run("calls", "interpreters", "remove", ident)
+    assert code == 1 and "protocol_officer" in output
+    code, output = protocol.run("calls", "interpreters", "remove", ident)
+    assert code == 0 and "removed" in output
+    code, output = watch1.run("calls", "interpreters", "list", "--json")
+    assert int(ident) not in [e["id"] for e in json.loads(output)]
+
+
+def test_a_request_far_ahead_is_told_it_waits(watch1: Person) -> None:
+    code, output = watch1.run(
+        "calls",
+        "request",
+        "--leader",
+        "Marc-André Tremblay",
+        "--from",
+        _days_ahead(150),
+        "--to",
+        _days_ahead(152),
+        "--minutes",
+        "20",
+        "--leader-dates",
+        "--leader-busy",
+        f"{_days_ahead(150)}T00:00-05:00/{_days_ahead(150)}T12:00-05:00",
+    )
+    assert code == 0, output
+    assert "note: the window opens on" in output and "100-day planning horizon" in output
+    call = CALL_ID.search(output)
+    assert call is not None
+    code, output = watch1.run("calls", "requests", "--json")
+    made = next(r for r in json.loads(output) if r["id"] == call.group(0))
+    assert made["dates_in_leader_zone"] is True and len(made["leader_busy"]) == 1
+    assert watch1.run("calls", "cancel", call.group(0), "--reason", "A test")[0] == 0

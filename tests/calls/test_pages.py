@@ -66,6 +66,17 @@ def test_the_calls_page_draws_the_schedule(
     # A bar too narrow for its name has none; one with a name says whether it is confirmed.
     for kind, label in bars:
         assert not label or label.startswith("✓ ") == (kind == "call confirmed"), bars
+    # The calendar says which days the principal keeps and what comes first.
+    assert "07:00–22:00\n    every day;" in confirmed_page
+    assert "the order of precedence comes first, then urgency" in confirmed_page
+    app_client.put(
+        f"/api/calls/calendars/{desk.principal.id}",
+        json={"days_off_country": "US", "rank_policy": "urgency"},
+        headers=world.auth(Role.WATCH_OFFICER),
+    ).raise_for_status()
+    kept = app_client.get("/calls").text
+    assert "on working days (the weekends and public holidays of US are days off)" in kept
+    assert "the more urgent request comes first, then the order of precedence" in kept
 
 
 def test_who_sees_the_calls_page(app_client: TestClient, world: World, desk: Desk) -> None:

@@ -44,6 +44,7 @@ from pouch.calls.schemas import (
     ScheduleIn,
     ScheduleOut,
     SlotOut,
+    SpanOut,
 )
 from pouch.identity.service import Actor
 from pouch.schema import RowId
@@ -181,6 +182,9 @@ def _calendar_out(view: calendar_service.CalendarView) -> CalendarOut:
         window_end=view.window_end,
         max_calls_per_day=view.max_calls_per_day,
         buffer_minutes=view.buffer_minutes,
+        days_off_country=view.days_off_country,
+        days_off_subdivision=view.days_off_subdivision,
+        rank_policy=view.rank_policy,
         is_default=view.is_default,
         busy=[BusyBlockOut.model_validate(block) for block in view.busy],
     )
@@ -244,6 +248,10 @@ def _request_out(view: request_service.RequestView) -> CallRequestOut:
         urgency=request.urgency,
         notes=request.notes,
         leader_hours=hours,
+        leader_busy=[
+            SpanOut(start=span.start, end=span.end) for span in request_service.leader_busy(request)
+        ],
+        dates_in_leader_zone=request.dates_in_leader_zone,
         status=request.status,
         created_at=request.created_at,
         ledger_index=request.ledger_index,
@@ -286,9 +294,11 @@ def create_request(
         entered_by_user_id=actor.user_id,
         now=clock.now(),
     )
-    return _request_out(
+    out = _request_out(
         request_service.get_request(session, public_id=request.public_id, viewer=viewer)
     )
+    out.notice = request_service.horizon_notice_for(session, request, now=clock.now())
+    return out
 
 
 @router.get("/requests", response_model=list[CallRequestOut])
@@ -398,6 +408,7 @@ def _schedule_out(view: run_service.ScheduleView) -> ScheduleOut:
                 principal_local=call.row.principal_local,
                 leader_local=call.row.leader_local,
                 interpreters=list(call.row.interpreters),
+                interpreter_ids=[int(i) for i in call.interpreter_ids],
                 mode=call.row.mode,
                 confirmed=call.confirmed,
                 status=call.request.status,

@@ -209,10 +209,12 @@ def merge_windows(windows: Iterable[TimeWindow]) -> tuple[TimeWindow, ...]:
 
 
 @cache
-def _national_holidays(country: str, year: int) -> holidays.HolidayBase:
+def _national_holidays(
+    country: str, year: int, subdivision: str | None = None
+) -> holidays.HolidayBase:
     languages = holidays.country_holidays(country).supported_languages
     language = "en_US" if "en_US" in languages else None
-    return holidays.country_holidays(country, years=year, language=language)
+    return holidays.country_holidays(country, years=year, language=language, subdiv=subdivision)
 
 
 def weekend_days(country: str, year: int) -> frozenset[int]:
@@ -224,15 +226,18 @@ def weekend_days(country: str, year: int) -> frozenset[int]:
     return frozenset(_national_holidays(country, year).weekend)
 
 
-def day_off(country: str, day: date) -> str | None:
-    """Why ``day`` is no working day in ``country``, or ``None`` when it is one.
+def day_off(country: str, day: date, subdivision: str | None = None) -> str | None:
+    """Why ``day`` is no working day in ``country`` (and its ``subdivision``), or
+    ``None`` when it is one.
 
     >>> day_off("SA", date(2025, 3, 7)), day_off("SA", date(2025, 3, 9))
     ('weekend (Friday)', None)
     >>> day_off("FR", date(2025, 7, 14))
     'National Day'
+    >>> day_off("GB", date(2027, 3, 29)), day_off("GB", date(2027, 3, 29), "ENG")
+    (None, 'Easter Monday')
     """
-    calendar = _national_holidays(country, day.year)
+    calendar = _national_holidays(country, day.year, subdivision)
     name = calendar.get(day)
     if name is not None:
         return str(name)
@@ -367,40 +372,75 @@ def leader_windows(
     grid = problem.grid
     windows = local_windows(request.leader_time_zone, request.leader_hours, grid.start, grid.end)
     if working_days_only:
-        return [w for w in windows if day_off(request.leader_country, w.day) is None]
+        return [
+            w
+            for w in windows
+            if day_off(request.leader_country, w.day, request.leader_subdivision) is None
+        ]
     return windows
 
 
 @lru_cache(maxsize=4096)
-def _leader_slots(
-    grid: Grid, zone: str, hours: LocalHours, country: str, working_days_only: bool
+def _working_slots(
+    grid: Grid,
+    zone: str,
+    hours: LocalHours,
+    country: str | None,
+    subdivision: str | None,
+    working_days_only: bool,
 ) -> SlotSet:
     windows = local_windows(zone, hours, grid.start, grid.end)
-    if working_days_only:
-        windows = [w for w in windows if day_off(country, w.day) is None]
+    if working_days_only and country is not None:
+        windows = [w for w in windows if day_off(country, w.day, subdivision) is None]
     return slots_within(grid, ((w.start, w.end) for w in windows))
 
 
 def leader_slots(
-    problem: Problem, request: CallRequest, *, working_days_only: bool = True
+    problem: Problem,
+    request: CallRequest,
+    *,
+    working_days_only: bool = True,
+    busy_too: bool = True,
 ) -> SlotSet:
-    """The slots inside the leader's reasonable hours (on working days unless told otherwise)."""
-    return _leader_slots(
+    """The slots inside the leader's reasonable hours (on working days unless told
+    otherwise), less the leader's busy times (unless told otherwise)."""
+    slots = _working_slots(
         problem.grid,
         request.leader_time_zone,
         request.leader_hours,
         request.leader_country,
+        request.leader_subdivision,
+        working_days_only,
+    )
+    if busy_too and request.leader_busy:
+        blocks = merge_windows(request.leader_busy)
+        slots -= slots_touching(problem.grid, ((block.start, block.end) for block in blocks))
+    return slots
+
+
+def principal_window_slots(problem: Problem, *, working_days_only: bool = True) -> SlotSet:
+    """The principal's daily window, every day of the horizon but the days off (unless
+    told otherwise)."""
+    principal = problem.principal
+    return _working_slots(
+        problem.grid,
+        principal.time_zone,
+        principal.daily_window,
+        principal.days_off_country,
+        principal.days_off_subdivision,
         working_days_only,
     )
 
 
-def principal_window_slots(problem: Problem) -> SlotSet:
-    """The principal's daily window, every day of the horizon."""
+def principal_days_off(problem: Problem) -> list[tuple[date, str]]:
+    """The principal's days off in the horizon, with why."""
     principal = problem.principal
-    windows = local_windows(
-        principal.time_zone, principal.daily_window, problem.grid.start, problem.grid.end
-    )
-    return slots_within(problem.grid, ((w.start, w.end) for w in windows))
+    country = principal.days_off_country
+    if country is None:
+        return []
+    days = DayPartition.of(problem.grid, principal.time_zone).dates
+    off = [(day, day_off(country, day, principal.days_off_subdivision)) for day in days]
+    return [(day, why) for day, why in off if why is not None]
 
 
 def principal_busy_slots(problem: Problem) -> SlotSet:
@@ -410,11 +450,9 @@ def principal_busy_slots(problem: Problem) -> SlotSet:
 
 
 def request_window_slots(problem: Problem, request: CallRequest) -> SlotSet:
-    """From the principal's midnight on ``earliest_date`` to the one after ``latest_date``."""
-    zone = ZoneInfo(problem.principal.time_zone)
-    opens = wall_to_utc(request.earliest_date, time(0), zone)
-    closes = wall_to_utc(request.latest_date + timedelta(days=1), time(0), zone)
-    return slots_within(problem.grid, [(opens, closes)])
+    """From midnight on ``earliest_date`` to the one after ``latest_date`` (the
+    principal's, or the leader's when the dates are the leader's)."""
+    return slots_within(problem.grid, [request.window(problem.principal.time_zone)])
 
 
 def interpreter_slots(problem: Problem, interpreter: Interpreter) -> SlotSet:

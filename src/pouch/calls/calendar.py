@@ -1,7 +1,8 @@
 """The principal's calendar: when the principal takes calls, and the busy blocks.
 
 An office without a saved calendar has a default one: the office's zone,
-07:00–22:00, no cap on calls a day, no buffer between them. ``principal``
+07:00–22:00 every day (no weekends or holidays kept), no cap on calls a day, no
+buffer between them, the order of precedence before urgency. ``principal``
 turns the calendar into the scheduler's ``Principal``; the time before now is
 busy (``past_block``, from local midnight, rounded up to the five-minute grid).
 """
@@ -34,6 +35,9 @@ class CalendarView:
     window_end: time
     max_calls_per_day: int | None
     buffer_minutes: int
+    days_off_country: str | None
+    days_off_subdivision: str | None
+    rank_policy: core.RankPolicy
     is_default: bool
     busy: tuple[BusyBlock, ...]
 
@@ -51,6 +55,9 @@ def calendar_of(session: Session, office: Office) -> PrincipalCalendar:
         window_end=window.end,
         max_calls_per_day=None,
         buffer_minutes=0,
+        days_off_country=None,
+        days_off_subdivision=None,
+        rank_policy=core.RankPolicy.PRECEDENCE.value,
     )
 
 
@@ -70,6 +77,9 @@ def get_calendar(session: Session, *, office_id: int, viewer: Viewer) -> Calenda
         window_end=calendar.window_end,
         max_calls_per_day=calendar.max_calls_per_day,
         buffer_minutes=calendar.buffer_minutes,
+        days_off_country=calendar.days_off_country,
+        days_off_subdivision=calendar.days_off_subdivision,
+        rank_policy=rank_policy_of(calendar),
         is_default=session.get(PrincipalCalendar, office.id) is None,
         busy=tuple(busy),
     )
@@ -85,6 +95,8 @@ def set_calendar(session: Session, *, office_id: int, data: CalendarIn) -> Calen
             daily_window=core.LocalHours(data.window_start, data.window_end),
             max_calls_per_day=data.max_calls_per_day,
             buffer_minutes=data.buffer_minutes,
+            days_off_country=data.days_off_country,
+            days_off_subdivision=data.days_off_subdivision,
         )
     except core.ProblemError as error:
         raise invalid.from_problem(error, {"start": "window_start", "end": "window_end"}) from None
@@ -94,6 +106,9 @@ def set_calendar(session: Session, *, office_id: int, data: CalendarIn) -> Calen
     calendar.window_end = data.window_end
     calendar.max_calls_per_day = data.max_calls_per_day
     calendar.buffer_minutes = data.buffer_minutes
+    calendar.days_off_country = data.days_off_country
+    calendar.days_off_subdivision = data.days_off_subdivision
+    calendar.rank_policy = data.rank_policy.value
     session.add(calendar)
     session.flush()
     return get_calendar(session, office_id=office.id, viewer=DESK)
@@ -139,6 +154,8 @@ def principal(
             busy=tuple(busy),
             max_calls_per_day=calendar.max_calls_per_day,
             buffer_minutes=calendar.buffer_minutes,
+            days_off_country=calendar.days_off_country,
+            days_off_subdivision=calendar.days_off_subdivision,
             name=person.name if person is not None else office.name,
             email=office.email,
         )
@@ -146,6 +163,11 @@ def principal(
         raise invalid.field(
             "principal_office_id", f"the calendar of {office.name} is unusable: {error}"
         ) from None
+
+
+def rank_policy_of(calendar: PrincipalCalendar) -> core.RankPolicy:
+    """Which comes first on this principal's desk where two calls cannot both fit."""
+    return core.RankPolicy(calendar.rank_policy or core.RankPolicy.PRECEDENCE)
 
 
 def today_and_midnight(now: datetime, zone: ZoneInfo) -> tuple[date, datetime]:
@@ -161,6 +183,8 @@ def _ceil_to_grid(moment: datetime) -> datetime:
 
 
 def past_block(midnight: datetime, until: datetime) -> list[core.TimeWindow]:
-    """The time from local midnight until ``until`` (rounded up to the grid), as busy."""
+    """The time before ``until`` (rounded up to the grid) as busy, from a day before
+    local midnight: a window in a leader's dates may open before the principal's day."""
     end = _ceil_to_grid(until)
-    return [core.TimeWindow(midnight, end)] if end > midnight else []
+    start = midnight - timedelta(days=1)
+    return [core.TimeWindow(start, end)] if end > start else []

@@ -45,6 +45,9 @@ REQUEST_FLAGS = {
     "body.leader_hours": "--leader-hours",
     "body.leader_hours.start": "--leader-hours",
     "body.leader_hours.end": "--leader-hours",
+    "body.leader_busy": "--leader-busy",
+    "leader_busy": "--leader-busy",
+    "body.dates_in_leader_zone": "--leader-dates",
     "body.message_id": "--message",
 }
 
@@ -148,11 +151,20 @@ def calls_request(
         str | None, typer.Option(help="The leader's reasonable hours, e.g. 09:00-18:00.")
     ] = None,
     urgency: Annotated[int, typer.Option(min=0, max=10, help="Higher is more urgent.")] = 0,
+    leader_busy: Annotated[
+        list[str] | None,
+        typer.Option(help="START/END the leader cannot take it (ISO 8601); repeat for more."),
+    ] = None,
+    leader_dates: Annotated[
+        bool, typer.Option(help="--from and --to are the leader's dates, not the principal's.")
+    ] = False,
     message: Annotated[str | None, typer.Option(help="A related message's id.")] = None,
     notes: Annotated[str, typer.Option(help="Anything the desk should know.")] = "",
     office: OfficeSlug = None,
 ) -> None:
     """Enter a call request for a leader, as the call desk."""
+    from pouch.calls.calendar_cli import span_of
+
     hours = None
     if leader_hours is not None:
         start, sep, end = leader_hours.partition("-")
@@ -174,6 +186,11 @@ def calls_request(
             "urgency": urgency,
             "notes": notes,
             "leader_hours": hours,
+            "leader_busy": [
+                dict(zip(("start", "end"), span_of(value, "--leader-busy"), strict=True))
+                for value in leader_busy or []
+            ],
+            "dates_in_leader_zone": leader_dates,
             "message_id": message,
         }
         request = api.post("/api/calls/requests", body)
@@ -181,6 +198,8 @@ def calls_request(
         f"requested {request['id']}: {request['leader_name']}, {request['earliest_date']} to "
         f"{request['latest_date']}, {request['talk_minutes']} min ({request['interpretation']})"
     )
+    if request["notice"]:
+        console.print(f"note: {request['notice']}")
 
 
 @calls_app.command("requests", epilog="Example: pouch calls requests --status unscheduled")

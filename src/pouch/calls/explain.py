@@ -5,12 +5,14 @@ that fails is the reason:
 
 1. ``leader-days-off``: every day of the window is a holiday or weekend where the leader is;
 2. ``no-common-hour``: the leader's hours and the principal's daily window never meet;
-3. ``principal-busy``: they meet only while the principal is busy;
-4. ``too-long``: the call is longer than every common stretch;
-5. ``no-interpreter``: no interpreter (or no two, where two are needed) is free then;
-6. ``crowded-out``: the call fits alone but every such slot is taken — by
+3. ``principal-days-off``: they meet only on the principal's weekends or holidays;
+4. ``leader-busy``: they meet only while the leader is busy;
+5. ``principal-busy``: they meet only while the principal is busy;
+6. ``too-long``: the call is longer than every common stretch;
+7. ``no-interpreter``: no interpreter (or no two, where two are needed) is free then;
+8. ``crowded-out``: the call fits alone but every such slot is taken — by
    higher-ranked calls, or by lower-ranked ones that together weigh more;
-7. ``not-placed``: a slot is still free; the search stopped before it placed the call.
+9. ``not-placed``: a slot is still free; the search stopped before it placed the call.
 
 :func:`finish_schedule` wraps a set of assignments into a :class:`Schedule`
 with these reasons and the objective values, for the solver and the greedy
@@ -33,7 +35,9 @@ from pouch.calls.availability import (
     RequestAvailability,
     SlotSet,
     day_off,
+    leader_slots,
     leader_windows,
+    principal_days_off,
     principal_window_slots,
     slots_within,
 )
@@ -157,15 +161,16 @@ def _alone(availability: Availability, entry: RequestAvailability) -> Unschedule
     principal = problem.principal
     leader = f"leader {request.leader_hours} {request.leader_time_zone}"
     versus = f"{leader} vs principal {principal.daily_window} {principal.time_zone}"
-    dates = f"{request.earliest_date} to {request.latest_date}"
-    principal_window = principal_window_slots(problem)
-    if not entry.leader & principal_window:
+    dates = f"{request.earliest_date} to {request.latest_date}{request.dates_note}"
+    every_day = principal_window_slots(problem, working_days_only=False)
+    hours = leader_slots(problem, request, busy_too=False) & entry.window
+    if not hours & every_day:
         # Days off are the reason when the hours would meet on them.
-        meets = principal_window & entry.window
+        meets = every_day & entry.window
         days: list[tuple[date, str]] = []
         for window in leader_windows(problem, request, working_days_only=False):
             if slots_within(grid, [(window.start, window.end)]) & meets:
-                why = day_off(request.leader_country, window.day)
+                why = day_off(request.leader_country, window.day, request.leader_subdivision)
                 if why is not None:
                     days.append((window.day, why))
         if days:
@@ -175,6 +180,21 @@ def _alone(availability: Availability, entry: RequestAvailability) -> Unschedule
             return Unscheduled(request.id, Reason.LEADER_DAYS_OFF, detail)
         detail = f"no common hour: {versus} on the leader's working days from {dates}"
         return Unscheduled(request.id, Reason.NO_COMMON_HOUR, detail)
+    principal_window = principal_window_slots(problem)
+    if not hours & principal_window:
+        meeting = _principal_days(availability, hours & every_day)
+        dates_off = availability.principal_days.dates
+        off = [
+            f"{dates_off[day]:%a} {dates_off[day]} {why}"
+            for day in sorted(meeting)
+            for when, why in principal_days_off(problem)
+            if when == dates_off[day]
+        ]
+        detail = f"principal's day off every day the hours meet ({_listing(off)})"
+        return Unscheduled(request.id, Reason.PRINCIPAL_DAYS_OFF, detail)
+    if not entry.leader & principal_window:
+        detail = f"leader busy at every common hour: {versus} from {dates}"
+        return Unscheduled(request.id, Reason.LEADER_BUSY, detail)
     if not entry.common:
         detail = f"principal busy at every common hour: {versus} from {dates}"
         return Unscheduled(request.id, Reason.PRINCIPAL_BUSY, detail)
@@ -231,7 +251,7 @@ def explain_unscheduled(
     for a in assignments:
         everyone.book(a.request_id, grid.slot_at(a.start), a.interpreter_ids)
     higher = Occupancy(availability)
-    ordered: list[CallRequest] = list(rank_order(problem.requests))
+    ordered: list[CallRequest] = list(rank_order(problem.requests, problem.rank_policy))
     above: list[Assignment] = []
     reasons: list[Unscheduled] = []
     for index, request in enumerate(ordered):

@@ -56,7 +56,7 @@ def greedy_assignments(
     occupancy = Occupancy(availability)
     wanted = _contention(availability) if placement == "least-contested" else []
     assignments: list[Assignment] = []
-    for request in rank_order(problem.requests):
+    for request in rank_order(problem.requests, problem.rank_policy):
         entry = availability.requests[request.id]
         if not entry.starts:
             continue

@@ -19,6 +19,8 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -80,6 +82,13 @@ class PrincipalCalendar(Base):
     window_end: Mapped[time] = mapped_column(Time)
     max_calls_per_day: Mapped[int | None] = mapped_column(Integer)
     buffer_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    #: The country (and its part) whose weekends and holidays the principal keeps.
+    days_off_country: Mapped[str | None] = mapped_column(String(2))
+    days_off_subdivision: Mapped[str | None] = mapped_column(String(16))
+    #: ``problem.RankPolicy``: what comes first where two calls cannot both fit.
+    rank_policy: Mapped[str] = mapped_column(
+        String(16), default="precedence", server_default="precedence"
+    )
 
 
 class BusyBlock(Base):
@@ -119,6 +128,14 @@ class CallRequest(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     leader_hours_start: Mapped[time | None] = mapped_column(Time)
     leader_hours_end: Mapped[time | None] = mapped_column(Time)
+    #: Times the leader cannot take the call: [[start, end], …] in ISO 8601, UTC.
+    leader_busy: Mapped[list[list[str]]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    #: Whether earliest_date and latest_date are the leader's dates (else the principal's).
+    dates_in_leader_zone: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     status: Mapped[CallStatus] = mapped_column(_enum(CallStatus, 16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ledger_index: Mapped[int] = mapped_column(BigInteger)

@@ -11,9 +11,10 @@ local midnight on the first day any request allows to the midnight after the
 last. A request's ``earliest_date`` and ``latest_date`` are dates in the
 principal's time zone, both included.
 
-Rank is the leader's place in the order of precedence (tier, then position
-within the tier), then urgency (higher first), then arrival (earlier first),
-then the request id so that ties never depend on input order:
+Rank is, under the ``precedence`` policy (the default), the leader's place in
+the order of precedence (tier, then position within the tier), then urgency
+(higher first), then arrival (earlier first), then the request id so that ties
+never depend on input order:
 
 >>> from datetime import UTC, date, datetime
 >>> def request(id, tier, position, urgency=0):
@@ -24,6 +25,14 @@ then the request id so that ties never depend on input order:
 ...         arrived_at=datetime(2025, 3, 1, tzinfo=UTC), urgency=urgency)
 >>> [r.id for r in rank_order([request("c", 2, 1), request("b", 1, 2), request("a", 1, 2, 1)])]
 ['a', 'b', 'c']
+
+Under the ``urgency`` policy a more urgent request outranks every less urgent
+one, whatever the leaders' places; the order of precedence ranks requests of
+equal urgency:
+
+>>> urgent = [request("c", 2, 1, 3), request("b", 1, 2), request("a", 1, 2, 1)]
+>>> [r.id for r in rank_order(urgent, RankPolicy.URGENCY)]
+['c', 'a', 'b']
 
 The solver's first objective weighs each scheduled call by its rank: the top
 of ``n`` requests is worth ``2n``, the last ``n + 1``, so two calls always
@@ -81,10 +90,22 @@ class Interpretation(StrEnum):
     SIMULTANEOUS = "simultaneous"
 
 
+class RankPolicy(StrEnum):
+    """Which comes first where two calls cannot both fit: the leader's place in the
+    order of precedence (``precedence``: urgency only orders equal places) or the
+    request's urgency (``urgency``: the order of precedence only orders equal
+    urgency)."""
+
+    PRECEDENCE = "precedence"
+    URGENCY = "urgency"
+
+
 class Reason(StrEnum):
     """Why a request was left out of a schedule (the human detail says exactly how)."""
 
     LEADER_DAYS_OFF = "leader-days-off"
+    LEADER_BUSY = "leader-busy"
+    PRINCIPAL_DAYS_OFF = "principal-days-off"
     NO_COMMON_HOUR = "no-common-hour"
     PRINCIPAL_BUSY = "principal-busy"
     TOO_LONG = "too-long"
@@ -126,6 +147,20 @@ def _require_codes(field: str, codes: object) -> None:
     for code in codes:
         if not isinstance(code, str) or not code:
             raise ProblemError(field, f"{code!r} is not a language code")
+
+
+def _require_subdivision(field: str, country: str, subdivision: object) -> None:
+    """A subdivision ``holidays`` knows for ``country`` (``ENG`` of ``GB``, ``BY`` of ``DE``)."""
+    if subdivision is not None and not isinstance(subdivision, str):
+        raise ProblemError(field, f"expected a subdivision code, got {subdivision!r}")
+    error = directory_countries.subdivision_error(country, subdivision)
+    if error is not None:
+        raise ProblemError(field, error)
+
+
+def _require_windows(field: str, windows: object, where: str) -> None:
+    if not isinstance(windows, tuple) or not all(isinstance(w, TimeWindow) for w in windows):
+        raise ProblemError(field, f"{where}: expected a tuple of TimeWindow")
 
 
 def _require_count(field: str, value: object, *, minimum: int) -> None:
@@ -245,7 +280,11 @@ class CallRequest:
     order of precedence (lower first); ``urgency`` is higher for more urgent;
     ``leader_hours`` are the leader's reasonable hours in ``leader_time_zone``
     (08:00–20:00 unless overridden); ``confirmed_start`` is the slot of an
-    earlier plan that re-planning tries to keep.
+    earlier plan that re-planning tries to keep. ``leader_subdivision`` adds the
+    holidays of a part of the country (``ENG``: Easter Monday in England);
+    ``leader_busy`` are times the leader cannot take a call; with
+    ``dates_in_leader_zone`` the window's dates are the leader's, not the
+    principal's.
     """
 
     id: str
@@ -265,6 +304,9 @@ class CallRequest:
     leader_hours: LocalHours = DEFAULT_LEADER_HOURS
     confirmed_start: datetime | None = None
     leader_email: str | None = None
+    leader_subdivision: str | None = None
+    leader_busy: tuple[TimeWindow, ...] = ()
+    dates_in_leader_zone: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
@@ -282,6 +324,8 @@ class CallRequest:
                 f"{where}: {self.leader_country!r} is not a known ISO 3166-1 alpha-2 code",
             )
         zone_info(self.leader_time_zone, field="leader_time_zone")
+        _require_subdivision("leader_subdivision", self.leader_country, self.leader_subdivision)
+        _require_windows("leader_busy", self.leader_busy, where)
         _require_codes("leader_languages", self.leader_languages)
         _require_codes("principal_languages", self.principal_languages)
         for name, day in (("earliest_date", self.earliest_date), ("latest_date", self.latest_date)):
@@ -336,6 +380,20 @@ class CallRequest:
                     f"{GRID_MINUTES}-minute grid",
                 )
 
+    def window(self, principal_zone: str) -> tuple[datetime, datetime]:
+        """The UTC span of the window: from midnight of ``earliest_date`` to the one
+        after ``latest_date``, in the leader's zone or the principal's."""
+        zone = ZoneInfo(self.leader_time_zone if self.dates_in_leader_zone else principal_zone)
+        return (
+            wall_to_utc(self.earliest_date, time(0), zone),
+            wall_to_utc(self.latest_date + timedelta(days=1), time(0), zone),
+        )
+
+    @property
+    def dates_note(self) -> str:
+        """Said after the window's dates when they are the leader's."""
+        return " (the leader's dates)" if self.dates_in_leader_zone else ""
+
     @property
     def shared_languages(self) -> tuple[str, ...]:
         return tuple(code for code in self.leader_languages if code in self.principal_languages)
@@ -377,23 +435,21 @@ class CallRequest:
             return f"{self.call_minutes} min"
         return f"{self.call_minutes} min ({self.interpretation.value} interpretation)"
 
-    @property
-    def rank_key(self) -> tuple[int, int, int, datetime, str]:
-        return (
-            self.precedence_tier,
-            self.precedence_position,
-            -self.urgency,
-            self.arrived_at.astimezone(UTC),
-            self.id,
-        )
+    def rank_key_under(self, policy: RankPolicy) -> tuple[int, int, int, datetime, str]:
+        arrived = self.arrived_at.astimezone(UTC)
+        if policy is RankPolicy.URGENCY:
+            return (-self.urgency, self.precedence_tier, self.precedence_position, arrived, self.id)
+        return (self.precedence_tier, self.precedence_position, -self.urgency, arrived, self.id)
 
 
 @dataclass(frozen=True)
 class Principal:
     """The head of state (or elect) whose calls are scheduled.
 
-    ``daily_window`` is local to ``time_zone`` and applies every day; ``busy``
-    blocks may overlap (they are merged); ``buffer_minutes`` separate two calls.
+    ``daily_window`` is local to ``time_zone`` and applies every day but the days
+    off: the weekends and public holidays of ``days_off_country`` (and of its
+    ``days_off_subdivision``), when given; ``busy`` blocks may overlap (they are
+    merged); ``buffer_minutes`` separate two calls.
     """
 
     time_zone: str
@@ -403,9 +459,22 @@ class Principal:
     buffer_minutes: int = 0
     name: str = "The principal"
     email: str | None = None
+    days_off_country: str | None = None
+    days_off_subdivision: str | None = None
 
     def __post_init__(self) -> None:
         zone_info(self.time_zone, field="time_zone")
+        if self.days_off_country is not None:
+            if self.days_off_country not in holidays.list_supported_countries():
+                raise ProblemError(
+                    "days_off_country",
+                    f"{self.days_off_country!r} is not a country whose holidays are known",
+                )
+            _require_subdivision(
+                "days_off_subdivision", self.days_off_country, self.days_off_subdivision
+            )
+        elif self.days_off_subdivision is not None:
+            raise ProblemError("days_off_subdivision", "a subdivision needs days_off_country")
         if not isinstance(self.daily_window, LocalHours):
             raise ProblemError("daily_window", "expected LocalHours")
         if not isinstance(self.busy, tuple) or not all(
@@ -511,6 +580,7 @@ class Problem:
     principal: Principal
     requests: tuple[CallRequest, ...]
     interpreters: tuple[Interpreter, ...] = ()
+    rank_policy: RankPolicy = RankPolicy.PRECEDENCE
 
     def __post_init__(self) -> None:
         if not isinstance(self.requests, tuple) or not all(
@@ -521,6 +591,8 @@ class Problem:
             isinstance(interpreter, Interpreter) for interpreter in self.interpreters
         ):
             raise ProblemError("interpreters", "expected a tuple of Interpreter")
+        if not isinstance(self.rank_policy, RankPolicy):
+            raise ProblemError("rank_policy", f"{self.rank_policy!r} is not a rank policy")
         for kind, ids in (
             ("requests", [request.id for request in self.requests]),
             ("interpreters", [interpreter.id for interpreter in self.interpreters]),
@@ -551,8 +623,11 @@ class Problem:
         if not self.requests:
             return Grid(datetime(1970, 1, 1, tzinfo=UTC), 0)
         zone = ZoneInfo(self.principal.time_zone)
-        first = min(request.earliest_date for request in self.requests)
-        last = max(request.latest_date for request in self.requests)
+        # Local midnights around every window (a window in the leader's dates may
+        # begin the principal's day before, or end the day after).
+        windows = [request.window(self.principal.time_zone) for request in self.requests]
+        first = min(opens for opens, _ in windows).astimezone(zone).date()
+        last = (max(closes for _, closes in windows) - timedelta(minutes=1)).astimezone(zone).date()
         start = wall_to_utc(first, time(0), zone)
         start -= timedelta(minutes=start.minute % GRID_MINUTES, seconds=start.second)
         end = wall_to_utc(last + timedelta(days=1), time(0), zone)
@@ -648,27 +723,33 @@ class Schedule:
         return next((u for u in self.unscheduled if u.request_id == request_id), None)
 
 
-def rank_order(requests: Iterable[CallRequest]) -> tuple[CallRequest, ...]:
+def rank_order(
+    requests: Iterable[CallRequest], policy: RankPolicy = RankPolicy.PRECEDENCE
+) -> tuple[CallRequest, ...]:
     """Requests from the highest rank to the lowest (see the module docstring)."""
-    return tuple(sorted(requests, key=lambda request: request.rank_key))
+    return tuple(sorted(requests, key=lambda request: request.rank_key_under(policy)))
 
 
-def rank_weights(requests: Sequence[CallRequest]) -> dict[str, int]:
+def rank_weights(
+    requests: Sequence[CallRequest], policy: RankPolicy = RankPolicy.PRECEDENCE
+) -> dict[str, int]:
     """Each request's weight in the first objective: ``2n`` for the top, ``n + 1`` for the last."""
     count = len(requests)
-    return {request.id: 2 * count - i for i, request in enumerate(rank_order(requests))}
+    return {request.id: 2 * count - i for i, request in enumerate(rank_order(requests, policy))}
 
 
 def weighted_score(problem: Problem, assignments: Iterable[Assignment]) -> int:
     """The first objective: the rank weights of the scheduled requests, summed."""
-    weights = rank_weights(problem.requests)
+    weights = rank_weights(problem.requests, problem.rank_policy)
     return sum(weights[a.request_id] for a in assignments if a.request_id in weights)
 
 
 def precedence_inversions(problem: Problem, assignments: Iterable[Assignment]) -> int:
     """Pairs of scheduled calls where the lower-ranked one comes first."""
     starts = {a.request_id: a.start for a in assignments}
-    ordered = [starts[r.id] for r in rank_order(problem.requests) if r.id in starts]
+    ordered = [
+        starts[r.id] for r in rank_order(problem.requests, problem.rank_policy) if r.id in starts
+    ]
     return sum(
         1 for i, higher in enumerate(ordered) for lower in ordered[i + 1 :] if lower < higher
     )
@@ -689,12 +770,12 @@ def confirmed_moves(problem: Problem, assignments: Iterable[Assignment]) -> int:
 
 
 @cache
-def _national_calendar(country: str, year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays(country, years=year)
+def _national_calendar(country: str, year: int, subdivision: str | None) -> holidays.HolidayBase:
+    return holidays.country_holidays(country, years=year, subdiv=subdivision)
 
 
-def _is_day_off(country: str, day: date) -> bool:
-    calendar = _national_calendar(country, day.year)
+def _is_day_off(country: str, day: date, subdivision: str | None = None) -> bool:
+    calendar = _national_calendar(country, day.year, subdivision)
     return day.weekday() in calendar.weekend or day in calendar
 
 
@@ -748,11 +829,12 @@ def check_schedule(problem: Problem, schedule: Schedule) -> list[str]:
             )
         if (a.start - problem.grid.start) % GRID:
             violations.append(f"{a.request_id}: starts off the grid at {a.start.isoformat()}")
-        first_day = a.start.astimezone(principal_zone).date()
-        last_day = (a.end - timedelta(minutes=1)).astimezone(principal_zone).date()
+        dates_zone = leader_zone if request.dates_in_leader_zone else principal_zone
+        first_day = a.start.astimezone(dates_zone).date()
+        last_day = (a.end - timedelta(minutes=1)).astimezone(dates_zone).date()
         if first_day < request.earliest_date or last_day > request.latest_date:
             violations.append(
-                f"{a.request_id}: on {first_day}, "
+                f"{a.request_id}: on {first_day}{request.dates_note}, "
                 f"outside {request.earliest_date}–{request.latest_date}"
             )
         faults: dict[str, str] = {}
@@ -764,13 +846,20 @@ def check_schedule(problem: Problem, schedule: Schedule) -> list[str]:
                     f"{a.request_id}: {leader_wall:%Y-%m-%d %H:%M} {request.leader_time_zone} "
                     f"is outside the leader's hours {request.leader_hours}",
                 )
-            if _is_day_off(request.leader_country, leader_wall.date()):
+            if _is_day_off(request.leader_country, leader_wall.date(), request.leader_subdivision):
                 faults.setdefault(
                     "day",
                     f"{a.request_id}: {leader_wall.date()} is a holiday or weekend "
                     f"in {request.leader_country}",
                 )
             principal_wall = moment.astimezone(principal_zone)
+            if principal.days_off_country is not None and _is_day_off(
+                principal.days_off_country, principal_wall.date(), principal.days_off_subdivision
+            ):
+                faults.setdefault(
+                    "principal day",
+                    f"{a.request_id}: {principal_wall.date()} is a day off of the principal",
+                )
             if not principal.daily_window.contains(principal_wall.time().replace(tzinfo=None)):
                 faults.setdefault(
                     "window",
@@ -782,6 +871,12 @@ def check_schedule(problem: Problem, schedule: Schedule) -> list[str]:
             if block.overlaps(a.start, a.end):
                 violations.append(
                     f"{a.request_id}: overlaps a busy block from {block.start.isoformat()}"
+                )
+        for block in request.leader_busy:
+            if block.overlaps(a.start, a.end):
+                violations.append(
+                    f"{a.request_id}: overlaps the leader's busy time from "
+                    f"{block.start.isoformat()}"
                 )
 
         if len(a.interpreter_ids) != request.interpreters_needed:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -58,6 +58,8 @@ REQUEST_FIELDS = {
 _HOPELESS = {
     core.Reason.LEADER_DAYS_OFF: ("earliest_date", "latest_date"),
     core.Reason.NO_COMMON_HOUR: ("leader_hours",),
+    core.Reason.PRINCIPAL_DAYS_OFF: ("earliest_date", "latest_date"),
+    core.Reason.LEADER_BUSY: ("leader_busy",),
     core.Reason.TOO_LONG: ("talk_minutes",),
 }
 
@@ -78,6 +80,45 @@ def leader_hours(start: time | None, end: time | None) -> core.LocalHours:
     if start is None or end is None:
         return core.DEFAULT_LEADER_HOURS
     return core.LocalHours(start, end)
+
+
+def leader_busy(request: CallRequest) -> tuple[core.TimeWindow, ...]:
+    """The times the request says the leader cannot take the call."""
+    return tuple(
+        core.TimeWindow(datetime.fromisoformat(start), datetime.fromisoformat(end))
+        for start, end in request.leader_busy or []
+    )
+
+
+def horizon_notice(earliest: date, today: date) -> str | None:
+    """What to tell whoever asks for a call whose window opens beyond the planning
+    horizon: accepted, but no run places it yet.
+
+    >>> horizon_notice(date(2027, 6, 1), date(2027, 1, 1))  # doctest: +NORMALIZE_WHITESPACE
+    'the window opens on 2027-06-01, beyond the 100-day planning horizon (until
+    2027-04-10): the request waits, and runs place it from 2027-02-21 on'
+    >>> horizon_notice(date(2027, 2, 1), date(2027, 1, 1)) is None
+    True
+    """
+    horizon_end = today + timedelta(days=core.MAX_HORIZON_DAYS - 1)
+    if earliest <= horizon_end:
+        return None
+    from_day = earliest - timedelta(days=core.MAX_HORIZON_DAYS - 1)
+    return (
+        f"the window opens on {earliest}, beyond the {core.MAX_HORIZON_DAYS}-day planning "
+        f"horizon (until {horizon_end}): the request waits, and runs place it from "
+        f"{from_day} on"
+    )
+
+
+def horizon_notice_for(session: Session, request: CallRequest, *, now: datetime) -> str | None:
+    """``horizon_notice`` for a request just made, counting today where its dates are."""
+    leader = session.get(Person, request.person_id)
+    office = party_service.principal_office(session, request.principal_office_id)
+    zone = calendar_service.calendar_of(session, office).time_zone
+    if request.dates_in_leader_zone and leader is not None:
+        zone = leader.time_zone
+    return horizon_notice(request.earliest_date, now.astimezone(ZoneInfo(zone)).date())
 
 
 def create_request(
@@ -135,12 +176,15 @@ def create_request(
     hours = (data.leader_hours.start, data.leader_hours.end) if data.leader_hours else (None, None)
     calendar = calendar_service.calendar_of(session, office)
     zone = ZoneInfo(calendar.time_zone)
-    today, midnight = calendar_service.today_and_midnight(now, zone)
-    if data.latest_date < today:
+    _, midnight = calendar_service.today_and_midnight(now, zone)
+    dates_zone = leader.time_zone if data.dates_in_leader_zone else calendar.time_zone
+    today_there = now.astimezone(ZoneInfo(dates_zone)).date()
+    if data.latest_date < today_there:
         raise invalid.field(
             "latest_date",
-            f"{data.latest_date} has passed (today is {today} in {calendar.time_zone})",
+            f"{data.latest_date} has passed (today is {today_there} in {dates_zone})",
         )
+    busy = [(span.start.astimezone(UTC), span.end.astimezone(UTC)) for span in data.leader_busy]
     try:
         request = core.CallRequest(
             id="new",
@@ -158,13 +202,16 @@ def create_request(
             principal_languages=principal_languages,
             interpretation=interpretation,
             leader_hours=leader_hours(*hours),
+            leader_subdivision=leader.subdivision,
+            leader_busy=tuple(core.TimeWindow(start, end) for start, end in busy),
+            dates_in_leader_zone=data.dates_in_leader_zone,
         )
         # Alone with the principal's window and the time left: can it ever happen?
         alone = core.Problem(
             principal=calendar_service.principal(
                 session, office, busy=calendar_service.past_block(midnight, now)
             ),
-            requests=(replace(request, earliest_date=max(request.earliest_date, today)),),
+            requests=(replace(request, earliest_date=max(request.earliest_date, today_there)),),
         )
     except core.ProblemError as error:
         raise invalid.from_problem(error, REQUEST_FIELDS) from None
@@ -211,6 +258,8 @@ def create_request(
         notes=data.notes,
         leader_hours_start=hours[0],
         leader_hours_end=hours[1],
+        leader_busy=[[start.isoformat(), end.isoformat()] for start, end in busy],
+        dates_in_leader_zone=data.dates_in_leader_zone,
         status=CallStatus.REQUESTED,
         created_at=now,
         ledger_index=recorded.index,

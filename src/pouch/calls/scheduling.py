@@ -132,7 +132,17 @@ def _core_request(
         ),
         confirmed_start=confirmed_start,
         leader_email=email,
+        leader_subdivision=leader.subdivision,
+        leader_busy=request_service.leader_busy(request),
+        dates_in_leader_zone=request.dates_in_leader_zone,
     )
+
+
+def _today(request: CallRequest, leader: Person, today: date, now: datetime) -> date:
+    """Today as the request's dates count: the principal's ``today``, or the leader's."""
+    if request.dates_in_leader_zone:
+        return now.astimezone(ZoneInfo(leader.time_zone)).date()
+    return today
 
 
 def _core_interpreter(row: Interpreter) -> core.Interpreter:
@@ -193,15 +203,17 @@ def prepare_schedule(session: Session, *, office_id: int | None, now: datetime) 
     for request, leader in rows:
         public_id = request.public_id
         confirmed = confirmed_calls.get(request.id)
+        today_of = _today(request, leader, today, now)
         if confirmed is not None and confirmed.start < now:
             if confirmed.start < midnight:
                 continue  # held on an earlier day: it is in the runs of its day
             busy_until = max(busy_until, confirmed.end + buffer)
-        elif request.latest_date < today:
+        elif request.latest_date < today_of:
             if request.status != CallStatus.UNSCHEDULED:  # reported once, by one run
+                where = leader.time_zone if request.dates_in_leader_zone else calendar.time_zone
                 detail = (
                     f"the window {request.earliest_date} to {request.latest_date} has passed "
-                    f"(today is {today} in {calendar.time_zone})"
+                    f"(today is {today_of} in {where})"
                 )
                 left_out.append(LeftOut(public_id, WINDOW_PASSED, detail))
                 row_ids[public_id] = request.id
@@ -222,7 +234,7 @@ def prepare_schedule(session: Session, *, office_id: int | None, now: datetime) 
                 leader,
                 rank=ranks.get(leader.id, (precedence_service.UNRANKED_TIER, 0)),
                 principal_languages=principal_languages,
-                earliest=max(request.earliest_date, today),
+                earliest=max(request.earliest_date, today_of),
                 latest=min(request.latest_date, horizon_end),
                 confirmed_start=confirmed.start if confirmed is not None else None,
                 email=emails.get(leader.office_id) if leader.office_id else None,
@@ -267,6 +279,7 @@ def prepare_schedule(session: Session, *, office_id: int | None, now: datetime) 
             principal=replace(principal, busy=tuple(busy)),
             requests=tuple(requests),
             interpreters=tuple(interpreters),
+            rank_policy=calendar_service.rank_policy_of(calendar),
         )
     except core.ProblemError as error:
         raise invalid.from_problem(error, request_service.REQUEST_FIELDS) from None

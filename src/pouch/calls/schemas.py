@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
 from pouch.calls.models import CallStatus
-from pouch.calls.problem import Interpretation
-from pouch.directory.schemas import Language, TimeZone
+from pouch.calls.problem import Interpretation, RankPolicy
+from pouch.directory.schemas import CountryCode, Language, Subdivision, TimeZone
 from pouch.schema import LocalTime, RowId, Schema
 from pouch.text import Notes, check_multiline, check_single_line
 
@@ -87,6 +87,21 @@ class CalendarIn(Schema):
     )
     max_calls_per_day: int | None = Field(default=None, ge=1, le=100)
     buffer_minutes: int = Field(default=0, ge=0, le=240, description="Free time between calls.")
+    days_off_country: CountryCode | None = Field(
+        default=None,
+        description="The country whose weekends and public holidays the principal keeps "
+        "(ISO 3166-1 alpha-2); none: every day is a working day.",
+    )
+    days_off_subdivision: Subdivision | None = Field(
+        default=None,
+        description="A part of that country with holidays of its own (ENG, BY, CA …).",
+    )
+    rank_policy: RankPolicy = Field(
+        default=RankPolicy.PRECEDENCE,
+        description="Where two calls cannot both fit: 'precedence' puts the leader's place "
+        "in the order of precedence first (urgency orders equal places), 'urgency' puts "
+        "the more urgent request first (the order of precedence orders equal urgency).",
+    )
 
 
 class BusyBlockIn(Schema):
@@ -109,6 +124,9 @@ class CalendarOut(Schema):
     window_end: LocalTime
     max_calls_per_day: int | None
     buffer_minutes: int
+    days_off_country: str | None
+    days_off_subdivision: str | None
+    rank_policy: RankPolicy
     is_default: bool = Field(description="True while nobody has set this calendar.")
     busy: list[BusyBlockOut]
 
@@ -126,13 +144,29 @@ class HoursOut(Schema):
     end: LocalTime
 
 
+class SpanIn(Schema):
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class SpanOut(Schema):
+    start: datetime
+    end: datetime
+
+
 class CallRequestIn(Schema):
     leader_id: RowId = Field(description="The leader (a person of the directory).")
     principal_office_id: RowId | None = Field(
         default=None, description="The principal's office; the only one when absent."
     )
-    earliest_date: date = Field(description="First acceptable day, in the principal's zone.")
-    latest_date: date = Field(description="Last acceptable day, in the principal's zone.")
+    earliest_date: date = Field(
+        description="First acceptable day: the principal's date, or the leader's with "
+        "dates_in_leader_zone."
+    )
+    latest_date: date = Field(description="Last acceptable day (included), as earliest_date.")
+    dates_in_leader_zone: bool = Field(
+        default=False, description="The window's dates are the leader's, not the principal's."
+    )
     talk_minutes: int = Field(ge=1, le=720, description="Talk time, before interpretation.")
     languages: list[Language] | None = Field(
         default=None,
@@ -148,6 +182,9 @@ class CallRequestIn(Schema):
     notes: Notes = ""
     leader_hours: HoursIn | None = Field(
         default=None, description="The leader's reasonable local hours; 08:00–20:00 if absent."
+    )
+    leader_busy: list[SpanIn] = Field(
+        default_factory=list, max_length=200, description="Times the leader cannot take it."
     )
     message_id: PublicId | None = Field(default=None, description="A related message's id.")
 
@@ -188,11 +225,18 @@ class CallRequestOut(Schema):
     urgency: int
     notes: str
     leader_hours: HoursOut | None
+    leader_busy: list[SpanOut]
+    dates_in_leader_zone: bool
     status: CallStatus
     created_at: datetime
     ledger_index: int
     call: SlotOut | None = Field(description="Its place in the latest schedule, if any.")
     left_out: LeftOutOut | None = Field(description="Why the latest schedule left it out.")
+    notice: str | None = Field(
+        default=None,
+        description="Said once, when the request is made: that it waits beyond the "
+        "planning horizon.",
+    )
 
 
 # --- schedules ---------------------------------------------------------------------
@@ -225,6 +269,7 @@ class CallOut(Schema):
     principal_local: datetime
     leader_local: datetime
     interpreters: list[str]
+    interpreter_ids: list[RowId] = Field(description="The roster's ids of the interpreters.")
     mode: Interpretation
     confirmed: bool
     status: CallStatus

@@ -46,6 +46,9 @@ def request_json(request: core.CallRequest) -> dict[str, Any]:
         ],
         "confirmed_start": request.confirmed_start.isoformat() if request.confirmed_start else None,
         "leader_email": request.leader_email,
+        "leader_subdivision": request.leader_subdivision,
+        "leader_busy": [[w.start.isoformat(), w.end.isoformat()] for w in request.leader_busy],
+        "dates_in_leader_zone": request.dates_in_leader_zone,
     }
 
 
@@ -70,6 +73,13 @@ def request_from_json(data: Mapping[str, Any]) -> core.CallRequest:
         leader_hours=core.LocalHours(*(time.fromisoformat(t) for t in data["leader_hours"])),
         confirmed_start=datetime.fromisoformat(confirmed) if confirmed else None,
         leader_email=data["leader_email"],
+        # Runs written before these existed lack them.
+        leader_subdivision=data.get("leader_subdivision"),
+        leader_busy=tuple(
+            core.TimeWindow(datetime.fromisoformat(a), datetime.fromisoformat(b))
+            for a, b in data.get("leader_busy", [])
+        ),
+        dates_in_leader_zone=data.get("dates_in_leader_zone", False),
     )
 
 
@@ -86,7 +96,9 @@ def problem_json(problem: core.Problem, carried: Sequence[core.CallRequest]) -> 
             ],
             "name": principal.name,
             "email": principal.email,
+            "days_off": [principal.days_off_country, principal.days_off_subdivision],
         },
+        "rank_policy": problem.rank_policy.value,
         "requests": [request_json(r) for r in (*problem.requests, *carried)],
         "interpreters": [
             {
@@ -110,6 +122,8 @@ def problem_from_json(data: Mapping[str, Any]) -> core.Problem:
             daily_window=core.LocalHours(*(time.fromisoformat(t) for t in principal["window"])),
             name=principal["name"],
             email=principal["email"],
+            days_off_country=principal.get("days_off", [None, None])[0],
+            days_off_subdivision=principal.get("days_off", [None, None])[1],
         ),
         requests=tuple(request_from_json(r) for r in data["requests"]),
         interpreters=tuple(
@@ -122,4 +136,5 @@ def problem_from_json(data: Mapping[str, Any]) -> core.Problem:
             )
             for i in data["interpreters"]
         ),
+        rank_policy=core.RankPolicy(data.get("rank_policy", core.RankPolicy.PRECEDENCE)),
     )

@@ -200,9 +200,11 @@ class _CallModel:
         self._inversions: list[tuple[cp_model.IntVar, str, str]] = []
         self._keeps: list[tuple[cp_model.IntVar, str, int]] = []
         self.order = [
-            r.id for r in rank_order(problem.requests) if availability.requests[r.id].starts
+            r.id
+            for r in rank_order(problem.requests, problem.rank_policy)
+            if availability.requests[r.id].starts
         ]
-        self.weights = rank_weights(problem.requests)
+        self.weights = rank_weights(problem.requests, problem.rank_policy)
         self._build()
 
     def block_of(self, slot: int) -> int:

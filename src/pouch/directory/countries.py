@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
+import holidays
 import pycountry
 from babel import languages as babel_languages
 from babel.core import get_global
@@ -143,3 +144,22 @@ def get_country(code: str) -> Country | None:
     True
     """
     return all_countries().get(code.upper())
+
+
+def subdivision_error(country: str, subdivision: str | None) -> str | None:
+    """What is wrong with ``subdivision`` as a part of ``country`` with holidays of its
+    own (as the ``holidays`` library knows them), or ``None`` when nothing is.
+
+    >>> subdivision_error("GB", "ENG"), subdivision_error("GB", None)
+    (None, None)
+    >>> subdivision_error("GB", "XX")
+    "'XX' is not a subdivision of GB with its own holidays (known: ENG, NIR, SCT, WLS)"
+    """
+    if subdivision is None:
+        return None
+    known = holidays.list_supported_countries().get(country, [])
+    if subdivision in known:
+        return None
+    listed = ", ".join(known[:12]) + (" …" if len(known) > 12 else "")
+    where = f"known: {listed}" if known else f"{country} has none"
+    return f"{subdivision!r} is not a subdivision of {country} with its own holidays ({where})"

@@ -56,6 +56,8 @@ class Person(Base):
     title: Mapped[str] = mapped_column(String(200))
     form_of_address: Mapped[str] = mapped_column(String(200))
     country_code: Mapped[str] = mapped_column(String(2))
+    #: The part of the country whose own holidays the person keeps (``ENG`` of ``GB``).
+    subdivision: Mapped[str | None] = mapped_column(String(16))
     languages: Mapped[list[str]] = mapped_column(JSON)
     time_zone: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -70,6 +70,14 @@ Language = Annotated[
     AfterValidator(check_language),
     Field(description="An ISO 639-1 or ISO 639-3 code, e.g. pt or yue."),
 ]
+#: A part of a country with public holidays of its own, as the ``holidays`` library
+#: names it (ISO 3166-2 codes without the country: ENG, BY, CA …); which country's it
+#: must be is checked where the country is known.
+Subdivision = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9-]+$"),
+    Field(description="A subdivision of the country with holidays of its own, e.g. ENG of GB."),
+]
 Slug = Annotated[str, StringConstraints(min_length=2, max_length=64), AfterValidator(check_slug)]
 Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
@@ -126,6 +134,7 @@ class PersonIn(Schema):
     title: Name
     form_of_address: Name
     country_code: CountryCode
+    subdivision: Subdivision | None = None
     languages: list[Language] = Field(default_factory=list, max_length=20)
     time_zone: TimeZone | None = Field(
         default=None, description="IANA zone; defaults to the country's capital zone"
@@ -134,12 +143,14 @@ class PersonIn(Schema):
 
 
 class PersonPatch(Schema):
-    """What to change; a field left out stays as it is (only ``office_id`` may be null)."""
+    """What to change; a field left out stays as it is (only ``office_id`` and
+    ``subdivision`` may be null)."""
 
     name: Patchable[Name] = None
     title: Patchable[Name] = None
     form_of_address: Patchable[Name] = None
     country_code: Patchable[CountryCode] = None
+    subdivision: Subdivision | None = None
     languages: Patchable[Annotated[list[Language], Field(max_length=20)]] = None
     time_zone: Patchable[TimeZone] = None
     office_id: RowId | None = None
@@ -151,6 +162,7 @@ class PersonOut(Schema):
     title: str
     form_of_address: str
     country_code: str
+    subdivision: str | None
     languages: list[str]
     time_zone: str
     office_id: RowId | None

@@ -9,6 +9,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from pouch.db import referring_rows
+from pouch.directory import countries
 from pouch.directory.countries import get_country
 from pouch.directory.models import Office, OfficeKind, Person
 from pouch.directory.schemas import OfficeIn, OfficePatch, PersonIn, PersonPatch
@@ -307,13 +308,21 @@ def check_office_ref(session: Session, office_id: int | None, *, field: str = "o
         )
 
 
+def _check_subdivision(country: str, subdivision: str | None) -> None:
+    error = countries.subdivision_error(country, subdivision)
+    if error is not None:
+        raise InvalidInput(error, field_errors=[FieldError("subdivision", error)])
+
+
 def create_person(session: Session, *, data: PersonIn, now: datetime) -> Person:
     check_office_ref(session, data.office_id)
+    _check_subdivision(data.country_code, data.subdivision)
     person = Person(
         name=data.name,
         title=data.title,
         form_of_address=data.form_of_address,
         country_code=data.country_code,
+        subdivision=data.subdivision,
         languages=list(dict.fromkeys(data.languages)),
         time_zone=_zone_for(data.country_code, data.time_zone),
         office_id=data.office_id,
@@ -330,7 +339,8 @@ def update_person(session: Session, *, person_id: int, patch: PersonPatch, now: 
     changes = patch.model_dump(exclude_unset=True)
     if "office_id" in changes:
         check_office_ref(session, changes["office_id"])
-    _apply(person, changes, nullable=frozenset({"office_id"}))
+    _apply(person, changes, nullable=frozenset({"office_id", "subdivision"}))
+    _check_subdivision(person.country_code, person.subdivision)
     person.updated_at = now
     return person
 

@@ -36,7 +36,20 @@ from pouch.errors import FieldError, InvalidInput, invalid_input
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 _OFFICE_FIELDS = ("slug", "name", "kind", "country_code", "time_zone", "email", "notes")
-_PERSON_FIELDS = ("name", "title", "form_of_address", "country_code", "languages", "time_zone")
+_PERSON_FIELDS = (
+    "name",
+    "title",
+    "form_of_address",
+    "country_code",
+    "subdivision",
+    "languages",
+    "time_zone",
+)
+
+
+def _person_entry(person: Person) -> dict[str, Any]:
+    # A field that is not set (a person with no subdivision) is left out.
+    return {f: getattr(person, f) for f in _PERSON_FIELDS if getattr(person, f) is not None}
 
 
 def export_directory(session: Session) -> str:
@@ -45,12 +58,11 @@ def export_directory(session: Session) -> str:
         entry: dict[str, Any] = {f: getattr(office, f) for f in _OFFICE_FIELDS}
         entry["kind"] = office.kind.value
         entry["people"] = [
-            {f: getattr(p, f) for f in _PERSON_FIELDS}
-            for p in directory_service.list_people(session, office_id=office.id)
+            _person_entry(p) for p in directory_service.list_people(session, office_id=office.id)
         ]
         offices.append(entry)
     unattached = [
-        {f: getattr(p, f) for f in _PERSON_FIELDS}
+        _person_entry(p)
         for p in session.scalars(
             select(Person).where(Person.office_id.is_(None)).order_by(Person.id)
         )
