@@ -43,11 +43,12 @@ from pouch.intake.flows import submission_of
 from pouch.mail import addresses, authentication, parse
 from pouch.mail import service as mail_service
 from pouch.mail.authentication import Lookup
-from pouch.mail.keys import pinned_first
+from pouch.mail.keys import dns_lookup, pinned_first
 from pouch.mail.models import InboundMail, MailState
 from pouch.messages import acceptance, receipts
 from pouch.messages.rules import Precedence, Timetable
 from pouch.messages.schemas import AttachmentIn, MessageIn
+from pouch.settings import Settings
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_PREFIX = "mail:"
@@ -417,3 +418,17 @@ def _idempotency_key(identity: str, office_id: int) -> str:
 
 def _base64(content: bytes) -> str:
     return base64.b64encode(content).decode("ascii")
+
+
+def intake_from_settings(settings: Settings, *, database: Database, clock: Clock) -> MailIntake:
+    """The mail intake as the settings describe it (``pouch mail serve``)."""
+    return MailIntake(
+        database,
+        clock=clock,
+        timetable=Timetable.from_settings(settings),
+        limits=acceptance.Limits.from_settings(settings),
+        dns=dns_lookup(
+            server=settings.mail_dns_server, timeout=settings.mail_dns_timeout.total_seconds()
+        ),
+        base_url=settings.public_url,
+    )

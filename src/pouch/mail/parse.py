@@ -132,10 +132,11 @@ def _attachments(message: MIMEPart, body: MIMEPart | None) -> list[Part]:
         if part is body or (within_alternative and _is_text(part)):
             continue
         content_type = part.get_content_type()
-        if content_type == "message/rfc822":
+        if part.get_content_maintype() == "message":
+            # A forwarded mail (or a delivery report's fields): its parts as they came.
             inner = part.get_payload()
-            first = inner[0] if isinstance(inner, list) and inner else None
-            content = first.as_bytes() if isinstance(first, MIMEPart) else part.as_bytes()
+            parts = inner if isinstance(inner, list) else []
+            content = b"".join(p.as_bytes() for p in parts if isinstance(p, MIMEPart))
         else:
             payload = part.get_payload(decode=True)
             content = payload if isinstance(payload, bytes) else b""
@@ -151,7 +152,7 @@ def _is_text(part: MIMEPart) -> bool:
 def _leaves(message: MIMEPart, *, alternative: bool) -> list[tuple[MIMEPart, bool]]:
     """The parts that are not containers, each with whether it is one of the body's
     alternatives (under a multipart/alternative)."""
-    if message.get_content_type() == "message/rfc822" or not message.is_multipart():
+    if message.get_content_maintype() == "message" or not message.is_multipart():
         return [(message, alternative)]
     leaves: list[tuple[MIMEPart, bool]] = []
     inner = alternative or message.get_content_subtype() == "alternative"

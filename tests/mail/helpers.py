@@ -1,0 +1,114 @@
+"""What the mail tests share: the published corpora, a DNS server on a free UDP
+port that serves their key records, and an SMTP client speaking to the real server."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import dns.message
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+DATA = Path(__file__).parent / "data"
+
+
+def corpus(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def crlf(raw: bytes) -> bytes:
+    """A mail as it travels: CRLF line ends (the corpora are stored with LF)."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def mail_auth_case(name: str) -> tuple[dict[str, str], bytes]:
+    """A stalwartlabs/mail-auth test file: its DNS TXT records (``name value`` lines),
+    a blank line, then the signed mail."""
+    text = corpus(name)
+    head, _, message = text.replace(b"\r\n", b"\n").partition(b"\n\n")
+    records = {}
+    for line in head.decode().splitlines():
+        owner, _, value = line.partition(" ")
+        records[owner.lower().rstrip(".")] = value
+    return records, crlf(message)
+
+
+class DnsServer:
+    """A DNS server on 127.0.0.1 and a free UDP port answering TXT queries from
+    ``records`` (name -> value), NXDOMAIN for anything else; it counts its queries."""
+
+    def __init__(self, records: dict[str, str]) -> None:
+        self.records = {k.lower().rstrip("."): v for k, v in records.items()}
+        self.queries: list[str] = []
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._running = True
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def __enter__(self) -> DnsServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._running = False
+        self.socket.close()
+        self._thread.join(timeout=5)
+
+    def _serve(self) -> None:
+        while self._running:
+            try:
+                wire, peer = self.socket.recvfrom(4096)
+            except OSError:
+                return
+            query = dns.message.from_wire(wire)
+            answer = dns.message.make_response(query)
+            question = query.question[0]
+            name = question.name.to_text().lower().rstrip(".")
+            self.queries.append(name)
+            value = self.records.get(name)
+            if value is None or question.rdtype != dns.rdatatype.TXT:
+                answer.set_rcode(dns.rcode.NXDOMAIN)
+            else:
+                # A long record travels as several strings of at most 255 bytes.
+                data = value.encode()
+                chunks = " ".join(
+                    '"' + data[i : i + 255].decode() + '"' for i in range(0, len(data), 255)
+                )
+                answer.answer.append(
+                    dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, "TXT", chunks)
+                )
+            self.socket.sendto(answer.to_wire(), peer)
+
+
+@dataclass(frozen=True)
+class Reply:
+    code: int
+    text: str
+
+
+def send(port: int, raw: bytes, *, sender: str, to: list[str]) -> tuple[list[Reply], Reply]:
+    """One SMTP transaction with smtplib: each RCPT TO's reply, then DATA's (or, with
+    no recipient accepted, the reply to the last RCPT)."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo("sender.example")
+        code, said = client.mail(sender)
+        assert code == 250, said
+        replies = [Reply(*_decoded(client.rcpt(address))) for address in to]
+        if not any(r.code == 250 for r in replies):
+            return replies, replies[-1]
+        return replies, Reply(*_decoded(client.data(raw)))
+
+
+def _decoded(reply: tuple[int, bytes]) -> tuple[int, str]:
+    return reply[0], reply[1].decode("utf-8", "replace")
