@@ -49,6 +49,8 @@ class DnsServer:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.socket.bind(("127.0.0.1", 0))
         self.port = self.socket.getsockname()[1]
+        # A closed socket does not wake a blocked recvfrom: the loop looks up now and then.
+        self.socket.settimeout(0.05)
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._running = True
 
@@ -62,13 +64,15 @@ class DnsServer:
 
     def __exit__(self, *_: object) -> None:
         self._running = False
-        self.socket.close()
         self._thread.join(timeout=5)
+        self.socket.close()
 
     def _serve(self) -> None:
         while self._running:
             try:
                 wire, peer = self.socket.recvfrom(4096)
+            except TimeoutError:
+                continue
             except OSError:
                 return
             query = dns.message.from_wire(wire)
