@@ -49,7 +49,9 @@ def mail_world(database: Database, clock: ManualClock, world: World) -> MailWorl
             office_mail(addresses=["football.example.com"], pins=[], require_signed=True),
         )
         mail_service.set_office_mail(
-            session, lax.id, office_mail(addresses=["@ucla.edu", "@stalw.art"], pins=[], require_signed=False)
+            session,
+            lax.id,
+            office_mail(addresses=["@ucla.edu", "@stalw.art"], pins=[], require_signed=False),
         )
     return MailWorld(world, world.offices["president-elect"], world.offices["ie-taoiseach"], lax)
 

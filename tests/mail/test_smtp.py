@@ -94,9 +94,7 @@ def test_a_good_dkim_mail_becomes_a_message_with_its_receipt(
     assert message.signature["mail"]["dmarc"] == "pass"
 
 
-def test_a_tampered_mail_is_quarantined_with_its_reason(
-    database: Database, smtp_port: int
-) -> None:
+def test_a_tampered_mail_is_quarantined_with_its_reason(database: Database, smtp_port: int) -> None:
     _, raw = mail_auth_case("mail-auth-dkim-001.txt")
     tampered = raw.replace(b"Are you hungry yet?", b"Are you thirsty yet?")
 
@@ -191,9 +189,11 @@ def test_an_unsigned_report_with_attachments_from_an_office_that_does_not_sign_i
 def test_mail_with_wrong_boundaries_is_quarantined_not_cut_short(
     database: Database, smtp_port: int
 ) -> None:
-    raw = crlf(corpus("cpython-msg_15.txt")).replace(
-        b"From: xx@xx.dk", b"From: xx@ucla.edu"
-    ).replace(b"To: XX", b"To: president-elect@pouch.example")
+    raw = (
+        crlf(corpus("cpython-msg_15.txt"))
+        .replace(b"From: xx@xx.dk", b"From: xx@ucla.edu")
+        .replace(b"To: XX", b"To: president-elect@pouch.example")
+    )
 
     _, data = send(smtp_port, raw, sender="xx@ucla.edu", to=[PRINCIPAL])
 
@@ -249,7 +249,8 @@ def test_a_mail_over_the_size_limit_gets_552_and_is_not_stored(
 
     raw = crlf(
         b"From: <postmaster@ucla.edu>\nTo: president-elect@pouch.example\nSubject: Big\n\n"
-        + b"x" * 76 + b"\n"
+        + b"x" * 76
+        + b"\n"
     ) * (MAX_BYTES // 70)
 
     try:
