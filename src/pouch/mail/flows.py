@@ -32,13 +32,15 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from pouch.clock import Clock
 from pouch.db import Database
-from pouch.errors import Conflict, InvalidInput, PouchError
+from pouch.errors import Conflict, FieldError, InvalidInput, PouchError
 from pouch.intake.flows import submission_of
 from pouch.mail import addresses, authentication, parse
 from pouch.mail import service as mail_service
@@ -140,7 +142,7 @@ class MailIntake:
         with self.database.transaction(write=False) as session:
             mail = mail_service.get_mail(session, mail_id)
             if mail.state != MailState.RECEIVED:
-                return self._outcome(mail)
+                return outcome_of(mail)
             raw = mail_service.raw_of(session, mail)
             recipients = list(mail.recipients)
             first = mail_service.earlier_arrival(session, mail)
@@ -149,7 +151,7 @@ class MailIntake:
             with self.database.transaction() as session:
                 mail = mail_service.get_mail(session, mail_id)
                 mail_service.replay(session, mail, mail_service.get_mail(session, first_id))
-                return self._outcome(mail)
+                return outcome_of(mail)
         reading = _Reading()
         try:
             reading.letter = parse.read(raw)
@@ -158,7 +160,7 @@ class MailIntake:
         letter = reading.letter
         with self.database.transaction(write=False) as session:
             reading.sender_office_id = mail_service.office_of(session, letter.from_address)
-            reading.addressees = self._addressees(session, recipients, letter)
+            reading.addressees = addressees_of(session, recipients, letter)
             pinned = mail_service.pins(session)
             require_signed = reading.sender_office_id is not None and (
                 mail_service.requires_signed(session, reading.sender_office_id)
@@ -170,135 +172,45 @@ class MailIntake:
         reason = _refusal(reading, require_signed=require_signed)
         if reason is not None:
             return self._quarantine(mail_id, reading, reason=reason)
-        return self._accept(mail_id, reading, officer_id=None, reason=None)
-
-    def _addressees(
-        self, session: Any, recipients: Sequence[str], letter: parse.Letter
-    ) -> dict[int, Precedence]:
-        """Each addressee office with the precedence asked for it (the most urgent
-        of its recipients' tags, else the mail's header)."""
-        found: dict[int, Precedence] = {}
-        for recipient in recipients:
-            split = addresses.split(recipient)
-            office_id = mail_service.office_of(session, recipient)
-            if split is None or office_id is None:
-                continue
-            asked = addresses.precedence(split.tag, letter.precedence_header)
-            held = found.get(office_id)
-            found[office_id] = asked if held is None or asked.rank < held.rank else held
-        return found
+        return self._accept(mail_id, reading)
 
     # -- outcomes ----------------------------------------------------------------
-
-    def _note(self, session: Any, mail: InboundMail, reading: _Reading) -> None:
-        letter = reading.letter
-        mail_service.note_letter(
-            session,
-            mail,
-            from_address=letter.from_address if letter else None,
-            subject=letter.subject if letter else None,
-            message_id=letter.message_id if letter else None,
-            sender_office_id=reading.sender_office_id,
-            verdicts=reading.verdicts.evidence() if reading.verdicts else None,
-        )
 
     def _quarantine(self, mail_id: int, reading: _Reading, *, reason: str) -> Outcome:
         with self.database.transaction() as session:
             mail = mail_service.get_mail(session, mail_id)
-            self._note(session, mail, reading)
+            _note(session, mail, reading)
             mail_service.quarantine(session, mail, reason=reason, now=self.clock.now())
-            return self._outcome(mail)
+            return outcome_of(mail)
 
-    def _acceptances(
-        self, mail: InboundMail, reading: _Reading, *, officer_id: int | None
-    ) -> list[acceptance.Acceptance]:
-        """One acceptance per addressee office, through the API's own checks.
-
-        :raises InvalidInput: the letter is not a message the API would accept.
-        """
-        letter = reading.letter
-        assert letter is not None
-        assert reading.sender_office_id is not None
-        evidence: dict[str, Any] = {"mail": mail.sha256, "received": mail.received_index}
-        if reading.verdicts is not None:
-            evidence["dkim"] = [
-                {"d": v.domain, "s": v.selector, "result": v.result} for v in reading.verdicts.dkim
-            ]
-            evidence["dmarc"] = reading.verdicts.dmarc
-        if officer_id is not None:
-            evidence["released_by"] = officer_id
-        identity = letter.message_id or f"sha256:{mail.sha256}"
-        made = []
-        for office_id, precedence in sorted(reading.addressees.items()):
-            try:
-                data = MessageIn(
-                    sender_office_id=reading.sender_office_id,
-                    addressee_office_id=office_id,
-                    subject=letter.subject,
-                    body=letter.body,
-                    body_format=letter.body_format,
-                    precedence=precedence,
-                    attachments=[
-                        AttachmentIn(
-                            filename=part.filename,
-                            content_type=part.content_type[:127],
-                            content_base64=_base64(part.content),
-                        )
-                        for part in letter.attachments
-                    ],
-                )
-            except ValidationError as error:
-                first = error.errors()[0]
-                where = ".".join(str(x) for x in first["loc"])
-                raise InvalidInput(
-                    f"not a message Pouch accepts: {where}: {first['msg']}"
-                ) from None
-            prepared = acceptance.prepare(submission_of(data), self.limits)
-            made.append(
-                acceptance.Acceptance(
-                    prepared,
-                    submitted_by_user_id=officer_id,
-                    signature={"mail": {"sha256": mail.sha256, **(mail.verdicts or {})}},
-                    idempotency_key=_idempotency_key(identity, office_id),
-                    request_hash=prepared.content_hash,
-                    evidence=evidence,
-                )
-            )
-        return made
-
-    def _accept(
-        self, mail_id: int, reading: _Reading, *, officer_id: int | None, reason: str | None
-    ) -> Outcome:
+    def _accept(self, mail_id: int, reading: _Reading) -> Outcome:
         with self.database.transaction(write=False) as session:
             mail = mail_service.get_mail(session, mail_id)
             session.expunge(mail)
-        mail.verdicts = reading.verdicts.evidence() if reading.verdicts else mail.verdicts
+        mail.verdicts = reading.verdicts.evidence() if reading.verdicts else None
         try:
-            made = self._acceptances(mail, reading, officer_id=officer_id)
+            # Sanitizing, sniffing and hashing happen here, outside the write transaction.
+            made = acceptances_of(mail, reading, officer_id=None, limits=self.limits)
         except PouchError as refusal:
-            if officer_id is not None:
-                raise
             return self._quarantine(mail_id, reading, reason=refusal.detail)
-        now = self.clock.now()
         with self.database.transaction() as session:
-            mail = (
-                mail_service.quarantined_for_update(session, mail_id)
-                if officer_id is not None
-                else mail_service.get_mail(session, mail_id)
-            )
-            if officer_id is None:
-                self._note(session, mail, reading)
+            mail = mail_service.get_mail(session, mail_id)
+            _note(session, mail, reading)
             outcomes = acceptance.accept_many(
-                session, made, now=now, timetable=self.timetable, limits=self.limits
+                session, made, now=self.clock.now(), timetable=self.timetable, limits=self.limits
             )
             refused = [o for o in outcomes if isinstance(o, PouchError)]
-            if refused:
-                # Nothing of this mail is accepted if one of its messages is refused.
-                session.rollback()
-            else:
-                return self._finish(session, mail, outcomes, officer_id=officer_id, reason=reason)
-        if officer_id is not None:
-            raise refused[0]
+            if not refused:
+                done = [o for o in outcomes if isinstance(o, acceptance.Accepted)]
+                mail_service.accepted(
+                    session,
+                    mail,
+                    public_ids=[o.message.public_id for o in done],
+                    replayed=all(o.replayed for o in done),
+                )
+                return outcome_of(mail, receipt_urls=_receipt_urls(self.base_url, done))
+            # Nothing of this mail is accepted if one of its messages is refused.
+            session.rollback()
         # A Message-ID seen with other content, a retired office ...: an officer looks.
         why = (
             "the Message-ID was used before for another content"
@@ -306,50 +218,6 @@ class MailIntake:
             else refused[0].detail
         )
         return self._quarantine(mail_id, reading, reason=why)
-
-    def _finish(
-        self,
-        session: Any,
-        mail: InboundMail,
-        outcomes: Sequence[acceptance.Accepted | PouchError],
-        *,
-        officer_id: int | None,
-        reason: str | None,
-    ) -> Outcome:
-        now = self.clock.now()
-        done = [o for o in outcomes if isinstance(o, acceptance.Accepted)]
-        public_ids = [o.message.public_id for o in done]
-        if officer_id is not None:
-            mail_service.released(
-                session,
-                mail,
-                officer_id=officer_id,
-                reason=reason or "",
-                public_ids=public_ids,
-                now=now,
-            )
-        else:
-            mail_service.accepted(
-                session,
-                mail,
-                public_ids=public_ids,
-                replayed=all(o.replayed for o in done),
-            )
-        urls = tuple(receipts.receipt_url(self.base_url, o.message, o.ledger_index) for o in done)
-        return self._outcome(mail, receipt_urls=urls)
-
-    def _outcome(self, mail: InboundMail, *, receipt_urls: tuple[str, ...] = ()) -> Outcome:
-        return Outcome(
-            mail_id=mail.id,
-            sha256=mail.sha256,
-            received_index=mail.received_index,
-            state=mail.state,
-            reason=mail.reason,
-            messages=tuple(mail.messages),
-            receipt_urls=receipt_urls,
-        )
-
-    # -- the officers' decisions ---------------------------------------------------
 
     def release(
         self,
@@ -360,33 +228,184 @@ class MailIntake:
         addressee_office_id: int | None,
         reason: str,
     ) -> Outcome:
-        """One watch officer accepts a quarantined mail into the normal path, naming
-        the sender office (and the addressee) where the directory could not.
+        """``release`` in a transaction of its own."""
+        with self.database.transaction() as session:
+            return release(
+                session,
+                mail_id,
+                officer_id=officer_id,
+                sender_office_id=sender_office_id,
+                addressee_office_id=addressee_office_id,
+                reason=reason,
+                now=self.clock.now(),
+                timetable=self.timetable,
+                limits=self.limits,
+                base_url=self.base_url,
+            )
 
-        :raises Conflict: not in quarantine; ``InvalidInput``: no sender or addressee
-            office, or a letter the API would refuse.
-        """
-        with self.database.transaction(write=False) as session:
-            mail = mail_service.quarantined_for_update(session, mail_id)
-            raw = mail_service.raw_of(session, mail)
-            recipients = list(mail.recipients)
-            known_sender = mail.sender_office_id
+
+def addressees_of(
+    session: Session, recipients: Sequence[str], letter: parse.Letter
+) -> dict[int, Precedence]:
+    """Each addressee office with the precedence asked for it (the most urgent of its
+    recipients' tags, else the mail's header)."""
+    found: dict[int, Precedence] = {}
+    for recipient in recipients:
+        split = addresses.split(recipient)
+        office_id = mail_service.office_of(session, recipient)
+        if split is None or office_id is None:
+            continue
+        asked = addresses.precedence(split.tag, letter.precedence_header)
+        held = found.get(office_id)
+        found[office_id] = asked if held is None or asked.rank < held.rank else held
+    return found
+
+
+def _note(session: Session, mail: InboundMail, reading: _Reading) -> None:
+    letter = reading.letter
+    mail_service.note_letter(
+        session,
+        mail,
+        from_address=letter.from_address if letter else None,
+        subject=letter.subject if letter else None,
+        message_id=letter.message_id if letter else None,
+        sender_office_id=reading.sender_office_id,
+        verdicts=reading.verdicts.evidence() if reading.verdicts else None,
+    )
+
+
+def acceptances_of(
+    mail: InboundMail, reading: _Reading, *, officer_id: int | None, limits: acceptance.Limits
+) -> list[acceptance.Acceptance]:
+    """One acceptance per addressee office, through the API's own checks (``MessageIn``)
+    and preparation (sanitizer, sniffing, caps).
+
+    :raises InvalidInput: the letter is not a message the API would accept.
+    :raises PayloadTooLarge: an attachment over the limit.
+    """
+    letter = reading.letter
+    assert letter is not None
+    assert reading.sender_office_id is not None
+    evidence: dict[str, Any] = {"mail": mail.sha256, "received": mail.received_index}
+    if reading.verdicts is not None:
+        evidence["dkim"] = [
+            {"d": v.domain, "s": v.selector, "result": v.result} for v in reading.verdicts.dkim
+        ]
+        evidence["dmarc"] = reading.verdicts.dmarc
+    if officer_id is not None:
+        evidence["released_by"] = officer_id
+    identity = letter.message_id or f"sha256:{mail.sha256}"
+    made = []
+    for office_id, precedence in sorted(reading.addressees.items()):
         try:
-            letter = parse.read(raw)
-        except parse.Unparseable as error:
-            raise InvalidInput(f"the mail cannot be read ({error}); reject it") from None
-        reading = _Reading(letter=letter, sender_office_id=sender_office_id or known_sender)
-        with self.database.transaction(write=False) as session:
-            reading.addressees = self._addressees(session, recipients, letter)
-        if addressee_office_id is not None:
-            reading.addressees = {
-                addressee_office_id: addresses.precedence(None, letter.precedence_header)
-            }
-        if reading.sender_office_id is None:
-            raise InvalidInput("name the office that sent this mail")
-        if not reading.addressees:
-            raise InvalidInput("name the office this mail is for")
-        return self._accept(mail_id, reading, officer_id=officer_id, reason=reason)
+            data = MessageIn(
+                sender_office_id=reading.sender_office_id,
+                addressee_office_id=office_id,
+                subject=letter.subject,
+                body=letter.body,
+                body_format=letter.body_format,
+                precedence=precedence,
+                attachments=[
+                    AttachmentIn(
+                        filename=part.filename,
+                        content_type=part.content_type[:127],
+                        content_base64=_base64(part.content),
+                    )
+                    for part in letter.attachments
+                ],
+            )
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise InvalidInput(f"not a message Pouch accepts: {where}: {first['msg']}") from None
+        prepared = acceptance.prepare(submission_of(data), limits)
+        made.append(
+            acceptance.Acceptance(
+                prepared,
+                submitted_by_user_id=officer_id,
+                signature={"mail": {"sha256": mail.sha256, **(mail.verdicts or {})}},
+                idempotency_key=_idempotency_key(identity, office_id),
+                request_hash=prepared.content_hash,
+                evidence=evidence,
+            )
+        )
+    return made
+
+
+def release(
+    session: Session,
+    mail_id: int,
+    *,
+    officer_id: int,
+    sender_office_id: int | None,
+    addressee_office_id: int | None,
+    reason: str,
+    now: datetime,
+    timetable: Timetable,
+    limits: acceptance.Limits,
+    base_url: str,
+) -> Outcome:
+    """One watch officer accepts a quarantined mail into the normal path, in the
+    caller's transaction, naming the sender office (and the addressee) where the
+    directory could not; ``mail.released`` is logged with the messages it became.
+
+    :raises Conflict: not in quarantine, or a message refused (its Message-ID used for
+        another letter). ``InvalidInput``: no sender or addressee office, an unreadable
+        mail, or a letter the API would refuse.
+    """
+    mail = mail_service.quarantined_for_update(session, mail_id)
+    try:
+        letter = parse.read(mail_service.raw_of(session, mail))
+    except parse.Unparseable as error:
+        raise InvalidInput(f"the mail cannot be read ({error}); reject it") from None
+    reading = _Reading(letter=letter, sender_office_id=sender_office_id or mail.sender_office_id)
+    if addressee_office_id is not None:
+        reading.addressees = {
+            addressee_office_id: addresses.precedence(None, letter.precedence_header)
+        }
+    else:
+        reading.addressees = addressees_of(session, mail.recipients, letter)
+    if reading.sender_office_id is None:
+        raise InvalidInput(
+            "name the office that sent this mail",
+            field_errors=[FieldError("sender_office_id", "required: the directory does not know")],
+        )
+    if not reading.addressees:
+        raise InvalidInput(
+            "name the office this mail is for",
+            field_errors=[FieldError("addressee_office_id", "required")],
+        )
+    made = acceptances_of(mail, reading, officer_id=officer_id, limits=limits)
+    outcomes = acceptance.accept_many(session, made, now=now, timetable=timetable, limits=limits)
+    for outcome in outcomes:
+        if isinstance(outcome, PouchError):
+            raise outcome
+    done = [o for o in outcomes if isinstance(o, acceptance.Accepted)]
+    mail_service.released(
+        session,
+        mail,
+        officer_id=officer_id,
+        reason=reason.strip(),
+        public_ids=[o.message.public_id for o in done],
+        now=now,
+    )
+    return outcome_of(mail, receipt_urls=_receipt_urls(base_url, done))
+
+
+def _receipt_urls(base_url: str, done: Sequence[acceptance.Accepted]) -> tuple[str, ...]:
+    return tuple(receipts.receipt_url(base_url, o.message, o.ledger_index) for o in done)
+
+
+def outcome_of(mail: InboundMail, *, receipt_urls: tuple[str, ...] = ()) -> Outcome:
+    return Outcome(
+        mail_id=mail.id,
+        sha256=mail.sha256,
+        received_index=mail.received_index,
+        state=mail.state,
+        reason=mail.reason,
+        messages=tuple(mail.messages),
+        receipt_urls=receipt_urls,
+    )
 
 
 def _refusal(reading: _Reading, *, require_signed: bool) -> str | None:
