@@ -132,7 +132,7 @@ LABELS: dict[EventKind, str] = {
     EventKind.WORKER_FAILED: "Background work failed on a row (it is tried again)",
     EventKind.RECEIVED: "Mail received (its exact bytes stored, before any parsing)",
     EventKind.MAIL_QUARANTINED: "Mail quarantined (a watch officer decides)",
-    EventKind.MAIL_REJECT_REQUESTED: "Rejection of a quarantined mail asked (a second officer confirms)",
+    EventKind.MAIL_REJECT_REQUESTED: "Rejection of a mail asked (a second officer confirms)",
     EventKind.MAIL_REJECTED: "Quarantined mail rejected by two officers",
     EventKind.MAIL_RELEASED: "Quarantined mail accepted by an officer",
 }
