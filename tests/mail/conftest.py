@@ -42,16 +42,22 @@ def mail_world(database: Database, clock: ManualClock, world: World) -> MailWorl
             session,
             world.offices["president-elect"].id,
             office_mail(addresses=[PRINCIPAL], pins=[], require_signed=False),
+            now=clock.now(),
+            by=None,
         )
         mail_service.set_office_mail(
             session,
             world.offices["ie-taoiseach"].id,
             office_mail(addresses=["football.example.com"], pins=[], require_signed=True),
+            now=clock.now(),
+            by=None,
         )
         mail_service.set_office_mail(
             session,
             lax.id,
             office_mail(addresses=["@ucla.edu", "@stalw.art"], pins=[], require_signed=False),
+            now=clock.now(),
+            by=None,
         )
     return MailWorld(world, world.offices["president-elect"], world.offices["ie-taoiseach"], lax)
 

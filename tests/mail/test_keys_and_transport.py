@@ -7,6 +7,7 @@ import datetime as dt
 import smtplib
 import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,8 @@ def _pin(database: Database, mail_world: MailWorld, pins: list[dict[str, str]]) 
             mail_service.OfficeMail(
                 addresses=["@football.example.com"], pins=pins, require_signed=True
             ),
+            now=datetime.now(UTC),
+            by=None,
         )
 
 

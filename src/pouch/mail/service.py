@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from pouch.directory.models import Office
 from pouch.errors import Conflict, FieldError, InvalidInput, NotFound
 from pouch.events import EventKind
+from pouch.identity import record
 from pouch.ledger import service as ledger_service
 from pouch.mail import addresses
 from pouch.mail.keys import pin_name
@@ -188,11 +189,15 @@ def office_mail(session: Session, office_id: int) -> OfficeMail:
     )
 
 
-def set_office_mail(session: Session, office_id: int, mail: OfficeMail) -> None:
-    """Replace what the directory says of an office's mail with ``mail``.
+def set_office_mail(
+    session: Session, office_id: int, mail: OfficeMail, *, now: datetime, by: int | None
+) -> None:
+    """Replace what the directory says of an office's mail with ``mail``; a change is
+    logged (``office.changed``) and the office told, as any change of the directory.
 
     :raises Conflict: an address or a pinned key is another office's already.
     """
+    before = _described(office_mail(session, office_id))
     for address in {addresses.normalized(a) for a in mail.addresses}:
         row = session.get(OfficeMailAddress, address)
         if row is not None and row.office_id != office_id:
@@ -232,6 +237,33 @@ def set_office_mail(session: Session, office_id: int, mail: OfficeMail) -> None:
     else:
         policy.require_signed = mail.require_signed
     session.flush()
+    after = _described(office_mail(session, office_id))
+    if after != before:
+        record.change(
+            session,
+            EventKind.OFFICE_CHANGED,
+            at=now,
+            by=by,
+            details={"office": office_id, "changes": {"mail": after}},
+            offices=[office_id],
+            tell_offices=[office_id],
+        )
+
+
+def _described(mail: OfficeMail) -> dict[str, Any]:
+    """An office's mail as its change is logged: each pinned key by its SHA-256."""
+    return {
+        "addresses": mail.addresses,
+        "pins": [
+            {
+                "domain": p["domain"],
+                "selector": p["selector"],
+                "sha256": hashlib.sha256(p["record"].encode()).hexdigest(),
+            }
+            for p in mail.pins
+        ],
+        "require_signed": mail.require_signed,
+    }
 
 
 # -- outcomes ------------------------------------------------------------------------
