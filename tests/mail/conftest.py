@@ -12,12 +12,8 @@ from pouch.db import Database
 from pouch.directory.models import Office, OfficeKind
 from pouch.mail import service as mail_service
 from pouch.mail.flows import MailIntake
-from pouch.mail.keys import dns_lookup
-from pouch.mail.server import MailServer
-from pouch.messages.rules import DEFAULT_TIMETABLE
 from tests.factories import World, make_office
-from tests.mail.helpers import DnsServer, mail_auth_case
-from tests.messages.helpers import LIMITS
+from tests.mail.helpers import DnsServer, mail_auth_case, mail_intake, serving
 
 PRINCIPAL = "president-elect@pouch.example"
 MAX_BYTES = 256 * 1024
@@ -72,23 +68,10 @@ def dns_server() -> Iterator[DnsServer]:
 
 @pytest.fixture
 def intake(database: Database, clock: ManualClock, dns_server: DnsServer) -> MailIntake:
-    return MailIntake(
-        database,
-        clock=clock,
-        timetable=DEFAULT_TIMETABLE,
-        limits=LIMITS,
-        dns=dns_lookup(server=dns_server.address, timeout=2),
-        base_url="http://testserver",
-    )
+    return mail_intake(database, clock, dns=dns_server.address)
 
 
 @pytest.fixture
 def smtp_port(intake: MailIntake, mail_world: MailWorld) -> Iterator[int]:
-    server = MailServer(
-        intake, host="127.0.0.1", port=0, hostname="pouch.test", max_bytes=MAX_BYTES
-    )
-    port = server.start()
-    try:
+    with serving(intake, max_bytes=MAX_BYTES) as port:
         yield port
-    finally:
-        server.stop()

@@ -6,14 +6,27 @@ from __future__ import annotations
 import smtplib
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dns.message
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+from sqlalchemy import select
+
+from pouch.clock import Clock
+from pouch.db import Database
+from pouch.mail.flows import MailIntake
+from pouch.mail.keys import dns_lookup
+from pouch.mail.models import InboundMail, MailState
+from pouch.mail.server import MailServer
+from pouch.messages.rules import DEFAULT_TIMETABLE
+from tests.messages.helpers import LIMITS
 
 DATA = Path(__file__).parent / "data"
 
@@ -116,3 +129,49 @@ def send(port: int, raw: bytes, *, sender: str, to: list[str]) -> tuple[list[Rep
 
 def _decoded(reply: tuple[int, bytes]) -> tuple[int, str]:
     return reply[0], reply[1].decode("utf-8", "replace")
+
+
+def arrivals(database: Database) -> list[InboundMail]:
+    """Every arrival, oldest first, detached from its session."""
+    with database.transaction(write=False) as session:
+        mails = list(session.scalars(select(InboundMail).order_by(InboundMail.id)))
+        session.expunge_all()
+        return mails
+
+
+def quarantine_reason(database: Database) -> str:
+    """The reason of the one arrival there is, which must be in quarantine."""
+    (mail,) = arrivals(database)
+    assert mail.state == MailState.QUARANTINED, mail.state
+    assert mail.reason is not None
+    return mail.reason
+
+
+def mail_intake(database: Database, clock: Clock, *, dns: str) -> MailIntake:
+    """The intake as the tests run it: keys from the DNS server at ``dns``."""
+    return MailIntake(
+        database,
+        clock=clock,
+        timetable=DEFAULT_TIMETABLE,
+        limits=LIMITS,
+        dns=dns_lookup(server=dns, timeout=2),
+        base_url="http://testserver",
+    )
+
+
+@contextmanager
+def serving(intake: MailIntake, **options: Any) -> Iterator[int]:
+    """The real listener on a free port, for the block: yields the port."""
+    server = MailServer(
+        intake,
+        host="127.0.0.1",
+        port=0,
+        hostname="pouch.test",
+        max_bytes=options.pop("max_bytes", 10**6),
+        **options,
+    )
+    port = server.start()
+    try:
+        yield port
+    finally:
+        server.stop()

@@ -15,28 +15,27 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.mail import service as mail_service
 from pouch.mail.flows import MailIntake
-from pouch.mail.keys import dns_lookup
-from pouch.mail.models import InboundMail, MailState
-from pouch.mail.server import MailServer, tls_context
-from pouch.messages.rules import DEFAULT_TIMETABLE
+from pouch.mail.models import MailState
+from pouch.mail.server import tls_context
 from tests.mail.conftest import PRINCIPAL, MailWorld
-from tests.mail.helpers import DnsServer, corpus, crlf, mail_auth_case, send
-from tests.messages.helpers import LIMITS
+from tests.mail.helpers import (
+    DnsServer,
+    arrivals,
+    corpus,
+    crlf,
+    mail_auth_case,
+    mail_intake,
+    send,
+    serving,
+)
 
 SIGNED_FROM = "joe@football.example.com"
-
-
-def _arrivals(database: Database) -> list[InboundMail]:
-    with database.transaction(write=False) as session:
-        mails = list(session.scalars(select(InboundMail).order_by(InboundMail.id)))
-        session.expunge_all()
-        return mails
 
 
 def _pin(database: Database, mail_world: MailWorld, pins: list[dict[str, str]]) -> None:
@@ -83,26 +82,14 @@ def test_pinned_keys_verify_without_dns(
             },
         ],
     )
-    intake = MailIntake(
-        database,
-        clock=clock,
-        timetable=DEFAULT_TIMETABLE,
-        limits=LIMITS,
-        dns=dns_lookup(server=silent_dns.address, timeout=1),
-        base_url="http://testserver",
-    )
-    server = MailServer(intake, host="127.0.0.1", port=0, hostname="t", max_bytes=10**6)
-    port = server.start()
-    try:
+    with serving(mail_intake(database, clock, dns=silent_dns.address)) as port:
         # The simple/simple twin of the RFC 8463 letter, from dkimpy's tests.
         _, data = send(
             port, crlf(corpus("dkimpy-rfc6376.signed.msg")), sender=SIGNED_FROM, to=[PRINCIPAL]
         )
-    finally:
-        server.stop()
 
     assert data.code == 250, data.text
-    (mail,) = _arrivals(database)
+    (mail,) = arrivals(database)
     assert mail.state == MailState.ACCEPTED
     assert mail.verdicts is not None
     assert {(v["s"], v["result"], v["key"]) for v in mail.verdicts["dkim"]} == {
@@ -131,7 +118,7 @@ def test_a_pin_wins_over_dns(
     _, data = send(smtp_port, raw, sender=SIGNED_FROM, to=[PRINCIPAL])
 
     assert data.code == 250
-    (mail,) = _arrivals(database)
+    (mail,) = arrivals(database)
     assert mail.state == MailState.QUARANTINED
     assert mail.reason is not None
     assert mail.reason.startswith("DKIM fail for d=football.example.com")
@@ -146,7 +133,7 @@ def test_arc_is_kept_as_evidence_when_a_list_broke_the_authors_signature(
     _, data = send(smtp_port, raw, sender="jmap-bounces@ietf.org", to=[PRINCIPAL])
 
     assert data.code == 250
-    (mail,) = _arrivals(database)
+    (mail,) = arrivals(database)
     assert mail.state == MailState.QUARANTINED
     assert mail.verdicts is not None
     assert mail.verdicts["arc"] == "pass"
@@ -159,23 +146,18 @@ def test_arc_is_kept_as_evidence_when_a_list_broke_the_authors_signature(
 def test_lmtp_answers_once_per_recipient(
     database: Database, intake: MailIntake, mail_world: MailWorld
 ) -> None:
-    server = MailServer(intake, host="127.0.0.1", port=0, hostname="t", max_bytes=10**6, lmtp=True)
-    port = server.start()
     _, raw = mail_auth_case("mail-auth-dkim-001.txt")
-    try:
-        with smtplib.LMTP("127.0.0.1", port) as client:
-            client.ehlo_or_helo_if_needed()
-            assert client.mail(SIGNED_FROM)[0] == 250
-            assert client.rcpt(PRINCIPAL)[0] == 250
-            assert client.rcpt("president-elect+immediate@pouch.example")[0] == 250
-            assert client.rcpt("stranger@pouch.example")[0] == 550
-            first = client.data(raw)
-            second = client.getreply()
-    finally:
-        server.stop()
+    with serving(intake, lmtp=True) as port, smtplib.LMTP("127.0.0.1", port) as client:
+        client.ehlo_or_helo_if_needed()
+        assert client.mail(SIGNED_FROM)[0] == 250
+        assert client.rcpt(PRINCIPAL)[0] == 250
+        assert client.rcpt("president-elect+immediate@pouch.example")[0] == 250
+        assert client.rcpt("stranger@pouch.example")[0] == 550
+        first = client.data(raw)
+        second = client.getreply()
 
     assert first[0] == second[0] == 250
-    (mail,) = _arrivals(database)
+    (mail,) = arrivals(database)
     assert mail.state == MailState.ACCEPTED
     assert len(mail.recipients) == 2
 
@@ -210,24 +192,20 @@ def test_starttls_when_a_certificate_is_configured(
     database: Database, intake: MailIntake, mail_world: MailWorld, tmp_path: Path
 ) -> None:
     cert, key = _certificate(tmp_path)
-    server = MailServer(
-        intake, host="127.0.0.1", port=0, hostname="t", max_bytes=10**6, tls=tls_context(cert, key)
-    )
-    port = server.start()
     _, raw = mail_auth_case("mail-auth-dkim-001.txt")
     trusting = ssl.create_default_context(cafile=str(cert))
     trusting.check_hostname = False
-    try:
-        with smtplib.SMTP("127.0.0.1", port) as client:
-            client.ehlo()
-            assert client.has_extn("starttls")
-            client.starttls(context=trusting)
-            client.ehlo()
-            client.sendmail(SIGNED_FROM, [PRINCIPAL], raw)
-    finally:
-        server.stop()
+    with (
+        serving(intake, tls=tls_context(cert, key)) as port,
+        smtplib.SMTP("127.0.0.1", port) as client,
+    ):
+        client.ehlo()
+        assert client.has_extn("starttls")
+        client.starttls(context=trusting)
+        client.ehlo()
+        client.sendmail(SIGNED_FROM, [PRINCIPAL], raw)
 
-    (mail,) = _arrivals(database)
+    (mail,) = arrivals(database)
     assert mail.tls is True
     assert mail.state == MailState.ACCEPTED
 
@@ -237,21 +215,12 @@ def test_a_database_that_does_not_answer_gets_451_at_rcpt(
 ) -> None:
     # Nothing listens on port 1: every connection is refused, as with a database down.
     down = Database.from_url("postgresql+psycopg://postgres@127.0.0.1:1/pouch?connect_timeout=2")
-    intake = MailIntake(
-        down,
-        clock=clock,
-        timetable=DEFAULT_TIMETABLE,
-        limits=LIMITS,
-        dns=dns_lookup(server=silent_dns.address, timeout=1),
-        base_url="http://testserver",
-    )
-    server = MailServer(intake, host="127.0.0.1", port=0, hostname="t", max_bytes=10**6)
-    port = server.start()
+    intake = mail_intake(down, clock, dns=silent_dns.address)
     _, raw = mail_auth_case("mail-auth-dkim-001.txt")
     try:
-        replies, last = send(port, raw, sender=SIGNED_FROM, to=[PRINCIPAL])
+        with serving(intake) as port:
+            replies, last = send(port, raw, sender=SIGNED_FROM, to=[PRINCIPAL])
     finally:
-        server.stop()
         down.dispose()
 
     assert [r.code for r in replies] == [451]

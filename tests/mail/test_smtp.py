@@ -11,20 +11,21 @@ from sqlalchemy import func, select
 from pouch.db import Database
 from pouch.events import EventKind
 from pouch.ledger import service as ledger_service
-from pouch.mail.models import InboundMail, MailState, RawMail
+from pouch.mail.models import MailState, RawMail
 from pouch.messages.models import Message, MessageEvent
 from pouch.messages.rules import Precedence
 from tests.mail.conftest import PRINCIPAL, MailWorld
-from tests.mail.helpers import DnsServer, corpus, crlf, mail_auth_case, send
+from tests.mail.helpers import (
+    DnsServer,
+    arrivals,
+    corpus,
+    crlf,
+    mail_auth_case,
+    quarantine_reason,
+    send,
+)
 
 SIGNED_FROM = "joe@football.example.com"
-
-
-def _arrivals(database: Database) -> list[InboundMail]:
-    with database.transaction(write=False) as session:
-        mails = list(session.scalars(select(InboundMail).order_by(InboundMail.id)))
-        session.expunge_all()
-        return mails
 
 
 def _messages(database: Database) -> list[Message]:
@@ -51,7 +52,7 @@ def test_a_good_dkim_mail_becomes_a_message_with_its_receipt(
 
     assert [r.code for r in replies] == [250]
     assert data.code == 250, data.text
-    (mail,) = _arrivals(database)
+    (mail,) = arrivals(database)
     (message,) = _messages(database)
     assert mail.state == MailState.ACCEPTED
     assert mail.messages == [message.public_id]
@@ -102,7 +103,7 @@ def test_a_tampered_mail_is_quarantined_with_its_reason(database: Database, smtp
 
     assert data.code == 250, data.text  # stored and logged: the sender's MTA is done
     assert "quarantined" in data.text
-    (mail,) = _arrivals(database)
+    (mail,) = arrivals(database)
     assert mail.state == MailState.QUARANTINED
     assert mail.reason is not None
     assert "body hash mismatch" in mail.reason
@@ -128,7 +129,7 @@ def test_an_unknown_recipient_is_refused_at_rcpt_and_nothing_is_stored(
 
     assert [r.code for r in replies] == [550]
     assert last.code == 550
-    assert _arrivals(database) == []
+    assert arrivals(database) == []
 
 
 def test_mail_from_an_unknown_sender_is_quarantined(database: Database, smtp_port: int) -> None:
@@ -140,10 +141,7 @@ def test_mail_from_an_unknown_sender_is_quarantined(database: Database, smtp_por
     _, data = send(smtp_port, raw, sender="someone@unknown.example", to=[PRINCIPAL])
 
     assert data.code == 250
-    (mail,) = _arrivals(database)
-    assert mail.state == MailState.QUARANTINED
-    assert mail.reason is not None
-    assert mail.reason.startswith("unknown sender: someone@unknown.example")
+    assert quarantine_reason(database).startswith("unknown sender: someone@unknown.example")
 
 
 def test_unsigned_mail_from_an_office_that_signs_everything_is_quarantined(
@@ -157,9 +155,7 @@ def test_unsigned_mail_from_an_office_that_signs_everything_is_quarantined(
     _, data = send(smtp_port, raw, sender=SIGNED_FROM, to=[PRINCIPAL])
 
     assert data.code == 250
-    (mail,) = _arrivals(database)
-    assert mail.state == MailState.QUARANTINED
-    assert mail.reason == "unsigned: the sender office requires DKIM-signed mail"
+    assert quarantine_reason(database) == "unsigned: the sender office requires DKIM-signed mail"
 
 
 def test_an_unsigned_report_with_attachments_from_an_office_that_does_not_sign_is_accepted(
@@ -170,7 +166,7 @@ def test_an_unsigned_report_with_attachments_from_an_office_that_does_not_sign_i
     _, data = send(smtp_port, raw, sender="postmaster@ucla.edu", to=[PRINCIPAL])
 
     assert data.code == 250, data.text
-    (mail,) = _arrivals(database)
+    (mail,) = arrivals(database)
     assert mail.state == MailState.ACCEPTED
     (message,) = _messages(database)
     assert message.sender_office_id == mail_world.lax.id
@@ -198,10 +194,7 @@ def test_mail_with_wrong_boundaries_is_quarantined_not_cut_short(
     _, data = send(smtp_port, raw, sender="xx@ucla.edu", to=[PRINCIPAL])
 
     assert data.code == 250
-    (mail,) = _arrivals(database)
-    assert mail.state == MailState.QUARANTINED
-    assert mail.reason is not None
-    assert mail.reason.startswith("malformed MIME (StartBoundaryNotFoundDefect)")
+    assert quarantine_reason(database).startswith("malformed MIME (StartBoundaryNotFoundDefect)")
 
 
 def test_the_same_mail_again_is_a_replay_not_a_second_message(
@@ -218,7 +211,7 @@ def test_the_same_mail_again_is_a_replay_not_a_second_message(
     assert first.code == again.code == through.code == 250
     assert f"already accepted as {message.public_id}" in again.text
     assert f"already accepted as {message.public_id}" in through.text
-    states = [m.state for m in _arrivals(database)]
+    states = [m.state for m in arrivals(database)]
     assert states == [MailState.ACCEPTED, MailState.REPLAY, MailState.REPLAY]
 
 
@@ -236,7 +229,7 @@ def test_a_message_id_reused_for_another_letter_is_quarantined(
 
     assert second.code == 250
     assert len(_messages(database)) == 1
-    first_mail, second_mail = _arrivals(database)
+    first_mail, second_mail = arrivals(database)
     assert first_mail.state == MailState.ACCEPTED
     assert second_mail.state == MailState.QUARANTINED
     assert second_mail.reason == "the Message-ID was used before for another content"
@@ -261,7 +254,7 @@ def test_a_mail_over_the_size_limit_gets_552_and_is_not_stored(
     except smtplib.SMTPServerDisconnected:
         code = 552  # some servers hang up after the 552 line
     assert code == 552
-    assert _arrivals(database) == []
+    assert arrivals(database) == []
 
 
 def test_nothing_is_counted_twice(database: Database, smtp_port: int) -> None:
