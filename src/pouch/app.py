@@ -44,6 +44,7 @@ from pouch.ledger import api as ledger_api
 from pouch.ledger import pages as ledger_pages
 from pouch.ledger.integrity import IntegrityChecker
 from pouch.ledger.service import Ledger
+from pouch.mail import pages as mail_pages
 from pouch.messages import api as messages_api
 from pouch.messages import find_pages, inbox_pages, notify, track_pages, watch_pages
 from pouch.messages.acceptance import Limits
@@ -235,6 +236,8 @@ def create_app(
     app.include_router(ledger_api.tiles)
     app.include_router(ledger_api.proofs)
     app.include_router(identity_pages.router)
+    # Before the watch floor's pages: /watch/mail is not a message's /watch/{public_id}.
+    app.include_router(mail_pages.router)
     app.include_router(watch_pages.router)
     app.include_router(inbox_pages.router)
     app.include_router(track_pages.router)

@@ -43,6 +43,7 @@ from pouch.intake.cli import sender_app
 from pouch.language.cli import language_app
 from pouch.language.operator_cli import add_operator_commands as add_language_operator_commands
 from pouch.ledger.cli import ensure_key, keys_app, log_app, publish_checkpoint, receipt_app
+from pouch.mail.cli import mail_app
 from pouch.messages.cli import messages_app, office_app
 from pouch.messages.operator_cli import add_operator_commands as add_messages_operator_commands
 from pouch.monitor.cli import monitor
@@ -72,6 +73,7 @@ add_desk_commands(calls_app)
 app.add_typer(calls_app, name="calls")
 app.add_typer(witness_app, name="witness")
 app.add_typer(decision_app, name="decision")
+app.add_typer(mail_app, name="mail")
 add_messages_operator_commands(messages_app)
 add_language_operator_commands(language_app)
 

@@ -67,6 +67,12 @@ class EventKind(enum.StrEnum):
     TAG_KEY_ROTATED = "tag-key.rotated"
     # Operations (pouch.messages.worker).
     WORKER_FAILED = "worker.failed"
+    # Mail intake (pouch.mail): the bytes first, then what became of them.
+    RECEIVED = "received"
+    MAIL_QUARANTINED = "mail.quarantined"
+    MAIL_REJECT_REQUESTED = "mail.reject-requested"
+    MAIL_REJECTED = "mail.rejected"
+    MAIL_RELEASED = "mail.released"
 
     @property
     def label(self) -> str:
@@ -124,6 +130,11 @@ LABELS: dict[EventKind, str] = {
     EventKind.SENDER_KEY_REVOKED: "Signing key revoked",
     EventKind.TAG_KEY_ROTATED: "Office tag key rotated (the new key applies from from_counter)",
     EventKind.WORKER_FAILED: "Background work failed on a row (it is tried again)",
+    EventKind.RECEIVED: "Mail received (its exact bytes stored, before any parsing)",
+    EventKind.MAIL_QUARANTINED: "Mail quarantined (a watch officer decides)",
+    EventKind.MAIL_REJECT_REQUESTED: "Rejection of a mail asked (a second officer confirms)",
+    EventKind.MAIL_REJECTED: "Quarantined mail rejected by two officers",
+    EventKind.MAIL_RELEASED: "Quarantined mail accepted by an officer",
 }
 
 

@@ -15,6 +15,7 @@ from pouch.identity import throttle as identity_throttle
 from pouch.intake import models as intake_models
 from pouch.language import models as language_models
 from pouch.ledger import store as ledger_store
+from pouch.mail import models as mail_models
 from pouch.messages import models as message_models
 
 metadata = Base.metadata
@@ -27,6 +28,7 @@ __all__ = [
     "intake_models",
     "language_models",
     "ledger_store",
+    "mail_models",
     "message_models",
     "metadata",
     "passkey_models",

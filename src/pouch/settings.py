@@ -288,6 +288,49 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         default="pouch@localhost", description="The From address of Pouch's e-mails."
     )
+    # Mail intake (pouch.mail, `pouch mail serve`).
+    mail_host: str = Field(
+        default="127.0.0.1", description="Address `pouch mail serve` listens on."
+    )
+    mail_port: int = Field(
+        default=2525,
+        ge=0,
+        le=65535,
+        description=(
+            "Port `pouch mail serve` listens on (SMTP, or LMTP with --lmtp); 25 needs root, "
+            "so a front MTA (Postfix) usually listens there and hands mail over by LMTP."
+        ),
+    )
+    mail_hostname: str = Field(
+        default="localhost", description="The name `pouch mail serve` greets with (EHLO, banner)."
+    )
+    mail_max_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest mail accepted, in bytes, as sent (attachments base64-encoded); a larger "
+            "one is refused with 552 and the sender's MTA bounces it."
+        ),
+    )
+    mail_tls_cert: Path | None = Field(
+        default=None,
+        description=(
+            "PEM certificate chain for STARTTLS on `pouch mail serve`; with mail_tls_key, "
+            "STARTTLS is offered. Unset, the listener speaks plain SMTP (keep it local)."
+        ),
+    )
+    mail_tls_key: Path | None = Field(default=None, description="PEM private key of mail_tls_cert.")
+    mail_dns_server: str | None = Field(
+        default=None,
+        description=(
+            "DNS server (host or host:port) asked for DKIM keys; unset, the machine's "
+            "resolvers. Keys pinned in the directory are used before DNS."
+        ),
+    )
+    mail_dns_timeout: timedelta = Field(
+        default=timedelta(seconds=5),
+        description="How long a DKIM key lookup may take; past it the verdict is temperror.",
+    )
     notify_timeout: timedelta = Field(
         default=timedelta(seconds=10),
         description=(

@@ -33,6 +33,8 @@ from pouch.directory import service as directory_service
 from pouch.directory.models import Office, Person
 from pouch.directory.schemas import OfficeIn, OfficePatch, PersonIn, PersonPatch
 from pouch.errors import FieldError, InvalidInput, invalid_input
+from pouch.mail import service as mail_service
+from pouch.mail.schemas import OfficeMailIn
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 _OFFICE_FIELDS = ("slug", "name", "kind", "country_code", "time_zone", "email", "notes")
@@ -57,6 +59,13 @@ def export_directory(session: Session) -> str:
     for office in directory_service.list_offices(session):
         entry: dict[str, Any] = {f: getattr(office, f) for f in _OFFICE_FIELDS}
         entry["kind"] = office.kind.value
+        mail = mail_service.office_mail(session, office.id)
+        if mail.addresses or mail.pins or mail.require_signed:
+            entry["mail"] = {
+                "addresses": mail.addresses,
+                "dkim_pins": mail.pins,
+                "require_signed": mail.require_signed,
+            }
         entry["people"] = [
             _person_entry(p) for p in directory_service.list_people(session, office_id=office.id)
         ]
@@ -99,8 +108,10 @@ def import_directory(session: Session, *, text: str, now: datetime) -> dict[str,
             raise InvalidInput(f"{where} must be a mapping")
         raw = dict(raw)
         people = raw.pop("people", []) or []
+        mail = raw.pop("mail", None)
         try:
             data = OfficeIn.model_validate(raw)
+            mail_in = OfficeMailIn.model_validate(mail) if mail is not None else None
         except ValidationError as error:
             raise invalid_input(error.errors(), prefix=(where,)) from None
         office = session.scalar(select(Office).where(Office.slug == data.slug))
@@ -114,6 +125,18 @@ def import_directory(session: Session, *, text: str, now: datetime) -> dict[str,
                 session, office_id=office.id, patch=patch, now=now, kind_approved=True
             )
             counts["offices_updated"] += 1
+        if mail_in is not None:
+            mail_service.set_office_mail(
+                session,
+                office.id,
+                mail_service.OfficeMail(
+                    addresses=mail_in.addresses,
+                    pins=[p.model_dump() for p in mail_in.dkim_pins],
+                    require_signed=mail_in.require_signed,
+                ),
+                now=now,
+                by=None,
+            )
         _import_people(
             session, people, office=office, where=f"{where}.people", now=now, counts=counts
         )

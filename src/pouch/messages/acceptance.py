@@ -326,6 +326,9 @@ class Acceptance:
     signature: dict[str, Any] | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    #: What the ``accepted`` event commits to besides the message, on its channel's
+    #: word (a mail's raw SHA-256 and DKIM verdict); never one of the message's own keys.
+    evidence: dict[str, Any] | None = None
 
 
 def accept(
@@ -456,6 +459,8 @@ def _write_accepted(
         }
         if submission.in_reply_to_id:
             said["in_reply_to"] = _public_id_of(session, submission.in_reply_to_id)
+        if acceptance.evidence:
+            said = {**acceptance.evidence, **said}
         details.append(said)
         messages.append(
             {

@@ -1,0 +1,103 @@
+"""``pouch mail``: the operator's mail intake, on the server, with the database."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from pouch.cli_support import console, errors, settings_of, sub_app, transaction, upgrade_database
+
+mail_app = sub_app("The mail intake: the SMTP/LMTP listener and its quarantine.")
+
+
+@mail_app.command(
+    "serve",
+    epilog=(
+        "Example: pouch mail serve --port 2525   (behind Postfix: pouch mail serve --lmtp "
+        "--port 2424)"
+    ),
+)
+def mail_serve(
+    ctx: typer.Context,
+    lmtp: Annotated[
+        bool, typer.Option(help="Speak LMTP, for a front MTA such as Postfix, not SMTP.")
+    ] = False,
+    host: Annotated[
+        str | None, typer.Option(help="Listen address (default: POUCH_MAIL_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Listen port (default: POUCH_MAIL_PORT).")
+    ] = None,
+) -> None:
+    """Receive mail for the offices: stored and logged before 250, then accepted as a
+    message or quarantined. Integrates the log as `pouch serve` does."""
+    from pouch.clock import SystemClock
+    from pouch.db import Database
+    from pouch.ledger.cli import ensure_key
+    from pouch.ledger.service import Ledger
+    from pouch.mail.flows import intake_from_settings
+    from pouch.mail.server import MailServer, tls_context
+
+    settings = settings_of(ctx)
+    if (settings.mail_tls_cert is None) != (settings.mail_tls_key is None):
+        errors.print("[red]error:[/red] set both POUCH_MAIL_TLS_CERT and POUCH_MAIL_TLS_KEY")
+        raise typer.Exit(2)
+    upgrade_database(settings)
+    ensure_key(settings)
+    clock = SystemClock()
+    database = Database.from_url(settings.database_url)
+    ledger = Ledger.from_settings(settings, database=database, clock=clock)
+    intake = intake_from_settings(settings, database=database, clock=clock)
+    tls = (
+        tls_context(settings.mail_tls_cert, settings.mail_tls_key)
+        if settings.mail_tls_cert is not None and settings.mail_tls_key is not None
+        else None
+    )
+    server = MailServer(
+        intake,
+        host=host or settings.mail_host,
+        port=settings.mail_port if port is None else port,
+        hostname=settings.mail_hostname,
+        max_bytes=settings.mail_max_bytes,
+        tls=tls,
+        lmtp=lmtp,
+    )
+    ledger.start()
+    # Mail stored by a process that stopped before reading it is read now.
+    for outcome in intake.process_pending():
+        console.print(f"mail {outcome.mail_id}: {outcome.reply()}")
+    bound = server.start()
+    console.print(
+        f"{'LMTP' if lmtp else 'SMTP'} on {server.host}:{bound}"
+        f"{' with STARTTLS' if tls is not None else ''}; Ctrl-C stops"
+    )
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        stopping.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        ledger.stop()
+        database.dispose()
+
+
+@mail_app.command("quarantine", epilog="Example: pouch mail quarantine")
+def mail_quarantine(ctx: typer.Context) -> None:
+    """List the mail waiting for a watch officer, and count every arrival by state."""
+    from pouch.mail import service as mail_service
+
+    with transaction(settings_of(ctx)) as session:
+        for mail in mail_service.quarantined(session):
+            console.print(
+                f"{mail.id}  {mail.received_at:%Y-%m-%d %H:%M}Z  {mail.from_address or '?'}  "
+                f"{mail.subject or ''}\n    {mail.reason}",
+                markup=False,
+                highlight=False,
+            )
+        counts = mail_service.counts(session)
+    console.print(", ".join(f"{state} {n}" for state, n in counts.items()))

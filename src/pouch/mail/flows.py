@@ -1,0 +1,453 @@
+"""A mail from its bytes to a message, or to the quarantine: never dropped.
+
+``MailIntake`` is built once per ``pouch mail serve``; the SMTP handler hands
+it each mail (``receive``, then ``process``) from a worker thread. In order:
+
+1. **Receive.** The exact bytes are stored (content-addressed by SHA-256) and
+   a ``received`` event logged, in one transaction. Only once it commits may
+   the SMTP server answer 250; if it fails, the server answers 451 and the
+   sending MTA tries again.
+2. **Read.** The bytes are parsed (``mail.parse``); the sender office is found
+   by the From address, the addressee offices by the recipients
+   (``mail.addresses``), in a short read-only transaction.
+3. **Authenticate** with no transaction open (DNS may be slow): every DKIM
+   signature and the ARC chain, keys pinned first (``mail.authentication``).
+4. **Accept** through the same path as a signed HTTP submission:
+   ``MessageIn`` (the API's checks), ``intake.flows.submission_of``,
+   ``acceptance.prepare`` (sanitizer, sniffing, caps), ``acceptance.accept_many``
+   (sequence numbers, ``accepted`` events with the mail's evidence). A Message-ID
+   seen before with the same content is that message again (its idempotency key).
+5. **Or quarantine,** with the reason: unreadable, malformed MIME, unknown
+   sender, failed authentication, no office among the recipients, refused by
+   acceptance. A watch officer releases it (one) or rejects it (two).
+
+A process that dies between 1 and 4 leaves the mail ``received``;
+``process_pending`` takes it up again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from pouch.clock import Clock
+from pouch.db import Database
+from pouch.errors import Conflict, FieldError, InvalidInput, PouchError
+from pouch.intake.flows import submission_of
+from pouch.mail import addresses, authentication, parse
+from pouch.mail import service as mail_service
+from pouch.mail.authentication import Lookup
+from pouch.mail.keys import dns_lookup, pinned_first
+from pouch.mail.models import InboundMail, MailState
+from pouch.messages import acceptance, receipts
+from pouch.messages.rules import Precedence, Timetable
+from pouch.messages.schemas import AttachmentIn, MessageIn
+from pouch.settings import Settings
+
+log = logging.getLogger(__name__)
+IDEMPOTENCY_PREFIX = "mail:"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one arrival, as the SMTP reply and the tests tell it."""
+
+    mail_id: int
+    sha256: str
+    received_index: int
+    state: MailState
+    reason: str | None = None
+    messages: tuple[str, ...] = ()
+    receipt_urls: tuple[str, ...] = ()
+
+    def reply(self) -> str:
+        """The text after ``250 2.0.0``: the evidence first, then the outcome."""
+        said = f"received {self.sha256[:16]} at log index {self.received_index}"
+        if self.state == MailState.QUARANTINED:
+            return f"{said}; quarantined for a watch officer: {_one_line(self.reason)}"
+        if self.messages:
+            verb = "already accepted as" if self.state == MailState.REPLAY else "accepted as"
+            return f"{said}; {verb} {' '.join(self.messages)}"
+        return said
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split())[:300]
+
+
+@dataclass
+class _Reading:
+    """What was read of a mail before the decision."""
+
+    letter: parse.Letter | None = None
+    sender_office_id: int | None = None
+    addressees: dict[int, Precedence] = field(default_factory=dict)
+    verdicts: authentication.Verdicts | None = None
+
+
+class MailIntake:
+    """The mail channel into the message path (see the module's docstring)."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        clock: Clock,
+        timetable: Timetable,
+        limits: acceptance.Limits,
+        dns: Lookup,
+        base_url: str,
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.timetable = timetable
+        self.limits = limits
+        self.dns = dns
+        self.base_url = base_url.rstrip("/")
+
+    # -- SMTP time ---------------------------------------------------------------
+
+    def recipient_office(self, address: str) -> int | None:
+        """The office a recipient address is for (RCPT TO is refused when None)."""
+        with self.database.transaction(write=False) as session:
+            return mail_service.office_of(session, address)
+
+    def receive(self, arrival: mail_service.Arrival) -> tuple[int, str, int]:
+        """Store and log the mail; durable when this returns (id, SHA-256, log index).
+
+        Any failure raises: the SMTP server then answers 451, never 250.
+        """
+        with self.database.transaction() as session:
+            mail = mail_service.receive(session, arrival, now=self.clock.now())
+            return mail.id, mail.sha256, mail.received_index
+
+    def process_pending(self) -> list[Outcome]:
+        """Look at every mail stored but never looked at (after a crash)."""
+        with self.database.transaction(write=False) as session:
+            waiting = mail_service.pending(session)
+        return [self.process(mail_id) for mail_id in waiting]
+
+    # -- after SMTP time ----------------------------------------------------------
+
+    def process(self, mail_id: int) -> Outcome:
+        """Read, authenticate, and accept or quarantine one stored mail."""
+        with self.database.transaction(write=False) as session:
+            mail = mail_service.get_mail(session, mail_id)
+            if mail.state != MailState.RECEIVED:
+                return outcome_of(mail)
+            raw = mail_service.raw_of(session, mail)
+            recipients = list(mail.recipients)
+            first = mail_service.earlier_arrival(session, mail)
+            first_id = first.id if first is not None else None
+        if first_id is not None:
+            with self.database.transaction() as session:
+                mail = mail_service.get_mail(session, mail_id)
+                mail_service.replay(session, mail, mail_service.get_mail(session, first_id))
+                return outcome_of(mail)
+        reading = _Reading()
+        try:
+            reading.letter = parse.read(raw)
+        except parse.Unparseable as error:
+            return self._quarantine(mail_id, reading, reason=str(error))
+        letter = reading.letter
+        with self.database.transaction(write=False) as session:
+            reading.sender_office_id = mail_service.office_of(session, letter.from_address)
+            reading.addressees = addressees_of(session, recipients, letter)
+            pinned = mail_service.pins(session)
+            require_signed = reading.sender_office_id is not None and (
+                mail_service.requires_signed(session, reading.sender_office_id)
+            )
+        # No transaction is open while DNS answers.
+        reading.verdicts = authentication.verify(
+            raw, from_domain=letter.from_domain, lookup=pinned_first(pinned, self.dns)
+        )
+        reason = _refusal(reading, require_signed=require_signed)
+        if reason is not None:
+            return self._quarantine(mail_id, reading, reason=reason)
+        return self._accept(mail_id, reading)
+
+    # -- outcomes ----------------------------------------------------------------
+
+    def _quarantine(self, mail_id: int, reading: _Reading, *, reason: str) -> Outcome:
+        with self.database.transaction() as session:
+            mail = mail_service.get_mail(session, mail_id)
+            _note(session, mail, reading)
+            mail_service.quarantine(session, mail, reason=reason, now=self.clock.now())
+            return outcome_of(mail)
+
+    def _accept(self, mail_id: int, reading: _Reading) -> Outcome:
+        with self.database.transaction(write=False) as session:
+            mail = mail_service.get_mail(session, mail_id)
+            session.expunge(mail)
+        mail.verdicts = reading.verdicts.evidence() if reading.verdicts else None
+        try:
+            # Sanitizing, sniffing and hashing happen here, outside the write transaction.
+            made = acceptances_of(mail, reading, officer_id=None, limits=self.limits)
+        except PouchError as refusal:
+            return self._quarantine(mail_id, reading, reason=refusal.detail)
+        with self.database.transaction() as session:
+            mail = mail_service.get_mail(session, mail_id)
+            _note(session, mail, reading)
+            outcomes = acceptance.accept_many(
+                session, made, now=self.clock.now(), timetable=self.timetable, limits=self.limits
+            )
+            refused = [o for o in outcomes if isinstance(o, PouchError)]
+            if not refused:
+                done = [o for o in outcomes if isinstance(o, acceptance.Accepted)]
+                mail_service.accepted(
+                    session,
+                    mail,
+                    public_ids=[o.message.public_id for o in done],
+                    replayed=all(o.replayed for o in done),
+                )
+                return outcome_of(mail, receipt_urls=_receipt_urls(self.base_url, done))
+            # Nothing of this mail is accepted if one of its messages is refused.
+            session.rollback()
+        # A Message-ID seen with other content, a retired office ...: an officer looks.
+        why = (
+            "the Message-ID was used before for another content"
+            if isinstance(refused[0], Conflict)
+            else refused[0].detail
+        )
+        return self._quarantine(mail_id, reading, reason=why)
+
+    def release(
+        self,
+        mail_id: int,
+        *,
+        officer_id: int,
+        sender_office_id: int | None,
+        addressee_office_id: int | None,
+        reason: str,
+    ) -> Outcome:
+        """``release`` in a transaction of its own."""
+        with self.database.transaction() as session:
+            return release(
+                session,
+                mail_id,
+                officer_id=officer_id,
+                sender_office_id=sender_office_id,
+                addressee_office_id=addressee_office_id,
+                reason=reason,
+                now=self.clock.now(),
+                timetable=self.timetable,
+                limits=self.limits,
+                base_url=self.base_url,
+            )
+
+
+def addressees_of(
+    session: Session, recipients: Sequence[str], letter: parse.Letter
+) -> dict[int, Precedence]:
+    """Each addressee office with the precedence asked for it (the most urgent of its
+    recipients' tags, else the mail's header)."""
+    found: dict[int, Precedence] = {}
+    for recipient in recipients:
+        split = addresses.split(recipient)
+        office_id = mail_service.office_of(session, recipient)
+        if split is None or office_id is None:
+            continue
+        asked = addresses.precedence(split.tag, letter.precedence_header)
+        held = found.get(office_id)
+        found[office_id] = asked if held is None or asked.rank < held.rank else held
+    return found
+
+
+def _note(session: Session, mail: InboundMail, reading: _Reading) -> None:
+    letter = reading.letter
+    mail_service.note_letter(
+        session,
+        mail,
+        from_address=letter.from_address if letter else None,
+        subject=letter.subject if letter else None,
+        message_id=letter.message_id if letter else None,
+        sender_office_id=reading.sender_office_id,
+        verdicts=reading.verdicts.evidence() if reading.verdicts else None,
+    )
+
+
+def acceptances_of(
+    mail: InboundMail, reading: _Reading, *, officer_id: int | None, limits: acceptance.Limits
+) -> list[acceptance.Acceptance]:
+    """One acceptance per addressee office, through the API's own checks (``MessageIn``)
+    and preparation (sanitizer, sniffing, caps).
+
+    :raises InvalidInput: the letter is not a message the API would accept.
+    :raises PayloadTooLarge: an attachment over the limit.
+    """
+    letter = reading.letter
+    assert letter is not None
+    assert reading.sender_office_id is not None
+    evidence: dict[str, Any] = {"mail": mail.sha256, "received": mail.received_index}
+    if reading.verdicts is not None:
+        evidence["dkim"] = [
+            {"d": v.domain, "s": v.selector, "result": v.result} for v in reading.verdicts.dkim
+        ]
+        evidence["dmarc"] = reading.verdicts.dmarc
+    if officer_id is not None:
+        evidence["released_by"] = officer_id
+    identity = letter.message_id or f"sha256:{mail.sha256}"
+    made = []
+    for office_id, precedence in sorted(reading.addressees.items()):
+        try:
+            data = MessageIn(
+                sender_office_id=reading.sender_office_id,
+                addressee_office_id=office_id,
+                subject=letter.subject,
+                body=letter.body,
+                body_format=letter.body_format,
+                precedence=precedence,
+                attachments=[
+                    AttachmentIn(
+                        filename=part.filename,
+                        content_type=part.content_type[:127],
+                        content_base64=_base64(part.content),
+                    )
+                    for part in letter.attachments
+                ],
+            )
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise InvalidInput(f"not a message Pouch accepts: {where}: {first['msg']}") from None
+        prepared = acceptance.prepare(submission_of(data), limits)
+        made.append(
+            acceptance.Acceptance(
+                prepared,
+                submitted_by_user_id=officer_id,
+                signature={"mail": {"sha256": mail.sha256, **(mail.verdicts or {})}},
+                idempotency_key=_idempotency_key(identity, office_id),
+                request_hash=prepared.content_hash,
+                evidence=evidence,
+            )
+        )
+    return made
+
+
+def release(
+    session: Session,
+    mail_id: int,
+    *,
+    officer_id: int,
+    sender_office_id: int | None,
+    addressee_office_id: int | None,
+    reason: str,
+    now: datetime,
+    timetable: Timetable,
+    limits: acceptance.Limits,
+    base_url: str,
+) -> Outcome:
+    """One watch officer accepts a quarantined mail into the normal path, in the
+    caller's transaction, naming the sender office (and the addressee) where the
+    directory could not; ``mail.released`` is logged with the messages it became.
+
+    :raises Conflict: not in quarantine, or a message refused (its Message-ID used for
+        another letter). ``InvalidInput``: no sender or addressee office, an unreadable
+        mail, or a letter the API would refuse.
+    """
+    mail = mail_service.quarantined_for_update(session, mail_id)
+    try:
+        letter = parse.read(mail_service.raw_of(session, mail))
+    except parse.Unparseable as error:
+        raise InvalidInput(f"the mail cannot be read ({error}); reject it") from None
+    reading = _Reading(letter=letter, sender_office_id=sender_office_id or mail.sender_office_id)
+    if addressee_office_id is not None:
+        reading.addressees = {
+            addressee_office_id: addresses.precedence(None, letter.precedence_header)
+        }
+    else:
+        reading.addressees = addressees_of(session, mail.recipients, letter)
+    if reading.sender_office_id is None:
+        raise InvalidInput(
+            "name the office that sent this mail",
+            field_errors=[FieldError("sender_office_id", "required: the directory does not know")],
+        )
+    if not reading.addressees:
+        raise InvalidInput(
+            "name the office this mail is for",
+            field_errors=[FieldError("addressee_office_id", "required")],
+        )
+    made = acceptances_of(mail, reading, officer_id=officer_id, limits=limits)
+    outcomes = acceptance.accept_many(session, made, now=now, timetable=timetable, limits=limits)
+    for outcome in outcomes:
+        if isinstance(outcome, PouchError):
+            raise outcome
+    done = [o for o in outcomes if isinstance(o, acceptance.Accepted)]
+    mail_service.released(
+        session,
+        mail,
+        officer_id=officer_id,
+        reason=reason.strip(),
+        public_ids=[o.message.public_id for o in done],
+        now=now,
+    )
+    return outcome_of(mail, receipt_urls=_receipt_urls(base_url, done))
+
+
+def _receipt_urls(base_url: str, done: Sequence[acceptance.Accepted]) -> tuple[str, ...]:
+    return tuple(receipts.receipt_url(base_url, o.message, o.ledger_index) for o in done)
+
+
+def outcome_of(mail: InboundMail, *, receipt_urls: tuple[str, ...] = ()) -> Outcome:
+    return Outcome(
+        mail_id=mail.id,
+        sha256=mail.sha256,
+        received_index=mail.received_index,
+        state=mail.state,
+        reason=mail.reason,
+        messages=tuple(mail.messages),
+        receipt_urls=receipt_urls,
+    )
+
+
+def _refusal(reading: _Reading, *, require_signed: bool) -> str | None:
+    """Why the mail goes to quarantine rather than in, or None."""
+    letter, verdicts = reading.letter, reading.verdicts
+    assert letter is not None
+    assert verdicts is not None
+    if letter.defects:
+        return f"malformed MIME ({', '.join(letter.defects)}): the letter may be cut short"
+    if reading.sender_office_id is None:
+        return f"unknown sender: {letter.from_address} is no office's address or domain"
+    failure = verdicts.failure(require_signed=require_signed)
+    if failure is not None:
+        return failure
+    if not reading.addressees:
+        return "no recipient is an office's address"
+    return None
+
+
+def _idempotency_key(identity: str, office_id: int) -> str:
+    """The key that makes a Message-ID seen again the same message (per addressee).
+
+    >>> _idempotency_key("<a@b>", 3)
+    'mail:fd42a84f5894fff57e5203d69d27c92f5cf07249d41e0ec7af66293609371210:3'
+    """
+    digest = hashlib.sha256(identity.strip().encode("utf-8", "replace")).hexdigest()
+    return f"{IDEMPOTENCY_PREFIX}{digest}:{office_id}"
+
+
+def _base64(content: bytes) -> str:
+    return base64.b64encode(content).decode("ascii")
+
+
+def intake_from_settings(settings: Settings, *, database: Database, clock: Clock) -> MailIntake:
+    """The mail intake as the settings describe it (``pouch mail serve``)."""
+    return MailIntake(
+        database,
+        clock=clock,
+        timetable=Timetable.from_settings(settings),
+        limits=acceptance.Limits.from_settings(settings),
+        dns=dns_lookup(
+            server=settings.mail_dns_server, timeout=settings.mail_dns_timeout.total_seconds()
+        ),
+        base_url=settings.public_url,
+    )

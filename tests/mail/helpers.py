@@ -1,0 +1,177 @@
+"""What the mail tests share: the published corpora, a DNS server on a free UDP
+port that serves their key records, and an SMTP client speaking to the real server."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dns.message
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+from sqlalchemy import select
+
+from pouch.clock import Clock
+from pouch.db import Database
+from pouch.mail.flows import MailIntake
+from pouch.mail.keys import dns_lookup
+from pouch.mail.models import InboundMail, MailState
+from pouch.mail.server import MailServer
+from pouch.messages.rules import DEFAULT_TIMETABLE
+from tests.messages.helpers import LIMITS
+
+DATA = Path(__file__).parent / "data"
+
+
+def corpus(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def crlf(raw: bytes) -> bytes:
+    """A mail as it travels: CRLF line ends (the corpora are stored with LF)."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def mail_auth_case(name: str) -> tuple[dict[str, str], bytes]:
+    """A stalwartlabs/mail-auth test file: its DNS TXT records (``name value`` lines),
+    a blank line, then the signed mail."""
+    text = corpus(name)
+    head, _, message = text.replace(b"\r\n", b"\n").partition(b"\n\n")
+    records = {}
+    for line in head.decode().splitlines():
+        owner, _, value = line.partition(" ")
+        records[owner.lower().rstrip(".")] = value
+    return records, crlf(message)
+
+
+class DnsServer:
+    """A DNS server on 127.0.0.1 and a free UDP port answering TXT queries from
+    ``records`` (name -> value), NXDOMAIN for anything else; it counts its queries."""
+
+    def __init__(self, records: dict[str, str]) -> None:
+        self.records = {k.lower().rstrip("."): v for k, v in records.items()}
+        self.queries: list[str] = []
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        # A closed socket does not wake a blocked recvfrom: the loop looks up now and then.
+        self.socket.settimeout(0.05)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._running = True
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def __enter__(self) -> DnsServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._running = False
+        self._thread.join(timeout=5)
+        self.socket.close()
+
+    def _serve(self) -> None:
+        while self._running:
+            try:
+                wire, peer = self.socket.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            query = dns.message.from_wire(wire)
+            answer = dns.message.make_response(query)
+            question = query.question[0]
+            name = question.name.to_text().lower().rstrip(".")
+            self.queries.append(name)
+            value = self.records.get(name)
+            if value is None or question.rdtype != dns.rdatatype.TXT:
+                answer.set_rcode(dns.rcode.NXDOMAIN)
+            else:
+                # A long record travels as several strings of at most 255 bytes.
+                data = value.encode()
+                chunks = " ".join(
+                    '"' + data[i : i + 255].decode() + '"' for i in range(0, len(data), 255)
+                )
+                answer.answer.append(
+                    dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, "TXT", chunks)
+                )
+            self.socket.sendto(answer.to_wire(), peer)
+
+
+@dataclass(frozen=True)
+class Reply:
+    code: int
+    text: str
+
+
+def send(port: int, raw: bytes, *, sender: str, to: list[str]) -> tuple[list[Reply], Reply]:
+    """One SMTP transaction with smtplib: each RCPT TO's reply, then DATA's (or, with
+    no recipient accepted, the reply to the last RCPT)."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo("sender.example")
+        code, said = client.mail(sender)
+        assert code == 250, said
+        replies = [Reply(*_decoded(client.rcpt(address))) for address in to]
+        if not any(r.code == 250 for r in replies):
+            return replies, replies[-1]
+        return replies, Reply(*_decoded(client.data(raw)))
+
+
+def _decoded(reply: tuple[int, bytes]) -> tuple[int, str]:
+    return reply[0], reply[1].decode("utf-8", "replace")
+
+
+def arrivals(database: Database) -> list[InboundMail]:
+    """Every arrival, oldest first, detached from its session."""
+    with database.transaction(write=False) as session:
+        mails = list(session.scalars(select(InboundMail).order_by(InboundMail.id)))
+        session.expunge_all()
+        return mails
+
+
+def quarantine_reason(database: Database) -> str:
+    """The reason of the one arrival there is, which must be in quarantine."""
+    (mail,) = arrivals(database)
+    assert mail.state == MailState.QUARANTINED, mail.state
+    assert mail.reason is not None
+    return mail.reason
+
+
+def mail_intake(database: Database, clock: Clock, *, dns: str) -> MailIntake:
+    """The intake as the tests run it: keys from the DNS server at ``dns``."""
+    return MailIntake(
+        database,
+        clock=clock,
+        timetable=DEFAULT_TIMETABLE,
+        limits=LIMITS,
+        dns=dns_lookup(server=dns, timeout=2),
+        base_url="http://testserver",
+    )
+
+
+@contextmanager
+def serving(intake: MailIntake, **options: Any) -> Iterator[int]:
+    """The real listener on a free port, for the block: yields the port."""
+    server = MailServer(
+        intake,
+        host="127.0.0.1",
+        port=0,
+        hostname="pouch.test",
+        max_bytes=options.pop("max_bytes", 10**6),
+        **options,
+    )
+    port = server.start()
+    try:
+        yield port
+    finally:
+        server.stop()

@@ -1,0 +1,264 @@
+"""Mail over a real SMTP connection to the running server: published mail in, messages
+or quarantine out, and every reply true to what was stored."""
+
+from __future__ import annotations
+
+import hashlib
+import smtplib
+
+from sqlalchemy import func, select
+
+from pouch.db import Database
+from pouch.events import EventKind
+from pouch.ledger import service as ledger_service
+from pouch.mail.models import MailState, RawMail
+from pouch.messages.models import Message, MessageEvent
+from pouch.messages.rules import Precedence
+from tests.mail.conftest import PRINCIPAL, MailWorld
+from tests.mail.helpers import (
+    DnsServer,
+    arrivals,
+    corpus,
+    crlf,
+    mail_auth_case,
+    quarantine_reason,
+    send,
+)
+
+SIGNED_FROM = "joe@football.example.com"
+
+
+def _messages(database: Database) -> list[Message]:
+    with database.transaction(write=False) as session:
+        messages = list(session.scalars(select(Message).order_by(Message.id)))
+        session.expunge_all()
+        return messages
+
+
+def _kind_at(database: Database, index: int) -> tuple[str, dict[str, object]]:
+    with database.transaction(write=False) as session:
+        opening = ledger_service.opening(session, index)
+        assert opening is not None
+        return str(opening.event["kind"]), dict(opening.event)
+
+
+def test_a_good_dkim_mail_becomes_a_message_with_its_receipt(
+    database: Database, smtp_port: int, mail_world: MailWorld, dns_server: DnsServer
+) -> None:
+    _, raw = mail_auth_case("mail-auth-dkim-001.txt")
+    replies, data = send(
+        smtp_port, raw, sender=SIGNED_FROM, to=["President-Elect+FLASH@pouch.example"]
+    )
+
+    assert [r.code for r in replies] == [250]
+    assert data.code == 250, data.text
+    (mail,) = arrivals(database)
+    (message,) = _messages(database)
+    assert mail.state == MailState.ACCEPTED
+    assert mail.messages == [message.public_id]
+    assert message.public_id in data.text
+    assert f"log index {mail.received_index}" in data.text
+    # The exact bytes, content-addressed, before anything else.
+    with database.transaction(write=False) as session:
+        stored = session.get(RawMail, mail.sha256)
+        assert stored is not None
+        assert stored.data == raw
+        assert hashlib.sha256(stored.data).hexdigest() == mail.sha256
+    kind, received = _kind_at(database, mail.received_index)
+    assert kind == EventKind.RECEIVED
+    assert received["mail"] == mail.sha256
+    # The same message path as the API: addressee, sender, precedence, accepted step.
+    assert message.addressee_office_id == mail_world.principal.id
+    assert message.sender_office_id == mail_world.signing.id
+    assert message.precedence == Precedence.FLASH
+    assert message.subject == "Is dinner ready?"
+    assert message.accepted_index > mail.received_index
+    kind, accepted = _kind_at(database, message.accepted_index)
+    assert kind == EventKind.ACCEPTED
+    assert accepted["mail"] == mail.sha256
+    assert accepted["dmarc"] == "pass"
+    with database.transaction(write=False) as session:
+        steps = session.scalars(
+            select(MessageEvent.kind).where(MessageEvent.message_id == message.id)
+        ).all()
+    assert steps == [EventKind.ACCEPTED]
+    # Both signatures, Ed25519 and RSA, with the keys DNS gave.
+    assert mail.verdicts is not None
+    dkim = {(v["a"], v["s"], v["result"], v["key"]) for v in mail.verdicts["dkim"]}
+    assert dkim == {
+        ("ed25519-sha256", "brisbane", "pass", "dns"),
+        ("rsa-sha256", "test", "pass", "dns"),
+    }
+    assert all(v["key_sha256"] for v in mail.verdicts["dkim"])
+    assert "brisbane._domainkey.football.example.com" in dns_server.queries
+    assert message.signature is not None
+    assert message.signature["mail"]["dmarc"] == "pass"
+
+
+def test_a_tampered_mail_is_quarantined_with_its_reason(database: Database, smtp_port: int) -> None:
+    _, raw = mail_auth_case("mail-auth-dkim-001.txt")
+    tampered = raw.replace(b"Are you hungry yet?", b"Are you thirsty yet?")
+
+    _, data = send(smtp_port, tampered, sender=SIGNED_FROM, to=[PRINCIPAL])
+
+    assert data.code == 250, data.text  # stored and logged: the sender's MTA is done
+    assert "quarantined" in data.text
+    (mail,) = arrivals(database)
+    assert mail.state == MailState.QUARANTINED
+    assert mail.reason is not None
+    assert "body hash mismatch" in mail.reason
+    assert _messages(database) == []
+    assert _kind_at(database, mail.received_index)[0] == EventKind.RECEIVED
+    with database.transaction(write=False) as session:
+        kinds = [
+            ledger_service.opening(session, i)
+            for i in range(mail.received_index, mail.received_index + 2)
+        ]
+    assert [o.event["kind"] if o else None for o in kinds] == [
+        EventKind.RECEIVED,
+        EventKind.MAIL_QUARANTINED,
+    ]
+
+
+def test_an_unknown_recipient_is_refused_at_rcpt_and_nothing_is_stored(
+    database: Database, smtp_port: int
+) -> None:
+    _, raw = mail_auth_case("mail-auth-dkim-001.txt")
+
+    replies, last = send(smtp_port, raw, sender=SIGNED_FROM, to=["nobody@pouch.example"])
+
+    assert [r.code for r in replies] == [550]
+    assert last.code == 550
+    assert arrivals(database) == []
+
+
+def test_mail_from_an_unknown_sender_is_quarantined(database: Database, smtp_port: int) -> None:
+    raw = crlf(
+        b"From: Someone <someone@unknown.example>\nTo: president-elect@pouch.example\n"
+        b"Subject: Hello\nMessage-ID: <1@unknown.example>\n\nA letter.\n"
+    )
+
+    _, data = send(smtp_port, raw, sender="someone@unknown.example", to=[PRINCIPAL])
+
+    assert data.code == 250
+    assert quarantine_reason(database).startswith("unknown sender: someone@unknown.example")
+
+
+def test_unsigned_mail_from_an_office_that_signs_everything_is_quarantined(
+    database: Database, smtp_port: int
+) -> None:
+    raw = crlf(
+        b"From: Joe <joe@football.example.com>\nTo: president-elect@pouch.example\n"
+        b"Subject: Unsigned\nMessage-ID: <2@football.example.com>\n\nNo signature.\n"
+    )
+
+    _, data = send(smtp_port, raw, sender=SIGNED_FROM, to=[PRINCIPAL])
+
+    assert data.code == 250
+    assert quarantine_reason(database) == "unsigned: the sender office requires DKIM-signed mail"
+
+
+def test_an_unsigned_report_with_attachments_from_an_office_that_does_not_sign_is_accepted(
+    database: Database, smtp_port: int, mail_world: MailWorld
+) -> None:
+    raw = crlf(corpus("cpython-msg_16.txt"))
+
+    _, data = send(smtp_port, raw, sender="postmaster@ucla.edu", to=[PRINCIPAL])
+
+    assert data.code == 250, data.text
+    (mail,) = arrivals(database)
+    assert mail.state == MailState.ACCEPTED
+    (message,) = _messages(database)
+    assert message.sender_office_id == mail_world.lax.id
+    assert message.precedence == Precedence.ROUTINE
+    assert message.body_text.startswith("This report relates to a message you sent")
+    with database.transaction(write=False) as session:
+        found = session.get(Message, message.id)
+        assert found is not None
+        names = [(a.filename, a.declared_type) for a in found.attachments]
+    assert names == [
+        ("part-1.bin", "message/delivery-status"),
+        ("part-2.eml", "message/rfc822"),
+    ]
+
+
+def test_mail_with_wrong_boundaries_is_quarantined_not_cut_short(
+    database: Database, smtp_port: int
+) -> None:
+    raw = (
+        crlf(corpus("cpython-msg_15.txt"))
+        .replace(b"From: xx@xx.dk", b"From: xx@ucla.edu")
+        .replace(b"To: XX", b"To: president-elect@pouch.example")
+    )
+
+    _, data = send(smtp_port, raw, sender="xx@ucla.edu", to=[PRINCIPAL])
+
+    assert data.code == 250
+    assert quarantine_reason(database).startswith("malformed MIME (StartBoundaryNotFoundDefect)")
+
+
+def test_the_same_mail_again_is_a_replay_not_a_second_message(
+    database: Database, smtp_port: int
+) -> None:
+    _, raw = mail_auth_case("mail-auth-dkim-001.txt")
+    _, first = send(smtp_port, raw, sender=SIGNED_FROM, to=[PRINCIPAL])
+    # The same bytes, and the same letter through another relay (a trace header more).
+    relayed = b"Received: from relay.example by mx.example; Fri, 11 Jul 2003 21:01:00 -0700\r\n"
+    _, again = send(smtp_port, raw, sender=SIGNED_FROM, to=[PRINCIPAL])
+    _, through = send(smtp_port, relayed + raw, sender=SIGNED_FROM, to=[PRINCIPAL])
+
+    (message,) = _messages(database)
+    assert first.code == again.code == through.code == 250
+    assert f"already accepted as {message.public_id}" in again.text
+    assert f"already accepted as {message.public_id}" in through.text
+    states = [m.state for m in arrivals(database)]
+    assert states == [MailState.ACCEPTED, MailState.REPLAY, MailState.REPLAY]
+
+
+def test_a_message_id_reused_for_another_letter_is_quarantined(
+    database: Database, smtp_port: int
+) -> None:
+    def letter(body: bytes) -> bytes:
+        return crlf(
+            b"From: <postmaster@ucla.edu>\nTo: president-elect@pouch.example\n"
+            b"Subject: Same id\nMessage-ID: <same@ucla.edu>\n\n" + body
+        )
+
+    send(smtp_port, letter(b"The first letter.\n"), sender="a@ucla.edu", to=[PRINCIPAL])
+    _, second = send(smtp_port, letter(b"Another letter.\n"), sender="a@ucla.edu", to=[PRINCIPAL])
+
+    assert second.code == 250
+    assert len(_messages(database)) == 1
+    first_mail, second_mail = arrivals(database)
+    assert first_mail.state == MailState.ACCEPTED
+    assert second_mail.state == MailState.QUARANTINED
+    assert second_mail.reason == "the Message-ID was used before for another content"
+
+
+def test_a_mail_over_the_size_limit_gets_552_and_is_not_stored(
+    database: Database, smtp_port: int
+) -> None:
+    from tests.mail.conftest import MAX_BYTES
+
+    raw = crlf(
+        b"From: <postmaster@ucla.edu>\nTo: president-elect@pouch.example\nSubject: Big\n\n"
+        + b"x" * 76
+        + b"\n"
+    ) * (MAX_BYTES // 70)
+
+    try:
+        _, data = send(smtp_port, raw, sender="a@ucla.edu", to=[PRINCIPAL])
+        code = data.code
+    except smtplib.SMTPDataError as error:
+        code = error.smtp_code
+    except smtplib.SMTPServerDisconnected:
+        code = 552  # some servers hang up after the 552 line
+    assert code == 552
+    assert arrivals(database) == []
+
+
+def test_nothing_is_counted_twice(database: Database, smtp_port: int) -> None:
+    _, raw = mail_auth_case("mail-auth-dkim-001.txt")
+    send(smtp_port, raw, sender=SIGNED_FROM, to=[PRINCIPAL])
+    with database.transaction(write=False) as session:
+        assert session.scalar(select(func.count()).select_from(RawMail)) == 1
