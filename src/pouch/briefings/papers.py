@@ -340,3 +340,12 @@ def latest_packet(session: Session, context: CallContext) -> Packet:
             f"no packet has been issued for {context.public_id}: the briefing is not cleared"
         )
     return issued[-1]
+
+
+def filed_memcon(session: Session, context: CallContext) -> bytes:
+    """The filed memcon's document (``memcon_document``), as hashed when it was filed."""
+    paper = _paper(session, context, MEMCON)
+    if paper is None or paper.clearance != Clearance.CLEARED or paper.cleared_version is None:
+        raise NotFound(f"the memcon of {context.public_id} is not filed")
+    version = next(v for v in paper.versions if v.number == paper.cleared_version)
+    return memcon_document(context.public_id, version)
