@@ -105,7 +105,7 @@ def briefing_designate(
     console.print(f"{call}: user {user_id} designated as {kind}")
 
 
-@briefing_app.command("check-in")
+@briefing_app.command("check-in", epilog="Example: pouch briefing check-in c-0123456789abcdef0123")
 def briefing_check_in(call: CallId) -> None:
     """Check in as the call's interpreter or notetaker."""
     with officer() as api:
@@ -137,7 +137,14 @@ def briefing_write(
     )
 
 
-@briefing_app.command("memcon")
+@briefing_app.command(
+    "memcon",
+    epilog=(
+        "Example: pouch briefing memcon c-… --participants 'The President-elect; the leader' "
+        "--when-where '9 Nov 2026, 10:00 EST, by phone' --conversation notes.txt "
+        "--summary 'A warm call'"
+    ),
+)
 def briefing_memcon(
     call: CallId,
     participants: Annotated[str, typer.Option(help="Who took part.")],
@@ -165,14 +172,14 @@ def _clearance(call: str, kind: str, action: str, body: Any = None) -> dict[str,
     return paper
 
 
-@briefing_app.command("submit")
+@briefing_app.command("submit", epilog="Example: pouch briefing submit c-… --memcon")
 def briefing_submit(call: CallId, memcon: Memcon = False) -> None:
     """Submit the briefing (or the memcon) to the clearing officer."""
     paper = _clearance(call, _paper(memcon), "submit")
     console.print(f"{call}: {paper['kind']} {paper['clearance']}")
 
 
-@briefing_app.command("clear")
+@briefing_app.command("clear", epilog="Example: pouch briefing clear c-…")
 def briefing_clear(call: CallId, memcon: Memcon = False) -> None:
     """Clear the briefing (its packet is issued) or the memcon (it is filed)."""
     paper = _clearance(call, _paper(memcon), "clear")
@@ -180,7 +187,9 @@ def briefing_clear(call: CallId, memcon: Memcon = False) -> None:
     console.print(f"{call}: {paper['kind']} {what}, sha256 {paper['cleared_sha256']}")
 
 
-@briefing_app.command("return")
+@briefing_app.command(
+    "return", epilog="Example: pouch briefing return c-… --comments 'Lead with trade'"
+)
 def briefing_return(
     call: CallId,
     comments: Annotated[str, typer.Option(help="What the writers are to change.")],
