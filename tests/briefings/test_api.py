@@ -296,3 +296,35 @@ def test_the_memcon_is_filed_with_its_hash_logged_and_never_shown_to_the_sender(
         assert row.parties == f"[{world.offices['president-elect'].id}]"
     event = _opening(database, row.idx)
     assert event["sha256"] == filed["cleared_sha256"]
+
+
+def test_a_rescheduled_call_frees_its_slot_and_a_follow_up_takes_its_place(
+    app_client: TestClient, world: World, desk: Desk, database: Database
+) -> None:
+    (call,) = _scheduled(app_client, world, desk, "fr")
+    run = _ok(
+        app_client.post(
+            f"/api/calls/{call}/run/steps",
+            json={"state": "rescheduled", "note": "the leader travels"},
+            headers=world.auth(Role.WATCH_OFFICER),
+        )
+    )
+    assert run["state"] == "rescheduled" and run["steps"][0]["note"] == "the leader travels"
+    watch = world.auth(Role.WATCH_OFFICER)
+    old = _ok(app_client.get(f"/api/calls/requests/{call}", headers=watch))
+    new = _ok(app_client.get(f"/api/calls/requests/{run['follow_up_call_id']}", headers=watch))
+    assert old["status"] == "cancelled"
+    assert (new["status"], new["leader_id"], new["talk_minutes"]) == (
+        "requested",
+        old["leader_id"],
+        old["talk_minutes"],
+    )
+    assert _opening(database, run["steps"][0]["ledger_index"])["kind"] == "call.rescheduled"
+    # The follow-up is placed by the next run of the scheduler like any request.
+    schedule = _ok(
+        app_client.post("/api/calls/schedule", json={"method": "greedy"}, headers=watch), 201
+    )
+    assert run["follow_up_call_id"] in [c["request_id"] for c in schedule["calls"]]
+    assert call not in [c["request_id"] for c in schedule["calls"]]
+    # Nothing more happens to a rescheduled call.
+    assert _move(app_client, world, call, "confirmed").status_code == 409

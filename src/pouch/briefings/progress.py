@@ -55,7 +55,7 @@ STEP_EVENTS = {
 FOLLOW_UP_DAYS = 7
 
 
-@dataclass(frozen=True)
+@dataclass
 class CallContext:
     """A call as its papers need it: the request, the leader, the record if any yet,
     its slot in the latest schedule, who takes part."""
@@ -139,7 +139,7 @@ def ensure_record(session: Session, context: CallContext, *, now: datetime) -> C
     record = CallRecord(request_id=context.request.id, state=state, created_at=now, updated_at=now)
     session.add(record)
     session.flush()
-    object.__setattr__(context, "record", record)
+    context.record = record
     return record
 
 
