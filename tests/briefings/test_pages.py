@@ -120,3 +120,24 @@ def test_staff_write_the_briefing_in_the_page_and_the_principal_downloads_the_pa
     app_client.cookies.clear()
     log_in(app_client, "sender")
     assert app_client.get(f"/briefings/{call}").status_code == 403
+
+
+def test_the_call_sheet_shows_each_calls_run_and_who_has_checked_in_live(
+    app_client: TestClient, world: World, desk: Desk, database: Database
+) -> None:
+    from pouch.calls import live as calls_live
+
+    call = _call(app_client, world, desk)
+    office = world.offices["president-elect"].id
+    with database.transaction(write=False) as session:
+        before = calls_live.stamp(session, office_id=office)
+    checked = app_client.post(
+        f"/api/calls/{call}/run/check-in", headers=world.auth(Role.PRINCIPAL_STAFF)
+    )
+    assert checked.status_code == 200, checked.text
+    with database.transaction(write=False) as session:
+        assert calls_live.stamp(session, office_id=office) != before  # the sheet reloads
+    log_in(app_client, "watch-officer")
+    sheet = app_client.get("/calls").text
+    assert "in: Principal-Staff (notetaker)" in sheet
+    assert 'data-testid="call-run"' in sheet and ">scheduled</a>" in sheet

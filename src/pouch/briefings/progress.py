@@ -354,3 +354,44 @@ def check_in(session: Session, public_id: str, *, actor: Actor, now: datetime) -
         participant.check_in_ledger_index = participant.check_in_ledger_index or index
     session.flush()
     return context
+
+
+@dataclass(frozen=True)
+class SheetLine:
+    """A call as the call-day sheet shows it: its state, and who has checked in."""
+
+    state: CallState
+    checked_in: tuple[str, ...]
+    waiting: tuple[str, ...]
+
+
+def sheet_lines(session: Session, request_ids: list[int]) -> dict[int, SheetLine]:
+    """The run of each of these requests' calls that has a record, by request id."""
+    if not request_ids:
+        return {}
+    records = session.scalars(
+        select(CallRecord).where(CallRecord.request_id.in_(request_ids))
+    ).all()
+    users = {p.user_id for r in records for p in r.participants}
+    names = (
+        dict(session.execute(select(User.id, User.display_name).where(User.id.in_(users))).all())
+        if users
+        else {}
+    )
+    lines = {}
+    for record in records:
+        people = [p for p in record.participants if p.kind != ParticipantKind.CLEARING]
+        lines[record.request_id] = SheetLine(
+            state=record.state,
+            checked_in=tuple(
+                f"{names.get(p.user_id, p.user_id)} ({p.kind})"
+                for p in people
+                if p.checked_in_at is not None
+            ),
+            waiting=tuple(
+                f"{names.get(p.user_id, p.user_id)} ({p.kind})"
+                for p in people
+                if p.checked_in_at is None
+            ),
+        )
+    return lines

@@ -23,6 +23,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+#: The call's run is on the call-day sheet: its writes notify ``pouch_calls`` too (0015).
+NOTIFYING = ("call_records", "call_steps", "call_participants")
+
+
 def upgrade() -> None:
     op.create_table(
         "call_records",
@@ -252,9 +256,18 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_call_paper_versions_paper_id"), ["paper_id"], unique=False
         )
+    if op.get_context().dialect.name == "postgresql":
+        for table in NOTIFYING:
+            op.execute(
+                f"""CREATE TRIGGER {table}_notify AFTER INSERT OR UPDATE OR DELETE ON {table}
+                FOR EACH STATEMENT EXECUTE FUNCTION pouch_calls_notify()"""
+            )
 
 
 def downgrade() -> None:
+    if op.get_context().dialect.name == "postgresql":
+        for table in NOTIFYING:
+            op.execute(f"DROP TRIGGER {table}_notify ON {table}")
     with op.batch_alter_table("call_paper_versions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_call_paper_versions_paper_id"))
 
