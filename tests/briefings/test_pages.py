@@ -141,3 +141,22 @@ def test_the_call_sheet_shows_each_calls_run_and_who_has_checked_in_live(
     sheet = app_client.get("/calls").text
     assert "in: Principal-Staff (notetaker)" in sheet
     assert 'data-testid="call-run"' in sheet and ">scheduled</a>" in sheet
+
+
+def test_the_principal_reads_the_packet_as_issued_while_a_new_draft_is_written(
+    app_client: TestClient, world: World, desk: Desk
+) -> None:
+    call = _call(app_client, world, desk)
+    staff, protocol = world.auth(Role.PRINCIPAL_STAFF), world.auth(Role.PROTOCOL_OFFICER)
+    for points in (["Issued point"], ["Draft point"]):
+        saved = app_client.put(
+            f"/api/calls/{call}/briefing", json={"talking_points": points}, headers=staff
+        )
+        assert saved.status_code == 200, saved.text
+        if points == ["Issued point"]:
+            assert app_client.post(f"/api/calls/{call}/briefing/submit", headers=staff).is_success
+            assert app_client.post(f"/api/calls/{call}/briefing/clear", headers=protocol).is_success
+    log_in(app_client, "principal")
+    page = app_client.get(f"/briefings/{call}").text
+    assert "Issued point" in page and "Draft point" not in page
+    assert "a new version of the briefing is in preparation (draft)" in page

@@ -23,6 +23,7 @@ from pouch.calls import calendar as calendar_service
 from pouch.calls import parties as party_service
 from pouch.calls import runs as run_service
 from pouch.calls.models import CallRequest
+from pouch.identity.models import User
 from pouch.messages.models import Message
 
 #: The most messages a packet lists; it says how many earlier ones there are.
@@ -61,8 +62,6 @@ def day_off(country: str, moment: datetime, zone: str) -> str | None:
 
 
 def _names(session: Session, ids: list[int]) -> dict[int, str]:
-    from pouch.identity.models import User
-
     if not ids:
         return {}
     return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())

@@ -46,13 +46,16 @@ def _context(
     context = progress.load(session, call_id, actor=actor)
     office = context.request.principal_office_id
     state = context.state
+    briefing = views.briefing_out(session, context, max_points=settings.briefing_max_talking_points)
+    issued = papers.packets(session, context)
     return {
         "actor": actor,
         "call": context,
         "run": views.run_out(session, context),
-        "briefing": views.briefing_out(
-            session, context, max_points=settings.briefing_max_talking_points
-        ),
+        "briefing": briefing,
+        # The principal reads the packet as issued; the draft only until there is one.
+        "packet": issued[-1].content if issued else briefing.packet,
+        "as_issued": bool(issued),
         "memcon": papers.view(session, context, papers.MEMCON),
         "moves": sorted(NEXT[state]) if state is not None else [],
         "can_run": access.runs_calls(actor),
