@@ -328,3 +328,23 @@ def test_a_rescheduled_call_frees_its_slot_and_a_follow_up_takes_its_place(
     assert call not in [c["request_id"] for c in schedule["calls"]]
     # Nothing more happens to a rescheduled call.
     assert _move(app_client, world, call, "confirmed").status_code == 409
+
+
+def test_a_call_confirmed_or_cancelled_on_the_call_desk_follows_there(
+    app_client: TestClient, world: World, desk: Desk
+) -> None:
+    first, second = _scheduled(app_client, world, desk, "ie", "fr")
+    watch = world.auth(Role.WATCH_OFFICER)
+    for call in (first, second):
+        _designate(app_client, world, call)  # the call's record exists from here
+    _ok(app_client.post(f"/api/calls/requests/{first}/confirm", headers=watch))
+    assert _ok(app_client.get(f"/api/calls/{first}/run", headers=watch))["state"] == "confirmed"
+    run = _ok(_move(app_client, world, first, "placing"))
+    assert run["steps"][-1]["from_state"] == "confirmed"
+    _ok(
+        app_client.post(
+            f"/api/calls/requests/{second}/cancel", json={"reason": "no"}, headers=watch
+        )
+    )
+    assert _ok(app_client.get(f"/api/calls/{second}/run", headers=watch))["state"] == "cancelled"
+    assert _move(app_client, world, second, "confirmed").status_code == 409

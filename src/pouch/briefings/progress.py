@@ -55,6 +55,10 @@ STEP_EVENTS = {
 FOLLOW_UP_DAYS = 7
 
 
+#: States the call desk's request also records (confirm, cancel on /calls): the request leads.
+_DESK_STATES = frozenset({CallState.SCHEDULED, CallState.CONFIRMED})
+
+
 @dataclass
 class CallContext:
     """A call as its papers need it: the request, the leader, the record if any yet,
@@ -71,9 +75,10 @@ class CallContext:
 
     @property
     def state(self) -> CallState | None:
-        """The call's state; before any action, as the desk's request has it (None: no
-        call yet, only a request)."""
-        if self.record is not None:
+        """The call's state (None: no call yet, only a request). Until the call is
+        placed, the desk's request leads: confirmed, cancelled or re-planned on the call
+        desk's own pages, the call follows."""
+        if self.record is not None and self.record.state not in _DESK_STATES:
             return self.record.state
         return {
             CallStatus.SCHEDULED: CallState.SCHEDULED,
