@@ -20,6 +20,8 @@ from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from pouch import listen, tls
+from pouch.briefings import api as briefings_api
+from pouch.briefings import pages as briefings_pages
 from pouch.calls import api as calls_api
 from pouch.calls import interpreting_pages
 from pouch.calls import pages as calls_pages
@@ -232,6 +234,7 @@ def create_app(
     app.include_router(directory_api.router)
     app.include_router(messages_api.router)
     app.include_router(calls_api.router)
+    app.include_router(briefings_api.router)
     app.include_router(language_api.router)
     app.include_router(ledger_api.tiles)
     app.include_router(ledger_api.proofs)
@@ -251,6 +254,7 @@ def create_app(
     app.include_router(calls_pages.router)
     app.include_router(language_pages.router)
     app.include_router(interpreting_pages.router)
+    app.include_router(briefings_pages.router)
     _add_problem_pages(app)
     return app
 

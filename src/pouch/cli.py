@@ -25,6 +25,7 @@ import typer
 from pydantic import ValidationError
 
 from pouch import cli_client, migrations
+from pouch.briefings.cli import briefing_app
 from pouch.calls.calendar_cli import add_desk_commands
 from pouch.calls.cli import calls_app
 from pouch.cli_support import (
@@ -71,6 +72,7 @@ app.add_typer(directory_app, name="directory")
 app.add_typer(language_app, name="language")
 add_desk_commands(calls_app)
 app.add_typer(calls_app, name="calls")
+app.add_typer(briefing_app, name="briefing")
 app.add_typer(witness_app, name="witness")
 app.add_typer(decision_app, name="decision")
 app.add_typer(mail_app, name="mail")

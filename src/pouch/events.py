@@ -34,6 +34,20 @@ class EventKind(enum.StrEnum):
     CALL_CANCELLED = "call.cancelled"
     CALLS_SCHEDULED = "calls.scheduled"
     PRECEDENCE_CHANGED = "precedence.changed"
+    # Running a call and its papers (pouch.briefings).
+    CALL_PLACING = "call.placing"
+    CALL_CONNECTED = "call.connected"
+    CALL_COMPLETED = "call.completed"
+    CALL_MISSED = "call.missed"
+    CALL_RESCHEDULED = "call.rescheduled"
+    CALL_PARTICIPANT_DESIGNATED = "call.participant-designated"
+    CALL_CHECKED_IN = "call.checked-in"
+    BRIEFING_SUBMITTED = "briefing.submitted"
+    BRIEFING_RETURNED = "briefing.returned"
+    PACKET_ISSUED = "packet.issued"
+    MEMCON_SUBMITTED = "memcon.submitted"
+    MEMCON_RETURNED = "memcon.returned"
+    MEMCON_FILED = "memcon.filed"
     # Identity (pouch.identity): who holds which role where (invariant 6).
     MEMBERSHIP_GRANTED = "membership.granted"
     MEMBERSHIP_REMOVAL_REQUESTED = "membership.removal-requested"
@@ -103,6 +117,19 @@ LABELS: dict[EventKind, str] = {
     EventKind.CALL_CANCELLED: "Call cancelled",
     EventKind.CALLS_SCHEDULED: "Calls scheduled",
     EventKind.PRECEDENCE_CHANGED: "Order of precedence changed",
+    EventKind.CALL_PLACING: "Call being placed",
+    EventKind.CALL_CONNECTED: "Call connected",
+    EventKind.CALL_COMPLETED: "Call completed",
+    EventKind.CALL_MISSED: "Call missed (a follow-up request goes back to the scheduler)",
+    EventKind.CALL_RESCHEDULED: "Call to be rescheduled (a follow-up request is entered)",
+    EventKind.CALL_PARTICIPANT_DESIGNATED: "Participant designated for a call",
+    EventKind.CALL_CHECKED_IN: "Interpreter or notetaker checked in for a call",
+    EventKind.BRIEFING_SUBMITTED: "Briefing submitted for clearance",
+    EventKind.BRIEFING_RETURNED: "Briefing returned with comments",
+    EventKind.PACKET_ISSUED: "Briefing cleared: packet issued (its SHA-256)",
+    EventKind.MEMCON_SUBMITTED: "Memorandum of conversation submitted for clearance",
+    EventKind.MEMCON_RETURNED: "Memorandum of conversation returned with comments",
+    EventKind.MEMCON_FILED: "Memorandum of conversation cleared and filed (its SHA-256)",
     EventKind.MEMBERSHIP_GRANTED: "Role granted",
     EventKind.MEMBERSHIP_REMOVAL_REQUESTED: "Removal of a role asked (a second officer approves)",
     EventKind.MEMBERSHIP_REVOKED: "Role removed",

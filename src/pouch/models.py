@@ -6,6 +6,7 @@ on the shared metadata.
 
 from __future__ import annotations
 
+from pouch.briefings import models as briefing_models
 from pouch.calls import models as call_models
 from pouch.db import Base
 from pouch.directory import models as directory_models
@@ -21,6 +22,7 @@ from pouch.messages import models as message_models
 metadata = Base.metadata
 
 __all__ = [
+    "briefing_models",
     "call_models",
     "directory_models",
     "identity_models",

@@ -47,6 +47,15 @@ class Settings(BaseSettings):
             "`POUCH_PORT=8101`); behind a proxy or TLS, set it."
         ),
     )
+    briefing_max_talking_points: int = Field(
+        default=5,
+        ge=1,
+        le=50,
+        description=(
+            "Talking points a call's briefing should not exceed; a briefing with more is "
+            "flagged in its packet (not refused)."
+        ),
+    )
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024,
         ge=1024,

@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy import select
 
+from pouch.briefings.models import CallRecord, Packet
+from pouch.calls.models import CallRequest
 from pouch.clock import SystemClock
 from pouch.db import Database
 from pouch.identity import service as identity_service
@@ -56,7 +59,19 @@ def _set_scene(server: Server) -> dict[str, str]:
                 for m, _ in rows
                 if m.state == MessageState.ACKNOWLEDGED and m.subject == "Invitation to Dublin"
             )
-            return {"inbox_message": delivered.public_id, "track_message": tracked.public_id}
+            # The demo's call with a cleared briefing packet (pouch.demo.briefings).
+            prepared = session.scalar(
+                select(CallRequest.public_id)
+                .join(CallRecord, CallRecord.request_id == CallRequest.id)
+                .join(Packet, Packet.record_id == CallRecord.id)
+                .order_by(Packet.id)
+            )
+            assert prepared is not None
+            return {
+                "inbox_message": delivered.public_id,
+                "track_message": tracked.public_id,
+                "briefing_call": prepared,
+            }
     finally:
         database.dispose()
 
@@ -82,6 +97,7 @@ def _shots(ids: dict[str, str]) -> list[tuple[str, str | None, str, Callable[[Pa
         ("ledger", "auditor", "/ledger", nothing),
         ("admin", "admin", "/admin", nothing),
         ("calls", "watch1", "/calls", nothing),
+        ("briefing", "principal", f"/briefings/{ids['briefing_call']}", nothing),
         ("precedence", "protocol", "/calls/precedence", nothing),
         ("translations", "translator", "/translations", nothing),
         ("interpreting", "interpreter", "/interpreting", nothing),

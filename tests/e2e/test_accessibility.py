@@ -18,7 +18,12 @@ AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 ROLES = ["watch1", "principal", "staff", "protocol", "translator", "interpreter", "auditor",
          "admin", "sender-ie"]  # fmt: skip
 #: A list page, and the link on it to one message's own page, visited too.
-DETAIL = {"/watch": "/watch/m-", "/inbox": "/inbox/m-", "/track": "/track/m-"}
+DETAIL = {
+    "/watch": "/watch/m-",
+    "/inbox": "/inbox/m-",
+    "/track": "/track/m-",
+    "/calls": "/briefings/c-",
+}
 #: Judged on what axe calls serious or critical; lesser findings are printed, not failed.
 FAILING = ("serious", "critical")
 

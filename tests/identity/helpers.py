@@ -36,6 +36,7 @@ CALL_DESK = frozenset({Role.WATCH_OFFICER, Role.PROTOCOL_OFFICER})
 CALL_READERS = CALL_DESK | {Role.AUDITOR}
 PRINCIPAL_OFFICE = frozenset({Role.PRINCIPAL, Role.PRINCIPAL_STAFF})
 SENDERS = frozenset({Role.SENDER})
+PARTICIPANTS = CALL_DESK | {Role.PRINCIPAL_STAFF, Role.INTERPRETER}
 
 # (method, path, roles allowed). Ids are ones that do not exist: an allowed
 # caller gets past the permission check and then 404 or 400, never 401/403.
@@ -144,6 +145,25 @@ TABLE: list[tuple[str, str, frozenset[Role]]] = [
     ("GET", "/api/calls/schedule/ical", CALL_READERS | PRINCIPAL_OFFICE),
     ("GET", "/api/calls/runs", CALL_READERS | PRINCIPAL_OFFICE),
     ("GET", "/api/calls/runs/999999", CALL_READERS | PRINCIPAL_OFFICE),
+    # A call's run and papers (pouch.briefings): no sender passes; which calls, the service.
+    ("GET", "/api/calls/999999/run", CALL_READERS | PRINCIPAL_OFFICE | {Role.INTERPRETER}),
+    ("POST", "/api/calls/999999/run/steps", CALL_DESK),
+    ("PUT", "/api/calls/999999/run/logistics", CALL_DESK),
+    ("POST", "/api/calls/999999/run/participants", CALL_DESK),
+    ("POST", "/api/calls/999999/run/check-in", PARTICIPANTS),
+    ("GET", "/api/calls/999999/briefing", CALL_READERS | PRINCIPAL_OFFICE | {Role.INTERPRETER}),
+    ("PUT", "/api/calls/999999/briefing", CALL_DESK | {Role.PRINCIPAL_STAFF}),
+    ("GET", "/api/calls/999999/packets", CALL_READERS | PRINCIPAL_OFFICE | {Role.INTERPRETER}),
+    ("GET", "/api/calls/999999/packet.pdf", CALL_READERS | PRINCIPAL_OFFICE | {Role.INTERPRETER}),
+    ("GET", "/api/calls/999999/memcon", CALL_READERS | PRINCIPAL_OFFICE | {Role.INTERPRETER}),
+    ("PUT", "/api/calls/999999/memcon", PARTICIPANTS),
+    ("GET", "/api/calls/999999/memcon/filed", CALL_READERS | PRINCIPAL_OFFICE | {Role.INTERPRETER}),
+    ("POST", "/api/calls/999999/briefing/submit", PARTICIPANTS),
+    ("POST", "/api/calls/999999/briefing/clear", PARTICIPANTS),
+    ("POST", "/api/calls/999999/briefing/return", PARTICIPANTS),
+    ("POST", "/api/calls/999999/memcon/submit", PARTICIPANTS),
+    ("POST", "/api/calls/999999/memcon/clear", PARTICIPANTS),
+    ("POST", "/api/calls/999999/memcon/return", PARTICIPANTS),
     # One's own passkeys; signed decisions (tests/identity/test_passkeys.py).
     ("GET", "/api/passkeys", ALL),
     ("POST", "/api/passkey-options", ALL),

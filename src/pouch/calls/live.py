@@ -1,5 +1,6 @@
 """The call-day sheet live: an event whenever the principal's office's call desk
-changes (a request, a run of the scheduler, a call confirmed or cancelled), as
+changes (a request, a run of the scheduler, a call confirmed or cancelled, a call's
+step or check-in), as
 Server-Sent Events.
 
 What the desk looks like is summed up in a stamp (the newest request, run and
@@ -23,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pouch import listen
+from pouch.briefings.models import CallParticipant, CallRecord, CallStep
 from pouch.calls.models import CallRequest, ScheduledCall, ScheduleRun
 from pouch.db import Database
 
@@ -48,7 +50,26 @@ def stamp(session: Session, *, office_id: int) -> str:
         .select_from(ScheduledCall)
         .where(ScheduledCall.run_id == run, ScheduledCall.confirmed.is_(True))
     )
-    parts = [f"r{run or 0}", f"c{confirmed or 0}"]
+    # A call's run: its newest step, and how many have checked in (pouch.briefings).
+    steps, checked_in = session.execute(
+        select(
+            select(func.max(CallStep.id))
+            .join(CallRecord, CallRecord.id == CallStep.record_id)
+            .join(CallRequest, CallRequest.id == CallRecord.request_id)
+            .where(CallRequest.principal_office_id == office_id)
+            .scalar_subquery(),
+            select(func.count())
+            .select_from(CallParticipant)
+            .join(CallRecord, CallRecord.id == CallParticipant.record_id)
+            .join(CallRequest, CallRequest.id == CallRecord.request_id)
+            .where(
+                CallRequest.principal_office_id == office_id,
+                CallParticipant.checked_in_at.is_not(None),
+            )
+            .scalar_subquery(),
+        )
+    ).one()
+    parts = [f"r{run or 0}", f"c{confirmed or 0}", f"s{steps or 0}", f"i{checked_in or 0}"]
     parts += [f"{status.value[:2]}{count}-{newest}" for status, count, newest in requests]
     return ".".join(parts)
 

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 
+from pouch.briefings import progress as call_progress
 from pouch.calls import access, gantt
 from pouch.calls import live as calls_live
 from pouch.calls import parties as party_service
@@ -75,6 +76,10 @@ def calls_page(request: Request, session: DbSession, actor: Reader) -> Response:
             "axis_height": gantt.AXIS_HEIGHT,
             "label_width": gantt.LABEL_WIDTH,
             "stamp": calls_live.stamp(session, office_id=desk.office.id),
+            # Each call's run (state, check-in) beside its row: the call-day sheet.
+            "lines": call_progress.sheet_lines(
+                session, [c.request.id for c in desk.schedule.calls] if desk.schedule else []
+            ),
         },
         notices=NOTICES,
     )

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pouch.demo import language as language_demo
+from pouch.demo.briefings import load_briefings
 from pouch.demo.calls import load_calls
 from pouch.demo.letters import LETTERS
 from pouch.directory import service as directory_service
@@ -83,10 +84,11 @@ def load(session: Session, *, settings: Settings, now: datetime) -> str:
     messages = _load_messages(session, settings=settings, now=now)
     language = language_demo.load(session, settings=settings, now=now)
     calls = load_calls(session, now=now)
+    briefings = load_briefings(session, now=now, max_points=settings.briefing_max_talking_points)
     return (
         f"demo loaded: {counts['offices_created']} offices and {counts['people_created']} people "
         f"created, {counts['offices_updated']} offices updated; {created} users created; "
-        f"{messages} messages accepted. {language} {calls} "
+        f"{messages} messages accepted. {language} {calls} {briefings} "
         f"\nLog in at {settings.public_url.rstrip('/')}/login as admin, watch1, principal, "
         f"sender-ie … with {told}."
         f"{passkeys_note}"
