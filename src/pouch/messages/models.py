@@ -58,6 +58,8 @@ class Message(Base):
         Index("ix_messages_addressee_accepted", "addressee_office_id", "accepted_at", "id"),
         # The watch floor's order: one precedence at a time, nearest deadline first.
         Index("ix_messages_precedence", "precedence", "deliver_by", "id"),
+        # A message's replies, on its page (found by tests/messages/test_query_plans.py).
+        Index("ix_messages_in_reply_to", "in_reply_to_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
