@@ -4,6 +4,8 @@ inline with what was typed; the principal downloads the packet."""
 from __future__ import annotations
 
 import hashlib
+import re
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -160,3 +162,41 @@ def test_the_principal_reads_the_packet_as_issued_while_a_new_draft_is_written(
     page = app_client.get(f"/briefings/{call}").text
     assert "Issued point" in page and "Draft point" not in page
     assert "a new version of the briefing is in preparation (draft)" in page
+
+
+def test_the_watch_floor_lists_the_days_calls_with_their_check_ins(
+    app_client: TestClient, world: World, desk: Desk, clock: ManualClock
+) -> None:
+    call = _call(app_client, world, desk)
+    watch = world.auth(Role.WATCH_OFFICER)
+    start = datetime.fromisoformat(
+        app_client.get(f"/api/calls/requests/{call}", headers=watch).json()["call"]["start"]
+    )
+    log_in(app_client, "watch-officer")
+    # More than a day ahead: not yet the day's.
+    floor = app_client.get("/watch").text
+    assert "The day's calls" in floor and f'href="/briefings/{call}"' not in floor
+    assert 'data-live-source="/calls/stream?since=' in floor
+    clock.advance(start - clock.now() - timedelta(hours=1))
+    log_in(app_client, "watch-officer")  # days later: a new session
+    floor = app_client.get("/watch").text
+    row = re.search(
+        rf'<tr>(?:(?!</tr>).)*href="/briefings/{call}"(?:(?!</tr>).)*</tr>', floor, re.S
+    )
+    assert row is not None, floor
+    assert "scheduled" in row.group(0) and "(notetaker)" in row.group(0)
+    checked = app_client.post(
+        f"/api/calls/{call}/run/check-in", headers=world.auth(Role.PRINCIPAL_STAFF)
+    )
+    assert checked.status_code == 200, checked.text
+    after = app_client.get("/watch").text
+    row = re.search(
+        rf'<tr>(?:(?!</tr>).)*href="/briefings/{call}"(?:(?!</tr>).)*</tr>', after, re.S
+    )
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), re.S)
+    assert "(notetaker)" in cells[3] and "(notetaker)" not in cells[4], cells
+    # An auditor reads schedules too: the same list, read-only.
+    app_client.cookies.clear()
+    log_in(app_client, "auditor")
+    assert f'href="/briefings/{call}"' in app_client.get("/watch").text

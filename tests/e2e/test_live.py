@@ -37,7 +37,7 @@ def test_a_flash_message_reaches_the_floor_at_once_with_an_alert(
     page.context.grant_permissions(["notifications"], origin=server.base_url)
     page.add_init_script(RECORD_NOTIFICATIONS)
     page.goto("/watch")
-    live = page.locator("[data-live-source]")
+    live = page.locator('[data-live-source="/watch/stream"]')
     expect(live).to_have_attribute("data-live-state", "open")
     # Allowed already: the page does not offer to ask again.
     expect(page.locator("[data-live-notify]")).to_be_hidden()
@@ -63,7 +63,7 @@ def test_a_lost_connection_is_said_and_recovers_by_itself(visit: Visit) -> None:
     # The server cannot be reached: every attempt to open the feed fails.
     page.route("**/watch/stream", lambda route: route.abort("connectionrefused"))
     page.goto("/watch")
-    live = page.locator("[data-live-source]")
+    live = page.locator('[data-live-source="/watch/stream"]')
     banner = page.get_by_role("alert").filter(has_text="Connection to Pouch lost")
     expect(banner).to_be_visible(timeout=10_000)
     expect(live).to_have_attribute("data-live-state", "lost")

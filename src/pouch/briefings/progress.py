@@ -29,6 +29,7 @@ from pouch.briefings.states import (
     may_move,
     refusal,
 )
+from pouch.calls import access as calls_access
 from pouch.calls import calendar as calendar_service
 from pouch.calls import parties as party_service
 from pouch.calls import requests as request_service
@@ -400,3 +401,45 @@ def sheet_lines(session: Session, request_ids: list[int]) -> dict[int, SheetLine
             ),
         )
     return lines
+
+
+@dataclass(frozen=True)
+class DayCall:
+    """A call of the day as the watch floor lists it."""
+
+    public_id: str
+    leader_name: str
+    start: datetime
+    end: datetime
+    confirmed: bool
+    line: SheetLine | None
+
+
+#: How far back and ahead the watch floor's list of the day's calls reaches.
+DAY_BEFORE = timedelta(hours=2)
+DAY_AHEAD = timedelta(hours=24)
+
+
+def day_calls(session: Session, *, actor: Actor, now: datetime) -> list[DayCall]:
+    """The calls of the latest schedule from two hours ago to a day ahead, each with
+    its run (state, check-in): the call-day sheet as the watch floor shows it."""
+    overview = run_service.overview(session, viewer=calls_access.viewer_of(actor))
+    if overview.schedule is None:
+        return []
+    calls = [
+        call
+        for call in overview.schedule.calls
+        if now - DAY_BEFORE <= call.row.start_utc < now + DAY_AHEAD
+    ]
+    lines = sheet_lines(session, [call.request.id for call in calls])
+    return [
+        DayCall(
+            public_id=call.request.public_id,
+            leader_name=call.row.leader_name,
+            start=call.row.start_utc,
+            end=call.row.end_utc,
+            confirmed=call.confirmed,
+            line=lines.get(call.request.id),
+        )
+        for call in sorted(calls, key=lambda c: c.row.start_utc)
+    ]

@@ -38,6 +38,14 @@ def principal_office(
     return office
 
 
+def only_principal_office(session: Session) -> Office | None:
+    """The one principal's office, or None when there is none or there are several."""
+    offices = session.scalars(
+        select(Office).where(Office.kind == OfficeKind.PRINCIPAL).order_by(Office.id).limit(2)
+    ).all()
+    return offices[0] if len(offices) == 1 else None
+
+
 def principal_office_by_slug(session: Session, slug: str | None) -> Office:
     """The principal's office by its slug (the command line's ``--office``), or the only one."""
     if slug is None:

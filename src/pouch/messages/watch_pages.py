@@ -20,6 +20,10 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 
+from pouch.briefings import progress as call_progress
+from pouch.calls import access as calls_access
+from pouch.calls import live as calls_live
+from pouch.calls import parties as party_service
 from pouch.errors import FieldError, InvalidInput, LoginRequired, PermissionDenied, invalid_input
 from pouch.identity import passkeys
 from pouch.identity.service import Actor
@@ -90,7 +94,19 @@ FloorContext = Annotated[dict[str, Any], Depends(floor_context)]
 
 
 @router.get("/watch")
-def watch_floor(request: Request, context: FloorContext) -> Response:
+def watch_floor(
+    request: Request, context: FloorContext, session: DbSession, clock: AppClock
+) -> Response:
+    actor = context["actor"]
+    # The day's calls, with each call's state and check-ins, for those who follow the
+    # call desk: live through the calls' own stream (``calls.live``).
+    office = party_service.only_principal_office(session)
+    if office is not None and calls_access.reads_schedules(actor):
+        context = {
+            **context,
+            "day_calls": call_progress.day_calls(session, actor=actor, now=clock.now()),
+            "calls_stamp": calls_live.stamp(session, office_id=office.id),
+        }
     return render.page(request, "watch.html", context, notices=NOTICES)
 
 

@@ -71,14 +71,16 @@
   // them), a count in the title until the officer next touches the page, and a tone
   // when sound is on. A lost connection says so; the browser reconnects by itself and
   // the server resumes after the last step received (Last-Event-ID).
-  function startLive() {
-    const source = document.querySelector("[data-live-source]");
-    if (!source || !window.EventSource) return;
+  // A page may follow several feeds (the watch floor: the messages' steps and the
+  // call desk's); each refreshes its own regions, they share the banner and the title.
+  let unseen = 0;
+  const lost = new Set();  // the feeds whose connection is down: the banner shows
+  function startLive(source) {
+    if (!window.EventSource) return;
     const banner = document.querySelector("[data-live-banner]");
-    const sound = document.querySelector("[data-live-sound]");
-    const optIn = document.querySelector("[data-live-notify]");
-    const baseTitle = document.title;
-    let unseen = 0;
+    const sound = source.querySelector("[data-live-sound]");
+    const optIn = source.querySelector("[data-live-notify]");
+    const baseTitle = document.title.replace(/^\(\d+\) /, "");
     let refreshing = null;
 
     const showCount = () => {
@@ -171,10 +173,12 @@
 
     const events = new EventSource(source.dataset.liveSource);
     events.addEventListener("open", () => {
-      if (banner) banner.hidden = true;
+      lost.delete(source);
+      if (banner) banner.hidden = lost.size === 0;
       source.dataset.liveState = "open";
     });
     events.addEventListener("error", () => {
+      lost.add(source);
       if (banner) banner.hidden = false;
       source.dataset.liveState = "lost";
     });
@@ -236,7 +240,7 @@
     for (const el of document.querySelectorAll(".js-only")) el.hidden = false;
     tick();
     setInterval(tick, 1000);
-    startLive();
+    for (const source of document.querySelectorAll("[data-live-source]")) startLive(source);
   });
   document.addEventListener("htmx:afterSettle", function () { tick(); });
 })();
