@@ -200,3 +200,19 @@ def test_the_watch_floor_lists_the_days_calls_with_their_check_ins(
     app_client.cookies.clear()
     log_in(app_client, "auditor")
     assert f'href="/briefings/{call}"' in app_client.get("/watch").text
+
+
+def test_the_principals_inbox_lists_the_calls_ahead_and_their_packets(
+    app_client: TestClient, world: World, desk: Desk
+) -> None:
+    call = _call(app_client, world, desk)
+    log_in(app_client, "principal-staff")
+    inbox = app_client.get("/inbox").text
+    panel = re.search(r'<section id="inbox-calls".*?</section>', inbox, re.S)
+    assert panel is not None
+    assert f'href="/briefings/{call}"' in panel.group(0) and "not yet issued" in panel.group(0)
+    assert 'data-live-source="/calls/stream?since=' in inbox
+    # The principal too.
+    app_client.cookies.clear()
+    log_in(app_client, "principal")
+    assert 'id="inbox-calls"' in app_client.get("/inbox").text

@@ -1,4 +1,5 @@
-"""The principal opens a call's briefing packet in the browser and downloads its PDF."""
+"""The principal finds a call's briefing packet in the inbox's calls, opens it in the
+browser and downloads its PDF."""
 
 from __future__ import annotations
 
@@ -26,8 +27,11 @@ def test_the_principal_opens_the_packet_and_downloads_the_pdf(
         )
     assert call is not None, "the demo has a call with a cleared packet"
     page = visit("principal").page
-    page.goto("/calls")
-    page.locator(f'a[href="/briefings/{call}"]').first.click()
+    page.goto("/inbox")
+    calls = page.get_by_test_id("inbox-calls")
+    row = calls.get_by_role("row").filter(has=page.locator(f'a[href="/briefings/{call}"]'))
+    expect(row).to_contain_text("issued")
+    row.get_by_role("link", name="issued").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Call with")
     expect(page.get_by_test_id("briefing-clearance")).to_have_text("cleared")
     expect(page.get_by_test_id("talking-points")).to_contain_text("working visit")

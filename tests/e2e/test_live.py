@@ -138,7 +138,7 @@ def test_the_inbox_shows_a_delivered_letter_at_once(
 ) -> None:
     page = visit("principal").page
     page.goto("/inbox")
-    live = page.locator("[data-live-source]")
+    live = page.locator('[data-live-source^="/inbox/stream"]')
     expect(live).to_have_attribute("data-live-state", "open")
     title = page.title()
     public_id = submit(server, served_db, subject="Live: a letter from Dublin for the inbox")

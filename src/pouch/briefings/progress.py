@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pouch.briefings import access
-from pouch.briefings.models import CallParticipant, CallRecord, CallStep
+from pouch.briefings.models import CallParticipant, CallRecord, CallStep, Packet
 from pouch.briefings.states import (
     BACK_TO_SCHEDULER,
     CHECK_IN_STATES,
@@ -405,7 +405,7 @@ def sheet_lines(session: Session, request_ids: list[int]) -> dict[int, SheetLine
 
 @dataclass(frozen=True)
 class DayCall:
-    """A call of the day as the watch floor lists it."""
+    """A call as the watch floor and the principal's inbox list it."""
 
     public_id: str
     leader_name: str
@@ -413,6 +413,8 @@ class DayCall:
     end: datetime
     confirmed: bool
     line: SheetLine | None
+    #: The SHA-256 of the newest packet issued for it, if any.
+    packet: str | None
 
 
 #: How far back and ahead the watch floor's list of the day's calls reaches.
@@ -420,18 +422,32 @@ DAY_BEFORE = timedelta(hours=2)
 DAY_AHEAD = timedelta(hours=24)
 
 
-def day_calls(session: Session, *, actor: Actor, now: datetime) -> list[DayCall]:
-    """The calls of the latest schedule from two hours ago to a day ahead, each with
-    its run (state, check-in): the call-day sheet as the watch floor shows it."""
+def day_calls(
+    session: Session, *, actor: Actor, now: datetime, ahead: timedelta | None = DAY_AHEAD
+) -> list[DayCall]:
+    """The calls of the latest schedule from two hours ago to ``ahead`` (a day; None:
+    every later one), each with its run (state, check-in) and its issued packet: the
+    call-day sheet as the watch floor shows it, the calls ahead as the inbox does."""
     overview = run_service.overview(session, viewer=calls_access.viewer_of(actor))
     if overview.schedule is None:
         return []
     calls = [
         call
         for call in overview.schedule.calls
-        if now - DAY_BEFORE <= call.row.start_utc < now + DAY_AHEAD
+        if now - DAY_BEFORE <= call.row.start_utc
+        and (ahead is None or call.row.start_utc < now + ahead)
     ]
-    lines = sheet_lines(session, [call.request.id for call in calls])
+    request_ids = [call.request.id for call in calls]
+    lines = sheet_lines(session, request_ids)
+    packets: dict[int, str] = {}
+    if request_ids:
+        for request_id, sha256 in session.execute(
+            select(CallRecord.request_id, Packet.sha256)
+            .join(Packet, Packet.record_id == CallRecord.id)
+            .where(CallRecord.request_id.in_(request_ids))
+            .order_by(Packet.number)
+        ):
+            packets[request_id] = sha256  # the newest last
     return [
         DayCall(
             public_id=call.request.public_id,
@@ -440,6 +456,7 @@ def day_calls(session: Session, *, actor: Actor, now: datetime) -> list[DayCall]
             end=call.row.end_utc,
             confirmed=call.confirmed,
             line=lines.get(call.request.id),
+            packet=packets.get(call.request.id),
         )
         for call in sorted(calls, key=lambda c: c.row.start_utc)
     ]

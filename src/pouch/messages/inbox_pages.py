@@ -16,6 +16,10 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
 
+from pouch.briefings import progress as call_progress
+from pouch.calls import access as calls_access
+from pouch.calls import live as calls_live
+from pouch.calls import parties as party_service
 from pouch.errors import LoginRequired, PermissionDenied, invalid_input
 from pouch.language import translations as translations_service
 from pouch.messages import access, filters, live, rendering, search
@@ -77,6 +81,13 @@ def inbox(
         "office_check": message_service.office_check(session, office_id=office),
         "gap_sentence": gap_sentence,
     }
+    # The principal's office sees the calls ahead and their briefing packets.
+    principal = party_service.only_principal_office(session)
+    if principal is not None and principal.id == office and calls_access.reads_schedules(actor):
+        context["calls"] = call_progress.day_calls(
+            session, actor=actor, now=clock.now(), ahead=None
+        )
+        context["calls_stamp"] = calls_live.stamp(session, office_id=office)
     return render.page(request, "inbox.html", context, notices=NOTICES)
 
 
