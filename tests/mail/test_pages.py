@@ -3,9 +3,13 @@ read; forms need the session's anti-forgery token."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from fastapi.testclient import TestClient
+from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select
 
+from pouch.app import WEB_DIR
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.identity.models import Role
@@ -74,6 +78,12 @@ def test_an_officer_accepts_a_quarantined_mail_from_the_page(
     shown = app_client.get(f"/watch/{public_id}")
     assert "By e-mail" in shown.text
     assert "No mail waits in quarantine" in app_client.get("/watch/mail").text
+    # Whoever reads it is told it was not authenticated and an officer let it in.
+    for reader, path in (("watch-officer", "/watch"), ("principal-staff", "/inbox")):
+        app_client.cookies.clear()
+        log_in(app_client, reader)
+        facts = app_client.get(f"{path}/{public_id}").text
+        assert "<strong>Not authenticated</strong>: let out of the mail quarantine" in facts
 
 
 def test_two_officers_reject_from_the_page_and_an_auditor_only_reads(
@@ -109,3 +119,25 @@ def test_two_officers_reject_from_the_page_and_an_auditor_only_reads(
         )
         assert answer.headers["location"] == f"/watch/mail?notice={notice}"
     assert _state(database, mail_id) == MailState.REJECTED
+
+
+def test_every_reader_is_told_how_a_mail_was_authenticated() -> None:
+    """The facts line a message that came by e-mail shows, in each of its four cases."""
+    env = Environment(loader=FileSystemLoader(WEB_DIR / "templates"), autoescape=True)
+    macro = env.from_string('{% import "_macros.html" as ui %}{{ ui.by_mail(m) }}')
+
+    def shown(**mail: object) -> str:
+        m = SimpleNamespace(signature={"mail": {"sha256": "ab" * 32, **mail}})
+        return " ".join(macro.render(m=m).split())
+
+    passed = [{"d": "mfa.example", "s": "s1", "result": "pass"}]
+    failed = [{"d": "mfa.example", "s": "s1", "result": "fail"}]
+    assert "Authenticated: DKIM-signed by mfa.example, the sender's domain" in shown(
+        dmarc="pass", dkim=passed
+    )
+    assert "let out of the mail quarantine" in shown(dmarc="fail", dkim=failed, released_by=3)
+    assert "its signatures do not match the sender's domain" in shown(dmarc="fail", dkim=failed)
+    assert "unsigned (the sender office does not require signed mail)" in shown(
+        dmarc="fail", dkim=[]
+    )
+    assert macro.render(m=SimpleNamespace(signature={"key_id": "k"})).strip() == ""

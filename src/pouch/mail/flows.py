@@ -292,8 +292,11 @@ def acceptances_of(
             {"d": v.domain, "s": v.selector, "result": v.result} for v in reading.verdicts.dkim
         ]
         evidence["dmarc"] = reading.verdicts.dmarc
+    # Who let an unauthenticated mail through is said to its readers, not only logged.
+    released: dict[str, Any] = {}
     if officer_id is not None:
         evidence["released_by"] = officer_id
+        released["released_by"] = officer_id
     identity = letter.message_id or f"sha256:{mail.sha256}"
     made = []
     for office_id, precedence in sorted(reading.addressees.items()):
@@ -323,7 +326,7 @@ def acceptances_of(
             acceptance.Acceptance(
                 prepared,
                 submitted_by_user_id=officer_id,
-                signature={"mail": {"sha256": mail.sha256, **(mail.verdicts or {})}},
+                signature={"mail": {"sha256": mail.sha256, **(mail.verdicts or {}), **released}},
                 idempotency_key=_idempotency_key(identity, office_id),
                 request_hash=prepared.content_hash,
                 evidence=evidence,
