@@ -615,3 +615,16 @@ def test_a_leaders_busy_times_own_dates_and_regional_holidays_at_intake(
     )
     listed = app_client.get(f"{REQUESTS}/{waits.json()['id']}", headers=watch).json()
     assert listed["notice"] is None
+
+
+def test_a_leaders_busy_time_that_ends_before_it_starts_is_refused(
+    app_client: TestClient, world: World, desk: Desk, database: Database
+) -> None:
+    inverted = [{"start": "2026-11-09T12:00:00Z", "end": "2026-11-09T09:00:00Z"}]
+    response = app_client.post(
+        REQUESTS,
+        json=request_body(desk, "ie", leader_busy=inverted),
+        headers=world.auth(Role.WATCH_OFFICER),
+    )
+    assert "is not after start" in _problem(response, "body.leader_busy.0")["detail"]
+    assert _count(database, CallRequest) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, model_validator
 
 from pouch.calls.models import CallStatus
 from pouch.calls.problem import Interpretation, RankPolicy
@@ -147,6 +147,12 @@ class HoursOut(Schema):
 class SpanIn(Schema):
     start: AwareDatetime
     end: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> SpanIn:
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end.isoformat()} is not after start")
+        return self
 
 
 class SpanOut(Schema):
