@@ -325,6 +325,14 @@ OFFICER_COMMANDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("calls", "schedule"): ("--method", "greedy"),
     ("calls", "sheet"): (),
     ("calls", "ical"): ("--output", "{ics}"),
+    ("calls", "calendar", "show"): (),
+    ("calls", "calendar", "set"): ("--rank-policy", "precedence"),
+    ("calls", "busy", "add"): ("2031-01-06T09:00Z/2031-01-06T10:00Z",),
+    ("calls", "busy", "remove"): ("999999",),
+    ("calls", "interpreters", "list"): (),
+    ("calls", "interpreters", "add"): ("--name", "Test", "--pairs", "fr-en"),
+    ("calls", "interpreters", "available"): ("999999", "2031-01-06T09:00Z/2031-01-06T10:00Z"),
+    ("calls", "interpreters", "remove"): ("999999",),
 }
 
 

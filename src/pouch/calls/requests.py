@@ -96,7 +96,7 @@ def horizon_notice(earliest: date, today: date) -> str | None:
 
     >>> horizon_notice(date(2027, 6, 1), date(2027, 1, 1))  # doctest: +NORMALIZE_WHITESPACE
     'the window opens on 2027-06-01, beyond the 100-day planning horizon (until
-    2027-04-10): the request waits, and runs place it from 2027-02-21 on'
+    2027-04-10): the request waits, and runs place it from 2027-02-22 on'
     >>> horizon_notice(date(2027, 2, 1), date(2027, 1, 1)) is None
     True
     """
