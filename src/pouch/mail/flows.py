@@ -42,7 +42,7 @@ from pouch.clock import Clock
 from pouch.db import Database
 from pouch.errors import Conflict, FieldError, InvalidInput, PouchError
 from pouch.intake.flows import submission_of
-from pouch.mail import addresses, authentication, parse
+from pouch.mail import addresses, answers, authentication, parse
 from pouch.mail import service as mail_service
 from pouch.mail.authentication import Lookup
 from pouch.mail.keys import dns_lookup, pinned_first
@@ -105,6 +105,8 @@ class MailIntake:
         limits: acceptance.Limits,
         dns: Lookup,
         base_url: str,
+        answering: answers.Policy | None = None,
+        mail_from: str = "pouch@localhost",
     ) -> None:
         self.database = database
         self.clock = clock
@@ -112,6 +114,9 @@ class MailIntake:
         self.limits = limits
         self.dns = dns
         self.base_url = base_url.rstrip("/")
+        #: None: senders are not answered (``mail_answers`` off).
+        self.answering = answering
+        self.mail_from = mail_from
 
     # -- SMTP time ---------------------------------------------------------------
 
@@ -181,6 +186,18 @@ class MailIntake:
             mail = mail_service.get_mail(session, mail_id)
             _note(session, mail, reading)
             mail_service.quarantine(session, mail, reason=reason, now=self.clock.now())
+            if self.answering is not None:
+                mail_service.answer(
+                    session,
+                    mail,
+                    about="quarantined",
+                    text=answers.quarantined_text(
+                        received_index=mail.received_index, sha256=mail.sha256, reason=reason
+                    ),
+                    withheld=_withheld(mail, reading.letter, self.mail_from),
+                    policy=self.answering,
+                    now=self.clock.now(),
+                )
             return outcome_of(mail)
 
     def _accept(self, mail_id: int, reading: _Reading) -> Outcome:
@@ -208,7 +225,19 @@ class MailIntake:
                     public_ids=[o.message.public_id for o in done],
                     replayed=all(o.replayed for o in done),
                 )
-                return outcome_of(mail, receipt_urls=_receipt_urls(self.base_url, done))
+                outcome = outcome_of(mail, receipt_urls=_receipt_urls(self.base_url, done))
+                if self.answering is not None and mail.state == MailState.ACCEPTED:
+                    _answer_accepted(
+                        session,
+                        mail,
+                        outcome,
+                        withheld=_withheld(mail, reading.letter, self.mail_from),
+                        policy=self.answering,
+                        base_url=self.base_url,
+                        released=False,
+                        now=self.clock.now(),
+                    )
+                return outcome
             # Nothing of this mail is accepted if one of its messages is refused.
             session.rollback()
         # A Message-ID seen with other content, a retired office ...: an officer looks.
@@ -241,7 +270,51 @@ class MailIntake:
                 timetable=self.timetable,
                 limits=self.limits,
                 base_url=self.base_url,
+                answering=self.answering,
+                mail_from=self.mail_from,
             )
+
+
+def _withheld(
+    mail: InboundMail, letter: parse.Letter | None, mail_from: str
+) -> answers.Withheld | None:
+    """Why the mail's return path gets no answer, or None (``answers.answerable``)."""
+    return answers.answerable(
+        mail.mail_from,
+        signed_by=answers.signing_domains(mail.verdicts),
+        # An unreadable mail is treated as a machine's: no alignment can be trusted.
+        automatic=letter.automatic if letter is not None else True,
+        ours=mail_from,
+    )
+
+
+def _answer_accepted(
+    session: Session,
+    mail: InboundMail,
+    outcome: Outcome,
+    *,
+    withheld: answers.Withheld | None,
+    policy: answers.Policy,
+    base_url: str,
+    released: bool,
+    now: datetime,
+) -> None:
+    mail_service.answer(
+        session,
+        mail,
+        about="released" if released else "accepted",
+        text=answers.accepted_text(
+            received_index=mail.received_index,
+            sha256=mail.sha256,
+            messages=outcome.messages,
+            receipt_urls=outcome.receipt_urls,
+            track_url=f"{base_url}/track",
+            released=released,
+        ),
+        withheld=withheld,
+        policy=policy,
+        now=now,
+    )
 
 
 def addressees_of(
@@ -295,6 +368,11 @@ def acceptances_of(
     if officer_id is not None:
         evidence["released_by"] = officer_id
     identity = letter.message_id or f"sha256:{mail.sha256}"
+    # Where the message's steps and replies are mailed (``notify.correspondent_of``):
+    # the From address, only when a passing DKIM signature is aligned with it.
+    reports: dict[str, Any] = {}
+    if (mail.verdicts or {}).get("dmarc") == "pass" and not letter.automatic:
+        reports = {"answer_to": letter.from_address, "message_id": letter.message_id}
     made = []
     for office_id, precedence in sorted(reading.addressees.items()):
         try:
@@ -323,7 +401,7 @@ def acceptances_of(
             acceptance.Acceptance(
                 prepared,
                 submitted_by_user_id=officer_id,
-                signature={"mail": {"sha256": mail.sha256, **(mail.verdicts or {})}},
+                signature={"mail": {"sha256": mail.sha256, **(mail.verdicts or {}), **reports}},
                 idempotency_key=_idempotency_key(identity, office_id),
                 request_hash=prepared.content_hash,
                 evidence=evidence,
@@ -344,6 +422,8 @@ def release(
     timetable: Timetable,
     limits: acceptance.Limits,
     base_url: str,
+    answering: answers.Policy | None = None,
+    mail_from: str = "pouch@localhost",
 ) -> Outcome:
     """One watch officer accepts a quarantined mail into the normal path, in the
     caller's transaction, naming the sender office (and the addressee) where the
@@ -389,7 +469,19 @@ def release(
         public_ids=[o.message.public_id for o in done],
         now=now,
     )
-    return outcome_of(mail, receipt_urls=_receipt_urls(base_url, done))
+    released = outcome_of(mail, receipt_urls=_receipt_urls(base_url, done))
+    if answering is not None:
+        _answer_accepted(
+            session,
+            mail,
+            released,
+            withheld=_withheld(mail, letter, mail_from),
+            policy=answering,
+            base_url=base_url,
+            released=True,
+            now=now,
+        )
+    return released
 
 
 def _receipt_urls(base_url: str, done: Sequence[acceptance.Accepted]) -> tuple[str, ...]:
@@ -450,4 +542,17 @@ def intake_from_settings(settings: Settings, *, database: Database, clock: Clock
             server=settings.mail_dns_server, timeout=settings.mail_dns_timeout.total_seconds()
         ),
         base_url=settings.public_url,
+        answering=answering_of(settings),
+        mail_from=settings.mail_from,
+    )
+
+
+def answering_of(settings: Settings) -> answers.Policy | None:
+    """The limits on automatic answers, or None when senders are not answered."""
+    if not settings.mail_answers:
+        return None
+    return answers.Policy(
+        per_address=settings.mail_answer_limit,
+        per_domain=settings.mail_answer_domain_limit,
+        window=settings.mail_answer_window,
     )

@@ -117,6 +117,8 @@ def accept(
         timetable=timetable,
         limits=limits,
         base_url=settings.public_url,
+        answering=mail_flows.answering_of(settings),
+        mail_from=settings.mail_from,
     )
     return render.back("/watch/mail", "/watch/mail", "released")
 

@@ -53,6 +53,9 @@ class Letter:
     attachments: tuple[Part, ...]
     #: The MIME defects that make the reading doubtful; empty for a sound mail.
     defects: tuple[str, ...]
+    #: Sent by a machine or a list (RFC 3834 ``Auto-Submitted``, ``Precedence: bulk``,
+    #: ``List-Id``): never answered automatically, so that no two robots talk forever.
+    automatic: bool = False
 
     @property
     def from_domain(self) -> str:
@@ -93,6 +96,17 @@ def _letter(message: EmailMessage) -> Letter:
         body_format=body_format,
         attachments=attachments,
         defects=tuple(dict.fromkeys(defects)),
+        automatic=_automatic(message),
+    )
+
+
+def _automatic(message: EmailMessage) -> bool:
+    submitted = str(message.get("Auto-Submitted", "no")).strip().lower()
+    precedence = str(message.get("Precedence", "")).strip().lower()
+    return (
+        not submitted.startswith("no")
+        or precedence in ("bulk", "junk", "list")
+        or message.get("List-Id") is not None
     )
 
 
