@@ -25,6 +25,7 @@ from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.identity.models import Role
 from pouch.mail import answers
+from pouch.mail import flows as mail_flows
 from pouch.mail import service as mail_service
 from pouch.mail.flows import MailIntake
 from pouch.mail.models import MailState
@@ -231,11 +232,7 @@ def test_an_accepted_mail_is_answered_with_its_message_and_receipt(desk: Desk) -
 def test_a_quarantined_mail_is_answered_with_the_reason(desk: Desk) -> None:
     # Signed and aligned, from the right office, but the (unsigned) Content-Type
     # makes it a multipart whose boundary never comes: cut short.
-    raw = letter(desk.key, subject="Cut short", message_id="<q1@football.example.com>")
-    raw = raw.replace(
-        b"Content-Type: text/plain", b'Content-Type: multipart/mixed; boundary="never"'
-    )
-    assert "quarantined" in desk.send(raw).text
+    _cut_short(desk, "<q1@football.example.com>")
     (mail,) = arrivals(desk.database)
     desk.drain()
 
@@ -334,3 +331,62 @@ def test_steps_and_the_reply_go_back_by_mail_in_the_thread(
 def test_the_published_record_is_what_dkimpy_reads(pouch_signer: DkimSigner) -> None:
     assert pouch_signer.record_name == "pouch2026._domainkey.pouch.example"
     assert pouch_signer.record.startswith("v=DKIM1; k=rsa; p=MIIBIjAN")
+
+
+def _cut_short(desk: Desk, message_id: str) -> int:
+    """A signed, aligned letter quarantined for a MIME defect; its arrival's id."""
+    raw = letter(desk.key, subject="Cut short", message_id=message_id)
+    raw = raw.replace(
+        b"Content-Type: text/plain", b'Content-Type: multipart/mixed; boundary="never"'
+    )
+    assert "quarantined" in desk.send(raw).text
+    return arrivals(desk.database)[-1].id
+
+
+def test_the_officers_decision_is_answered_too(desk: Desk, mail_world: MailWorld) -> None:
+    released, rejected = (
+        _cut_short(desk, "<r1@football.example.com>"),
+        _cut_short(desk, "<r2@football.example.com>"),
+    )
+    users = mail_world.world.users
+    policy = answers.Policy()
+    with desk.database.transaction() as session:
+        mail_flows.release(
+            session,
+            released,
+            officer_id=users[Role.WATCH_OFFICER].id,
+            sender_office_id=None,
+            addressee_office_id=None,
+            reason="Read it: complete",
+            now=desk.clock.now(),
+            timetable=DEFAULT_TIMETABLE,
+            limits=LIMITS,
+            base_url="http://testserver",
+            answering=policy,
+            mail_from=POUCH_FROM,
+        )
+        for officer in (Role.WATCH_OFFICER, Role.ADMINISTRATOR):
+            mail_flows.reject(
+                session,
+                rejected,
+                officer_id=users[officer].id,
+                reason="Not a letter",
+                now=desk.clock.now(),
+                answering=policy,
+                mail_from=POUCH_FROM,
+            )
+    desk.drain()
+
+    subjects = sorted(str(verified(d, desk.signer)["Subject"]) for d in desk.relay.received)
+    assert subjects == [
+        "[Pouch] quarantined: Cut short",
+        "[Pouch] quarantined: Cut short",
+        "[Pouch] rejected: Cut short",
+        "[Pouch] released: Cut short",
+    ]
+    assert [about for _, about, _ in desk.answers()] == [
+        "quarantined",
+        "released",
+        "quarantined",
+        "rejected",
+    ]

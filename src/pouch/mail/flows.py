@@ -484,6 +484,39 @@ def release(
     return released
 
 
+def reject(
+    session: Session,
+    mail_id: int,
+    *,
+    officer_id: int,
+    reason: str,
+    now: datetime,
+    answering: answers.Policy | None,
+    mail_from: str,
+) -> MailState:
+    """``mail_service.reject``; once two officers have rejected it, the sender is told
+    why (under the same conditions as every automatic answer)."""
+    state = mail_service.reject(session, mail_id, officer_id=officer_id, reason=reason, now=now)
+    if state == MailState.REJECTED and answering is not None:
+        mail = mail_service.get_mail(session, mail_id)
+        try:
+            letter: parse.Letter | None = parse.read(mail_service.raw_of(session, mail))
+        except parse.Unparseable:
+            letter = None
+        mail_service.answer(
+            session,
+            mail,
+            about="rejected",
+            text=answers.rejected_text(
+                received_index=mail.received_index, sha256=mail.sha256, reason=reason.strip()
+            ),
+            withheld=_withheld(mail, letter, mail_from),
+            policy=answering,
+            now=now,
+        )
+    return state
+
+
 def _receipt_urls(base_url: str, done: Sequence[acceptance.Accepted]) -> tuple[str, ...]:
     return tuple(receipts.receipt_url(base_url, o.message, o.ledger_index) for o in done)
 
