@@ -28,6 +28,7 @@ A process that dies between 1 and 4 leaves the mail ``received``;
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -42,7 +43,7 @@ from pouch.clock import Clock
 from pouch.db import Database
 from pouch.errors import Conflict, FieldError, InvalidInput, PouchError
 from pouch.intake.flows import submission_of
-from pouch.mail import addresses, answers, authentication, parse
+from pouch.mail import addresses, answers, authentication, parse, smime
 from pouch.mail import service as mail_service
 from pouch.mail.authentication import Lookup
 from pouch.mail.keys import dns_lookup, pinned_first
@@ -171,9 +172,12 @@ class MailIntake:
                 mail_service.requires_signed(session, reading.sender_office_id)
             )
         # No transaction is open while DNS answers.
-        reading.verdicts = authentication.verify(
+        verdicts = authentication.verify(
             raw, from_domain=letter.from_domain, lookup=pinned_first(pinned, self.dns)
         )
+        # Evidence, never admission by itself: no chain to a trust root (``mail.smime``).
+        signed = smime.verify(raw, from_address=letter.from_address)
+        reading.verdicts = dataclasses.replace(verdicts, smime=signed)
         reason = _refusal(reading, require_signed=require_signed)
         if reason is not None:
             return self._quarantine(mail_id, reading, reason=reason)
