@@ -340,6 +340,41 @@ class Settings(BaseSettings):
         default=timedelta(seconds=5),
         description="How long a DKIM key lookup may take; past it the verdict is temperror.",
     )
+    mail_answers: bool = Field(
+        default=True,
+        description=(
+            "Answer each mail's sender: the message id and its receipt, or the reason for "
+            "quarantine. Only to a return path a passing DKIM signature is aligned with."
+        ),
+    )
+    mail_answer_limit: int = Field(
+        default=10,
+        ge=0,
+        description="Automatic answers to one sender address per mail_answer_window; then none.",
+    )
+    mail_answer_domain_limit: int = Field(
+        default=100,
+        ge=0,
+        description="Automatic answers to one sender domain per mail_answer_window; then none.",
+    )
+    mail_answer_window: timedelta = Field(
+        default=timedelta(hours=1),
+        description="The window the automatic answers are counted in, per address and domain.",
+    )
+    mail_dkim_key: Path | None = Field(
+        default=None,
+        description=(
+            "PEM private key (RSA or Ed25519) Pouch DKIM-signs its e-mails with; "
+            "`pouch mail dkim-record` prints the DNS TXT record to publish. Unset: unsigned."
+        ),
+    )
+    mail_dkim_selector: str = Field(
+        default="pouch", description="The DKIM selector (s=) of mail_dkim_key."
+    )
+    mail_dkim_domain: str | None = Field(
+        default=None,
+        description="The DKIM signing domain (d=); unset, the domain of mail_from.",
+    )
     notify_timeout: timedelta = Field(
         default=timedelta(seconds=10),
         description=(

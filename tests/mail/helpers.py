@@ -3,6 +3,8 @@ port that serves their key records, and an SMTP client speaking to the real serv
 
 from __future__ import annotations
 
+import asyncio
+import asyncio.base_events
 import smtplib
 import socket
 import threading
@@ -17,6 +19,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+from aiosmtpd.smtp import SMTP
 from sqlalchemy import select
 
 from pouch.clock import Clock
@@ -175,3 +178,51 @@ def serving(intake: MailIntake, **options: Any) -> Iterator[int]:
         yield port
     finally:
         server.stop()
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One mail as the relay received it."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    raw: bytes
+
+
+class Relay:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 and a free port: the relay Pouch's
+    outbox sends through, keeping every mail it is given."""
+
+    def __init__(self) -> None:
+        self.received: list[Delivered] = []
+        self.loop = asyncio.new_event_loop()
+        self._server: asyncio.base_events.Server | None = None
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.port = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.received.append(
+            Delivered(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.original_content)
+        )
+        return "250 2.0.0 kept"
+
+    def __enter__(self) -> Relay:
+        self._server = self.loop.run_until_complete(
+            self.loop.create_server(lambda: SMTP(self), host="127.0.0.1", port=0)
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        server = self._server
+        assert server is not None
+
+        async def close() -> None:
+            server.close()
+            await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()

@@ -231,7 +231,7 @@ def test_mail_that_cannot_be_stored_gets_451_never_250(database: Database, smtp_
     # The recipient checks out, then the table of raw mail is gone: nothing can be
     # stored, so nothing may be acknowledged (rolled back with the test).
     with database.transaction() as session:
-        for table in ("mail_decisions", "inbound_mail"):
+        for table in ("mail_decisions", "mail_answers", "inbound_mail"):
             session.execute(text(f"DROP TABLE {table}"))
     _, raw = mail_auth_case("mail-auth-dkim-001.txt")
 

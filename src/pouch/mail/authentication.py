@@ -87,6 +87,8 @@ class Verdicts:
     arc: str = "none"
     arc_reason: str | None = None
     arc_chain: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    #: The S/MIME verdict (``mail.smime``), None for mail not signed so.
+    smime: dict[str, Any] | None = None
 
     @property
     def signed(self) -> bool:
@@ -128,6 +130,7 @@ class Verdicts:
             "arc": self.arc,
             "arc_reason": self.arc_reason,
             "arc_chain": list(self.arc_chain),
+            "smime": self.smime,
         }
 
 

@@ -101,3 +101,25 @@ def mail_quarantine(ctx: typer.Context) -> None:
             )
         counts = mail_service.counts(session)
     console.print(", ".join(f"{state} {n}" for state, n in counts.items()))
+
+
+@mail_app.command(
+    "dkim-record",
+    epilog=(
+        "Example: openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out dkim.pem; "
+        "POUCH_MAIL_DKIM_KEY=dkim.pem pouch mail dkim-record"
+    ),
+)
+def mail_dkim_record(ctx: typer.Context) -> None:
+    """Print the DNS TXT record to publish for POUCH_MAIL_DKIM_KEY, the key Pouch signs
+    its e-mails with: its name, then its value."""
+    from pouch.messages.outbox import signer_of
+
+    signer = signer_of(settings_of(ctx))
+    if signer is None:
+        errors.print(
+            "[red]error:[/red] POUCH_MAIL_DKIM_KEY is not set: Pouch's e-mails go unsigned"
+        )
+        raise typer.Exit(1)
+    console.print(f"{signer.record_name}. IN TXT", markup=False, highlight=False)
+    console.print(signer.record, markup=False, highlight=False)

@@ -28,6 +28,7 @@ A process that dies between 1 and 4 leaves the mail ``received``;
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -42,7 +43,7 @@ from pouch.clock import Clock
 from pouch.db import Database
 from pouch.errors import Conflict, FieldError, InvalidInput, PouchError
 from pouch.intake.flows import submission_of
-from pouch.mail import addresses, authentication, parse
+from pouch.mail import addresses, answers, authentication, parse, smime
 from pouch.mail import service as mail_service
 from pouch.mail.authentication import Lookup
 from pouch.mail.keys import dns_lookup, pinned_first
@@ -105,6 +106,8 @@ class MailIntake:
         limits: acceptance.Limits,
         dns: Lookup,
         base_url: str,
+        answering: answers.Policy | None = None,
+        mail_from: str = "pouch@localhost",
     ) -> None:
         self.database = database
         self.clock = clock
@@ -112,6 +115,9 @@ class MailIntake:
         self.limits = limits
         self.dns = dns
         self.base_url = base_url.rstrip("/")
+        #: None: senders are not answered (``mail_answers`` off).
+        self.answering = answering
+        self.mail_from = mail_from
 
     # -- SMTP time ---------------------------------------------------------------
 
@@ -166,9 +172,12 @@ class MailIntake:
                 mail_service.requires_signed(session, reading.sender_office_id)
             )
         # No transaction is open while DNS answers.
-        reading.verdicts = authentication.verify(
+        verdicts = authentication.verify(
             raw, from_domain=letter.from_domain, lookup=pinned_first(pinned, self.dns)
         )
+        # Evidence, never admission by itself: no chain to a trust root (``mail.smime``).
+        signed = smime.verify(raw, from_address=letter.from_address)
+        reading.verdicts = dataclasses.replace(verdicts, smime=signed)
         reason = _refusal(reading, require_signed=require_signed)
         if reason is not None:
             return self._quarantine(mail_id, reading, reason=reason)
@@ -181,6 +190,18 @@ class MailIntake:
             mail = mail_service.get_mail(session, mail_id)
             _note(session, mail, reading)
             mail_service.quarantine(session, mail, reason=reason, now=self.clock.now())
+            if self.answering is not None:
+                mail_service.answer(
+                    session,
+                    mail,
+                    about="quarantined",
+                    text=answers.quarantined_text(
+                        received_index=mail.received_index, sha256=mail.sha256, reason=reason
+                    ),
+                    withheld=_withheld(mail, reading.letter, self.mail_from),
+                    policy=self.answering,
+                    now=self.clock.now(),
+                )
             return outcome_of(mail)
 
     def _accept(self, mail_id: int, reading: _Reading) -> Outcome:
@@ -208,7 +229,19 @@ class MailIntake:
                     public_ids=[o.message.public_id for o in done],
                     replayed=all(o.replayed for o in done),
                 )
-                return outcome_of(mail, receipt_urls=_receipt_urls(self.base_url, done))
+                outcome = outcome_of(mail, receipt_urls=_receipt_urls(self.base_url, done))
+                if self.answering is not None and mail.state == MailState.ACCEPTED:
+                    _answer_accepted(
+                        session,
+                        mail,
+                        outcome,
+                        withheld=_withheld(mail, reading.letter, self.mail_from),
+                        policy=self.answering,
+                        base_url=self.base_url,
+                        released=False,
+                        now=self.clock.now(),
+                    )
+                return outcome
             # Nothing of this mail is accepted if one of its messages is refused.
             session.rollback()
         # A Message-ID seen with other content, a retired office ...: an officer looks.
@@ -241,7 +274,51 @@ class MailIntake:
                 timetable=self.timetable,
                 limits=self.limits,
                 base_url=self.base_url,
+                answering=self.answering,
+                mail_from=self.mail_from,
             )
+
+
+def _withheld(
+    mail: InboundMail, letter: parse.Letter | None, mail_from: str
+) -> answers.Withheld | None:
+    """Why the mail's return path gets no answer, or None (``answers.answerable``)."""
+    return answers.answerable(
+        mail.mail_from,
+        signed_by=answers.signing_domains(mail.verdicts),
+        # An unreadable mail is treated as a machine's: no alignment can be trusted.
+        automatic=letter.automatic if letter is not None else True,
+        ours=mail_from,
+    )
+
+
+def _answer_accepted(
+    session: Session,
+    mail: InboundMail,
+    outcome: Outcome,
+    *,
+    withheld: answers.Withheld | None,
+    policy: answers.Policy,
+    base_url: str,
+    released: bool,
+    now: datetime,
+) -> None:
+    mail_service.answer(
+        session,
+        mail,
+        about="released" if released else "accepted",
+        text=answers.accepted_text(
+            received_index=mail.received_index,
+            sha256=mail.sha256,
+            messages=outcome.messages,
+            receipt_urls=outcome.receipt_urls,
+            track_url=f"{base_url}/track",
+            released=released,
+        ),
+        withheld=withheld,
+        policy=policy,
+        now=now,
+    )
 
 
 def addressees_of(
@@ -298,6 +375,11 @@ def acceptances_of(
         evidence["released_by"] = officer_id
         released["released_by"] = officer_id
     identity = letter.message_id or f"sha256:{mail.sha256}"
+    # Where the message's steps and replies are mailed (``notify.correspondent_of``):
+    # the From address, only when a passing DKIM signature is aligned with it.
+    reports: dict[str, Any] = {}
+    if (mail.verdicts or {}).get("dmarc") == "pass" and not letter.automatic:
+        reports = {"answer_to": letter.from_address, "message_id": letter.message_id}
     made = []
     for office_id, precedence in sorted(reading.addressees.items()):
         try:
@@ -326,7 +408,9 @@ def acceptances_of(
             acceptance.Acceptance(
                 prepared,
                 submitted_by_user_id=officer_id,
-                signature={"mail": {"sha256": mail.sha256, **(mail.verdicts or {}), **released}},
+                signature={
+                    "mail": {"sha256": mail.sha256, **(mail.verdicts or {}), **released, **reports}
+                },
                 idempotency_key=_idempotency_key(identity, office_id),
                 request_hash=prepared.content_hash,
                 evidence=evidence,
@@ -347,6 +431,8 @@ def release(
     timetable: Timetable,
     limits: acceptance.Limits,
     base_url: str,
+    answering: answers.Policy | None = None,
+    mail_from: str = "pouch@localhost",
 ) -> Outcome:
     """One watch officer accepts a quarantined mail into the normal path, in the
     caller's transaction, naming the sender office (and the addressee) where the
@@ -392,7 +478,52 @@ def release(
         public_ids=[o.message.public_id for o in done],
         now=now,
     )
-    return outcome_of(mail, receipt_urls=_receipt_urls(base_url, done))
+    released = outcome_of(mail, receipt_urls=_receipt_urls(base_url, done))
+    if answering is not None:
+        _answer_accepted(
+            session,
+            mail,
+            released,
+            withheld=_withheld(mail, letter, mail_from),
+            policy=answering,
+            base_url=base_url,
+            released=True,
+            now=now,
+        )
+    return released
+
+
+def reject(
+    session: Session,
+    mail_id: int,
+    *,
+    officer_id: int,
+    reason: str,
+    now: datetime,
+    answering: answers.Policy | None,
+    mail_from: str,
+) -> MailState:
+    """``mail_service.reject``; once two officers have rejected it, the sender is told
+    why (under the same conditions as every automatic answer)."""
+    state = mail_service.reject(session, mail_id, officer_id=officer_id, reason=reason, now=now)
+    if state == MailState.REJECTED and answering is not None:
+        mail = mail_service.get_mail(session, mail_id)
+        try:
+            letter: parse.Letter | None = parse.read(mail_service.raw_of(session, mail))
+        except parse.Unparseable:
+            letter = None
+        mail_service.answer(
+            session,
+            mail,
+            about="rejected",
+            text=answers.rejected_text(
+                received_index=mail.received_index, sha256=mail.sha256, reason=reason.strip()
+            ),
+            withheld=_withheld(mail, letter, mail_from),
+            policy=answering,
+            now=now,
+        )
+    return state
 
 
 def _receipt_urls(base_url: str, done: Sequence[acceptance.Accepted]) -> tuple[str, ...]:
@@ -453,4 +584,17 @@ def intake_from_settings(settings: Settings, *, database: Database, clock: Clock
             server=settings.mail_dns_server, timeout=settings.mail_dns_timeout.total_seconds()
         ),
         base_url=settings.public_url,
+        answering=answering_of(settings),
+        mail_from=settings.mail_from,
+    )
+
+
+def answering_of(settings: Settings) -> answers.Policy | None:
+    """The limits on automatic answers, or None when senders are not answered."""
+    if not settings.mail_answers:
+        return None
+    return answers.Policy(
+        per_address=settings.mail_answer_limit,
+        per_domain=settings.mail_answer_domain_limit,
+        window=settings.mail_answer_window,
     )

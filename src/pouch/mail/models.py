@@ -134,3 +134,27 @@ class OfficeMailPolicy(Base):
     )
     #: Unsigned mail from it is quarantined, not accepted.
     require_signed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MailAnswer(Base):
+    """An automatic answer to a mail's sender, or why none was sent: the record the
+    rate limits are counted in, and what an auditor reads when a sender says it was
+    never told. The e-mail itself is a notice in the outbox (``notice_key``)."""
+
+    __tablename__ = "mail_answers"
+    __table_args__ = (
+        Index("ix_mail_answers_address", "address", "at"),
+        Index("ix_mail_answers_domain", "domain", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mail_id: Mapped[int] = mapped_column(ForeignKey("inbound_mail.id"), index=True)
+    #: What the answer says: ``accepted``, ``quarantined``, ``released``, ``rejected``.
+    about: Mapped[str] = mapped_column(String(16))
+    #: The return path asked to be answered ("" for the null return path).
+    address: Mapped[str] = mapped_column(String(320))
+    domain: Mapped[str] = mapped_column(String(253))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: ``sent`` (queued in the outbox), or why not (``answers.Withheld``).
+    outcome: Mapped[str] = mapped_column(String(16))
+    notice_key: Mapped[str | None] = mapped_column(String(64))

@@ -84,10 +84,21 @@ def _offices(session: DbSession, kinds: tuple[OfficeKind, ...]) -> list[tuple[in
 
 @router.post("/watch/mail/{mail_id}/reject")
 def reject(
-    mail_id: RowId, session: DbSession, clock: AppClock, actor: Decider, reason: Reason = ""
+    mail_id: RowId,
+    session: DbSession,
+    clock: AppClock,
+    settings: AppSettings,
+    actor: Decider,
+    reason: Reason = "",
 ) -> Response:
-    state = mail_service.reject(
-        session, mail_id, officer_id=actor.user_id, reason=reason, now=clock.now()
+    state = mail_flows.reject(
+        session,
+        mail_id,
+        officer_id=actor.user_id,
+        reason=reason,
+        now=clock.now(),
+        answering=mail_flows.answering_of(settings),
+        mail_from=settings.mail_from,
     )
     notice = "rejected" if state == MailState.REJECTED else "reject-requested"
     return render.back("/watch/mail", "/watch/mail", notice)
@@ -117,6 +128,8 @@ def accept(
         timetable=timetable,
         limits=limits,
         base_url=settings.public_url,
+        answering=mail_flows.answering_of(settings),
+        mail_from=settings.mail_from,
     )
     return render.back("/watch/mail", "/watch/mail", "released")
 

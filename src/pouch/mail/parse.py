@@ -53,6 +53,9 @@ class Letter:
     attachments: tuple[Part, ...]
     #: The MIME defects that make the reading doubtful; empty for a sound mail.
     defects: tuple[str, ...]
+    #: Sent by a machine or a list (RFC 3834 ``Auto-Submitted``, ``Precedence: bulk``,
+    #: ``List-Id``): never answered automatically, so that no two robots talk forever.
+    automatic: bool = False
 
     @property
     def from_domain(self) -> str:
@@ -65,7 +68,7 @@ def read(raw: bytes) -> Letter:
     :raises Unparseable: no single From address, or headers the parser cannot read.
     """
     try:
-        message = email.message_from_bytes(raw, policy=email.policy.default)
+        message = email.message_from_bytes(_headers_as_utf8(raw), policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         return _letter(message)
     except Unparseable:
@@ -75,9 +78,33 @@ def read(raw: bytes) -> Letter:
         raise Unparseable(f"cannot read the mail: {type(error).__name__}: {error}") from None
 
 
+def _headers_as_utf8(raw: bytes) -> bytes:
+    """The mail with 8-bit header lines that are not UTF-8 read as Windows-1252 (what
+    old clients mean by them) and written as UTF-8, which the parser reads; the body
+    is left as it is. The stored original is unchanged.
+
+    >>> _headers_as_utf8(b"Subject: R\\xe9union\\r\\n\\r\\n\\xe9")
+    b'Subject: R\\xc3\\xa9union\\r\\n\\r\\n\\xe9'
+    """
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    if not separator:
+        head, separator, body = raw.partition(b"\n\n")
+    if head.isascii():
+        return raw
+    lines = []
+    for line in head.split(b"\n"):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            line = line.decode("cp1252", "replace").encode("utf-8")
+        lines.append(line)
+    return b"\n".join(lines) + separator + body
+
+
 def _letter(message: EmailMessage) -> Letter:
     from_address = _single_from(message)
-    subject = " ".join(str(message.get("Subject", "")).split())[:SUBJECT_LENGTH] or NO_SUBJECT
+    subject = _printable(" ".join(str(message.get("Subject", "")).split()))
+    subject = subject[:SUBJECT_LENGTH] or NO_SUBJECT
     message_id = message.get("Message-ID")
     header = message.get("MMHS-Primary-Precedence")
     body_part = message.get_body(preferencelist=("html", "plain"))
@@ -93,6 +120,17 @@ def _letter(message: EmailMessage) -> Letter:
         body_format=body_format,
         attachments=attachments,
         defects=tuple(dict.fromkeys(defects)),
+        automatic=_automatic(message),
+    )
+
+
+def _automatic(message: EmailMessage) -> bool:
+    submitted = str(message.get("Auto-Submitted", "no")).strip().lower()
+    precedence = str(message.get("Precedence", "")).strip().lower()
+    return (
+        not submitted.startswith("no")
+        or precedence in ("bulk", "junk", "list")
+        or message.get("List-Id") is not None
     )
 
 
@@ -116,12 +154,62 @@ def _text_of(part: MIMEPart) -> str:
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
     if not isinstance(text, str):
         text = bytes(text).decode("utf-8", "replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return _printable(text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _printable(text: str) -> str:
+    """Without NUL: no letter means one, and PostgreSQL's text cannot hold it (the
+    stored original keeps it)."""
+    return text.replace("\x00", "")
 
 
 def _body(part: MIMEPart) -> tuple[str, str]:
     text = _text_of(part)
+    if part.get_content_type() == "text/plain" and _param(part, "format") == "flowed":
+        text = unflow(text, delsp=_param(part, "delsp") == "yes")
     return text, "html" if part.get_content_subtype() == "html" else "text"
+
+
+def _param(part: MIMEPart, name: str) -> str:
+    value = part.get_param(name)
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+def unflow(text: str, *, delsp: bool) -> str:
+    """Text sent ``format=flowed`` (RFC 3676, Apple Mail and Thunderbird) as written:
+    a line ending in a space goes on with the next line of the same quote depth;
+    with ``delsp=yes`` that space was the client's and goes.
+
+    >>> unflow("one \\ntwo\\n> quoted \\n> on\\n-- \\nsig", delsp=False)
+    'one two\\n> quoted on\\n-- \\nsig'
+    >>> unflow("pour  \\nle mois\\n", delsp=True)
+    'pour le mois\\n'
+    """
+    lines: list[str] = []
+    held: str | None = None
+    held_depth = 0
+    for line in text.split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):  # space-stuffed
+            content = content[1:]
+        soft = content.endswith(" ") and content != "-- "
+        if soft and delsp:
+            content = content[:-1]
+        if held is not None and depth != held_depth:
+            lines.append(_quoted(held_depth, held))
+            held = None
+        held, held_depth = (held or "") + content, depth
+        if not soft:
+            lines.append(_quoted(held_depth, held))
+            held = None
+    if held is not None:
+        lines.append(_quoted(held_depth, held))
+    return "\n".join(lines)
+
+
+def _quoted(depth: int, text: str) -> str:
+    return (">" * depth + " " + text) if depth else text
 
 
 def _attachments(message: MIMEPart, body: MIMEPart | None) -> list[Part]:

@@ -24,17 +24,19 @@ from pouch.errors import Conflict, FieldError, InvalidInput, NotFound
 from pouch.events import EventKind
 from pouch.identity import record
 from pouch.ledger import service as ledger_service
-from pouch.mail import addresses
+from pouch.mail import addresses, answers
 from pouch.mail.keys import pin_name
 from pouch.mail.models import (
     DkimPin,
     InboundMail,
+    MailAnswer,
     MailDecision,
     MailState,
     OfficeMailAddress,
     OfficeMailPolicy,
     RawMail,
 )
+from pouch.messages import notify
 
 REJECT_REQUESTED = "reject-request"
 REJECT = "reject"
@@ -485,3 +487,82 @@ def released(
 
 def quarantined_for_update(session: Session, mail_id: int) -> InboundMail:
     return _in_quarantine(session, mail_id)
+
+
+def answer(
+    session: Session,
+    mail: InboundMail,
+    *,
+    about: str,
+    text: str,
+    withheld: answers.Withheld | None,
+    policy: answers.Policy,
+    now: datetime,
+) -> MailAnswer:
+    """Answer the mail's return path (unless ``withheld`` says why not, or the limits
+    for its address or domain are reached), in the caller's transaction: the answer
+    is an outbox notice that exists exactly when the outcome it tells does. Either
+    way a row says what was done."""
+    address = mail.mail_from.strip().lower()
+    domain = answers.domain_of(address)
+    outcome = withheld.value if withheld is not None else answers.SENT
+    if withheld is None and _over_limit(session, address, domain, policy, now):
+        outcome = answers.Withheld.LIMITED.value
+    key = None
+    if outcome == answers.SENT:
+        key = notify.mail_to(
+            session,
+            address=address,
+            subject=f"[Pouch] {about}: {mail.subject or 'your mail'}",
+            text=text,
+            in_reply_to=mail.message_id_header,
+            payload={"event": f"mail.{about}", "mail_sha256": mail.sha256},
+            automatic=True,
+            at=now,
+        )
+    row = MailAnswer(
+        mail_id=mail.id,
+        about=about,
+        address=address[:320],
+        domain=domain[:253],
+        at=now,
+        outcome=outcome,
+        notice_key=key,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _over_limit(
+    session: Session, address: str, domain: str, policy: answers.Policy, now: datetime
+) -> bool:
+    since = now - policy.window
+    sent = (
+        select(func.count())
+        .select_from(MailAnswer)
+        .where(MailAnswer.outcome == answers.SENT, MailAnswer.at > since)
+    )
+    to_address = session.scalar(sent.where(MailAnswer.address == address)) or 0
+    if to_address >= policy.per_address:
+        return True
+    to_domain = session.scalar(sent.where(MailAnswer.domain == domain)) or 0
+    return to_domain >= policy.per_domain
+
+
+def answered(session: Session, mail_id: int) -> bool:
+    """Whether the mail's sender was answered before (so may be told the decision)."""
+    found = session.scalar(
+        select(MailAnswer.id).where(
+            MailAnswer.mail_id == mail_id, MailAnswer.outcome == answers.SENT
+        )
+    )
+    return found is not None
+
+
+def answers_of(session: Session, mail_id: int) -> list[MailAnswer]:
+    return list(
+        session.scalars(
+            select(MailAnswer).where(MailAnswer.mail_id == mail_id).order_by(MailAnswer.id)
+        )
+    )

@@ -217,6 +217,98 @@ def message_step(
             payload=payload,
             at=at,
         )
+    if "sender" in targets:
+        _tell_correspondent(session, message, kind, payload=payload, at=at)
+
+
+def correspondent_of(message: Message) -> tuple[str, str | None] | None:
+    """The address a message that came by mail is answered at, and the Message-ID it
+    came with; None for any other message. The mail intake wrote both into the
+    message's authentication record, and only for a DKIM-aligned From."""
+    mail = (message.signature or {}).get("mail")
+    if not isinstance(mail, dict) or not isinstance(mail.get("answer_to"), str):
+        return None
+    message_id = mail.get("message_id")
+    return mail["answer_to"], message_id if isinstance(message_id, str) else None
+
+
+def _tell_correspondent(
+    session: Session, message: Message, kind: str, *, payload: dict[str, Any], at: datetime
+) -> None:
+    """Steps of a message that came by mail go back to the mail's author; a reply to
+    one, once delivered, goes to the author in its own words, in the mail's thread."""
+    said = correspondent_of(message)
+    if said is not None:
+        address, message_id = said
+        text = (
+            f"Pouch message {message.public_id} ({message.precedence.value}), "
+            f"{message.subject!r}: {kind} at {payload['at']}.\n"
+            f"It is now {message.state.value}. Every step is an event in Pouch's "
+            "transparency log; your receipt proves its acceptance.\n"
+        )
+        mail_to(
+            session,
+            address=address,
+            subject=f"[Pouch] {kind}: {message.subject}",
+            text=text,
+            in_reply_to=message_id,
+            payload=payload,
+            automatic=True,
+            at=at,
+        )
+    if kind != EventKind.DELIVERED or message.in_reply_to_id is None:
+        return
+    original = session.get(Message, message.in_reply_to_id)
+    said = correspondent_of(original) if original is not None else None
+    if original is None or said is None or original.sender_office_id != message.addressee_office_id:
+        return
+    address, message_id = said
+    mail_to(
+        session,
+        address=address,
+        subject=message.subject,
+        text=f"{message.body_text}\n\n-- \nPouch message {message.public_id}, "
+        f"in reply to {original.public_id}.\n",
+        in_reply_to=message_id,
+        payload={**payload, "in_reply_to": original.public_id},
+        automatic=False,
+        at=at,
+    )
+
+
+def mail_to(
+    session: Session,
+    *,
+    address: str,
+    subject: str,
+    text: str,
+    in_reply_to: str | None,
+    payload: dict[str, Any],
+    automatic: bool,
+    at: datetime,
+) -> str:
+    """An e-mail to one address with its own text, threaded under ``in_reply_to``;
+    ``automatic`` marks it ``Auto-Submitted: auto-replied`` (RFC 3834) so that no
+    well-behaved system answers it. Returns the notice's key (its Message-ID's left part)."""
+    letter: dict[str, Any] = {"text": text, "in_reply_to": in_reply_to}
+    if automatic:
+        letter["auto_submitted"] = "auto-replied"
+    key = uuid.uuid4().hex
+    session.add(
+        Notification(
+            key=key,
+            channel=NotificationChannel.EMAIL,
+            office_id=None,
+            target=address[:500],
+            subject=" ".join(subject.split())[:300],
+            payload={**payload, "mail": letter},
+            created_at=at,
+            next_attempt_at=at,
+            attempts=0,
+            failed=False,
+        )
+    )
+    return key
 
 
 def alarm(session: Session, *, subject: str, details: dict[str, Any], at: datetime) -> None:

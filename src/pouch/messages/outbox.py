@@ -32,6 +32,8 @@ is over they are due again and sent again with the same ``Idempotency-Key``
 
 from __future__ import annotations
 
+import email.policy
+import email.utils
 import json
 import logging
 import smtplib
@@ -54,6 +56,7 @@ from sqlalchemy.orm import Session
 from pouch.clock import Clock
 from pouch.db import Database
 from pouch.messages import claims, destinations
+from pouch.messages.dkim_signing import DkimSigner
 from pouch.messages.models import Notification, NotificationChannel, OfficeEndpoint
 from pouch.messages.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook
 from pouch.settings import Settings
@@ -73,6 +76,8 @@ class MailRelay:
     username: str | None
     password: str | None
     mail_from: str
+    #: Pouch's own DKIM key: every e-mail it sends is signed when set.
+    signer: DkimSigner | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,7 @@ class Transport:
                 username=settings.smtp_username,
                 password=password.get_secret_value() if password else None,
                 mail_from=settings.mail_from,
+                signer=signer_of(settings),
             )
         return cls(
             http=http,
@@ -178,7 +184,7 @@ class Transport:
         else:
             if self.relay is None:
                 raise LookupError("no SMTP relay is configured")
-            self._mail(delivery, self.relay)
+            self._mail(delivery, self.relay, now)
 
     def _post(self, delivery: Delivery, now: datetime) -> None:
         assert delivery.address is not None
@@ -226,7 +232,7 @@ class Transport:
             if response.status_code >= 300:
                 raise RuntimeError(f"webhook answered HTTP {response.status_code}")
 
-    def _mail(self, delivery: Delivery, relay: MailRelay) -> None:
+    def _mail(self, delivery: Delivery, relay: MailRelay, now: datetime) -> None:
         assert delivery.address is not None
         mail = EmailMessage()
         mail["From"] = relay.mail_from
@@ -235,14 +241,40 @@ class Transport:
         domain = relay.mail_from.rpartition("@")[2] or "pouch.invalid"
         # The same notice sent twice is the same e-mail to the receiving system.
         mail["Message-ID"] = f"<{delivery.key}@{domain}>"
-        lines = [f"{key}: {value}" for key, value in sorted(delivery.payload.items())]
-        mail.set_content("Pouch reports a step of a message.\n\n" + "\n".join(lines) + "\n")
+        mail["Date"] = email.utils.format_datetime(now)
+        letter = delivery.payload.get("mail")
+        if isinstance(letter, dict):
+            # A letter to a correspondent by mail: its own words, in its thread.
+            if letter.get("in_reply_to"):
+                mail["In-Reply-To"] = letter["in_reply_to"]
+                mail["References"] = letter.get("references") or letter["in_reply_to"]
+            if letter.get("auto_submitted"):
+                # RFC 3834: no automatic answer to this one, and no loop.
+                mail["Auto-Submitted"] = letter["auto_submitted"]
+            mail.set_content(str(letter.get("text", "")))
+        else:
+            lines = [f"{key}: {value}" for key, value in sorted(delivery.payload.items())]
+            mail.set_content("Pouch reports a step of a message.\n\n" + "\n".join(lines) + "\n")
+        raw = mail.as_bytes(policy=email.policy.SMTP)
+        if relay.signer is not None:
+            raw = relay.signer.sign(raw)
         with smtplib.SMTP(relay.host, relay.port, timeout=self.timeout) as smtp:
             if relay.starttls:
                 smtp.starttls()
             if relay.username:
                 smtp.login(relay.username, relay.password or "")
-            smtp.send_message(mail)
+            # The return path is Pouch's: a bounce of an answer is never answered.
+            smtp.sendmail(relay.mail_from, [delivery.address], raw)
+
+
+def signer_of(settings: Settings) -> DkimSigner | None:
+    """Pouch's DKIM signer as the settings name it, or None (its e-mails go unsigned)."""
+    if settings.mail_dkim_key is None:
+        return None
+    domain = settings.mail_dkim_domain or settings.mail_from.rpartition("@")[2]
+    return DkimSigner.from_file(
+        settings.mail_dkim_key, domain=domain, selector=settings.mail_dkim_selector
+    )
 
 
 def policy_of(settings: Settings) -> destinations.Policy:

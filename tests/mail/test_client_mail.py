@@ -1,0 +1,355 @@
+"""Mail as real clients write it, and mail as nobody should, over a real SMTP
+connection: every one is either a message whose sender, subject and body arrive
+decoded, or a quarantined arrival with a clear reason. Never a crash, never a 250
+without the mail stored.
+
+Published samples (tests/mail/data/README.md) where there are some; the rest are
+written here the way Gmail, Apple Mail, current Outlook and Japanese and Russian
+clients write them (their boundaries, charsets, encodings and header folding),
+which we say at each one: they are ours, not captured.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from pouch.db import Database
+from pouch.mail import service as mail_service
+from pouch.mail.models import InboundMail, MailState
+from pouch.messages import service as message_service
+from tests.mail.conftest import PRINCIPAL, MailWorld
+from tests.mail.helpers import arrivals, corpus, crlf, send
+
+#: The domains the samples come from, given to the office that does not sign.
+DOMAINS = ["@ucla.edu", "@stalw.art", "@example.com", "@xyz-webserver.abcd-gestion.local"]
+
+
+@dataclass(frozen=True)
+class Arrived:
+    """What became of one mail: the arrival, and the message it became (if any)."""
+
+    mail: InboundMail
+    subject: str | None = None
+    body_text: str | None = None
+    body_html: str | None = None
+    attachments: tuple[tuple[str, str], ...] = ()
+
+
+@pytest.fixture
+def port(database: Database, smtp_port: int, mail_world: MailWorld) -> int:
+    with database.transaction() as session:
+        mail_service.set_office_mail(
+            session,
+            mail_world.lax.id,
+            mail_service.OfficeMail(addresses=DOMAINS, pins=[], require_signed=False),
+            now=datetime.now(UTC),
+            by=None,
+        )
+    return smtp_port
+
+
+def deliver(database: Database, port: int, raw: bytes, *, sender: str = "x@ucla.edu") -> Arrived:
+    """Send ``raw`` as it is; the SMTP answer must be 250 and the mail stored."""
+    before = len(arrivals(database))
+    _, done = send(port, raw, sender=sender, to=[PRINCIPAL])
+    assert done.code == 250, done.text
+    found = arrivals(database)
+    assert len(found) == before + 1, "a 250 without the mail stored"
+    mail = found[-1]
+    if mail.state != MailState.ACCEPTED:
+        assert mail.state == MailState.QUARANTINED, mail.state
+        assert mail.reason and len(mail.reason) > 10, mail.reason
+        return Arrived(mail)
+    with database.transaction(write=False) as session:
+        (public_id,) = mail.messages
+        message = message_service.get_message(session, public_id)
+        return Arrived(
+            mail,
+            subject=message.subject,
+            body_text=message.body_text,
+            body_html=message.body_html,
+            attachments=tuple((a.filename, a.media_type) for a in message.attachments),
+        )
+
+
+def words(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+# -- published samples --------------------------------------------------------------
+
+
+def test_thunderbird_plain_and_html_with_an_inline_image(database: Database, port: int) -> None:
+    """Thunderbird 59: text/plain format=flowed beside multipart/related (HTML + cid: PNG)."""
+    got = deliver(database, port, crlf(corpus("mail-parser-thirdparty-017.eml")))
+    assert got.mail.state == MailState.ACCEPTED
+    assert got.mail.from_address == "test@example.com"
+    assert got.subject == "27 plaintext + (HTML + embedded image)"
+    assert "Search for höhö" in words(got.body_text)
+    assert got.attachments == (("kigaaldcbanejcbi.png", "image/png"),)
+
+
+def test_thunderbird_91_small_image(database: Database, port: int) -> None:
+    got = deliver(database, port, crlf(corpus("mail-parser-thirdparty-011.eml")))
+    assert got.mail.state == MailState.ACCEPTED
+    assert got.subject == "small image"
+    assert [media for _, media in got.attachments] == ["image/png"]
+
+
+def test_outlook_2000_windows_1252_and_an_encoded_word_subject(
+    database: Database, port: int
+) -> None:
+    got = deliver(database, port, crlf(corpus("mail-parser-legacy-012.eml")))
+    assert got.mail.state == MailState.ACCEPTED
+    assert got.subject == "Die Hasen und die Frösche (Microsoft Outlook 00)"
+    assert "Die Hasen klagten einst über ihre mißliche Lage" in words(got.body_text)
+
+
+def test_eudora_iso_8859_1(database: Database, port: int) -> None:
+    got = deliver(database, port, crlf(corpus("mail-parser-legacy-002.eml")))
+    assert got.mail.state == MailState.ACCEPTED
+    assert got.subject == "Die Hasen und die Frösche"
+    assert "Die Hasen klagten einst über" in words(got.body_text)
+
+
+def test_no_from_header_is_quarantined_with_the_reason(database: Database, port: int) -> None:
+    """An encoded-word subject (UTF-8, base64) and a binary part, but no From."""
+    got = deliver(database, port, crlf(corpus("mail-parser-thirdparty-010.eml")))
+    assert got.mail.state == MailState.QUARANTINED
+    assert got.mail.reason == "a mail has one From header; this one has 0"
+
+
+@pytest.mark.parametrize("name", ["mail-parser-malformed-002.eml", "mail-parser-malformed-003.eml"])
+def test_truncated_and_nested_same_boundary_multiparts_are_quarantined(
+    database: Database, port: int, name: str
+) -> None:
+    """Dovecot's malformed samples (a multipart whose boundary never comes; a nested
+    multipart reusing its parent's boundary), given a From line in memory."""
+    raw = b"From: desk@ucla.edu\r\n" + crlf(corpus(name))
+    got = deliver(database, port, raw)
+    assert got.mail.state == MailState.QUARANTINED
+    assert got.mail.reason is not None and got.mail.reason.startswith("malformed MIME")
+
+
+# -- written here as the clients write them -------------------------------------------
+
+GMAIL = b"""MIME-Version: 1.0\r
+Date: Sun, 6 Dec 2026 21:04:11 +0100\r
+Message-ID: <CAF=g0x2N8wq@mail.gmail.com>\r
+Subject: =?UTF-8?B?UmU6IM6jz4XOvc6szr3PhM63z4POtyDPg8+EzrfOvSDOkc64zq7Ovc6x?=\r
+From: =?UTF-8?Q?Jos=C3=A9_Mart=C3=ADnez?= <jose@ucla.edu>\r
+To: president-elect@pouch.example\r
+Content-Type: multipart/alternative; boundary="000000000000a1f3b205f0c0e1d2"\r
+\r
+--000000000000a1f3b205f0c0e1d2\r
+Content-Type: text/plain; charset="UTF-8"\r
+Content-Transfer-Encoding: quoted-printable\r
+\r
+Se=C3=B1or Presidente electo, la reuni=C3=B3n en Atenas queda confirmada.\r
+\r
+--000000000000a1f3b205f0c0e1d2\r
+Content-Type: text/html; charset="UTF-8"\r
+Content-Transfer-Encoding: quoted-printable\r
+\r
+<div dir=3D"ltr">Se=C3=B1or Presidente electo, la reuni=C3=B3n en Atenas qu=\r
+eda confirmada.</div>\r
+\r
+--000000000000a1f3b205f0c0e1d2--\r
+"""
+
+
+def test_gmail_alternative_with_encoded_words_in_subject_and_from(
+    database: Database, port: int
+) -> None:
+    """Written as Gmail writes: 000000… boundary, UTF-8 quoted-printable, RFC 2047
+    B-encoded Greek subject, Q-encoded display name."""
+    got = deliver(database, port, GMAIL, sender="jose@ucla.edu")
+    assert got.mail.state == MailState.ACCEPTED
+    assert got.mail.from_address == "jose@ucla.edu"
+    assert got.subject == "Re: Συνάντηση στην Αθήνα"
+    assert "la reunión en Atenas queda confirmada" in words(got.body_html)
+
+
+APPLE_MAIL = b"""From: Anne Dupont <anne@ucla.edu>\r
+Content-Type: text/plain;\r
+\tcharset=utf-8;\r
+\tformat=flowed;\r
+\tdelsp=yes\r
+Content-Transfer-Encoding: 8bit\r
+Mime-Version: 1.0 (Mac OS X Mail 16.0 \\(3774.600.62\\))\r
+Subject: Visite d'Etat\r
+Message-Id: <A1B2C3D4-1111-2222-3333-444455556666@ucla.edu>\r
+Date: Sun, 6 Dec 2026 21:10:00 +0100\r
+To: president-elect@pouch.example\r
+X-Mailer: Apple Mail (2.3774.600.62)\r
+\r
+Monsieur le Pr\xc3\xa9sident \xc3\xa9lu, la visite d'\xc3\x89tat est pr\xc3\xa9vue pour  \r
+le mois prochain,  \r
+\xc3\xa0 Paris.\r
+\r
+> Une citation  \r
+> qui continue.\r
+"""
+
+
+def test_apple_mail_format_flowed_is_unwrapped(database: Database, port: int) -> None:
+    """Written as Apple Mail writes: format=flowed; delsp=yes, 8-bit UTF-8 body.
+    A line ending in a space continues on the next (RFC 3676); with delsp=yes the
+    space is the client's, not the writer's."""
+    got = deliver(database, port, APPLE_MAIL, sender="anne@ucla.edu")
+    assert got.mail.state == MailState.ACCEPTED
+    assert got.subject == "Visite d'Etat"
+    assert got.body_text is not None
+    assert "la visite d'État est prévue pour le mois prochain, à Paris.\n" in got.body_text
+    assert "> Une citation qui continue." in got.body_text
+
+
+OUTLOOK = b"""From: "Kowalski, Jan" <jan.kowalski@ucla.edu>\r
+To: "president-elect@pouch.example" <president-elect@pouch.example>\r
+Subject: =?windows-1252?Q?Zaproszenie_=96_szczyt_w_Warszawie?=\r
+Date: Sun, 6 Dec 2026 20:15:02 +0000\r
+Message-ID: <AM0PR07MB1234ABCD@AM0PR07MB1234.eurprd07.prod.outlook.com>\r
+Accept-Language: pl-PL, en-US\r
+Content-Language: pl-PL\r
+X-MS-Has-Attach:\r
+Content-Type: multipart/alternative;\r
+\tboundary="_000_AM0PR07MB1234ABCDAM0PR07MB1234eurp_"\r
+MIME-Version: 1.0\r
+\r
+--_000_AM0PR07MB1234ABCDAM0PR07MB1234eurp_\r
+Content-Type: text/plain; charset="windows-1252"\r
+Content-Transfer-Encoding: quoted-printable\r
+\r
+Szanowny Panie Prezydencie =96 zaproszenie na szczyt w Warszawie.\r
+\r
+--_000_AM0PR07MB1234ABCDAM0PR07MB1234eurp_\r
+Content-Type: text/html; charset="windows-1252"\r
+Content-Transfer-Encoding: quoted-printable\r
+\r
+<html><head><meta http-equiv=3D"Content-Type" content=3D"text/html; charset=\r
+=3DWindows-1252"></head><body><p class=3D"MsoNormal">Szanowny Panie Prezyde=\r
+ncie =96 zaproszenie na szczyt w Warszawie.<o:p></o:p></p></body></html>\r
+\r
+--_000_AM0PR07MB1234ABCDAM0PR07MB1234eurp_--\r
+"""
+
+
+def test_outlook_windows_1252(database: Database, port: int) -> None:
+    """Written as Outlook (Microsoft 365) writes: _000_ boundary, windows-1252 with
+    its en dash (0x96, not in ISO 8859-1) in body and subject."""
+    got = deliver(database, port, OUTLOOK, sender="jan.kowalski@ucla.edu")
+    assert got.mail.state == MailState.ACCEPTED
+    assert got.subject == "Zaproszenie – szczyt w Warszawie"
+    assert "Szanowny Panie Prezydencie – zaproszenie" in words(got.body_html)
+
+
+def _japanese() -> bytes:
+    body = "大統領当選人閣下、東京での会談を提案いたします。\r\n".encode("iso-2022-jp")
+    subject = "=?ISO-2022-JP?B?" + _b64("会談のご提案".encode("iso-2022-jp")) + "?="
+    return (
+        b"From: =?ISO-2022-JP?B?" + _b64("外務省".encode("iso-2022-jp")).encode() + b"?= "
+        b"<desk@ucla.edu>\r\n"
+        b"To: president-elect@pouch.example\r\n"
+        b"Subject: " + subject.encode() + b"\r\n"
+        b"Message-ID: <jp-1@ucla.edu>\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=ISO-2022-JP; format=flowed; delsp=yes\r\n"
+        b"Content-Transfer-Encoding: 7bit\r\n"
+        b"User-Agent: Mozilla/5.0 Thunderbird/115.0\r\n\r\n" + body
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_iso_2022_jp(database: Database, port: int) -> None:
+    """Written as Japanese Thunderbird writes: ISO-2022-JP body and encoded words."""
+    got = deliver(database, port, _japanese(), sender="desk@ucla.edu")
+    assert got.mail.state == MailState.ACCEPTED
+    assert got.subject == "会談のご提案"
+    assert "東京での会談を提案いたします" in (got.body_text or "")
+
+
+def test_koi8_r(database: Database, port: int) -> None:
+    """Written as a Russian client (The Bat!, old Outlook) writes: KOI8-R, 8bit body."""
+    raw = (
+        b"From: =?koi8-r?B?" + _b64("Посольство".encode("koi8-r")).encode() + b"?= "
+        b"<embassy@ucla.edu>\r\n"
+        b"To: president-elect@pouch.example\r\n"
+        b"Subject: =?koi8-r?B?" + _b64("Поздравление".encode("koi8-r")).encode() + b"?=\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=koi8-r\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+        + "Уважаемый господин избранный президент!\r\n".encode("koi8-r")
+    )
+    got = deliver(database, port, raw, sender="embassy@ucla.edu")
+    assert got.mail.state == MailState.ACCEPTED
+    assert got.subject == "Поздравление"
+    assert "Уважаемый господин избранный президент!" in (got.body_text or "")
+
+
+# -- malformed, written here -------------------------------------------------------------
+
+
+def test_8bit_utf8_in_headers_is_read(database: Database, port: int) -> None:
+    """Raw UTF-8 in Subject and the display name, no encoded words (as RFC 6532 allows
+    and many scripts do without announcing SMTPUTF8)."""
+    raw = (
+        "From: Zoë Ångström <zoe@ucla.edu>\r\nTo: president-elect@pouch.example\r\n"
+        "Subject: Félicitations, Monsieur le Président\r\n\r\nBonjour.\r\n"
+    ).encode()
+    got = deliver(database, port, raw, sender="zoe@ucla.edu")
+    assert got.mail.state == MailState.ACCEPTED
+    assert got.subject == "Félicitations, Monsieur le Président"
+
+
+def test_latin1_bytes_in_a_header_are_read_as_windows_1252(database: Database, port: int) -> None:
+    raw = (
+        b"From: Fran\xe7ois <francois@ucla.edu>\r\nTo: president-elect@pouch.example\r\n"
+        b"Subject: R\xe9union\r\n\r\nBonjour.\r\n"
+    )
+    got = deliver(database, port, raw, sender="francois@ucla.edu")
+    assert got.mail.state == MailState.ACCEPTED
+    assert got.subject == "Réunion"  # undeclared 8-bit, not UTF-8: read as Windows-1252
+
+
+def test_a_huge_header_is_stored_and_decided(database: Database, port: int) -> None:
+    """A 100 KB header, folded as RFC 5322 allows (the SMTP line limit is 1000)."""
+    folded = "\r\n ".join(["x" * 70] * 1400)
+    raw = (
+        "From: desk@ucla.edu\r\nTo: president-elect@pouch.example\r\n"
+        f"X-Tracking: {folded}\r\nSubject: Long header\r\n\r\nShort body.\r\n"
+    ).encode()
+    got = deliver(database, port, raw, sender="desk@ucla.edu")
+    assert got.mail.state == MailState.ACCEPTED
+    assert got.subject == "Long header"
+
+
+def test_nul_bytes_are_stored_and_decided(database: Database, port: int) -> None:
+    raw = (
+        b"From: desk@ucla.edu\r\nTo: president-elect@pouch.example\r\nSubject: Nul\x00led\r\n"
+        b"\r\nBody with a \x00 NUL.\r\n"
+    )
+    got = deliver(database, port, raw, sender="desk@ucla.edu")
+    assert got.mail.state == MailState.ACCEPTED
+    assert (got.subject, got.body_text) == ("Nulled", "Body with a  NUL.\n")
+    with database.transaction(write=False) as session:
+        assert b"\x00" in mail_service.raw_of(session, got.mail)  # the original keeps them
+
+
+def test_a_boundary_that_is_not_the_declared_one_is_quarantined(
+    database: Database, port: int
+) -> None:
+    raw = (
+        b"From: desk@ucla.edu\r\nTo: president-elect@pouch.example\r\nSubject: Parts\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="declared"\r\n\r\n'
+        b"--actual\r\nContent-Type: text/plain\r\n\r\nFirst part.\r\n--actual--\r\n"
+    )
+    got = deliver(database, port, raw, sender="desk@ucla.edu")
+    assert got.mail.state == MailState.QUARANTINED
+    assert got.mail.reason is not None and "malformed MIME" in got.mail.reason
