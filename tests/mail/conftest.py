@@ -10,6 +10,7 @@ import pytest
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.directory.models import Office, OfficeKind
+from pouch.groupcommit import GroupCommitter
 from pouch.mail import service as mail_service
 from pouch.mail.flows import MailIntake
 from tests.factories import World, make_office
@@ -67,8 +68,14 @@ def dns_server() -> Iterator[DnsServer]:
 
 
 @pytest.fixture
-def intake(database: Database, clock: ManualClock, dns_server: DnsServer) -> MailIntake:
-    return mail_intake(database, clock, dns=dns_server.address)
+def intake(database: Database, clock: ManualClock, dns_server: DnsServer) -> Iterator[MailIntake]:
+    """As ``pouch mail serve`` runs it: its writes through a group committer."""
+    committer = GroupCommitter(database, window=0.005, name="mail-commit")
+    committer.start()
+    try:
+        yield mail_intake(database, clock, dns=dns_server.address, committer=committer)
+    finally:
+        committer.stop()
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from pouch.clock import Clock
 from pouch.db import Database
+from pouch.groupcommit import GroupCommitter
 from pouch.mail.flows import MailIntake
 from pouch.mail.keys import dns_lookup
 from pouch.mail.models import InboundMail, MailState
@@ -150,7 +151,9 @@ def quarantine_reason(database: Database) -> str:
     return mail.reason
 
 
-def mail_intake(database: Database, clock: Clock, *, dns: str) -> MailIntake:
+def mail_intake(
+    database: Database, clock: Clock, *, dns: str, committer: GroupCommitter | None = None
+) -> MailIntake:
     """The intake as the tests run it: keys from the DNS server at ``dns``."""
     return MailIntake(
         database,
@@ -159,6 +162,7 @@ def mail_intake(database: Database, clock: Clock, *, dns: str) -> MailIntake:
         limits=LIMITS,
         dns=dns_lookup(server=dns, timeout=2),
         base_url="http://testserver",
+        committer=committer,
     )
 
 

@@ -5,24 +5,33 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
+from pouch.clock import ManualClock
 from pouch.db import Database
+from pouch.directory.models import OfficeKind
 from pouch.events import EventKind
+from pouch.groupcommit import GroupCommitter
 from pouch.ledger import service as ledger_service
+from pouch.mail import service as mail_service
 from pouch.mail.models import MailState, RawMail
 from pouch.messages.models import Message, MessageEvent
 from pouch.messages.rules import Precedence
+from tests.factories import build_world, make_office
 from tests.mail.conftest import PRINCIPAL, MailWorld
 from tests.mail.helpers import (
     DnsServer,
+    Reply,
     arrivals,
     corpus,
     crlf,
     mail_auth_case,
+    mail_intake,
     quarantine_reason,
     send,
+    serving,
 )
 
 SIGNED_FROM = "joe@football.example.com"
@@ -262,3 +271,46 @@ def test_nothing_is_counted_twice(database: Database, smtp_port: int) -> None:
     send(smtp_port, raw, sender=SIGNED_FROM, to=[PRINCIPAL])
     with database.transaction(write=False) as session:
         assert session.scalar(select(func.count()).select_from(RawMail)) == 1
+
+
+def test_mails_arriving_together_share_commits_and_each_is_answered_once_durable(
+    fresh_database: Database, clock: ManualClock
+) -> None:
+    """Eight senders at once, on a database of its own (the other tests share one
+    connection): each mail stored, logged and accepted before its 250, their writes
+    committed together (fewer commits than writes), as acceptances over HTTP are."""
+    world = build_world(fresh_database, clock)
+    with fresh_database.transaction() as session:
+        lax = make_office(session, clock, "lax-office", OfficeKind.FOREIGN, "US")
+        for office_id, address in (
+            (world.offices["president-elect"].id, PRINCIPAL),
+            (lax.id, "@ucla.edu"),
+        ):
+            mail_service.set_office_mail(
+                session,
+                office_id,
+                mail_service.OfficeMail(addresses=[address], pins=[], require_signed=False),
+                now=clock.now(),
+                by=None,
+            )
+    committer = GroupCommitter(fresh_database, window=0.005, name="mail-commit")
+    committer.start()
+    intake = mail_intake(fresh_database, clock, dns="127.0.0.1:9", committer=committer)
+
+    def one(port: int, n: int) -> Reply:
+        raw = crlf(
+            f"From: Desk {n} <desk{n}@ucla.edu>\nTo: {PRINCIPAL}\nSubject: Together {n}\n"
+            f"Message-ID: <together-{n}@ucla.edu>\n\nA letter among eight.\n".encode()
+        )
+        return send(port, raw, sender=f"desk{n}@ucla.edu", to=[PRINCIPAL])[1]
+
+    try:
+        with serving(intake) as port, ThreadPoolExecutor(8) as pool:
+            replies = list(pool.map(lambda n: one(port, n), range(8)))
+    finally:
+        committer.stop()
+    assert all(r.code == 250 and "accepted as m-" in r.text for r in replies), replies
+    subjects = sorted(m.subject for m in _messages(fresh_database))
+    assert subjects == [f"Together {n}" for n in range(8)]
+    assert committer.units == 16  # each mail: stored with its received event, then accepted
+    assert committer.batches < committer.units, (committer.units, committer.batches)

@@ -36,6 +36,7 @@ def mail_serve(
     message or quarantined. Integrates the log as `pouch serve` does."""
     from pouch.clock import SystemClock
     from pouch.db import Database
+    from pouch.groupcommit import GroupCommitter
     from pouch.ledger.cli import ensure_key
     from pouch.ledger.service import Ledger
     from pouch.mail.flows import intake_from_settings
@@ -50,7 +51,16 @@ def mail_serve(
     clock = SystemClock()
     database = Database.from_url(settings.database_url)
     ledger = Ledger.from_settings(settings, database=database, clock=clock)
-    intake = intake_from_settings(settings, database=database, clock=clock)
+    # Concurrent sessions' writes share commits, as acceptances over HTTP do.
+    committer = GroupCommitter(
+        database,
+        window=settings.log_batch_window.total_seconds(),
+        max_batch=settings.log_batch_size,
+        name="mail-commit",
+        after_commit=ledger.integrator.wake,
+        turns=ledger.turns,
+    )
+    intake = intake_from_settings(settings, database=database, clock=clock, committer=committer)
     tls = (
         tls_context(settings.mail_tls_cert, settings.mail_tls_key)
         if settings.mail_tls_cert is not None and settings.mail_tls_key is not None
@@ -65,6 +75,7 @@ def mail_serve(
         tls=tls,
         lmtp=lmtp,
     )
+    committer.start()
     ledger.start()
     # Mail stored by a process that stopped before reading it is read now.
     for outcome in intake.process_pending():
@@ -82,6 +93,7 @@ def mail_serve(
         pass
     finally:
         server.stop()
+        committer.stop()
         ledger.stop()
         database.dispose()
 

@@ -31,10 +31,10 @@ import base64
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from pouch.clock import Clock
 from pouch.db import Database
 from pouch.errors import Conflict, FieldError, InvalidInput, PouchError
+from pouch.groupcommit import GroupCommitter
 from pouch.intake.flows import submission_of
 from pouch.mail import addresses, answers, authentication, parse, smime
 from pouch.mail import service as mail_service
@@ -54,6 +55,7 @@ from pouch.messages.schemas import AttachmentIn, MessageIn
 from pouch.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 IDEMPOTENCY_PREFIX = "mail:"
 
 
@@ -84,6 +86,14 @@ def _one_line(text: str | None) -> str:
     return " ".join((text or "").split())[:300]
 
 
+class _Refused(Exception):
+    """One of a mail's messages was refused: the mail's acceptance is undone."""
+
+    def __init__(self, refusal: PouchError) -> None:
+        super().__init__(refusal.detail)
+        self.refusal = refusal
+
+
 @dataclass
 class _Reading:
     """What was read of a mail before the decision."""
@@ -108,8 +118,12 @@ class MailIntake:
         base_url: str,
         answering: answers.Policy | None = None,
         mail_from: str = "pouch@localhost",
+        committer: GroupCommitter | None = None,
     ) -> None:
         self.database = database
+        #: Writes share commits with other sessions' (one fsync for many mails) when
+        #: given; each is durable when its call returns either way.
+        self.committer = committer
         self.clock = clock
         self.timetable = timetable
         self.limits = limits
@@ -118,6 +132,13 @@ class MailIntake:
         #: None: senders are not answered (``mail_answers`` off).
         self.answering = answering
         self.mail_from = mail_from
+
+    def _write(self, work: Callable[[Session], T]) -> T:
+        """``work`` in a write transaction, committed when this returns."""
+        if self.committer is not None:
+            return self.committer.submit(work).result()
+        with self.database.transaction() as session:
+            return work(session)
 
     # -- SMTP time ---------------------------------------------------------------
 
@@ -131,9 +152,13 @@ class MailIntake:
 
         Any failure raises: the SMTP server then answers 451, never 250.
         """
-        with self.database.transaction() as session:
-            mail = mail_service.receive(session, arrival, now=self.clock.now())
+        now = self.clock.now()
+
+        def store(session: Session) -> tuple[int, str, int]:
+            mail = mail_service.receive(session, arrival, now=now)
             return mail.id, mail.sha256, mail.received_index
+
+        return self._write(store)
 
     def process_pending(self) -> list[Outcome]:
         """Look at every mail stored but never looked at (after a crash)."""
@@ -154,10 +179,14 @@ class MailIntake:
             first = mail_service.earlier_arrival(session, mail)
             first_id = first.id if first is not None else None
         if first_id is not None:
-            with self.database.transaction() as session:
+            earlier = first_id
+
+            def replay(session: Session) -> Outcome:
                 mail = mail_service.get_mail(session, mail_id)
-                mail_service.replay(session, mail, mail_service.get_mail(session, first_id))
+                mail_service.replay(session, mail, mail_service.get_mail(session, earlier))
                 return outcome_of(mail)
+
+            return self._write(replay)
         reading = _Reading()
         try:
             reading.letter = parse.read(raw)
@@ -186,10 +215,12 @@ class MailIntake:
     # -- outcomes ----------------------------------------------------------------
 
     def _quarantine(self, mail_id: int, reading: _Reading, *, reason: str) -> Outcome:
-        with self.database.transaction() as session:
+        now = self.clock.now()
+
+        def quarantine(session: Session) -> Outcome:
             mail = mail_service.get_mail(session, mail_id)
             _note(session, mail, reading)
-            mail_service.quarantine(session, mail, reason=reason, now=self.clock.now())
+            mail_service.quarantine(session, mail, reason=reason, now=now)
             if self.answering is not None:
                 mail_service.answer(
                     session,
@@ -200,9 +231,11 @@ class MailIntake:
                     ),
                     withheld=_withheld(mail, reading.letter, self.mail_from),
                     policy=self.answering,
-                    now=self.clock.now(),
+                    now=now,
                 )
             return outcome_of(mail)
+
+        return self._write(quarantine)
 
     def _accept(self, mail_id: int, reading: _Reading) -> Outcome:
         with self.database.transaction(write=False) as session:
@@ -214,41 +247,49 @@ class MailIntake:
             made = acceptances_of(mail, reading, officer_id=None, limits=self.limits)
         except PouchError as refusal:
             return self._quarantine(mail_id, reading, reason=refusal.detail)
-        with self.database.transaction() as session:
+        now = self.clock.now()
+
+        def accept(session: Session) -> Outcome:
             mail = mail_service.get_mail(session, mail_id)
             _note(session, mail, reading)
             outcomes = acceptance.accept_many(
-                session, made, now=self.clock.now(), timetable=self.timetable, limits=self.limits
+                session, made, now=now, timetable=self.timetable, limits=self.limits
             )
             refused = [o for o in outcomes if isinstance(o, PouchError)]
-            if not refused:
-                done = [o for o in outcomes if isinstance(o, acceptance.Accepted)]
-                mail_service.accepted(
+            if refused:
+                # Nothing of this mail is accepted if one of its messages is refused:
+                # raised, so that this transaction (or this unit of a batch) rolls back.
+                raise _Refused(refused[0])
+            done = [o for o in outcomes if isinstance(o, acceptance.Accepted)]
+            mail_service.accepted(
+                session,
+                mail,
+                public_ids=[o.message.public_id for o in done],
+                replayed=all(o.replayed for o in done),
+            )
+            outcome = outcome_of(mail, receipt_urls=_receipt_urls(self.base_url, done))
+            if self.answering is not None and mail.state == MailState.ACCEPTED:
+                _answer_accepted(
                     session,
                     mail,
-                    public_ids=[o.message.public_id for o in done],
-                    replayed=all(o.replayed for o in done),
+                    outcome,
+                    withheld=_withheld(mail, reading.letter, self.mail_from),
+                    policy=self.answering,
+                    base_url=self.base_url,
+                    released=False,
+                    now=now,
                 )
-                outcome = outcome_of(mail, receipt_urls=_receipt_urls(self.base_url, done))
-                if self.answering is not None and mail.state == MailState.ACCEPTED:
-                    _answer_accepted(
-                        session,
-                        mail,
-                        outcome,
-                        withheld=_withheld(mail, reading.letter, self.mail_from),
-                        policy=self.answering,
-                        base_url=self.base_url,
-                        released=False,
-                        now=self.clock.now(),
-                    )
-                return outcome
-            # Nothing of this mail is accepted if one of its messages is refused.
-            session.rollback()
+            return outcome
+
+        try:
+            return self._write(accept)
+        except _Refused as refusal:
+            first = refusal.refusal
         # A Message-ID seen with other content, a retired office ...: an officer looks.
         why = (
             "the Message-ID was used before for another content"
-            if isinstance(refused[0], Conflict)
-            else refused[0].detail
+            if isinstance(first, Conflict)
+            else first.detail
         )
         return self._quarantine(mail_id, reading, reason=why)
 
@@ -573,7 +614,13 @@ def _base64(content: bytes) -> str:
     return base64.b64encode(content).decode("ascii")
 
 
-def intake_from_settings(settings: Settings, *, database: Database, clock: Clock) -> MailIntake:
+def intake_from_settings(
+    settings: Settings,
+    *,
+    database: Database,
+    clock: Clock,
+    committer: GroupCommitter | None = None,
+) -> MailIntake:
     """The mail intake as the settings describe it (``pouch mail serve``)."""
     return MailIntake(
         database,
@@ -586,6 +633,7 @@ def intake_from_settings(settings: Settings, *, database: Database, clock: Clock
         base_url=settings.public_url,
         answering=answering_of(settings),
         mail_from=settings.mail_from,
+        committer=committer,
     )
 
 
