@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_search import COMMON
 from pouch import migrations
 from pouch.clock import ManualClock
 from pouch.db import Database
@@ -91,42 +92,8 @@ SLICE = 2_000
 STAFF = 4
 PRECEDENCES = [Precedence.ROUTINE] * 12 + [Precedence.PRIORITY] * 5
 PRECEDENCES += [Precedence.IMMEDIATE] * 2 + [Precedence.FLASH]
-WORDS = [
-    "excellency",
-    "president",
-    "minister",
-    "government",
-    "cooperation",
-    "embassy",
-    "visit",
-    "call",
-    "meeting",
-    "congratulations",
-    "election",
-    "relations",
-    "bilateral",
-    "partnership",
-    "trade",
-    "security",
-    "summit",
-    "invitation",
-    "letter",
-    "condolences",
-    "agreement",
-    "support",
-    "people",
-    "nations",
-    "friendship",
-    "regards",
-    "occasion",
-    "honour",
-    "energy",
-    "climate",
-    "transition",
-    "inauguration",
-    "delegation",
-    "council",
-]
+#: The words of the letters: those every letter of the kind uses.
+WORDS = COMMON
 #: Where a step stands in a message's path: equal times are written in this order.
 RANK = {EventKind.OVERDUE: 0, EventKind.DELIVERED: 1, EventKind.READ: 2, EventKind.ACKNOWLEDGED: 3}
 
