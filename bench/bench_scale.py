@@ -9,13 +9,16 @@ translations, about four log entries a message) or, with ``--cache``, the one
 loaded before is reused (SQLite files in DIR; PostgreSQL databases named
 ``pouch_year_<size>``, kept). Then, through HTTP on a real ``pouch serve``:
 
-- the watch floor's queue (``/api/queue``, a watch officer), the principal's
-  inbox (``/api/messages?sort=unread``, a member of staff: the inbox's order,
-  a page), a sender office's tracking list (``/api/messages``, its reader), a
-  message's page and its status (a different message of that office each
-  time), and the principal's ledger a page at a time from a random sequence
-  number (``/api/offices/{id}/ledger?after=&limit=100``): p50 and p95 over
-  ``--requests`` requests each;
+- the pages people keep open, as HTML with an API token: the watch floor
+  (``/watch``, a watch officer), a sender office's tracking list (``/track``,
+  its reader) and a message's page (``/track/{id}``, a different message of
+  that office each time); the principal's inbox in its order, unread first
+  (``/api/messages?sort=unread``, a member of staff: the list the ``/inbox``
+  page shows), the message's status (``/api/messages/{id}/status``), and the
+  principal's ledger a page at a time from a random sequence number
+  (``/api/offices/{id}/ledger?after=&limit=100``): p50 and p95 over
+  ``--requests`` requests each; the ``/inbox`` page itself once (it checks
+  the office's whole sequence on each load: it grows with the office);
 - ``pouch office check`` of the principal's office (the largest);
 - ``pouch log verify`` of the whole log: its time and peak memory, beside the
   SHA-256 ceiling (hashing the same leaves and interior nodes with hashlib,
@@ -82,6 +85,7 @@ class Figures:
     integrator_ms: float = 0.0
     bytes_per_message: float = 0.0
     server_rss_mib: float = 0.0
+    inbox_page_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -224,10 +228,10 @@ def requests_of(who: Readers, count: int, rng: random.Random) -> dict[str, list[
     pages = [rng.randint(0, max(0, who.highest_sequence - 100)) for _ in range(count)]
     messages = [who.tracked[i % len(who.tracked)] for i in range(count)]
     return {
-        "watch floor": [(who.watch, "/api/queue")] * count,
+        "watch floor": [(who.watch, "/watch")] * count,
         "inbox": [(who.staff, "/api/messages?sort=unread")] * count,
-        "tracking": [(who.sender, "/api/messages")] * count,
-        "message": [(who.sender, f"/api/messages/{m}") for m in messages],
+        "tracking": [(who.sender, "/track")] * count,
+        "message": [(who.sender, f"/track/{m}") for m in messages],
         "status": [(who.sender, f"/api/messages/{m}/status") for m in messages],
         "office ledger": [
             (who.staff, f"/api/offices/{who.principal}/ledger?after={after}&limit=100")
@@ -252,6 +256,16 @@ def measure_lists(
                 answer.raise_for_status()
             timings[name] = spent
     return timings
+
+
+def inbox_page(base_url: str, who: Readers) -> float:
+    """Milliseconds of one ``/inbox`` page (the second: the first warms the caches)."""
+    headers = {"Authorization": f"Bearer {who.staff}"}
+    with httpx.Client(base_url=base_url, timeout=600) as client:
+        client.get("/inbox", headers=headers).raise_for_status()
+        started = time.perf_counter()
+        client.get("/inbox", headers=headers).raise_for_status()
+        return (time.perf_counter() - started) * 1000
 
 
 def cli(*arguments: str) -> tuple[float, float, str]:
@@ -320,6 +334,7 @@ def measure(backend: str, size: int, args: argparse.Namespace, scratch: Path) ->
         with PouchServer(url, data_dir=data_dir, skey=skey) as server:
             vkey = server.vkey
             figures.timings = measure_lists(server.base_url, who, args.requests, rng)
+            figures.inbox_page_ms = inbox_page(server.base_url, who)
             figures.integrator_ms = integrator_latency(server.base_url, who)
             figures.office_check, _, said = cli(
                 "office", "check", "--office", str(who.principal), "--vkey", vkey,
@@ -357,6 +372,7 @@ def report(backend: str, rows: list[Figures]) -> bool:
         table(
             [
                 "messages",
+                "/inbox page ms",
                 "office check (messages) s",
                 "log verify s",
                 "SHA-256 ceiling s",
@@ -369,6 +385,7 @@ def report(backend: str, rows: list[Figures]) -> bool:
             [
                 [
                     f"{f.size:,}",
+                    f"{f.inbox_page_ms:,.0f}",
                     f"{f.office_check:.1f} ({f.office_messages:,})",
                     f"{f.verify_seconds:.1f} ({f.entries:,} entries)",
                     f"{f.sha256_seconds:.2f}",
