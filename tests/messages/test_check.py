@@ -14,7 +14,7 @@ from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.identity.models import Role
 from pouch.ledger.note import Ed25519Verifier
-from pouch.messages import acceptance
+from pouch.messages import acceptance, check
 from pouch.messages import service as message_service
 from pouch.messages.check import OfficeCheckFailed, check_office, shown_content_hash
 from pouch.messages.models import Attachment, AttachmentBlob, Message
@@ -131,3 +131,37 @@ def test_the_content_hash_of_a_message_as_shown_is_the_accepted_one(
     deliver(database, clock, world, public_id)
     delivered = app_client.get(f"/api/messages/{public_id}", headers=world.auth(Role.PRINCIPAL))
     assert shown_content_hash(delivered.json(), addressee=True) == accepted.message.content_hash
+
+
+def test_office_check_of_many_messages_walks_the_whole_log_once(
+    app_client: TestClient,
+    database: Database,
+    clock: ManualClock,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An office of many messages: the log is walked and rehashed, no receipt asked.
+    monkeypatch.setattr(check, "WALK_FROM", 1)
+    office = world.offices["president-elect"].id
+    for _ in range(3):
+        submit(database, clock, world)
+    ledger = app_client.app.state.ledger  # type: ignore[attr-defined]
+    ledger.integrate_now()
+    verifier = Ed25519Verifier.from_vkey(ledger.vkey)
+    token = world.tokens[Role.PRINCIPAL]
+    asked: list[str] = []
+    app_client.event_hooks["request"].append(lambda request: asked.append(request.url.path))
+
+    report = check_office(
+        "http://testserver", office_id=office, token=token, log_key=verifier, client=app_client
+    )
+
+    assert (report.verified, report.gaps) == (3, [])
+    assert not any(path.startswith("/api/log/receipt") for path in asked)
+    assert "/log/checkpoint" in asked
+    # One more, not integrated yet: not under the signed checkpoint, so not verified.
+    submit(database, clock, world)
+    with pytest.raises(OfficeCheckFailed, match="not under the signed checkpoint yet"):
+        check_office(
+            "http://testserver", office_id=office, token=token, log_key=verifier, client=app_client
+        )

@@ -90,7 +90,12 @@ def test_the_growing_lists_read_messages_through_indexes(
             f"/api/messages/{message}/status",
             f"/api/offices/{irish}/ledger",
         ],
-        Role.PRINCIPAL_STAFF: [f"/api/offices/{principal}/inbox"],
+        Role.PRINCIPAL_STAFF: [
+            f"/api/offices/{principal}/inbox",
+            "/api/messages?sort=unread",
+            # A page of the office's ledger, as bench_scale.py reads a year's.
+            f"/api/offices/{principal}/ledger?after=2&limit=2",
+        ],
     }
     pages = {
         "watch-officer": ["/watch", "/watch?delivered=1", f"/watch/{message}", "/find?q=Congrat"],

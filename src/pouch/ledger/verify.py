@@ -174,8 +174,11 @@ def verify_log(
     *,
     since: bytes | None = None,
     progress: Progress | None = None,
+    on_entry: Callable[[int, bytes], None] | None = None,
 ) -> Verified:
-    """Verify the whole log ``source`` against the key ``log_key``."""
+    """Verify the whole log ``source`` against the key ``log_key``; ``on_entry`` is
+    shown each entry with its index as it is read (it is under the signed root once
+    this returns)."""
     note = _read_required(source, "checkpoint", "the log's signed tree head")
     try:
         latest = open_checkpoint(note, log=log_key).checkpoint
@@ -198,6 +201,8 @@ def verify_log(
         _check_earlier_root(earlier, tree)
     for bundle in bundles_for_size(latest.size):
         for entry in _read_bundle(source, bundle):
+            if on_entry is not None:
+                on_entry(tree.size, entry)
             for node, digest in tree.append(leaf_hash(entry)):
                 if node.level % TILE_HEIGHT == 0:
                     checker.add(node.level, node.index, digest)

@@ -74,6 +74,9 @@ from pouch.web.deps import (
 
 router = APIRouter(prefix="/api", tags=["messages"])
 
+#: The longest page of an office's ledger: a year holds hundreds of thousands.
+MAX_LEDGER_PAGE = 1000
+
 
 def _base(settings: Settings) -> str:
     return settings.public_url.rstrip("/")
@@ -412,16 +415,23 @@ def inbox(office_id: RowId, session: DbSession, actor: CurrentActor) -> list[Mes
 
 @router.get("/offices/{office_id}/ledger", response_model=list[LedgerOpeningOut])
 def office_ledger(
-    office_id: RowId, session: DbSession, actor: CurrentActor
+    office_id: RowId,
+    session: DbSession,
+    actor: CurrentActor,
+    after: Annotated[
+        int, Query(ge=0, description="The last sequence number of the page before.")
+    ] = 0,
+    limit: Annotated[
+        int | None, Query(ge=1, le=MAX_LEDGER_PAGE, description="At most this many (a page).")
+    ] = None,
 ) -> list[LedgerOpeningOut]:
-    """The openings of every message accepted for the office, by sequence number: with them
-    the office checks the log and finds gaps (``pouch office check``)."""
+    """The openings of the messages accepted for the office, by sequence number: with them
+    the office checks the log and finds gaps (``pouch office check``). Every one, or a
+    page: the ``limit`` numbered after ``after``."""
     if not access.may_read_office_ledger(actor, office_id):
         raise PermissionDenied("only members of this office and auditors see its ledger")
-    return [
-        views.listed_out(listed)
-        for listed in message_service.office_listing(session, office_id=office_id)
-    ]
+    listing = message_service.office_listing(session, office_id=office_id, after=after, limit=limit)
+    return [views.listed_out(listed) for listed in listing]
 
 
 @router.post("/offices/{office_id}/tag-key", response_model=TagKeyOut)

@@ -56,6 +56,8 @@ class Message(Base):
         Index("ix_messages_accepted_at", "accepted_at", "id"),
         # An inbox's order, newest first.
         Index("ix_messages_addressee_accepted", "addressee_office_id", "accepted_at", "id"),
+        # A sender office's list, newest first: its sent half (migration 0021).
+        Index("ix_messages_sender_accepted", "sender_office_id", "accepted_at", "id"),
         # The watch floor's order: one precedence at a time, nearest deadline first.
         Index("ix_messages_precedence", "precedence", "deliver_by", "id"),
         # A message's replies, on its page (found by tests/messages/test_query_plans.py).
@@ -64,7 +66,7 @@ class Message(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
-    sender_office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    sender_office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"))
     addressee_office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"))
     in_reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -19,6 +19,7 @@ import json
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -78,6 +79,9 @@ class Scope:
     content: ColumnElement[bool] | None
     #: Whose readings the ``unread`` order counts (the inbox's reader).
     reader_id: int | None = None
+    #: Conditions whose union is ``where``, each served by an index in the list's
+    #: order: a page is then read from each and the two merged (``_by_halves``).
+    halves: tuple[ColumnElement[bool], ...] = ()
 
 
 def everything() -> Scope:
@@ -108,9 +112,11 @@ def offices(office_ids: set[int]) -> Scope:
     """What the offices sent or received: all of what they sent, and of what they
     received, the content once delivered (``access.content_withheld``)."""
     ids = sorted(office_ids)
+    sent, received = Message.sender_office_id.in_(ids), Message.addressee_office_id.in_(ids)
     return Scope(
-        where=or_(Message.sender_office_id.in_(ids), Message.addressee_office_id.in_(ids)),
-        content=or_(Message.sender_office_id.in_(ids), Message.state.not_in(_UNDELIVERED)),
+        where=or_(sent, received),
+        content=or_(sent, Message.state.not_in(_UNDELIVERED)),
+        halves=(sent, received),
     )
 
 
@@ -370,6 +376,8 @@ def page_of(
     parts = _parts(sort, scope)
     if parts is not None:
         ids = _by_parts(session, found, parts, order=order, after=after, limit=limit)
+    elif scope.halves and sort in (Sort.NEWEST, Sort.OLDEST):
+        ids = _by_halves(session, found, scope.halves, order=order, after=after, limit=limit)
     else:
         rows = session.execute(keyset.ordered(found, order, after).limit(limit + 1)).all()
         ids = keyset.page(rows, order, limit=limit)
@@ -427,6 +435,29 @@ def _by_parts(
             listed = listed.where(keyset.after(rest, start[1:]))
         rows += [(row[0], number, *row[1:]) for row in session.execute(listed.limit(wanted))]
     return keyset.page(rows, order, limit=limit)
+
+
+def _by_halves(
+    session: Session,
+    found: Select[Any],
+    halves: tuple[ColumnElement[bool], ...],
+    *,
+    order: list[keyset.Key],
+    after: str | None,
+    limit: int,
+) -> keyset.Page[int]:
+    """A page of ``order`` read from each half apart, then merged: one ``OR`` over two
+    indexes made the planner sort every message of the scope before the first page."""
+    rows: dict[int, tuple[Any, ...]] = {}
+    for half in halves:
+        listed = keyset.ordered(found.where(half), order, after).limit(limit + 1)
+        rows.update((row[0], tuple(row)) for row in session.execute(listed))
+    merged = list(rows.values())
+    width = len(order)  # the keys' values end each row (``keyset.ordered``)
+    # Stable sorts from the last key to the first: each key in its own direction.
+    for position in reversed(range(width)):
+        merged.sort(key=itemgetter(position - width), reverse=order[position].descending)
+    return keyset.page(merged[: limit + 1], order, limit=limit)
 
 
 def unread(session: Session, *, office_id: int, reader_id: int) -> int:

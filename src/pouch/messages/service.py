@@ -448,21 +448,33 @@ def events_by_message(
     return events
 
 
-def office_ledger(session: Session, *, office_id: int) -> list[tuple[Message, MessageEvent]]:
-    """Every message accepted for an office with its accepted event, by sequence number."""
-    rows = session.execute(
+def office_ledger(
+    session: Session, *, office_id: int, after: int = 0, limit: int | None = None
+) -> list[tuple[Message, MessageEvent]]:
+    """The messages accepted for an office with their accepted events, by sequence number:
+    every one, or (keyset) the ``limit`` numbered after ``after``."""
+    found = (
         select(Message, MessageEvent)
         .join(MessageEvent, MessageEvent.message_id == Message.id)
-        .where(Message.addressee_office_id == office_id, MessageEvent.kind == EventKind.ACCEPTED)
+        .where(
+            Message.addressee_office_id == office_id,
+            Message.office_sequence > after,
+            MessageEvent.kind == EventKind.ACCEPTED,
+        )
         .order_by(Message.office_sequence)
-    ).all()
-    return [(m, e) for m, e in rows]
+    )
+    if limit is not None:
+        found = found.limit(limit)
+    return [(m, e) for m, e in session.execute(found).all()]
 
 
-def office_listing(session: Session, *, office_id: int) -> list[Listed]:
+def office_listing(
+    session: Session, *, office_id: int, after: int = 0, limit: int | None = None
+) -> list[Listed]:
     """What an office is shown of the messages accepted for it, by sequence number: each
     with the opening of its ``accepted`` event, with which the office checks the log."""
-    return _listed(session, office_ledger(session, office_id=office_id))
+    rows = office_ledger(session, office_id=office_id, after=after, limit=limit)
+    return _listed(session, rows)
 
 
 def _listed(session: Session, rows: list[tuple[Message, MessageEvent]]) -> list[Listed]:
