@@ -59,7 +59,7 @@ from pouch.messages.schemas import (
     TagKeyOut,
     WorkFailureOut,
 )
-from pouch.schema import LogIndex, RowId
+from pouch.schema import MAX_ROW_ID, LogIndex, RowId
 from pouch.settings import Settings
 from pouch.web.deps import (
     AppClock,
@@ -419,7 +419,8 @@ def office_ledger(
     session: DbSession,
     actor: CurrentActor,
     after: Annotated[
-        int, Query(ge=0, description="The last sequence number of the page before.")
+        int,
+        Query(ge=0, le=MAX_ROW_ID, description="The last sequence number of the page before."),
     ] = 0,
     limit: Annotated[
         int | None, Query(ge=1, le=MAX_LEDGER_PAGE, description="At most this many (a page).")
