@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pouch.briefings import access, papers, progress, views
 from pouch.briefings.states import NEXT, CallState, ParticipantKind
 from pouch.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from pouch.identity import service as identity_service
 from pouch.identity.service import Actor
 from pouch.settings import Settings
 from pouch.web import render
@@ -99,7 +100,9 @@ def _refused(
     error: Exception,
     **typed: Any,
 ) -> Response:
-    # The page again with what was typed; the error beside the form it concerns.
+    # The page again with what was typed; the error beside the form it concerns. Nothing
+    # of the refused action is kept (a record it began, a step): its writes roll back.
+    session.rollback()
     detail = getattr(error, "detail", str(error))
     context = _context(session, call_id, actor, settings, errors={form: detail}, typed=typed)
     status = getattr(error, "status", 400)
@@ -140,8 +143,6 @@ def designate(
     username: Annotated[str, Form(max_length=64)],
     kind: Annotated[ParticipantKind, Form()],
 ) -> Response:
-    from pouch.identity import service as identity_service
-
     try:
         try:
             user = identity_service.get_user_by_username(session, username.strip())
