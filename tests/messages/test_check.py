@@ -26,6 +26,13 @@ def deliver(database: Database, clock: ManualClock, world: World, public_id: str
     route(database, clock, world, public_id)
 
 
+def integrated(app_client: TestClient) -> Ed25519Verifier:
+    """The log integrated now, and the verifier of its key."""
+    ledger = app_client.app.state.ledger  # type: ignore[attr-defined]
+    ledger.integrate_now()
+    return Ed25519Verifier.from_vkey(ledger.vkey)
+
+
 def test_the_inbox_check_finds_a_message_changed_after_acceptance(
     database: Database, clock: ManualClock, world: World
 ) -> None:
@@ -75,9 +82,7 @@ def test_office_check_recomputes_the_content_it_is_shown(
     office = world.offices["president-elect"].id
     accepted = [submit(database, clock, world) for _ in range(2)]
     deliver(database, clock, world, accepted[0].message.public_id)
-    ledger = app_client.app.state.ledger  # type: ignore[attr-defined]
-    ledger.integrate_now()
-    verifier = Ed25519Verifier.from_vkey(ledger.vkey)
+    verifier = integrated(app_client)
     with database.transaction() as session:
         admin = make_user(
             session, clock, "pe-admin", [(Role.ADMINISTRATOR, world.offices["president-elect"])]
@@ -145,9 +150,7 @@ def test_office_check_of_many_messages_walks_the_whole_log_once(
     office = world.offices["president-elect"].id
     for _ in range(3):
         submit(database, clock, world)
-    ledger = app_client.app.state.ledger  # type: ignore[attr-defined]
-    ledger.integrate_now()
-    verifier = Ed25519Verifier.from_vkey(ledger.vkey)
+    verifier = integrated(app_client)
     token = world.tokens[Role.PRINCIPAL]
     asked: list[str] = []
     app_client.event_hooks["request"].append(lambda request: asked.append(request.url.path))
@@ -165,3 +168,56 @@ def test_office_check_of_many_messages_walks_the_whole_log_once(
         check_office(
             "http://testserver", office_id=office, token=token, log_key=verifier, client=app_client
         )
+
+
+def test_office_check_reads_the_ledger_and_the_inbox_page_by_page(
+    app_client: TestClient,
+    database: Database,
+    clock: ManualClock,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Pages of two: an office of 100,000 messages is read a thousand at a time.
+    monkeypatch.setattr(check, "PAGE", 2)
+    office = world.offices["president-elect"].id
+    accepted = [submit(database, clock, world) for _ in range(5)]
+    for item in accepted[:4]:
+        deliver(database, clock, world, item.message.public_id)
+    verifier = integrated(app_client)
+    asked: list[str] = []
+    app_client.event_hooks["request"].append(
+        lambda request: asked.append(f"{request.url.path}?{request.url.query.decode()}")
+    )
+    token = world.tokens[Role.PRINCIPAL]
+    report = check_office(
+        "http://testserver", office_id=office, token=token, log_key=verifier, client=app_client
+    )
+    assert (report.verified, report.gaps) == (5, [])
+    ledger_pages = [q for q in asked if q.startswith(f"/api/offices/{office}/ledger")]
+    inbox_pages = [q for q in asked if q.startswith(f"/api/offices/{office}/inbox?after=")]
+    assert [q.split("?")[1] for q in ledger_pages] == [
+        "after=0&limit=2",
+        "after=2&limit=2",
+        "after=4&limit=2",
+    ]
+    # The inbox holds the four delivered: 1-2, 3-4, then an empty page.
+    assert len(inbox_pages) == 1 + 3
+
+    # A message on the inbox's second page changed: found there too.
+    with database.transaction() as session:
+        session.execute(
+            update(Message)
+            .where(Message.public_id == accepted[3].message.public_id)
+            .values(subject="Withdrawn")
+        )
+    with pytest.raises(OfficeCheckFailed, match="changed after acceptance") as failed:
+        check_office(
+            "http://testserver", office_id=office, token=token, log_key=verifier, client=app_client
+        )
+    assert accepted[3].message.public_id in str(failed.value)
+
+
+def test_a_page_that_does_not_move_on_is_refused() -> None:
+    rows = [{"office_sequence": 7}] * check.PAGE
+    with pytest.raises(ValueError, match="do not follow the sequence numbers"):
+        check.next_page(rows, 7)

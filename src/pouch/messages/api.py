@@ -404,13 +404,36 @@ def watch_queue(session: DbSession, actor: QueueReader) -> list[MessageOut]:
 
 
 @router.get("/offices/{office_id}/inbox", response_model=list[MessageOut])
-def inbox(office_id: RowId, session: DbSession, actor: CurrentActor) -> list[MessageOut]:
-    """The office's inbox (its principal and staff): unread first; held messages shown as held."""
+def inbox(
+    office_id: RowId,
+    session: DbSession,
+    actor: CurrentActor,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_ROW_ID,
+            description="Pages by sequence number instead: the last number of the page before.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LEDGER_PAGE, description="A page's size, with after.")
+    ] = MAX_LEDGER_PAGE,
+) -> list[MessageOut]:
+    """The office's inbox (its principal and staff): unread first; held messages shown as
+    held. With ``after``, a page of it by sequence number (keyset), as ``pouch office
+    check`` reads it beside the office's ledger."""
     if not access.answers_for(actor, office_id):
         raise PermissionDenied("only the principal and staff of this office read its inbox")
-    rows = message_service.inbox(session, office_id=office_id, user_id=actor.user_id)
+    if after is None:
+        rows = message_service.inbox(session, office_id=office_id, user_id=actor.user_id)
+        messages = [message for message, _ in rows]
+    else:
+        messages = message_service.inbox_by_number(
+            session, office_id=office_id, after=after, limit=limit
+        )
     names = message_service.office_names(session)
-    return [views.message_out(session, m, viewer=actor, names=names) for m, _ in rows]
+    return [views.message_out(session, m, viewer=actor, names=names) for m in messages]
 
 
 @router.get("/offices/{office_id}/ledger", response_model=list[LedgerOpeningOut])

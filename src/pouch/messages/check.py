@@ -13,7 +13,8 @@ acceptance was (``shown_content_hash``) and compared with the content its
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -67,22 +68,75 @@ def shown_content_hash(view: Mapping[str, Any], *, addressee: bool) -> str | Non
     return acceptance.content_hash(submission, html, hashes)
 
 
+#: Rows per page of the office's ledger and inbox (the server's largest page).
+PAGE = 1_000
+
+
+def next_page(rows: list[Any], after: int) -> int | None:
+    """Where the page after ``rows`` (read after ``after``) begins: its last sequence
+    number, or None after the last page. A number that does not grow is refused
+    (``ValueError``), so a server cannot make a client read forever.
+
+    >>> next_page([{"office_sequence": n} for n in range(1, PAGE + 1)], 0)
+    1000
+    >>> next_page([{"office_sequence": 3}], 0) is None
+    True
+    """
+    if len(rows) < PAGE:
+        return None
+    last = rows[-1].get("office_sequence") if isinstance(rows[-1], dict) else None
+    if not isinstance(last, int) or last <= after:
+        raise ValueError("its pages do not follow the sequence numbers")
+    return last
+
+
+def _pages(
+    http: httpx.Client, url: str, headers: dict[str, str], what: str
+) -> Iterator[list[dict[str, Any]]]:
+    """A list read page by page, by sequence number (keyset)."""
+    after: int | None = 0
+    while after is not None:
+        response = http.get(url, params={"after": after, "limit": PAGE}, headers=headers)
+        if response.status_code != 200:
+            raise OfficeCheckFailed(f"{what}: HTTP {response.status_code} {response.text[:200]}")
+        rows = response.json()
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise OfficeCheckFailed(f"{what}: not a list")
+        yield rows
+        try:
+            after = next_page(rows, after)
+        except ValueError as error:
+            raise OfficeCheckFailed(f"{what}: {error}") from None
+
+
 def _shown(
     http: httpx.Client, base: str, office_id: int, headers: dict[str, str], messages: list[str]
-) -> dict[str, dict[str, Any]]:
-    """What the office is shown of its messages: its inbox, or, for a member who does
-    not read the inbox, each message."""
-    inbox = http.get(f"{base}/api/offices/{office_id}/inbox", headers=headers)
-    if inbox.status_code == 200:
-        return {row["id"]: row for row in inbox.json()}
-    if inbox.status_code != 403:
-        raise OfficeCheckFailed(f"the office's inbox: HTTP {inbox.status_code}")
+) -> dict[str, str | None]:
+    """The content hash of what the office is shown of each message: its inbox, page by
+    page, or, for a member who does not read the inbox, each message."""
+    url = f"{base}/api/offices/{office_id}/inbox"
+    probe = http.get(url, params={"after": 0, "limit": 1}, headers=headers)
+    if probe.status_code == 200:
+        return {
+            str(row.get("id")): _content(row)
+            for rows in _pages(http, url, headers, "the office's inbox")
+            for row in rows
+        }
+    if probe.status_code != 403:
+        raise OfficeCheckFailed(f"the office's inbox: HTTP {probe.status_code}")
     shown = {}
     for public_id in messages:
         answer = http.get(f"{base}/api/messages/{public_id}", headers=headers)
         if answer.status_code == 200:
-            shown[public_id] = answer.json()
+            shown[public_id] = _content(answer.json())
     return shown
+
+
+def _content(view: Any) -> str | None:
+    try:
+        return shown_content_hash(view, addressee=True)
+    except (UnreadableView, AttributeError) as error:
+        raise OfficeCheckFailed(f"a malformed message: {error}") from None
 
 
 def check_office(
@@ -98,22 +152,19 @@ def check_office(
     http = client or httpx.Client(timeout=30.0)
     base = base_url.rstrip("/")
     headers = {"Authorization": f"Bearer {token}"}
-    response = http.get(f"{base}/api/offices/{office_id}/ledger", headers=headers)
-    if response.status_code != 200:
-        raise OfficeCheckFailed(
-            f"the office's ledger: HTTP {response.status_code} {response.text[:200]}"
-        )
-    rows = response.json()
-    shown = _shown(http, base, office_id, headers, [row.get("message") for row in rows])
-    listed = []
-    for row in rows:
-        try:
-            opening = Opening.from_json(row["opening"])
-            view = shown.get(row.get("message"))
-            content = shown_content_hash(view, addressee=True) if view is not None else None
-        except (InvalidEvent, UnreadableView, KeyError, TypeError) as error:
-            raise OfficeCheckFailed(f"a malformed opening or message: {error}") from None
-        listed.append(Listed(row.get("message"), row.get("office_sequence"), opening, content))
+    url = f"{base}/api/offices/{office_id}/ledger"
+    rows = [row for page in _pages(http, url, headers, "the office's ledger") for row in page]
+    try:
+        listed = [
+            Listed(
+                str(row["message"]), int(row["office_sequence"]), Opening.from_json(row["opening"])
+            )
+            for row in rows
+        ]
+    except (InvalidEvent, KeyError, TypeError, ValueError) as error:
+        raise OfficeCheckFailed(f"a malformed opening: {error}") from None
+    shown = _shown(http, base, office_id, headers, [item.message for item in listed])
+    listed = [dataclasses.replace(item, content=shown.get(item.message)) for item in listed]
 
     in_log = (
         _walked(http, base, listed, log_key)

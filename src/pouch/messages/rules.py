@@ -134,18 +134,42 @@ DEFAULT_TIMETABLE = Timetable(
 )
 
 
-def find_gaps(sequences: list[int]) -> list[tuple[int, int]]:
-    """Missing runs in an office's sequence numbers, which start at 1.
+def find_gaps(
+    sequences: list[int], *, first: int = 1, last: int | None = None
+) -> list[tuple[int, int]]:
+    """Missing runs in an office's sequence numbers from ``first`` (1: they start at 1)
+    up to ``last`` (None: the highest seen); numbers before ``first`` are not looked at.
 
     >>> find_gaps([1, 2, 3, 6, 7, 9])
     [(4, 5), (8, 8)]
     >>> find_gaps([])
     []
+    >>> find_gaps([3, 5, 12], first=5, last=14)
+    [(6, 11), (13, 14)]
     """
     gaps = []
-    expected = 1
+    expected = first
     for number in sorted(set(sequences)):
+        if number < first:
+            continue
         if number > expected:
             gaps.append((expected, number - 1))
         expected = number + 1
+    if last is not None and last >= expected:
+        gaps.append((expected, last))
     return gaps
+
+
+def joined_runs(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Runs in order, those that touch made one.
+
+    >>> joined_runs([(2, 3), (4, 4), (7, 9), (10, 12)])
+    [(2, 4), (7, 12)]
+    """
+    joined: list[tuple[int, int]] = []
+    for start, end in runs:
+        if joined and joined[-1][1] + 1 == start:
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    return joined

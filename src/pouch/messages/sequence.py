@@ -118,9 +118,10 @@ def content_problem(listed: Listed) -> str | None:
 
 
 def check_sequence(
-    office_id: int, listed: Iterable[Listed], *, in_log: InLog, issued: int = 0
+    office_id: int, listed: Iterable[Listed], *, in_log: InLog, issued: int = 0, first: int = 1
 ) -> SequenceCheck:
-    """Check each listed opening, then find the numbers never shown to the office.
+    """Check each listed opening, then find the numbers from ``first`` on never shown to
+    the office (those before ``first`` are the caller's to account for).
 
     >>> from pouch.ledger.events import new_salt
     >>> def shown(n):
@@ -132,6 +133,8 @@ def check_sequence(
     (3, 5, [(3, 4)])
     >>> check_sequence(2, [shown(1)], in_log=lambda *_: None, issued=3).gaps
     [(2, 3)]
+    >>> check_sequence(2, [shown(5)], in_log=lambda *_: None, issued=7, first=4).gaps
+    [(4, 4), (6, 7)]
     """
     numbers: list[int] = []
     mismatched: list[Mismatch] = []
@@ -152,10 +155,10 @@ def check_sequence(
         # Its number is accounted for; what it says may still have been changed.
         if (changed := content_problem(item)) is not None:
             mismatched.append(Mismatch(item, changed, "content"))
-    gaps = find_gaps(numbers)
+    # Numbers before ``first`` are the caller's to count (they were checked all the same).
+    numbers = [number for number in numbers if number >= first]
     highest = max(numbers, default=0)
-    if issued > highest:
-        gaps.append((highest + 1, issued))
+    gaps = find_gaps(numbers, first=first, last=issued)
     return SequenceCheck(
         verified=len(numbers), highest=highest, issued=issued, gaps=gaps, mismatched=mismatched
     )

@@ -42,7 +42,7 @@ from pouch.messages.models import (
     MessageState,
     OfficeSequence,
 )
-from pouch.messages.rules import Precedence, Timetable
+from pouch.messages.rules import Precedence, Timetable, find_gaps, joined_runs
 from pouch.messages.sequence import Listed, SequenceCheck, check_sequence
 
 
@@ -319,17 +319,16 @@ def events_of(session: Session, message: Message) -> list[MessageEvent]:
     )
 
 
+#: The states in which a message is in its addressee's inbox (held ones shown as held).
+INBOX_STATES = (MessageState.DELIVERED, MessageState.ACKNOWLEDGED, MessageState.HELD)
+
+
 def inbox(session: Session, *, office_id: int, user_id: int) -> list[tuple[Message, bool]]:
     """Messages delivered or held for an office, unread first, newest first; with read flags."""
     messages = list(
         session.scalars(
             select(Message)
-            .where(
-                Message.addressee_office_id == office_id,
-                Message.state.in_(
-                    [MessageState.DELIVERED, MessageState.ACKNOWLEDGED, MessageState.HELD]
-                ),
-            )
+            .where(Message.addressee_office_id == office_id, Message.state.in_(INBOX_STATES))
             .options(selectinload(Message.holds), selectinload(Message.attachments))
             .order_by(Message.accepted_at.desc())
         )
@@ -345,6 +344,24 @@ def inbox(session: Session, *, office_id: int, user_id: int) -> list[tuple[Messa
     rows = [(m, m.id in read_ids) for m in messages]
     rows.sort(key=lambda row: row[1])  # stable: unread first, each group newest first
     return rows
+
+
+def inbox_by_number(session: Session, *, office_id: int, after: int, limit: int) -> list[Message]:
+    """A page of the office's inbox by sequence number (keyset): the ``limit`` numbered
+    after ``after``, for a client reading all of it beside the office's ledger."""
+    return list(
+        session.scalars(
+            select(Message)
+            .where(
+                Message.addressee_office_id == office_id,
+                Message.office_sequence > after,
+                Message.state.in_(INBOX_STATES),
+            )
+            .options(selectinload(Message.holds), selectinload(Message.attachments))
+            .order_by(Message.office_sequence)
+            .limit(limit)
+        )
+    )
 
 
 def queue(session: Session) -> list[Message]:
@@ -529,20 +546,36 @@ def _shown_contents(session: Session, messages: Sequence[Message]) -> dict[str, 
     }
 
 
+#: The inbox page recomputes the latest this many numbers from the log; the numbers
+#: before them it counts (``pouch office check`` recomputes every one, off the server).
+RECENTLY_CHECKED = 1_000
+
+
 @dataclass(frozen=True)
 class OfficeCheck:
     """The office's sequence check against the entries the log stores, and the
-    messages it verified that are still with the operations center (not held)."""
+    messages it verified that are still with the operations center (not held).
+    Numbers up to ``counted_through`` were counted, not recomputed (0: none)."""
 
     check: SequenceCheck
     waiting: list[Message]
+    counted_through: int = 0
 
 
-def office_check(session: Session, *, office_id: int) -> OfficeCheck:
+def office_check(
+    session: Session, *, office_id: int, recent: int = RECENTLY_CHECKED
+) -> OfficeCheck:
     """Each message accepted for the office, by the number its opening commits to, its
     entry compared with the log's, and what it says with what its acceptance committed
-    to; a number the counter issued that no opening carries is a gap."""
-    rows = office_ledger(session, office_id=office_id)
+    to; a number the counter issued that no opening carries is a gap.
+
+    The page must load in the same time at any size: the latest ``recent`` numbers,
+    and every message still waiting, are checked in full; the numbers before them
+    are counted in SQL, a gap among them found all the same."""
+    issued = issued_numbers(session, office_id=office_id)
+    counted_through = max(0, issued - recent)
+    rows = office_ledger(session, office_id=office_id, after=counted_through)
+    rows += _waiting_before(session, office_id=office_id, upto=counted_through)
     contents = _shown_contents(session, [message for message, _ in rows])
     listed = [
         dataclasses.replace(item, content=contents[item.message]) for item in _listed(session, rows)
@@ -557,19 +590,61 @@ def office_check(session: Session, *, office_id: int) -> OfficeCheck:
             return f"log entry {item.opening.index} is not the opened one"
         return None
 
-    check = check_sequence(
-        office_id,
-        listed,
-        in_log=in_log,
-        issued=issued_numbers(session, office_id=office_id),
+    recent_check = check_sequence(
+        office_id, listed, in_log=in_log, issued=issued, first=counted_through + 1
+    )
+    counted, earlier_gaps = _counted(session, office_id=office_id, upto=counted_through)
+    check = dataclasses.replace(
+        recent_check,
+        verified=recent_check.verified + counted,
+        gaps=joined_runs(earlier_gaps + recent_check.gaps),
     )
     unverified = {m.listed.message for m in check.mismatched if m.what == "opening"}
-    waiting = [
-        message
-        for message, _ in rows
-        if message.state == MessageState.ACCEPTED and message.public_id not in unverified
-    ]
-    return OfficeCheck(check=check, waiting=waiting)
+    waiting = sorted(
+        (
+            message
+            for message, _ in rows
+            if message.state == MessageState.ACCEPTED and message.public_id not in unverified
+        ),
+        key=lambda message: message.office_sequence,
+    )
+    return OfficeCheck(check=check, waiting=waiting, counted_through=counted_through)
+
+
+def _waiting_before(
+    session: Session, *, office_id: int, upto: int
+) -> list[tuple[Message, MessageEvent]]:
+    """The office's messages numbered up to ``upto`` still with the operations center,
+    with their accepted events: checked in full however old they are."""
+    if upto == 0:
+        return []
+    found = (
+        select(Message, MessageEvent)
+        .join(MessageEvent, MessageEvent.message_id == Message.id)
+        .where(
+            Message.state == MessageState.ACCEPTED,
+            Message.addressee_office_id == office_id,
+            Message.office_sequence <= upto,
+            MessageEvent.kind == EventKind.ACCEPTED,
+        )
+        .order_by(Message.office_sequence)
+    )
+    return [(m, e) for m, e in session.execute(found).all()]
+
+
+def _counted(session: Session, *, office_id: int, upto: int) -> tuple[int, list[tuple[int, int]]]:
+    """How many of the numbers 1..``upto`` a message of the office carries, and the
+    runs none carries: a count first, the numbers themselves only when one is missing."""
+    if upto == 0:
+        return 0, []
+    numbered = (Message.addressee_office_id == office_id) & (Message.office_sequence <= upto)
+    counted = session.scalar(select(func.count()).select_from(Message).where(numbered)) or 0
+    if counted == upto:
+        return counted, []
+    numbers = session.scalars(
+        select(Message.office_sequence).where(numbered).order_by(Message.office_sequence)
+    ).all()
+    return counted, find_gaps(list(numbers), last=upto)
 
 
 def held_notice(message: Message, names: OfficeNames) -> str | None:

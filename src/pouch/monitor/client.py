@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from pouch.messages.check import PAGE, next_page
 from pouch.monitor.logview import Unreachable
 from pouch.monitor.party import Answer
 
@@ -125,22 +126,28 @@ class PouchApi:
 
     def office_ledger(self, office: int) -> list[dict[str, Any]]:
         """The office's listing: each message accepted for it with its opening."""
-        rows = self._json(f"/api/offices/{office}/ledger", "the office's listing")
-        if not isinstance(rows, list):
-            raise Unreachable(f"{self.base}: the office's listing is not a list")
-        return rows
+        return self._paged(f"/api/offices/{office}/ledger", "the office's listing")
 
     def inbox(self, office: int) -> list[dict[str, Any]] | None:
         """The office's inbox as its principal or staff read it; None when the token's role
         does not read it."""
-        response = self._get(f"/api/offices/{office}/inbox")
-        if response.status_code == 403:
+        if self._get(f"/api/offices/{office}/inbox?after=0&limit=1").status_code == 403:
             return None
-        if response.status_code != 200:
-            raise Unreachable(f"{self.base}: the inbox: HTTP {response.status_code}")
-        rows = response.json()
-        if not isinstance(rows, list):
-            raise Unreachable(f"{self.base}: the inbox is not a list")
+        return self._paged(f"/api/offices/{office}/inbox", "the inbox")
+
+    def _paged(self, path: str, what: str) -> list[dict[str, Any]]:
+        """A list read page by page by sequence number (``check.next_page``)."""
+        rows: list[dict[str, Any]] = []
+        after: int | None = 0
+        while after is not None:
+            page = self._json(f"{path}?after={after}&limit={PAGE}", what)
+            if not isinstance(page, list) or not all(isinstance(row, dict) for row in page):
+                raise Unreachable(f"{self.base}{path}: {what} is not a list")
+            rows += page
+            try:
+                after = next_page(page, after)
+            except ValueError as error:
+                raise Unreachable(f"{self.base}{path}: {what}: {error}") from None
         return rows
 
     def messages(self, public_ids: Iterable[str], *, status: bool = False) -> dict[str, Answer]:
