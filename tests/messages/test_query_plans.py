@@ -92,6 +92,8 @@ def test_the_growing_lists_read_messages_through_indexes(
         ],
         Role.PRINCIPAL_STAFF: [
             f"/api/offices/{principal}/inbox",
+            # A page of it by sequence number, as `pouch office check` reads it.
+            f"/api/offices/{principal}/inbox?after=1&limit=2",
             "/api/messages?sort=unread",
             # A page of the office's ledger, as bench_scale.py reads a year's.
             f"/api/offices/{principal}/ledger?after=2&limit=2",

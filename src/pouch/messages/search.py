@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
@@ -90,8 +91,13 @@ def everything() -> Scope:
 
 
 def queue() -> Scope:
-    """The watch floor's queue: what is not delivered yet."""
-    return Scope(where=Message.state.in_(_UNDELIVERED), content=None)
+    """The watch floor's queue: what is not delivered yet, each state read apart from
+    its index (``ix_messages_queue``): a year's delivered messages are never walked."""
+    return Scope(
+        where=Message.state.in_(_UNDELIVERED),
+        content=None,
+        halves=tuple(Message.state == state for state in _UNDELIVERED),
+    )
 
 
 def inbox(office_id: int, *, reader_id: int) -> Scope:
@@ -375,7 +381,9 @@ def page_of(
     order = keys(sort, scope)
     parts = _parts(sort, scope)
     if parts is not None:
-        ids = _by_parts(session, found, parts, order=order, after=after, limit=limit)
+        ids = _by_parts(
+            session, found, parts, halves=scope.halves, order=order, after=after, limit=limit
+        )
     elif scope.halves and sort in (Sort.NEWEST, Sort.OLDEST):
         ids = _by_halves(session, found, scope.halves, order=order, after=after, limit=limit)
     else:
@@ -414,12 +422,13 @@ def _by_parts(
     found: Select[Any],
     parts: list[ColumnElement[bool]],
     *,
+    halves: tuple[ColumnElement[bool], ...],
     order: list[keyset.Key],
     after: str | None,
     limit: int,
 ) -> keyset.Page[int]:
     """A page of ``order`` (whose first key is the number of the part a row is in), read
-    part by part from the cursor's."""
+    part by part from the cursor's; in each part, each of the scope's halves apart."""
     rest = order[1:]
     start = keyset.decode(after, order) if after is not None else None
     rows: list[tuple[Any, ...]] = []
@@ -433,7 +442,11 @@ def _by_parts(
         listed = listed.order_by(*(key.ordered() for key in rest))
         if start is not None and number == start[0]:
             listed = listed.where(keyset.after(rest, start[1:]))
-        rows += [(row[0], number, *row[1:]) for row in session.execute(listed.limit(wanted))]
+        part = _merged(
+            (session.execute(listed.where(half).limit(wanted)) for half in halves or (true(),)),
+            rest,
+        )
+        rows += [(row[0], number, *row[1:]) for row in part[:wanted]]
     return keyset.page(rows, order, limit=limit)
 
 
@@ -448,16 +461,27 @@ def _by_halves(
 ) -> keyset.Page[int]:
     """A page of ``order`` read from each half apart, then merged: one ``OR`` over two
     indexes made the planner sort every message of the scope before the first page."""
+    merged = _merged(
+        (
+            session.execute(keyset.ordered(found.where(half), order, after).limit(limit + 1))
+            for half in halves
+        ),
+        order,
+    )
+    return keyset.page(merged[: limit + 1], order, limit=limit)
+
+
+def _merged(reads: Iterable[Iterable[Any]], order: list[keyset.Key]) -> list[tuple[Any, ...]]:
+    """Rows (an id first, the keys' values last) read apart, once each, in ``order``."""
     rows: dict[int, tuple[Any, ...]] = {}
-    for half in halves:
-        listed = keyset.ordered(found.where(half), order, after).limit(limit + 1)
-        rows.update((row[0], tuple(row)) for row in session.execute(listed))
+    for read in reads:
+        rows.update((row[0], tuple(row)) for row in read)
     merged = list(rows.values())
-    width = len(order)  # the keys' values end each row (``keyset.ordered``)
+    width = len(order)
     # Stable sorts from the last key to the first: each key in its own direction.
     for position in reversed(range(width)):
         merged.sort(key=itemgetter(position - width), reverse=order[position].descending)
-    return keyset.page(merged[: limit + 1], order, limit=limit)
+    return merged
 
 
 def unread(session: Session, *, office_id: int, reader_id: int) -> int:
