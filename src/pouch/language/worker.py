@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +31,10 @@ from pouch.language.desk import Desk, Round
 
 logger = logging.getLogger("pouch.language.worker")
 
+#: How long after its acceptance a message is sure to be committed: the worker then
+#: reads only messages after the last one identified, and never passes one younger.
+SETTLED_AFTER = timedelta(minutes=1)
+
 
 def run_round(
     database: Database,
@@ -38,10 +43,14 @@ def run_round(
     clock: Clock,
     limit: int = desk_service.ROUND_SIZE,
     stop: threading.Event | None = None,
+    after: int = 0,
 ) -> Round:
-    """Identify and translate up to ``limit`` pending messages; see the module docstring."""
+    """Identify and translate up to ``limit`` pending messages (of ids after ``after``);
+    see the module docstring."""
     with database.transaction(write=False) as session:
-        pending = desk_service.pending(session, limit=limit, max_chars=desk.chain.max_chars)
+        pending = desk_service.pending(
+            session, limit=limit, max_chars=desk.chain.max_chars, after=after
+        )
     done = Round()
     for item in pending:
         if stop is not None and stop.is_set():
@@ -79,11 +88,24 @@ class LanguageWorker:
         self.limit = limit
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Every message with an id up to this one is identified (``identified_through``).
+        self.identified_through = 0
 
     def run_once(self) -> Round:
-        return run_round(
-            self.database, desk=self.desk, clock=self.clock, limit=self.limit, stop=self._stop
+        settled_before = self.clock.now() - SETTLED_AFTER
+        done = run_round(
+            self.database,
+            desk=self.desk,
+            clock=self.clock,
+            limit=self.limit,
+            stop=self._stop,
+            after=self.identified_through,
         )
+        with self.database.transaction(write=False) as session:
+            self.identified_through = desk_service.identified_through(
+                session, after=self.identified_through, settled_before=settled_before
+            )
+        return done
 
     def start(self) -> None:
         if self._thread is None:

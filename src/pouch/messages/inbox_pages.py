@@ -78,6 +78,7 @@ def inbox(
         "filters": asked,
         "form": filters.choices(sorts=tuple(search.Sort)),
         "unread": search.unread(session, office_id=office, reader_id=actor.user_id),
+        "unread_counted": search.UNREAD_COUNTED,
         "office_check": message_service.office_check(session, office_id=office),
         "gap_sentence": gap_sentence,
     }

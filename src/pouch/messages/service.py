@@ -546,9 +546,10 @@ def _shown_contents(session: Session, messages: Sequence[Message]) -> dict[str, 
     }
 
 
-#: The inbox page recomputes the latest this many numbers from the log; the numbers
-#: before them it counts (``pouch office check`` recomputes every one, off the server).
-RECENTLY_CHECKED = 1_000
+#: The inbox page recomputes the latest this many numbers from the log (its first pages
+#: and more); the numbers before them it counts (``pouch office check`` recomputes
+#: every one, off the server).
+RECENTLY_CHECKED = 250
 
 
 @dataclass(frozen=True)
@@ -623,7 +624,9 @@ def _waiting_before(
         .join(MessageEvent, MessageEvent.message_id == Message.id)
         .where(
             Message.state == MessageState.ACCEPTED,
-            Message.addressee_office_id == office_id,
+            # "+ 0": read from the queue's index (its few rows), not the office's, which
+            # SQLite's planner takes and then walks all of the office's numbers.
+            Message.addressee_office_id + 0 == office_id,
             Message.office_sequence <= upto,
             MessageEvent.kind == EventKind.ACCEPTED,
         )
