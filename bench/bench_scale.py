@@ -1,6 +1,6 @@
 """A year of data: what the growing lists cost at 10k, 100k and 1M messages, on both backends.
 
-    uv run python bench/bench_scale.py [--sizes 10000,100000,1000000]
+    uv run python bench/bench_scale.py [--sizes 10000,100000 (the default),1000000]
         [--backend sqlite,postgresql] [--requests 200] [--cache DIR]
 
 For each size a database is filled with a year of traffic (``load_year.py``:
@@ -420,7 +420,7 @@ def report(backend: str, rows: list[Figures]) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--sizes", default="10000,100000", help="e.g. 10000,100000,1000000")
     parser.add_argument("--backend", default="sqlite,postgresql")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--cache", type=Path, help="keep each year loaded here and reuse it")
