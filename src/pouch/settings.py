@@ -332,13 +332,15 @@ class Settings(BaseSettings):
     mail_dns_server: str | None = Field(
         default=None,
         description=(
-            "DNS server (host or host:port) asked for DKIM keys; unset, the machine's "
-            "resolvers. Keys pinned in the directory are used before DNS."
+            "DNS server (host or host:port) asked for DKIM keys and DMARC policies; unset, "
+            "the machine's resolvers. Keys pinned in the directory are used before DNS."
         ),
     )
     mail_dns_timeout: timedelta = Field(
         default=timedelta(seconds=5),
-        description="How long a DKIM key lookup may take; past it the verdict is temperror.",
+        description=(
+            "How long a DKIM key or DMARC policy lookup may take; past it the verdict is temperror."
+        ),
     )
     mail_answers: bool = Field(
         default=True,

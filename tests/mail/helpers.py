@@ -26,7 +26,7 @@ from pouch.clock import Clock
 from pouch.db import Database
 from pouch.groupcommit import GroupCommitter
 from pouch.mail.flows import MailIntake
-from pouch.mail.keys import dns_lookup
+from pouch.mail.keys import dns_lookup, dns_txt
 from pouch.mail.models import InboundMail, MailState
 from pouch.mail.server import MailServer
 from pouch.messages.rules import DEFAULT_TIMETABLE
@@ -58,10 +58,13 @@ def mail_auth_case(name: str) -> tuple[dict[str, str], bytes]:
 
 class DnsServer:
     """A DNS server on 127.0.0.1 and a free UDP port answering TXT queries from
-    ``records`` (name -> value), NXDOMAIN for anything else; it counts its queries."""
+    ``records`` (name -> value, or a list of values for several records), NXDOMAIN for
+    anything else; it counts its queries. ``records`` may change while it serves (with
+    ``ttl=0``, so that no resolver keeps an answer)."""
 
-    def __init__(self, records: dict[str, str]) -> None:
+    def __init__(self, records: dict[str, str | list[str]], *, ttl: int = 60) -> None:
         self.records = {k.lower().rstrip("."): v for k, v in records.items()}
+        self.ttl = ttl
         self.queries: list[str] = []
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.socket.bind(("127.0.0.1", 0))
@@ -101,15 +104,25 @@ class DnsServer:
             if value is None or question.rdtype != dns.rdatatype.TXT:
                 answer.set_rcode(dns.rcode.NXDOMAIN)
             else:
-                # A long record travels as several strings of at most 255 bytes.
-                data = value.encode()
-                chunks = " ".join(
-                    '"' + data[i : i + 255].decode() + '"' for i in range(0, len(data), 255)
-                )
                 answer.answer.append(
-                    dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, "TXT", chunks)
+                    dns.rrset.from_text_list(
+                        question.name,
+                        self.ttl,
+                        dns.rdataclass.IN,
+                        "TXT",
+                        [_strings(v) for v in ([value] if isinstance(value, str) else value)],
+                    )
                 )
             self.socket.sendto(answer.to_wire(), peer)
+
+
+def _strings(value: str) -> str:
+    """A record as a zone file writes it: strings of at most 255 bytes (a long record
+    travels as several), quoted."""
+    data = value.encode()
+    return " ".join(
+        '"' + data[i : i + 255].decode().replace('"', '\\"') + '"' for i in range(0, len(data), 255)
+    )
 
 
 @dataclass(frozen=True)
@@ -154,7 +167,7 @@ def quarantine_reason(database: Database) -> str:
 def mail_intake(
     database: Database, clock: Clock, *, dns: str, committer: GroupCommitter | None = None
 ) -> MailIntake:
-    """The intake as the tests run it: keys from the DNS server at ``dns``."""
+    """The intake as the tests run it: keys and DMARC policies from the DNS server at ``dns``."""
     return MailIntake(
         database,
         clock=clock,
@@ -163,6 +176,7 @@ def mail_intake(
         dns=dns_lookup(server=dns, timeout=2),
         base_url="http://testserver",
         committer=committer,
+        policies=dns_txt(server=dns, timeout=2),
     )
 
 

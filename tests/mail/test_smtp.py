@@ -274,7 +274,7 @@ def test_nothing_is_counted_twice(database: Database, smtp_port: int) -> None:
 
 
 def test_mails_arriving_together_share_commits_and_each_is_answered_once_durable(
-    fresh_database: Database, clock: ManualClock
+    fresh_database: Database, clock: ManualClock, dns_server: DnsServer
 ) -> None:
     """Eight senders at once, on a database of its own (the other tests share one
     connection): each mail stored, logged and accepted before its 250, their writes
@@ -295,7 +295,7 @@ def test_mails_arriving_together_share_commits_and_each_is_answered_once_durable
             )
     committer = GroupCommitter(fresh_database, window=0.005, name="mail-commit")
     committer.start()
-    intake = mail_intake(fresh_database, clock, dns="127.0.0.1:9", committer=committer)
+    intake = mail_intake(fresh_database, clock, dns=dns_server.address, committer=committer)
 
     def one(port: int, n: int) -> Reply:
         raw = crlf(

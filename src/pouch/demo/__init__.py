@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pouch.demo import language as language_demo
+from pouch.demo import mail as mail_demo
 from pouch.demo.briefings import load_briefings
 from pouch.demo.calls import load_calls
 from pouch.demo.letters import LETTERS
@@ -50,6 +51,9 @@ DEMO_USERS: list[tuple[str, str, list[tuple[Role, str]]]] = [
 def load(session: Session, *, settings: Settings, now: datetime) -> str:
     """Load the scenario; returns a one-paragraph summary for the console."""
     text = (Path(__file__).parent / "directory.yaml").read_text(encoding="utf-8")
+    # The office that signs its mail, with the demo's key for it pinned (made on the first run).
+    text = mail_demo.directory_text(text, data_dir=settings.data_dir)
+    mail_demo.pouch_key(settings.data_dir)  # and Pouch's own (make run: POUCH_MAIL_DKIM_KEY)
     counts = transfer.import_directory(session, text=text, now=now)
     password = (
         settings.admin_password.get_secret_value()

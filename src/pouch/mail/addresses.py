@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pouch.mail import dmarc
 from pouch.messages.rules import Precedence
 
 #: What a ``+tag`` may ask for.
@@ -98,15 +99,12 @@ def precedence(tag: str | None, header: str | None) -> Precedence:
 
 
 def aligned(from_domain: str, signing_domain: str) -> bool:
-    """DMARC's relaxed alignment, without the Public Suffix List: the signing domain is
-    the From domain or one of its parents (other than a bare top-level domain).
+    """DMARC's relaxed alignment (``dmarc.aligned``): the same organizational domain,
+    found with the Public Suffix List.
 
-    >>> aligned("mfa.gov.ie", "gov.ie"), aligned("gov.ie", "gov.ie"), aligned("gov.ie", "ie")
-    (True, True, False)
-    >>> aligned("evil-gov.ie", "gov.ie")
-    False
+    >>> aligned("mfa.gov.ie", "gov.ie"), aligned("mfa.gov.ie", "mfa.gov.ie"), aligned("ie", "ie")
+    (False, True, True)
+    >>> aligned("evil-gov.ie", "gov.ie"), aligned("desk.mfa.example", "mfa.example")
+    (False, True)
     """
-    from_domain, signing_domain = from_domain.lower(), signing_domain.lower()
-    if "." not in signing_domain:
-        return False
-    return from_domain == signing_domain or from_domain.endswith("." + signing_domain)
+    return dmarc.aligned(from_domain, signing_domain)

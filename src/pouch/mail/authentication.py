@@ -12,7 +12,10 @@ dkimpy answers a bad signature three ways: ``False``, or an exception
 verdict with its reason; a key that could not be fetched is a ``temperror``.
 
 The From domain is *authenticated* (DMARC's ``pass``) when a signature that
-passes is aligned with it (relaxed alignment, ``addresses.aligned``).
+passes is aligned with it: relaxed alignment (the same organizational domain)
+unless the domain's DMARC policy asks for strict (``adkim=s``). The policy
+(``mail.dmarc``) is kept with the verdicts; one asking to quarantine or reject
+mail that is not authenticated sends it to Pouch's quarantine.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any, Literal
 import dkim
 from dkim.util import InvalidTagValueList, parse_tag_value
 
-from pouch.mail.addresses import aligned
+from pouch.mail import dmarc
 
 Result = Literal["pass", "fail", "temperror"]
 _SIGNATURE_HEADER = b"dkim-signature"
@@ -89,6 +92,8 @@ class Verdicts:
     arc_chain: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     #: The S/MIME verdict (``mail.smime``), None for mail not signed so.
     smime: dict[str, Any] | None = None
+    #: The From domain's DMARC policy, None when it was not asked for.
+    policy: dmarc.Policy | None = None
 
     @property
     def signed(self) -> bool:
@@ -97,7 +102,11 @@ class Verdicts:
     @property
     def authenticated(self) -> bool:
         """A passing signature aligned with the From domain: DMARC's ``pass``."""
-        return any(v.result == "pass" and aligned(self.from_domain, v.domain) for v in self.dkim)
+        mode = self.policy.adkim if self.policy is not None else "r"
+        return any(
+            v.result == "pass" and dmarc.aligned(self.from_domain, v.domain, mode)
+            for v in self.dkim
+        )
 
     @property
     def dmarc(self) -> str:
@@ -106,21 +115,37 @@ class Verdicts:
     def failure(self, *, require_signed: bool) -> str | None:
         """Why the mail cannot be taken as its From domain's, or None when it can.
 
-        An unsigned mail is taken only from an office that does not require signing;
+        An unsigned mail is taken only from an office that does not require signing
+        and from a domain whose DMARC policy does not ask to quarantine or reject it;
         a signature that fails, or a mail signed only by other domains, never is.
         """
         if self.authenticated:
             return None
+        policy = self.policy
+        if not self.dkim and require_signed:
+            return "unsigned: the sender office requires DKIM-signed mail"
+        if policy is not None and policy.result == "temperror":
+            return (
+                f"DMARC temperror: the policy of {self.from_domain} could not be fetched "
+                f"({policy.reason})"
+            )
         if not self.dkim:
-            if require_signed:
-                return "unsigned: the sender office requires DKIM-signed mail"
+            if policy is not None and policy.disposition != "none":
+                return (
+                    f"DMARC policy {policy.disposition} of {policy.domain} "
+                    f"(_dmarc.{policy.domain}: {policy.text}): unsigned"
+                )
             return None
         failed = [v for v in self.dkim if v.result != "pass"]
         if failed:
             first = failed[0]
             return f"DKIM {first.result} for d={first.domain} s={first.selector}: {first.reason}"
         domains = ", ".join(sorted({v.domain for v in self.dkim}))
-        return f"DMARC alignment: signed by {domains}, not by the From domain {self.from_domain}"
+        strict = " (its DMARC policy asks for strict alignment, adkim=s)"
+        return (
+            f"DMARC alignment: signed by {domains}, not by the From domain {self.from_domain}"
+            f"{strict if policy is not None and policy.adkim == 's' else ''}"
+        )
 
     def evidence(self) -> dict[str, Any]:
         return {
@@ -131,6 +156,7 @@ class Verdicts:
             "arc_reason": self.arc_reason,
             "arc_chain": list(self.arc_chain),
             "smime": self.smime,
+            "dmarc_policy": self.policy.evidence() if self.policy is not None else None,
         }
 
 
@@ -151,8 +177,11 @@ class _Keys:
         return found.record
 
 
-def verify(raw: bytes, *, from_domain: str, lookup: Lookup) -> Verdicts:
-    """Every DKIM signature of ``raw`` checked, and its ARC chain, with keys from ``lookup``."""
+def verify(
+    raw: bytes, *, from_domain: str, lookup: Lookup, policies: dmarc.TxtLookup | None = None
+) -> Verdicts:
+    """Every DKIM signature of ``raw`` checked, and its ARC chain, with keys from ``lookup``;
+    with ``policies``, the From domain's DMARC policy too (``dmarc.discover``)."""
     keys = _Keys(lookup)
     try:
         signer = dkim.DKIM(raw, logger=_QUIET)
@@ -162,8 +191,25 @@ def verify(raw: bytes, *, from_domain: str, lookup: Lookup) -> Verdicts:
     verdicts = tuple(_verify_one(signer, i, value, keys) for i, value in enumerate(headers))
     arc, arc_reason, chain = _arc(raw, keys)
     return Verdicts(
-        from_domain=from_domain, dkim=verdicts, arc=arc, arc_reason=arc_reason, arc_chain=chain
+        from_domain=from_domain,
+        dkim=verdicts,
+        arc=arc,
+        arc_reason=arc_reason,
+        arc_chain=chain,
+        policy=_policy(from_domain, verdicts, policies),
     )
+
+
+def _policy(
+    from_domain: str, verdicts: tuple[DkimVerdict, ...], policies: dmarc.TxtLookup | None
+) -> dmarc.Policy | None:
+    """The From domain's policy; not asked for when a signature of the From domain itself
+    passed (strictly aligned: DMARC passes whatever the policy says)."""
+    if policies is None:
+        return None
+    if any(v.result == "pass" and dmarc.aligned(from_domain, v.domain, "s") for v in verdicts):
+        return dmarc.Policy(from_domain, "skipped", reason="a signature of the From domain passed")
+    return dmarc.discover(from_domain, policies)
 
 
 def _verify_one(signer: dkim.DKIM, index: int, header: bytes, keys: _Keys) -> DkimVerdict:

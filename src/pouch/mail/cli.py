@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -135,3 +136,88 @@ def mail_dkim_record(ctx: typer.Context) -> None:
         raise typer.Exit(1)
     console.print(f"{signer.record_name}. IN TXT", markup=False, highlight=False)
     console.print(signer.record, markup=False, highlight=False)
+
+
+@mail_app.command(
+    "mailbox",
+    epilog="Example: pouch mail mailbox --maildir var/mailbox --port 0   (make run starts it)",
+)
+def mail_mailbox(
+    maildir: Annotated[
+        Path, typer.Option(help="Where each mail is filed: a Maildir per recipient domain.")
+    ] = Path("var/mailbox"),
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Listen port; 0 for a free one, printed.")] = 0,
+) -> None:
+    """For the demo: a mail server standing for a foreign office's own, which files every
+    mail it is given into a Maildir per recipient domain (<maildir>/<domain>/new/).
+    `make run` points Pouch's SMTP relay at it,
+    so that Pouch's answers land there. It relays nothing: never expose it."""
+    import asyncio
+    import contextlib
+
+    from pouch.demo import mail as mail_demo
+
+    def ready(bound: int) -> None:
+        console.print(
+            f"mailbox: SMTP on {host}:{bound}, filing into {maildir}/<domain> (Maildir); "
+            "Ctrl-C stops",
+            markup=False,
+            highlight=False,
+        )
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            mail_demo.serve_mailbox(
+                maildir, host=host, port=port, hostname=mail_demo.DOMAIN, ready=ready
+            )
+        )
+
+
+@mail_app.command(
+    "send-demo",
+    epilog=(
+        'Example: pouch mail send-demo --subject "Congratulations" --body "Dear '
+        'President-elect, ..."   (with make run serving)'
+    ),
+)
+def mail_send_demo(
+    ctx: typer.Context,
+    subject: Annotated[str, typer.Option(help="The letter's subject.")] = (
+        "Congratulations on your election"
+    ),
+    body: Annotated[str, typer.Option(help="The letter's text.")] = (
+        "Dear President-elect,\n\nThe Prime Minister sends her warm congratulations "
+        "and hopes to speak with you this week.\n\nPrivate Office, 10 Downing Street"
+    ),
+    to: Annotated[str, typer.Option(help="The recipient address.")] = "",
+    unsigned: Annotated[
+        bool, typer.Option(help="Send it without its DKIM signature (it is quarantined).")
+    ] = False,
+    host: Annotated[
+        str | None, typer.Option(help="Pouch's SMTP host (default: POUCH_MAIL_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Pouch's SMTP port (default: POUCH_MAIL_PORT).")
+    ] = None,
+) -> None:
+    """For the demo: a letter from the Prime Minister's Office (number10.example),
+    DKIM-signed with the demo's key for it (in <data_dir>/demo-mail, pinned by `pouch
+    demo`), sent over SMTP to `pouch mail serve`. Prints the server's answer."""
+    from pouch.demo import mail as mail_demo
+
+    settings = settings_of(ctx)
+    key = None if unsigned else mail_demo.office_key(settings.data_dir)
+    raw = mail_demo.letter(key, subject=subject, body=body, to=to or mail_demo.TO)
+    where = (host or settings.mail_host, settings.mail_port if port is None else port)
+    try:
+        code, said = mail_demo.send(raw, host=where[0], port=where[1], to=to or mail_demo.TO)
+    except OSError as error:
+        errors.print(
+            f"[red]error:[/red] no mail server at {where[0]}:{where[1]} ({error}); "
+            "is `make run` serving?"
+        )
+        raise typer.Exit(1) from None
+    console.print(f"{code} {said}", markup=False, highlight=False)
+    if code != 250:
+        raise typer.Exit(1)

@@ -44,10 +44,10 @@ from pouch.db import Database
 from pouch.errors import Conflict, FieldError, InvalidInput, PouchError
 from pouch.groupcommit import GroupCommitter
 from pouch.intake.flows import submission_of
-from pouch.mail import addresses, answers, authentication, parse, smime
+from pouch.mail import addresses, answers, authentication, dmarc, parse, smime
 from pouch.mail import service as mail_service
 from pouch.mail.authentication import Lookup
-from pouch.mail.keys import dns_lookup, pinned_first
+from pouch.mail.keys import dns_lookup, dns_txt, pinned_first
 from pouch.mail.models import InboundMail, MailState
 from pouch.messages import acceptance, receipts
 from pouch.messages.rules import Precedence, Timetable
@@ -119,6 +119,7 @@ class MailIntake:
         answering: answers.Policy | None = None,
         mail_from: str = "pouch@localhost",
         committer: GroupCommitter | None = None,
+        policies: dmarc.TxtLookup | None = None,
     ) -> None:
         self.database = database
         #: Writes share commits with other sessions' (one fsync for many mails) when
@@ -128,6 +129,8 @@ class MailIntake:
         self.timetable = timetable
         self.limits = limits
         self.dns = dns
+        #: Where DMARC policies are asked for (``mail.dmarc``); None: not asked.
+        self.policies = policies
         self.base_url = base_url.rstrip("/")
         #: None: senders are not answered (``mail_answers`` off).
         self.answering = answering
@@ -202,7 +205,10 @@ class MailIntake:
             )
         # No transaction is open while DNS answers.
         verdicts = authentication.verify(
-            raw, from_domain=letter.from_domain, lookup=pinned_first(pinned, self.dns)
+            raw,
+            from_domain=letter.from_domain,
+            lookup=pinned_first(pinned, self.dns),
+            policies=self.policies,
         )
         # Evidence, never admission by itself: no chain to a trust root (``mail.smime``).
         signed = smime.verify(raw, from_address=letter.from_address)
@@ -410,6 +416,8 @@ def acceptances_of(
             {"d": v.domain, "s": v.selector, "result": v.result} for v in reading.verdicts.dkim
         ]
         evidence["dmarc"] = reading.verdicts.dmarc
+        if reading.verdicts.policy is not None:
+            evidence["dmarc_policy"] = reading.verdicts.policy.evidence()
     # Who let an unauthenticated mail through is said to its readers, not only logged.
     released: dict[str, Any] = {}
     if officer_id is not None:
@@ -634,6 +642,9 @@ def intake_from_settings(
         answering=answering_of(settings),
         mail_from=settings.mail_from,
         committer=committer,
+        policies=dns_txt(
+            server=settings.mail_dns_server, timeout=settings.mail_dns_timeout.total_seconds()
+        ),
     )
 
 
