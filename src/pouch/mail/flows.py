@@ -323,9 +323,11 @@ class MailIntake:
         fresh = [i for i, arrived in enumerate(batch) if arrived.pins == pinned]
         now = self.clock.now()
         mails = mail_service.receive_many(session, [batch[i].arrival for i in fresh], now=now)
-        settled = self._settle(
-            session, [(mail, batch[i]) for mail, i in zip(mails, fresh, strict=True)], now=now
-        )
+        # The batch's outcomes and answers are written in one flush, at its end.
+        with session.no_autoflush:
+            settled = self._settle(
+                session, [(mail, batch[i]) for mail, i in zip(mails, fresh, strict=True)], now=now
+            )
         outcomes: list[Outcome | Exception] = [_StalePins() for _ in batch]
         for i, outcome in zip(fresh, settled, strict=True):
             outcomes[i] = outcome

@@ -2,10 +2,12 @@
 of mail, the outcome of each arrival, and the officers' decisions on quarantine.
 
 Functions take the session first and never commit (``mail.flows`` holds the
-transactions). Every change of an arrival writes its event to the log through
-``ledger_service.record_event``: ``received`` before anything reads the bytes,
-then ``mail.quarantined``, ``mail.reject-requested``, ``mail.rejected`` or
-``mail.released``; an accepted mail's messages have their own ``accepted``.
+transactions); what they change of an arrival is written at the session's next
+flush (a batch of mails is written so in one flush). Every change of an arrival
+writes its event to the log through ``ledger_service.record_event``:
+``received`` before anything reads the bytes, then ``mail.quarantined``,
+``mail.reject-requested``, ``mail.rejected`` or ``mail.released``; an accepted
+mail's messages have their own ``accepted``.
 """
 
 from __future__ import annotations
@@ -355,7 +357,6 @@ def quarantine(session: Session, mail: InboundMail, *, reason: str, now: datetim
         details=details,
         parties=_parties(mail),
     )
-    session.flush()
 
 
 def accepted(
@@ -365,7 +366,6 @@ def accepted(
     earlier mail with its Message-ID and content became."""
     mail.state = MailState.REPLAY if replayed else MailState.ACCEPTED
     mail.messages = list(public_ids)
-    session.flush()
 
 
 def replay(session: Session, mail: InboundMail, first: InboundMail) -> None:
@@ -376,7 +376,6 @@ def replay(session: Session, mail: InboundMail, first: InboundMail) -> None:
     mail.reason = first.reason
     mail.verdicts = first.verdicts
     mail.sender_office_id = first.sender_office_id
-    session.flush()
 
 
 # -- the quarantine: seen by watch officers, counted for auditors ----------------------
@@ -581,7 +580,6 @@ def answer(
         notice_key=key,
     )
     session.add(row)
-    session.flush()
     return row
 
 
