@@ -1,7 +1,7 @@
 """A mail from its bytes to a message, or to the quarantine: never dropped.
 
 ``MailIntake`` is built once per ``pouch mail serve``; the SMTP handler hands
-it each mail (``handle``) from a worker thread. In order:
+it each mail (``arrive``, on its event loop). In order:
 
 1. **Read.** The bytes are parsed once (``mail.parse``), with no transaction
    open.
@@ -33,6 +33,7 @@ process that dies between the two leaves the mail ``received``;
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -200,31 +201,38 @@ class MailIntake:
             self._recipients[address] = (office, now)
         return office
 
-    def handle(self, arrival: mail_service.Arrival) -> Outcome:
+    async def arrive(self, arrival: mail_service.Arrival) -> Outcome:
         """Store, log and decide one mail; durable when this returns. The SMTP
         server's 250 tells the outcome; any failure raises (451, never 250).
 
-        The mail is read and its signatures verified with no transaction open;
-        then, in one unit of the group commit (its batch shared with other
-        mails), its bytes are stored, ``received`` logged, and it is accepted or
-        quarantined and its sender answered: one commit for all of it, the
-        ``received`` event first in the log. If reading or deciding fails, the
-        mail is stored and logged on its own first (``receive``), then read
-        (``process``), or left for ``process_pending``.
+        The mail is read and its signatures verified in a worker thread with no
+        transaction open; then, in one unit of the group commit (its batch shared
+        with other mails), its bytes are stored, ``received`` logged, and it is
+        accepted or quarantined and its sender answered: one commit for all of
+        it, the ``received`` event first in the log. No thread is held while the
+        batch commits, so that a batch can hold as many mails as are arriving. If
+        reading or deciding fails, the mail is stored and logged on its own first
+        (``receive``), then read (``process``), or left for ``process_pending``.
         """
         for _ in range(2):
             try:
-                arrived = self._read(arrival, self._pinned())
+                arrived = await asyncio.to_thread(self._read_pinned, arrival)
             except Exception:
                 log.exception("a mail from %s could not be read: stored first", arrival.peer)
                 break
             try:
-                return self._write_arrived(arrived)
+                if self.committer is not None:
+                    future = self.committer.submit_item(self._arrivals, arrived)
+                    return await asyncio.wrap_future(future)
+                return await asyncio.to_thread(self._take_alone, arrived)
             except _StalePins:
                 self._pins = None  # changed since: read them again, and verify again
             except Exception:
                 log.exception("a mail from %s could not be taken at once", arrival.peer)
                 break
+        return await asyncio.to_thread(self._stored_then_read, arrival)
+
+    def _stored_then_read(self, arrival: mail_service.Arrival) -> Outcome:
         mail_id, sha256, index = self.receive(arrival)
         try:
             return self.process(mail_id)
@@ -286,6 +294,9 @@ class MailIntake:
                 pinned = self._pins = mail_service.pins(session)
         return pinned
 
+    def _read_pinned(self, arrival: mail_service.Arrival) -> _Arrived:
+        return self._read(arrival, self._pinned())
+
     def _read(self, arrival: mail_service.Arrival, pinned: Mapping[str, str]) -> _Arrived:
         """Parse the bytes once, and verify every signature (DNS may be slow: no
         transaction is open)."""
@@ -303,9 +314,8 @@ class MailIntake:
 
     # -- storing and deciding, in the write transaction ----------------------------------
 
-    def _write_arrived(self, arrived: _Arrived) -> Outcome:
-        if self.committer is not None:
-            return self.committer.submit_item(self._arrivals, arrived).result()
+    def _take_alone(self, arrived: _Arrived) -> Outcome:
+        """``_take`` for one mail in a transaction of its own (no group commit)."""
         with self.database.transaction() as session:
             (outcome,) = self._take(session, [arrived])
         if isinstance(outcome, Exception):

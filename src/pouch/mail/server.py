@@ -9,7 +9,7 @@ What the sending MTA is told is what Pouch did, never more:
   disk full …): ``451 4.3.0``, and the MTA tries again later.
 - ``250`` only once the bytes and their ``received`` event are committed; its
   text says what became of the mail (accepted as which messages, or
-  quarantined and why), committed with them (``MailIntake.handle``). Reading
+  quarantined and why), committed with them (``MailIntake.arrive``). Reading
   it may fail after the bytes are stored: the answer is still 250 (the mail
   is safe) and ``process_pending`` looks at it again.
 
@@ -50,7 +50,8 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
 class Handler:
     """aiosmtpd's handler: the recipients checked, the mail stored, then read.
 
-    Every database step runs in a worker thread, never on the event loop.
+    Every database step runs in a worker thread, never on the event loop; a mail
+    waiting for its batch's commit holds no thread.
     """
 
     def __init__(self, intake: MailIntake, *, lmtp: bool) -> None:
@@ -90,7 +91,7 @@ class Handler:
             tls=session.ssl is not None,
         )
         try:
-            outcome = await asyncio.to_thread(self.intake.handle, arrival)
+            outcome = await self.intake.arrive(arrival)
         except Exception:
             # Not stored: the sending MTA keeps the mail and tries again.
             log.exception("could not store a mail from %s", arrival.peer)
