@@ -14,6 +14,7 @@ import email
 import email.errors
 import email.policy
 import email.utils
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage, MIMEPart
 from typing import Any
@@ -161,7 +162,7 @@ def _letter(message: EmailMessage) -> Letter:
     from_address = _single_from(message)
     subject = _printable(" ".join(str(message.get("Subject", "")).split()))
     subject = subject[:SUBJECT_LENGTH] or NO_SUBJECT
-    message_id = message.get("Message-ID")
+    message_id = _message_id(message)
     header = message.get("MMHS-Primary-Precedence")
     body_part = message.get_body(preferencelist=("html", "plain"))
     body, body_format = ("", "text") if body_part is None else _body(body_part)
@@ -178,6 +179,30 @@ def _letter(message: EmailMessage) -> Letter:
         defects=tuple(dict.fromkeys(defects)),
         automatic=_automatic(message),
     )
+
+
+def _message_id(message: EmailMessage) -> str | None:
+    """The Message-ID. The modern policy's parser of message ids is slow, and for a
+    plain one (``<left@right>``, the header's whole value) it gives back the text
+    as it is; any other is left to it.
+
+    >>> _message_id(email.message_from_string("Message-ID:\\n <a@b> \\n\\nx",
+    ...     _class=_ReadOnce, policy=email.policy.default))
+    '<a@b>'
+    """
+    for name, value in message.raw_items():
+        if name.lower() == "message-id":
+            if isinstance(value, str):
+                plain = "".join(value.splitlines()).strip()
+                if _PLAIN_ID.fullmatch(plain):
+                    return plain
+            break
+    found = message.get("Message-ID")
+    return None if found is None else str(found)
+
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+"
+_PLAIN_ID = re.compile(rf"<{_ATOM}@{_ATOM}>")
 
 
 def _automatic(message: EmailMessage) -> bool:
