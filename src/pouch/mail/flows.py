@@ -1,37 +1,45 @@
 """A mail from its bytes to a message, or to the quarantine: never dropped.
 
 ``MailIntake`` is built once per ``pouch mail serve``; the SMTP handler hands
-it each mail (``receive``, then ``process``) from a worker thread. In order:
+it each mail (``arrive``, on its event loop). In order:
 
-1. **Receive.** The exact bytes are stored (content-addressed by SHA-256) and
-   a ``received`` event logged, in one transaction. Only once it commits may
+1. **Read.** The bytes are parsed once (``mail.parse``), with no transaction
+   open.
+2. **Authenticate,** still with no transaction open (DNS may be slow): every
+   DKIM signature and the ARC chain, keys pinned first (``mail.authentication``),
+   the pins as last read.
+3. **Store, log, decide,** in one unit of the group commit, whose batch holds
+   the other mails arriving meanwhile (``_take``): the pins read again (a mail
+   verified with keys since changed is verified again), the exact bytes stored
+   (content-addressed by SHA-256) and each mail's ``received`` event logged
+   first; then the directory read once for the batch (sender office by the From
+   address, addressee offices by the recipients, ``mail.addresses``) and each
+   mail **accepted** through the same path as a signed HTTP submission
+   (``MessageIn``, ``intake.flows.submission_of``, ``acceptance.prepare``,
+   ``acceptance.accept_many``: sequence numbers, ``accepted`` events with the
+   mail's evidence; a Message-ID seen before with the same content is that
+   message again), **or quarantined** with the reason (unreadable, malformed
+   MIME, unknown sender, failed authentication, no office among the recipients,
+   refused by acceptance), and its sender answered. Only once that commits may
    the SMTP server answer 250; if it fails, the server answers 451 and the
-   sending MTA tries again.
-2. **Read.** The bytes are parsed (``mail.parse``); the sender office is found
-   by the From address, the addressee offices by the recipients
-   (``mail.addresses``), in a short read-only transaction.
-3. **Authenticate** with no transaction open (DNS may be slow): every DKIM
-   signature and the ARC chain, keys pinned first (``mail.authentication``).
-4. **Accept** through the same path as a signed HTTP submission:
-   ``MessageIn`` (the API's checks), ``intake.flows.submission_of``,
-   ``acceptance.prepare`` (sanitizer, sniffing, caps), ``acceptance.accept_many``
-   (sequence numbers, ``accepted`` events with the mail's evidence). A Message-ID
-   seen before with the same content is that message again (its idempotency key).
-5. **Or quarantine,** with the reason: unreadable, malformed MIME, unknown
-   sender, failed authentication, no office among the recipients, refused by
-   acceptance. A watch officer releases it (one) or rejects it (two).
+   sending MTA tries again. A watch officer releases a quarantined mail (one) or
+   rejects it (two).
 
-A process that dies between 1 and 4 leaves the mail ``received``;
+If reading or deciding fails, the mail is stored and its ``received`` logged on
+its own first (``receive``), then read in the steps above (``process``). A
+process that dies between the two leaves the mail ``received``;
 ``process_pending`` takes it up again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -42,7 +50,7 @@ from sqlalchemy.orm import Session
 from pouch.clock import Clock
 from pouch.db import Database
 from pouch.errors import Conflict, FieldError, InvalidInput, PouchError
-from pouch.groupcommit import GroupCommitter
+from pouch.groupcommit import Batched, GroupCommitter
 from pouch.intake.flows import submission_of
 from pouch.mail import addresses, answers, authentication, dmarc, parse, smime
 from pouch.mail import service as mail_service
@@ -57,6 +65,9 @@ from pouch.settings import Settings
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 IDEMPOTENCY_PREFIX = "mail:"
+#: How long an address found to be an office's is taken from memory at RCPT.
+RECIPIENT_MEMORY = 30.0
+RECIPIENTS_REMEMBERED = 10_000
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,8 @@ class Outcome:
         if self.messages:
             verb = "already accepted as" if self.state == MailState.REPLAY else "accepted as"
             return f"{said}; {verb} {' '.join(self.messages)}"
+        if self.state == MailState.RECEIVED:
+            return f"{said}; it will be read shortly"
         return said
 
 
@@ -86,12 +99,21 @@ def _one_line(text: str | None) -> str:
     return " ".join((text or "").split())[:300]
 
 
-class _Refused(Exception):
-    """One of a mail's messages was refused: the mail's acceptance is undone."""
+class _StalePins(Exception):
+    """The pinned keys changed since the mail was verified with them: verify again."""
 
-    def __init__(self, refusal: PouchError) -> None:
-        super().__init__(refusal.detail)
-        self.refusal = refusal
+
+@dataclass(frozen=True)
+class _Arrived:
+    """A mail read and verified before it is stored: all that needs no database."""
+
+    arrival: mail_service.Arrival
+    letter: parse.Letter | None
+    #: Why the bytes are no letter, when ``letter`` is None.
+    unreadable: str | None
+    verdicts: authentication.Verdicts | None
+    #: The pinned keys the verdicts were reached with.
+    pins: Mapping[str, str]
 
 
 @dataclass
@@ -102,6 +124,16 @@ class _Reading:
     sender_office_id: int | None = None
     addressees: dict[int, Precedence] = field(default_factory=dict)
     verdicts: authentication.Verdicts | None = None
+
+
+@dataclass
+class _Taken:
+    """A mail of a batch on its way to acceptance: its messages made."""
+
+    position: int
+    mail: InboundMail
+    reading: _Reading
+    made: list[acceptance.Acceptance]
 
 
 class MailIntake:
@@ -135,6 +167,13 @@ class MailIntake:
         #: None: senders are not answered (``mail_answers`` off).
         self.answering = answering
         self.mail_from = mail_from
+        # The unit of the group commit for mail: the mails side by side in a batch
+        # are stored, logged and decided by one call.
+        self._arrivals: Batched[_Arrived, Outcome] = Batched(self._take)
+        #: The pinned keys as last read; each batch checks them again (``_take``).
+        self._pins: Mapping[str, str] | None = None
+        #: Recipients found to be an office's lately (address -> office, when).
+        self._recipients: dict[str, tuple[int, float]] = {}
 
     def _write(self, work: Callable[[Session], T]) -> T:
         """``work`` in a write transaction, committed when this returns."""
@@ -146,9 +185,63 @@ class MailIntake:
     # -- SMTP time ---------------------------------------------------------------
 
     def recipient_office(self, address: str) -> int | None:
-        """The office a recipient address is for (RCPT TO is refused when None)."""
+        """The office a recipient address is for (RCPT TO is refused when None).
+
+        An address found lately is taken from memory: it only lets the mail in,
+        and the mail's addressees are read again when it is stored (an address
+        removed meanwhile is no addressee: the mail is quarantined, not lost).
+        An address not found is always asked again (a 550 is final).
+        """
+        now = time.monotonic()
+        remembered = self._recipients.get(address)
+        if remembered is not None and now - remembered[1] < RECIPIENT_MEMORY:
+            return remembered[0]
         with self.database.transaction(write=False) as session:
-            return mail_service.office_of(session, address)
+            office = mail_service.office_of(session, address)
+        if office is not None:
+            if len(self._recipients) >= RECIPIENTS_REMEMBERED:
+                self._recipients.clear()
+            self._recipients[address] = (office, now)
+        return office
+
+    async def arrive(self, arrival: mail_service.Arrival) -> Outcome:
+        """Store, log and decide one mail; durable when this returns. The SMTP
+        server's 250 tells the outcome; any failure raises (451, never 250).
+
+        The mail is read and its signatures verified in a worker thread with no
+        transaction open; then, in one unit of the group commit (its batch shared
+        with other mails), its bytes are stored, ``received`` logged, and it is
+        accepted or quarantined and its sender answered: one commit for all of
+        it, the ``received`` event first in the log. No thread is held while the
+        batch commits, so that a batch can hold as many mails as are arriving. If
+        reading or deciding fails, the mail is stored and logged on its own first
+        (``receive``), then read (``process``), or left for ``process_pending``.
+        """
+        for _ in range(2):
+            try:
+                arrived = await asyncio.to_thread(self._read_pinned, arrival)
+            except Exception:
+                log.exception("a mail from %s could not be read: stored first", arrival.peer)
+                break
+            try:
+                if self.committer is not None:
+                    future = self.committer.submit_item(self._arrivals, arrived)
+                    return await asyncio.wrap_future(future)
+                return await asyncio.to_thread(self._take_alone, arrived)
+            except _StalePins:
+                self._pins = None  # changed since: read them again, and verify again
+            except Exception:
+                log.exception("a mail from %s could not be taken at once", arrival.peer)
+                break
+        return await asyncio.to_thread(self._stored_then_read, arrival)
+
+    def _stored_then_read(self, arrival: mail_service.Arrival) -> Outcome:
+        mail_id, sha256, index = self.receive(arrival)
+        try:
+            return self.process(mail_id)
+        except Exception:
+            log.exception("mail %s is stored but could not be read now", mail_id)
+            return Outcome(mail_id, sha256, index, MailState.RECEIVED)
 
     def receive(self, arrival: mail_service.Arrival) -> tuple[int, str, int]:
         """Store and log the mail; durable when this returns (id, SHA-256, log index).
@@ -177,33 +270,44 @@ class MailIntake:
             mail = mail_service.get_mail(session, mail_id)
             if mail.state != MailState.RECEIVED:
                 return outcome_of(mail)
-            raw = mail_service.raw_of(session, mail)
-            recipients = list(mail.recipients)
-            first = mail_service.earlier_arrival(session, mail)
-            first_id = first.id if first is not None else None
-        if first_id is not None:
-            earlier = first_id
-
-            def replay(session: Session) -> Outcome:
-                mail = mail_service.get_mail(session, mail_id)
-                mail_service.replay(session, mail, mail_service.get_mail(session, earlier))
-                return outcome_of(mail)
-
-            return self._write(replay)
-        reading = _Reading()
-        try:
-            reading.letter = parse.read(raw)
-        except parse.Unparseable as error:
-            return self._quarantine(mail_id, reading, reason=str(error))
-        letter = reading.letter
-        with self.database.transaction(write=False) as session:
-            reading.sender_office_id = mail_service.office_of(session, letter.from_address)
-            reading.addressees = addressees_of(session, recipients, letter)
-            pinned = mail_service.pins(session)
-            require_signed = reading.sender_office_id is not None and (
-                mail_service.requires_signed(session, reading.sender_office_id)
+            arrival = mail_service.Arrival(
+                raw=mail_service.raw_of(session, mail),
+                mail_from=mail.mail_from,
+                recipients=tuple(mail.recipients),
+                peer=mail.peer,
             )
-        # No transaction is open while DNS answers.
+            pinned = mail_service.pins(session)
+        arrived = self._read(arrival, pinned)
+
+        def settle(session: Session) -> Outcome:
+            mail = mail_service.get_mail(session, mail_id)
+            if mail.state != MailState.RECEIVED:
+                return outcome_of(mail)
+            (outcome,) = self._settle(session, [(mail, arrived)], now=self.clock.now())
+            return outcome
+
+        return self._write(settle)
+
+    # -- reading, with no transaction open ---------------------------------------------
+
+    def _pinned(self) -> Mapping[str, str]:
+        pinned = self._pins
+        if pinned is None:
+            with self.database.transaction(write=False) as session:
+                pinned = self._pins = mail_service.pins(session)
+        return pinned
+
+    def _read_pinned(self, arrival: mail_service.Arrival) -> _Arrived:
+        return self._read(arrival, self._pinned())
+
+    def _read(self, arrival: mail_service.Arrival, pinned: Mapping[str, str]) -> _Arrived:
+        """Parse the bytes once, and verify every signature (DNS may be slow: no
+        transaction is open)."""
+        raw = arrival.raw
+        try:
+            letter = parse.read(raw)
+        except parse.Unparseable as error:
+            return _Arrived(arrival, None, str(error), None, pinned)
         verdicts = authentication.verify(
             raw,
             from_domain=letter.from_domain,
@@ -212,92 +316,201 @@ class MailIntake:
         )
         # Evidence, never admission by itself: no chain to a trust root (``mail.smime``).
         signed = smime.verify(raw, from_address=letter.from_address)
-        reading.verdicts = dataclasses.replace(verdicts, smime=signed)
-        reason = _refusal(reading, require_signed=require_signed)
-        if reason is not None:
-            return self._quarantine(mail_id, reading, reason=reason)
-        return self._accept(mail_id, reading)
+        return _Arrived(arrival, letter, None, dataclasses.replace(verdicts, smime=signed), pinned)
 
-    # -- outcomes ----------------------------------------------------------------
+    # -- storing and deciding, in the write transaction ----------------------------------
 
-    def _quarantine(self, mail_id: int, reading: _Reading, *, reason: str) -> Outcome:
+    def _take_alone(self, arrived: _Arrived) -> Outcome:
+        """``_take`` for one mail in a transaction of its own (no group commit)."""
+        with self.database.transaction() as session:
+            (outcome,) = self._take(session, [arrived])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def _take(self, session: Session, batch: list[_Arrived]) -> list[Outcome | Exception]:
+        """Every mail of a batch stored with its ``received`` event, then each
+        accepted (its messages' ``accepted`` events) or quarantined, and answered.
+
+        A mail verified with pinned keys that changed since gets ``_StalePins``
+        and nothing is written for it.
+        """
+        pinned = mail_service.pins(session)
+        fresh = [i for i, arrived in enumerate(batch) if arrived.pins == pinned]
         now = self.clock.now()
-
-        def quarantine(session: Session) -> Outcome:
-            mail = mail_service.get_mail(session, mail_id)
-            _note(session, mail, reading)
-            mail_service.quarantine(session, mail, reason=reason, now=now)
-            if self.answering is not None:
-                mail_service.answer(
-                    session,
-                    mail,
-                    about="quarantined",
-                    text=answers.quarantined_text(
-                        received_index=mail.received_index, sha256=mail.sha256, reason=reason
-                    ),
-                    withheld=_withheld(mail, reading.letter, self.mail_from),
-                    policy=self.answering,
-                    now=now,
-                )
-            return outcome_of(mail)
-
-        return self._write(quarantine)
-
-    def _accept(self, mail_id: int, reading: _Reading) -> Outcome:
-        with self.database.transaction(write=False) as session:
-            mail = mail_service.get_mail(session, mail_id)
-            session.expunge(mail)
-        mail.verdicts = reading.verdicts.evidence() if reading.verdicts else None
-        try:
-            # Sanitizing, sniffing and hashing happen here, outside the write transaction.
-            made = acceptances_of(mail, reading, officer_id=None, limits=self.limits)
-        except PouchError as refusal:
-            return self._quarantine(mail_id, reading, reason=refusal.detail)
-        now = self.clock.now()
-
-        def accept(session: Session) -> Outcome:
-            mail = mail_service.get_mail(session, mail_id)
-            _note(session, mail, reading)
-            outcomes = acceptance.accept_many(
-                session, made, now=now, timetable=self.timetable, limits=self.limits
+        mails = mail_service.receive_many(session, [batch[i].arrival for i in fresh], now=now)
+        # The batch's outcomes and answers are written in one flush, at its end.
+        with session.no_autoflush:
+            settled = self._settle(
+                session, [(mail, batch[i]) for mail, i in zip(mails, fresh, strict=True)], now=now
             )
-            refused = [o for o in outcomes if isinstance(o, PouchError)]
+        outcomes: list[Outcome | Exception] = [_StalePins() for _ in batch]
+        for i, outcome in zip(fresh, settled, strict=True):
+            outcomes[i] = outcome
+        return outcomes
+
+    def _settle(
+        self, session: Session, arrived: Sequence[tuple[InboundMail, _Arrived]], *, now: datetime
+    ) -> list[Outcome]:
+        """Decide each stored mail: a replay of the same bytes, quarantined with its
+        reason, or accepted; the directory read once for all of them."""
+        letters = [a.letter for _, a in arrived if a.letter is not None]
+        offices = mail_service.offices_of(
+            session,
+            [letter.from_address for letter in letters]
+            + [r for mail, _ in arrived for r in mail.recipients],
+        )
+        signing = mail_service.signing_required(
+            session, {offices[x.from_address] for x in letters if x.from_address in offices}
+        )
+        earlier = mail_service.first_arrivals(session, {mail.sha256 for mail, _ in arrived})
+        sent = (
+            mail_service.AnswersSent(session, self.answering, now=now)
+            if self.answering is not None
+            else None
+        )
+        outcomes: dict[int, Outcome] = {}
+        firsts: dict[str, InboundMail] = {}  # the first of each bytes in this batch
+        again: list[tuple[int, InboundMail]] = []
+        taken: list[_Taken] = []
+        for position, (mail, one) in enumerate(arrived):
+            first = earlier.get(mail.sha256)
+            if first is not None:
+                mail_service.replay(session, mail, first)
+                outcomes[position] = outcome_of(mail)
+                continue
+            if mail.sha256 in firsts:
+                again.append((position, mail))  # once the first is decided
+                continue
+            firsts[mail.sha256] = mail
+            reading = _Reading(letter=one.letter, verdicts=one.verdicts)
+            reason = one.unreadable
+            if one.letter is not None:
+                reading.sender_office_id = offices.get(one.letter.from_address)
+                reading.addressees = addressees_of(offices, mail.recipients, one.letter)
+                reason = _refusal(reading, require_signed=reading.sender_office_id in signing)
+            if reason is None:
+                _note(session, mail, reading)
+                try:
+                    made = acceptances_of(mail, reading, officer_id=None, limits=self.limits)
+                except PouchError as refusal:
+                    reason = refusal.detail
+                else:
+                    taken.append(_Taken(position, mail, reading, made))
+                    continue
+            outcomes[position] = self._quarantined(
+                session, mail, reading, reason=reason or "unreadable", now=now, sent=sent
+            )
+        outcomes.update(self._accept_all(session, taken, now=now, sent=sent))
+        for position, mail in again:
+            mail_service.replay(session, mail, firsts[mail.sha256])
+            outcomes[position] = outcome_of(mail)
+        return [outcomes[position] for position in range(len(arrived))]
+
+    def _accept_all(
+        self,
+        session: Session,
+        taken: Sequence[_Taken],
+        *,
+        now: datetime,
+        sent: mail_service.AnswersSent | None,
+    ) -> dict[int, Outcome]:
+        """Accept the mails' messages; a mail one of whose messages is refused is
+        quarantined with the reason, and none of its messages accepted."""
+        outcomes: dict[int, Outcome] = {}
+        # Mails to one office (most): one acceptance each, all in one call; a refused
+        # one has written nothing.
+        single = [t for t in taken if len(t.made) == 1]
+        accepted = acceptance.accept_many(
+            session,
+            [t.made[0] for t in single],
+            now=now,
+            timetable=self.timetable,
+            limits=self.limits,
+        )
+        results: list[tuple[_Taken, list[acceptance.Accepted | PouchError]]] = [
+            (t, [result]) for t, result in zip(single, accepted, strict=True)
+        ]
+        for t in taken:
+            if len(t.made) > 1:
+                # All of the mail's messages or none: in a savepoint of its own.
+                session.flush()
+                savepoint = session.begin_nested()
+                several = acceptance.accept_many(
+                    session, t.made, now=now, timetable=self.timetable, limits=self.limits
+                )
+                if any(isinstance(o, PouchError) for o in several):
+                    savepoint.rollback()
+                else:
+                    savepoint.commit()
+                results.append((t, several))
+        for t, outcome in results:
+            refused = [o for o in outcome if isinstance(o, PouchError)]
             if refused:
-                # Nothing of this mail is accepted if one of its messages is refused:
-                # raised, so that this transaction (or this unit of a batch) rolls back.
-                raise _Refused(refused[0])
-            done = [o for o in outcomes if isinstance(o, acceptance.Accepted)]
-            mail_service.accepted(
+                outcomes[t.position] = self._quarantined(
+                    session, t.mail, t.reading, reason=_why(refused[0]), now=now, sent=sent
+                )
+                continue
+            done = [o for o in outcome if isinstance(o, acceptance.Accepted)]
+            outcomes[t.position] = self._accepted(session, t.mail, t.reading, done, now, sent)
+        return outcomes
+
+    def _accepted(
+        self,
+        session: Session,
+        mail: InboundMail,
+        reading: _Reading,
+        done: Sequence[acceptance.Accepted],
+        now: datetime,
+        sent: mail_service.AnswersSent | None,
+    ) -> Outcome:
+        mail_service.accepted(
+            session,
+            mail,
+            public_ids=[o.message.public_id for o in done],
+            replayed=all(o.replayed for o in done),
+        )
+        outcome = outcome_of(mail, receipt_urls=_receipt_urls(self.base_url, done))
+        if self.answering is not None and mail.state == MailState.ACCEPTED:
+            _answer_accepted(
                 session,
                 mail,
-                public_ids=[o.message.public_id for o in done],
-                replayed=all(o.replayed for o in done),
+                outcome,
+                withheld=_withheld(mail, reading.letter, self.mail_from),
+                policy=self.answering,
+                base_url=self.base_url,
+                released=False,
+                now=now,
+                sent=sent,
             )
-            outcome = outcome_of(mail, receipt_urls=_receipt_urls(self.base_url, done))
-            if self.answering is not None and mail.state == MailState.ACCEPTED:
-                _answer_accepted(
-                    session,
-                    mail,
-                    outcome,
-                    withheld=_withheld(mail, reading.letter, self.mail_from),
-                    policy=self.answering,
-                    base_url=self.base_url,
-                    released=False,
-                    now=now,
-                )
-            return outcome
+        return outcome
 
-        try:
-            return self._write(accept)
-        except _Refused as refusal:
-            first = refusal.refusal
-        # A Message-ID seen with other content, a retired office ...: an officer looks.
-        why = (
-            "the Message-ID was used before for another content"
-            if isinstance(first, Conflict)
-            else first.detail
-        )
-        return self._quarantine(mail_id, reading, reason=why)
+    def _quarantined(
+        self,
+        session: Session,
+        mail: InboundMail,
+        reading: _Reading,
+        *,
+        reason: str,
+        now: datetime,
+        sent: mail_service.AnswersSent | None,
+    ) -> Outcome:
+        _note(session, mail, reading)
+        mail_service.quarantine(session, mail, reason=reason, now=now)
+        if self.answering is not None:
+            mail_service.answer(
+                session,
+                mail,
+                about="quarantined",
+                text=answers.quarantined_text(
+                    received_index=mail.received_index, sha256=mail.sha256, reason=reason
+                ),
+                withheld=_withheld(mail, reading.letter, self.mail_from),
+                policy=self.answering,
+                now=now,
+                sent=sent,
+            )
+        return outcome_of(mail)
 
     def release(
         self,
@@ -349,6 +562,7 @@ def _answer_accepted(
     base_url: str,
     released: bool,
     now: datetime,
+    sent: mail_service.AnswersSent | None = None,
 ) -> None:
     mail_service.answer(
         session,
@@ -365,18 +579,20 @@ def _answer_accepted(
         withheld=withheld,
         policy=policy,
         now=now,
+        sent=sent,
     )
 
 
 def addressees_of(
-    session: Session, recipients: Sequence[str], letter: parse.Letter
+    offices: Mapping[str, int], recipients: Sequence[str], letter: parse.Letter
 ) -> dict[int, Precedence]:
-    """Each addressee office with the precedence asked for it (the most urgent of its
-    recipients' tags, else the mail's header)."""
+    """Each addressee office (``offices``: address -> office, as
+    ``mail_service.offices_of`` finds them) with the precedence asked for it (the
+    most urgent of its recipients' tags, else the mail's header)."""
     found: dict[int, Precedence] = {}
     for recipient in recipients:
         split = addresses.split(recipient)
-        office_id = mail_service.office_of(session, recipient)
+        office_id = offices.get(recipient)
         if split is None or office_id is None:
             continue
         asked = addresses.precedence(split.tag, letter.precedence_header)
@@ -502,7 +718,9 @@ def release(
             addressee_office_id: addresses.precedence(None, letter.precedence_header)
         }
     else:
-        reading.addressees = addressees_of(session, mail.recipients, letter)
+        reading.addressees = addressees_of(
+            mail_service.offices_of(session, mail.recipients), mail.recipients, letter
+        )
     if reading.sender_office_id is None:
         raise InvalidInput(
             "name the office that sent this mail",
@@ -606,6 +824,14 @@ def _refusal(reading: _Reading, *, require_signed: bool) -> str | None:
     if not reading.addressees:
         return "no recipient is an office's address"
     return None
+
+
+def _why(refusal: PouchError) -> str:
+    """A refused acceptance's reason, as the quarantine tells it."""
+    # A Message-ID seen with other content, a retired office ...: an officer looks.
+    if isinstance(refusal, Conflict):
+        return "the Message-ID was used before for another content"
+    return refusal.detail
 
 
 def _idempotency_key(identity: str, office_id: int) -> str:

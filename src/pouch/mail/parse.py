@@ -14,8 +14,10 @@ import email
 import email.errors
 import email.policy
 import email.utils
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage, MIMEPart
+from typing import Any
 
 #: Defects that mean a part of the letter may be missing or misread.
 STRUCTURAL = (
@@ -68,7 +70,9 @@ def read(raw: bytes) -> Letter:
     :raises Unparseable: no single From address, or headers the parser cannot read.
     """
     try:
-        message = email.message_from_bytes(_headers_as_utf8(raw), policy=email.policy.default)
+        message = email.message_from_bytes(
+            _headers_as_utf8(raw), _class=_ReadOnce, policy=email.policy.default
+        )
         assert isinstance(message, EmailMessage)
         return _letter(message)
     except Unparseable:
@@ -76,6 +80,59 @@ def read(raw: bytes) -> Letter:
     except (ValueError, LookupError, TypeError, IndexError, AttributeError) as error:
         # The modern policy parses headers lazily and can raise on a malformed one.
         raise Unparseable(f"cannot read the mail: {type(error).__name__}: {error}") from None
+
+
+class _ReadOnce(EmailMessage):
+    """A message (and each of its parts) whose headers are parsed once each.
+
+    The modern policy parses a header anew at every read (``get``, and each
+    ``get_content_type`` or ``get_param`` reads ``Content-Type`` again): reading a
+    letter asks for the same few headers a dozen times. The mail is never changed
+    here, so the first answer for a name stands.
+    """
+
+    def __init__(self, policy: Any = None) -> None:
+        super().__init__(policy=policy)
+        self._read: dict[str, Any] = {}
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        key = name.lower()
+        try:
+            found = self._read[key]
+        except KeyError:
+            found = self._read[key] = super().get(name, _ABSENT)
+        return failobj if found is _ABSENT else found
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get(name)
+
+    def get_all(self, name: str, failobj: Any = None) -> Any:
+        key = "\0all:" + name.lower()
+        try:
+            found = self._read[key]
+        except KeyError:
+            found = self._read[key] = super().get_all(name, _ABSENT)
+        return failobj if found is _ABSENT else found
+
+    # Whatever changes a header forgets what was read (the parser sets them raw).
+    def set_raw(self, name: str, value: Any) -> None:
+        self._read.clear()
+        super().set_raw(name, value)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._read.clear()
+        super().__setitem__(name, value)
+
+    def __delitem__(self, name: str) -> None:
+        self._read.clear()
+        super().__delitem__(name)
+
+    def replace_header(self, name: str, value: Any) -> None:
+        self._read.clear()
+        super().replace_header(name, value)
+
+
+_ABSENT = object()
 
 
 def _headers_as_utf8(raw: bytes) -> bytes:
@@ -105,7 +162,7 @@ def _letter(message: EmailMessage) -> Letter:
     from_address = _single_from(message)
     subject = _printable(" ".join(str(message.get("Subject", "")).split()))
     subject = subject[:SUBJECT_LENGTH] or NO_SUBJECT
-    message_id = message.get("Message-ID")
+    message_id = _message_id(message)
     header = message.get("MMHS-Primary-Precedence")
     body_part = message.get_body(preferencelist=("html", "plain"))
     body, body_format = ("", "text") if body_part is None else _body(body_part)
@@ -122,6 +179,30 @@ def _letter(message: EmailMessage) -> Letter:
         defects=tuple(dict.fromkeys(defects)),
         automatic=_automatic(message),
     )
+
+
+def _message_id(message: EmailMessage) -> str | None:
+    """The Message-ID. The modern policy's parser of message ids is slow, and for a
+    plain one (``<left@right>``, the header's whole value) it gives back the text
+    as it is; any other is left to it.
+
+    >>> _message_id(email.message_from_string("Message-ID:\\n <a@b> \\n\\nx",
+    ...     _class=_ReadOnce, policy=email.policy.default))
+    '<a@b>'
+    """
+    for name, value in message.raw_items():
+        if name.lower() == "message-id":
+            if isinstance(value, str):
+                plain = "".join(value.splitlines()).strip()
+                if _PLAIN_ID.fullmatch(plain):
+                    return plain
+            break
+    found = message.get("Message-ID")
+    return None if found is None else str(found)
+
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+"
+_PLAIN_ID = re.compile(rf"<{_ATOM}@{_ATOM}>")
 
 
 def _automatic(message: EmailMessage) -> bool:

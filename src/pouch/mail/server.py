@@ -9,8 +9,9 @@ What the sending MTA is told is what Pouch did, never more:
   disk full …): ``451 4.3.0``, and the MTA tries again later.
 - ``250`` only once the bytes and their ``received`` event are committed; its
   text says what became of the mail (accepted as which messages, or
-  quarantined and why). Reading it may fail after the commit: the answer is
-  still 250 (the mail is safe) and ``process_pending`` looks at it again.
+  quarantined and why), committed with them (``MailIntake.arrive``). Reading
+  it may fail after the bytes are stored: the answer is still 250 (the mail
+  is safe) and ``process_pending`` looks at it again.
 
 With LMTP, one status line per recipient, all the same: the mail is stored
 once for all of them.
@@ -49,7 +50,8 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
 class Handler:
     """aiosmtpd's handler: the recipients checked, the mail stored, then read.
 
-    Every database step runs in a worker thread, never on the event loop.
+    Every database step runs in a worker thread, never on the event loop; a mail
+    waiting for its batch's commit holds no thread.
     """
 
     def __init__(self, intake: MailIntake, *, lmtp: bool) -> None:
@@ -89,18 +91,12 @@ class Handler:
             tls=session.ssl is not None,
         )
         try:
-            mail_id, sha256, index = await asyncio.to_thread(self.intake.receive, arrival)
+            outcome = await self.intake.arrive(arrival)
         except Exception:
             # Not stored: the sending MTA keeps the mail and tries again.
             log.exception("could not store a mail from %s", arrival.peer)
             return self._each(TEMPORARY, envelope)
-        try:
-            outcome = await asyncio.to_thread(self.intake.process, mail_id)
-            said = outcome.reply()
-        except Exception:
-            log.exception("mail %s is stored but could not be read now", mail_id)
-            said = f"received {sha256[:16]} at log index {index}; it will be read shortly"
-        return self._each(f"250 2.0.0 {said}", envelope)
+        return self._each(f"250 2.0.0 {outcome.reply()}", envelope)
 
     def _each(self, status: str, envelope: Envelope) -> str:
         """LMTP answers once per recipient (RFC 2033 §4.2)."""

@@ -2,16 +2,19 @@
 of mail, the outcome of each arrival, and the officers' decisions on quarantine.
 
 Functions take the session first and never commit (``mail.flows`` holds the
-transactions). Every change of an arrival writes its event to the log through
-``ledger_service.record_event``: ``received`` before anything reads the bytes,
-then ``mail.quarantined``, ``mail.reject-requested``, ``mail.rejected`` or
-``mail.released``; an accepted mail's messages have their own ``accepted``.
+transactions); what they change of an arrival is written at the session's next
+flush (a batch of mails is written so in one flush). Every change of an arrival
+writes its event to the log through ``ledger_service.record_event``:
+``received`` before anything reads the bytes, then ``mail.quarantined``,
+``mail.reject-requested``, ``mail.rejected`` or ``mail.released``; an accepted
+mail's messages have their own ``accepted``.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,7 +57,7 @@ class Arrival:
     helo: str | None = None
     tls: bool = False
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.raw).hexdigest()
 
@@ -62,31 +65,56 @@ class Arrival:
 def receive(session: Session, arrival: Arrival, *, now: datetime) -> InboundMail:
     """Store the bytes (once per SHA-256) and log ``received``: the evidence, before
     anything is read from them. Durable when the caller's transaction commits."""
-    sha = arrival.sha256
-    if session.get(RawMail, sha) is None:
-        session.add(RawMail(sha256=sha, size=len(arrival.raw), data=arrival.raw))
-        session.flush()  # the bytes before the row that points to them
-    event = ledger_service.record_event(
-        session,
-        kind=EventKind.RECEIVED,
-        at=now,
-        details={"mail": sha, "size": len(arrival.raw), "recipients": len(arrival.recipients)},
-    )
-    mail = InboundMail(
-        sha256=sha,
-        received_at=now,
-        received_index=event.index,
-        mail_from=arrival.mail_from[:320],
-        recipients=list(arrival.recipients),
-        peer=arrival.peer[:100],
-        helo=arrival.helo[:255] if arrival.helo else None,
-        tls=arrival.tls,
-        state=MailState.RECEIVED,
-        messages=[],
-    )
-    session.add(mail)
-    session.flush()
+    (mail,) = receive_many(session, [arrival], now=now)
     return mail
+
+
+def receive_many(
+    session: Session, arrivals: Sequence[Arrival], *, now: datetime
+) -> list[InboundMail]:
+    """``receive`` for several arrivals: their ``received`` events in one append, in order."""
+    if not arrivals:
+        return []
+    stored = set(
+        session.scalars(
+            select(RawMail.sha256).where(RawMail.sha256.in_(sorted({a.sha256 for a in arrivals})))
+        )
+    )
+    for arrival in arrivals:
+        if arrival.sha256 not in stored:
+            session.add(RawMail(sha256=arrival.sha256, size=len(arrival.raw), data=arrival.raw))
+            stored.add(arrival.sha256)
+    session.flush()  # the bytes before the rows that point to them
+    events = ledger_service.record_events(
+        session,
+        [
+            (
+                EventKind.RECEIVED,
+                {"mail": a.sha256, "size": len(a.raw), "recipients": len(a.recipients)},
+                (),
+            )
+            for a in arrivals
+        ],
+        at=now,
+    )
+    mails = [
+        InboundMail(
+            sha256=arrival.sha256,
+            received_at=now,
+            received_index=event.index,
+            mail_from=arrival.mail_from[:320],
+            recipients=list(arrival.recipients),
+            peer=arrival.peer[:100],
+            helo=arrival.helo[:255] if arrival.helo else None,
+            tls=arrival.tls,
+            state=MailState.RECEIVED,
+            messages=[],
+        )
+        for arrival, event in zip(arrivals, events, strict=True)
+    ]
+    session.add_all(mails)
+    session.flush()
+    return mails
 
 
 def raw_of(session: Session, mail: InboundMail) -> bytes:
@@ -114,18 +142,17 @@ def pending(session: Session, *, limit: int = 100) -> list[int]:
     )
 
 
-def earlier_arrival(session: Session, mail: InboundMail) -> InboundMail | None:
-    """The first arrival of the same bytes, once looked at: this one is its replay."""
-    return session.scalar(
+def first_arrivals(session: Session, shas: Iterable[str]) -> dict[str, InboundMail]:
+    """The first arrival of each of these bytes already looked at: one arriving now is
+    its replay."""
+    found: dict[str, InboundMail] = {}
+    for mail in session.scalars(
         select(InboundMail)
-        .where(
-            InboundMail.sha256 == mail.sha256,
-            InboundMail.id < mail.id,
-            InboundMail.state != MailState.RECEIVED,
-        )
+        .where(InboundMail.sha256.in_(sorted(set(shas))), InboundMail.state != MailState.RECEIVED)
         .order_by(InboundMail.id)
-        .limit(1)
-    )
+    ):
+        found.setdefault(mail.sha256, mail)
+    return found
 
 
 # -- what the directory says of mail -------------------------------------------------
@@ -133,32 +160,54 @@ def earlier_arrival(session: Session, mail: InboundMail) -> InboundMail | None:
 
 def office_of(session: Session, address: str) -> int | None:
     """The office whose address or domain ``address`` is (a live office only)."""
-    split = addresses.split(address)
-    if split is None:
-        return None
+    return offices_of(session, [address]).get(address)
+
+
+def offices_of(session: Session, wanted: Iterable[str]) -> dict[str, int]:
+    """``office_of`` for many addresses in one query: each that is a live office's."""
+    splits = {address: addresses.split(address) for address in set(wanted)}
+    names = {n for s in splits.values() if s is not None for n in (s.plain, s.whole_domain)}
+    if not names:
+        return {}
     rows = dict(
         session.execute(
             select(OfficeMailAddress.address, OfficeMailAddress.office_id)
             .join(Office, Office.id == OfficeMailAddress.office_id)
-            .where(
-                OfficeMailAddress.address.in_([split.plain, split.whole_domain]),
-                Office.retired_at.is_(None),
-            )
+            .where(OfficeMailAddress.address.in_(sorted(names)), Office.retired_at.is_(None))
         ).all()
     )
-    return rows.get(split.plain, rows.get(split.whole_domain))
+    found: dict[str, int] = {}
+    for address, split in splits.items():
+        if split is None:
+            continue
+        office = rows.get(split.plain, rows.get(split.whole_domain))
+        if office is not None:
+            found[address] = office
+    return found
 
 
 def requires_signed(session: Session, office_id: int) -> bool:
-    policy = session.get(OfficeMailPolicy, office_id)
-    return policy is not None and policy.require_signed
+    return office_id in signing_required(session, [office_id])
+
+
+def signing_required(session: Session, office_ids: Iterable[int]) -> set[int]:
+    """Which of these offices take only DKIM-signed mail."""
+    wanted = set(office_ids)
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(
+            select(OfficeMailPolicy.office_id).where(
+                OfficeMailPolicy.office_id.in_(wanted), OfficeMailPolicy.require_signed
+            )
+        )
+    )
 
 
 def pins(session: Session) -> dict[str, str]:
     """Every pinned key, by the DNS name it stands for."""
-    return {
-        pin_name(pin.domain, pin.selector): pin.record for pin in session.scalars(select(DkimPin))
-    }
+    rows = session.execute(select(DkimPin.domain, DkimPin.selector, DkimPin.record))
+    return {pin_name(domain, selector): record for domain, selector, record in rows}
 
 
 @dataclass(frozen=True)
@@ -308,7 +357,6 @@ def quarantine(session: Session, mail: InboundMail, *, reason: str, now: datetim
         details=details,
         parties=_parties(mail),
     )
-    session.flush()
 
 
 def accepted(
@@ -318,7 +366,6 @@ def accepted(
     earlier mail with its Message-ID and content became."""
     mail.state = MailState.REPLAY if replayed else MailState.ACCEPTED
     mail.messages = list(public_ids)
-    session.flush()
 
 
 def replay(session: Session, mail: InboundMail, first: InboundMail) -> None:
@@ -329,7 +376,6 @@ def replay(session: Session, mail: InboundMail, first: InboundMail) -> None:
     mail.reason = first.reason
     mail.verdicts = first.verdicts
     mail.sender_office_id = first.sender_office_id
-    session.flush()
 
 
 # -- the quarantine: seen by watch officers, counted for auditors ----------------------
@@ -498,15 +544,18 @@ def answer(
     withheld: answers.Withheld | None,
     policy: answers.Policy,
     now: datetime,
+    sent: AnswersSent | None = None,
 ) -> MailAnswer:
     """Answer the mail's return path (unless ``withheld`` says why not, or the limits
     for its address or domain are reached), in the caller's transaction: the answer
     is an outbox notice that exists exactly when the outcome it tells does. Either
-    way a row says what was done."""
+    way a row says what was done. ``sent`` counts the answers already sent across
+    the answers of one transaction (a batch of mails), read once."""
     address = mail.mail_from.strip().lower()
     domain = answers.domain_of(address)
     outcome = withheld.value if withheld is not None else answers.SENT
-    if withheld is None and _over_limit(session, address, domain, policy, now):
+    sent = sent if sent is not None else AnswersSent(session, policy, now=now)
+    if withheld is None and sent.over_limit(address, domain):
         outcome = answers.Withheld.LIMITED.value
     key = None
     if outcome == answers.SENT:
@@ -520,6 +569,7 @@ def answer(
             automatic=True,
             at=now,
         )
+        sent.count(address, domain)
     row = MailAnswer(
         mail_id=mail.id,
         about=about,
@@ -530,24 +580,48 @@ def answer(
         notice_key=key,
     )
     session.add(row)
-    session.flush()
     return row
 
 
-def _over_limit(
-    session: Session, address: str, domain: str, policy: answers.Policy, now: datetime
-) -> bool:
-    since = now - policy.window
-    sent = (
-        select(func.count())
-        .select_from(MailAnswer)
-        .where(MailAnswer.outcome == answers.SENT, MailAnswer.at > since)
-    )
-    to_address = session.scalar(sent.where(MailAnswer.address == address)) or 0
-    if to_address >= policy.per_address:
-        return True
-    to_domain = session.scalar(sent.where(MailAnswer.domain == domain)) or 0
-    return to_domain >= policy.per_domain
+class AnswersSent:
+    """Answers sent within the policy's window, per address and per domain: each
+    count read once, then counted on by ``answer`` as it sends."""
+
+    def __init__(self, session: Session, policy: answers.Policy, *, now: datetime) -> None:
+        self.session = session
+        self.policy = policy
+        self.since = now - policy.window
+        self.to_address: dict[str, int] = {}
+        self.to_domain: dict[str, int] = {}
+
+    def _read(self, column: Any, value: str) -> int:
+        return (
+            self.session.scalar(
+                select(func.count())
+                .select_from(MailAnswer)
+                .where(
+                    MailAnswer.outcome == answers.SENT,
+                    MailAnswer.at > self.since,
+                    column == value,
+                )
+            )
+            or 0
+        )
+
+    def over_limit(self, address: str, domain: str) -> bool:
+        if address not in self.to_address:
+            self.to_address[address] = self._read(MailAnswer.address, address)
+        if self.to_address[address] >= self.policy.per_address:
+            return True
+        if domain not in self.to_domain:
+            self.to_domain[domain] = self._read(MailAnswer.domain, domain)
+        return self.to_domain[domain] >= self.policy.per_domain
+
+    def count(self, address: str, domain: str) -> None:
+        """One more answer sent to ``address`` (and its domain)."""
+        self.over_limit(address, domain)  # both counts read before they are counted on
+        self.to_address[address] += 1
+        self.to_domain[domain] += 1
 
 
 def answered(session: Session, mail_id: int) -> bool:

@@ -74,15 +74,23 @@ def verify(raw: bytes, *, from_address: str) -> dict[str, Any] | None:
     return verdict
 
 
+# Compiled once: a busy process's regular expressions (the email package's own
+# among them) can push these out of ``re``'s cache, to be compiled at every mail.
+_FOLDED = re.compile(rb"\r\n[ \t]+")
+_SIGNED = re.compile(rb"(?im)^content-type:\s*multipart/signed\s*;(.*)$")
+_PROTOCOL = re.compile(rb'(?i)protocol\s*=\s*"?([^";\s]+)')
+_BOUNDARY = re.compile(rb'(?i)boundary\s*=\s*(?:"([^"]+)"|([^";\s]+))')
+
+
 def _signed_boundary(head: bytes) -> bytes | None:
     """The boundary of a top-level ``multipart/signed`` with a PKCS #7 signature."""
-    unfolded = re.sub(rb"\r\n[ \t]+", b" ", head)
-    match = re.search(rb"(?im)^content-type:\s*multipart/signed\s*;(.*)$", unfolded)
+    unfolded = _FOLDED.sub(b" ", head)
+    match = _SIGNED.search(unfolded)
     if match is None:
         return None
     params = match.group(1)
-    protocol = re.search(rb'(?i)protocol\s*=\s*"?([^";\s]+)', params)
-    boundary = re.search(rb'(?i)boundary\s*=\s*(?:"([^"]+)"|([^";\s]+))', params)
+    protocol = _PROTOCOL.search(params)
+    boundary = _BOUNDARY.search(params)
     if protocol is None or boundary is None or protocol.group(1).lower() not in SIGNATURE_TYPES:
         return None
     return boundary.group(1) or boundary.group(2)
