@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import gc
 import os
+import queue
 import secrets
+import shutil
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -324,33 +328,141 @@ def empty_database(
 ) -> Iterator[str]:
     """The URL of a database of its own, not yet migrated, dropped at the end of the block
     (SQLite: a file in ``directory``)."""
+    with _database_of_its_own(backend, database_urls, directory, template=None) as url:
+        yield url
+
+
+@contextmanager
+def _database_of_its_own(
+    backend: str, database_urls: dict[str, str | None], directory: Path, *, template: str | None
+) -> Iterator[str]:
+    """A new database, a copy of ``template`` (a URL) when one is given, else empty."""
     if backend == "sqlite":
-        yield f"sqlite:///{directory / 'fresh.sqlite3'}"
+        url = f"sqlite:///{directory / 'fresh.sqlite3'}"
+        if template is not None:
+            shutil.copyfile(_sqlite_file(template), _sqlite_file(url))
+        yield url
         return
     base = backend_url(backend, database_urls)
     name = f"pouch_fresh_{secrets.token_hex(4)}"
+    copied = f' TEMPLATE "{make_url(template).database}"' if template is not None else ""
     with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copied}')
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
+        _dropper.drop(_admin_conninfo(base), name)
+
+
+def _sqlite_file(url: str) -> Path:
+    return Path(make_url(url).database or "")
+
+
+class _Dropper:
+    """Drops the test databases in a thread of its own, one after another.
+
+    PostgreSQL checkpoints on every DROP DATABASE (seconds while the suite writes),
+    and nothing waits for a database that no test uses any more, but the end of the
+    run (``pytest_sessionfinish``)."""
+
+    def __init__(self) -> None:
+        self._names: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.failures: list[str] = []
+
+    def drop(self, conninfo: str, name: str) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="drop-databases", daemon=True)
+            self._thread.start()
+        self._names.put((conninfo, name))
+
+    def _run(self) -> None:
+        while (item := self._names.get()) is not None:
+            conninfo, name = item
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except psycopg.Error as error:
+                self.failures.append(f"{name}: {error}")
+
+    def finish(self) -> None:
+        if self._thread is not None:
+            self._names.put(None)
+            self._thread.join()
+            self._thread = None
+        for failure in self.failures:
+            print(f"a test database was not dropped: {failure}", file=sys.stderr)
+
+
+_dropper = _Dropper()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _dropper.finish()
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(
+    database_urls: dict[str, str | None],
+    postgres_server: PostgresServer | None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, str]]:
+    """Per backend, the URL of a database migrated once for this test process (built
+    lazily by ``migrated_template``): each ``fresh_database`` is a copy of it, not
+    twenty-odd migrations run again (seconds per test)."""
+    templates: dict[str, str] = {}
+    yield templates
+    if "postgresql" in templates and postgres_server is not None:
+        name = make_url(templates["postgresql"]).database
+        with psycopg.connect(_admin_conninfo(postgres_server.url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def migrated_template(
+    backend: str,
+    database_urls: dict[str, str | None],
+    templates: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """The URL of ``backend``'s migrated template, built on first use. No connection to
+    it stays open: PostgreSQL copies only a database nobody is connected to."""
+    if backend not in templates:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.sqlite3'}"
+        else:
+            base = backend_url(backend, database_urls)
+            name = f"{make_url(base).database}_template"
+            with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{name}"')
+            url = make_url(base).set(database=name).render_as_string(hide_password=False)
+        database = Database.from_url(url)
+        try:
+            migrations.upgrade(database)
+        finally:
+            database.dispose()  # SQLite: the last connection's close empties the WAL file
+        if backend == "sqlite":
+            assert not Path(f"{_sqlite_file(url)}-wal").exists()
+        templates[backend] = url
+    return templates[backend]
 
 
 @pytest.fixture
 def fresh_database(
     backend: str,
     database_urls: dict[str, str | None],
+    migrated_templates: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> Iterator[Database]:
     """A database of its own, migrated and really committed to: for tests that
-    need several connections, threads or processes (locks, crashes)."""
-    with empty_database(backend, database_urls, tmp_path) as url:
+    need several connections, threads or processes (locks, crashes). A copy of a
+    database migrated once per test process (``migrated_template``)."""
+    template = migrated_template(backend, database_urls, migrated_templates, tmp_path_factory)
+    with _database_of_its_own(backend, database_urls, tmp_path, template=template) as url:
         database = Database.from_url(url)
         try:
-            migrations.upgrade(database)
             holds = watched(database)
             yield database
         finally:
