@@ -38,8 +38,9 @@ from pouch import migrations
 from pouch.app import create_app
 from pouch.clock import ManualClock
 from pouch.db import Database, create_database_engine
+from pouch.identity.models import Role
 from pouch.settings import Settings
-from tests.factories import World, build_world
+from tests.factories import World, build_world, load_world
 
 # A loaded two-core CI machine runs some examples slower than hypothesis's default
 # 200 ms deadline; correctness is what the property tests check, not speed.
@@ -132,8 +133,11 @@ def migrated_engines(database_urls: dict[str, str | None]) -> Iterator[dict[str,
     """One engine per backend, its schema at the latest migration (built lazily)."""
     engines: dict[str, Engine] = {}
     yield engines
-    for engine in engines.values():
+    for key, engine in engines.items():
         engine.dispose()
+        if key.endswith("+world") and engine.dialect.name == "postgresql":
+            url = engine.url.render_as_string(hide_password=False)
+            _dropper.drop(_admin_conninfo(url), engine.url.database or "")
 
 
 def backend_url(backend: str, database_urls: dict[str, str | None]) -> str:
@@ -151,16 +155,53 @@ def backend(request: pytest.FixtureRequest) -> str:
     return backend_name
 
 
+#: Where every test's clock starts (``clock``), and so when the shared world was built.
+START = datetime(2026, 11, 5, 14, 0, tzinfo=UTC)
+
+
 @pytest.fixture
 def engine(
-    backend: str, database_urls: dict[str, str | None], migrated_engines: dict[str, Engine]
+    backend: str,
+    database_urls: dict[str, str | None],
+    migrated_engines: dict[str, Engine],
+    request: pytest.FixtureRequest,
 ) -> Engine:
+    """The engine of ``backend``'s database for this test process. A test that asks for
+    the ``world`` (and starts at ``START``) gets a second database where that world was
+    built once and committed, rather than building it again in its own transaction
+    (nine users, their roles and tokens, three offices: a quarter of a second each)."""
+    if "world" in request.fixturenames and request.getfixturevalue("clock").now() == START:
+        return world_engine(backend, migrated_engines, request)
     if backend not in migrated_engines:
         url = backend_url(backend, database_urls)
         engine = create_database_engine(url)
         migrations.upgrade(Database(engine))
         migrated_engines[backend] = engine
     return migrated_engines[backend]
+
+
+#: The tokens of each backend's shared world, by the key of its engine in migrated_engines.
+_world_tokens: dict[str, dict[Role, str]] = {}
+
+
+def world_engine(
+    backend: str, migrated_engines: dict[str, Engine], request: pytest.FixtureRequest
+) -> Engine:
+    """The engine of a copy of ``backend``'s migrated template in which ``build_world``
+    ran once, at ``START``, and was committed."""
+    key = f"{backend}+world"
+    if key not in migrated_engines:
+        database_urls = request.getfixturevalue("database_urls")
+        factory = request.getfixturevalue("tmp_path_factory")
+        templates = request.getfixturevalue("migrated_templates")
+        template = migrated_template(backend, database_urls, templates, factory)
+        directory = factory.mktemp("world")
+        url = _new_database(backend, database_urls, directory, template=template, name="world")
+        engine = create_database_engine(url)
+        built = build_world(Database(engine), ManualClock(START))
+        _world_tokens[key] = built.tokens
+        migrated_engines[key] = engine
+    return migrated_engines[key]
 
 
 #: The longest a test may keep a write transaction open, in seconds of real time
@@ -224,7 +265,7 @@ def database(
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock(datetime(2026, 11, 5, 14, 0, tzinfo=UTC))
+    return ManualClock(START)
 
 
 TEST_ORIGIN = "test.pouch/log"
@@ -256,7 +297,14 @@ def app_client(settings: Settings, database: Database, clock: ManualClock) -> It
 
 
 @pytest.fixture
-def world(database: Database, clock: ManualClock) -> World:
+def world(database: Database, clock: ManualClock, migrated_engines: dict[str, Engine]) -> World:
+    """Three offices and a user of every role with a token (``tests.factories.World``):
+    read from the database where it was built at ``START`` (see ``engine``), or built in
+    the test's transaction when the test's clock starts elsewhere."""
+    for key, engine in migrated_engines.items():
+        if engine is database.engine and key in _world_tokens:
+            assert clock.now() == START, "the shared world is only for tests that start at START"
+            return load_world(database, _world_tokens[key])
     return build_world(database, clock)
 
 
@@ -337,21 +385,35 @@ def _database_of_its_own(
     backend: str, database_urls: dict[str, str | None], directory: Path, *, template: str | None
 ) -> Iterator[str]:
     """A new database, a copy of ``template`` (a URL) when one is given, else empty."""
+    url = _new_database(backend, database_urls, directory, template=template)
+    try:
+        yield url
+    finally:
+        if backend != "sqlite":
+            _dropper.drop(_admin_conninfo(url), make_url(url).database or "")
+
+
+def _new_database(
+    backend: str,
+    database_urls: dict[str, str | None],
+    directory: Path,
+    *,
+    template: str | None,
+    name: str = "fresh",
+) -> str:
+    """The URL of a new database (SQLite: ``name``.sqlite3 in ``directory``), a copy of
+    ``template`` when one is given, else empty."""
     if backend == "sqlite":
-        url = f"sqlite:///{directory / 'fresh.sqlite3'}"
+        url = f"sqlite:///{directory / f'{name}.sqlite3'}"
         if template is not None:
             shutil.copyfile(_sqlite_file(template), _sqlite_file(url))
-        yield url
-        return
+        return url
     base = backend_url(backend, database_urls)
-    name = f"pouch_fresh_{secrets.token_hex(4)}"
+    database = f"pouch_{name}_{secrets.token_hex(4)}"
     copied = f' TEMPLATE "{make_url(template).database}"' if template is not None else ""
     with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"{copied}')
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        _dropper.drop(_admin_conninfo(base), name)
+        conn.execute(f'CREATE DATABASE "{database}"{copied}')
+    return make_url(base).set(database=database).render_as_string(hide_password=False)
 
 
 def _sqlite_file(url: str) -> Path:
