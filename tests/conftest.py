@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import gc
 import os
+import queue
 import secrets
+import shutil
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,8 +38,9 @@ from pouch import migrations
 from pouch.app import create_app
 from pouch.clock import ManualClock
 from pouch.db import Database, create_database_engine
+from pouch.identity.models import Role
 from pouch.settings import Settings
-from tests.factories import World, build_world
+from tests.factories import World, build_world, load_world
 
 # A loaded two-core CI machine runs some examples slower than hypothesis's default
 # 200 ms deadline; correctness is what the property tests check, not speed.
@@ -128,8 +133,11 @@ def migrated_engines(database_urls: dict[str, str | None]) -> Iterator[dict[str,
     """One engine per backend, its schema at the latest migration (built lazily)."""
     engines: dict[str, Engine] = {}
     yield engines
-    for engine in engines.values():
+    for key, engine in engines.items():
         engine.dispose()
+        if key.endswith("+world") and engine.dialect.name == "postgresql":
+            url = engine.url.render_as_string(hide_password=False)
+            _dropper.drop(_admin_conninfo(url), engine.url.database or "")
 
 
 def backend_url(backend: str, database_urls: dict[str, str | None]) -> str:
@@ -147,16 +155,53 @@ def backend(request: pytest.FixtureRequest) -> str:
     return backend_name
 
 
+#: Where every test's clock starts (``clock``), and so when the shared world was built.
+START = datetime(2026, 11, 5, 14, 0, tzinfo=UTC)
+
+
 @pytest.fixture
 def engine(
-    backend: str, database_urls: dict[str, str | None], migrated_engines: dict[str, Engine]
+    backend: str,
+    database_urls: dict[str, str | None],
+    migrated_engines: dict[str, Engine],
+    request: pytest.FixtureRequest,
 ) -> Engine:
+    """The engine of ``backend``'s database for this test process. A test that asks for
+    the ``world`` (and starts at ``START``) gets a second database where that world was
+    built once and committed, rather than building it again in its own transaction
+    (nine users, their roles and tokens, three offices: a quarter of a second each)."""
+    if "world" in request.fixturenames and request.getfixturevalue("clock").now() == START:
+        return world_engine(backend, migrated_engines, request)
     if backend not in migrated_engines:
         url = backend_url(backend, database_urls)
         engine = create_database_engine(url)
         migrations.upgrade(Database(engine))
         migrated_engines[backend] = engine
     return migrated_engines[backend]
+
+
+#: The tokens of each backend's shared world, by the key of its engine in migrated_engines.
+_world_tokens: dict[str, dict[Role, str]] = {}
+
+
+def world_engine(
+    backend: str, migrated_engines: dict[str, Engine], request: pytest.FixtureRequest
+) -> Engine:
+    """The engine of a copy of ``backend``'s migrated template in which ``build_world``
+    ran once, at ``START``, and was committed."""
+    key = f"{backend}+world"
+    if key not in migrated_engines:
+        database_urls = request.getfixturevalue("database_urls")
+        factory = request.getfixturevalue("tmp_path_factory")
+        templates = request.getfixturevalue("migrated_templates")
+        template = migrated_template(backend, database_urls, templates, factory)
+        directory = factory.mktemp("world")
+        url = _new_database(backend, database_urls, directory, template=template, name="world")
+        engine = create_database_engine(url)
+        built = build_world(Database(engine), ManualClock(START))
+        _world_tokens[key] = built.tokens
+        migrated_engines[key] = engine
+    return migrated_engines[key]
 
 
 #: The longest a test may keep a write transaction open, in seconds of real time
@@ -220,7 +265,7 @@ def database(
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock(datetime(2026, 11, 5, 14, 0, tzinfo=UTC))
+    return ManualClock(START)
 
 
 TEST_ORIGIN = "test.pouch/log"
@@ -252,7 +297,14 @@ def app_client(settings: Settings, database: Database, clock: ManualClock) -> It
 
 
 @pytest.fixture
-def world(database: Database, clock: ManualClock) -> World:
+def world(database: Database, clock: ManualClock, migrated_engines: dict[str, Engine]) -> World:
+    """Three offices and a user of every role with a token (``tests.factories.World``):
+    read from the database where it was built at ``START`` (see ``engine``), or built in
+    the test's transaction when the test's clock starts elsewhere."""
+    for key, engine in migrated_engines.items():
+        if engine is database.engine and key in _world_tokens:
+            assert clock.now() == START, "the shared world is only for tests that start at START"
+            return load_world(database, _world_tokens[key])
     return build_world(database, clock)
 
 
@@ -324,33 +376,155 @@ def empty_database(
 ) -> Iterator[str]:
     """The URL of a database of its own, not yet migrated, dropped at the end of the block
     (SQLite: a file in ``directory``)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / 'fresh.sqlite3'}"
-        return
-    base = backend_url(backend, database_urls)
-    name = f"pouch_fresh_{secrets.token_hex(4)}"
-    with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    with _database_of_its_own(backend, database_urls, directory, template=None) as url:
+        yield url
+
+
+@contextmanager
+def _database_of_its_own(
+    backend: str, database_urls: dict[str, str | None], directory: Path, *, template: str | None
+) -> Iterator[str]:
+    """A new database, a copy of ``template`` (a URL) when one is given, else empty."""
+    url = _new_database(backend, database_urls, directory, template=template)
     try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
+        if backend != "sqlite":
+            _dropper.drop(_admin_conninfo(url), make_url(url).database or "")
+
+
+def _new_database(
+    backend: str,
+    database_urls: dict[str, str | None],
+    directory: Path,
+    *,
+    template: str | None,
+    name: str = "fresh",
+) -> str:
+    """The URL of a new database (SQLite: ``name``.sqlite3 in ``directory``), a copy of
+    ``template`` when one is given, else empty."""
+    if backend == "sqlite":
+        url = f"sqlite:///{directory / f'{name}.sqlite3'}"
+        if template is not None:
+            shutil.copyfile(_sqlite_file(template), _sqlite_file(url))
+        return url
+    base = backend_url(backend, database_urls)
+    database = f"pouch_{name}_{secrets.token_hex(4)}"
+    copied = f' TEMPLATE "{make_url(template).database}"' if template is not None else ""
+    with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"{copied}')
+    return make_url(base).set(database=database).render_as_string(hide_password=False)
+
+
+def _sqlite_file(url: str) -> Path:
+    return Path(make_url(url).database or "")
+
+
+class _Dropper:
+    """Drops the test databases in a thread of its own, one after another.
+
+    PostgreSQL checkpoints on every DROP DATABASE (seconds while the suite writes),
+    and nothing waits for a database that no test uses any more, but the end of the
+    run (``pytest_sessionfinish``)."""
+
+    def __init__(self) -> None:
+        self._names: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.failures: list[str] = []
+
+    def drop(self, conninfo: str, name: str) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="drop-databases", daemon=True)
+            self._thread.start()
+        self._names.put((conninfo, name))
+
+    def _run(self) -> None:
+        while (item := self._names.get()) is not None:
+            conninfo, name = item
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except psycopg.Error as error:
+                self.failures.append(f"{name}: {error}")
+
+    def finish(self) -> None:
+        if self._thread is not None:
+            self._names.put(None)
+            self._thread.join()
+            self._thread = None
+        for failure in self.failures:
+            print(f"a test database was not dropped: {failure}", file=sys.stderr)
+
+
+_dropper = _Dropper()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _dropper.finish()
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(
+    database_urls: dict[str, str | None],
+    postgres_server: PostgresServer | None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, str]]:
+    """Per backend, the URL of a database migrated once for this test process (built
+    lazily by ``migrated_template``): each ``fresh_database`` is a copy of it, not
+    twenty-odd migrations run again (seconds per test)."""
+    templates: dict[str, str] = {}
+    yield templates
+    if "postgresql" in templates and postgres_server is not None:
+        name = make_url(templates["postgresql"]).database
+        with psycopg.connect(_admin_conninfo(postgres_server.url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def migrated_template(
+    backend: str,
+    database_urls: dict[str, str | None],
+    templates: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """The URL of ``backend``'s migrated template, built on first use. No connection to
+    it stays open: PostgreSQL copies only a database nobody is connected to."""
+    if backend not in templates:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.sqlite3'}"
+        else:
+            base = backend_url(backend, database_urls)
+            name = f"{make_url(base).database}_template"
+            with psycopg.connect(_admin_conninfo(base), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{name}"')
+            url = make_url(base).set(database=name).render_as_string(hide_password=False)
+        database = Database.from_url(url)
+        try:
+            migrations.upgrade(database)
+        finally:
+            database.dispose()  # SQLite: the last connection's close empties the WAL file
+        if backend == "sqlite":
+            assert not Path(f"{_sqlite_file(url)}-wal").exists()
+        templates[backend] = url
+    return templates[backend]
 
 
 @pytest.fixture
 def fresh_database(
     backend: str,
     database_urls: dict[str, str | None],
+    migrated_templates: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> Iterator[Database]:
     """A database of its own, migrated and really committed to: for tests that
-    need several connections, threads or processes (locks, crashes)."""
-    with empty_database(backend, database_urls, tmp_path) as url:
+    need several connections, threads or processes (locks, crashes). A copy of a
+    database migrated once per test process (``migrated_template``)."""
+    template = migrated_template(backend, database_urls, migrated_templates, tmp_path_factory)
+    with _database_of_its_own(backend, database_urls, tmp_path, template=template) as url:
         database = Database.from_url(url)
         try:
-            migrations.upgrade(database)
             holds = watched(database)
             yield database
         finally:

@@ -86,21 +86,40 @@ class World:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
 
+#: The world's offices: slug, kind, country.
+WORLD_OFFICES = [
+    ("ops", OfficeKind.OPERATIONS, "US"),
+    ("president-elect", OfficeKind.PRINCIPAL, "US"),
+    ("ie-taoiseach", OfficeKind.FOREIGN, "IE"),
+]
+
+
+def world_username(role: Role) -> str:
+    return role.value.replace("_", "-")
+
+
 def build_world(database: Database, clock: Clock) -> World:
     world = World()
     with database.transaction() as session:
-        world.offices["ops"] = make_office(session, clock, "ops", OfficeKind.OPERATIONS, "US")
-        world.offices["president-elect"] = make_office(
-            session, clock, "president-elect", OfficeKind.PRINCIPAL, "US"
-        )
-        world.offices["ie-taoiseach"] = make_office(
-            session, clock, "ie-taoiseach", OfficeKind.FOREIGN, "IE"
-        )
+        for slug, kind, country in WORLD_OFFICES:
+            world.offices[slug] = make_office(session, clock, slug, kind, country)
         for role in Role:
             office = world.offices[HOME_OFFICE[role]]
-            user = make_user(session, clock, role.value.replace("_", "-"), [(role, office)])
+            user = make_user(session, clock, world_username(role), [(role, office)])
             world.users[role] = user
             world.tokens[role] = make_token(session, clock, user, role, office)
+    return world
+
+
+def load_world(database: Database, tokens: dict[Role, str]) -> World:
+    """The world ``build_world`` made and committed earlier in ``database``, whose tokens'
+    secrets were ``tokens``: read again, as objects of this test's own."""
+    world = World(tokens=dict(tokens))
+    with database.transaction(write=False) as session:
+        for slug, _, _ in WORLD_OFFICES:
+            world.offices[slug] = directory_service.get_office_by_slug(session, slug)
+        for role in Role:
+            world.users[role] = identity_service.get_user_by_username(session, world_username(role))
     return world
 
 

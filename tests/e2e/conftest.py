@@ -90,10 +90,9 @@ Visit = Callable[..., Visitor]
 
 @pytest.fixture(scope="session")
 def login_states() -> dict[tuple[str, str], Any]:
-    """Each user's logged-in browser state, by server: a module with servers of its own
-    (test_admin's) makes pytest start the session's server again after it (a fixture
-    overridden with parameters), and a login kept for the first server would be a
-    stranger's cookie to the second."""
+    """Each user's logged-in browser state, by server: modules with servers of their own
+    (test_admin's on PostgreSQL) log in there too, and a login kept for one server
+    would be a stranger's cookie to another."""
     return {}
 
 

@@ -32,17 +32,26 @@ NEW_PASSWORD = "a long enough password"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
+def admin_backend(request: pytest.FixtureRequest) -> str:
+    """The backend of the module's server. Not a parameter of ``server`` itself: the
+    session's ``server``, which that one overrides, would take its value as its own and
+    be started again for each backend and once more after this module."""
+    backend: str = request.param
+    return backend
+
+
+@pytest.fixture(scope="module")
 def server(
-    request: pytest.FixtureRequest,
+    admin_backend: str,
     server: Server,
     tmp_path_factory: pytest.TempPathFactory,
     database_urls: dict[str, str | None],
 ) -> Iterator[Server]:
     """On SQLite the session's server; on PostgreSQL one of the module's own."""
-    if request.param == "sqlite":
+    if admin_backend == "sqlite":
         yield server
         return
-    with served_demo(request.param, database_urls, tmp_path_factory.mktemp("e2e-admin")) as served:
+    with served_demo(admin_backend, database_urls, tmp_path_factory.mktemp("e2e-admin")) as served:
         yield served
 
 
