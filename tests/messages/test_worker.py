@@ -94,9 +94,10 @@ def test_a_repaired_row_is_delivered_and_its_failure_closed(
 
 
 def test_readyz_says_503_when_the_worker_has_not_finished_a_round_for_three_intervals(
-    settings: Settings, database: Database, clock: ManualClock
+    settings: Settings, fresh_database: Database, clock: ManualClock
 ) -> None:
-    app = create_app(settings, database=database, clock=clock, background=True)
+    # A database of its own: the background threads each take a connection.
+    app = create_app(settings, database=fresh_database, clock=clock, background=True)
     with TestClient(app) as client:
         # Background work started; the clock does not move by itself, so no round is late.
         ready = client.get("/readyz")
