@@ -359,7 +359,7 @@ class _DriverSQL:
 
 @functools.lru_cache(maxsize=8)
 def _driver_sql(dialect: Dialect) -> _DriverSQL | None:
-    # PostgreSQL through psycopg has its own path (``_append_held``).
+    # PostgreSQL through psycopg has its own path (``_take_head``).
     if (dialect.name, dialect.driver) != ("sqlite", "pysqlite"):
         return None
     mark = "?"
