@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
@@ -13,8 +14,11 @@ from pouch.db import Database
 from pouch.directory.models import OfficeKind
 from pouch.errors import Conflict, InvalidInput, PayloadTooLarge, PermissionDenied, PouchError
 from pouch.identity.models import Role
+from pouch.ledger import sequencer, tagkeys
 from pouch.ledger import service as ledger_service
-from pouch.ledger.store import LedgerEntry
+from pouch.ledger.note import Ed25519Signer, generate_key
+from pouch.ledger.store import LedgerEntry, TileCache
+from pouch.ledger.tags import tag
 from pouch.messages import acceptance, holds, worker
 from pouch.messages import service as message_service
 from pouch.messages.models import (
@@ -29,6 +33,7 @@ from pouch.messages.models import (
 )
 from pouch.messages.rules import DEFAULT_TIMETABLE, Precedence, find_gaps
 from tests.factories import World, make_office
+from tests.ledger.helpers import full_verify
 from tests.messages.helpers import LIMITS, count_messages, kinds, load, route, submit
 
 
@@ -502,6 +507,91 @@ def test_accept_many_numbers_each_addressee_in_call_order_and_logs_consecutively
         )
     assert next_numbers[president] == 5 and next_numbers[elysee] == 3
     assert submit(database, clock, world).message.office_sequence == 5
+
+
+ORIGIN = "test.pouch/log"
+
+
+def test_many_offices_in_one_transaction_number_and_log_without_a_hole(
+    database: Database, clock: ManualClock, world: World
+) -> None:
+    """Two group commits' worth of acceptances in one transaction, as a busy committer
+    makes them: on PostgreSQL the sequence rows and tag counters are bumped in one
+    round trip each and the log's entries written at commit (``pouch.postgres``);
+    every office's numbers, every party's tags and the log's indexes still run on
+    without a hole, and the log verifies."""
+    president = world.offices["president-elect"].id
+    with database.transaction() as session:
+        others = [
+            make_office(session, clock, f"office-{i}", OfficeKind.FOREIGN, "FR").id
+            for i in range(6)
+        ]
+    submit(database, clock, world)  # the president's office has number 1 already
+    offices = [president, *others]
+    senders = [world.offices["ie-taoiseach"].id, *others]
+    # 60 letters from seven senders to seven addressees (never to themselves),
+    # offices interleaved.
+    letters = []
+    for n in range(60):
+        to = offices[(n * 3) % len(offices)]
+        sender = next(s for s in senders[n % len(senders) :] + senders if s != to)
+        letters.append((sender, to))
+    with database.transaction(write=False) as session:
+        size = ledger_service.sequenced_size(session)
+    with database.transaction() as session:
+        accepted = []
+        for batch in (letters[:25], letters[25:]):
+            outcomes = acceptance.accept_many(
+                session,
+                [
+                    _acceptance(world, to, sender=sender, subject=f"letter {n}")
+                    for n, (sender, to) in enumerate(batch, start=len(accepted))
+                ],
+                now=clock.now(),
+                timetable=DEFAULT_TIMETABLE,
+                limits=LIMITS,
+            )
+            assert all(isinstance(o, acceptance.Accepted) for o in outcomes), outcomes
+            accepted += outcomes
+
+    assert [a.ledger_index for a in accepted] == list(range(size, size + 60))
+    numbers: dict[int, list[int]] = defaultdict(list)
+    for a in accepted:
+        numbers[a.message.addressee_office_id].append(a.message.office_sequence)
+    for office, issued in numbers.items():
+        start = 2 if office == president else 1
+        assert issued == list(range(start, start + len(issued))), office
+    with database.transaction() as session:
+        next_numbers = dict(
+            session.execute(select(OfficeSequence.office_id, OfficeSequence.next_sequence)).all()
+        )
+        assert next_numbers == {
+            office: (2 if office == president else 1) + len(issued)
+            for office, issued in numbers.items()
+        }
+        # Each party's tags count on without a hole, in the order of the log.
+        connection = session.connection()
+        keys = {office: tagkeys.current(connection, office) for office in {*offices, *senders}}
+        counters: dict[int, int] = {}
+        for a in accepted:
+            assert a.opening is not None
+            for party in (a.message.addressee_office_id, a.message.sender_office_id):
+                key = keys[party]
+                counter = counters.get(party)
+                if counter is None:  # the party's first counter in this transaction
+                    mine = (c for c in range(key.next_counter) if tag(key.key, c) in a.opening.tags)
+                    counter = next(mine)
+                assert tag(key.key, counter) in a.opening.tags, (a.ledger_index, party)
+                counters[party] = counter + 1
+        assert all(counters[party] == keys[party].next_counter for party in counters)
+        assert ledger_service.sequenced_size(session) == size + 60
+        for a in accepted:
+            assert ledger_service.entry(session, a.ledger_index) == a.opening.entry()
+
+    signer = Ed25519Signer.from_skey(generate_key(ORIGIN)[0])
+    sequencer.integrate(database, signer=signer, origin=ORIGIN, clock=clock, cache=TileCache())
+    with database.transaction(write=False) as session:
+        assert full_verify(session, signer.verifier) == size + 60
 
 
 def test_accept_many_returns_refusals_in_place_and_writes_nothing_for_them(

@@ -14,6 +14,7 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pouch import postgres
 from pouch.directory import service as directory_service
 from pouch.errors import Conflict, FieldError, InvalidSignature, NotFound, PouchError
 from pouch.events import EventKind
@@ -131,8 +132,9 @@ def remember_nonces(session: Session, nonces: Sequence[tuple[str, str, datetime]
     """Store nonces as (key id, nonce, expiry), in one statement; a nonce used
     before, or twice among these, fails it with an ``IntegrityError``."""
     if nonces:
-        session.connection().execute(
-            _NONCES.insert(),
+        postgres.insert_many(
+            session.connection(),
+            _NONCES,
             [{"key_id": k, "nonce": n, "expires_at": e} for k, n, e in nonces],
         )
 

@@ -5,7 +5,8 @@ Two steps, kept apart as in Sunlight and Tessera:
 - ``append`` *sequences*: it gives entries the next indexes and stores them,
   in the caller's transaction. It is fast and is the only thing a request
   waits for: once that transaction commits, the entries are durable and
-  their indexes final.
+  their indexes final. (On PostgreSQL the entries of a whole transaction are
+  sent at its commit, in one statement: ``_take_head``.)
 - ``integrate`` extends the Merkle tree over the entries sequenced since the
   last checkpoint, writes the hash tiles, signs a new checkpoint and swaps it
   in, all in one transaction. One integrator runs at a time: SQLite's write
@@ -29,12 +30,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import Table, bindparam, event, insert, select, text, update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.types import TypeEngine
 
+from pouch import postgres
 from pouch.clock import Clock
 from pouch.db import Database
 from pouch.ledger.checkpoint import Checkpoint, sign_checkpoint
@@ -154,7 +156,14 @@ def append_built(
         return []
     if session.autoflush:
         session.flush()  # as session.execute would: the caller's pending writes go first
+    held: _HeldHead | None = session.info.get(_HELD)
+    if held is not None and held.transaction is _current(session):
+        return _count_on(held, count, build, now=now, faults=faults)
     connection = session.connection()
+    if postgres.psycopg_of(connection) is not None:
+        return _count_on(
+            _take_head(session, connection, count), count, build, now=now, faults=faults
+        )
     driver = _driver_sql(connection.dialect)
     if driver is None:
         return _append_core(connection, count, build, now=now, faults=faults)
@@ -191,6 +200,95 @@ def append_built(
     return list(range(start, end))
 
 
+@dataclass
+class _HeldHead:
+    """The log's head row as a PostgreSQL transaction holds it: the next index to
+    hand out, and the entries appended since the head was taken, written at commit
+    (``postgres.write_entries``). Kept in ``session.info`` for ``transaction``, the
+    innermost transaction (a savepoint, maybe) that took the head."""
+
+    transaction: SessionTransaction
+    connection: Connection
+    end: int
+    pending: list[tuple[int, bytes, datetime]] = field(default_factory=list)
+
+
+_HELD = "pouch.ledger.held_head"
+
+
+def _current(session: Session) -> SessionTransaction | None:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _take_head(session: Session, connection: Connection, count: int) -> _HeldHead:
+    """On PostgreSQL, the first append of a transaction takes the head row with
+    ``UPDATE … RETURNING``; the appends after it count on from it in memory (no
+    other transaction can move it before this one ends), and what they append is
+    written at commit, in one statement (``write_pending``). A group commit of
+    256 units appending an entry each sent 512 statements, each waiting for its
+    answer while the head row was held; now it sends two."""
+    transaction = _current(session)
+    assert transaction is not None, "session.connection() began a transaction"
+    # The head row's lock makes concurrent appends take turns until commit.
+    (row,) = postgres.returning_each(connection, _BUMP_HEAD, [{"count": count}])
+    assert row is not None, "the head row exists from the first migration"
+    held = _HeldHead(transaction, connection, end=int(row[0]) - count)
+    session.info[_HELD] = held
+    return held
+
+
+def _count_on(
+    held: _HeldHead, count: int, build: Build, *, now: datetime, faults: Faults
+) -> list[int]:
+    start = held.end
+    held.end += count
+    # Dies here: the transaction rolls back; the indexes were never handed out.
+    faults.hit("append.assigned")
+    # Dies while building: the same; nothing it bumped is committed either.
+    entries = _built(build, count)
+    held.pending.extend(zip(range(start, start + count), entries, [now] * count, strict=True))
+    # Dies here: still nothing committed (nor even sent): the caller never heard
+    # of these indexes.
+    faults.hit("append.written")
+    return list(range(start, start + count))
+
+
+def write_pending(session: Session) -> None:
+    """Send the entries this transaction appended on PostgreSQL and not yet wrote
+    (the head row's final value with them); done before its commit, before a
+    savepoint begins (a savepoint rolled back would take them along), and by
+    readers of the log within the transaction."""
+    held: _HeldHead | None = session.info.get(_HELD)
+    if held is None or not held.pending:
+        return
+    pending, held.pending = held.pending, []
+    if held.transaction.is_active:
+        postgres.write_entries(held.connection, head_row=HEAD_ROW, end=held.end, entries=pending)
+    # else: its transaction rolled back; so did the indexes handed out.
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    held: _HeldHead | None = session.info.get(_HELD)
+    if held is not None and held.transaction is _current(session):
+        write_pending(session)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _before_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    # SQLAlchemy emits the SAVEPOINT at the savepoint's first statement, after this:
+    # the parent's entries are written in the parent.
+    if transaction.nested:
+        write_pending(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    held: _HeldHead | None = session.info.get(_HELD)
+    if held is not None and held.transaction is transaction:
+        del session.info[_HELD]
+
+
 def hold_head(session: Session) -> None:
     """Take the head row for the rest of the transaction, as an append does, without
     appending: what is read next (a party's counter) stays as read until this
@@ -216,6 +314,12 @@ def _built(build: Build, count: int) -> Sequence[bytes]:
 
 _HEAD = cast(Table, LedgerHead.__table__)
 _ENTRIES = cast(Table, LedgerEntry.__table__)
+_BUMP_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == HEAD_ROW)
+    .values(next_index=_HEAD.c.next_index + bindparam("count"))
+    .returning(_HEAD.c.next_index)
+)
 
 
 def _append_core(
@@ -255,12 +359,10 @@ class _DriverSQL:
 
 @functools.lru_cache(maxsize=8)
 def _driver_sql(dialect: Dialect) -> _DriverSQL | None:
-    if (dialect.name, dialect.driver) == ("sqlite", "pysqlite"):
-        mark = "?"
-    elif (dialect.name, dialect.driver) == ("postgresql", "psycopg"):
-        mark = "%s"
-    else:
+    # PostgreSQL through psycopg has its own path (``_take_head``).
+    if (dialect.name, dialect.driver) != ("sqlite", "pysqlite"):
         return None
+    mark = "?"
     preparer = dialect.identifier_preparer
     head, entries = preparer.format_table(_HEAD), preparer.format_table(_ENTRIES)
     # Nothing here comes from outside: table names from the models, marks from the driver.

@@ -25,6 +25,7 @@ import httpx
 from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from pouch import postgres
 from pouch.clock import Clock
 from pouch.db import Database
 from pouch.errors import IntegrityFailure
@@ -135,9 +136,10 @@ def record_events(
         return built
 
     indexes = sequencer.append_built(session, len(made), build, now=at, faults=faults)
-    # Written now, as the entries are, rather than at the session's next flush.
-    session.connection().execute(
-        _OPENINGS.insert(),
+    # Written now, rather than at the session's next flush.
+    postgres.insert_many(
+        session.connection(),
+        _OPENINGS,
         [
             {
                 "idx": index,
@@ -273,6 +275,7 @@ def openings(session: Session, *, indexes: Sequence[int]) -> dict[int, events.Op
 
 def entries(session: Session, *, indexes: Sequence[int]) -> dict[int, bytes]:
     """The log's entries at ``indexes`` (a few queries for any number of them)."""
+    sequencer.write_pending(session)
     found: dict[int, bytes] = {}
     for start in range(0, len(indexes), _CHUNK):
         chunk = indexes[start : start + _CHUNK]
@@ -375,11 +378,13 @@ def witness_states(session: Session, policy: Policy) -> list[WitnessState]:
 
 def sequenced_size(session: Session) -> int:
     """How many entries have been sequenced (integrated or not)."""
+    sequencer.write_pending(session)
     head = session.get(LedgerHead, HEAD_ROW)
     return head.next_index if head is not None else 0
 
 
 def entry(session: Session, index: int) -> bytes | None:
+    sequencer.write_pending(session)
     data = session.connection().execute(_ENTRY, {"index": index}).scalar()
     return bytes(data) if data is not None else None
 
@@ -444,6 +449,7 @@ def _published_width(size: int, tile: TileID) -> int:
 
 
 def bundle_body(session: Session, bundle: BundleID) -> bytes | None:
+    sequencer.write_pending(session)
     latest = latest_checkpoint(session)
     if latest is None:
         return None
@@ -475,6 +481,7 @@ def growth(session: Session, *, since: datetime | None = None) -> list[tuple[dat
     """(each hour with entries, entries appended by its end): the log's size over time;
     with ``since``, from that time on only (the hours before are counted, not listed),
     so that the page of a log a year old groups a week of entries, not a year."""
+    sequencer.write_pending(session)
     hour = _hour_bucket(session)
     listed = select(hour, func.count()).group_by(hour).order_by(hour)
     total = 0

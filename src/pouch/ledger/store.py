@@ -5,8 +5,10 @@ Tables:
 - ``ledger_entries``: every entry by index, written by ``append`` in the
   caller's transaction (so an entry is durable exactly when what it records is).
 - ``ledger_head``: one row, the next index to assign. ``append`` bumps it with
-  ``UPDATE … RETURNING``; the row lock (PostgreSQL) or the write lock (SQLite)
-  makes appends take turns, so indexes are gapless and never reused.
+  ``UPDATE … RETURNING`` (on PostgreSQL the first append of a transaction; the
+  others count on from it and the row gets its final value at commit); the row
+  lock (PostgreSQL) or the write lock (SQLite) makes appends take turns, so
+  indexes are gapless and never reused.
 - ``ledger_tiles``: the hash tiles of c2sp.org/tlog-tiles, level and index,
   with their width (256 when full). Full tiles never change; the rightmost
   tile of each level is rewritten wider as the tree grows.

@@ -2,10 +2,11 @@
 
 ``tags_of`` counts a batch of events for their parties and returns each
 event's tags: one ``UPDATE … RETURNING`` per party per batch, as the head
-row is bumped. It is called while the transaction holds the log's head row
-(``sequencer.append_built``), so the rows are locked last and by one
-appender at a time: a party's counters are gapless and follow the log's
-order. A party without a row gets one, with a fresh key, at its first event.
+row is bumped (on PostgreSQL all of them in one round trip). It is called
+while the transaction holds the log's head row (``sequencer.append_built``),
+so the rows are locked last and by one appender at a time: a party's
+counters are gapless and follow the log's order. A party without a row gets
+one, with a fresh key, at its first event.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
+from pouch import postgres
 from pouch.ledger import tags
 from pouch.ledger.store import LedgerTagKey
 
@@ -65,9 +67,12 @@ def tags_of(connection: Connection, parties: Sequence[Sequence[int]]) -> list[li
     counts = Counter(party for of_event in parties for party in of_event)
     first: dict[int, int] = {}
     keys: dict[int, bytes] = {}
-    for party in sorted(counts):
+    ordered = sorted(counts)
+    bumps = [{"at_party": party, "count": counts[party]} for party in ordered]
+    # On PostgreSQL, one round trip for every party, while the head row is held.
+    rows = postgres.returning_each(connection, _BUMP, bumps)
+    for party, row in zip(ordered, rows, strict=True):
         count = counts[party]
-        row = connection.execute(_BUMP, {"at_party": party, "count": count}).first()
         if row is None:
             keys[party] = _create(connection, party, next_counter=count)
             first[party] = 0

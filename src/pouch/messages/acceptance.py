@@ -27,6 +27,7 @@ import rfc8785
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from pouch import postgres
 from pouch.directory.models import Office, OfficeKind
 from pouch.errors import Conflict, FieldError, InvalidInput, PayloadTooLarge, PouchError
 from pouch.events import EventKind
@@ -127,16 +128,15 @@ _BUMP_SEQUENCE = (
     .values(next_sequence=_SEQUENCES.c.next_sequence + bindparam("count"))
     .returning(_SEQUENCES.c.next_sequence)
 )
-_INSERT_MESSAGES = insert(_MESSAGES)
-_INSERT_EVENTS = insert(_EVENTS)
-_IDS_OF = select(_MESSAGES.c.public_id, _MESSAGES.c.id).where(
-    _MESSAGES.c.public_id.in_(bindparam("public_ids", expanding=True))
-)
 _USED_KEYS = select(_MESSAGES.c.sender_office_id, _MESSAGES.c.idempotency_key).where(
     _MESSAGES.c.idempotency_key.in_(bindparam("keys", expanding=True))
 )
 _OFFICE_KIND = select(_OFFICES.c.kind, _OFFICES.c.retired_at.is_not(None)).where(
     _OFFICES.c.id == bindparam("office")
+)
+_INSERT_MESSAGES = insert(_MESSAGES)
+_IDS_OF = select(_MESSAGES.c.public_id, _MESSAGES.c.id).where(
+    _MESSAGES.c.public_id.in_(bindparam("public_ids", expanding=True))
 )
 _PUBLIC_ID = select(_MESSAGES.c.public_id).where(_MESSAGES.c.id == bindparam("message"))
 
@@ -148,9 +148,13 @@ def _next_sequences(session: Session, office_ids: Sequence[int]) -> list[int]:
     counts = Counter(office_ids)
     first: dict[int, int] = {}
     connection = session.connection()
-    for office_id in sorted(counts):
+    offices = sorted(counts)
+    bumps = [{"office": office_id, "count": counts[office_id]} for office_id in offices]
+    # On PostgreSQL, one round trip for every office: their rows are held until commit.
+    rows = postgres.returning_each(connection, _BUMP_SEQUENCE, bumps)
+    for office_id, row in zip(offices, rows, strict=True):
         count = counts[office_id]
-        bumped = connection.execute(_BUMP_SEQUENCE, {"office": office_id, "count": count}).scalar()
+        bumped = row[0] if row is not None else None
         if bumped is None:
             connection.execute(
                 insert(_SEQUENCES), {"office_id": office_id, "next_sequence": count + 1}
@@ -441,10 +445,12 @@ def _write_accepted(
 ) -> list[Accepted]:
     if not acceptances:
         return []
-    sequences = _next_sequences(session, [p.submission.addressee_office_id for _, p in acceptances])
+    # The rows and events are made before the offices' sequence rows are taken
+    # (on PostgreSQL they are held from the bump to the commit, and every other
+    # writer to those offices waits); the numbers are filled in after.
     messages: list[dict[str, Any]] = []
     details: list[dict[str, Any]] = []
-    for (acceptance, prepared), sequence in zip(acceptances, sequences, strict=True):
+    for acceptance, prepared in acceptances:
         submission = prepared.submission
         public_id = new_public_id()
         deliver_by = timetable.deliver_by(submission.precedence, now)
@@ -452,7 +458,7 @@ def _write_accepted(
             "message": public_id,
             "from_office": submission.sender_office_id,
             "to_office": submission.addressee_office_id,
-            "office_sequence": sequence,
+            "office_sequence": None,  # below
             "precedence": submission.precedence.value,
             "content": prepared.content_hash,
             "deliver_by": format_time(deliver_by),
@@ -476,7 +482,7 @@ def _write_accepted(
                 "security_label": submission.security_label,
                 "precedence": submission.precedence,
                 "state": MessageState.ACCEPTED,
-                "office_sequence": sequence,
+                "office_sequence": None,  # below
                 "content_hash": prepared.content_hash,
                 "idempotency_key": acceptance.idempotency_key,
                 "request_hash": acceptance.request_hash,
@@ -489,6 +495,9 @@ def _write_accepted(
                 "overdue_at": None,
             }
         )
+    sequences = _next_sequences(session, [p.submission.addressee_office_id for _, p in acceptances])
+    for said, values, sequence in zip(details, messages, sequences, strict=True):
+        said["office_sequence"] = values["office_sequence"] = sequence
     # Tagged for the addressee office and the sender office (invariant 5).
     recorded = ledger_service.record_events(
         session,
@@ -498,17 +507,25 @@ def _write_accepted(
     for values, event in zip(messages, recorded, strict=True):
         values["accepted_index"] = event.index
     connection = session.connection()
-    # Plain executemany, then the ids by public id: RETURNING ids in row
-    # order would make SQLAlchemy insert the rows one by one on SQLite.
-    connection.execute(_INSERT_MESSAGES, messages)
-    public_ids = [values["public_id"] for values in messages]
-    ids: dict[str, int] = dict(connection.execute(_IDS_OF, {"public_ids": public_ids}).all())
+    ids: dict[str, int]
+    if postgres.psycopg_of(connection) is not None:
+        # One statement, which returns each row's id with its public id.
+        ids = dict(
+            postgres.insert_many(connection, _MESSAGES, messages, returning=("public_id", "id"))
+        )
+    else:
+        # Plain executemany, then the ids by public id: RETURNING ids in row
+        # order would make SQLAlchemy insert the rows one by one on SQLite.
+        connection.execute(_INSERT_MESSAGES, messages)
+        public_ids = [values["public_id"] for values in messages]
+        ids = dict(connection.execute(_IDS_OF, {"public_ids": public_ids}).all())
     for values in messages:
         values["id"] = ids[values["public_id"]]
     for (_, prepared), values in zip(acceptances, messages, strict=True):
         _store_attachments(session, values["id"], prepared)
-    connection.execute(
-        _INSERT_EVENTS,
+    postgres.insert_many(
+        connection,
+        _EVENTS,
         [
             {
                 "message_id": values["id"],
