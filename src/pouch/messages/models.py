@@ -60,7 +60,7 @@ class Message(Base):
         Index("ix_messages_sender_accepted", "sender_office_id", "accepted_at", "id"),
         # The search's precedence order: one precedence at a time, nearest deadline first.
         Index("ix_messages_precedence", "precedence", "deliver_by", "id"),
-        # The watch floor's queue in that order, one state at a time (migration 0023).
+        # The watch floor's queue in that order, one state at a time (migration 0022).
         Index("ix_messages_queue", "state", "precedence", "deliver_by", "id"),
         # A message's replies, on its page (found by tests/messages/test_query_plans.py).
         Index("ix_messages_in_reply_to", "in_reply_to_id", "id"),

@@ -8,7 +8,7 @@ year to find the few still queued (153 ms p95 at 100,000 on SQLite, growing
 with the year). Each state is now read apart (``messages.search.queue``) from
 this index, which holds the queue's few rows at its front.
 
-Revision ID: 0023
+Revision ID: 0022
 Revises: 0021
 Create Date: 2026-12-06 23:20:00
 """
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0023"
+revision: str = "0022"
 down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
