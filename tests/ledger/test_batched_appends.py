@@ -10,6 +10,7 @@ and rolled back, and reads of the log inside the transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 
 import pytest
@@ -55,7 +56,9 @@ def test_a_batch_of_units_appends_gapless_and_a_failed_unit_leaves_no_entry(
     with database.transaction(write=False) as session:
         size = ledger_service.sequenced_size(session)
 
-    def unit(name: bytes, *, fails: bool = False, entries: int = 1) -> object:
+    def unit(
+        name: bytes, *, fails: bool = False, entries: int = 1
+    ) -> Callable[[Session], list[int]]:
         def work(session: Session) -> list[int]:
             made = [name + b"." + bytes([48 + i]) for i in range(entries)]
             indexes = sequencer.append(session, made, now=clock.now())
@@ -71,7 +74,7 @@ def test_a_batch_of_units_appends_gapless_and_a_failed_unit_leaves_no_entry(
     # fails at unit 7 and is run again, each unit in a savepoint of its own.
     for i in range(20):
         work = unit(b"u%d" % i, fails=i == 7, entries=1 + i % 3)
-        futures.append(committer.submit(work))  # type: ignore[arg-type]
+        futures.append(committer.submit(work))
     committer.start()
     committer.stop()
     assert committer.batches == 1
