@@ -2,7 +2,7 @@
 through the HTTP API, in one run, against real servers.
 
     uv run python bench/bench_mail.py [--seconds N] [--warmup W] [--concurrency C]
-        [--rate R]
+        [--rate R] [--processes P]
 
 Goal (issue 16): at least 300 mails/s accepted on this 2-core machine, and p99
 at most 200 ms at a paced 100 mails/s.
@@ -16,7 +16,8 @@ the principal's address ``president-elect@pouch.example``.
 
 Two phases, one server at a time on that database:
 
-- *HTTP*: ``pouch serve`` (one process, as ``pouch mail serve`` is one), and
+- *HTTP*: ``pouch serve --workers P`` (P = ``--processes``, 2 by default: one a
+  core, as ``pouch mail serve --processes P`` runs), and
   the same client as ``bench_accept.py`` (its ``Submitter``: RFC 9421-signed
   submissions, signed ahead of the phase).
 - *SMTP*: ``pouch mail serve`` and a lean asyncio SMTP client keeping one
@@ -90,7 +91,10 @@ class MailServer(PouchServer):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "pouch.cli", "mail", "serve", "--port", str(self.port)],
+                [
+                    *(sys.executable, "-m", "pouch.cli", "mail", "serve"),
+                    *("--port", str(self.port), "--processes", str(self.workers)),
+                ],
                 env=self.environment(),
                 cwd=self.data_dir,
                 stdout=log,
@@ -313,8 +317,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="server processes of each kind (pouch serve --workers, pouch mail serve "
+        "--processes); 2, one a core",
+    )
     args = parser.parse_args()
     print(machine())
     workdir = Path(tempfile.mkdtemp(prefix="pouch-bench-mail-"))
@@ -328,7 +339,7 @@ def main() -> None:
         (args.warmup + args.seconds) * GOAL_PER_S * 2
     )
 
-    http = PouchServer(url, data_dir=workdir / "http", workers=1)
+    http = PouchServer(url, data_dir=workdir / "http", workers=args.processes)
     submitter = Submitter(sender, http.base_url)
     submitter.prepare(expected)
     try:
@@ -342,7 +353,14 @@ def main() -> None:
     started = time.monotonic()
     letters.prepare(expected)
     sign_ms = (time.monotonic() - started) / expected * 1000
-    smtp = MailServer(url, data_dir=workdir / "smtp", port=free_port(), skey=http.skey, settings={})
+    smtp = MailServer(
+        url,
+        data_dir=workdir / "smtp",
+        port=free_port(),
+        skey=http.skey,
+        settings={},
+        workers=args.processes,
+    )
     smtp.settings["POUCH_MAIL_PORT"] = str(smtp.port)
     request, _ = smtp_request(letters, smtp.port)
     try:
@@ -354,7 +372,8 @@ def main() -> None:
 
     print(
         f"\n{args.seconds:g} s per phase after {args.warmup:g} s of warm-up, "
-        f"{args.concurrency} in flight (full); SQLite; one server process each"
+        f"{args.concurrency} in flight (full); SQLite; {args.processes} server "
+        "process(es) each"
     )
     print(
         table(

@@ -310,6 +310,15 @@ class Settings(BaseSettings):
             "so a front MTA (Postfix) usually listens there and hands mail over by LMTP."
         ),
     )
+    mail_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "Processes of `pouch mail serve` accepting on its port, one core each: each "
+            "parses and verifies one mail at a time."
+        ),
+    )
     mail_hostname: str = Field(
         default="localhost", description="The name `pouch mail serve` greets with (EHLO, banner)."
     )

@@ -51,16 +51,23 @@ START_TIMEOUT = 120.0
 T = TypeVar("T")
 
 
-def eventually(condition: Callable[[], T], *, what: str, timeout: float = 60.0) -> T:
+def eventually(
+    condition: Callable[[], T],
+    *,
+    what: str,
+    timeout: float = 60.0,
+    explain: Callable[[], str] | None = None,
+) -> T:
     """``condition()`` once it is truthy, polled; the test fails naming ``what`` after
-    ``timeout`` seconds."""
+    ``timeout`` seconds, with what ``explain`` says of the last try."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
         if result:
             return result
         if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:.0f} s")
+            detail = f"\n{explain()}" if explain is not None else ""
+            pytest.fail(f"{what}: not within {timeout:.0f} s{detail}")
         time.sleep(0.05)
 
 

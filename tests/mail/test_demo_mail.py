@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -55,8 +56,17 @@ def _port(line: str) -> int:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[dict[str, str]]:
+    with served_mail(tmp_path) as (env, _):
+        yield env
+
+
+@contextmanager
+def served_mail(
+    tmp_path: Path, *serve_options: str
+) -> Iterator[tuple[dict[str, str], subprocess.Popen[str]]]:
     """Part of the demo's directory (its offices for mail, the key pinned as `pouch
-    demo` pins it), the mailbox and `pouch mail serve` started; the environment."""
+    demo` pins it), the mailbox and `pouch mail serve` started: the environment, and
+    the `pouch mail serve` process."""
     data = tmp_path / "var"
     env = {
         **os.environ,
@@ -74,7 +84,7 @@ def demo(tmp_path: Path) -> Iterator[dict[str, str]]:
     directory.write_text(yaml.safe_dump(document, allow_unicode=True))
     # Both at once; `pouch mail serve` migrates the database, then the directory comes.
     mailbox = _pouch("mail", "mailbox", "--maildir", str(data / "mailbox"), "--port", "0", env=env)
-    server = _pouch("mail", "serve", "--port", "0", env=env)
+    server = _pouch("mail", "serve", "--port", "0", *serve_options, env=env)
     try:
         env["POUCH_SMTP_HOST"] = "127.0.0.1"
         env["POUCH_SMTP_PORT"] = str(_port(_first_line(mailbox, "mailbox: SMTP on ")))
@@ -86,7 +96,7 @@ def demo(tmp_path: Path) -> Iterator[dict[str, str]]:
             timeout=120,
             capture_output=True,
         )
-        yield env
+        yield env, server
     finally:
         for process in (server, mailbox):
             process.terminate()

@@ -32,23 +32,43 @@ def mail_serve(
     port: Annotated[
         int | None, typer.Option(help="Listen port (default: POUCH_MAIL_PORT).")
     ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help=(
+                "Processes accepting mail on the port, one core each (default: "
+                "POUCH_MAIL_PROCESSES); one that dies is started again."
+            ),
+        ),
+    ] = None,
+    listen_fd: Annotated[
+        int | None,
+        typer.Option(hidden=True, help="A sibling of --processes: the socket to accept from."),
+    ] = None,
 ) -> None:
     """Receive mail for the offices: stored and logged before 250, then accepted as a
     message or quarantined. Integrates the log as `pouch serve` does."""
+    import socket
+
     from pouch.clock import SystemClock
     from pouch.db import Database
     from pouch.groupcommit import GroupCommitter
     from pouch.ledger.cli import ensure_key
     from pouch.ledger.service import Ledger
     from pouch.mail.flows import intake_from_settings
-    from pouch.mail.server import MailServer, tls_context
+    from pouch.mail.server import MailServer, Siblings, listening_socket, tls_context
 
     settings = settings_of(ctx)
     if (settings.mail_tls_cert is None) != (settings.mail_tls_key is None):
         errors.print("[red]error:[/red] set both POUCH_MAIL_TLS_CERT and POUCH_MAIL_TLS_KEY")
         raise typer.Exit(2)
-    upgrade_database(settings)
-    ensure_key(settings)
+    sibling = listen_fd is not None
+    count = settings.mail_processes if processes is None else processes
+    if not sibling:  # the first process prepares what every sibling relies on
+        upgrade_database(settings)
+        ensure_key(settings)
     clock = SystemClock()
     database = Database.from_url(settings.database_url)
     ledger = Ledger.from_settings(settings, database=database, clock=clock)
@@ -67,32 +87,52 @@ def mail_serve(
         if settings.mail_tls_cert is not None and settings.mail_tls_key is not None
         else None
     )
+    listen_host = host or settings.mail_host
+    listen_port = settings.mail_port if port is None else port
+    if sibling:
+        sock: socket.socket | None = socket.socket(fileno=listen_fd)
+    else:
+        sock = listening_socket(listen_host, listen_port) if count > 1 else None
     server = MailServer(
         intake,
-        host=host or settings.mail_host,
-        port=settings.mail_port if port is None else port,
+        host=listen_host,
+        port=listen_port,
         hostname=settings.mail_hostname,
         max_bytes=settings.mail_max_bytes,
         tls=tls,
         lmtp=lmtp,
+        sock=sock,
     )
     committer.start()
     ledger.start()
-    # Mail stored by a process that stopped before reading it is read now.
-    for outcome in intake.process_pending():
-        console.print(f"mail {outcome.mail_id}: {outcome.reply()}")
+    if not sibling:
+        # Mail stored by a process that stopped before reading it is read now, before
+        # any sibling starts.
+        for outcome in intake.process_pending():
+            console.print(f"mail {outcome.mail_id}: {outcome.reply()}")
     bound = server.start()
-    console.print(
-        f"{'LMTP' if lmtp else 'SMTP'} on {server.host}:{bound}"
-        f"{' with STARTTLS' if tls is not None else ''}; Ctrl-C stops"
-    )
+    siblings = None
+    if sock is not None and not sibling:
+        siblings = Siblings(sock, count - 1, options=["--lmtp"] if lmtp else [])
+        siblings.start()
+    if not sibling:
+        console.print(
+            f"{'LMTP' if lmtp else 'SMTP'} on {server.host}:{bound}"
+            f"{' with STARTTLS' if tls is not None else ''}"
+            f"{f' in {count} processes' if count > 1 else ''}; Ctrl-C stops"
+        )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
-        stopping.wait()
+        # A signal may land on another thread, and Python runs its handler only when the
+        # main thread wakes: wake it twice a second.
+        while not stopping.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
+        if siblings is not None:
+            siblings.stop()
         server.stop()
         committer.stop()
         ledger.stop()

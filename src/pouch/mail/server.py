@@ -15,14 +15,25 @@ What the sending MTA is told is what Pouch did, never more:
 
 With LMTP, one status line per recipient, all the same: the mail is stored
 once for all of them.
+
+One process parses and verifies one mail at a time on one core; with
+``--processes N`` the first process binds the port and starts N - 1 more
+(``Siblings``), each accepting from the same listening socket, so that the
+kernel hands each connection to one of them. They write through the same
+database, whose writers take turns, and a sibling that dies is started again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import ssl
+import subprocess
+import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +129,10 @@ class MailServer:
         max_bytes: int,
         tls: ssl.SSLContext | None = None,
         lmtp: bool = False,
+        sock: socket.socket | None = None,
     ) -> None:
         self.handler = Handler(intake, lmtp=lmtp)
+        self.sock = sock
         self.host = host
         self.port = port
         self.hostname = hostname
@@ -143,9 +156,12 @@ class MailServer:
 
     def start(self) -> int:
         """Listen, and return the port."""
-        self._server = self.loop.run_until_complete(
-            self.loop.create_server(self._protocol, host=self.host, port=self.port)
+        listening = (
+            self.loop.create_server(self._protocol, sock=self.sock)
+            if self.sock is not None
+            else self.loop.create_server(self._protocol, host=self.host, port=self.port)
         )
+        self._server = self.loop.run_until_complete(listening)
         self.port = self._server.sockets[0].getsockname()[1]
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="pouch-mail", daemon=True
@@ -167,3 +183,76 @@ class MailServer:
         self._thread.join(timeout=10)
         self.loop.close()
         self._server = None
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The one listening socket the processes of ``pouch mail serve --processes N``
+    share; ``port=0`` picks a free port. Inheritable, so that siblings can take it."""
+    family, kind, _, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    sock.listen(511)
+    sock.setblocking(False)
+    sock.set_inheritable(True)
+    return sock
+
+
+class Siblings:
+    """The other processes of ``pouch mail serve --processes N``: each runs ``pouch
+    mail serve`` on the listening socket the first one bound (its descriptor passed
+    with ``--listen-fd``); one that exits is started again, every ``check`` seconds,
+    until ``stop``."""
+
+    def __init__(self, sock: socket.socket, count: int, *, options: Sequence[str] = ()) -> None:
+        self.fd = sock.fileno()
+        self.count = count
+        self.options = list(options)
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.restarted = 0
+        self._stopping = threading.Event()
+        self._watch: threading.Thread | None = None
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "pouch.cli", "mail", "serve"]
+        command += ["--listen-fd", str(self.fd), *self.options]
+        # Our own interpreter and module, with options of our own making.
+        return subprocess.Popen(command, pass_fds=(self.fd,), env=os.environ.copy())  # noqa: S603
+
+    def start(self, *, check: float = 1.0) -> None:
+        self.processes = [self._spawn() for _ in range(self.count)]
+        self._watch = threading.Thread(
+            target=self._keep, args=(check,), name="pouch-mail-siblings", daemon=True
+        )
+        self._watch.start()
+
+    def _keep(self, check: float) -> None:
+        while not self._stopping.wait(check):
+            for n, process in enumerate(self.processes):
+                if process.poll() is not None and not self._stopping.is_set():
+                    log.warning(
+                        "mail process %d exited (%s); starting another",
+                        process.pid,
+                        process.returncode,
+                    )
+                    self.processes[n] = self._spawn()
+                    self.restarted += 1
+
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes]
+
+    def stop(self, *, timeout: float = 30.0) -> None:
+        self._stopping.set()
+        if self._watch is not None:
+            self._watch.join(timeout=timeout)
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=timeout)
