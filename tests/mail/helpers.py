@@ -244,3 +244,13 @@ class Relay:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
         self.loop.close()
+
+
+def logged_event(database: Database, index: int) -> dict[str, Any]:
+    """The event the log holds at ``index`` (its opening), as committed."""
+    from pouch.ledger import service as ledger_service
+
+    with database.transaction(write=False) as session:
+        opening = ledger_service.opening(session, index)
+        assert opening is not None, f"no log entry {index}"
+        return dict(opening.event)

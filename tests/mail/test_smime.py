@@ -15,8 +15,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pouch.db import Database
 from pouch.mail import smime
 from pouch.mail.models import MailState
+from pouch.messages import service as message_service
 from tests.mail.conftest import PRINCIPAL, MailWorld
-from tests.mail.helpers import arrivals, send
+from tests.mail.helpers import arrivals, logged_event, send
 
 SIGNER = "consul@ucla.edu"
 
@@ -80,6 +81,17 @@ def test_a_good_signature_is_kept_as_evidence(
     assert verdict["addresses"] == [SIGNER] and verdict["aligned"] is True
     assert verdict["signer"] == "CN=Consul General"
     assert len(verdict["certificate_sha256"]) == 64
+    # The accepted event commits to the verdict and the certificate it was made with.
+    (public_id,) = mail.messages
+    with database.transaction(write=False) as session:
+        message = message_service.get_message(session, public_id)
+        accepted_index = message.accepted_index
+    assert accepted_index is not None
+    assert logged_event(database, accepted_index)["smime"] == {
+        "result": "pass",
+        "certificate_sha256": verdict["certificate_sha256"],
+        "aligned": True,
+    }
 
 
 def test_a_changed_body_fails(database: Database, smtp_port: int, mail_world: MailWorld) -> None:

@@ -3,10 +3,13 @@ or quarantine out, and every reply true to what was stored."""
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import smtplib
 from concurrent.futures import ThreadPoolExecutor
+from email.message import EmailMessage
 
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from pouch.clock import ManualClock
@@ -20,6 +23,7 @@ from pouch.mail.models import MailState, RawMail
 from pouch.messages.models import Message, MessageEvent
 from pouch.messages.rules import Precedence
 from tests.factories import build_world, make_office
+from tests.identity.helpers import log_in
 from tests.mail.conftest import PRINCIPAL, MailWorld
 from tests.mail.helpers import (
     DnsServer,
@@ -33,6 +37,7 @@ from tests.mail.helpers import (
     send,
     serving,
 )
+from tests.messages.helpers import LIMITS
 
 SIGNED_FROM = "joe@football.example.com"
 
@@ -99,6 +104,10 @@ def test_a_good_dkim_mail_becomes_a_message_with_its_receipt(
         ("rsa-sha256", "test", "pass", "dns"),
     }
     assert all(v["key_sha256"] for v in mail.verdicts["dkim"])
+    # The log commits to each signature's key, not only to its result.
+    assert sorted((v["s"], v["result"], v["key"]) for v in accepted["dkim"]) == sorted(  # type: ignore[attr-defined]
+        (v["s"], v["result"], v["key_sha256"]) for v in mail.verdicts["dkim"]
+    )
     assert "brisbane._domainkey.football.example.com" in dns_server.queries
     assert message.signature is not None
     assert message.signature["mail"]["dmarc"] == "pass"
@@ -315,3 +324,66 @@ def test_mails_arriving_together_share_commits_and_each_is_answered_once_durable
     assert subjects == [f"Together {n}" for n in range(8)]
     assert committer.units == 8  # each mail: stored with its received event and accepted
     assert committer.batches < committer.units, (committer.units, committer.batches)
+
+
+def test_a_mail_is_on_the_watch_floor_with_its_dkim_verdict(
+    app_client: TestClient, database: Database, smtp_port: int, mail_world: MailWorld
+) -> None:
+    _, raw = mail_auth_case("mail-auth-dkim-001.txt")
+    _, data = send(smtp_port, raw, sender=SIGNED_FROM, to=["President-Elect+FLASH@pouch.example"])
+    assert data.code == 250, data.text
+    (message,) = _messages(database)
+
+    log_in(app_client, "watch-officer")
+    queue = app_client.get("/watch/queue")
+    assert queue.status_code == 200 and message.public_id in queue.text
+    page = app_client.get(f"/watch/{message.public_id}")
+    assert page.status_code == 200
+    shown = " ".join(page.text.split())
+    # Two signatures by one domain: the domain named once.
+    assert "Authenticated: DKIM-signed by football.example.com, the sender's domain" in shown
+    assert "DKIM d=football.example.com s=brisbane: pass (key from dns)" in shown
+    assert "DKIM d=football.example.com s=test: pass (key from dns)" in shown
+
+
+def _lax_letter(subject: str) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = "Consul <consul@ucla.edu>"
+    mail["To"] = PRINCIPAL
+    mail["Subject"] = subject
+    mail["Message-ID"] = f"<{subject.replace(' ', '-')}@ucla.edu>"
+    return mail
+
+
+def test_the_precedence_header_html_and_attachments_take_the_apis_path(
+    database: Database, smtp_port: int, mail_world: MailWorld
+) -> None:
+    """RFC 6477's header when the address has no tag; the HTML body through the same
+    sanitizer as the API's; attachments over the cap quarantined with the reason."""
+    letter = _lax_letter("Urgent note")
+    letter["MMHS-Primary-Precedence"] = "immediate"
+    letter.set_content("Plain words.")
+    letter.add_alternative(
+        '<p onclick="steal()">Please <b>call</b>.</p><script>alert(1)</script>', subtype="html"
+    )
+    raw = letter.as_bytes(policy=email.policy.SMTP)
+    _, data = send(smtp_port, raw, sender="consul@ucla.edu", to=[PRINCIPAL])
+    assert data.code == 250 and "accepted as m-" in data.text, data.text
+    (message,) = _messages(database)
+    assert message.precedence == Precedence.IMMEDIATE
+    assert message.body_html is not None
+    assert "<b>call</b>" in message.body_html
+    assert "script" not in message.body_html and "onclick" not in message.body_html
+
+    crowded = _lax_letter("Six annexes")
+    crowded.set_content("Annexes attached.")
+    for n in range(LIMITS.max_attachments + 1):
+        crowded.add_attachment(b"%PDF-1.4 annex", maintype="application", subtype="pdf",
+                               filename=f"annex-{n}.pdf")  # fmt: skip
+    raw = crowded.as_bytes(policy=email.policy.SMTP)
+    _, data = send(smtp_port, raw, sender="consul@ucla.edu", to=[PRINCIPAL])
+    assert data.code == 250 and "quarantined" in data.text, data.text
+    assert len(_messages(database)) == 1
+    crowd = arrivals(database)[-1]
+    assert crowd.state == MailState.QUARANTINED
+    assert crowd.reason is not None and "attachment" in crowd.reason, crowd.reason

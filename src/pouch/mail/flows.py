@@ -628,12 +628,22 @@ def acceptances_of(
     assert reading.sender_office_id is not None
     evidence: dict[str, Any] = {"mail": mail.sha256, "received": mail.received_index}
     if reading.verdicts is not None:
+        # Each signature with the key it was checked with (the record's SHA-256), so that
+        # a key swapped in the directory or DNS afterwards shows against the log.
         evidence["dkim"] = [
-            {"d": v.domain, "s": v.selector, "result": v.result} for v in reading.verdicts.dkim
+            {"d": v.domain, "s": v.selector, "result": v.result, "key": v.evidence()["key_sha256"]}
+            for v in reading.verdicts.dkim
         ]
         evidence["dmarc"] = reading.verdicts.dmarc
         if reading.verdicts.policy is not None:
             evidence["dmarc_policy"] = reading.verdicts.policy.evidence()
+        if reading.verdicts.smime is not None:
+            smime_verdict = reading.verdicts.smime
+            evidence["smime"] = {
+                key: smime_verdict[key]
+                for key in ("result", "certificate_sha256", "aligned")
+                if key in smime_verdict
+            }
     # Who let an unauthenticated mail through is said to its readers, not only logged.
     released: dict[str, Any] = {}
     if officer_id is not None:
