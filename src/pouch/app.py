@@ -46,6 +46,7 @@ from pouch.ledger import api as ledger_api
 from pouch.ledger import pages as ledger_pages
 from pouch.ledger.integrity import IntegrityChecker
 from pouch.ledger.service import Ledger
+from pouch.mail import api as mail_api
 from pouch.mail import pages as mail_pages
 from pouch.messages import api as messages_api
 from pouch.messages import find_pages, inbox_pages, notify, track_pages, watch_pages
@@ -236,6 +237,7 @@ def create_app(
     app.include_router(calls_api.router)
     app.include_router(briefings_api.router)
     app.include_router(language_api.router)
+    app.include_router(mail_api.router)
     app.include_router(ledger_api.tiles)
     app.include_router(ledger_api.proofs)
     app.include_router(identity_pages.router)

@@ -188,6 +188,8 @@ PUBLIC = [
     ("GET", "/api/log/proof", "/api/log/proof?index=0&size=1"),
     ("GET", "/api/log/consistency", "/api/log/consistency?from=0&to=0"),
     ("GET", "/api/log/receipt/{}", "/api/log/receipt/0"),
+    # A mail's arrival, named by the SHA-256 of its bytes: only their holder knows it.
+    ("GET", "/api/mail/{}/receipt", f"/api/mail/{'0' * 64}/receipt"),
     ("GET", "/log/checkpoint", "/log/checkpoint"),
     ("GET", "/log/tile/{}", "/log/tile/0/000.p/1"),
     # A passkey login's options: a one-time challenge, before anyone is logged in.

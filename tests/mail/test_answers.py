@@ -241,6 +241,8 @@ def test_a_quarantined_mail_is_answered_with_the_reason(desk: Desk) -> None:
     assert "[Pouch] quarantined" in parsed["Subject"]
     assert mail.reason is not None
     assert " ".join(mail.reason.split()) in " ".join(parsed.get_content().split())
+    # Where the sender gets the receipt of its arrival.
+    assert f"/api/mail/{mail.sha256}/receipt" in parsed.get_content()
 
 
 def test_a_forged_return_path_gets_no_answer(desk: Desk) -> None:
@@ -374,6 +376,7 @@ def test_the_officers_decision_is_answered_too(desk: Desk, mail_world: MailWorld
                 now=desk.clock.now(),
                 answering=policy,
                 mail_from=POUCH_FROM,
+                base_url="http://testserver",
             )
     desk.drain()
 

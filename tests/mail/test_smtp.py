@@ -18,6 +18,9 @@ from pouch.directory.models import OfficeKind
 from pouch.events import EventKind
 from pouch.groupcommit import GroupCommitter
 from pouch.ledger import service as ledger_service
+from pouch.ledger.events import Opening
+from pouch.ledger.note import Ed25519Verifier
+from pouch.ledger.receipt import verify_receipt
 from pouch.mail import service as mail_service
 from pouch.mail.models import MailState, RawMail
 from pouch.messages.models import Message, MessageEvent
@@ -387,3 +390,36 @@ def test_the_precedence_header_html_and_attachments_take_the_apis_path(
     crowd = arrivals(database)[-1]
     assert crowd.state == MailState.QUARANTINED
     assert crowd.reason is not None and "attachment" in crowd.reason, crowd.reason
+
+
+def test_a_quarantined_mails_sender_proves_its_arrival_with_a_receipt(
+    app_client: TestClient, database: Database, smtp_port: int, mail_world: MailWorld
+) -> None:
+    """Whoever holds the mail's bytes asks, with no credentials, for the receipt of its
+    arrival: the ``received`` event's opening and a tlog-proof under the log's key."""
+    _, raw = mail_auth_case("mail-auth-dkim-001.txt")
+    tampered = raw.replace(b"Are you hungry yet?", b"Are you thirsty yet?")
+    _, data = send(smtp_port, tampered, sender=SIGNED_FROM, to=[PRINCIPAL])
+    assert "quarantined" in data.text
+    sha256 = hashlib.sha256(tampered).hexdigest()
+
+    url = f"/api/mail/{sha256}/receipt"
+    pending = app_client.get(url)
+    assert pending.status_code == 200, pending.text
+    ledger = app_client.app.state.ledger  # type: ignore[attr-defined]
+    ledger.integrate_now()
+    shown = app_client.get(url).json()
+    opening = Opening.from_json(shown["opening"])
+    assert opening.event["kind"] == EventKind.RECEIVED and opening.event["mail"] == sha256
+    assert shown["receipt_url"].endswith(url)
+    verified = verify_receipt(
+        shown["receipt"].encode(), opening.entry(), log=Ed25519Verifier.from_vkey(ledger.vkey)
+    )
+    assert verified.index == opening.index == arrivals(database)[0].received_index
+
+    # Another mail's hash, or no hash at all: nothing to show.
+    assert app_client.get(f"/api/mail/{'0' * 64}/receipt").status_code == 404
+    for bad in ("ABC", "g" * 64, "0" * 65, "%00" * 64):
+        refused = app_client.get(f"/api/mail/{bad}/receipt")
+        assert refused.status_code in (400, 404), (bad, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")

@@ -427,6 +427,14 @@ def receipt(session: Session, *, index: int, cache: TileCache) -> bytes:
     )
 
 
+def receipt_once_published(session: Session, *, index: int, cache: TileCache) -> str | None:
+    """``receipt`` as text, or None while no checkpoint covers ``index`` yet."""
+    try:
+        return receipt(session, index=index, cache=cache).decode()
+    except NotIntegrated:
+        return None
+
+
 def tile_body(session: Session, tile: TileID, *, cache: TileCache) -> bytes | None:
     """The body of ``tile`` as published: only within the latest checkpoint."""
     latest = latest_checkpoint(session)

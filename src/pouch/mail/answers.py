@@ -116,7 +116,7 @@ def accepted_text(
     return "\n".join(lines) + "\n"
 
 
-def quarantined_text(*, received_index: int, sha256: str, reason: str) -> str:
+def quarantined_text(*, received_index: int, sha256: str, reason: str, arrival_url: str) -> str:
     """The answer for a mail held for a watch officer."""
     return (
         f"Your mail was received (log index {received_index}, SHA-256 {sha256}) but not\n"
@@ -124,11 +124,15 @@ def quarantined_text(*, received_index: int, sha256: str, reason: str) -> str:
         "with a second officer, reject it. The reason:\n\n"
         f"  {reason}\n\n"
         "Nothing is dropped: the mail is kept as it came and its arrival is in the log.\n"
+        f"Receipt of its arrival (signed, with its proof of inclusion in the log):\n"
+        f"  {arrival_url}\n"
     )
 
 
-def rejected_text(*, received_index: int, sha256: str, reason: str) -> str:
+def rejected_text(*, received_index: int, sha256: str, reason: str, arrival_url: str) -> str:
     return (
         f"Your mail (log index {received_index}, SHA-256 {sha256}) was rejected by two\n"
         f"watch officers: {reason}\nIt stays on the record as it came.\n"
+        f"Receipt of its arrival (signed, with its proof of inclusion in the log):\n"
+        f"  {arrival_url}\n"
     )

@@ -503,7 +503,10 @@ class MailIntake:
                 mail,
                 about="quarantined",
                 text=answers.quarantined_text(
-                    received_index=mail.received_index, sha256=mail.sha256, reason=reason
+                    received_index=mail.received_index,
+                    sha256=mail.sha256,
+                    reason=reason,
+                    arrival_url=mail_service.arrival_url(self.base_url, mail.sha256),
                 ),
                 withheld=_withheld(mail, reading.letter, self.mail_from),
                 policy=self.answering,
@@ -779,9 +782,11 @@ def reject(
     now: datetime,
     answering: answers.Policy | None,
     mail_from: str,
+    base_url: str,
 ) -> MailState:
     """``mail_service.reject``; once two officers have rejected it, the sender is told
-    why (under the same conditions as every automatic answer)."""
+    why (under the same conditions as every automatic answer), with where the receipt
+    of its arrival is."""
     state = mail_service.reject(session, mail_id, officer_id=officer_id, reason=reason, now=now)
     if state == MailState.REJECTED and answering is not None:
         mail = mail_service.get_mail(session, mail_id)
@@ -794,7 +799,10 @@ def reject(
             mail,
             about="rejected",
             text=answers.rejected_text(
-                received_index=mail.received_index, sha256=mail.sha256, reason=reason.strip()
+                received_index=mail.received_index,
+                sha256=mail.sha256,
+                reason=reason.strip(),
+                arrival_url=mail_service.arrival_url(base_url, mail.sha256),
             ),
             withheld=_withheld(mail, letter, mail_from),
             policy=answering,

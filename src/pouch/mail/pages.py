@@ -99,6 +99,7 @@ def reject(
         now=clock.now(),
         answering=mail_flows.answering_of(settings),
         mail_from=settings.mail_from,
+        base_url=settings.public_url.rstrip("/"),
     )
     notice = "rejected" if state == MailState.REJECTED else "reject-requested"
     return render.back("/watch/mail", "/watch/mail", notice)

@@ -27,6 +27,7 @@ from pouch.errors import Conflict, FieldError, InvalidInput, NotFound
 from pouch.events import EventKind
 from pouch.identity import record
 from pouch.ledger import service as ledger_service
+from pouch.ledger.service import Ledger
 from pouch.mail import addresses, answers
 from pouch.mail.keys import pin_name
 from pouch.mail.models import (
@@ -40,6 +41,7 @@ from pouch.mail.models import (
     RawMail,
 )
 from pouch.messages import notify
+from pouch.messages.schemas import OpeningOut, ReceiptOut
 
 REJECT_REQUESTED = "reject-request"
 REJECT = "reject"
@@ -153,6 +155,35 @@ def first_arrivals(session: Session, shas: Iterable[str]) -> dict[str, InboundMa
     ):
         found.setdefault(mail.sha256, mail)
     return found
+
+
+def arrival_url(base_url: str, sha256: str) -> str:
+    """Where the receipt of a mail's arrival is (``mail.api``)."""
+    return f"{base_url}/api/mail/{sha256}/receipt"
+
+
+def arrival_receipt(session: Session, sha256: str, *, ledger: Ledger, base_url: str) -> ReceiptOut:
+    """The receipt of the first arrival of these bytes: its ``received`` event's opening
+    and, once a checkpoint covers it, the tlog-proof.
+
+    :raises NotFound: no mail with these bytes arrived.
+    """
+    first = session.scalar(
+        select(InboundMail.received_index)
+        .where(InboundMail.sha256 == sha256)
+        .order_by(InboundMail.id)
+        .limit(1)
+    )
+    opening = ledger_service.opening(session, first) if first is not None else None
+    if opening is None or opening.event.get("mail") != sha256:
+        raise NotFound("no mail with this SHA-256 arrived")
+    return ReceiptOut(
+        opening=OpeningOut.of(opening),
+        receipt=ledger_service.receipt_once_published(
+            session, index=opening.index, cache=ledger.cache
+        ),
+        receipt_url=arrival_url(base_url, sha256),
+    )
 
 
 # -- what the directory says of mail -------------------------------------------------

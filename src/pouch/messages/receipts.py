@@ -41,14 +41,8 @@ def receipt_for(
     opening = ledger_service.opening(session, index)
     if opening is None or opening.event.get("message") != message.public_id:
         raise NotFound(f"message {message.public_id} has no event at log index {index}")
-    try:
-        proof: str | None = ledger_service.receipt(
-            session, index=index, cache=ledger.cache
-        ).decode()
-    except ledger_service.NotIntegrated:
-        proof = None
     return ReceiptOut(
         opening=OpeningOut.of(opening),
-        receipt=proof,
+        receipt=ledger_service.receipt_once_published(session, index=index, cache=ledger.cache),
         receipt_url=receipt_url(base_url, message, index),
     )
