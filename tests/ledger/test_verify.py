@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import shutil
 import socket
+import threading
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from pouch.cli import app
+from pouch.clock import ManualClock
+from pouch.db import Database
+from pouch.ledger import service
 from pouch.ledger.note import Ed25519Verifier
+from pouch.ledger.store import TileCache
 from pouch.ledger.verify import (
     DirectorySource,
     HttpSource,
@@ -151,3 +157,88 @@ def test_a_log_that_cannot_be_reached_is_not_called_inconsistent(tmp_path: Path)
     code, output = run("log", "verify", "--url", url, "--vkey", TESSERA_VKEY)
     assert code == 3, output
     assert output.startswith("error: cannot reach the log") and "INCONSISTENT" not in output
+
+
+# -- reading ahead ------------------------------------------------------------------------
+
+
+class _Recorded:
+    """A log as a dict of the paths a walk read (thread-safe to read), optionally changed."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = dict(files)
+
+    def read(self, path: str) -> bytes | None:
+        return self.files.get(path)
+
+
+class _Together(_Recorded):
+    """Each bundle read waits until another read is in flight beside it: a walk that
+    reads one path at a time never gets past the first."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        super().__init__(files)
+        self.barrier = threading.Barrier(2, timeout=10)
+
+    def read(self, path: str) -> bytes | None:
+        if path.startswith("tile/entries/"):
+            self.barrier.wait()  # cyclic: the next two bundles meet again
+        return super().read(path)
+
+
+@pytest.fixture
+def pouch_log(app_client: TestClient, database: Database, clock: ManualClock) -> _Recorded:
+    """Pouch's own log of 1,000 entries (three full bundles and a partial one), as its
+    server serves it."""
+    with database.transaction() as session:
+        for n in range(1_000):
+            service.record_event(session, kind="test", at=clock.now(), details={"n": n})
+    ledger: service.Ledger = app_client.app.state.ledger  # type: ignore[attr-defined]
+    ledger.integrate_now()
+    read: dict[str, bytes] = {}
+    with database.transaction(write=False) as session:
+        served = service.DatabaseSource(session, TileCache())
+
+        class Keeping:
+            def read(self, path: str) -> bytes | None:
+                data = served.read(path)
+                if data is not None:
+                    read[path] = data
+                return data
+
+        verify_log(Keeping(), Ed25519Verifier.from_vkey(ledger.vkey))
+    recorded = _Recorded(read)
+    recorded.vkey = ledger.vkey  # type: ignore[attr-defined]
+    return recorded
+
+
+def test_a_walk_reading_ahead_finds_what_a_walk_in_turn_finds(pouch_log: _Recorded) -> None:
+    key = Ed25519Verifier.from_vkey(pouch_log.vkey)  # type: ignore[attr-defined]
+    seen: list[int] = []
+    in_turn = verify_log(pouch_log, key)
+    ahead = verify_log(pouch_log, key, read_ahead=4, on_entry=lambda i, _: seen.append(i))
+    assert (ahead.entries, ahead.tiles, ahead.checkpoint) == (
+        1_000,
+        in_turn.tiles,
+        in_turn.checkpoint,
+    )
+    assert seen == list(range(1_000))  # in order, whatever order the reads finished in
+
+    # Reads really go side by side: this source lets no bundle read finish alone.
+    assert verify_log(_Together(pouch_log.files), key, read_ahead=4).entries == 1_000
+    with pytest.raises(threading.BrokenBarrierError):
+        together = _Together(pouch_log.files)
+        together.barrier = threading.Barrier(2, timeout=0.5)
+        verify_log(together, key)
+
+    # A changed entry or a missing tile is found, and named, as in turn.
+    changed = _Recorded(pouch_log.files)
+    bundle = bytearray(changed.files["tile/entries/002"])
+    bundle[40] ^= 0x01
+    changed.files["tile/entries/002"] = bytes(bundle)
+    with pytest.raises(LogInconsistent, match=r"tile/0/002: hash #\d+ differs"):
+        verify_log(changed, key, read_ahead=4)
+    missing = _Recorded(pouch_log.files)
+    del missing.files["tile/0/001"]
+    with pytest.raises(LogInconsistent, match=r"tile/0/001: missing"):
+        verify_log(missing, key, read_ahead=4)

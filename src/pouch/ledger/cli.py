@@ -96,6 +96,9 @@ def keys_show(ctx: typer.Context) -> None:
 #: ``pouch log verify``'s exit code when the log's server could not be read: not a
 #: verdict (1 is INCONSISTENT, 2 a usage error).
 UNREACHABLE = 3
+#: Bundles and tiles read ahead of the walk, in threads: the server works on the next
+#: ones while this process hashes those it has.
+READ_AHEAD = 8
 
 
 @log_app.command(
@@ -153,7 +156,9 @@ def log_verify(
             bar.update(task, completed=done, total=total)
 
         try:
-            result = verify_log(source, verifier, since=earlier, progress=progress)
+            result = verify_log(
+                source, verifier, since=earlier, progress=progress, read_ahead=READ_AHEAD
+            )
         except LogInconsistent as error:
             bar.stop()
             errors.print(f"[red]INCONSISTENT:[/red] {error}")

@@ -10,7 +10,9 @@ found is reported precisely.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -80,6 +82,48 @@ class HttpSource:
         if response.status_code != 200:
             raise LogUnreachable(f"{self.prefix}{path}: HTTP {response.status_code}")
         return response.content
+
+
+class ReadAhead:
+    """A source read ``window`` paths ahead of the walk, in threads: over HTTP the walk
+    otherwise waits on the server for each bundle and tile in turn while it could be
+    hashing the ones it has. ``expect`` names what will be read next, in order; what
+    is read is kept only until it is asked for."""
+
+    def __init__(self, source: TileSource, window: int) -> None:
+        self.source = source
+        self.window = window
+        self._pool = ThreadPoolExecutor(max_workers=window, thread_name_prefix="log-read")
+        self._ahead: dict[str, Future[bytes | None]] = {}
+        self._queue: deque[str] = deque()
+
+    def expect(self, paths: Iterable[str]) -> None:
+        self._queue.extend(paths)
+        self._fill()
+
+    def _fill(self) -> None:
+        while self._queue and len(self._ahead) < self.window:
+            path = self._queue.popleft()
+            if path not in self._ahead:
+                self._ahead[path] = self._pool.submit(self.source.read, path)
+
+    def read(self, path: str) -> bytes | None:
+        ahead = self._ahead.pop(path, None)
+        data = ahead.result() if ahead is not None else self.source.read(path)
+        self._fill()
+        return data
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _expected_reads(bundles: list[BundleID], size: int) -> Iterator[str]:
+    """The paths ``verify_log`` reads, in order: each bundle, then the level-0 tile it
+    completes (full tiles only; partial and higher tiles are read when needed)."""
+    for bundle in bundles:
+        yield bundle.path
+        if not bundle.is_partial and (bundle.index + 1) * TILE_WIDTH <= size:
+            yield TileID(0, bundle.index).path
 
 
 @dataclass(frozen=True)
@@ -175,10 +219,32 @@ def verify_log(
     since: bytes | None = None,
     progress: Progress | None = None,
     on_entry: Callable[[int, bytes], None] | None = None,
+    read_ahead: int = 0,
 ) -> Verified:
     """Verify the whole log ``source`` against the key ``log_key``; ``on_entry`` is
     shown each entry with its index as it is read (it is under the signed root once
-    this returns)."""
+    this returns). ``read_ahead`` reads that many bundles and tiles ahead of the walk,
+    in threads (for a source that may be read from several threads at once)."""
+    if read_ahead <= 0:
+        return _verify(source, log_key, since=since, progress=progress, on_entry=on_entry)
+    ahead = ReadAhead(source, read_ahead)
+    try:
+        return _verify(
+            ahead, log_key, since=since, progress=progress, on_entry=on_entry, ahead=ahead
+        )
+    finally:
+        ahead.close()
+
+
+def _verify(
+    source: TileSource,
+    log_key: Verifier,
+    *,
+    since: bytes | None,
+    progress: Progress | None,
+    on_entry: Callable[[int, bytes], None] | None,
+    ahead: ReadAhead | None = None,
+) -> Verified:
     note = _read_required(source, "checkpoint", "the log's signed tree head")
     try:
         latest = open_checkpoint(note, log=log_key).checkpoint
@@ -199,7 +265,10 @@ def verify_log(
     checker = _TileChecker(source, latest.size)
     if earlier is not None and earlier.size == 0:
         _check_earlier_root(earlier, tree)
-    for bundle in bundles_for_size(latest.size):
+    bundles = bundles_for_size(latest.size)
+    if ahead is not None:
+        ahead.expect(_expected_reads(bundles, latest.size))
+    for bundle in bundles:
         for entry in _read_bundle(source, bundle):
             if on_entry is not None:
                 on_entry(tree.size, entry)

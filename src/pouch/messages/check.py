@@ -14,8 +14,9 @@ acceptance was (``shown_content_hash``) and compared with the content its
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import httpx
 
@@ -34,6 +35,9 @@ WITHHELD_STATES = frozenset({"accepted", "held"})
 #: asking a receipt for each (a request each: 85,000 took six minutes; the walk
 #: rehashes the log at hashing speed).
 WALK_FROM = 1_000
+
+
+T = TypeVar("T")
 
 
 class OfficeCheckFailed(Exception):
@@ -109,27 +113,47 @@ def _pages(
             raise OfficeCheckFailed(f"{what}: {error}") from None
 
 
-def _shown(
-    http: httpx.Client, base: str, office_id: int, headers: dict[str, str], messages: list[str]
-) -> dict[str, str | None]:
-    """The content hash of what the office is shown of each message: its inbox, page by
-    page, or, for a member who does not read the inbox, each message."""
+def _inbox(
+    http: httpx.Client, base: str, office_id: int, headers: dict[str, str]
+) -> Callable[[], dict[str, str | None]] | None:
+    """How to read the content hash of what the office is shown of each message from its
+    inbox, page by page; None for a member who does not read the inbox."""
     url = f"{base}/api/offices/{office_id}/inbox"
     probe = http.get(url, params={"after": 0, "limit": 1}, headers=headers)
-    if probe.status_code == 200:
-        return {
-            str(row.get("id")): _content(row)
-            for rows in _pages(http, url, headers, "the office's inbox")
-            for row in rows
-        }
-    if probe.status_code != 403:
+    if probe.status_code == 403:
+        return None
+    if probe.status_code != 200:
         raise OfficeCheckFailed(f"the office's inbox: HTTP {probe.status_code}")
+    return lambda: {
+        str(row.get("id")): _content(row)
+        for rows in _pages(http, url, headers, "the office's inbox")
+        for row in rows
+    }
+
+
+def _each_shown(
+    http: httpx.Client, base: str, headers: dict[str, str], messages: list[str]
+) -> dict[str, str | None]:
+    """What a member who does not read the inbox is shown of each message, one by one."""
     shown = {}
     for public_id in messages:
         answer = http.get(f"{base}/api/messages/{public_id}", headers=headers)
         if answer.status_code == 200:
             shown[public_id] = _content(answer.json())
     return shown
+
+
+class _Beside:
+    """Work run in a thread beside this one when the client may send requests side by
+    side; otherwise run in this thread when its result is first asked for."""
+
+    def __init__(self, pool: ThreadPoolExecutor | None) -> None:
+        self.pool = pool
+
+    def start(self, work: Callable[[], T]) -> Callable[[], T]:
+        if self.pool is None:
+            return work
+        return self.pool.submit(work).result
 
 
 def _content(view: Any) -> str | None:
@@ -146,35 +170,58 @@ def check_office(
     token: str,
     log_key: Verifier,
     client: httpx.Client | None = None,
+    read_ahead: int = 0,
 ) -> SequenceCheck:
     """The office's sequence check; the first listed message that does not check
-    fails it (``OfficeCheckFailed``), a message changed after acceptance included."""
+    fails it (``OfficeCheckFailed``), a message changed after acceptance included.
+    ``read_ahead`` (for a client whose server answers requests side by side): the
+    inbox's pages are read beside the ledger's, and the log's walk beside the rest,
+    reading that many bundles and tiles ahead (``verify_log``); 0 reads one thing at a
+    time."""
     http = client or httpx.Client(timeout=30.0)
     base = base_url.rstrip("/")
     headers = {"Authorization": f"Bearer {token}"}
-    url = f"{base}/api/offices/{office_id}/ledger"
-    rows = [row for page in _pages(http, url, headers, "the office's ledger") for row in page]
+    pool = ThreadPoolExecutor(2, thread_name_prefix="office-check") if read_ahead > 0 else None
     try:
-        listed = [
-            Listed(
-                str(row["message"]), int(row["office_sequence"]), Opening.from_json(row["opening"])
-            )
-            for row in rows
-        ]
-    except (InvalidEvent, KeyError, TypeError, ValueError) as error:
-        raise OfficeCheckFailed(f"a malformed opening: {error}") from None
-    shown = _shown(http, base, office_id, headers, [item.message for item in listed])
-    listed = [dataclasses.replace(item, content=shown.get(item.message)) for item in listed]
-
-    in_log = (
-        _walked(http, base, listed, log_key)
-        if len(listed) >= WALK_FROM
-        else _receipts(http, base, log_key)
-    )
-    report = check_sequence(office_id, listed, in_log=in_log)
+        beside = _Beside(pool)
+        # The inbox's pages beside the ledger's, then the log's walk beside the rest.
+        reading_inbox = _inbox(http, base, office_id, headers)
+        inbox = beside.start(reading_inbox) if reading_inbox is not None else None
+        listed = _listed(http, base, office_id, headers)
+        wanted = {item.opening.index for item in listed if item.opening is not None}
+        in_log = beside.start(
+            (lambda: _walked(http, base, wanted, log_key, read_ahead=read_ahead))
+            if len(listed) >= WALK_FROM
+            else (lambda: _receipts(http, base, log_key))
+        )
+        shown = (
+            inbox()
+            if inbox is not None
+            else _each_shown(http, base, headers, [item.message for item in listed])
+        )
+        listed = [dataclasses.replace(item, content=shown.get(item.message)) for item in listed]
+        report = check_sequence(office_id, listed, in_log=in_log())
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     if report.mismatched:
         raise OfficeCheckFailed(str(report.mismatched[0]))
     return report
+
+
+def _listed(http: httpx.Client, base: str, office_id: int, headers: dict[str, str]) -> list[Listed]:
+    """The office's ledger: each message's sequence number and ``accepted`` opening."""
+    url = f"{base}/api/offices/{office_id}/ledger"
+    try:
+        return [
+            Listed(
+                str(row["message"]), int(row["office_sequence"]), Opening.from_json(row["opening"])
+            )
+            for page in _pages(http, url, headers, "the office's ledger")
+            for row in page
+        ]
+    except (InvalidEvent, KeyError, TypeError, ValueError) as error:
+        raise OfficeCheckFailed(f"a malformed opening: {error}") from None
 
 
 def _receipts(http: httpx.Client, base: str, log_key: Verifier) -> InLog:
@@ -194,10 +241,11 @@ def _receipts(http: httpx.Client, base: str, log_key: Verifier) -> InLog:
     return in_log
 
 
-def _walked(http: httpx.Client, base: str, listed: list[Listed], log_key: Verifier) -> InLog:
+def _walked(
+    http: httpx.Client, base: str, wanted: set[int], log_key: Verifier, *, read_ahead: int
+) -> InLog:
     """Each entry found in one walk of the whole log, every entry rehashed up to the
     root the key signed (``verify_log``)."""
-    wanted = {item.opening.index for item in listed if item.opening is not None}
     logged: dict[int, bytes] = {}
 
     def keep(index: int, entry: bytes) -> None:
@@ -205,7 +253,9 @@ def _walked(http: httpx.Client, base: str, listed: list[Listed], log_key: Verifi
             logged[index] = entry
 
     try:
-        verify_log(HttpSource(f"{base}/log", client=http), log_key, on_entry=keep)
+        verify_log(
+            HttpSource(f"{base}/log", client=http), log_key, on_entry=keep, read_ahead=read_ahead
+        )
     except (LogInconsistent, LogUnreachable) as error:
         raise OfficeCheckFailed(f"the log: {error}") from None
 

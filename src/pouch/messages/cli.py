@@ -86,7 +86,12 @@ def office_check(
 
             office_ref = office_id(office, offices, option="--office")
             result = check_office(
-                member.url, office_id=office_ref, token=member.token, log_key=verifier, client=http
+                member.url,
+                office_id=office_ref,
+                token=member.token,
+                log_key=verifier,
+                client=http,
+                read_ahead=8,
             )
     except CliProblem as problem:
         report(problem)

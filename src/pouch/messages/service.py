@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from pouch.directory import service as directory_service
@@ -470,8 +470,15 @@ def office_ledger(
 ) -> list[tuple[Message, MessageEvent]]:
     """The messages accepted for an office with their accepted events, by sequence number:
     every one, or (keyset) the ``limit`` numbered after ``after``."""
+    found = _accepted_for((Message, MessageEvent), office_id, after, limit)
+    return [(m, e) for m, e in session.execute(found).all()]
+
+
+def _accepted_for(
+    columns: Sequence[Any], office_id: int, after: int, limit: int | None
+) -> Select[*tuple[Any, ...]]:
     found = (
-        select(Message, MessageEvent)
+        select(*columns)
         .join(MessageEvent, MessageEvent.message_id == Message.id)
         .where(
             Message.addressee_office_id == office_id,
@@ -480,29 +487,26 @@ def office_ledger(
         )
         .order_by(Message.office_sequence)
     )
-    if limit is not None:
-        found = found.limit(limit)
-    return [(m, e) for m, e in session.execute(found).all()]
+    return found.limit(limit) if limit is not None else found
 
 
 def office_listing(
     session: Session, *, office_id: int, after: int = 0, limit: int | None = None
 ) -> list[Listed]:
     """What an office is shown of the messages accepted for it, by sequence number: each
-    with the opening of its ``accepted`` event, with which the office checks the log."""
-    rows = office_ledger(session, office_id=office_id, after=after, limit=limit)
-    return _listed(session, rows)
+    with the opening of its ``accepted`` event, with which the office checks the log.
+    Three columns a message, not the messages: a page is a thousand of them."""
+    columns = (Message.public_id, Message.office_sequence, MessageEvent.ledger_index)
+    rows = session.execute(_accepted_for(columns, office_id, after, limit)).all()
+    return _listed(session, [(public_id, number, index) for public_id, number, index in rows])
 
 
-def _listed(session: Session, rows: list[tuple[Message, MessageEvent]]) -> list[Listed]:
-    kept = ledger_service.openings(session, indexes=[event.ledger_index for _, event in rows])
+def _listed(session: Session, rows: Sequence[tuple[str, int, int]]) -> list[Listed]:
+    """(public id, sequence number, ``accepted`` event's index) as the office is shown it."""
+    kept = ledger_service.openings(session, indexes=[index for _, _, index in rows])
     return [
-        Listed(
-            message=message.public_id,
-            office_sequence=message.office_sequence,
-            opening=kept.get(event.ledger_index),
-        )
-        for message, event in rows
+        Listed(message=public_id, office_sequence=number, opening=kept.get(index))
+        for public_id, number, index in rows
     ]
 
 
@@ -579,7 +583,10 @@ def office_check(
     rows += _waiting_before(session, office_id=office_id, upto=counted_through)
     contents = _shown_contents(session, [message for message, _ in rows])
     listed = [
-        dataclasses.replace(item, content=contents[item.message]) for item in _listed(session, rows)
+        dataclasses.replace(item, content=contents[item.message])
+        for item in _listed(
+            session, [(m.public_id, m.office_sequence, e.ledger_index) for m, e in rows]
+        )
     ]
     stored = ledger_service.entries(
         session, indexes=[item.opening.index for item in listed if item.opening is not None]
