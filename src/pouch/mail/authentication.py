@@ -185,8 +185,16 @@ def verify(
     keys = _Keys(lookup)
     try:
         signer = dkim.DKIM(raw, logger=_QUIET)
-    except dkim.DKIMException as error:
-        return Verdicts(from_domain=from_domain, dkim=(), arc="fail", arc_reason=str(error))
+    except (dkim.DKIMException, IndexError) as error:
+        # Headers dkimpy cannot split (IndexError: a first line that continues nothing):
+        # no signature is read, and the mail is judged unsigned, its DMARC policy too.
+        return Verdicts(
+            from_domain=from_domain,
+            dkim=(),
+            arc="fail",
+            arc_reason=str(error),
+            policy=_policy(from_domain, (), policies),
+        )
     headers = [value for name, value in signer.headers if name.lower() == _SIGNATURE_HEADER]
     verdicts = tuple(_verify_one(signer, i, value, keys) for i, value in enumerate(headers))
     arc, arc_reason, chain = _arc(raw, keys)
