@@ -50,7 +50,10 @@ Modes, in this order, each after ``W`` seconds of warm-up in a closed loop
 Then (issue 13; ``--no-tarpit`` leaves it out) five more sender offices, on a
 second server of the same database whose worker delivers each FLASH message
 (one in four) a second after it is accepted, so that it has a ``delivered``
-notice for its sender's webhook: the same full and paced modes, the five submitting in turn,
+notice for its sender's webhook: the same full mode and a paced mode at
+``--tarpit-rate`` (150/s: at 300/s these two servers on one SQLite writer are near
+saturation, their p99 about a second, and two identical rounds differed by a
+third), the five submitting in turn,
 first with no webhooks, then with webhooks that answer at once (a reference),
 then with their webhooks pointing at a tarpit (a socket that accepts and never
 answers, ``bench/_serve.py``), then once more without webhooks and with the
@@ -515,7 +518,12 @@ async def measure_tarpit(
     def both(label: str) -> list[Phase]:
         return [
             Phase(f"{n} {label} full c={args.concurrency}", rotation.submit, None, rotation),
-            Phase(f"{n} {label} paced {args.rate:g}/s", rotation.submit, args.rate, rotation),
+            Phase(
+                f"{n} {label} paced {args.tarpit_rate:g}/s",
+                rotation.submit,
+                args.tarpit_rate,
+                rotation,
+            ),
         ]
 
     offices = [s.sender_office_id for s in senders]
@@ -921,6 +929,13 @@ def main() -> None:
         type=float,
         default=2_000.0,
         help="letters signed ahead per second of a full phase (more are signed just in time)",
+    )
+    parser.add_argument(
+        "--tarpit-rate",
+        type=float,
+        default=150.0,
+        help="submissions/s of the five senders' paced phases: below the two servers' "
+        "saturation (about 400/s full on SQLite), so that their p99 compares",
     )
     parser.add_argument(
         "--no-tarpit",
