@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,27 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         "POUCH_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
         "POUCH_DATA_DIR": str(tmp_path),
     }
+
+
+@pytest.fixture(scope="module")
+def demo_made(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding the demo, made once for the tests that only need one to be
+    there: ``pouch demo`` takes ten seconds (its language desk and passwords)."""
+    made = tmp_path_factory.mktemp("demo-made")
+    code, output = run(
+        {"POUCH_DATABASE_URL": f"sqlite:///{made / 'cli.sqlite3'}", "POUCH_DATA_DIR": str(made)},
+        "demo",
+    )
+    assert code == 0, output
+    return made
+
+
+@pytest.fixture
+def demo_env(demo_made: Path, tmp_path: Path) -> dict[str, str]:
+    """``cli_env`` after ``pouch demo``: a copy of the demo made once, the test's own."""
+    here = tmp_path / "demo"
+    shutil.copytree(demo_made, here)
+    return {"POUCH_DATABASE_URL": f"sqlite:///{here / 'cli.sqlite3'}", "POUCH_DATA_DIR": str(here)}
 
 
 def run(env: dict[str, str], *args: str, stdin: str | None = None) -> tuple[int, str]:
@@ -47,10 +69,9 @@ def test_demo_says_where_and_how_to_log_in(cli_env: dict[str, str]) -> None:
     assert "a password of my own" not in output
 
 
-def test_users_create_with_roles(cli_env: dict[str, str]) -> None:
-    run(cli_env, "demo")
+def test_users_create_with_roles(demo_env: dict[str, str]) -> None:
     code, output = run(
-        cli_env,
+        demo_env,
         "users",
         "create",
         "niamh",
@@ -64,7 +85,7 @@ def test_users_create_with_roles(cli_env: dict[str, str]) -> None:
         stdin="a sufficiently long secret\n",
     )
     assert code == 0, output
-    _, listing = run(cli_env, "users", "list")
+    _, listing = run(demo_env, "users", "list")
     assert "niamh" in listing and "auditor@ops" in listing
 
 
@@ -77,11 +98,10 @@ def test_users_create_with_roles(cli_env: dict[str, str]) -> None:
     ],
 )
 def test_users_create_names_the_bad_field(
-    cli_env: dict[str, str], args: list[str], message: str
+    demo_env: dict[str, str], args: list[str], message: str
 ) -> None:
-    run(cli_env, "demo")
     code, output = run(
-        cli_env,
+        demo_env,
         "users",
         "create",
         "eve",
@@ -93,7 +113,7 @@ def test_users_create_names_the_bad_field(
     )
     assert code != 0
     assert message in " ".join(output.split())
-    _, listing = run(cli_env, "users", "list")
+    _, listing = run(demo_env, "users", "list")
     assert "eve" not in listing.split()
 
 
@@ -113,23 +133,22 @@ def test_short_password_is_refused(cli_env: dict[str, str]) -> None:
     assert "password must be at least 12 characters" in output
 
 
-def test_directory_export_import(cli_env: dict[str, str], tmp_path: Path) -> None:
-    run(cli_env, "demo")
+def test_directory_export_import(demo_env: dict[str, str], tmp_path: Path) -> None:
     target = tmp_path / "directory.yaml"
-    code, output = run(cli_env, "directory", "export", "--output", str(target))
+    code, output = run(demo_env, "directory", "export", "--output", str(target))
     assert code == 0, output
     assert "Office of the Taoiseach" in target.read_text(encoding="utf-8")
-    code, output = run(cli_env, "directory", "import", str(target))
+    code, output = run(demo_env, "directory", "import", str(target))
     assert code == 0, output
     assert "offices created: 0" in output
     broken = tmp_path / "broken.yaml"
     broken.write_text(
         "offices:\n  - {slug: x-y, name: X, kind: pirate, country_code: FR}\n", encoding="utf-8"
     )
-    code, output = run(cli_env, "directory", "import", str(broken))
+    code, output = run(demo_env, "directory", "import", str(broken))
     assert code == 1
     assert "offices[0].kind" in output
-    code, output = run(cli_env, "directory", "import", str(tmp_path / "missing.yaml"))
+    code, output = run(demo_env, "directory", "import", str(tmp_path / "missing.yaml"))
     assert code == 1 and "missing.yaml" in output
 
 
@@ -169,18 +188,17 @@ def test_keys_generate_and_show(cli_env: dict[str, str], tmp_path: Path) -> None
     assert code == 1 and "name" in output
 
 
-def test_the_operator_starts_a_reset_the_user_finishes(cli_env: dict[str, str]) -> None:
+def test_the_operator_starts_a_reset_the_user_finishes(demo_env: dict[str, str]) -> None:
     import re
 
     from pouch.db import Database, create_database_engine
     from pouch.identity import service as identity_service
 
-    run(cli_env, "demo")
-    code, output = run(cli_env, "users", "reset-password", "watch1")
+    code, output = run(demo_env, "users", "reset-password", "watch1")
     assert code == 0, output
     found = re.search(r"one-time code for 'watch1' \(good for 24 hours\): (\S+)", output)
     assert found, output
-    database = Database(create_database_engine(cli_env["POUCH_DATABASE_URL"]))
+    database = Database(create_database_engine(demo_env["POUCH_DATABASE_URL"]))
     from datetime import UTC, datetime
 
     with database.transaction() as session:
@@ -191,7 +209,7 @@ def test_the_operator_starts_a_reset_the_user_finishes(cli_env: dict[str, str]) 
         assert identity_service.authenticate_password(
             session, username="watch1", password="chosen by watch1 alone"
         )
-    code, output = run(cli_env, "users", "reset-password", "nobody")
+    code, output = run(demo_env, "users", "reset-password", "nobody")
     assert code == 1 and "no user named 'nobody'" in output
 
 
@@ -217,9 +235,8 @@ def test_a_missing_database_is_named_with_the_setting_and_the_command_to_run(
     assert code == 0, output
 
 
-def test_tables_do_not_wrap_when_piped(cli_env: dict[str, str]) -> None:
-    run(cli_env, "demo")
-    result = CliRunner().invoke(app, ["users", "list"], env={**cli_env, "COLUMNS": None})
+def test_tables_do_not_wrap_when_piped(demo_env: dict[str, str]) -> None:
+    result = CliRunner().invoke(app, ["users", "list"], env={**demo_env, "COLUMNS": None})
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert max(len(line) for line in lines) > 80  # as long as the table is, not cut at 80

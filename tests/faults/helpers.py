@@ -143,6 +143,11 @@ class Served:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Served:
+        return self.launch().ready()
+
+    def launch(self) -> Served:
+        """The process started; ``ready`` waits for it to answer (start several, then
+        wait for each: each takes seconds to import and migrate)."""
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "pouch.cli", "serve"],
@@ -151,7 +156,11 @@ class Served:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+        return self
+
+    def ready(self) -> Served:
         process = self.process
+        assert process is not None, "launch() first"
 
         def answers() -> bool:
             if process.poll() is not None:

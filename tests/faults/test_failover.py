@@ -201,7 +201,9 @@ def test_two_hosts_each_killed_in_turn_under_load(tmp_path: Path, postgres: Post
     pouch("keys", "generate", env=first, cwd=tmp_path)  # one key, before either host starts
     vkey = verifier_key(first, workdir=tmp_path)
     a, b = Served(first, workdir=tmp_path), Served(second, workdir=tmp_path)
-    hosts = Hosts([a.start(), b.start()])
+    hosts = Hosts([a.launch(), b.launch()])
+    for host in hosts.servers:
+        host.ready()
     try:
         with httpx.Client() as client, ThreadPoolExecutor(SENDERS + 1) as pool:
             seeded = seed(url, webhooks={f"office-{n}": None for n in range(SENDERS)})
@@ -231,8 +233,12 @@ def test_two_hosts_each_killed_in_turn_under_load(tmp_path: Path, postgres: Post
             assert not load.wrong, load.wrong[:3]
             # Nothing accepted is lost, on whichever host it was accepted.
             assert len(set(load.ids.values())) == len(load.ids)
-            for office, accepted in load.accepted:
-                stored_and_logged(client, a.url, office, accepted, vkey=vkey)
+            list(
+                pool.map(
+                    lambda done: stored_and_logged(client, a.url, done[0], done[1], vkey=vkey),
+                    load.accepted,
+                )
+            )
             # One checkpoint per size, and the final log extends every one of them.
             twice = {size: notes for size, notes in watcher.notes.items() if len(notes) > 1}
             assert twice == {}, f"sizes signed differently: {sorted(twice)}"
