@@ -157,3 +157,27 @@ def test_an_office_administrator_rotates_its_tag_key_from_the_command_line(
     assert opening is not None and opening.event["kind"] == "tag-key.rotated"
     assert opening.event["from_counter"] == int(from_counter)
     assert events.parse_entry(opening.entry()).tags == opening.tags
+
+
+def test_an_office_checks_the_log_from_its_own_machine_reading_side_by_side(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pouch office check` against a served Pouch: the ledger's and the inbox's pages
+    read side by side and the log walked reading ahead (``WALK_FROM`` lowered, so that
+    the demo's office is walked as a large one is)."""
+    from pouch.clock import SystemClock
+    from pouch.ledger.service import Ledger
+    from pouch.messages import check
+    from pouch.settings import Settings
+
+    monkeypatch.setattr(check, "WALK_FROM", 1)
+    settings = Settings(_env_file=None, **{k[6:].lower(): v for k, v in demo.operator_env.items()})  # type: ignore[arg-type]
+    Ledger.from_settings(settings, database=demo.database, clock=SystemClock()).integrate_now()
+    shown = CliRunner().invoke(app, ["keys", "show"], env=demo.operator_env)
+    assert shown.exit_code == 0, shown.output
+    principal = demo.officer("principal", Role.PRINCIPAL, "president-elect")
+    code, output = principal.run(
+        "office", "check", "--office", "president-elect", "--vkey", shown.output.strip()
+    )
+    assert code == 0, output
+    assert "messages verified in the log" in output and "no gaps" in output
