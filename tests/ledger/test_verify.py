@@ -165,8 +165,9 @@ def test_a_log_that_cannot_be_reached_is_not_called_inconsistent(tmp_path: Path)
 class _Recorded:
     """A log as a dict of the paths a walk read (thread-safe to read), optionally changed."""
 
-    def __init__(self, files: dict[str, bytes]) -> None:
+    def __init__(self, files: dict[str, bytes], vkey: str = "") -> None:
         self.files = dict(files)
+        self.vkey = vkey
 
     def read(self, path: str) -> bytes | None:
         return self.files.get(path)
@@ -207,13 +208,11 @@ def pouch_log(app_client: TestClient, database: Database, clock: ManualClock) ->
                 return data
 
         verify_log(Keeping(), Ed25519Verifier.from_vkey(ledger.vkey))
-    recorded = _Recorded(read)
-    recorded.vkey = ledger.vkey  # type: ignore[attr-defined]
-    return recorded
+    return _Recorded(read, ledger.vkey)
 
 
 def test_a_walk_reading_ahead_finds_what_a_walk_in_turn_finds(pouch_log: _Recorded) -> None:
-    key = Ed25519Verifier.from_vkey(pouch_log.vkey)  # type: ignore[attr-defined]
+    key = Ed25519Verifier.from_vkey(pouch_log.vkey)
     seen: list[int] = []
     in_turn = verify_log(pouch_log, key)
     ahead = verify_log(pouch_log, key, read_ahead=4, on_entry=lambda i, _: seen.append(i))

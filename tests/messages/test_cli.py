@@ -171,7 +171,9 @@ def test_an_office_checks_the_log_from_its_own_machine_reading_side_by_side(
     from pouch.settings import Settings
 
     monkeypatch.setattr(check, "WALK_FROM", 1)
-    settings = Settings(_env_file=None, **{k[6:].lower(): v for k, v in demo.operator_env.items()})  # type: ignore[arg-type]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=demo.operator_env["POUCH_DATABASE_URL"], data_dir=demo.root
+    )
     Ledger.from_settings(settings, database=demo.database, clock=SystemClock()).integrate_now()
     shown = CliRunner().invoke(app, ["keys", "show"], env=demo.operator_env)
     assert shown.exit_code == 0, shown.output
