@@ -45,37 +45,58 @@ def psycopg_of(connection: Connection) -> psycopg.Connection[Any] | None:
     return driver if isinstance(driver, psycopg.Connection) else None
 
 
+#: An ``UPDATE … RETURNING`` and the parameters of each time it runs.
+Bumps = tuple[UpdateBase, Sequence[Mapping[str, Any]]]
+
+
 def returning_each(
     connection: Connection, statement: UpdateBase, params: Sequence[Mapping[str, Any]]
 ) -> Sequence[Sequence[Any] | None]:
     """Run ``statement`` (an ``UPDATE … RETURNING``) once with each of ``params``,
-    in order; the first row each returned, or None.
+    in order; the first row each returned, or None (``returning_each_of``)."""
+    (rows,) = returning_each_of(connection, [(statement, params)])
+    return rows
 
-    On psycopg 3, in one round trip (pipeline mode): the statements run one after
-    the other on the server, as they would one round trip each; only the waiting
-    between them is saved. A driver error is raised as SQLAlchemy raises it
-    (``DBAPIError``). Elsewhere (SQLite), one statement at a time.
+
+def returning_each_of(
+    connection: Connection, bumps: Sequence[Bumps]
+) -> list[list[Sequence[Any] | None]]:
+    """Run each statement once with each of its parameters, statements in order;
+    for each, the first row each run returned, or None.
+
+    On psycopg 3, all in one round trip (pipeline mode): the statements run one
+    after the other on the server, as they would one round trip each, taking
+    their rows' locks in the same order; only the waiting between them is
+    saved. A driver error is raised as SQLAlchemy raises it (``DBAPIError``).
+    Elsewhere (SQLite), one statement at a time.
     """
+    if not bumps:
+        return []
     driver = psycopg_of(connection)
     if driver is None:
-        return [connection.execute(statement, dict(values)).first() for values in params]
-    if not params:
-        return []
-    sql, fixed = _compiled(statement, connection.dialect)
-    cursors = []
+        return [
+            [connection.execute(statement, dict(values)).first() for values in params]
+            for statement, params in bumps
+        ]
+    compiled = [(_compiled(statement, connection.dialect), params) for statement, params in bumps]
+    cursors: list[list[psycopg.Cursor[Any]]] = []
+    sql = ""
     try:
         with driver.pipeline():
-            for values in params:
-                cursor = driver.cursor()
-                cursor.execute(sql, {**fixed, **values})
-                cursors.append(cursor)
+            for (sql, fixed), params in compiled:
+                cursors.append([])
+                for values in params:
+                    cursor = driver.cursor()
+                    cursor.execute(sql, {**fixed, **values})
+                    cursors[-1].append(cursor)
         # The pipeline synced when its block ended: every answer is here.
-        return [cursor.fetchone() for cursor in cursors]
+        return [[cursor.fetchone() for cursor in of_statement] for of_statement in cursors]
     except psycopg.Error as error:
         raise DBAPIError.instance(sql, None, error, psycopg.Error) from error
     finally:
-        for cursor in cursors:
-            cursor.close()
+        for of_statement in cursors:
+            for cursor in of_statement:
+                cursor.close()
 
 
 @functools.lru_cache(maxsize=32)
@@ -108,6 +129,56 @@ def insert_many(
         assert not returning, "RETURNING from many rows: PostgreSQL only"
         connection.execute(table.insert(), list(rows))
         return []
+    sql, columns = _unnest_write(connection, table, rows, returning)
+    result = connection.exec_driver_sql(sql, columns)
+    return [tuple(row) for row in result] if returning else []
+
+
+#: A statement as psycopg takes it, and its parameters.
+Write = tuple[str, Mapping[str, Any]]
+
+
+def insert_together(
+    connection: Connection,
+    inserts: Sequence[tuple[Table, Sequence[Mapping[str, Any]]]],
+    *,
+    then: Sequence[Write] = (),
+) -> None:
+    """Insert each table's rows (as ``insert_many``), in order, then run ``then``.
+
+    On psycopg 3, in one round trip (pipeline mode), so that a transaction
+    holding rows that others wait for sends all it writes at once. Elsewhere
+    (SQLite), one ``insert_many`` after the other; ``then`` is PostgreSQL's only.
+    """
+    driver = psycopg_of(connection)
+    if driver is None:
+        assert not then, "driver statements: PostgreSQL only"
+        for table, rows in inserts:
+            insert_many(connection, table, rows)
+        return
+    writes = [_unnest_write(connection, table, rows) for table, rows in inserts if rows]
+    writes += then
+    sql = ""
+    cursors: list[psycopg.Cursor[Any]] = []
+    try:
+        with driver.pipeline():
+            for sql, params in writes:
+                cursor = driver.cursor()
+                cursor.execute(sql, params)
+                cursors.append(cursor)
+    except psycopg.Error as error:
+        raise DBAPIError.instance(sql, None, error, psycopg.Error) from error
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _unnest_write(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    returning: Sequence[str] = (),
+) -> Write:
     names = tuple(rows[0])
     sql, processors = _unnest_insert(table, names, tuple(returning), connection.dialect)
     columns = {
@@ -116,8 +187,23 @@ def insert_many(
         else [processor(row[name]) for row in rows]
         for name, processor in zip(names, processors, strict=True)
     }
-    result = connection.exec_driver_sql(sql, columns)
-    return [tuple(row) for row in result] if returning else []
+    return sql, columns
+
+
+_NEXT_IDS = (
+    "SELECT nextval(pg_get_serial_sequence(%(table)s, %(column)s))"
+    " FROM generate_series(1, %(count)s)"
+)
+
+
+def next_ids(connection: Connection, table: Table, count: int) -> list[int]:
+    """On PostgreSQL, ``count`` new ids of ``table`` (its ``id`` column's sequence),
+    in increasing order: rows inserted with them can be pointed to by rows sent in
+    the same round trip, before any answer came back."""
+    result = connection.exec_driver_sql(
+        _NEXT_IDS, {"table": table.name, "column": "id", "count": count}
+    )
+    return [int(row[0]) for row in result]
 
 
 @functools.lru_cache(maxsize=64)
@@ -166,13 +252,17 @@ def write_entries(
 ) -> None:
     """Store ``entries`` (index, data, appended at) and set the head row, which this
     transaction holds, to ``end``: one statement, one round trip."""
-    connection.exec_driver_sql(
-        _WRITE_ENTRIES,
-        {
-            "end": end,
-            "head_row": head_row,
-            "indexes": [index for index, _, _ in entries],
-            "data": [data for _, data, _ in entries],
-            "times": [at.astimezone(UTC) for _, _, at in entries],
-        },
-    )
+    connection.exec_driver_sql(*entries_write(head_row=head_row, end=end, entries=entries))
+
+
+def entries_write(
+    *, head_row: int, end: int, entries: Sequence[tuple[int, bytes, datetime]]
+) -> Write:
+    """``write_entries``'s statement, to send with others (``insert_together``)."""
+    return _WRITE_ENTRIES, {
+        "end": end,
+        "head_row": head_row,
+        "indexes": [index for index, _, _ in entries],
+        "data": [data for _, data, _ in entries],
+        "times": [at.astimezone(UTC) for _, _, at in entries],
+    }

@@ -4,6 +4,7 @@ refused in its place; a nonce stored once, even when two copies commit together.
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -12,10 +13,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import pq
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pouch import postgres
 from pouch.clock import ManualClock
 from pouch.db import Database
 from pouch.errors import InvalidCredentials, InvalidInput, InvalidSignature
@@ -180,3 +183,45 @@ def test_whether_a_refused_submission_spends_its_nonce_does_not_depend_on_its_ba
     assert isinstance(_outcome(failing), RuntimeError)
     spent_beside = _nonces(database) - spent_alone
     assert spent_alone == spent_beside, (spent_alone, spent_beside)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_on_postgresql_a_batch_holds_the_offices_rows_for_four_round_trips(
+    app_client: TestClient, sender: Sender, world: World, database: Database, clock: ManualClock
+) -> None:
+    """Issue 19: while a batch holds its addressees' sequence rows, every other
+    writer to those offices waits, so what it sends then goes together: the
+    rows' bump; the log's head row and the parties' counters; the openings,
+    messages, events and entries; the commit. Its nonces go before."""
+    token = sender_token(database, world, clock)
+
+    def signed(subject: str) -> intake_service.SignedSubmission:
+        body = json.dumps(payload(world, subject=subject)).encode()
+        verdict = checked_verdict(database, clock, sender.headers(body), body)
+        return signed_submission(token, verdict, body, app_client)
+
+    with database.transaction() as session:  # the offices' rows and keys exist from here
+        accept_signed(session, [signed("first")], app_client, clock)
+    batch = [signed(f"letter {n}") for n in range(8)]
+    with tempfile.TemporaryFile() as trace:
+        with database.transaction() as session:
+            driver = postgres.psycopg_of(session.connection())
+            assert driver is not None
+            driver.prepare_threshold = None  # every statement's text in the trace
+            driver.pgconn.trace(trace.fileno())
+            driver.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+            outcomes = accept_signed(session, batch, app_client, clock)
+        driver.pgconn.untrace()
+        driver.prepare_threshold = 5
+        trace.seek(0)
+        messages = [line.split("\t") for line in trace.read().decode().splitlines()]
+    assert all(isinstance(o, acceptance.Accepted) for o in outcomes), outcomes
+    assert count_messages(database) == 9 and _nonces(database) == 9
+    sent = [" ".join(m[2:]) for m in messages if m[0] == "F"]
+    held_from = next(i for i, m in enumerate(messages) if "UPDATE office_sequences" in " ".join(m))
+    nonces_at = next(
+        i for i, m in enumerate(messages) if "INSERT INTO signature_nonces" in " ".join(m)
+    )
+    assert nonces_at < held_from, "the nonces are written before the offices' rows are taken"
+    answered = [m for m in messages[held_from:] if m[0] == "B" and m[2] == "ReadyForQuery"]
+    assert len(answered) == 4, "\n".join(sent)

@@ -196,16 +196,17 @@ def test_counters_stay_gapless_across_a_batch_of_50_acceptances_to_3_offices(
             )
         )
     bumps: list[int] = []
-    bump_each = postgres.returning_each
+    bump_each = postgres.returning_each_of
 
-    # Every bump of a counter goes through returning_each (on PostgreSQL all of a
-    # batch's in one round trip, which SQLAlchemy's statement events do not see).
-    def count_bumps(connection: Any, statement: Any, params: Any) -> Any:
-        if statement.table.name == "ledger_tag_keys":
-            bumps.extend(bump["at_party"] for bump in params)
-        return bump_each(connection, statement, params)
+    # Every bump of a counter goes through returning_each_of (on PostgreSQL all of
+    # a batch's in one round trip, which SQLAlchemy's statement events do not see).
+    def count_bumps(connection: Any, statements: Any) -> Any:
+        for statement, params in statements:
+            if statement.table.name == "ledger_tag_keys":
+                bumps.extend(bump["at_party"] for bump in params)
+        return bump_each(connection, statements)
 
-    monkeypatch.setattr(postgres, "returning_each", count_bumps)
+    monkeypatch.setattr(postgres, "returning_each_of", count_bumps)
     with database.transaction() as session:
         before = ledger_service.sequenced_size(session)
         outcomes = acceptance.accept_many(

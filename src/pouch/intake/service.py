@@ -163,11 +163,12 @@ def accept_signed(
     its place by its acceptance (or replay) or by the error refusing it alone.
 
     Token and key are checked again here, at commit (a revocation since the
-    signature was verified counts). The nonces of those accepted are stored
-    last: their primary key makes a replay racing this one fail. A nonce
-    already used fails the whole call with an ``IntegrityError`` (the group
-    commit then tries each submission alone), or, for one submission,
-    refuses it. A refused submission writes nothing, not even its nonce.
+    signature was verified counts). The nonces of those to be accepted are
+    stored once all are checked, before any office's row is taken: their
+    primary key makes a replay racing this one fail. A nonce already used
+    fails the whole call with an ``IntegrityError`` (the group commit then
+    tries each submission alone), or, for one submission, refuses it. A
+    refused submission writes nothing, not even its nonce.
     """
     outcomes: list[acceptance.Accepted | PouchError | None] = [None] * len(submissions)
     valid: list[int] = []
@@ -180,6 +181,19 @@ def accept_signed(
             outcomes[i] = refusal
         else:
             valid.append(i)
+
+    def spend(positions: Sequence[int]) -> None:
+        # Only what is accepted spends its nonce: a refusal writes nothing.
+        spent = [submissions[valid[p]] for p in positions]
+        try:
+            remember_nonces(
+                session, [(s.verdict.key_id, s.verdict.nonce, s.verdict.expires) for s in spent]
+            )
+        except IntegrityError:
+            if len(spent) == 1:
+                raise InvalidSignature("nonce already used") from None
+            raise
+
     accepted = acceptance.accept_many(
         session,
         [
@@ -195,23 +209,8 @@ def accept_signed(
         now=now,
         timetable=timetable,
         limits=limits,
+        spend=spend,
     )
-    # Only what is accepted spends its nonce: a refusal writes nothing.
-    spent = [
-        i for i, outcome in zip(valid, accepted, strict=True) if not isinstance(outcome, PouchError)
-    ]
-    try:
-        remember_nonces(
-            session,
-            [
-                (s.verdict.key_id, s.verdict.nonce, s.verdict.expires)
-                for s in (submissions[i] for i in spent)
-            ],
-        )
-    except IntegrityError:
-        if len(spent) == 1:
-            raise InvalidSignature("nonce already used") from None
-        raise
     for i, outcome in zip(valid, accepted, strict=True):
         outcomes[i] = outcome
     return [outcome for outcome in outcomes if outcome is not None]

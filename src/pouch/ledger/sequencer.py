@@ -139,34 +139,53 @@ def append(
     if not entries:
         return []
     _check_sizes(entries)
-    return append_built(session, len(entries), lambda: entries, now=now, faults=faults)
+    return append_built(session, len(entries), lambda _: entries, now=now, faults=faults)
 
 
-#: Makes the entries to append, once the head row is taken.
-Build = Callable[[], Sequence[bytes]]
+#: What each of ``append_built``'s ``along`` statements returned, each time it ran.
+Bumped = Sequence[Sequence[Sequence[Any] | None]]
+#: Makes the entries to append, once the head row is taken, from what ``along`` bumped.
+Build = Callable[[Bumped], Sequence[bytes]]
+_Make = Callable[[], Sequence[bytes]]
 
 
 def append_built(
-    session: Session, count: int, build: Build, *, now: datetime, faults: Faults = NO_FAULTS
+    session: Session,
+    count: int,
+    build: Build,
+    *,
+    now: datetime,
+    faults: Faults = NO_FAULTS,
+    along: Sequence[postgres.Bumps] = (),
 ) -> list[int]:
     """Sequence the ``count`` entries that ``build`` makes once this transaction holds
     the head row: whatever ``build`` reads or bumps (a party's counter) is then read
-    by one appender at a time, and in the order of the log."""
+    by one appender at a time, and in the order of the log.
+
+    ``along`` are ``UPDATE … RETURNING`` statements run once the head row is
+    held, their rows handed to ``build``: on PostgreSQL, in the same round trip
+    as the head row's when this append takes it (a party's counters are bumped
+    with it, not one answer later)."""
     if count == 0:
         return []
+
     if session.autoflush:
         session.flush()  # as session.execute would: the caller's pending writes go first
     held: _HeldHead | None = session.info.get(_HELD)
     if held is not None and held.transaction is _current(session):
-        return _count_on(held, count, build, now=now, faults=faults)
+        counted = postgres.returning_each_of(held.connection, along)
+        return _count_on(held, count, lambda: build(counted), now=now, faults=faults)
     connection = session.connection()
     if postgres.psycopg_of(connection) is not None:
-        return _count_on(
-            _take_head(session, connection, count), count, build, now=now, faults=faults
-        )
+        taken, bumped = _take_head(session, connection, count, along)
+        return _count_on(taken, count, lambda: build(bumped), now=now, faults=faults)
+
+    def bumped_now() -> Bumped:  # once the head row is held
+        return postgres.returning_each_of(connection, along)
+
     driver = _driver_sql(connection.dialect)
     if driver is None:
-        return _append_core(connection, count, build, now=now, faults=faults)
+        return _append_core(connection, count, lambda: build(bumped_now()), now=now, faults=faults)
     # Appends are the log's hot path: the statements go straight to the
     # driver, since SQLAlchemy's work per statement costs more than SQLite's.
     when = driver.time_param(now)
@@ -182,7 +201,7 @@ def append_built(
         # Dies here: the transaction rolls back; the indexes were never handed out.
         faults.hit("append.assigned")
         # Dies while building: the same; nothing it bumped is committed either.
-        entries = _built(build, count)
+        entries = _built(lambda: build(bumped_now()), count)
         statement = driver.write
         rows = [(start + i, driver.data_param(e), when) for i, e in enumerate(entries)]
         if count == 1:
@@ -220,7 +239,9 @@ def _current(session: Session) -> SessionTransaction | None:
     return session.get_nested_transaction() or session.get_transaction()
 
 
-def _take_head(session: Session, connection: Connection, count: int) -> _HeldHead:
+def _take_head(
+    session: Session, connection: Connection, count: int, along: Sequence[postgres.Bumps]
+) -> tuple[_HeldHead, Bumped]:
     """On PostgreSQL, the first append of a transaction takes the head row with
     ``UPDATE … RETURNING``; the appends after it count on from it in memory (no
     other transaction can move it before this one ends), and what they append is
@@ -230,15 +251,17 @@ def _take_head(session: Session, connection: Connection, count: int) -> _HeldHea
     transaction = _current(session)
     assert transaction is not None, "session.connection() began a transaction"
     # The head row's lock makes concurrent appends take turns until commit.
-    (row,) = postgres.returning_each(connection, _BUMP_HEAD, [{"count": count}])
+    ((row,), *bumped) = postgres.returning_each_of(
+        connection, [(_BUMP_HEAD, [{"count": count}]), *along]
+    )
     assert row is not None, "the head row exists from the first migration"
     held = _HeldHead(transaction, connection, end=int(row[0]) - count)
     session.info[_HELD] = held
-    return held
+    return held, bumped
 
 
 def _count_on(
-    held: _HeldHead, count: int, build: Build, *, now: datetime, faults: Faults
+    held: _HeldHead, count: int, build: _Make, *, now: datetime, faults: Faults
 ) -> list[int]:
     start = held.end
     held.end += count
@@ -265,6 +288,17 @@ def write_pending(session: Session) -> None:
     if held.transaction.is_active:
         postgres.write_entries(held.connection, head_row=HEAD_ROW, end=held.end, entries=pending)
     # else: its transaction rolled back; so did the indexes handed out.
+
+
+def pending_write(session: Session) -> list[postgres.Write]:
+    """``write_pending``'s statement, for the caller to send with its own writes
+    (``postgres.insert_together``), as if ``write_pending`` had run: none when
+    nothing is pending (on SQLite, ever)."""
+    held: _HeldHead | None = session.info.get(_HELD)
+    if held is None or not held.pending or not held.transaction.is_active:
+        return []
+    pending, held.pending = held.pending, []
+    return [postgres.entries_write(head_row=HEAD_ROW, end=held.end, entries=pending)]
 
 
 @event.listens_for(Session, "before_commit")
@@ -304,7 +338,7 @@ def _check_sizes(entries: Sequence[bytes]) -> None:
             raise EntryTooLarge(f"an entry is {len(entry)} bytes; the limit is {MAX_ENTRY_SIZE}")
 
 
-def _built(build: Build, count: int) -> Sequence[bytes]:
+def _built(build: _Make, count: int) -> Sequence[bytes]:
     entries = build()
     if len(entries) != count:
         raise ValueError(f"{count} entries were to be built, not {len(entries)}")
@@ -323,7 +357,7 @@ _BUMP_HEAD = (
 
 
 def _append_core(
-    connection: Connection, count: int, build: Build, *, now: datetime, faults: Faults
+    connection: Connection, count: int, build: _Make, *, now: datetime, faults: Faults
 ) -> list[int]:
     """``append_built`` through SQLAlchemy, for the drivers ``_driver_sql`` does not know."""
     # The same steps, with the same consequences of dying between them.

@@ -110,11 +110,30 @@ def record_events(
     faults: sequencer.Faults = sequencer.NO_FAULTS,
 ) -> list[RecordedEvent]:
     """Write several events at ``at`` to the log, in order, in the caller's
-    transaction: one append and one insert of openings for all of them (a
-    group commit of acceptances records its events so), each party's counter
-    bumped once."""
+    transaction: one append and one insert of openings for all of them, each
+    party's counter bumped once."""
+    recorded, openings = append_events(session, events_to_record, at=at, faults=faults)
+    # Written now, rather than at the session's next flush.
+    postgres.insert_many(session.connection(), *openings)
+    return recorded
+
+
+#: The rows of ``ledger_openings`` that ``append_events`` leaves to its caller.
+Openings = tuple[Table, list[dict[str, Any]]]
+
+
+def append_events(
+    session: Session,
+    events_to_record: Sequence[ToRecord],
+    *,
+    at: datetime,
+    faults: sequencer.Faults = sequencer.NO_FAULTS,
+) -> tuple[list[RecordedEvent], Openings]:
+    """``record_events``, leaving its openings to the caller to insert before its
+    transaction's next read of them (a group commit of acceptances sends them
+    with its messages, ``postgres.insert_together``)."""
     if not events_to_record:
-        return []
+        return [], (_OPENINGS, [])
     time = events.format_time(at)
     # Every event is checked and committed to before anything is written.
     made: list[tuple[dict[str, Any], bytes, events.Committed, list[int]]] = []
@@ -124,10 +143,13 @@ def record_events(
         made.append((event, salt, events.commit(event, salt), sorted(set(parties))))
     tagged: list[list[bytes]] = []  # each event's tags, in its entry's order
     built: list[bytes] = []
+    of_events = [p for *_, p in made]
 
-    def build() -> list[bytes]:
-        # The head row is held now: the parties' counters are bumped last, in log order.
-        for entry_tags in tagkeys.tags_of(session.connection(), [p for *_, p in made]):
+    def build(bumped: sequencer.Bumped) -> list[bytes]:
+        # The head row is held now: the parties' counters were bumped with it, in
+        # log order (on PostgreSQL, in the head row's round trip).
+        (counters,) = bumped
+        for entry_tags in tagkeys.tags_from(session.connection(), of_events, counters):
             tagged.append(sorted(entry_tags, key=base64.b64encode))
         built.extend(
             committed.entry(entry_tags)
@@ -135,26 +157,28 @@ def record_events(
         )
         return built
 
-    indexes = sequencer.append_built(session, len(made), build, now=at, faults=faults)
-    # Written now, rather than at the session's next flush.
-    postgres.insert_many(
-        session.connection(),
-        _OPENINGS,
-        [
-            {
-                "idx": index,
-                "kind": event["kind"],
-                "salt": salt,
-                "event": committed.event_json,
-                "tags": b"".join(entry_tags),
-                "parties": json.dumps(parties),
-            }
-            for index, (event, salt, committed, parties), entry_tags in zip(
-                indexes, made, tagged, strict=True
-            )
-        ],
+    indexes = sequencer.append_built(
+        session,
+        len(made),
+        build,
+        now=at,
+        faults=faults,
+        along=[tagkeys.counter_bumps(of_events)],
     )
-    return [
+    openings = [
+        {
+            "idx": index,
+            "kind": event["kind"],
+            "salt": salt,
+            "event": committed.event_json,
+            "tags": b"".join(entry_tags),
+            "parties": json.dumps(of_event),
+        }
+        for index, (event, salt, committed, of_event), entry_tags in zip(
+            indexes, made, tagged, strict=True
+        )
+    ]
+    recorded = [
         RecordedEvent(
             index=index, entry=entry, opening=events.Opening(index, salt, event, tuple(entry_tags))
         )
@@ -162,6 +186,7 @@ def record_events(
             indexes, made, tagged, built, strict=True
         )
     ]
+    return recorded, (_OPENINGS, openings)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 """Each party's tag key and counter, as the server keeps them (``ledger_tag_keys``).
 
-``tags_of`` counts a batch of events for their parties and returns each
-event's tags: one ``UPDATE … RETURNING`` per party per batch, as the head
-row is bumped (on PostgreSQL all of them in one round trip). It is called
-while the transaction holds the log's head row (``sequencer.append_built``),
-so the rows are locked last and by one appender at a time: a party's
-counters are gapless and follow the log's order. A party without a row gets
-one, with a fresh key, at its first event.
+``counter_bumps`` counts a batch of events for their parties: one ``UPDATE
+… RETURNING`` per party per batch, run just after the head row is bumped
+(``sequencer.append_built``'s ``along``; on PostgreSQL in the head row's
+round trip), and ``tags_from`` makes each event's tags from what they
+returned. The rows are locked last and by one appender at a time: a
+party's counters are gapless and follow the log's order. A party without a
+row gets one, with a fresh key, at its first event.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import secrets
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
@@ -61,17 +61,26 @@ def _create(connection: Connection, party: int, *, next_counter: int) -> bytes:
     return key
 
 
-def tags_of(connection: Connection, parties: Sequence[Sequence[int]]) -> list[list[bytes]]:
-    """The tags of each event of a batch, given the parties each concerns (each party
-    once per event): every party's counters are taken in the events' order."""
+def counter_bumps(parties: Sequence[Sequence[int]]) -> postgres.Bumps:
+    """The bumps of every party's counter that a batch of events concerning
+    ``parties`` takes: one per party, parties in order."""
+    counts = Counter(party for of_event in parties for party in of_event)
+    return _BUMP, [{"at_party": party, "count": counts[party]} for party in sorted(counts)]
+
+
+def tags_from(
+    connection: Connection,
+    parties: Sequence[Sequence[int]],
+    bumped: Sequence[Sequence[Any] | None],
+) -> list[list[bytes]]:
+    """The tags of each event of a batch, given the parties each concerns (each
+    party once per event), from what ``counter_bumps`` returned: every party's
+    counters are taken in the events' order (a party with no key yet gets one
+    here)."""
     counts = Counter(party for of_event in parties for party in of_event)
     first: dict[int, int] = {}
     keys: dict[int, bytes] = {}
-    ordered = sorted(counts)
-    bumps = [{"at_party": party, "count": counts[party]} for party in ordered]
-    # On PostgreSQL, one round trip for every party, while the head row is held.
-    rows = postgres.returning_each(connection, _BUMP, bumps)
-    for party, row in zip(ordered, rows, strict=True):
+    for party, row in zip(sorted(counts), bumped, strict=True):
         count = counts[party]
         if row is None:
             keys[party] = _create(connection, party, next_counter=count)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -31,6 +31,7 @@ from pouch import postgres
 from pouch.directory.models import Office, OfficeKind
 from pouch.errors import Conflict, FieldError, InvalidInput, PayloadTooLarge, PouchError
 from pouch.events import EventKind
+from pouch.ledger import sequencer
 from pouch.ledger import service as ledger_service
 from pouch.ledger.events import Opening, format_time
 from pouch.messages.models import (
@@ -364,6 +365,7 @@ def accept_many(
     now: datetime,
     timetable: Timetable,
     limits: Limits,
+    spend: Callable[[Sequence[int]], None] | None = None,
 ) -> list[Accepted | PouchError]:
     """Accept messages: store each, number it for its addressee, log ``accepted``.
 
@@ -374,6 +376,10 @@ def accept_many(
     one sequence bump per addressee, one log append, one insert per table. A
     group commit of acceptances calls this once for its whole batch; each
     acceptance may be ``prepare``-d already, outside the write lock.
+
+    ``spend`` is told the positions of those about to be accepted or
+    replayed, once all are checked and before any office's row is taken (a
+    signed submission's nonce is written then, not while others wait).
 
     This is the hot path of intake, so its rows are written with Core
     statements rather than through the ORM's flush.
@@ -405,6 +411,9 @@ def accept_many(
             outcomes[i] = refusal
             continue
         fresh.append((i, acceptance, prepared))
+    if spend is not None:
+        replayed = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, Accepted)]
+        spend(sorted([*replayed, *(i for i, _, _ in fresh)]))
     for i, accepted in zip(
         (i for i, _, _ in fresh),
         _write_accepted(session, [(a, p) for _, a, p in fresh], now=now, timetable=timetable),
@@ -413,7 +422,12 @@ def accept_many(
         outcomes[i] = accepted
     if again:
         replays = accept_many(
-            session, [acceptances[i] for i in again], now=now, timetable=timetable, limits=limits
+            session,
+            [acceptances[i] for i in again],
+            now=now,
+            timetable=timetable,
+            limits=limits,
+            spend=None if spend is None else lambda some: spend([again[i] for i in some]),
         )
         for i, outcome in zip(again, replays, strict=True):
             outcomes[i] = outcome
@@ -495,49 +509,60 @@ def _write_accepted(
                 "overdue_at": None,
             }
         )
+    connection = session.connection()
+    on_postgres = postgres.psycopg_of(connection) is not None
+    if on_postgres:
+        # Their ids first, while nothing is held: the events can then name their
+        # messages in the round trip that writes both.
+        for values, message_id in zip(
+            messages, postgres.next_ids(connection, _MESSAGES, len(messages)), strict=True
+        ):
+            values["id"] = message_id
+    # From here to the commit, the addressees' sequence rows are held (on
+    # PostgreSQL: this round trip, the head row's, the one writing it all, COMMIT).
     sequences = _next_sequences(session, [p.submission.addressee_office_id for _, p in acceptances])
     for said, values, sequence in zip(details, messages, sequences, strict=True):
         said["office_sequence"] = values["office_sequence"] = sequence
     # Tagged for the addressee office and the sender office (invariant 5).
-    recorded = ledger_service.record_events(
+    recorded, openings = ledger_service.append_events(
         session,
         [(EventKind.ACCEPTED, said, (said["to_office"], said["from_office"])) for said in details],
         at=now,
     )
     for values, event in zip(messages, recorded, strict=True):
         values["accepted_index"] = event.index
-    connection = session.connection()
-    ids: dict[str, int]
-    if postgres.psycopg_of(connection) is not None:
-        # One statement, which returns each row's id with its public id.
-        ids = dict(
-            postgres.insert_many(connection, _MESSAGES, messages, returning=("public_id", "id"))
+    accepted_events = [
+        {
+            "message_id": None,  # below, on SQLite
+            "kind": EventKind.ACCEPTED.value,
+            "at": now,
+            "actor_user_id": values["submitted_by_user_id"],
+            "ledger_index": event.index,
+            "details": said,
+        }
+        for values, event, said in zip(messages, recorded, details, strict=True)
+    ]
+    if on_postgres:
+        for values, row in zip(messages, accepted_events, strict=True):
+            row["message_id"] = values["id"]
+        # Openings, messages, events and the log's entries: one round trip.
+        postgres.insert_together(
+            connection,
+            [openings, (_MESSAGES, messages), (_EVENTS, accepted_events)],
+            then=sequencer.pending_write(session),
         )
     else:
+        postgres.insert_many(connection, *openings)
         # Plain executemany, then the ids by public id: RETURNING ids in row
         # order would make SQLAlchemy insert the rows one by one on SQLite.
         connection.execute(_INSERT_MESSAGES, messages)
         public_ids = [values["public_id"] for values in messages]
         ids = dict(connection.execute(_IDS_OF, {"public_ids": public_ids}).all())
-    for values in messages:
-        values["id"] = ids[values["public_id"]]
+        for values, row in zip(messages, accepted_events, strict=True):
+            row["message_id"] = values["id"] = ids[values["public_id"]]
+        connection.execute(insert(_EVENTS), accepted_events)
     for (_, prepared), values in zip(acceptances, messages, strict=True):
         _store_attachments(session, values["id"], prepared)
-    postgres.insert_many(
-        connection,
-        _EVENTS,
-        [
-            {
-                "message_id": values["id"],
-                "kind": EventKind.ACCEPTED.value,
-                "at": now,
-                "actor_user_id": values["submitted_by_user_id"],
-                "ledger_index": event.index,
-                "details": said,
-            }
-            for values, event, said in zip(messages, recorded, details, strict=True)
-        ],
-    )
     return [
         Accepted(row=values, ledger_index=event.index, replayed=False, opening=event.opening)
         for values, event in zip(messages, recorded, strict=True)
