@@ -186,3 +186,21 @@ def test_only_sqlite_files_take_turns(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert Database(engine, bind=connection).writer_turns is None
     engine.dispose()
+
+
+def test_a_reading_sees_what_is_committed_outside_any_transaction_on_postgresql(
+    engine: Engine, backend: str
+) -> None:
+    """``Database.reading``: on PostgreSQL a read with no transaction around it (each
+    statement its own snapshot, as under READ COMMITTED anyway: no BEGIN, no COMMIT);
+    on SQLite a read transaction. Either way it sees what was committed before it."""
+    database = Database(engine)
+    with database.transaction() as session:
+        before = session.scalar(select(text("count(*)")).select_from(Office)) or 0
+    with database.reading() as session:
+        connection = session.connection()
+        if backend == "postgresql":
+            assert connection.connection.driver_connection.autocommit is True  # type: ignore[union-attr]
+        else:
+            assert connection.in_transaction()
+        assert session.scalar(select(text("count(*)")).select_from(Office)) == before

@@ -21,7 +21,7 @@ from pouch.ledger import service as ledger_service
 from pouch.ledger.errors import MalformedTile
 from pouch.ledger.layout import BundleID, TileID, parse_path
 from pouch.ledger.schemas import ConsistencyProof, InclusionProof, LogInfo, WitnessInfo
-from pouch.web.deps import AppLedger, DbSession
+from pouch.web.deps import AppLedger, DbSession, ReadingSession
 
 tiles = APIRouter(prefix="/log", tags=["log"])
 proofs = APIRouter(prefix="/api/log", tags=["log"])
@@ -39,7 +39,7 @@ def _latest(session: Session) -> ledger_service.Published:
 
 
 @tiles.get("/checkpoint", response_class=Response)
-def checkpoint(session: DbSession, _: AppLedger) -> Response:
+def checkpoint(session: ReadingSession, _: AppLedger) -> Response:
     """The log's latest published checkpoint (c2sp.org/tlog-checkpoint), with the
     cosignatures of its witnesses when a witness policy is set."""
     latest = _latest(session)
@@ -51,7 +51,7 @@ def checkpoint(session: DbSession, _: AppLedger) -> Response:
 
 
 @tiles.get("/tile/{path:path}", response_class=Response)
-def tile(path: str, session: DbSession, ledger: AppLedger) -> Response:
+def tile(path: str, session: ReadingSession, ledger: AppLedger) -> Response:
     """A hash tile or an entry bundle (c2sp.org/tlog-tiles)."""
     try:
         resource = parse_path("tile/" + path)

@@ -291,6 +291,23 @@ class Opening:
         return cls(index=index, salt=raw, event=event, tags=tags)
 
     @classmethod
+    def kept(cls, *, index: int, salt: bytes, event: Any, tags: bytes | None) -> Opening:
+        """An opening from the bytes the server keeps (its tags concatenated), checked
+        as ``from_json`` checks one: without base64 there and back."""
+        if not isinstance(event, dict):
+            raise InvalidEvent("opening event must be an object")
+        if len(salt) != SALT_SIZE:
+            raise InvalidEvent(f"opening salt must be {SALT_SIZE} bytes")
+        if tags is not None and len(tags) % TAG_SIZE:
+            raise InvalidEvent(f"stored tags are {len(tags)} bytes, not a multiple of {TAG_SIZE}")
+        split = (
+            None
+            if tags is None
+            else tuple(tags[i : i + TAG_SIZE] for i in range(0, len(tags), TAG_SIZE))
+        )
+        return cls(index=index, salt=salt, event=event, tags=split)
+
+    @classmethod
     def parse(cls, text: str | bytes) -> Opening:
         try:
             return cls.from_json(json.loads(text))

@@ -80,6 +80,15 @@ def _transaction(request: Request) -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(_transaction, scope="function")]
+
+
+def _reading(request: Request) -> Iterator[Session]:
+    with get_database(request).reading() as session:
+        yield session
+
+
+#: For a read whose statements each stand alone (``Database.reading``).
+ReadingSession = Annotated[Session, Depends(_reading, scope="function")]
 AppClock = Annotated[Clock, Depends(get_clock)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 AppTimetable = Annotated[Timetable, Depends(get_timetable)]
