@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +40,8 @@ from pouch.messages.models import Message, MessageState, WorkFailure
 
 logger = logging.getLogger("pouch.worker")
 
+#: The longest pause between a round's batches (``run_due_in_batches``).
+MAX_PAUSE = 0.05
 #: The longest a failed row waits before it is tried again.
 MAX_RETRY_WAIT = timedelta(hours=1)
 #: Rows of each job handled in one transaction of a round: a delivery costs a
@@ -224,12 +227,19 @@ def run_due_in_batches(database: Database, *, clock: Clock, batch: int = BATCH) 
     at the clock's time when it begins, until a batch leaves nothing behind."""
     done = Done(delivered=0, expired=0, overdue=0)
     while True:
+        started = time.monotonic()
         with database.transaction() as session:
             this = run_due(session, now=clock.now(), limit=batch)
+        held = time.monotonic() - started
         done += this
         # A full batch in which nothing happened would only repeat itself.
         if not this.more or not (this.delivered or this.expired or this.overdue or this.failed):
             return done
+        # Acceptance waiting for the writer (SQLite's one, PostgreSQL's log head
+        # row) gets in before the next batch: a lock released is not handed to its
+        # waiters, and a worker going straight on takes it again first. A round
+        # of FLASH deliveries held the writer for as long as it had work.
+        time.sleep(min(held, MAX_PAUSE))
 
 
 def open_failures(session: Session, *, limit: int = 200) -> list[WorkFailure]:
