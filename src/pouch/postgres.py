@@ -16,7 +16,12 @@ So a group commit's writes go to the server together:
   pipeline mode (``returning_each``), still one statement per row and in the
   callers' order, so that concurrent writers take the rows in the same order;
 - the rows of a table in one ``INSERT … SELECT * FROM unnest(…)``
-  (``insert_many``), not a statement per row.
+  (``insert_many``), not a statement per row;
+- a transaction's inserts, and the log's entries, in one round trip
+  (``insert_together``), the ids its rows point to taken beforehand
+  (``next_ids``): a batch of acceptances holds its offices' rows for four
+  round trips (the rows' bump; the head row and the counters; every insert;
+  COMMIT), not nine.
 
 Everything PostgreSQL-only is here, SQL and psycopg; ``returning_each`` and
 ``insert_many`` do the plain thing on SQLite (a statement per row, the
@@ -107,15 +112,8 @@ def _compiled(statement: UpdateBase, dialect: Dialect) -> tuple[str, dict[str, A
     return str(compiled), {k: v for k, v in compiled.params.items() if v is not None}
 
 
-def insert_many(
-    connection: Connection,
-    table: Table,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    returning: Sequence[str] = (),
-) -> list[tuple[Any, ...]]:
-    """Insert ``rows`` (each with the same keys) into ``table``; on PostgreSQL, the
-    ``returning`` columns of each row written (in no particular order).
+def insert_many(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (each with the same keys) into ``table``.
 
     On psycopg 3, one statement, one array a column: ``INSERT … SELECT * FROM
     unnest(…)``. psycopg's ``executemany`` sends a statement per row in its
@@ -124,14 +122,11 @@ def insert_many(
     ``executemany`` through SQLAlchemy, as before.
     """
     if not rows:
-        return []
+        return
     if psycopg_of(connection) is None:
-        assert not returning, "RETURNING from many rows: PostgreSQL only"
         connection.execute(table.insert(), list(rows))
-        return []
-    sql, columns = _unnest_write(connection, table, rows, returning)
-    result = connection.exec_driver_sql(sql, columns)
-    return [tuple(row) for row in result] if returning else []
+        return
+    connection.exec_driver_sql(*_unnest_write(connection, table, rows))
 
 
 #: A statement as psycopg takes it, and its parameters.
@@ -173,14 +168,9 @@ def insert_together(
             cursor.close()
 
 
-def _unnest_write(
-    connection: Connection,
-    table: Table,
-    rows: Sequence[Mapping[str, Any]],
-    returning: Sequence[str] = (),
-) -> Write:
+def _unnest_write(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> Write:
     names = tuple(rows[0])
-    sql, processors = _unnest_insert(table, names, tuple(returning), connection.dialect)
+    sql, processors = _unnest_insert(table, names, connection.dialect)
     columns = {
         name: [row[name] for row in rows]
         if processor is None
@@ -208,7 +198,7 @@ def next_ids(connection: Connection, table: Table, count: int) -> list[int]:
 
 @functools.lru_cache(maxsize=64)
 def _unnest_insert(
-    table: Table, names: tuple[str, ...], returning: tuple[str, ...], dialect: Dialect
+    table: Table, names: tuple[str, ...], dialect: Dialect
 ) -> tuple[str, list[Callable[[Any], Any] | None]]:
     """The ``INSERT … SELECT * FROM unnest(…)`` of ``names`` into ``table`` (each
     array cast to its column's type, and sent in binary: psycopg's text form
@@ -227,8 +217,6 @@ def _unnest_insert(
         f"INSERT INTO {preparer.format_table(table)} ({quoted}) "  # noqa: S608
         f"SELECT * FROM unnest({', '.join(arrays)})"
     )
-    if returning:
-        sql += " RETURNING " + ", ".join(preparer.quote(name) for name in returning)
     return sql, processors
 
 

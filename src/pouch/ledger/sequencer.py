@@ -146,6 +146,7 @@ def append(
 Bumped = Sequence[Sequence[Sequence[Any] | None]]
 #: Makes the entries to append, once the head row is taken, from what ``along`` bumped.
 Build = Callable[[Bumped], Sequence[bytes]]
+#: A ``Build`` given its bumps.
 _Make = Callable[[], Sequence[bytes]]
 
 
@@ -168,7 +169,6 @@ def append_built(
     with it, not one answer later)."""
     if count == 0:
         return []
-
     if session.autoflush:
         session.flush()  # as session.execute would: the caller's pending writes go first
     held: _HeldHead | None = session.info.get(_HELD)
