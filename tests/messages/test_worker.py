@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
@@ -135,7 +136,7 @@ def test_metrics_count_what_operators_are_alerted_to(
 
 
 def test_a_round_works_in_short_batches_and_leaves_nothing_due(
-    database: Database, clock: ManualClock, world: World
+    database: Database, clock: ManualClock, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """However much falls due at once, a round holds the writer for one batch at a time
     (acceptance takes its turn between them), and still does all of it."""
@@ -145,9 +146,16 @@ def test_a_round_works_in_short_batches_and_leaves_nothing_due(
     clock.advance(timedelta(hours=3))
     writes: list[float] = []
     database.observers.append(lambda write, held: writes.append(held) if write else None)
+    # Between two batches the worker pauses as long as the last held the writer
+    # (at most MAX_PAUSE), so that a writer waiting meanwhile gets in first.
+    pauses: list[float] = []
+    monkeypatch.setattr(worker.time, "sleep", pauses.append)
     done = worker.run_due_in_batches(database, clock=clock, batch=2)
     assert (done.delivered, done.failed) == (6, 1)
     assert len(writes) == 4  # 2 + 2 + 2 (one of them failing) + 1: four transactions
+    assert len(pauses) == 3, "a pause after each batch but the last"
+    for pause, held in zip(pauses, writes[:3], strict=True):
+        assert min(held, worker.MAX_PAUSE) <= pause <= worker.MAX_PAUSE
     assert _states(database, *public_ids).count("delivered") == 6
     # Nothing left to do: the next round takes one transaction and finds nothing.
     writes.clear()
