@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, select, text
 
-from pouch import migrations
+from pouch import migrations, postgres
 from pouch.clock import ManualClock
 from pouch.db import Database, WriterTurns, create_database_engine
 from pouch.directory.models import Office, OfficeKind
@@ -200,7 +200,8 @@ def test_a_reading_sees_what_is_committed_outside_any_transaction_on_postgresql(
     with database.reading() as session:
         connection = session.connection()
         if backend == "postgresql":
-            assert connection.connection.driver_connection.autocommit is True  # type: ignore[union-attr]
+            driver = postgres.psycopg_of(connection)
+            assert driver is not None and driver.autocommit is True
         else:
             assert connection.in_transaction()
         assert session.scalar(select(text("count(*)")).select_from(Office)) == before
