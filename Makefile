@@ -28,7 +28,7 @@ $(AXE): tests/e2e/axe/package.json tests/e2e/axe/package-lock.json
 	@touch $@
 
 test: .venv/.synced $(AXE) ## the whole suite (PostgreSQL variants need a server; see README)
-	@# Three workers on two cores: a third of the time a test waits on a process it started.
+	@# Four workers on two cores: much of the time a test waits on a process it started.
 	$(RUN) pytest -n 4 --dist worksteal --durations=30
 
 check: .venv/.synced ## lint, format, type checks and the dependency rules (import-linter)

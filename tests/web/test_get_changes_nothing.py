@@ -52,11 +52,13 @@ def get_paths(app: FastAPI) -> list[str]:
 
 def _state(database: Database) -> dict[str, int]:
     """The log's size and the number of rows of every table."""
+    tables = metadata.sorted_tables
+    # One statement for every table: the walk reads this after each of its ~70 GETs.
+    every = select(
+        *(select(func.count()).select_from(t).scalar_subquery().label(t.name) for t in tables)
+    )
     with database.transaction(write=False) as session:
-        counts = {
-            table.name: session.scalar(select(func.count()).select_from(table)) or 0
-            for table in metadata.sorted_tables
-        }
+        counts = dict(session.execute(every).one()._mapping)
         counts["(log size)"] = ledger_service.sequenced_size(session)
     return counts
 
@@ -95,6 +97,7 @@ def test_no_get_route_changes_anything(
     paths = get_paths(app_client.app)  # type: ignore[arg-type]
     assert "/inbox/{public_id}" in paths and "/api/messages/{public_id}" in paths
     before = _state(database)
+    assert before["messages"] == 1 and before["(log size)"] > 0, before  # counts, not zeros
     answered = {}
     for path in paths:
         url = _filled(path, values)
