@@ -30,6 +30,7 @@ def submit(
     attachments: tuple[acceptance.AttachmentData, ...] = (),
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    in_reply_to_id: int | None = None,
 ) -> acceptance.Accepted:
     with database.transaction() as session:
         return acceptance.accept(
@@ -44,6 +45,7 @@ def submit(
                 precedence=precedence,
                 security_label=None,
                 attachments=attachments,
+                in_reply_to_id=in_reply_to_id,
             ),
             submitted_by_user_id=world.users[Role.SENDER].id,
             signature=None,

@@ -14,10 +14,12 @@ from pouch.db import Database
 from pouch.identity.models import Role
 from pouch.ledger.note import Ed25519Verifier
 from pouch.ledger.service import Ledger
-from pouch.messages import worker
+from pouch.messages import acceptance, holds, worker
 from pouch.messages.models import Message
+from pouch.messages.rules import DEFAULT_TIMETABLE
 from tests.factories import World, make_token, make_user
 from tests.intake.helpers import Sender, payload, problem_detail, register_sender
+from tests.messages.helpers import route, submit
 
 
 @pytest.fixture
@@ -103,6 +105,53 @@ def test_the_whole_path_with_a_hold(
         ).status_code
         == 403
     )
+
+
+def test_the_inbox_by_number_shows_each_message_as_its_own_page_does(
+    app_client: TestClient, world: World, database: Database, clock: ManualClock
+) -> None:
+    """The keyset inbox (``?after=``, what ``pouch office check`` reads) is built from
+    rows, not from the messages' objects: it shows what ``/api/messages/{id}`` shows,
+    an attachment, a reply's original, a hold and withheld content included."""
+    annex = acceptance.AttachmentData("annex.txt", "text/plain", b"the annex")
+    delivered = submit(database, clock, world, attachments=(annex,)).message
+    route(database, clock, world, delivered.public_id)
+    reply = submit(database, clock, world, in_reply_to_id=delivered.id).message
+    route(database, clock, world, reply.public_id)
+    held = submit(database, clock, world, subject="Held").message
+    queued = submit(database, clock, world, subject="Queued").message
+    with database.transaction() as session:
+        second = make_user(session, clock, "watch-2", [(Role.WATCH_OFFICER, world.offices["ops"])])
+        hold = holds.request_hold(
+            session,
+            public_id=held.public_id,
+            officer_id=world.users[Role.WATCH_OFFICER].id,
+            reason="Confirm with the embassy",
+            duration=timedelta(hours=1),
+            now=clock.now(),
+            timetable=DEFAULT_TIMETABLE,
+        )
+        holds.approve_hold(
+            session,
+            public_id=held.public_id,
+            hold_id=hold.id,
+            officer_id=second.id,
+            now=clock.now(),
+        )
+    principal = world.auth(Role.PRINCIPAL)
+    office = world.offices["president-elect"].id
+    page = app_client.get(f"/api/offices/{office}/inbox?after=0", headers=principal).json()
+    each = [app_client.get(f"/api/messages/{m['id']}", headers=principal).json() for m in page]
+    assert page == each
+    assert [m["id"] for m in page] == [delivered.public_id, reply.public_id, held.public_id]
+    assert queued.public_id not in {m["id"] for m in page}  # not the inbox's until delivered
+    assert page[0]["attachments"][0]["filename"] == "annex.txt"
+    assert page[1]["in_reply_to"] == delivered.public_id
+    assert page[2]["held"] and page[2]["body_text"] == "" and page[2]["attachments"] == []
+    # A page after the first, and the limit, by sequence number.
+    after = page[0]["office_sequence"]
+    rest = app_client.get(f"/api/offices/{office}/inbox?after={after}&limit=1", headers=principal)
+    assert rest.json() == each[1:2]
 
 
 def test_office_check_finds_gaps(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pouch.identity.models import Role
 from pouch.identity.service import Actor
-from pouch.messages.models import Attachment, Message, MessageState
+from pouch.messages.models import Attachment, Message, MessageState, Shown
 
 #: The roles that read an office's inbox and answer for it.
 ADDRESSEE_ROLES = (Role.PRINCIPAL, Role.PRINCIPAL_STAFF)
@@ -56,7 +56,7 @@ def inbox_offices(actor: Actor) -> list[int]:
     return sorted({office for office, role in actor.roles if role in ADDRESSEE_ROLES})
 
 
-def content_withheld(actor: Actor, message: Message) -> bool:
+def content_withheld(actor: Actor, message: Message | Shown) -> bool:
     """The addressee sees a message's content only once it is delivered; until then
     (queued or held) it sees that the message exists, who sent it, and the hold."""
     if message.state not in (MessageState.ACCEPTED, MessageState.HELD):

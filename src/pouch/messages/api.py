@@ -425,15 +425,12 @@ def inbox(
     check`` reads it beside the office's ledger."""
     if not access.answers_for(actor, office_id):
         raise PermissionDenied("only the principal and staff of this office read its inbox")
+    names = message_service.office_names(session)
     if after is None:
         rows = message_service.inbox(session, office_id=office_id, user_id=actor.user_id)
-        messages = [message for message, _ in rows]
-    else:
-        messages = message_service.inbox_by_number(
-            session, office_id=office_id, after=after, limit=limit
-        )
-    names = message_service.office_names(session)
-    return [views.message_out(session, m, viewer=actor, names=names) for m in messages]
+        return [views.message_out(session, m, viewer=actor, names=names) for m, _ in rows]
+    page = message_service.inbox_by_number(session, office_id=office_id, after=after, limit=limit)
+    return [views.shown_out(m, viewer=actor, names=names) for m in page]
 
 
 @router.get("/offices/{office_id}/ledger", response_model=list[LedgerOpeningOut])

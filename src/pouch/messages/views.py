@@ -17,7 +17,7 @@ from pouch.identity.service import Actor
 from pouch.ledger.service import TagKeyRotation
 from pouch.messages import access
 from pouch.messages import service as message_service
-from pouch.messages.models import Attachment, Hold, Message
+from pouch.messages.models import Attachment, Hold, Message, Shown
 from pouch.messages.schemas import (
     AttachmentOut,
     EventOut,
@@ -41,14 +41,22 @@ def message_out(
 ) -> MessageOut:
     """The message as ``viewer`` may see it (no viewer: an operations reader). A list
     passes the offices' ``names``, read once for all its messages."""
+    in_reply_to = message_service.public_id_of(session, message.in_reply_to_id)
     if names is None:
         names = message_service.office_names(session)
+    return shown_out(Shown.of(message, in_reply_to=in_reply_to), viewer=viewer, names=names)
+
+
+def shown_out(
+    message: Shown, *, viewer: Actor | None, names: message_service.OfficeNames
+) -> MessageOut:
+    """``message_out`` of a message read as a row (``message_service.inbox_by_number``)."""
     withheld = viewer is not None and access.content_withheld(viewer, message)
     return MessageOut(
         id=message.public_id,
         sender_office_id=message.sender_office_id,
         addressee_office_id=message.addressee_office_id,
-        in_reply_to=message_service.public_id_of(session, message.in_reply_to_id),
+        in_reply_to=message.in_reply_to,
         subject=message.subject,
         body_text="" if withheld else message.body_text,
         body_html=None if withheld else message.body_html,
