@@ -35,7 +35,9 @@ on the result.
 from __future__ import annotations
 
 import argparse
+import enum
 import itertools
+import json
 import random
 import secrets
 import sys
@@ -47,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import pycountry
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -73,6 +75,7 @@ from pouch.messages import acceptance, holds
 from pouch.messages import service as message_service
 from pouch.messages.models import Message, MessageEvent, MessageRead, MessageState
 from pouch.messages.rules import Precedence, Timetable
+from pouch.postgres import psycopg_of
 from pouch.settings import Settings
 
 ORIGIN = "bench.pouch.example/log"
@@ -288,8 +291,9 @@ class Year:
                 )
         self.loaded.messages += len(rows)
         # Declared languages, as the language desk records them at once.
-        session.execute(
-            insert(LanguageDetection),
+        copy_rows(
+            session,
+            LanguageDetection.__table__,
             [
                 {
                     "message_id": row["id"],
@@ -433,8 +437,9 @@ class Year:
                 ],
                 at=at,
             )
-            session.execute(
-                insert(events_table),
+            copy_rows(
+                session,
+                events_table,
                 [
                     {
                         "message_id": s.row["id"],
@@ -467,13 +472,38 @@ class Year:
                     [{"message": s.row["id"]} for s in by_kind[kind]],
                 )
         if EventKind.READ in by_kind:
-            session.execute(
-                insert(MessageRead.__table__),
+            copy_rows(
+                session,
+                MessageRead.__table__,
                 [
                     {"message_id": s.row["id"], "user_id": s.actor, "at": at}
                     for s in by_kind[EventKind.READ]
                 ],
             )
+
+
+def copy_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``rows`` (each with the same keys) into ``table``: on PostgreSQL by COPY, the
+    fastest way in, for the rows the loader writes itself (what the services write
+    goes through them); elsewhere by the driver's ``executemany``."""
+    if not rows:
+        return
+    driver = psycopg_of(session.connection())
+    if driver is None:
+        session.execute(insert(table), rows)
+        return
+
+    def cell(value: Any) -> Any:
+        if isinstance(value, dict | list):
+            return json.dumps(value)  # a JSON column's text, as COPY reads it
+        return value.value if isinstance(value, enum.Enum) else value
+
+    columns = list(rows[0])
+    named = ", ".join(f'"{column}"' for column in columns)
+    statement = f'COPY "{table.name}" ({named}) FROM STDIN'
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([cell(row[column]) for column in columns])
 
 
 def load(
