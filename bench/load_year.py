@@ -532,9 +532,15 @@ def load(
             seconds = time.perf_counter() - started
             progress(f"  {done:,} messages, {done / seconds:,.0f}/s")
     if database.backend == "postgresql":
-        # What autovacuum does within a minute of a bulk load: the planner's statistics.
+        # What autovacuum does after a bulk load, done now (and where it is off, as on
+        # this project's CI machines): the planner's statistics, and the visibility
+        # map that index-only scans need. The year's updates leave each message's
+        # row dead once or twice over: without it, a scan of the messages' ids at a
+        # million read 1.5 million dead rows (2.2 s against 0.34 s).
         with database.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                "VACUUM (ANALYZE)"
+            )
     loaded = year.loaded
     loaded.seconds = time.perf_counter() - started
     loaded.vkey = signer.verifier.vkey
