@@ -52,11 +52,25 @@ def _holder(inode: int, pids: set[int]) -> int | None:
     return None
 
 
+def _stopped(task: Path) -> bool:
+    """Whether the thread is stopped by a signal (state T in its stat line)."""
+    try:
+        return (task / "stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+    except FileNotFoundError:  # a thread that ended meanwhile
+        return True
+
+
 @contextmanager
 def _frozen(pid: int, *, at_most: float = 20.0) -> Iterator[None]:
     """The process stopped (SIGSTOP), so that a connection goes to another; for at most
     ``at_most`` seconds, in case it was frozen holding the database's write turn."""
     os.kill(pid, signal.SIGSTOP)
+    # The signal is sent, not yet taken: a thread running on another core may still
+    # accept the next connection. Wait until every thread of it is stopped.
+    deadline = time.monotonic() + 10
+    while not all(_stopped(task) for task in Path(f"/proc/{pid}/task").iterdir()):
+        assert time.monotonic() < deadline, f"process {pid} did not stop"
+        time.sleep(0.01)  # polling the kernel's view of the process
     timer = threading.Timer(at_most, os.kill, (pid, signal.SIGCONT))
     timer.start()
     try:
