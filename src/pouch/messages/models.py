@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -142,24 +142,10 @@ class Shown:
         )
 
 
-#: The columns of ``messages`` a ``Shown`` holds as they are.
-SHOWN_COLUMNS = (
-    "public_id",
-    "sender_office_id",
-    "addressee_office_id",
-    "subject",
-    "body_text",
-    "body_html",
-    "declared_language",
-    "security_label",
-    "precedence",
-    "state",
-    "office_sequence",
-    "accepted_at",
-    "deliver_by",
-    "delivered_at",
-    "acknowledged_at",
-    "overdue_at",
+#: The columns of ``messages`` a ``Shown`` holds as they are: its other fields are
+#: read from elsewhere (the original's public id, the holds, the attachments).
+SHOWN_COLUMNS = tuple(
+    f.name for f in fields(Shown) if f.name not in {"in_reply_to", "holds", "attachments"}
 )
 
 
